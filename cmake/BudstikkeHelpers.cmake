@@ -1,0 +1,71 @@
+# Small build helpers in the style of Abseil's absl_cc_library: explicit sources
+# and dependencies, a budstikke::<name> alias, warnings and sanitizers linked
+# PRIVATE from INTERFACE targets.
+
+add_library(budstikke_warnings INTERFACE)
+target_compile_options(budstikke_warnings INTERFACE
+  -Wall -Wextra -Wno-unused-parameter -Wnon-virtual-dtor -Wimplicit-fallthrough)
+
+add_library(budstikke_hardening INTERFACE)
+target_compile_options(budstikke_hardening INTERFACE
+  -fstack-protector-strong $<$<NOT:$<CONFIG:Debug>>:-D_FORTIFY_SOURCE=2>)
+
+add_library(budstikke_sanitizers INTERFACE)
+if(BUDSTIKKE_ASAN)
+  target_compile_options(budstikke_sanitizers INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(budstikke_sanitizers INTERFACE -fsanitize=address,undefined)
+endif()
+
+# Applies warnings only to first-party code; sanitizers are global in ASan builds
+# so that every object file agrees.
+if(BUDSTIKKE_ASAN)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# budstikke_cc_library(NAME n SRCS a.cc HDRS a.h DEPS x y [PUBLIC_DEFINES ...])
+function(budstikke_cc_library)
+  cmake_parse_arguments(B "" "NAME" "SRCS;HDRS;DEPS" ${ARGN})
+  if(B_SRCS)
+    add_library(budstikke_${B_NAME} STATIC ${B_SRCS} ${B_HDRS})
+    target_include_directories(budstikke_${B_NAME} PUBLIC ${PROJECT_SOURCE_DIR})
+    target_link_libraries(budstikke_${B_NAME} PUBLIC ${B_DEPS}
+      PRIVATE budstikke_warnings budstikke_hardening)
+  else()
+    add_library(budstikke_${B_NAME} INTERFACE)
+    target_include_directories(budstikke_${B_NAME} INTERFACE ${PROJECT_SOURCE_DIR})
+    target_link_libraries(budstikke_${B_NAME} INTERFACE ${B_DEPS})
+  endif()
+  add_library(budstikke::${B_NAME} ALIAS budstikke_${B_NAME})
+endfunction()
+
+# budstikke_cc_test(NAME n SRCS a_test.cc DEPS x y [LABELS l])
+# Registers a GoogleTest binary with CTest (one CTest entry per binary keeps
+# CTest start-up cheap; gtest output names the failing case).
+function(budstikke_cc_test)
+  if(NOT BUDSTIKKE_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(B "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${B_NAME} ${B_SRCS})
+  set_target_properties(${B_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  target_link_libraries(${B_NAME} PRIVATE ${B_DEPS} GTest::gmock GTest::gtest_main
+    budstikke_warnings)
+  add_test(NAME ${B_NAME} COMMAND ${B_NAME})
+  if(NOT B_TIMEOUT)
+    set(B_TIMEOUT 300)
+  endif()
+  set_tests_properties(${B_NAME} PROPERTIES TIMEOUT ${B_TIMEOUT}
+    ENVIRONMENT "BUDSTIKKE_SOURCE_DIR=${PROJECT_SOURCE_DIR};BUDSTIKKE_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
+  if(B_LABELS)
+    set_tests_properties(${B_NAME} PROPERTIES LABELS "${B_LABELS}")
+  endif()
+endfunction()
+
+# budstikke_cc_binary(NAME n SRCS main.cc DEPS x y)
+function(budstikke_cc_binary)
+  cmake_parse_arguments(B "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${B_NAME} ${B_SRCS})
+  target_link_libraries(${B_NAME} PRIVATE ${B_DEPS} budstikke_warnings budstikke_hardening)
+endfunction()

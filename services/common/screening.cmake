@@ -1,0 +1,1 @@
+# National id and PII scanner targets.
