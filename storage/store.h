@@ -1,0 +1,115 @@
+// Store: the one RocksDB database of a Budstikke process, one column family per
+// record kind. Nothing above storage/ includes a RocksDB header; this class is
+// the boundary and converts rocksdb::Status to absl::Status:
+//   NotFound -> NOT_FOUND, Corruption -> DATA_LOSS, IOError/Busy/TryAgain ->
+//   UNAVAILABLE, InvalidArgument -> INVALID_ARGUMENT, others -> INTERNAL.
+//
+// Thread safety: all methods are safe to call concurrently (RocksDB's own
+// guarantees). A WriteBatch is not thread-safe; build it on one thread.
+//
+// Durability: Write() is acknowledged after the WAL write; with
+// Options::sync_writes the WAL is fsynced first (survives power loss).
+#ifndef BUDSTIKKE_STORAGE_STORE_H_
+#define BUDSTIKKE_STORAGE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace budstikke::storage {
+
+class Store;
+
+// A set of puts and deletes applied atomically by Store::Write.
+class WriteBatch {
+ public:
+  WriteBatch();
+  ~WriteBatch();
+  WriteBatch(WriteBatch&&) noexcept;
+  WriteBatch& operator=(WriteBatch&&) noexcept;
+
+  void Put(std::string_view cf, std::string_view key, std::string_view value);
+  void Delete(std::string_view cf, std::string_view key);
+  // Number of operations added so far.
+  int Count() const;
+
+ private:
+  friend class Store;
+  struct Op {
+    bool is_delete;
+    std::string cf, key, value;
+  };
+  std::vector<Op> ops_;
+};
+
+// A consistent read view; release by destroying it (before the Store).
+class Snapshot {
+ public:
+  virtual ~Snapshot() = default;
+};
+
+// Forward iteration over the keys of one column family that start with a
+// prefix, in byte order.
+class Iterator {
+ public:
+  virtual ~Iterator() = default;
+  virtual bool Valid() const = 0;
+  virtual void Next() = 0;
+  // Positions at the first key >= target (target must start with the prefix).
+  virtual void Seek(std::string_view target) = 0;
+  virtual std::string_view key() const = 0;
+  virtual std::string_view value() const = 0;
+  // Non-OK if iteration stopped because of an error rather than the end.
+  virtual absl::Status status() const = 0;
+};
+
+class Store {
+ public:
+  struct Options {
+    // Column families to open (created if missing). "default" always exists.
+    std::vector<std::string> column_families;
+    bool sync_writes = false;
+    bool create_if_missing = true;
+  };
+
+  // Opens (or creates) the database in `path`, a directory created with mode
+  // 0700 if missing. Fails with UNAVAILABLE if another process holds it.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path,
+                                                     const Options& options);
+  ~Store();
+
+  // NOT_FOUND if absent. An unknown column family is INVALID_ARGUMENT.
+  absl::StatusOr<std::string> Get(std::string_view cf, std::string_view key,
+                                  const Snapshot* snapshot = nullptr) const;
+  absl::Status Put(std::string_view cf, std::string_view key, std::string_view value);
+  absl::Status Delete(std::string_view cf, std::string_view key);
+  absl::Status Write(WriteBatch batch);
+
+  std::unique_ptr<Iterator> Scan(std::string_view cf, std::string_view prefix,
+                                 const Snapshot* snapshot = nullptr) const;
+  std::unique_ptr<Snapshot> GetSnapshot() const;
+
+  // Flushes memtables to SST files (tests and backups use it).
+  absl::Status Flush();
+  // Writes a consistent backup into `backup_dir` (RocksDB BackupEngine).
+  absl::Status Backup(const std::string& backup_dir);
+  // Restores the latest backup in `backup_dir` into `db_dir` (must not be open).
+  static absl::Status Restore(const std::string& backup_dir, const std::string& db_dir);
+
+  const std::string& path() const;
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace budstikke::storage
+
+#endif  // BUDSTIKKE_STORAGE_STORE_H_
