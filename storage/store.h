@@ -97,6 +97,12 @@ class Store {
 
   // Flushes memtables to SST files (tests and backups use it).
   absl::Status Flush();
+  // Flushes `cf` and compacts all of it down to the bottommost level, so that
+  // deleted and overwritten values are dropped from the files (key shredding
+  // uses it). Values still held by a live Snapshot survive.
+  absl::Status CompactColumnFamily(std::string_view cf);
+  // Names of all open column families (including "default"), sorted.
+  std::vector<std::string> ColumnFamilies() const;
   // Writes a consistent backup into `backup_dir` (RocksDB BackupEngine).
   absl::Status Backup(const std::string& backup_dir);
   // Restores the latest backup in `backup_dir` into `db_dir` (must not be open).

@@ -1,1 +1,36 @@
 # National id and PII scanner targets.
+set(_screening_dir ${CMAKE_CURRENT_LIST_DIR})
+
+budstikke_cc_library(NAME national_id
+  SRCS ${_screening_dir}/national_id.cc
+  HDRS ${_screening_dir}/national_id.h
+  DEPS absl::status absl::statusor)
+
+# Header-only synthetic-id generator for tests of any module.
+budstikke_cc_library(NAME national_id_testing
+  HDRS ${_screening_dir}/national_id_testing.h
+  DEPS budstikke::national_id)
+
+budstikke_cc_test(NAME national_id_test SRCS ${_screening_dir}/national_id_test.cc
+  DEPS budstikke::national_id budstikke::national_id_testing LABELS unit)
+
+# The name list is embedded at build time (the scanner can also load one from
+# a path given in ScannerConfig).
+set(_pii_names_file ${_screening_dir}/pii/names_no.txt)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${_pii_names_file})
+file(READ ${_pii_names_file} BUDSTIKKE_PII_NAMES)
+configure_file(${_screening_dir}/pii/names_embedded.cc.in
+  ${CMAKE_CURRENT_BINARY_DIR}/pii/names_embedded.cc @ONLY)
+
+budstikke_cc_library(NAME pii
+  SRCS ${_screening_dir}/pii/scanner.cc ${CMAKE_CURRENT_BINARY_DIR}/pii/names_embedded.cc
+  HDRS ${_screening_dir}/pii/scanner.h
+  DEPS budstikke::national_id PkgConfig::RE2 absl::status absl::statusor
+       absl::strings absl::flat_hash_map absl::flat_hash_set)
+
+budstikke_cc_test(NAME pii_scanner_test SRCS ${_screening_dir}/pii/scanner_test.cc
+  DEPS budstikke::pii budstikke::national_id_testing LABELS unit)
+if(TARGET pii_scanner_test)
+  target_compile_definitions(pii_scanner_test PRIVATE
+    BUDSTIKKE_PII_TESTDATA="${_screening_dir}/pii/testdata")
+endif()

@@ -1,0 +1,211 @@
+// Storage benchmarks: encrypted put/get (Envelope with 2 reader agencies +
+// Store) against raw RocksDB put/get with the same options. 1 KiB values,
+// 2 threads, items/s over wall-clock time. See docs/PERFORMANCE.md.
+//
+//   storage_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//   storage_bench --benchmark_min_time=0.01      # smoke run, a few seconds
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "storage/envelope.h"
+#include "storage/keyring.h"
+#include "storage/secret_bytes.h"
+#include "storage/store.h"
+
+namespace {
+
+using budstikke::storage::Envelope;
+using budstikke::storage::Keyring;
+using budstikke::storage::SecretBytes;
+using budstikke::storage::Store;
+
+constexpr size_t kValueSize = 1024;
+constexpr uint64_t kKeySpace = 50000;  // puts overwrite, so the DB stays small
+constexpr char kCf[] = "records";
+const std::vector<std::string> kReaders = {"agency-a", "agency-b"};
+
+struct Env {
+  std::string root;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Keyring> keyring;
+  std::unique_ptr<Envelope> envelope;
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> raw_handles;
+  std::string value;
+};
+Env* g_env = nullptr;
+
+std::string Key(const char* space, uint64_t i) {
+  char buf[48];
+  snprintf(buf, sizeof(buf), "%s/%012llu", space, static_cast<unsigned long long>(i % kKeySpace));
+  return buf;
+}
+
+bool Setup() {
+  auto* env = new Env;
+  char tmpl[] = "/tmp/budstikke-storage-bench-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return false;
+  env->root = tmpl;
+  env->value.resize(kValueSize);
+  for (size_t i = 0; i < kValueSize; ++i) env->value[i] = static_cast<char>('a' + (i * 7) % 26);
+
+  std::vector<std::string> cfs = Keyring::ColumnFamilies();
+  cfs.push_back(kCf);
+  auto store = Store::Open(env->root + "/enc", Store::Options{cfs});
+  if (!store.ok()) return false;
+  env->store = *std::move(store);
+  auto master = SecretBytes::Random(32);
+  if (!master.ok()) return false;
+  auto keyring = Keyring::Create(*master, env->store.get());
+  if (!keyring.ok()) return false;
+  env->keyring = *std::move(keyring);
+  for (const auto& a : kReaders) {
+    if (!env->keyring->EnsureAgencyKey(a).ok()) return false;
+  }
+  auto envelope = Envelope::Create(env->keyring.get());
+  if (!envelope.ok()) return false;
+  env->envelope = *std::move(envelope);
+
+  // Raw RocksDB with the options Store uses.
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.max_background_jobs = 2;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options)},
+      {kCf, rocksdb::ColumnFamilyOptions(options)}};
+  if (!rocksdb::DB::Open(options, env->root + "/raw", descriptors, &env->raw_handles, &env->raw)
+           .ok()) {
+    return false;
+  }
+
+  // Data for the get benchmarks.
+  for (uint64_t i = 0; i < kKeySpace; ++i) {
+    std::string k = Key("get", i);
+    if (!env->raw->Put(rocksdb::WriteOptions(), env->raw_handles[1], k, env->value).ok()) {
+      return false;
+    }
+    auto sealed = env->envelope->Seal(kCf, k, env->value, kReaders);
+    if (!sealed.ok() || !env->store->Put(kCf, k, *sealed).ok()) return false;
+  }
+  g_env = env;
+  return true;
+}
+
+void Teardown() {
+  if (g_env == nullptr) return;
+  for (auto* h : g_env->raw_handles) g_env->raw->DestroyColumnFamilyHandle(h);
+  delete g_env->raw;
+  g_env->envelope.reset();
+  g_env->keyring.reset();
+  g_env->store.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(g_env->root, ec);
+  delete g_env;
+  g_env = nullptr;
+}
+
+std::atomic<uint64_t> g_seq{0};
+
+void BM_RawRocksDbPut(benchmark::State& state) {
+  rocksdb::WriteOptions wo;
+  for (auto _ : state) {
+    std::string k = Key("put", g_seq.fetch_add(1, std::memory_order_relaxed));
+    rocksdb::Status s = g_env->raw->Put(wo, g_env->raw_handles[1], k, g_env->value);
+    if (!s.ok()) state.SkipWithError("put failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * kValueSize);
+}
+
+void BM_StorePlainPut(benchmark::State& state) {
+  for (auto _ : state) {
+    std::string k = Key("plain", g_seq.fetch_add(1, std::memory_order_relaxed));
+    if (!g_env->store->Put(kCf, k, g_env->value).ok()) state.SkipWithError("put failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * kValueSize);
+}
+
+void BM_EncryptedPut(benchmark::State& state) {
+  for (auto _ : state) {
+    std::string k = Key("put", g_seq.fetch_add(1, std::memory_order_relaxed));
+    auto sealed = g_env->envelope->Seal(kCf, k, g_env->value, kReaders);
+    if (!sealed.ok() || !g_env->store->Put(kCf, k, *sealed).ok()) {
+      state.SkipWithError("encrypted put failed");
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * kValueSize);
+}
+
+void BM_RawRocksDbGet(benchmark::State& state) {
+  uint64_t i = static_cast<uint64_t>(state.thread_index()) * 7919;
+  std::string value;
+  for (auto _ : state) {
+    std::string k = Key("get", i += 104729);
+    rocksdb::Status s = g_env->raw->Get(rocksdb::ReadOptions(), g_env->raw_handles[1], k, &value);
+    if (!s.ok() || value.size() != kValueSize) state.SkipWithError("get failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * kValueSize);
+}
+
+void BM_EncryptedGet(benchmark::State& state) {
+  uint64_t i = static_cast<uint64_t>(state.thread_index()) * 7919;
+  const std::string& reader = kReaders[state.thread_index() % 2];
+  for (auto _ : state) {
+    std::string k = Key("get", i += 104729);
+    auto stored = g_env->store->Get(kCf, k);
+    if (!stored.ok()) {
+      state.SkipWithError("get failed");
+      break;
+    }
+    auto plain = g_env->envelope->Open(kCf, k, *stored, reader);
+    if (!plain.ok() || plain->size() != kValueSize) state.SkipWithError("open failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * kValueSize);
+}
+
+// Crypto only (no Store): where the encrypted-put overhead comes from.
+void BM_EnvelopeSealOnly(benchmark::State& state) {
+  for (auto _ : state) {
+    auto sealed = g_env->envelope->Seal(kCf, "k/000000000001", g_env->value, kReaders);
+    benchmark::DoNotOptimize(sealed);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+BENCHMARK(BM_RawRocksDbPut)->Threads(2)->UseRealTime();
+BENCHMARK(BM_StorePlainPut)->Threads(2)->UseRealTime();
+BENCHMARK(BM_EncryptedPut)->Threads(2)->UseRealTime();
+BENCHMARK(BM_RawRocksDbGet)->Threads(2)->UseRealTime();
+BENCHMARK(BM_EncryptedGet)->Threads(2)->UseRealTime();
+BENCHMARK(BM_EnvelopeSealOnly)->Threads(2)->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  if (!Setup()) {
+    fprintf(stderr, "storage_bench: setup failed\n");
+    Teardown();
+    return 1;
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  Teardown();
+  return 0;
+}

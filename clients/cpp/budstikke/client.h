@@ -1,0 +1,110 @@
+// budstikke::Client: the C++ SDK's connection to a Budstikke server.
+//
+//   auto client = budstikke::Client::Connect(budstikke::ClientOptions::FromEnv());
+//   if (!client.ok()) { ... }            // e.g. "no client certificate configured"
+//   auto me = (*client)->WhoAmI();        // absl::StatusOr<v1::WhoAmIResponse>
+//
+// Every call has a deadline (ClientOptions::timeout, default 10 s) and does not
+// wait for a server that is down: it fails with UNAVAILABLE at once. Errors come
+// back as absl::Status with the gRPC code; policy violations and PII findings
+// are decoded with ErrorDetailsOf(). Thread-safe: one Client may be shared.
+#ifndef BUDSTIKKE_CLIENTS_CPP_BUDSTIKKE_CLIENT_H_
+#define BUDSTIKKE_CLIENTS_CPP_BUDSTIKKE_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "budstikke/v1/admin.grpc.pb.h"
+#include "budstikke/v1/audit.grpc.pb.h"
+#include "budstikke/v1/consent.grpc.pb.h"
+#include "budstikke/v1/consultation.grpc.pb.h"
+#include "budstikke/v1/directory.grpc.pb.h"
+#include "budstikke/v1/inbox.grpc.pb.h"
+#include "budstikke/v1/referral.grpc.pb.h"
+
+namespace budstikke {
+
+struct ClientOptions {
+  std::string server = "localhost:7443";  // host:port
+  std::string ca_file;                    // PEM CA the server certificate chains to
+  std::string cert_file;                  // PEM client certificate (SPIFFE ID)
+  std::string key_file;                   // PEM client key
+  absl::Duration timeout = absl::Seconds(10);
+
+  // BUDSTIKKE_SERVER, BUDSTIKKE_CA, BUDSTIKKE_CERT, BUDSTIKKE_KEY.
+  static ClientOptions FromEnv();
+};
+
+// The grpc::Status converted to absl::Status, keeping the details
+// (grpc-status-details-bin) as a payload readable by ErrorDetailsOf().
+absl::Status FromGrpcStatus(const grpc::Status& status);
+// Policy violations and PII findings carried by an error, if any.
+std::optional<v1::ErrorDetails> ErrorDetailsOf(const absl::Status& status);
+
+class Client {
+ public:
+  // Checks that the files exist and parse (clear error naming the file and the
+  // variable/flag to set) and creates the channel. Does not contact the server.
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(const ClientOptions& options);
+
+  // A context with the default deadline.
+  std::unique_ptr<grpc::ClientContext> NewContext() const;
+
+  // Unary call with the default deadline, converting the status.
+  template <typename Stub, typename Request, typename Response>
+  absl::StatusOr<Response> Call(
+      Stub& stub,
+      grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+      const Request& request) const {
+    auto context = NewContext();
+    Response response;
+    grpc::Status status = (stub.*method)(context.get(), request, &response);
+    if (!status.ok()) return FromGrpcStatus(status);
+    return response;
+  }
+
+  // Typed wrappers.
+  absl::StatusOr<v1::WhoAmIResponse> WhoAmI() const;
+  absl::StatusOr<v1::Agency> GetAgency(const std::string& id) const;
+  absl::StatusOr<v1::ListAgenciesResponse> ListAgencies(
+      const v1::ListAgenciesRequest& request) const;
+  absl::StatusOr<v1::Agency> CreateAgency(const v1::Agency& agency,
+                                          const std::string& request_id) const;
+  absl::StatusOr<v1::Agency> UpdateAgency(const v1::Agency& agency) const;
+
+  v1::DirectoryService::Stub& directory() const { return *directory_; }
+  v1::ConsultationService::Stub& consultation() const { return *consultation_; }
+  v1::ConsentService::Stub& consent() const { return *consent_; }
+  v1::ReferralService::Stub& referral() const { return *referral_; }
+  v1::InboxService::Stub& inbox() const { return *inbox_; }
+  v1::AuditService::Stub& audit() const { return *audit_; }
+  v1::AdminService::Stub& admin() const { return *admin_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  const ClientOptions& options() const { return options_; }
+
+ private:
+  Client(ClientOptions options, std::shared_ptr<grpc::Channel> channel);
+
+  ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::DirectoryService::Stub> directory_;
+  std::unique_ptr<v1::ConsultationService::Stub> consultation_;
+  std::unique_ptr<v1::ConsentService::Stub> consent_;
+  std::unique_ptr<v1::ReferralService::Stub> referral_;
+  std::unique_ptr<v1::InboxService::Stub> inbox_;
+  std::unique_ptr<v1::AuditService::Stub> audit_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+};
+
+// A fresh random request id ("req-" + 32 hex chars) for create calls.
+std::string NewRequestId();
+
+}  // namespace budstikke
+
+#endif  // BUDSTIKKE_CLIENTS_CPP_BUDSTIKKE_CLIENT_H_

@@ -1,0 +1,28 @@
+// The authorization table: which role may call which RPC. One table for the
+// whole API (authz.cc); every adapter method asks it first, through
+// Authenticator::Authenticate (grpc_auth.h). Unknown methods are denied (fail
+// closed). Finer rules that depend on the resource (e.g. "the recipient
+// agency's clinician") are domain rules in the services, not here.
+//
+// Methods are named "budstikke.v1.DirectoryService/CreateAgency".
+#ifndef BUDSTIKKE_SERVICES_COMMON_AUTHZ_H_
+#define BUDSTIKKE_SERVICES_COMMON_AUTHZ_H_
+
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "services/common/identity.h"
+
+namespace budstikke::common {
+
+// OK, or PERMISSION_DENIED naming the role, the method and the rule
+// "authz.<Service>.<Method>".
+absl::Status Authorize(absl::string_view method, Role role);
+bool IsAllowed(absl::string_view method, Role role);
+// Every method the table knows (tests check it covers the whole API).
+std::vector<absl::string_view> AuthorizedMethods();
+
+}  // namespace budstikke::common
+
+#endif  // BUDSTIKKE_SERVICES_COMMON_AUTHZ_H_

@@ -1,0 +1,39 @@
+#include "services/common/errors.h"
+
+#include <utility>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace budstikke::common {
+
+absl::Status WithDetails(absl::Status status, const v1::ErrorDetails& details) {
+  status.SetPayload(kErrorDetailsTypeUrl, absl::Cord(details.SerializeAsString()));
+  return status;
+}
+
+absl::Status PolicyRefusal(const std::vector<Violation>& violations,
+                           const std::vector<v1::PiiFinding>& findings) {
+  v1::ErrorDetails details;
+  std::vector<std::string> parts;
+  for (const Violation& v : violations) {
+    auto* pv = details.add_violations();
+    pv->set_rule(v.rule);
+    pv->set_description(v.description);
+    parts.push_back(absl::StrCat(v.rule, ": ", v.description));
+  }
+  for (const v1::PiiFinding& f : findings) *details.add_findings() = f;
+  std::string message = absl::StrCat("refused by policy: ", absl::StrJoin(parts, "; "));
+  return WithDetails(absl::FailedPreconditionError(message), details);
+}
+
+std::optional<v1::ErrorDetails> GetErrorDetails(const absl::Status& status) {
+  absl::optional<absl::Cord> payload = status.GetPayload(kErrorDetailsTypeUrl);
+  if (!payload) return std::nullopt;
+  v1::ErrorDetails details;
+  if (!details.ParseFromString(std::string(*payload))) return std::nullopt;
+  return details;
+}
+
+}  // namespace budstikke::common

@@ -1,0 +1,58 @@
+#include "services/common/grpc_auth.h"
+
+#include <grpc/grpc_security_constants.h>
+#include <grpcpp/security/auth_context.h>
+
+#include "absl/status/status.h"
+#include "services/common/authz.h"
+#include "storage/status_macros.h"
+
+namespace budstikke::common {
+
+absl::StatusOr<Caller> Authenticator::Identify(const grpc::ServerContext* context) const {
+  std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) {
+    return absl::UnauthenticatedError("client certificate required");
+  }
+  std::vector<grpc::string_ref> pems = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  if (pems.size() != 1) {
+    return absl::UnauthenticatedError("client certificate required");
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(
+      Identity peer,
+      IdentityFromCertificatePem(absl::string_view(pems[0].data(), pems[0].size()),
+                                 trust_domain_));
+  auto obo = context->client_metadata().find(kOnBehalfOfMetadata);
+  bool has_obo = obo != context->client_metadata().end();
+  Caller caller;
+  if (!peer.is_service()) {
+    if (has_obo) {
+      return absl::PermissionDeniedError(
+          "only a Budstikke service identity may assert an on-behalf-of caller");
+    }
+    caller.identity = std::move(peer);
+    return caller;
+  }
+  if (!has_obo) {
+    return absl::PermissionDeniedError(
+        "a service identity must name the caller it acts for (budstikke-on-behalf-of)");
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(
+      Identity person,
+      ParseSpiffeId(absl::string_view(obo->second.data(), obo->second.size()), trust_domain_));
+  if (person.is_service()) {
+    return absl::PermissionDeniedError("on-behalf-of caller must be a person, not a service");
+  }
+  caller.identity = std::move(person);
+  caller.via_service = peer.service;
+  return caller;
+}
+
+absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContext* context,
+                                                   absl::string_view method) const {
+  BUDSTIKKE_ASSIGN_OR_RETURN(Caller caller, Identify(context));
+  BUDSTIKKE_RETURN_IF_ERROR(Authorize(method, caller.role()));
+  return caller;
+}
+
+}  // namespace budstikke::common

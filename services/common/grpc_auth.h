@@ -1,0 +1,54 @@
+// Authenticator: the shared first step of every adapter method. It derives the
+// caller from the mTLS peer certificate (identity.h), resolves an on-behalf-of
+// caller asserted by a Budstikke service, and checks the authorization table.
+//
+//   BUDSTIKKE_ASSIGN_OR_RETURN_GRPC(Caller caller,
+//       auth_.Authenticate(ctx, "budstikke.v1.DirectoryService/WhoAmI"));
+//
+// Only a service identity may send the `budstikke-on-behalf-of` metadata (the
+// original caller's SPIFFE ID); from anyone else it is PERMISSION_DENIED. A
+// service identity without it is PERMISSION_DENIED too: services act only for
+// a person. Thread-safe.
+#ifndef BUDSTIKKE_SERVICES_COMMON_GRPC_AUTH_H_
+#define BUDSTIKKE_SERVICES_COMMON_GRPC_AUTH_H_
+
+#include <grpcpp/server_context.h>
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+#include "services/common/identity.h"
+
+namespace budstikke::common {
+
+inline constexpr char kOnBehalfOfMetadata[] = "budstikke-on-behalf-of";
+
+struct Caller {
+  // The person the call is for.
+  Identity identity;
+  // The service that forwarded the call, if any.
+  std::string via_service;
+
+  const std::string& agency() const { return identity.agency; }
+  Role role() const { return identity.role; }
+};
+
+class Authenticator {
+ public:
+  explicit Authenticator(std::string trust_domain) : trust_domain_(std::move(trust_domain)) {}
+
+  absl::StatusOr<Caller> Authenticate(const grpc::ServerContext* context,
+                                      absl::string_view method) const;
+  // Only the certificate part (no authorization), for e.g. WhoAmI tests.
+  absl::StatusOr<Caller> Identify(const grpc::ServerContext* context) const;
+
+  const std::string& trust_domain() const { return trust_domain_; }
+
+ private:
+  std::string trust_domain_;
+};
+
+}  // namespace budstikke::common
+
+#endif  // BUDSTIKKE_SERVICES_COMMON_GRPC_AUTH_H_

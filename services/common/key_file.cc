@@ -1,0 +1,48 @@
+#include "services/common/key_file.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace budstikke::common {
+
+absl::Status CheckPrivateFile(absl::string_view what, const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    int err = errno;
+    if (err == ENOENT) return absl::NotFoundError(absl::StrCat(what, " ", path, " does not exist"));
+    return absl::PermissionDeniedError(
+        absl::StrCat(what, " ", path, " cannot be read: ", std::strerror(err)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(what, " ", path, " is not a regular file"));
+  }
+  unsigned mode = st.st_mode & 0777;
+  if ((mode & 0077) != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s %s has mode %04o; it must be 0600 (chmod 600 %s)", what, path, mode, path));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadFile(absl::string_view what, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    int err = errno;
+    if (err == ENOENT) return absl::NotFoundError(absl::StrCat(what, " ", path, " does not exist"));
+    return absl::PermissionDeniedError(
+        absl::StrCat(what, " ", path, " cannot be read: ", std::strerror(err)));
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace budstikke::common

@@ -1,0 +1,248 @@
+#include "services/directory/directory.h"
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/time_util.h"
+#include "storage/status_macros.h"
+
+namespace budstikke::directory {
+namespace {
+
+constexpr std::array<std::pair<absl::string_view, v1::AgencyType>, 9> kTypes = {{
+    {"kindergarten", v1::AGENCY_TYPE_KINDERGARTEN},
+    {"school", v1::AGENCY_TYPE_SCHOOL},
+    {"ppt", v1::AGENCY_TYPE_PPT},
+    {"health_station", v1::AGENCY_TYPE_HEALTH_STATION},
+    {"gp", v1::AGENCY_TYPE_GP},
+    {"child_welfare", v1::AGENCY_TYPE_CHILD_WELFARE},
+    {"bup", v1::AGENCY_TYPE_BUP},
+    {"supervisory_authority", v1::AGENCY_TYPE_SUPERVISORY_AUTHORITY},
+    {"operator", v1::AGENCY_TYPE_OPERATOR},
+}};
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 500;
+
+std::string AgencyKey(absl::string_view id) { return absl::StrCat("agency/", id); }
+
+std::string_view Sv(absl::string_view s) { return std::string_view(s.data(), s.size()); }
+
+bool IsIdChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+}  // namespace
+
+std::optional<v1::AgencyType> Directory::TypeFromName(absl::string_view name) {
+  for (const auto& [n, t] : kTypes) {
+    if (n == name) return t;
+  }
+  return std::nullopt;
+}
+
+std::string Directory::TypeName(v1::AgencyType type) {
+  for (const auto& [n, t] : kTypes) {
+    if (t == type) return std::string(n);
+  }
+  return "unspecified";
+}
+
+absl::Status Directory::Validate(const v1::Agency& agency) {
+  const std::string& id = agency.id();
+  if (id.size() < 2 || id.size() > 64 ||
+      !std::all_of(id.begin(), id.end(), IsIdChar) || id.front() == '-') {
+    return absl::InvalidArgumentError(
+        "agency.id must be 2-64 characters of a-z, 0-9 and '-', e.g. \"bup-oslo\"");
+  }
+  if (agency.name().empty() || agency.name().size() > 200) {
+    return absl::InvalidArgumentError("agency.name must be 1-200 characters");
+  }
+  if (agency.type() == v1::AGENCY_TYPE_UNSPECIFIED || !v1::AgencyType_IsValid(agency.type())) {
+    return absl::InvalidArgumentError(
+        "agency.type is required: kindergarten, school, ppt, health_station, gp, "
+        "child_welfare, bup, supervisory_authority or operator");
+  }
+  const std::string& m = agency.municipality();
+  if (m.size() != 4 || !std::all_of(m.begin(), m.end(), absl::ascii_isdigit)) {
+    return absl::InvalidArgumentError(
+        "agency.municipality must be a four-digit municipality number, e.g. \"0301\"");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Directory>> Directory::Create(storage::Store* store,
+                                                             const common::Clock* clock,
+                                                             std::string operator_agency) {
+  if (store == nullptr || clock == nullptr) {
+    return absl::InvalidArgumentError("Directory needs a store and a clock");
+  }
+  return std::unique_ptr<Directory>(new Directory(store, clock, std::move(operator_agency)));
+}
+
+absl::Status Directory::Put(const v1::Agency& agency, storage::WriteBatch* batch) const {
+  batch->Put(kColumnFamily, AgencyKey(agency.id()), agency.SerializeAsString());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Agency> Directory::CreateAgency(const common::Identity& caller,
+                                                   const v1::Agency& agency,
+                                                   absl::string_view request_id) {
+  if (caller.role != v1::ROLE_ADMIN || caller.agency != operator_agency_) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "only an admin of the operator agency '", operator_agency_, "' may create agencies"));
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(Validate(agency));
+  if (request_id.empty() || request_id.size() > 128) {
+    return absl::InvalidArgumentError("request_id must be 1-128 characters");
+  }
+  std::string req_key = absl::StrCat("req/", caller.agency, "/", request_id);
+  absl::MutexLock lock(&write_mu_);
+  auto previous = store_->Get(kColumnFamily, req_key);
+  if (previous.ok()) return GetAgency(*previous);
+  if (previous.status().code() != absl::StatusCode::kNotFound) return previous.status();
+
+  auto existing = store_->Get(kColumnFamily, AgencyKey(agency.id()));
+  if (existing.ok()) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("agency '", agency.id(), "' already exists; use UpdateAgency to change it"));
+  }
+  if (existing.status().code() != absl::StatusCode::kNotFound) return existing.status();
+
+  v1::Agency record = agency;
+  *record.mutable_create_time() = common::ToProtoTime(clock_->Now());
+  *record.mutable_update_time() = record.create_time();
+  storage::WriteBatch batch;
+  BUDSTIKKE_RETURN_IF_ERROR(Put(record, &batch));
+  batch.Put(kColumnFamily, req_key, record.id());
+  BUDSTIKKE_RETURN_IF_ERROR(store_->Write(std::move(batch)));
+  return record;
+}
+
+absl::StatusOr<v1::Agency> Directory::UpdateAgency(const common::Identity& caller,
+                                                   const v1::Agency& agency) {
+  bool is_operator = caller.role == v1::ROLE_ADMIN && caller.agency == operator_agency_;
+  bool is_own = caller.role == v1::ROLE_ADMIN && caller.agency == agency.id();
+  if (!is_operator && !is_own) {
+    return absl::PermissionDeniedError(
+        "an agency admin may update only its own agency; the operator's admin may update any");
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(Validate(agency));
+  absl::MutexLock lock(&write_mu_);
+  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Agency record, GetAgency(agency.id()));
+  record.set_name(agency.name());
+  record.set_type(agency.type());
+  record.set_municipality(agency.municipality());
+  *record.mutable_update_time() = common::ToProtoTime(clock_->Now());
+  storage::WriteBatch batch;
+  BUDSTIKKE_RETURN_IF_ERROR(Put(record, &batch));
+  BUDSTIKKE_RETURN_IF_ERROR(store_->Write(std::move(batch)));
+  return record;
+}
+
+absl::StatusOr<v1::Agency> Directory::GetAgency(absl::string_view id) const {
+  auto value = store_->Get(kColumnFamily, AgencyKey(id));
+  if (!value.ok()) {
+    if (value.status().code() == absl::StatusCode::kNotFound) {
+      return absl::NotFoundError(absl::StrCat("agency '", id, "' not found"));
+    }
+    return value.status();
+  }
+  v1::Agency agency;
+  if (!agency.ParseFromString(*value)) {
+    return absl::DataLossError(absl::StrCat("agency record '", id, "' is corrupt"));
+  }
+  return agency;
+}
+
+absl::StatusOr<AgencyPage> Directory::ListAgencies(v1::AgencyType type,
+                                                   absl::string_view municipality,
+                                                   int page_size,
+                                                   absl::string_view page_token) const {
+  if (page_size < 0) return absl::InvalidArgumentError("page_size must not be negative");
+  if (page_size == 0) page_size = kDefaultPageSize;
+  page_size = std::min(page_size, kMaxPageSize);
+  std::string after;
+  if (!page_token.empty() && !absl::WebSafeBase64Unescape(page_token, &after)) {
+    return absl::InvalidArgumentError("page_token is not a token from a previous page");
+  }
+  AgencyPage page;
+  std::unique_ptr<storage::Iterator> it = store_->Scan(kColumnFamily, "agency/");
+  if (after.empty()) {
+    // Scan starts at the prefix.
+  } else {
+    std::string from = AgencyKey(after);
+    from.push_back('\0');
+    it->Seek(from);
+  }
+  std::string last_id;
+  for (; it->Valid(); it->Next()) {
+    v1::Agency agency;
+    if (!agency.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("corrupt agency record in directory");
+    }
+    if (type != v1::AGENCY_TYPE_UNSPECIFIED && agency.type() != type) continue;
+    if (!municipality.empty() && agency.municipality() != municipality) continue;
+    if (static_cast<int>(page.agencies.size()) == page_size) {
+      page.next_page_token = absl::WebSafeBase64Escape(last_id);
+      break;
+    }
+    last_id = agency.id();
+    page.agencies.push_back(std::move(agency));
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(it->status());
+  return page;
+}
+
+absl::StatusOr<int> Directory::LoadSeedIfEmpty(absl::string_view json_text) {
+  {
+    std::unique_ptr<storage::Iterator> it = store_->Scan(kColumnFamily, "agency/");
+    if (it->Valid()) return 0;
+    BUDSTIKKE_RETURN_IF_ERROR(it->status());
+  }
+  nlohmann::json doc = nlohmann::json::parse(Sv(json_text), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("agencies") ||
+      !doc["agencies"].is_array()) {
+    return absl::InvalidArgumentError(
+        "seed directory must be JSON {\"agencies\":[{\"id\",\"name\",\"type\",\"municipality\"}]}");
+  }
+  storage::WriteBatch batch;
+  int n = 0;
+  absl::Time now = clock_->Now();
+  for (const nlohmann::json& entry : doc["agencies"]) {
+    auto field = [&](const char* name) -> std::string {
+      return entry.is_object() && entry.contains(name) && entry[name].is_string()
+                 ? entry[name].get<std::string>()
+                 : std::string();
+    };
+    v1::Agency agency;
+    agency.set_id(field("id"));
+    agency.set_name(field("name"));
+    agency.set_municipality(field("municipality"));
+    std::optional<v1::AgencyType> type = TypeFromName(field("type"));
+    if (!type) {
+      return absl::InvalidArgumentError(absl::StrCat("seed directory entry ", n + 1,
+                                                     " has an unknown type '", field("type"),
+                                                     "'"));
+    }
+    agency.set_type(*type);
+    absl::Status valid = Validate(agency);
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("seed directory entry ", n + 1, ": ", valid.message()));
+    }
+    *agency.mutable_create_time() = common::ToProtoTime(now);
+    *agency.mutable_update_time() = agency.create_time();
+    BUDSTIKKE_RETURN_IF_ERROR(Put(agency, &batch));
+    ++n;
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(store_->Write(std::move(batch)));
+  return n;
+}
+
+}  // namespace budstikke::directory

@@ -1,0 +1,81 @@
+// Directory: the agencies on the network (domain logic, no gRPC).
+//
+// Records live in the store's "directory" column family as serialized
+// budstikke.v1.Agency under "agency/<id>"; create requests are remembered
+// under "req/<caller agency>/<request id>" so a retried create returns the
+// first result. Agency data is public within the network and not encrypted.
+//
+// Who may change what: an `admin` of the operator agency creates and updates
+// any agency; an `admin` of another agency may update only its own (the
+// authorization table has already checked the role).
+//
+// Thread-safe: creates are serialized by a mutex; reads are lock-free.
+#ifndef BUDSTIKKE_SERVICES_DIRECTORY_DIRECTORY_H_
+#define BUDSTIKKE_SERVICES_DIRECTORY_DIRECTORY_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "budstikke/v1/directory.pb.h"
+#include "services/common/clock.h"
+#include "services/common/identity.h"
+#include "storage/store.h"
+
+namespace budstikke::directory {
+
+inline constexpr char kColumnFamily[] = "directory";
+
+struct AgencyPage {
+  std::vector<v1::Agency> agencies;
+  std::string next_page_token;
+};
+
+class Directory {
+ public:
+  // `store` and `clock` must outlive the Directory.
+  static absl::StatusOr<std::unique_ptr<Directory>> Create(storage::Store* store,
+                                                           const common::Clock* clock,
+                                                           std::string operator_agency);
+
+  // INVALID_ARGUMENT naming the bad field; ALREADY_EXISTS if the id is taken by
+  // another request; PERMISSION_DENIED unless the caller is the operator's admin.
+  absl::StatusOr<v1::Agency> CreateAgency(const common::Identity& caller,
+                                          const v1::Agency& agency,
+                                          absl::string_view request_id);
+  // Replaces name, type and municipality. NOT_FOUND for an unknown id.
+  absl::StatusOr<v1::Agency> UpdateAgency(const common::Identity& caller,
+                                          const v1::Agency& agency);
+  absl::StatusOr<v1::Agency> GetAgency(absl::string_view id) const;
+  // Filters are optional (AGENCY_TYPE_UNSPECIFIED / "" match all).
+  absl::StatusOr<AgencyPage> ListAgencies(v1::AgencyType type, absl::string_view municipality,
+                                          int page_size, absl::string_view page_token) const;
+
+  // Loads `{"agencies":[{"id","name","type","municipality"}...]}` if the
+  // directory is empty; returns how many agencies were added (0 if not empty).
+  absl::StatusOr<int> LoadSeedIfEmpty(absl::string_view json);
+
+  // Validation shared with the seed loader.
+  static absl::Status Validate(const v1::Agency& agency);
+  // "kindergarten" -> AGENCY_TYPE_KINDERGARTEN; nullopt if unknown.
+  static std::optional<v1::AgencyType> TypeFromName(absl::string_view name);
+  static std::string TypeName(v1::AgencyType type);
+
+ private:
+  Directory(storage::Store* store, const common::Clock* clock, std::string operator_agency)
+      : store_(store), clock_(clock), operator_agency_(std::move(operator_agency)) {}
+
+  absl::Status Put(const v1::Agency& agency, storage::WriteBatch* batch) const;
+
+  storage::Store* store_;
+  const common::Clock* clock_;
+  std::string operator_agency_;
+  absl::Mutex write_mu_;
+};
+
+}  // namespace budstikke::directory
+
+#endif  // BUDSTIKKE_SERVICES_DIRECTORY_DIRECTORY_H_

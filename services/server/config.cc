@@ -1,0 +1,121 @@
+#include "services/server/config.h"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "services/common/key_file.h"
+#include "services/common/tls.h"
+#include "storage/status_macros.h"
+
+namespace budstikke::server {
+
+std::set<std::string> ServerConfig::Targets() const {
+  std::set<std::string> out;
+  for (absl::string_view t : absl::StrSplit(target, ',', absl::SkipEmpty())) {
+    if (t == "all") {
+      for (const char* name : kAllTargets) out.insert(name);
+    } else {
+      out.insert(std::string(t));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
+  ServerConfig c;
+  CLI::App app{"budstikke-server: secure messaging and consultation service for the agencies "
+               "around a child (gRPC over mTLS)."};
+  app.add_option("--listen", c.listen, "address to serve gRPC on, host:port")
+      ->capture_default_str();
+  app.add_option("--data-dir", c.data_dir, "RocksDB data directory (created 0700)")
+      ->capture_default_str();
+  app.add_option("--tls-cert", c.tls_cert, "server certificate (PEM)")->required();
+  app.add_option("--tls-key", c.tls_key, "server private key (PEM, mode 0600)")->required();
+  app.add_option("--tls-ca", c.tls_ca, "CA that client certificates must chain to (PEM)")
+      ->required();
+  app.add_option("--trust-domain", c.trust_domain, "SPIFFE trust domain of callers")
+      ->capture_default_str();
+  app.add_option("--master-key-file", c.master_key_file,
+                 "32 raw random bytes, mode 0600 (head -c 32 /dev/urandom)")
+      ->required();
+  app.add_option("--audit-signing-key-file", c.audit_signing_key_file,
+                 "Ed25519 PKCS#8 PEM private key for audit checkpoints, mode 0600 "
+                 "(openssl genpkey -algorithm ed25519)");
+  app.add_option("--target", c.target,
+                 "services to host: all, or a comma list of directory, consultation, consent, "
+                 "referral, inbox, audit, admin")
+      ->capture_default_str();
+  app.add_flag("--sync-writes", c.sync_writes, "fsync the WAL before acknowledging a write");
+  app.add_option("--seed-directory", c.seed_directory,
+                 "JSON agencies loaded when the directory is empty");
+  app.add_option("--metrics-listen", c.metrics_listen,
+                 "serve Prometheus metrics on host:port (/metrics)");
+  app.add_flag("--refuse-synthetic-ids", c.refuse_synthetic_ids,
+               "treat synthetic national ids (month+80) as invalid (production)");
+  app.add_option("--operator-agency", c.operator_agency,
+                 "agency whose admin manages the directory and keys")
+      ->capture_default_str();
+  app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  app.add_option("--max-message-bytes", c.max_message_bytes, "largest gRPC message accepted")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return absl::CancelledError("help");
+  } catch (const CLI::ParseError& e) {
+    return absl::InvalidArgumentError(e.what());
+  }
+  return c;
+}
+
+absl::Status Validate(const ServerConfig& c) {
+  size_t colon = c.listen.rfind(':');
+  if (colon == std::string::npos || colon + 1 == c.listen.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen '", c.listen, "' must be host:port, e.g. 127.0.0.1:7443"));
+  }
+  if (!c.metrics_listen.empty() && c.metrics_listen.rfind(':') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics-listen '", c.metrics_listen, "' must be host:port"));
+  }
+  std::set<std::string> targets = c.Targets();
+  if (targets.empty()) return absl::InvalidArgumentError("--target names no service");
+  for (const std::string& t : targets) {
+    bool known = false;
+    for (const char* name : kAllTargets) known = known || t == name;
+    if (!known) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--target '", t,
+          "' is not a service; use all or directory, consultation, consent, referral, inbox, "
+          "audit, admin"));
+    }
+  }
+  if (c.trust_domain.empty() || c.trust_domain.find('/') != std::string::npos) {
+    return absl::InvalidArgumentError("--trust-domain must be a host name, e.g. budstikke.test");
+  }
+  if (c.max_message_bytes < 1024) {
+    return absl::InvalidArgumentError("--max-message-bytes must be at least 1024");
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(common::CheckTlsFiles({c.tls_cert, c.tls_key, c.tls_ca}));
+  BUDSTIKKE_RETURN_IF_ERROR(common::CheckPrivateFile("master key file", c.master_key_file));
+  if (targets.count("audit") > 0 && c.audit_signing_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--audit-signing-key-file is required when the audit service runs "
+        "(openssl genpkey -algorithm ed25519 -out audit-signing.key)");
+  }
+  if (!c.audit_signing_key_file.empty()) {
+    BUDSTIKKE_RETURN_IF_ERROR(
+        common::CheckPrivateFile("audit signing key file", c.audit_signing_key_file));
+  }
+  if (!c.seed_directory.empty()) {
+    BUDSTIKKE_RETURN_IF_ERROR(common::ReadFile("seed directory", c.seed_directory).status());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace budstikke::server

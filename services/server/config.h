@@ -1,0 +1,52 @@
+// budstikke-server configuration: flags (CLI11) and start-up validation.
+//
+// Validate() checks every file and value before anything starts and returns a
+// one-line reason on the first problem (missing or unreadable file, key file
+// with group/other permission bits, bad address, unknown target).
+#ifndef BUDSTIKKE_SERVICES_SERVER_CONFIG_H_
+#define BUDSTIKKE_SERVICES_SERVER_CONFIG_H_
+
+#include <set>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace budstikke::server {
+
+inline constexpr const char* kAllTargets[] = {"directory", "consultation", "consent",
+                                              "referral",  "inbox",        "audit",
+                                              "admin"};
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:7443";
+  std::string data_dir = "./var/data";
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  std::string trust_domain = "budstikke.test";
+  std::string master_key_file;
+  std::string audit_signing_key_file;
+  std::string target = "all";
+  bool sync_writes = false;
+  std::string seed_directory;
+  std::string metrics_listen;
+  bool refuse_synthetic_ids = false;
+  std::string operator_agency = "budstikke-drift";
+  std::string log_level = "info";
+  int max_message_bytes = 4 * 1024 * 1024;
+  int max_concurrent_streams = 256;
+
+  // The services this process hosts ("all" expanded).
+  std::set<std::string> Targets() const;
+};
+
+// Parses argv. On --help prints usage and returns CANCELLED (exit 0); on a bad
+// flag returns INVALID_ARGUMENT with a one-line message.
+absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv);
+
+absl::Status Validate(const ServerConfig& config);
+
+}  // namespace budstikke::server
+
+#endif  // BUDSTIKKE_SERVICES_SERVER_CONFIG_H_

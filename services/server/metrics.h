@@ -1,0 +1,40 @@
+// Prometheus metrics for budstikke-server, served on --metrics-listen at
+// /metrics: budstikke_grpc_requests_total{method,code} and
+// budstikke_grpc_request_duration_seconds{method}. Labels never hold content,
+// ids or national ids. Counting happens in a gRPC server interceptor.
+#ifndef BUDSTIKKE_SERVICES_SERVER_METRICS_H_
+#define BUDSTIKKE_SERVICES_SERVER_METRICS_H_
+
+#include <grpcpp/support/server_interceptor.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace prometheus {
+class Exposer;
+class Registry;
+}  // namespace prometheus
+
+namespace budstikke::server {
+
+class Metrics {
+ public:
+  static absl::StatusOr<std::unique_ptr<Metrics>> Create(const std::string& listen);
+  ~Metrics();
+
+  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> InterceptorFactory();
+
+  // Records one finished call.
+  void Observe(const std::string& method, int code, double seconds);
+
+ private:
+  struct Impl;
+  explicit Metrics(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace budstikke::server
+
+#endif  // BUDSTIKKE_SERVICES_SERVER_METRICS_H_

@@ -1,0 +1,325 @@
+#include "storage/store.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "storage/internal/strings.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/utilities/backup_engine.h"
+#include "rocksdb/write_batch.h"
+
+namespace budstikke::storage {
+namespace {
+
+using internal::Sv;
+
+// The one place where rocksdb::Status becomes absl::Status.
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string msg = absl::StrCat(Sv(what), ": ", s.ToString());
+  switch (s.code()) {
+    case rocksdb::Status::kNotFound:
+      return absl::NotFoundError(msg);
+    case rocksdb::Status::kCorruption:
+      return absl::DataLossError(msg);
+    case rocksdb::Status::kIOError:
+    case rocksdb::Status::kBusy:
+    case rocksdb::Status::kTryAgain:
+      return absl::UnavailableError(msg);
+    case rocksdb::Status::kInvalidArgument:
+      return absl::InvalidArgumentError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
+}
+
+absl::Status UnknownCf(std::string_view cf) {
+  return absl::InvalidArgumentError(absl::StrCat("unknown column family '", Sv(cf), "'"));
+}
+
+rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+// Creates `path` (and missing parents) with mode 0700.
+absl::Status MakeDirs(const std::string& path) {
+  if (path.empty()) return absl::InvalidArgumentError("empty database path");
+  std::string partial;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    partial = path.substr(0, pos);
+    if (partial.empty()) continue;
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot create directory ", partial, ": ", std::strerror(errno)));
+    }
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " is not a directory"));
+  }
+  return absl::OkStatus();
+}
+
+// Smallest string greater than every string starting with `prefix`; empty if
+// there is none (prefix empty or all 0xff).
+std::string PrefixSuccessor(std::string_view prefix) {
+  std::string s(prefix);
+  while (!s.empty()) {
+    unsigned char c = static_cast<unsigned char>(s.back());
+    if (c != 0xff) {
+      s.back() = static_cast<char>(c + 1);
+      return s;
+    }
+    s.pop_back();
+  }
+  return s;
+}
+
+class SnapshotImpl final : public Snapshot {
+ public:
+  SnapshotImpl(rocksdb::DB* db, const rocksdb::Snapshot* snap) : db_(db), snap_(snap) {}
+  ~SnapshotImpl() override { db_->ReleaseSnapshot(snap_); }
+  const rocksdb::Snapshot* get() const { return snap_; }
+
+ private:
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snap_;
+};
+
+const rocksdb::Snapshot* RocksSnapshot(const Snapshot* s) {
+  return s == nullptr ? nullptr : static_cast<const SnapshotImpl*>(s)->get();
+}
+
+class ErrorIterator final : public Iterator {
+ public:
+  explicit ErrorIterator(absl::Status s) : status_(std::move(s)) {}
+  bool Valid() const override { return false; }
+  void Next() override {}
+  void Seek(std::string_view) override {}
+  std::string_view key() const override { return {}; }
+  std::string_view value() const override { return {}; }
+  absl::Status status() const override { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
+class PrefixIterator final : public Iterator {
+ public:
+  PrefixIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
+                 const rocksdb::Snapshot* snap)
+      : prefix_(prefix), upper_(PrefixSuccessor(prefix)), upper_slice_(upper_) {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snap;
+    if (!upper_.empty()) ro.iterate_upper_bound = &upper_slice_;
+    it_.reset(db->NewIterator(ro, cf));
+    it_->Seek(ToSlice(prefix_));
+  }
+  bool Valid() const override { return it_->Valid(); }
+  void Next() override { it_->Next(); }
+  void Seek(std::string_view target) override {
+    // Never position before the prefix.
+    it_->Seek(ToSlice(target < std::string_view(prefix_) ? std::string_view(prefix_) : target));
+  }
+  std::string_view key() const override {
+    rocksdb::Slice k = it_->key();
+    return std::string_view(k.data(), k.size());
+  }
+  std::string_view value() const override {
+    rocksdb::Slice v = it_->value();
+    return std::string_view(v.data(), v.size());
+  }
+  absl::Status status() const override { return FromRocks(it_->status(), "scan"); }
+
+ private:
+  std::string prefix_;
+  std::string upper_;
+  rocksdb::Slice upper_slice_;  // must outlive it_
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+}  // namespace
+
+// ---- WriteBatch ----
+
+WriteBatch::WriteBatch() = default;
+WriteBatch::~WriteBatch() = default;
+WriteBatch::WriteBatch(WriteBatch&&) noexcept = default;
+WriteBatch& WriteBatch::operator=(WriteBatch&&) noexcept = default;
+
+void WriteBatch::Put(std::string_view cf, std::string_view key, std::string_view value) {
+  ops_.push_back(Op{false, std::string(cf), std::string(key), std::string(value)});
+}
+void WriteBatch::Delete(std::string_view cf, std::string_view key) {
+  ops_.push_back(Op{true, std::string(cf), std::string(key), std::string()});
+}
+int WriteBatch::Count() const { return static_cast<int>(ops_.size()); }
+
+// ---- Store ----
+
+struct Store::Impl {
+  std::string path;
+  rocksdb::WriteOptions write_options;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  // Keyed by name; std::less<> allows lookup by string_view.
+  std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> by_name;
+  std::unique_ptr<rocksdb::DB> db;
+
+  rocksdb::ColumnFamilyHandle* Cf(std::string_view name) const {
+    auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : it->second;
+  }
+
+  ~Impl() {
+    if (db) {
+      for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+      db->Close().PermitUncheckedError();
+      db.reset();
+    }
+  }
+};
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
+                                                   const Options& options) {
+  if (options.create_if_missing) {
+    absl::Status s = MakeDirs(path);
+    if (!s.ok()) return s;
+  }
+  rocksdb::Options db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+
+  // Open every existing column family (RocksDB requires it) plus the requested ones.
+  std::set<std::string> names = {rocksdb::kDefaultColumnFamilyName};
+  std::vector<std::string> existing;
+  rocksdb::Status ls = rocksdb::DB::ListColumnFamilies(db_options, path, &existing);
+  if (ls.ok()) names.insert(existing.begin(), existing.end());
+  for (const auto& cf : options.column_families) {
+    if (cf.empty()) return absl::InvalidArgumentError("empty column family name");
+    names.insert(cf);
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& n : names) {
+    descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions(db_options));
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->write_options.sync = options.sync_writes;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &impl->handles, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open database ", path));
+  impl->db.reset(raw);
+  for (auto* h : impl->handles) impl->by_name.emplace(h->GetName(), h);
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+absl::StatusOr<std::string> Store::Get(std::string_view cf, std::string_view key,
+                                       const Snapshot* snapshot) const {
+  auto* h = impl_->Cf(cf);
+  if (h == nullptr) return UnknownCf(cf);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = RocksSnapshot(snapshot);
+  std::string value;
+  rocksdb::Status s = impl_->db->Get(ro, h, ToSlice(key), &value);
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("no such key in ", Sv(cf)));
+  if (!s.ok()) return FromRocks(s, "get");
+  return value;
+}
+
+absl::Status Store::Put(std::string_view cf, std::string_view key, std::string_view value) {
+  auto* h = impl_->Cf(cf);
+  if (h == nullptr) return UnknownCf(cf);
+  return FromRocks(impl_->db->Put(impl_->write_options, h, ToSlice(key), ToSlice(value)), "put");
+}
+
+absl::Status Store::Delete(std::string_view cf, std::string_view key) {
+  auto* h = impl_->Cf(cf);
+  if (h == nullptr) return UnknownCf(cf);
+  return FromRocks(impl_->db->Delete(impl_->write_options, h, ToSlice(key)), "delete");
+}
+
+absl::Status Store::Write(WriteBatch batch) {
+  rocksdb::WriteBatch wb;
+  for (const auto& op : batch.ops_) {
+    auto* h = impl_->Cf(op.cf);
+    if (h == nullptr) return UnknownCf(op.cf);
+    rocksdb::Status s = op.is_delete ? wb.Delete(h, op.key) : wb.Put(h, op.key, op.value);
+    if (!s.ok()) return FromRocks(s, "write batch");
+  }
+  return FromRocks(impl_->db->Write(impl_->write_options, &wb), "write");
+}
+
+std::unique_ptr<Iterator> Store::Scan(std::string_view cf, std::string_view prefix,
+                                      const Snapshot* snapshot) const {
+  auto* h = impl_->Cf(cf);
+  if (h == nullptr) return std::make_unique<ErrorIterator>(UnknownCf(cf));
+  return std::make_unique<PrefixIterator>(impl_->db.get(), h, prefix, RocksSnapshot(snapshot));
+}
+
+std::unique_ptr<Snapshot> Store::GetSnapshot() const {
+  return std::make_unique<SnapshotImpl>(impl_->db.get(), impl_->db->GetSnapshot());
+}
+
+absl::Status Store::Flush() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  return FromRocks(impl_->db->Flush(fo, impl_->handles), "flush");
+}
+
+absl::Status Store::CompactColumnFamily(std::string_view cf) {
+  auto* h = impl_->Cf(cf);
+  if (h == nullptr) return UnknownCf(cf);
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  absl::Status s = FromRocks(impl_->db->Flush(fo, h), "flush");
+  if (!s.ok()) return s;
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  return FromRocks(impl_->db->CompactRange(co, h, nullptr, nullptr), "compact");
+}
+
+std::vector<std::string> Store::ColumnFamilies() const {
+  std::vector<std::string> out;
+  for (const auto& [name, h] : impl_->by_name) out.push_back(name);
+  return out;
+}
+
+absl::Status Store::Backup(const std::string& backup_dir) {
+  absl::Status s = MakeDirs(backup_dir);
+  if (!s.ok()) return s;
+  rocksdb::BackupEngine* raw = nullptr;
+  rocksdb::IOStatus io = rocksdb::BackupEngine::Open(
+      rocksdb::Env::Default(), rocksdb::BackupEngineOptions(backup_dir), &raw);
+  if (!io.ok()) return FromRocks(io, absl::StrCat("open backup engine ", backup_dir));
+  std::unique_ptr<rocksdb::BackupEngine> engine(raw);
+  rocksdb::CreateBackupOptions opts;
+  opts.flush_before_backup = true;
+  return FromRocks(engine->CreateNewBackup(opts, impl_->db.get()), "create backup");
+}
+
+absl::Status Store::Restore(const std::string& backup_dir, const std::string& db_dir) {
+  absl::Status s = MakeDirs(db_dir);
+  if (!s.ok()) return s;
+  rocksdb::BackupEngineReadOnly* raw = nullptr;
+  rocksdb::IOStatus io = rocksdb::BackupEngineReadOnly::Open(
+      rocksdb::Env::Default(), rocksdb::BackupEngineOptions(backup_dir), &raw);
+  if (!io.ok()) return FromRocks(io, absl::StrCat("open backup engine ", backup_dir));
+  std::unique_ptr<rocksdb::BackupEngineReadOnly> engine(raw);
+  return FromRocks(engine->RestoreDBFromLatestBackup(db_dir, db_dir), "restore backup");
+}
+
+const std::string& Store::path() const { return impl_->path; }
+
+}  // namespace budstikke::storage

@@ -1,0 +1,188 @@
+#include "storage/store.h"
+
+#include <sys/stat.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/status_matchers.h"
+#include "storage/test_util.h"
+
+namespace budstikke::storage {
+namespace {
+
+using ::budstikke::testing::IsOk;
+using ::budstikke::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+using testing::TempDir;
+
+using KV = std::vector<std::pair<std::string, std::string>>;
+
+KV ScanAll(const Store& store, std::string_view cf, std::string_view prefix,
+           const Snapshot* snap = nullptr) {
+  KV out;
+  auto it = store.Scan(cf, prefix, snap);
+  for (; it->Valid(); it->Next()) out.emplace_back(it->key(), it->value());
+  EXPECT_THAT(it->status(), IsOk());
+  return out;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = Store::Open(dir_.Sub("db"), Store::Options{{"records", "index"}});
+    ASSERT_THAT(s, IsOk());
+    store_ = *std::move(s);
+  }
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, PutGetDelete) {
+  ASSERT_THAT(store_->Put("records", "k1", "v1"), IsOk());
+  auto v = store_->Get("records", "k1");
+  ASSERT_THAT(v, IsOk());
+  EXPECT_EQ(*v, "v1");
+  EXPECT_THAT(store_->Get("index", "k1"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("")));
+  ASSERT_THAT(store_->Delete("records", "k1"), IsOk());
+  EXPECT_THAT(store_->Get("records", "k1"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no such key")));
+}
+
+TEST_F(StoreTest, DataDirectoryIsCreatedOwnerOnly) {
+  struct stat st;
+  ASSERT_EQ(::stat(store_->path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+}
+
+TEST_F(StoreTest, UnknownColumnFamilyIsInvalidArgument) {
+  const auto kInvalid = absl::StatusCode::kInvalidArgument;
+  EXPECT_THAT(store_->Get("nope", "k"), StatusIs(kInvalid, HasSubstr("unknown column family 'nope'")));
+  EXPECT_THAT(store_->Put("nope", "k", "v"), StatusIs(kInvalid, HasSubstr("'nope'")));
+  EXPECT_THAT(store_->Delete("nope", "k"), StatusIs(kInvalid, HasSubstr("'nope'")));
+  auto it = store_->Scan("nope", "");
+  EXPECT_FALSE(it->Valid());
+  EXPECT_THAT(it->status(), StatusIs(kInvalid, HasSubstr("'nope'")));
+}
+
+TEST_F(StoreTest, BatchIsAtomic) {
+  ASSERT_THAT(store_->Put("records", "old", "x"), IsOk());
+  WriteBatch bad;
+  bad.Put("records", "a", "1");
+  bad.Delete("records", "old");
+  bad.Put("missing-cf", "b", "2");
+  EXPECT_EQ(bad.Count(), 3);
+  EXPECT_THAT(store_->Write(std::move(bad)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("missing-cf")));
+  // Nothing of the failed batch was applied.
+  EXPECT_THAT(store_->Get("records", "a"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("")));
+  EXPECT_THAT(store_->Get("records", "old"), IsOk());
+
+  WriteBatch good;
+  good.Put("records", "a", "1");
+  good.Put("index", "i/a", "a");
+  good.Delete("records", "old");
+  ASSERT_THAT(store_->Write(std::move(good)), IsOk());
+  EXPECT_EQ(*store_->Get("records", "a"), "1");
+  EXPECT_EQ(*store_->Get("index", "i/a"), "a");
+  EXPECT_THAT(store_->Get("records", "old"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("")));
+}
+
+TEST_F(StoreTest, PrefixScanStopsAtTheNextPrefix) {
+  for (const char* k : {"a", "a.", "a/", "a/1", "a/2", "a/\xff", "a0", "a0/1", "b/1", "`/9"}) {
+    ASSERT_THAT(store_->Put("records", k, std::string("v") + k), IsOk());
+  }
+  EXPECT_THAT(ScanAll(*store_, "records", "a/"),
+              ElementsAre(Pair("a/", "va/"), Pair("a/1", "va/1"), Pair("a/2", "va/2"),
+                          Pair("a/\xff", "va/\xff")));
+  // A prefix ending in 0xff: the bound is computed past the 0xff byte.
+  ASSERT_THAT(store_->Put("records", "c\xff\xff" "1", "x"), IsOk());
+  ASSERT_THAT(store_->Put("records", "d", "y"), IsOk());
+  EXPECT_THAT(ScanAll(*store_, "records", "c\xff\xff"), ElementsAre(Pair("c\xff\xff" "1", "x")));
+  EXPECT_THAT(ScanAll(*store_, "records", "zzz"), ElementsAre());
+  EXPECT_EQ(ScanAll(*store_, "records", "").size(), 12u);
+  // The other column family is separate.
+  EXPECT_THAT(ScanAll(*store_, "index", "a"), ElementsAre());
+}
+
+TEST_F(StoreTest, SeekStaysInsideThePrefix) {
+  for (const char* k : {"p/1", "p/3", "p/5", "q/0"}) {
+    ASSERT_THAT(store_->Put("records", k, "v"), IsOk());
+  }
+  auto it = store_->Scan("records", "p/");
+  it->Seek("p/2");
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "p/3");
+  it->Seek("p/6");
+  EXPECT_FALSE(it->Valid());
+  it->Seek("a");  // before the prefix: clamps to the prefix
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "p/1");
+  EXPECT_THAT(it->status(), IsOk());
+}
+
+TEST_F(StoreTest, SnapshotIsolation) {
+  ASSERT_THAT(store_->Put("records", "s/1", "before"), IsOk());
+  auto snap = store_->GetSnapshot();
+  ASSERT_THAT(store_->Put("records", "s/1", "after"), IsOk());
+  ASSERT_THAT(store_->Put("records", "s/2", "new"), IsOk());
+  EXPECT_EQ(*store_->Get("records", "s/1", snap.get()), "before");
+  EXPECT_THAT(store_->Get("records", "s/2", snap.get()),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("")));
+  EXPECT_THAT(ScanAll(*store_, "records", "s/", snap.get()), ElementsAre(Pair("s/1", "before")));
+  EXPECT_EQ(*store_->Get("records", "s/1"), "after");
+  EXPECT_THAT(ScanAll(*store_, "records", "s/"),
+              ElementsAre(Pair("s/1", "after"), Pair("s/2", "new")));
+}
+
+TEST_F(StoreTest, ReopenKeepsDataAndExistingColumnFamilies) {
+  ASSERT_THAT(store_->Put("index", "k", "v"), IsOk());
+  store_.reset();
+  // "index" is not requested, but exists and must be opened.
+  auto s = Store::Open(dir_.Sub("db"), Store::Options{{"records"}});
+  ASSERT_THAT(s, IsOk());
+  EXPECT_EQ(*(*s)->Get("index", "k"), "v");
+  EXPECT_THAT((*s)->ColumnFamilies(), ElementsAre("default", "index", "records"));
+}
+
+TEST_F(StoreTest, SecondOpenOfTheSameDirectoryIsUnavailable) {
+  EXPECT_THAT(Store::Open(dir_.Sub("db"), Store::Options{{"records"}}),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("lock")));
+}
+
+TEST_F(StoreTest, BackupAndRestoreRoundTrip) {
+  ASSERT_THAT(store_->Put("records", "r1", "one"), IsOk());
+  ASSERT_THAT(store_->Put("index", "i1", "uno"), IsOk());
+  ASSERT_THAT(store_->Backup(dir_.Sub("backup")), IsOk());
+  ASSERT_THAT(store_->Put("records", "r2", "two"), IsOk());
+
+  ASSERT_THAT(Store::Restore(dir_.Sub("backup"), dir_.Sub("restored")), IsOk());
+  auto restored = Store::Open(dir_.Sub("restored"), Store::Options{{"records", "index"}});
+  ASSERT_THAT(restored, IsOk());
+  EXPECT_EQ(*(*restored)->Get("records", "r1"), "one");
+  EXPECT_EQ(*(*restored)->Get("index", "i1"), "uno");
+  EXPECT_THAT((*restored)->Get("records", "r2"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("")));
+}
+
+TEST_F(StoreTest, RestoreFromMissingBackupFails) {
+  EXPECT_FALSE(Store::Restore(dir_.Sub("no-backup-here"), dir_.Sub("restored")).ok());
+}
+
+TEST_F(StoreTest, FlushWritesSstFiles) {
+  ASSERT_THAT(store_->Put("records", "k", "flushed-value"), IsOk());
+  ASSERT_THAT(store_->Flush(), IsOk());
+  bool has_sst = false;
+  for (const auto& name : testing::FileNames(store_->path())) {
+    if (name.size() > 4 && name.substr(name.size() - 4) == ".sst") has_sst = true;
+  }
+  EXPECT_TRUE(has_sst);
+}
+
+}  // namespace
+}  // namespace budstikke::storage
