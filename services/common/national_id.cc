@@ -1,5 +1,7 @@
 #include "services/common/national_id.h"
 
+#include <utility>
+
 #include "absl/status/status.h"
 
 namespace budstikke::common {

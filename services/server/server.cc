@@ -28,6 +28,7 @@
 #include "storage/keyring.h"
 #include "storage/status_macros.h"
 #include "storage/store.h"
+#include "tlog/note.h"
 
 namespace budstikke::server {
 
@@ -39,6 +40,7 @@ struct BudstikkeServer::Impl {
   std::unique_ptr<common::Authenticator> auth;
   std::unique_ptr<directory::Directory> directory;
   std::vector<std::unique_ptr<grpc::Service>> services;
+  std::unique_ptr<tlog::Signer> audit_signer;
   std::unique_ptr<Metrics> metrics;
   std::unique_ptr<grpc::Server> server;
 };
@@ -56,6 +58,16 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   // Read the master key first: a bad key file must not leave a new data dir.
   BUDSTIKKE_ASSIGN_OR_RETURN(storage::SecretBytes master_key,
                              storage::Keyring::ReadMasterKeyFile(config.master_key_file));
+
+  if (!config.audit_signing_key_file.empty()) {
+    auto signer = tlog::Signer::FromPemFile(config.trust_domain + "/audit",
+                                            config.audit_signing_key_file);
+    if (!signer.ok()) {
+      return absl::Status(static_cast<absl::StatusCode>(signer.error().code),
+                          signer.error().message);
+    }
+    impl->audit_signer = std::move(signer).value();
+  }
 
   storage::Store::Options options;
   options.sync_writes = config.sync_writes;

@@ -1,0 +1,172 @@
+// budstikke-server refuses bad configuration with a one-line reason and a
+// non-zero exit code, before it listens or touches the data dir.
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_server.h"
+
+namespace budstikke {
+namespace {
+
+using ::budstikke::testing::BinDir;
+using ::budstikke::testing::RunCommand;
+using ::budstikke::testing::SourceDir;
+using ::budstikke::testing::TempDir;
+using ::testing::HasSubstr;
+
+class ServerConfigTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    std::string err;
+    ASSERT_EQ(RunCommand({"/bin/bash", SourceDir() + "/certs/dev-certs.sh", dir_->Sub("c")},
+                         nullptr, &err),
+              0)
+        << err;
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  // Valid flags; each test replaces one.
+  std::map<std::string, std::string> Flags() const {
+    std::string c = dir_->Sub("c");
+    return {{"--listen", "127.0.0.1:0"},
+            {"--data-dir", dir_->Sub("data")},
+            {"--tls-cert", c + "/server.pem"},
+            {"--tls-key", c + "/server.key"},
+            {"--tls-ca", c + "/ca.pem"},
+            {"--master-key-file", c + "/master.key"},
+            {"--audit-signing-key-file", c + "/audit-signing.key"}};
+  }
+
+  // Runs the server with `flags` (+ extra) and expects it to refuse.
+  void ExpectRefused(const std::map<std::string, std::string>& flags,
+                     const std::string& message, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {BinDir() + "/budstikke-server"};
+    for (const auto& [k, v] : flags) {
+      argv.push_back(k);
+      argv.push_back(v);
+    }
+    for (auto& e : extra) argv.push_back(e);
+    std::string out, err;
+    int rc = RunCommand(argv, &out, &err);
+    EXPECT_NE(rc, 0) << message;
+    EXPECT_NE(rc, -1) << "server did not exit: " << message;
+    EXPECT_THAT(err, HasSubstr(message));
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "not one line: " << err;
+    EXPECT_THAT(out, ::testing::Not(HasSubstr("listening")));
+  }
+
+  std::string WriteFile(const std::string& name, const std::string& content, int mode) {
+    std::string path = dir_->Sub(name);
+    std::ofstream(path, std::ios::binary) << content;
+    chmod(path.c_str(), mode);
+    return path;
+  }
+
+  static TempDir* dir_;
+};
+
+TempDir* ServerConfigTest::dir_ = nullptr;
+
+TEST_F(ServerConfigTest, MissingCertificate) {
+  auto f = Flags();
+  f["--tls-cert"] = dir_->Sub("nope.pem");
+  ExpectRefused(f, "TLS certificate " + dir_->Sub("nope.pem") + " does not exist");
+}
+
+TEST_F(ServerConfigTest, CertificateIsNotPem) {
+  auto f = Flags();
+  f["--tls-cert"] = WriteFile("garbage.pem", "hello", 0644);
+  ExpectRefused(f, "is not a PEM certificate");
+}
+
+TEST_F(ServerConfigTest, KeyReadableByOthers) {
+  auto f = Flags();
+  std::string key = testing::ReadWholeFile(dir_->Sub("c") + "/server.key");
+  f["--tls-key"] = WriteFile("open.key", key, 0644);
+  ExpectRefused(f, "has mode 0644; it must be 0600");
+}
+
+TEST_F(ServerConfigTest, KeyDoesNotMatchCertificate) {
+  auto f = Flags();
+  f["--tls-key"] = dir_->Sub("c") + "/admin.key";
+  ExpectRefused(f, "does not match certificate");
+}
+
+TEST_F(ServerConfigTest, MissingMasterKey) {
+  auto f = Flags();
+  f["--master-key-file"] = dir_->Sub("no-master.key");
+  ExpectRefused(f, "does not exist");
+}
+
+TEST_F(ServerConfigTest, MasterKeyWrongSize) {
+  auto f = Flags();
+  f["--master-key-file"] = WriteFile("short.key", std::string(31, 'k'), 0600);
+  ExpectRefused(f, "must hold exactly 32 raw bytes, found 31");
+}
+
+TEST_F(ServerConfigTest, MasterKeyReadableByGroup) {
+  auto f = Flags();
+  f["--master-key-file"] = WriteFile("group.key", std::string(32, 'k'), 0640);
+  ExpectRefused(f, "has mode 0640; it must be 0600");
+}
+
+TEST_F(ServerConfigTest, MissingSigningKeyFlag) {
+  auto f = Flags();
+  f.erase("--audit-signing-key-file");
+  ExpectRefused(f, "--audit-signing-key-file is required");
+}
+
+TEST_F(ServerConfigTest, SigningKeyIsNotEd25519) {
+  auto f = Flags();
+  std::string key = testing::ReadWholeFile(dir_->Sub("c") + "/server.key");
+  f["--audit-signing-key-file"] = WriteFile("ec-signing.key", key, 0600);
+  ExpectRefused(f, "Ed25519");
+}
+
+TEST_F(ServerConfigTest, MissingRequiredFlag) {
+  auto f = Flags();
+  f.erase("--tls-ca");
+  ExpectRefused(f, "--tls-ca is required");
+}
+
+TEST_F(ServerConfigTest, UnknownFlag) { ExpectRefused(Flags(), "--colour", {"--colour"}); }
+
+TEST_F(ServerConfigTest, UnknownTarget) {
+  auto f = Flags();
+  f["--target"] = "directory,mailbox";
+  ExpectRefused(f, "--target 'mailbox' is not a service");
+}
+
+TEST_F(ServerConfigTest, BadListenAddress) {
+  auto f = Flags();
+  f["--listen"] = "localhost";
+  ExpectRefused(f, "--listen 'localhost' must be host:port");
+}
+
+TEST_F(ServerConfigTest, BadSeedDirectory) {
+  auto f = Flags();
+  f["--data-dir"] = dir_->Sub("seeddata");
+  f["--seed-directory"] = WriteFile("seed.json", "{\"agencies\":[{\"id\":\"x\"}]}", 0644);
+  ExpectRefused(f, "seed directory entry 1");
+}
+
+TEST_F(ServerConfigTest, HelpListsFlagsAndExitsZero) {
+  std::string out, err;
+  int rc = RunCommand({BinDir() + "/budstikke-server", "--help"}, &out, &err);
+  EXPECT_EQ(rc, 0);
+  for (const char* flag : {"--listen", "--data-dir", "--tls-cert", "--tls-key", "--tls-ca",
+                           "--trust-domain", "--master-key-file", "--audit-signing-key-file",
+                           "--target", "--sync-writes", "--seed-directory", "--metrics-listen",
+                           "--refuse-synthetic-ids", "--operator-agency"}) {
+    EXPECT_THAT(out, HasSubstr(flag));
+  }
+}
+
+}  // namespace
+}  // namespace budstikke

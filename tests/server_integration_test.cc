@@ -1,0 +1,202 @@
+// The real budstikke-server binary over real mTLS on a loopback port:
+// handshake refusals, SPIFFE identity checks, authorization, directory flow,
+// health and reflection.
+#include <grpcpp/grpcpp.h>
+
+#include <set>
+
+#include "budstikke/v1/directory.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/support/test_server.h"
+
+namespace budstikke {
+namespace {
+
+using ::budstikke::testing::RunCommand;
+using ::budstikke::testing::SourceDir;
+using ::budstikke::testing::TestServer;
+using ::testing::HasSubstr;
+
+std::unique_ptr<grpc::ClientContext> Ctx() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return ctx;
+}
+
+grpc::Status WhoAmI(const std::shared_ptr<grpc::Channel>& ch, v1::WhoAmIResponse* resp,
+                    const std::string& on_behalf_of = "") {
+  auto stub = v1::DirectoryService::NewStub(ch);
+  auto ctx = Ctx();
+  if (!on_behalf_of.empty()) ctx->AddMetadata("budstikke-on-behalf-of", on_behalf_of);
+  return stub->WhoAmI(ctx.get(), v1::WhoAmIRequest(), resp);
+}
+
+class ServerIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = new TestServer();
+    const std::string mint = SourceDir() + "/certs/mint-cert.sh";
+    const std::string& d = server_->cert_dir();
+    auto run = [](std::vector<std::string> argv) {
+      std::string err;
+      int rc = RunCommand(argv, nullptr, &err);
+      ASSERT_EQ(rc, 0) << err;
+    };
+    run({"/bin/bash", mint, "make-ca", d + "/rogue"});
+    run({"/bin/bash", mint, d, "rogue-staff", "--ca-dir", d + "/rogue", "--uri",
+         "spiffe://budstikke.test/agency/bhg-solsikken/role/staff/user/kari"});
+    run({"/bin/bash", mint, d, "other-td", "--uri",
+         "spiffe://other.test/agency/bhg-solsikken/role/staff/user/kari"});
+    run({"/bin/bash", mint, d, "no-uri", "--dns", "kari.example"});
+    run({"/bin/bash", mint, d, "two-uris", "--uri",
+         "spiffe://budstikke.test/agency/bhg-solsikken/role/staff/user/kari", "--uri",
+         "spiffe://budstikke.test/agency/bup-oslo/role/clinician/user/terapeut1"});
+    run({"/bin/bash", mint, d, "malformed", "--uri",
+         "spiffe://budstikke.test/agency/bhg-solsikken/user/kari"});
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+
+  static std::shared_ptr<grpc::Channel> As(const std::string& name) {
+    return server_->Channel(name);
+  }
+
+  static TestServer* server_;
+};
+
+TestServer* ServerIntegrationTest::server_ = nullptr;
+
+TEST_F(ServerIntegrationTest, KnownIdentityIsRecognised) {
+  v1::WhoAmIResponse resp;
+  grpc::Status s = WhoAmI(As("kindergarten-staff"), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.actor().agency(), "bhg-solsikken");
+  EXPECT_EQ(resp.actor().role(), v1::ROLE_STAFF);
+  EXPECT_EQ(resp.actor().user(), "kari");
+  EXPECT_EQ(resp.agency().type(), v1::AGENCY_TYPE_KINDERGARTEN);
+  EXPECT_EQ(resp.spiffe_id(), "spiffe://budstikke.test/agency/bhg-solsikken/role/staff/user/kari");
+}
+
+TEST_F(ServerIntegrationTest, NoClientCertificateIsRefusedAtHandshake) {
+  const std::string& d = server_->cert_dir();
+  v1::WhoAmIResponse resp;
+  grpc::Status s = WhoAmI(server_->ChannelWith(d + "/ca.pem", "", ""), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+}
+
+TEST_F(ServerIntegrationTest, CertificateFromAnotherCaIsRefusedAtHandshake) {
+  const std::string& d = server_->cert_dir();
+  v1::WhoAmIResponse resp;
+  grpc::Status s =
+      WhoAmI(server_->ChannelWith(d + "/ca.pem", d + "/rogue-staff.pem", d + "/rogue-staff.key"),
+             &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+}
+
+TEST_F(ServerIntegrationTest, BadSpiffeIdsAreUnauthenticated) {
+  struct Case {
+    const char* name;
+    const char* message;
+  } cases[] = {
+      {"other-td", "trust domain 'other.test'"},
+      {"no-uri", "no URI SAN"},
+      {"two-uris", "2 URI SANs"},
+      {"malformed", "SPIFFE path must be"},
+  };
+  for (const Case& c : cases) {
+    v1::WhoAmIResponse resp;
+    grpc::Status s = WhoAmI(As(c.name), &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << c.name;
+    EXPECT_THAT(s.error_message(), HasSubstr(c.message)) << c.name;
+  }
+}
+
+TEST_F(ServerIntegrationTest, OnlyServicesMayActOnBehalfOfSomeone) {
+  const std::string kari = "spiffe://budstikke.test/agency/bhg-solsikken/role/staff/user/kari";
+  v1::WhoAmIResponse resp;
+  grpc::Status s = WhoAmI(As("bup-clinician"), &resp, kari);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("only a Budstikke service identity"));
+
+  s = WhoAmI(As("svc-referral"), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("must name the caller"));
+
+  s = WhoAmI(As("svc-referral"), &resp, kari);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.actor().agency(), "bhg-solsikken");
+  EXPECT_EQ(resp.actor().service(), "referral");
+}
+
+TEST_F(ServerIntegrationTest, StaffCannotCreateAgencyAdminCanAndStaffSeesIt) {
+  v1::Agency agency;
+  agency.set_id("bup-bergen");
+  agency.set_name("BUP Bergen");
+  agency.set_type(v1::AGENCY_TYPE_BUP);
+  agency.set_municipality("4601");
+  v1::CreateAgencyRequest req;
+  *req.mutable_agency() = agency;
+  req.set_request_id("create-bup-bergen-1");
+
+  auto staff = v1::DirectoryService::NewStub(As("kindergarten-staff"));
+  v1::Agency out;
+  grpc::Status s = staff->CreateAgency(Ctx().get(), req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("authz.DirectoryService.CreateAgency"));
+
+  auto admin = v1::DirectoryService::NewStub(As("admin"));
+  s = admin->CreateAgency(Ctx().get(), req, &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.id(), "bup-bergen");
+
+  v1::GetAgencyRequest get;
+  get.set_id("bup-bergen");
+  v1::Agency seen;
+  s = staff->GetAgency(Ctx().get(), get, &seen);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(seen.name(), "BUP Bergen");
+  EXPECT_EQ(seen.municipality(), "4601");
+
+  // An agency admin other than the operator's may not create agencies.
+  auto bup_admin = v1::DirectoryService::NewStub(As("bup-admin"));
+  req.set_request_id("create-bup-bergen-2");
+  s = bup_admin->CreateAgency(Ctx().get(), req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(ServerIntegrationTest, HealthIsServing) {
+  auto stub = grpc::health::v1::Health::NewStub(As("kindergarten-staff"));
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::Status s = stub->Check(Ctx().get(), grpc::health::v1::HealthCheckRequest(), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(ServerIntegrationTest, ReflectionListsEveryService) {
+  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(As("kindergarten-staff"));
+  auto ctx = Ctx();
+  auto stream = stub->ServerReflectionInfo(ctx.get());
+  grpc::reflection::v1alpha::ServerReflectionRequest req;
+  req.set_list_services("");
+  ASSERT_TRUE(stream->Write(req));
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  std::set<std::string> names;
+  for (const auto& s : resp.list_services_response().service()) names.insert(s.name());
+  ASSERT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(names, (std::set<std::string>{
+                       "budstikke.v1.AdminService", "budstikke.v1.AuditService",
+                       "budstikke.v1.ConsentService", "budstikke.v1.ConsultationService",
+                       "budstikke.v1.DirectoryService", "budstikke.v1.InboxService",
+                       "budstikke.v1.ReferralService", "grpc.health.v1.Health",
+                       "grpc.reflection.v1alpha.ServerReflection"}));
+}
+
+}  // namespace
+}  // namespace budstikke
