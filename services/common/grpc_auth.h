@@ -24,16 +24,6 @@ namespace budstikke::common {
 
 inline constexpr char kOnBehalfOfMetadata[] = "budstikke-on-behalf-of";
 
-struct Caller {
-  // The person the call is for.
-  Identity identity;
-  // The service that forwarded the call, if any.
-  std::string via_service;
-
-  const std::string& agency() const { return identity.agency; }
-  Role role() const { return identity.role; }
-};
-
 class Authenticator {
  public:
   explicit Authenticator(std::string trust_domain) : trust_domain_(std::move(trust_domain)) {}

@@ -35,6 +35,16 @@ struct Identity {
   bool is_service() const { return !service.empty(); }
 };
 
+// Who a call is for: the person, and the Budstikke service that forwarded the
+// call on their behalf, if any (microservices mode).
+struct Caller {
+  Identity identity;
+  std::string via_service;
+
+  const std::string& agency() const { return identity.agency; }
+  Role role() const { return identity.role; }
+};
+
 // "staff", "physician", "psychologist", "child_welfare_leader", "clinician",
 // "auditor", "admin".
 std::optional<Role> RoleFromName(absl::string_view name);

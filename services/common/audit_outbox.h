@@ -1,0 +1,38 @@
+// AuditOutbox: how every service records audit events (transactional outbox).
+//
+// A change and its audit events commit in one storage::WriteBatch: call Add()
+// on the batch that holds the change, then Store::Write it. A read records its
+// event durably with Record() BEFORE any content is returned; if Record() fails
+// the read must fail with UNAVAILABLE and return nothing (no audit, no access).
+// Refusals (DENIED outcomes) are recorded with Record() too.
+//
+// The caller fills action, resource, subject (pseudonym, never a national id),
+// outcome, rule, legal_basis, consent_id and request_id; the outbox fills the
+// time and the actor from `caller`. `index` is assigned when the audit service
+// appends the event to the Merkle log.
+//
+// Thread-safe.
+#ifndef BUDSTIKKE_SERVICES_COMMON_AUDIT_OUTBOX_H_
+#define BUDSTIKKE_SERVICES_COMMON_AUDIT_OUTBOX_H_
+
+#include "absl/status/status.h"
+#include "budstikke/v1/audit.pb.h"
+#include "services/common/identity.h"
+#include "storage/store.h"
+
+namespace budstikke::common {
+
+class AuditOutbox {
+ public:
+  virtual ~AuditOutbox() = default;
+
+  // Adds `event` to `batch`; it becomes durable exactly when the batch does.
+  virtual absl::Status Add(storage::WriteBatch* batch, const Caller& caller,
+                           v1::AuditEvent event) = 0;
+  // Writes `event` durably now. UNAVAILABLE if it cannot.
+  virtual absl::Status Record(const Caller& caller, v1::AuditEvent event) = 0;
+};
+
+}  // namespace budstikke::common
+
+#endif  // BUDSTIKKE_SERVICES_COMMON_AUDIT_OUTBOX_H_
