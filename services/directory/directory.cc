@@ -199,6 +199,19 @@ absl::StatusOr<AgencyPage> Directory::ListAgencies(v1::AgencyType type,
   return page;
 }
 
+absl::StatusOr<std::vector<v1::Agency>> Directory::FindAgencies(
+    v1::AgencyType type, absl::string_view municipality) const {
+  std::vector<v1::Agency> out;
+  std::string token;
+  do {
+    BUDSTIKKE_ASSIGN_OR_RETURN(AgencyPage page,
+                               ListAgencies(type, municipality, kMaxPageSize, token));
+    for (v1::Agency& a : page.agencies) out.push_back(std::move(a));
+    token = std::move(page.next_page_token);
+  } while (!token.empty());
+  return out;
+}
+
 absl::StatusOr<int> Directory::LoadSeedIfEmpty(absl::string_view json_text) {
   {
     std::unique_ptr<storage::Iterator> it = store_->Scan(kColumnFamily, "agency/");

@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "budstikke/v1/directory.pb.h"
+#include "services/common/agency_lookup.h"
 #include "services/common/clock.h"
 #include "services/common/identity.h"
 #include "storage/store.h"
@@ -34,7 +35,7 @@ struct AgencyPage {
   std::string next_page_token;
 };
 
-class Directory {
+class Directory final : public common::AgencyLookup {
  public:
   // `store` and `clock` must outlive the Directory.
   static absl::StatusOr<std::unique_ptr<Directory>> Create(storage::Store* store,
@@ -49,7 +50,9 @@ class Directory {
   // Replaces name, type and municipality. NOT_FOUND for an unknown id.
   absl::StatusOr<v1::Agency> UpdateAgency(const common::Identity& caller,
                                           const v1::Agency& agency);
-  absl::StatusOr<v1::Agency> GetAgency(absl::string_view id) const;
+  absl::StatusOr<v1::Agency> GetAgency(absl::string_view id) const override;
+  absl::StatusOr<std::vector<v1::Agency>> FindAgencies(
+      v1::AgencyType type, absl::string_view municipality) const override;
   // Filters are optional (AGENCY_TYPE_UNSPECIFIED / "" match all).
   absl::StatusOr<AgencyPage> ListAgencies(v1::AgencyType type, absl::string_view municipality,
                                           int page_size, absl::string_view page_token) const;

@@ -129,6 +129,11 @@ TEST_F(DirectoryTest, ListPagesAndFilters) {
   auto bups = directory_->ListAgencies(v1::AGENCY_TYPE_BUP, "0301", 0, "");
   ASSERT_TRUE(bups.ok());
   EXPECT_EQ(bups->agencies.size(), 4u);
+  auto found = directory_->FindAgencies(v1::AGENCY_TYPE_SCHOOL, "0301");
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 3u);
+  EXPECT_EQ((*found)[0].id(), "a1");
+  EXPECT_EQ(directory_->FindAgencies(v1::AGENCY_TYPE_SCHOOL, "4601")->size(), 0u);
   EXPECT_THAT(directory_->ListAgencies(v1::AGENCY_TYPE_UNSPECIFIED, "", 3, "!!"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
 }

@@ -21,6 +21,7 @@
 #include "budstikke/v1/referral.grpc.pb.h"
 #include "services/common/grpc_auth.h"
 #include "services/common/key_file.h"
+#include "services/common/store_audit_outbox.h"
 #include "services/common/tls.h"
 #include "services/directory/directory.h"
 #include "services/directory/directory_service.h"
@@ -38,6 +39,7 @@ struct BudstikkeServer::Impl {
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<storage::Keyring> keyring;
   std::unique_ptr<common::Authenticator> auth;
+  std::unique_ptr<common::StoreAuditOutbox> audit_outbox;
   std::unique_ptr<directory::Directory> directory;
   std::vector<std::unique_ptr<grpc::Service>> services;
   std::unique_ptr<tlog::Signer> audit_signer;
@@ -73,6 +75,7 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   options.sync_writes = config.sync_writes;
   options.column_families = storage::Keyring::ColumnFamilies();
   options.column_families.push_back(directory::kColumnFamily);
+  options.column_families.push_back(common::kAuditOutboxColumnFamily);
   auto store = storage::Store::Open(config.data_dir, options);
   if (!store.ok()) {
     return absl::Status(store.status().code(),
@@ -83,6 +86,8 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   BUDSTIKKE_ASSIGN_OR_RETURN(impl->keyring,
                              storage::Keyring::Create(master_key, impl->store.get()));
   impl->auth = std::make_unique<common::Authenticator>(config.trust_domain);
+  BUDSTIKKE_ASSIGN_OR_RETURN(impl->audit_outbox,
+                             common::StoreAuditOutbox::Create(impl->store.get(), &impl->clock));
 
   BUDSTIKKE_ASSIGN_OR_RETURN(
       impl->directory,
@@ -153,6 +158,10 @@ absl::StatusOr<int> BudstikkeServer::Start() {
                                                " (address in use or not local?)"));
   }
   impl_->server->GetHealthCheckService()->SetServingStatus(true);
+  // No audit, no access: a failing audit write turns the whole server NOT_SERVING.
+  grpc::Server* server = impl_->server.get();
+  impl_->audit_outbox->SetHealthObserver(
+      [server](bool healthy) { server->GetHealthCheckService()->SetServingStatus(healthy); });
   return port;
 }
 

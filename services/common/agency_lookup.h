@@ -1,0 +1,28 @@
+// AgencyLookup: what services need from the directory, without depending on
+// the directory service's internals. The directory implements it in-process
+// (services/directory/directory.h: Directory is-a AgencyLookup); a gRPC
+// implementation can serve microservices mode.
+#ifndef BUDSTIKKE_SERVICES_COMMON_AGENCY_LOOKUP_H_
+#define BUDSTIKKE_SERVICES_COMMON_AGENCY_LOOKUP_H_
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "budstikke/v1/directory.pb.h"
+
+namespace budstikke::common {
+
+class AgencyLookup {
+ public:
+  virtual ~AgencyLookup() = default;
+  // NOT_FOUND "agency 'x' not found" for an unknown id.
+  virtual absl::StatusOr<v1::Agency> GetAgency(absl::string_view id) const = 0;
+  // Every agency of `type` in `municipality`, ordered by id (may be empty).
+  virtual absl::StatusOr<std::vector<v1::Agency>> FindAgencies(
+      v1::AgencyType type, absl::string_view municipality) const = 0;
+};
+
+}  // namespace budstikke::common
+
+#endif  // BUDSTIKKE_SERVICES_COMMON_AGENCY_LOOKUP_H_

@@ -1,0 +1,71 @@
+#include "services/common/store_audit_outbox.h"
+
+#include "absl/strings/str_cat.h"
+#include "services/common/time_util.h"
+
+namespace budstikke::common {
+
+std::string StoreAuditOutbox::KeyFor(uint64_t sequence) {
+  std::string key(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    key[i] = static_cast<char>(sequence & 0xff);
+    sequence >>= 8;
+  }
+  return key;
+}
+
+absl::StatusOr<std::unique_ptr<StoreAuditOutbox>> StoreAuditOutbox::Create(
+    storage::Store* store, const Clock* clock) {
+  uint64_t next = 0;
+  std::unique_ptr<storage::Iterator> it = store->Scan(kAuditOutboxColumnFamily, "");
+  for (; it->Valid(); it->Next()) {
+    std::string_view k = it->key();
+    if (k.size() != 8) continue;
+    uint64_t seq = 0;
+    for (char c : k) seq = (seq << 8) | static_cast<unsigned char>(c);
+    next = std::max(next, seq + 1);
+  }
+  if (!it->status().ok()) return it->status();
+  return std::unique_ptr<StoreAuditOutbox>(new StoreAuditOutbox(store, clock, next));
+}
+
+void StoreAuditOutbox::Fill(const Caller& caller, v1::AuditEvent* event) const {
+  *event->mutable_time() = ToProtoTime(clock_->Now());
+  v1::Actor* actor = event->mutable_actor();
+  actor->set_agency(caller.identity.agency);
+  actor->set_user(caller.identity.user);
+  actor->set_role(caller.identity.role);
+  actor->set_service(caller.via_service);
+  if (event->outcome() == v1::AUDIT_OUTCOME_UNSPECIFIED) {
+    event->set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
+  }
+  if (event->legal_basis() == v1::LEGAL_BASIS_UNSPECIFIED) {
+    event->set_legal_basis(v1::LEGAL_BASIS_NONE);
+  }
+}
+
+absl::Status StoreAuditOutbox::Add(storage::WriteBatch* batch, const Caller& caller,
+                                   v1::AuditEvent event) {
+  Fill(caller, &event);
+  batch->Put(kAuditOutboxColumnFamily, KeyFor(next_.fetch_add(1)), event.SerializeAsString());
+  return absl::OkStatus();
+}
+
+absl::Status StoreAuditOutbox::Record(const Caller& caller, v1::AuditEvent event) {
+  Fill(caller, &event);
+  absl::Status s = store_->Put(kAuditOutboxColumnFamily, KeyFor(next_.fetch_add(1)),
+                               event.SerializeAsString());
+  if (!s.ok()) {
+    ReportHealth(false);
+    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", s.message()));
+  }
+  ReportHealth(true);
+  return absl::OkStatus();
+}
+
+void StoreAuditOutbox::ReportHealth(bool healthy) {
+  int now = healthy ? 1 : 0;
+  if (healthy_.exchange(now) != now && observer_) observer_(healthy);
+}
+
+}  // namespace budstikke::common
