@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every benchmark binary in build/bin. With --smoke (CI) each runs for a
+# moment only, to prove it still works; without, results are for
+# docs/PERFORMANCE.md (median of 5 repetitions).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BUILD_DIR:-build}/bin
+smoke=0
+[ "${1:-}" = "--smoke" ] && smoke=1
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(. /etc/os-release; echo "$PRETTY_NAME")"
+found=0
+for b in "$BIN"/*_bench; do
+  [ -x "$b" ] || continue
+  found=1
+  echo "=== $(basename "$b")"
+  if [ $smoke = 1 ]; then
+    "$b" --benchmark_min_time=0.01 --benchmark_repetitions=1 >/tmp/bench-smoke.$$ 2>&1 || {
+      cat /tmp/bench-smoke.$$; rm -f /tmp/bench-smoke.$$; echo "bench: $(basename "$b") failed"; exit 1; }
+    tail -n 3 /tmp/bench-smoke.$$
+    rm -f /tmp/bench-smoke.$$
+  else
+    "$b" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+  fi
+done
+[ $found = 1 ] || { echo "bench: no *_bench binaries in $BIN (run make build)"; exit 1; }
