@@ -1,0 +1,102 @@
+// budstikke admin key-status|rotate-key|shred-key|backup|server-info
+#include "cli/context.h"
+
+namespace budstikke::cli {
+namespace {
+
+// Runs one unary AdminService call and prints its result.
+template <typename Request, typename Response>
+void RunAdminCall(CliContext& ctx,
+                  grpc::Status (v1::AdminService::Stub::*method)(grpc::ClientContext*,
+                                                                 const Request&, Response*),
+                  const Request& request) {
+  ctx.Run([&]() -> absl::Status {
+    auto client = ctx.client();
+    if (!client.ok()) return client.status();
+    auto result = (*client)->Call((*client)->admin(), method, request);
+    if (!result.ok()) return result.status();
+    ctx.Emit(ToJson(*result));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+void AddAdminCommands(CLI::App& app, CliContext& ctx) {
+  auto* admin = app.add_subcommand("admin", "operator tasks: agency keys, backups (role admin)");
+  admin->require_subcommand(1);
+
+  auto agency = std::make_shared<std::string>();
+  auto* status = admin->add_subcommand(
+      "key-status", "show an agency's key versions\n  example: budstikke admin key-status bup-oslo");
+  status->add_option("agency", *agency, "agency id")->required();
+  status->callback([&ctx, agency] {
+    v1::GetKeyStatusRequest req;
+    req.set_agency(*agency);
+    RunAdminCall(ctx, &v1::AdminService::Stub::GetKeyStatus, req);
+  });
+
+  struct RotateArgs {
+    std::string agency, request_id;
+  };
+  auto rotate_args = std::make_shared<RotateArgs>();
+  auto* rotate = admin->add_subcommand(
+      "rotate-key", "add a key version for new writes (old versions still decrypt)\n"
+                    "  example: budstikke admin rotate-key bup-oslo");
+  rotate->add_option("agency", rotate_args->agency, "agency id")->required();
+  rotate->add_option("--request-id", rotate_args->request_id,
+                     "idempotency key (generated if omitted)");
+  rotate->callback([&ctx, rotate_args] {
+    v1::RotateAgencyKeyRequest req;
+    req.set_agency(rotate_args->agency);
+    req.set_request_id(rotate_args->request_id.empty() ? NewRequestId()
+                                                       : rotate_args->request_id);
+    RunAdminCall(ctx, &v1::AdminService::Stub::RotateAgencyKey, req);
+  });
+
+  struct ShredArgs {
+    std::string agency, confirm;
+    uint32_t version = 0;
+  };
+  auto shred_args = std::make_shared<ShredArgs>();
+  auto* shred = admin->add_subcommand(
+      "shred-key", "destroy an old key version: its copies become unreadable (irreversible)\n"
+                   "  example: budstikke admin shred-key bup-oslo 1 --confirm bup-oslo/1");
+  shred->add_option("agency", shred_args->agency, "agency id")->required();
+  shred->add_option("version", shred_args->version, "key version")->required();
+  shred->add_option("--confirm", shred_args->confirm, "must be <agency>/<version>")->required();
+  shred->callback([&ctx, shred_args] {
+    v1::ShredAgencyKeyVersionRequest req;
+    req.set_agency(shred_args->agency);
+    req.set_version(shred_args->version);
+    req.set_confirm(shred_args->confirm);
+    RunAdminCall(ctx, &v1::AdminService::Stub::ShredAgencyKeyVersion, req);
+  });
+
+  struct BackupArgs {
+    std::string dest, request_id;
+  };
+  auto backup_args = std::make_shared<BackupArgs>();
+  auto* backup = admin->add_subcommand(
+      "backup", "write a consistent backup on the server (operator admin)\n"
+                "  example: budstikke admin backup --dest /var/backups/budstikke/2026-11-23");
+  backup->add_option("--dest", backup_args->dest, "absolute, new directory on the server")
+      ->required();
+  backup->add_option("--request-id", backup_args->request_id,
+                     "idempotency key (generated if omitted)");
+  backup->callback([&ctx, backup_args] {
+    v1::CreateBackupRequest req;
+    req.set_dest_dir(backup_args->dest);
+    req.set_request_id(backup_args->request_id.empty() ? NewRequestId()
+                                                       : backup_args->request_id);
+    RunAdminCall(ctx, &v1::AdminService::Stub::CreateBackup, req);
+  });
+
+  auto* info = admin->add_subcommand(
+      "server-info", "version, hosted services, uptime\n  example: budstikke admin server-info");
+  info->callback([&ctx] {
+    RunAdminCall(ctx, &v1::AdminService::Stub::GetServerInfo, v1::GetServerInfoRequest());
+  });
+}
+
+}  // namespace budstikke::cli

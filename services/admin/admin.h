@@ -1,0 +1,86 @@
+// Admin: per-agency key management, backups and server information (domain
+// logic, no gRPC). Never returns content, key material or national ids.
+//
+// Who may act: an `admin` of the operator agency on any agency and for
+// backups; an `admin` of another agency only on its own agency. Every change
+// is audited (agency_key.rotate, agency_key.shred, backup.create) through the
+// AuditOutbox, recorded before the change is acknowledged.
+//
+// Thread-safe.
+#ifndef BUDSTIKKE_SERVICES_ADMIN_ADMIN_H_
+#define BUDSTIKKE_SERVICES_ADMIN_ADMIN_H_
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "budstikke/v1/admin.pb.h"
+#include "services/common/agency_lookup.h"
+#include "services/common/audit_outbox.h"
+#include "services/common/clock.h"
+#include "services/common/identity.h"
+#include "storage/keyring.h"
+#include "storage/store.h"
+
+namespace budstikke::admin {
+
+inline constexpr char kAdminColumnFamily[] = "admin";
+
+struct AdminDeps {
+  storage::Store* store = nullptr;
+  storage::Keyring* keyring = nullptr;
+  const common::AgencyLookup* agencies = nullptr;
+  common::AuditOutbox* audit = nullptr;
+  const common::Clock* clock = nullptr;
+  std::string operator_agency;
+  std::string trust_domain;
+  std::set<std::string> targets;
+  std::string version;
+};
+
+class Admin {
+ public:
+  // Every pointer in `deps` must be set and outlive the Admin.
+  static absl::StatusOr<std::unique_ptr<Admin>> Create(AdminDeps deps);
+
+  absl::StatusOr<v1::AgencyKeyStatus> GetKeyStatus(const common::Caller& caller,
+                                                   absl::string_view agency) const;
+  // Adds a key version used for new writes from now on. A retry with the same
+  // request_id does not rotate again.
+  absl::StatusOr<v1::AgencyKeyStatus> RotateAgencyKey(const common::Caller& caller,
+                                                      absl::string_view agency,
+                                                      absl::string_view request_id);
+  // `confirm` must be "<agency>/<version>". The current version cannot be
+  // shredded (key.shred.current_version): rotate first.
+  absl::StatusOr<v1::AgencyKeyStatus> ShredAgencyKeyVersion(const common::Caller& caller,
+                                                            absl::string_view agency,
+                                                            uint32_t version,
+                                                            absl::string_view confirm);
+  absl::StatusOr<v1::RewrapProgress> GetRewrapProgress(const common::Caller& caller,
+                                                       absl::string_view agency) const;
+  // Operator admin only. `dest_dir` absolute; a non-empty one is ALREADY_EXISTS
+  // unless it holds the backup of the same request_id.
+  absl::StatusOr<v1::Backup> CreateBackup(const common::Caller& caller,
+                                          absl::string_view dest_dir,
+                                          absl::string_view request_id);
+  v1::ServerInfo GetServerInfo() const;
+
+ private:
+  explicit Admin(AdminDeps deps);
+  absl::Status CheckMayManage(const common::Caller& caller, absl::string_view agency) const;
+  absl::StatusOr<v1::AgencyKeyStatus> Status(absl::string_view agency) const;
+  absl::Status Audit(const common::Caller& caller, absl::string_view action,
+                     v1::ResourceKind kind, absl::string_view id, absl::string_view request_id);
+
+  AdminDeps deps_;
+  absl::Time start_time_;
+  absl::Mutex mu_;  // serializes rotations and backups (idempotency bookkeeping)
+};
+
+}  // namespace budstikke::admin
+
+#endif  // BUDSTIKKE_SERVICES_ADMIN_ADMIN_H_

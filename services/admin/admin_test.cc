@@ -1,0 +1,137 @@
+#include "services/admin/admin.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/common/fake_audit_outbox.h"
+#include "services/common/fake_clock.h"
+#include "services/directory/directory.h"
+#include "storage/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+namespace budstikke::admin {
+namespace {
+
+using ::budstikke::testing::StatusIs;
+using ::testing::HasSubstr;
+
+common::Caller Admin_(const std::string& agency) {
+  common::Caller c;
+  c.identity.agency = agency;
+  c.identity.role = v1::ROLE_ADMIN;
+  c.identity.user = "drift1";
+  return c;
+}
+
+class AdminTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    storage::Store::Options options;
+    options.column_families = storage::Keyring::ColumnFamilies();
+    options.column_families.push_back(directory::kColumnFamily);
+    options.column_families.push_back(kAdminColumnFamily);
+    store_ = *storage::Store::Open(dir_.Sub("db"), options);
+    keyring_ = *storage::Keyring::Create(storage::SecretBytes(std::string(32, 'm')), store_.get());
+    directory_ = *directory::Directory::Create(store_.get(), &clock_, "budstikke-drift");
+    ASSERT_TRUE(directory_
+                    ->LoadSeedIfEmpty(R"({"agencies":[
+      {"id":"bup-oslo","name":"BUP Oslo","type":"bup","municipality":"0301"},
+      {"id":"ppt-oslo","name":"PPT Oslo","type":"ppt","municipality":"0301"}]})")
+                    .ok());
+    AdminDeps deps{store_.get(), keyring_.get(), directory_.get(), &audit_, &clock_,
+                   "budstikke-drift", "budstikke.test", {"admin", "directory"}, "0.1.0"};
+    admin_ = *Admin::Create(deps);
+    ASSERT_TRUE(keyring_->EnsureAgencyKey("bup-oslo").ok());
+  }
+
+  budstikke::testing::TempDir dir_;
+  common::FakeClock clock_{absl::FromUnixSeconds(1795000000)};
+  common::FakeAuditOutbox audit_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<storage::Keyring> keyring_;
+  std::unique_ptr<directory::Directory> directory_;
+  std::unique_ptr<Admin> admin_;
+};
+
+TEST_F(AdminTest, RotateThenShredOldVersion) {
+  auto status = admin_->RotateAgencyKey(Admin_("budstikke-drift"), "bup-oslo", "rot-1");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->current_version(), 2u);
+  ASSERT_EQ(status->versions_size(), 2);
+  EXPECT_EQ(status->versions(0).state(), v1::KEY_VERSION_STATE_RETIRED);
+  EXPECT_EQ(status->versions(1).state(), v1::KEY_VERSION_STATE_CURRENT);
+
+  // A retried rotation does not rotate again.
+  auto again = admin_->RotateAgencyKey(Admin_("budstikke-drift"), "bup-oslo", "rot-1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->current_version(), 2u);
+
+  EXPECT_THAT(admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 1, "yes"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"bup-oslo/1\"")));
+  EXPECT_THAT(
+      admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 2, "bup-oslo/2"),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("key.shred.current_version")));
+  auto shredded =
+      admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 1, "bup-oslo/1");
+  ASSERT_TRUE(shredded.ok()) << shredded.status();
+  EXPECT_EQ(shredded->versions(0).state(), v1::KEY_VERSION_STATE_SHREDDED);
+  EXPECT_THAT(
+      admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 1, "bup-oslo/1"),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("key.shred.already_shredded")));
+  EXPECT_THAT(
+      admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 9, "bup-oslo/9"),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("no key version 9")));
+
+  std::vector<v1::AuditEvent> events = audit_.events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].action(), "agency_key.rotate");
+  EXPECT_EQ(events[0].resource().kind(), v1::RESOURCE_KIND_AGENCY_KEY);
+  EXPECT_EQ(events[0].request_id(), "rot-1");
+  EXPECT_EQ(events[1].action(), "agency_key.shred");
+  EXPECT_EQ(events[1].resource().id(), "bup-oslo/1");
+}
+
+TEST_F(AdminTest, AgencyAdminManagesOnlyItsOwnAgency) {
+  EXPECT_TRUE(admin_->GetKeyStatus(Admin_("bup-oslo"), "bup-oslo").ok());
+  EXPECT_THAT(admin_->RotateAgencyKey(Admin_("bup-oslo"), "ppt-oslo", "r"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("only its own")));
+  EXPECT_THAT(admin_->GetKeyStatus(Admin_("budstikke-drift"), "no-such"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("'no-such' not found")));
+  EXPECT_TRUE(audit_.events().empty());
+}
+
+TEST_F(AdminTest, RotationFailsClosedWhenAuditFails) {
+  audit_.SetFailing(true);
+  EXPECT_THAT(admin_->RotateAgencyKey(Admin_("budstikke-drift"), "bup-oslo", "rot-x"),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit")));
+  EXPECT_EQ(*keyring_->CurrentVersion("bup-oslo"), 1u);
+}
+
+TEST_F(AdminTest, BackupIsOperatorOnlyAndRestorable) {
+  EXPECT_THAT(admin_->CreateBackup(Admin_("bup-oslo"), dir_.Sub("b1"), "b-1"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("operator agency")));
+  EXPECT_THAT(admin_->CreateBackup(Admin_("budstikke-drift"), "relative/dir", "b-1"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("absolute")));
+  auto backup = admin_->CreateBackup(Admin_("budstikke-drift"), dir_.Sub("b1"), "b-1");
+  ASSERT_TRUE(backup.ok()) << backup.status();
+  EXPECT_GT(backup->size_bytes(), 0u);
+  EXPECT_THAT(admin_->CreateBackup(Admin_("budstikke-drift"), dir_.Sub("b1"), "b-2"),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("not empty")));
+  ASSERT_TRUE(storage::Store::Restore(dir_.Sub("b1"), dir_.Sub("restored")).ok());
+  storage::Store::Options options;
+  options.column_families = {directory::kColumnFamily};
+  auto restored = storage::Store::Open(dir_.Sub("restored"), options);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_TRUE((*restored)->Get(directory::kColumnFamily, "agency/bup-oslo").ok());
+}
+
+TEST_F(AdminTest, ServerInfo) {
+  clock_.Advance(absl::Seconds(42));
+  v1::ServerInfo info = admin_->GetServerInfo();
+  EXPECT_EQ(info.version(), "0.1.0");
+  EXPECT_EQ(info.uptime().seconds(), 42);
+  EXPECT_EQ(info.operator_agency(), "budstikke-drift");
+  EXPECT_THAT(info.targets(), ::testing::ElementsAre("admin", "directory"));
+}
+
+}  // namespace
+}  // namespace budstikke::admin
