@@ -29,7 +29,9 @@ function(budstikke_cc_library)
   cmake_parse_arguments(B "" "NAME" "SRCS;HDRS;DEPS" ${ARGN})
   if(B_SRCS)
     add_library(budstikke_${B_NAME} STATIC ${B_SRCS} ${B_HDRS})
-    target_include_directories(budstikke_${B_NAME} PUBLIC ${PROJECT_SOURCE_DIR})
+    target_include_directories(budstikke_${B_NAME} PUBLIC
+      $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}> $<INSTALL_INTERFACE:include>)
+    set_target_properties(budstikke_${B_NAME} PROPERTIES EXPORT_NAME ${B_NAME})
     target_link_libraries(budstikke_${B_NAME} PUBLIC ${B_DEPS}
       PRIVATE budstikke_warnings budstikke_hardening)
   else()

@@ -12,6 +12,7 @@
 #ifndef BUDSTIKKE_STORAGE_STORE_H_
 #define BUDSTIKKE_STORAGE_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -25,6 +26,20 @@
 namespace budstikke::storage {
 
 class Store;
+
+// Test hook (fault injection): while SetFailWrites(true), every append, flush
+// and sync of the store's files fails with an I/O error, so Store writes fail
+// with UNAVAILABLE (RocksDB then refuses writes until resumed). After the fault
+// is cleared, the next write attempt resumes the database and goes through.
+// Reads keep working. Thread-safe; share one with Store::Options.
+class FaultInjector {
+ public:
+  void SetFailWrites(bool fail) { fail_writes_.store(fail, std::memory_order_release); }
+  bool fail_writes() const { return fail_writes_.load(std::memory_order_acquire); }
+
+ private:
+  std::atomic<bool> fail_writes_{false};
+};
 
 // A set of puts and deletes applied atomically by Store::Write.
 class WriteBatch {
@@ -76,6 +91,8 @@ class Store {
     std::vector<std::string> column_families;
     bool sync_writes = false;
     bool create_if_missing = true;
+    // Test hook: file writes fail while it says so (see FaultInjector).
+    std::shared_ptr<FaultInjector> fault_injector;
   };
 
   // Opens (or creates) the database in `path`, a directory created with mode

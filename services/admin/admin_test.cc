@@ -31,7 +31,7 @@ class AdminTest : public ::testing::Test {
     options.column_families.push_back(kAdminColumnFamily);
     store_ = *storage::Store::Open(dir_.Sub("db"), options);
     keyring_ = *storage::Keyring::Create(storage::SecretBytes(std::string(32, 'm')), store_.get());
-    directory_ = *directory::Directory::Create(store_.get(), &clock_, "budstikke-drift");
+    directory_ = *directory::Directory::Create(store_.get(), &clock_, &audit_, "budstikke-drift");
     ASSERT_TRUE(directory_
                     ->LoadSeedIfEmpty(R"({"agencies":[
       {"id":"bup-oslo","name":"BUP Oslo","type":"bup","municipality":"0301"},

@@ -9,6 +9,21 @@
 
 namespace budstikke::common {
 
+absl::StatusOr<Identity> Authenticator::PeerIdentity(absl::string_view pem) const {
+  {
+    absl::MutexLock lock(&cache_mu_);
+    auto it = cache_.find(pem);
+    if (it != cache_.end()) return it->second;
+  }
+  absl::StatusOr<Identity> identity = IdentityFromCertificatePem(pem, trust_domain_);
+  if (identity.ok()) {
+    absl::MutexLock lock(&cache_mu_);
+    if (cache_.size() >= kMaxCachedIdentities) cache_.clear();
+    cache_.emplace(std::string(pem), *identity);
+  }
+  return identity;
+}
+
 absl::StatusOr<Caller> Authenticator::Identify(const grpc::ServerContext* context) const {
   std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
   if (auth == nullptr || !auth->IsPeerAuthenticated()) {
@@ -19,9 +34,7 @@ absl::StatusOr<Caller> Authenticator::Identify(const grpc::ServerContext* contex
     return absl::UnauthenticatedError("client certificate required");
   }
   BUDSTIKKE_ASSIGN_OR_RETURN(
-      Identity peer,
-      IdentityFromCertificatePem(absl::string_view(pems[0].data(), pems[0].size()),
-                                 trust_domain_));
+      Identity peer, PeerIdentity(absl::string_view(pems[0].data(), pems[0].size())));
   auto obo = context->client_metadata().find(kOnBehalfOfMetadata);
   bool has_obo = obo != context->client_metadata().end();
   Caller caller;

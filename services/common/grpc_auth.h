@@ -17,7 +17,9 @@
 #include <string>
 #include "absl/strings/string_view.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "services/common/identity.h"
 
 namespace budstikke::common {
@@ -36,7 +38,14 @@ class Authenticator {
   const std::string& trust_domain() const { return trust_domain_; }
 
  private:
+  // Parsing the peer certificate with OpenSSL costs tens of microseconds; the
+  // identity of a given certificate never changes, so it is cached (bounded).
+  absl::StatusOr<Identity> PeerIdentity(absl::string_view pem) const;
+
+  static constexpr size_t kMaxCachedIdentities = 4096;
   std::string trust_domain_;
+  mutable absl::Mutex cache_mu_;
+  mutable absl::flat_hash_map<std::string, Identity> cache_ ABSL_GUARDED_BY(cache_mu_);
 };
 
 }  // namespace budstikke::common

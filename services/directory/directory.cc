@@ -78,11 +78,28 @@ absl::Status Directory::Validate(const v1::Agency& agency) {
 
 absl::StatusOr<std::unique_ptr<Directory>> Directory::Create(storage::Store* store,
                                                              const common::Clock* clock,
+                                                             common::AuditOutbox* audit,
                                                              std::string operator_agency) {
-  if (store == nullptr || clock == nullptr) {
-    return absl::InvalidArgumentError("Directory needs a store and a clock");
+  if (store == nullptr || clock == nullptr || audit == nullptr) {
+    return absl::InvalidArgumentError("Directory needs a store, a clock and an audit outbox");
   }
-  return std::unique_ptr<Directory>(new Directory(store, clock, std::move(operator_agency)));
+  return std::unique_ptr<Directory>(
+      new Directory(store, clock, audit, std::move(operator_agency)));
+}
+
+absl::Status Directory::AddAudit(const common::Identity& caller, const char* action,
+                                 const std::string& agency_id, absl::string_view request_id,
+                                 storage::WriteBatch* batch) const {
+  common::Caller who;
+  who.identity = caller;
+  v1::AuditEvent event;
+  event.set_action(action);
+  event.mutable_resource()->set_kind(v1::RESOURCE_KIND_AGENCY);
+  event.mutable_resource()->set_id(agency_id);
+  event.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
+  event.set_legal_basis(v1::LEGAL_BASIS_NONE);
+  event.set_request_id(std::string(request_id));
+  return audit_->Add(batch, who, std::move(event));
 }
 
 absl::Status Directory::Put(const v1::Agency& agency, storage::WriteBatch* batch) const {
@@ -120,6 +137,7 @@ absl::StatusOr<v1::Agency> Directory::CreateAgency(const common::Identity& calle
   storage::WriteBatch batch;
   BUDSTIKKE_RETURN_IF_ERROR(Put(record, &batch));
   batch.Put(kColumnFamily, req_key, record.id());
+  BUDSTIKKE_RETURN_IF_ERROR(AddAudit(caller, "agency.create", record.id(), request_id, &batch));
   BUDSTIKKE_RETURN_IF_ERROR(store_->Write(std::move(batch)));
   return record;
 }
@@ -141,6 +159,7 @@ absl::StatusOr<v1::Agency> Directory::UpdateAgency(const common::Identity& calle
   *record.mutable_update_time() = common::ToProtoTime(clock_->Now());
   storage::WriteBatch batch;
   BUDSTIKKE_RETURN_IF_ERROR(Put(record, &batch));
+  BUDSTIKKE_RETURN_IF_ERROR(AddAudit(caller, "agency.update", record.id(), "", &batch));
   BUDSTIKKE_RETURN_IF_ERROR(store_->Write(std::move(batch)));
   return record;
 }

@@ -9,6 +9,13 @@
 // any agency; an `admin` of another agency may update only its own (the
 // authorization table has already checked the role).
 //
+// Audit: a successful CreateAgency / UpdateAgency records one event
+// ("agency.create" / "agency.update", resource AGENCY <id>, outcome ALLOWED,
+// request_id for creates) through the AuditOutbox in the same WriteBatch as
+// the change, so the change and its event commit together or not at all. A
+// retried create that returns the first result records nothing new. Seed
+// loading is not audited (start-up configuration, no caller).
+//
 // Thread-safe: creates are serialized by a mutex; reads are lock-free.
 #ifndef BUDSTIKKE_SERVICES_DIRECTORY_DIRECTORY_H_
 #define BUDSTIKKE_SERVICES_DIRECTORY_DIRECTORY_H_
@@ -22,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "budstikke/v1/directory.pb.h"
 #include "services/common/agency_lookup.h"
+#include "services/common/audit_outbox.h"
 #include "services/common/clock.h"
 #include "services/common/identity.h"
 #include "storage/store.h"
@@ -37,9 +45,10 @@ struct AgencyPage {
 
 class Directory final : public common::AgencyLookup {
  public:
-  // `store` and `clock` must outlive the Directory.
+  // `store`, `clock` and `audit` must outlive the Directory (all required).
   static absl::StatusOr<std::unique_ptr<Directory>> Create(storage::Store* store,
                                                            const common::Clock* clock,
+                                                           common::AuditOutbox* audit,
                                                            std::string operator_agency);
 
   // INVALID_ARGUMENT naming the bad field; ALREADY_EXISTS if the id is taken by
@@ -68,13 +77,22 @@ class Directory final : public common::AgencyLookup {
   static std::string TypeName(v1::AgencyType type);
 
  private:
-  Directory(storage::Store* store, const common::Clock* clock, std::string operator_agency)
-      : store_(store), clock_(clock), operator_agency_(std::move(operator_agency)) {}
+  Directory(storage::Store* store, const common::Clock* clock, common::AuditOutbox* audit,
+            std::string operator_agency)
+      : store_(store),
+        clock_(clock),
+        audit_(audit),
+        operator_agency_(std::move(operator_agency)) {}
 
   absl::Status Put(const v1::Agency& agency, storage::WriteBatch* batch) const;
+  // Adds the audit event of a change to `batch`.
+  absl::Status AddAudit(const common::Identity& caller, const char* action,
+                        const std::string& agency_id, absl::string_view request_id,
+                        storage::WriteBatch* batch) const;
 
   storage::Store* store_;
   const common::Clock* clock_;
+  common::AuditOutbox* audit_;
   std::string operator_agency_;
   absl::Mutex write_mu_;
 };

@@ -1,14 +1,21 @@
 #include "services/directory/directory.h"
 
+#include <functional>
+#include <utility>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/fake_audit_outbox.h"
 #include "services/common/fake_clock.h"
+#include "services/common/store_audit_outbox.h"
 #include "storage/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
 namespace budstikke::directory {
 namespace {
 
+using ::budstikke::testing::IsOk;
 using ::budstikke::testing::StatusIs;
 using ::testing::HasSubstr;
 
@@ -30,20 +37,21 @@ v1::Agency MakeAgency(const std::string& id, v1::AgencyType type = v1::AGENCY_TY
 }
 
 class DirectoryTest : public ::testing::Test {
- protected:
+ public:
   void SetUp() override {
     storage::Store::Options options;
     options.column_families = {kColumnFamily};
     auto store = storage::Store::Open(dir_.Sub("db"), options);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
-    auto directory = Directory::Create(store_.get(), &clock_, "budstikke-drift");
+    auto directory = Directory::Create(store_.get(), &clock_, &audit_, "budstikke-drift");
     ASSERT_TRUE(directory.ok());
     directory_ = *std::move(directory);
   }
 
   budstikke::testing::TempDir dir_;
   common::FakeClock clock_{absl::FromUnixSeconds(1795000000)};
+  common::FakeAuditOutbox audit_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<Directory> directory_;
   const common::Identity operator_admin_ = Person("budstikke-drift", v1::ROLE_ADMIN);
@@ -158,6 +166,115 @@ TEST_F(DirectoryTest, BadSeedIsRefusedWithEntryNumber) {
                   R"({"agencies":[{"id":"x1","name":"X","type":"zoo","municipality":"0301"}]})"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("entry 1 has an unknown type 'zoo'")));
   EXPECT_EQ(directory_->ListAgencies(v1::AGENCY_TYPE_UNSPECIFIED, "", 0, "")->agencies.size(), 0u);
+}
+
+TEST_F(DirectoryTest, CreateNeedsAnAuditOutbox) {
+  EXPECT_THAT(Directory::Create(store_.get(), &clock_, nullptr, "budstikke-drift").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("audit outbox")));
+}
+
+// The audit table (same shape as services/audit/audit_test.cc): every
+// directory RPC and the events it must emit.
+struct Row {
+  std::string name;
+  std::function<absl::Status(DirectoryTest*)> call;
+  std::vector<std::pair<std::string, std::string>> want;  // action, resource id
+  std::string want_request_id;
+};
+
+TEST_F(DirectoryTest, EveryChangeEmitsExactlyTheExpectedEvents) {
+  const common::Identity bup_admin = Person("bup-oslo", v1::ROLE_ADMIN);
+  const std::vector<Row> rows = {
+      {"CreateAgency",
+       [](DirectoryTest* t) {
+         return t->directory_->CreateAgency(t->operator_admin_, MakeAgency("bup-oslo"), "req-1")
+             .status();
+       },
+       {{"agency.create", "bup-oslo"}},
+       "req-1"},
+      {"retried CreateAgency returns the first result and records nothing",
+       [](DirectoryTest* t) {
+         return t->directory_->CreateAgency(t->operator_admin_, MakeAgency("bup-oslo"), "req-1")
+             .status();
+       },
+       {}},
+      {"UpdateAgency by the operator",
+       [](DirectoryTest* t) {
+         return t->directory_->UpdateAgency(t->operator_admin_, MakeAgency("bup-oslo")).status();
+       },
+       {{"agency.update", "bup-oslo"}}},
+      {"UpdateAgency by the agency's own admin",
+       [bup_admin](DirectoryTest* t) {
+         return t->directory_->UpdateAgency(bup_admin, MakeAgency("bup-oslo")).status();
+       },
+       {{"agency.update", "bup-oslo"}}},
+      {"GetAgency reads public data only",
+       [](DirectoryTest* t) { return t->directory_->GetAgency("bup-oslo").status(); }, {}},
+      {"ListAgencies reads public data only",
+       [](DirectoryTest* t) {
+         return t->directory_->ListAgencies(v1::AGENCY_TYPE_UNSPECIFIED, "", 0, "").status();
+       },
+       {}},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.name);
+    audit_.Clear();
+    ASSERT_THAT(row.call(this), IsOk());
+    std::vector<v1::AuditEvent> got = audit_.events();
+    ASSERT_EQ(got.size(), row.want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].action(), row.want[i].first);
+      EXPECT_EQ(got[i].resource().kind(), v1::RESOURCE_KIND_AGENCY);
+      EXPECT_EQ(got[i].resource().id(), row.want[i].second);
+      EXPECT_EQ(got[i].outcome(), v1::AUDIT_OUTCOME_ALLOWED);
+      EXPECT_EQ(got[i].legal_basis(), v1::LEGAL_BASIS_NONE);
+      EXPECT_EQ(got[i].request_id(), row.want_request_id);
+      EXPECT_TRUE(got[i].subject().empty());
+      EXPECT_FALSE(got[i].actor().agency().empty());
+      EXPECT_EQ(got[i].actor().role(), v1::ROLE_ADMIN);
+    }
+  }
+}
+
+TEST_F(DirectoryTest, NoAuditNoChange) {
+  audit_.SetFailing(true);
+  EXPECT_THAT(directory_->CreateAgency(operator_admin_, MakeAgency("bup-oslo"), "r1"),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit log unavailable")));
+  EXPECT_THAT(directory_->GetAgency("bup-oslo"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("not found")));
+}
+
+// With the real outbox the change and its event are one WriteBatch: a failed
+// write leaves neither; after the fault clears both commit together.
+TEST(DirectoryAtomicityTest, ChangeAndEventCommitTogether) {
+  budstikke::testing::TempDir dir;
+  common::FakeClock clock{absl::FromUnixSeconds(1795000000)};
+  storage::Store::Options options;
+  options.column_families = {kColumnFamily, common::kAuditOutboxColumnFamily};
+  options.fault_injector = std::make_shared<storage::FaultInjector>();
+  auto store = storage::Store::Open(dir.Sub("db"), options);
+  ASSERT_THAT(store.status(), IsOk());
+  auto outbox = common::StoreAuditOutbox::Create(store->get(), &clock);
+  ASSERT_THAT(outbox.status(), IsOk());
+  auto directory = Directory::Create(store->get(), &clock, outbox->get(), "budstikke-drift");
+  ASSERT_THAT(directory.status(), IsOk());
+  auto outbox_entries = [&] {
+    int n = 0;
+    auto it = (*store)->Scan(common::kAuditOutboxColumnFamily, "");
+    for (; it->Valid(); it->Next()) ++n;
+    return n;
+  };
+  const common::Identity op = Person("budstikke-drift", v1::ROLE_ADMIN);
+
+  options.fault_injector->SetFailWrites(true);
+  EXPECT_THAT((*directory)->CreateAgency(op, MakeAgency("bup-oslo"), "r1"),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected write fault")));
+  EXPECT_THAT((*directory)->GetAgency("bup-oslo"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("not found")));
+  EXPECT_EQ(outbox_entries(), 0);
+
+  options.fault_injector->SetFailWrites(false);
+  ASSERT_THAT((*directory)->CreateAgency(op, MakeAgency("bup-oslo"), "r1").status(), IsOk());
+  EXPECT_THAT((*directory)->GetAgency("bup-oslo").status(), IsOk());
+  EXPECT_EQ(outbox_entries(), 1);
 }
 
 }  // namespace

@@ -32,15 +32,13 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--data-dir", c.data_dir, "RocksDB data directory (created 0700)")
       ->capture_default_str();
-  app.add_option("--tls-cert", c.tls_cert, "server certificate (PEM)")->required();
-  app.add_option("--tls-key", c.tls_key, "server private key (PEM, mode 0600)")->required();
-  app.add_option("--tls-ca", c.tls_ca, "CA that client certificates must chain to (PEM)")
-      ->required();
+  app.add_option("--tls-cert", c.tls_cert, "server certificate (PEM); required");
+  app.add_option("--tls-key", c.tls_key, "server private key (PEM, mode 0600); required");
+  app.add_option("--tls-ca", c.tls_ca, "CA that client certificates must chain to (PEM); required");
   app.add_option("--trust-domain", c.trust_domain, "SPIFFE trust domain of callers")
       ->capture_default_str();
   app.add_option("--master-key-file", c.master_key_file,
-                 "32 raw random bytes, mode 0600 (head -c 32 /dev/urandom)")
-      ->required();
+                 "32 raw random bytes, mode 0600 (head -c 32 /dev/urandom); required");
   app.add_option("--audit-signing-key-file", c.audit_signing_key_file,
                  "Ed25519 PKCS#8 PEM private key for audit checkpoints, mode 0600 "
                  "(openssl genpkey -algorithm ed25519)");
@@ -62,8 +60,20 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-message-bytes", c.max_message_bytes, "largest gRPC message accepted")
       ->capture_default_str();
+  // Test hook (hidden from --help): fault injection for the fail-closed tests.
+  app.add_option("--test-fail-store-writes-file", c.test_fail_store_writes_file,
+                 "TEST ONLY: while this file exists, every store write fails")
+      ->group("");
+  CLI::App* restore = app.add_subcommand(
+      "restore",
+      "restore the latest backup (budstikke admin backup) into a new --data-dir and exit:\n"
+      "  budstikke-server restore --backup-dir /var/backups/b1 --data-dir /var/lib/budstikke");
+  restore->add_option("--backup-dir", c.backup_dir, "directory written by a backup")->required();
+  restore->add_option("--data-dir", c.data_dir, "new data directory (must not exist)")
+      ->required();
   try {
     app.parse(argc, argv);
+    c.restore = restore->parsed();
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();
     return absl::CancelledError("help");
@@ -74,6 +84,13 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
 }
 
 absl::Status Validate(const ServerConfig& c) {
+  for (const auto& [flag, value] :
+       {std::pair<const char*, const std::string*>{"--tls-cert", &c.tls_cert},
+        {"--tls-key", &c.tls_key},
+        {"--tls-ca", &c.tls_ca},
+        {"--master-key-file", &c.master_key_file}}) {
+    if (value->empty()) return absl::InvalidArgumentError(absl::StrCat(flag, " is required"));
+  }
   size_t colon = c.listen.rfind(':');
   if (colon == std::string::npos || colon + 1 == c.listen.size()) {
     return absl::InvalidArgumentError(

@@ -36,6 +36,14 @@ struct ServerConfig {
   std::string log_level = "info";
   int max_message_bytes = 4 * 1024 * 1024;
   int max_concurrent_streams = 256;
+  // TEST ONLY (hidden flag): while this file exists, the store's file writes
+  // fail (storage::FaultInjector), so audit writes fail closed.
+  std::string test_fail_store_writes_file;
+
+  // `budstikke-server restore --backup-dir DIR --data-dir DIR`: restore the
+  // latest backup into a new data dir and exit (no TLS or keys needed).
+  bool restore = false;
+  std::string backup_dir;
 
   // The services this process hosts ("all" expanded).
   std::set<std::string> Targets() const;

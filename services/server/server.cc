@@ -9,7 +9,11 @@
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+
+#include <atomic>
 #include <chrono>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -23,8 +27,23 @@
 #include "services/common/key_file.h"
 #include "services/common/store_audit_outbox.h"
 #include "services/common/tls.h"
+#include "services/admin/admin.h"
+#include "services/admin/admin_service.h"
+#include "services/common/pii/scanner.h"
+#include "services/consultation/consultation.h"
+#include "services/consultation/consultation_service.h"
+#include "services/consent/consent.h"
+#include "services/consent/consent_service.h"
+#include "services/inbox/inbox.h"
+#include "services/referral/referral.h"
+#include "services/referral/referral_service.h"
+#include "services/inbox/inbox_service.h"
+#include "storage/envelope.h"
 #include "services/directory/directory.h"
 #include "services/directory/directory_service.h"
+#include "services/audit/audit.h"
+#include "services/audit/audit_service.h"
+#include "storage/pseudonymizer.h"
 #include "services/server/metrics.h"
 #include "storage/keyring.h"
 #include "storage/status_macros.h"
@@ -33,7 +52,34 @@
 
 namespace budstikke::server {
 
+// TEST ONLY (--test-fail-store-writes-file): polls a file and makes the
+// store's writes fail while it exists.
+class FaultFileWatcher {
+ public:
+  FaultFileWatcher(std::string path, std::shared_ptr<storage::FaultInjector> faults)
+      : path_(std::move(path)), faults_(std::move(faults)) {
+    thread_ = std::thread([this] {
+      while (!stop_.load()) {
+        struct stat st;
+        faults_->SetFailWrites(::stat(path_.c_str(), &st) == 0);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    });
+  }
+  ~FaultFileWatcher() {
+    stop_.store(true);
+    thread_.join();
+  }
+
+ private:
+  std::string path_;
+  std::shared_ptr<storage::FaultInjector> faults_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 struct BudstikkeServer::Impl {
+  std::unique_ptr<FaultFileWatcher> fault_watcher;  // test hook
   ServerConfig config;
   common::SystemClock clock;
   std::unique_ptr<storage::Store> store;
@@ -41,8 +87,19 @@ struct BudstikkeServer::Impl {
   std::unique_ptr<common::Authenticator> auth;
   std::unique_ptr<common::StoreAuditOutbox> audit_outbox;
   std::unique_ptr<directory::Directory> directory;
+  std::unique_ptr<admin::Admin> admin;
+  std::unique_ptr<storage::Envelope> envelope;
+  std::unique_ptr<pii::Scanner> scanner;
+  std::unique_ptr<inbox::Inbox> inbox;
+  std::unique_ptr<consultation::Consultations> consultations;
+  std::unique_ptr<consent::ConsentRegistry> consents;
+  std::unique_ptr<referral::ReferralDesk> referrals;
   std::vector<std::unique_ptr<grpc::Service>> services;
   std::unique_ptr<tlog::Signer> audit_signer;
+  // Audit log (after the signer: destroyed first; its thread signs on stop).
+  std::unique_ptr<storage::Pseudonymizer> audit_pseudonymizer;
+  std::unique_ptr<audit::AuditLog> audit_log;
+  std::unique_ptr<audit::Audit> audit;
   std::unique_ptr<Metrics> metrics;
   std::unique_ptr<grpc::Server> server;
 };
@@ -73,9 +130,26 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
 
   storage::Store::Options options;
   options.sync_writes = config.sync_writes;
+  if (!config.test_fail_store_writes_file.empty()) {
+    spdlog::warn("TEST HOOK: store writes fail while {} exists",
+                 config.test_fail_store_writes_file);
+    options.fault_injector = std::make_shared<storage::FaultInjector>();
+    impl->fault_watcher = std::make_unique<FaultFileWatcher>(config.test_fail_store_writes_file,
+                                                             options.fault_injector);
+  }
   options.column_families = storage::Keyring::ColumnFamilies();
   options.column_families.push_back(directory::kColumnFamily);
   options.column_families.push_back(common::kAuditOutboxColumnFamily);
+  for (const std::string& cf : audit::AuditLog::ColumnFamilies()) {
+    options.column_families.push_back(cf);
+  }
+  options.column_families.push_back(admin::kAdminColumnFamily);
+  options.column_families.push_back(consultation::kColumnFamily);
+  options.column_families.push_back(inbox::kColumnFamily);
+  options.column_families.push_back(consent::kColumnFamily);
+  for (const std::string& cf : referral::ReferralDesk::ColumnFamilies()) {
+    options.column_families.push_back(cf);
+  }
   auto store = storage::Store::Open(config.data_dir, options);
   if (!store.ok()) {
     return absl::Status(store.status().code(),
@@ -91,7 +165,8 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
 
   BUDSTIKKE_ASSIGN_OR_RETURN(
       impl->directory,
-      directory::Directory::Create(impl->store.get(), &impl->clock, config.operator_agency));
+      directory::Directory::Create(impl->store.get(), &impl->clock, impl->audit_outbox.get(),
+                                   config.operator_agency));
   if (!config.seed_directory.empty()) {
     BUDSTIKKE_ASSIGN_OR_RETURN(std::string seed,
                                common::ReadFile("seed directory", config.seed_directory));
@@ -105,22 +180,91 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   }
   // Services whose domain is not built yet answer UNIMPLEMENTED for every RPC.
   if (targets.count("consultation")) {
-    impl->services.push_back(std::make_unique<v1::ConsultationService::Service>());
+    BUDSTIKKE_ASSIGN_OR_RETURN(impl->envelope, storage::Envelope::Create(impl->keyring.get()));
+    pii::ScannerConfig scanner_config;
+    scanner_config.allow_synthetic = !config.refuse_synthetic_ids;
+    BUDSTIKKE_ASSIGN_OR_RETURN(impl->scanner, pii::Scanner::Create(scanner_config));
+    if (!impl->inbox) {
+      BUDSTIKKE_ASSIGN_OR_RETURN(impl->inbox,
+                                 inbox::Inbox::Create(impl->store.get(), &impl->clock));
+    }
+    consultation::Consultations::Deps deps;
+    deps.store = impl->store.get();
+    deps.keyring = impl->keyring.get();
+    deps.envelope = impl->envelope.get();
+    deps.audit = impl->audit_outbox.get();
+    deps.directory = impl->directory.get();
+    deps.inbox = impl->inbox.get();
+    deps.scanner = impl->scanner.get();
+    deps.clock = &impl->clock;
+    BUDSTIKKE_ASSIGN_OR_RETURN(impl->consultations,
+                               consultation::Consultations::Create(deps, {}));
+    impl->consultations->StartRetentionJob(absl::Minutes(10));
+    impl->services.push_back(std::make_unique<consultation::ConsultationServiceImpl>(
+        impl->consultations.get(), impl->auth.get()));
+  }
+  // Consent and referral: in-process ConsentChecker / ConsentObserver (the
+  // referral service needs the consent registry even when only it is served).
+  if (targets.count("consent") || targets.count("referral")) {
+    if (!impl->inbox) {
+      BUDSTIKKE_ASSIGN_OR_RETURN(impl->inbox,
+                                 inbox::Inbox::Create(impl->store.get(), &impl->clock));
+    }
+    consent::ConsentOptions consent_options;
+    consent_options.allow_synthetic_ids = !config.refuse_synthetic_ids;
+    BUDSTIKKE_ASSIGN_OR_RETURN(
+        impl->consents,
+        consent::ConsentRegistry::Create(impl->store.get(), impl->keyring.get(),
+                                         impl->audit_outbox.get(), impl->inbox.get(),
+                                         impl->directory.get(), &impl->clock, consent_options));
+    referral::ReferralOptions referral_options;
+    referral_options.allow_synthetic_ids = !config.refuse_synthetic_ids;
+    BUDSTIKKE_ASSIGN_OR_RETURN(
+        impl->referrals,
+        referral::ReferralDesk::Create(impl->store.get(), impl->keyring.get(),
+                                       impl->audit_outbox.get(), impl->inbox.get(),
+                                       impl->directory.get(), impl->consents.get(),
+                                       &impl->clock, referral_options));
+    impl->consents->SetObserver(impl->referrals.get());
   }
   if (targets.count("consent")) {
-    impl->services.push_back(std::make_unique<v1::ConsentService::Service>());
+    impl->services.push_back(std::make_unique<consent::ConsentServiceImpl>(
+        impl->consents.get(), impl->auth.get()));
   }
   if (targets.count("referral")) {
-    impl->services.push_back(std::make_unique<v1::ReferralService::Service>());
+    impl->services.push_back(std::make_unique<referral::ReferralServiceImpl>(
+        impl->referrals.get(), impl->auth.get()));
   }
   if (targets.count("inbox")) {
-    impl->services.push_back(std::make_unique<v1::InboxService::Service>());
+    if (!impl->inbox) {
+      BUDSTIKKE_ASSIGN_OR_RETURN(impl->inbox,
+                                 inbox::Inbox::Create(impl->store.get(), &impl->clock));
+    }
+    impl->services.push_back(
+        std::make_unique<inbox::InboxServiceImpl>(impl->inbox.get(), impl->auth.get()));
   }
   if (targets.count("audit")) {
-    impl->services.push_back(std::make_unique<v1::AuditService::Service>());
+    BUDSTIKKE_ASSIGN_OR_RETURN(impl->audit_log,
+                               audit::AuditLog::Create(impl->store.get(), impl->audit_signer.get(),
+                                                       &impl->clock));
+    BUDSTIKKE_ASSIGN_OR_RETURN(impl->audit_pseudonymizer,
+                               storage::Pseudonymizer::Create(*impl->keyring));
+    common::NationalIdOptions id_options;
+    id_options.allow_synthetic = !config.refuse_synthetic_ids;
+    BUDSTIKKE_ASSIGN_OR_RETURN(
+        impl->audit, audit::Audit::Create(impl->audit_log.get(), impl->audit_outbox.get(),
+                                          impl->audit_pseudonymizer.get(),
+                                          impl->directory.get(), id_options));
+    impl->services.push_back(
+        std::make_unique<audit::AuditServiceImpl>(impl->audit.get(), impl->auth.get()));
   }
   if (targets.count("admin")) {
-    impl->services.push_back(std::make_unique<v1::AdminService::Service>());
+    admin::AdminDeps deps{impl->store.get(),  impl->keyring.get(), impl->directory.get(),
+                          impl->audit_outbox.get(), &impl->clock, config.operator_agency,
+                          config.trust_domain, targets, BUDSTIKKE_VERSION};
+    BUDSTIKKE_ASSIGN_OR_RETURN(impl->admin, admin::Admin::Create(std::move(deps)));
+    impl->services.push_back(
+        std::make_unique<admin::AdminServiceImpl>(impl->admin.get(), impl->auth.get()));
   }
 
   if (!config.metrics_listen.empty()) {
@@ -162,6 +306,11 @@ absl::StatusOr<int> BudstikkeServer::Start() {
   grpc::Server* server = impl_->server.get();
   impl_->audit_outbox->SetHealthObserver(
       [server](bool healthy) { server->GetHealthCheckService()->SetServingStatus(healthy); });
+  if (impl_->audit_log) {
+    impl_->audit_log->SetHealthObserver(
+        [server](bool healthy) { server->GetHealthCheckService()->SetServingStatus(healthy); });
+    impl_->audit_log->Start();
+  }
   return port;
 }
 
@@ -172,6 +321,7 @@ void BudstikkeServer::Wait() {
 void BudstikkeServer::Shutdown(int grace_seconds) {
   if (!impl_->server) return;
   impl_->server->GetHealthCheckService()->SetServingStatus(false);
+  if (impl_->inbox) impl_->inbox->Shutdown();  // ends inbox streams (UNAVAILABLE)
   impl_->server->Shutdown(std::chrono::system_clock::now() +
                           std::chrono::seconds(grace_seconds));
 }

@@ -19,6 +19,9 @@ namespace budstikke::testing {
 // $BUDSTIKKE_SOURCE_DIR and $BUDSTIKKE_BIN_DIR (set by CTest).
 std::string SourceDir();
 std::string BinDir();
+// A bash script (argument $1: target dir) that fills $1 with the development
+// certificates, from a per-build cache.
+std::string MakeCertsScript();
 
 class TestServer {
  public:

@@ -1,6 +1,7 @@
 #include "budstikke/client.h"
 
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -150,6 +151,198 @@ std::string NewRequestId() {
   RAND_bytes(bytes, sizeof(bytes));
   return "req-" + absl::BytesToHexString(
                       absl::string_view(reinterpret_cast<char*>(bytes), sizeof(bytes)));
+}
+
+// --- ConsultationService and InboxService ---
+
+absl::StatusOr<v1::CheckTextResponse> Client::CheckText(const std::string& text) const {
+  v1::CheckTextRequest request;
+  request.set_text(text);
+  return Call(*consultation_, &v1::ConsultationService::Stub::CheckText, request);
+}
+
+absl::StatusOr<v1::Consultation> Client::AskConsultation(
+    const v1::AskConsultationRequest& request) const {
+  return Call(*consultation_, &v1::ConsultationService::Stub::Ask, request);
+}
+
+absl::StatusOr<v1::Consultation> Client::ClaimConsultation(const std::string& id) const {
+  v1::ClaimConsultationRequest request;
+  request.set_id(id);
+  return Call(*consultation_, &v1::ConsultationService::Stub::Claim, request);
+}
+
+absl::StatusOr<v1::Consultation> Client::AnswerConsultation(
+    const v1::AnswerConsultationRequest& request) const {
+  return Call(*consultation_, &v1::ConsultationService::Stub::Answer, request);
+}
+
+absl::StatusOr<v1::Consultation> Client::AddConsultationMessage(
+    const v1::AddConsultationMessageRequest& request) const {
+  return Call(*consultation_, &v1::ConsultationService::Stub::AddMessage, request);
+}
+
+absl::StatusOr<v1::Consultation> Client::CloseConsultation(const std::string& id) const {
+  v1::CloseConsultationRequest request;
+  request.set_id(id);
+  return Call(*consultation_, &v1::ConsultationService::Stub::Close, request);
+}
+
+absl::StatusOr<v1::Consultation> Client::GetConsultation(const std::string& id) const {
+  v1::GetConsultationRequest request;
+  request.set_id(id);
+  return Call(*consultation_, &v1::ConsultationService::Stub::Get, request);
+}
+
+absl::StatusOr<v1::ListConsultationsResponse> Client::ListConsultations(
+    const v1::ListConsultationsRequest& request) const {
+  return Call(*consultation_, &v1::ConsultationService::Stub::List, request);
+}
+
+absl::Status Client::SubscribeInbox(uint64_t from_cursor,
+                                    const std::function<bool(const v1::InboxEvent&)>& on_event,
+                                    grpc::ClientContext* context) const {
+  grpc::ClientContext own;
+  grpc::ClientContext* ctx = context != nullptr ? context : &own;
+  v1::SubscribeRequest request;
+  request.set_from_cursor(from_cursor);
+  std::unique_ptr<grpc::ClientReader<v1::InboxEvent>> reader =
+      inbox_->Subscribe(ctx, request);
+  v1::InboxEvent event;
+  while (reader->Read(&event)) {
+    if (!on_event(event)) {
+      ctx->TryCancel();
+      reader->Finish();
+      return absl::OkStatus();
+    }
+  }
+  return FromGrpcStatus(reader->Finish());
+}
+
+absl::StatusOr<v1::AckResponse> Client::AckInbox(uint64_t up_to_cursor) const {
+  v1::AckRequest request;
+  request.set_up_to_cursor(up_to_cursor);
+  return Call(*inbox_, &v1::InboxService::Stub::Ack, request);
+}
+
+
+// --- ConsentService and ReferralService ---
+
+absl::StatusOr<v1::Consent> Client::RecordConsent(const v1::RecordConsentRequest& request) const {
+  return Call(*consent_, &v1::ConsentService::Stub::Record, request);
+}
+
+absl::StatusOr<v1::Consent> Client::RevokeConsent(const std::string& id,
+                                                  const std::string& reason) const {
+  v1::RevokeConsentRequest request;
+  request.set_id(id);
+  request.set_reason(reason);
+  return Call(*consent_, &v1::ConsentService::Stub::Revoke, request);
+}
+
+absl::StatusOr<v1::Consent> Client::GetConsent(const std::string& id) const {
+  v1::GetConsentRequest request;
+  request.set_id(id);
+  return Call(*consent_, &v1::ConsentService::Stub::Get, request);
+}
+
+absl::StatusOr<v1::ListConsentsResponse> Client::ListConsents(
+    const v1::ListConsentsRequest& request) const {
+  return Call(*consent_, &v1::ConsentService::Stub::List, request);
+}
+
+absl::StatusOr<v1::Referral> Client::SendReferral(const v1::SendReferralRequest& request) const {
+  return Call(*referral_, &v1::ReferralService::Stub::Send, request);
+}
+
+absl::StatusOr<v1::Referral> Client::GetReferral(const std::string& id) const {
+  v1::GetReferralRequest request;
+  request.set_id(id);
+  return Call(*referral_, &v1::ReferralService::Stub::Get, request);
+}
+
+absl::StatusOr<v1::ListReferralsResponse> Client::ListReferrals(
+    const v1::ListReferralsRequest& request) const {
+  return Call(*referral_, &v1::ReferralService::Stub::List, request);
+}
+
+absl::StatusOr<v1::Referral> Client::AcknowledgeReferral(const std::string& id) const {
+  v1::AcknowledgeReferralRequest request;
+  request.set_id(id);
+  return Call(*referral_, &v1::ReferralService::Stub::Acknowledge, request);
+}
+
+absl::StatusOr<v1::Referral> Client::DecideReferral(
+    const v1::DecideReferralRequest& request) const {
+  return Call(*referral_, &v1::ReferralService::Stub::Decide, request);
+}
+
+absl::StatusOr<v1::Referral> Client::WithdrawReferral(const std::string& id,
+                                                      const std::string& reason) const {
+  v1::WithdrawReferralRequest request;
+  request.set_id(id);
+  request.set_reason(reason);
+  return Call(*referral_, &v1::ReferralService::Stub::Withdraw, request);
+}
+
+namespace {
+std::string Sha256Of(const std::string& data) {
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d);
+  return std::string(reinterpret_cast<const char*>(d), sizeof d);
+}
+constexpr size_t kChunkBytes = 1 << 20;
+}  // namespace
+
+absl::StatusOr<v1::AttachmentInfo> Client::UploadAttachment(v1::AttachmentMetadata metadata,
+                                                            const std::string& data) const {
+  if (metadata.size() == 0) metadata.set_size(data.size());
+  if (metadata.sha256().empty()) metadata.set_sha256(Sha256Of(data));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout +
+                                          absl::Seconds(1 + data.size() / kChunkBytes)));
+  v1::AttachmentInfo info;
+  auto writer = referral_->UploadAttachment(&context, &info);
+  v1::UploadAttachmentRequest first;
+  *first.mutable_metadata() = std::move(metadata);
+  bool ok = writer->Write(first);
+  for (size_t off = 0; ok && off < data.size(); off += kChunkBytes) {
+    v1::UploadAttachmentRequest chunk;
+    chunk.set_chunk(data.substr(off, kChunkBytes));
+    ok = writer->Write(chunk);
+  }
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  if (!status.ok()) return FromGrpcStatus(status);
+  return info;
+}
+
+absl::StatusOr<v1::AttachmentInfo> Client::DownloadAttachment(const std::string& referral_id,
+                                                              const std::string& attachment_id,
+                                                              std::string* data) const {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout + absl::Seconds(30)));
+  v1::DownloadAttachmentRequest request;
+  request.set_referral_id(referral_id);
+  request.set_attachment_id(attachment_id);
+  auto reader = referral_->DownloadAttachment(&context, request);
+  v1::DownloadAttachmentResponse part;
+  v1::AttachmentInfo info;
+  data->clear();
+  while (reader->Read(&part)) {
+    if (part.has_info()) {
+      info = part.info();
+      data->reserve(info.size());
+    } else {
+      data->append(part.chunk());
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return FromGrpcStatus(status);
+  if (data->size() != info.size() || Sha256Of(*data) != info.sha256()) {
+    return absl::DataLossError("attachment does not match its size and sha256");
+  }
+  return info;
 }
 
 }  // namespace budstikke

@@ -13,6 +13,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,6 +78,59 @@ class Client {
   absl::StatusOr<v1::Agency> CreateAgency(const v1::Agency& agency,
                                           const std::string& request_id) const;
   absl::StatusOr<v1::Agency> UpdateAgency(const v1::Agency& agency) const;
+
+  // ConsultationService (anonymous consultations). Requests are passed whole;
+  // create calls need request.request_id (NewRequestId() if you have none).
+  absl::StatusOr<v1::CheckTextResponse> CheckText(const std::string& text) const;
+  absl::StatusOr<v1::Consultation> AskConsultation(
+      const v1::AskConsultationRequest& request) const;
+  absl::StatusOr<v1::Consultation> ClaimConsultation(const std::string& id) const;
+  absl::StatusOr<v1::Consultation> AnswerConsultation(
+      const v1::AnswerConsultationRequest& request) const;
+  absl::StatusOr<v1::Consultation> AddConsultationMessage(
+      const v1::AddConsultationMessageRequest& request) const;
+  absl::StatusOr<v1::Consultation> CloseConsultation(const std::string& id) const;
+  absl::StatusOr<v1::Consultation> GetConsultation(const std::string& id) const;
+  absl::StatusOr<v1::ListConsultationsResponse> ListConsultations(
+      const v1::ListConsultationsRequest& request) const;
+
+  // InboxService. Subscribe streams the caller agency's inbox from
+  // `from_cursor` (no deadline) and calls `on_event` for each event until it
+  // returns false (then OK), `context` is cancelled (TryCancel from another
+  // thread; then CANCELLED) or the stream fails (its status, e.g. UNAVAILABLE:
+  // resubscribe from the last cursor seen). `context` may be null.
+  absl::Status SubscribeInbox(uint64_t from_cursor,
+                              const std::function<bool(const v1::InboxEvent&)>& on_event,
+                              grpc::ClientContext* context = nullptr) const;
+  absl::StatusOr<v1::AckResponse> AckInbox(uint64_t up_to_cursor) const;
+
+  // ConsentService. Record needs request.request_id.
+  absl::StatusOr<v1::Consent> RecordConsent(const v1::RecordConsentRequest& request) const;
+  absl::StatusOr<v1::Consent> RevokeConsent(const std::string& id,
+                                            const std::string& reason) const;
+  absl::StatusOr<v1::Consent> GetConsent(const std::string& id) const;
+  absl::StatusOr<v1::ListConsentsResponse> ListConsents(
+      const v1::ListConsentsRequest& request) const;
+
+  // ReferralService. Send needs request.request_id.
+  absl::StatusOr<v1::Referral> SendReferral(const v1::SendReferralRequest& request) const;
+  absl::StatusOr<v1::Referral> GetReferral(const std::string& id) const;
+  absl::StatusOr<v1::ListReferralsResponse> ListReferrals(
+      const v1::ListReferralsRequest& request) const;
+  absl::StatusOr<v1::Referral> AcknowledgeReferral(const std::string& id) const;
+  absl::StatusOr<v1::Referral> DecideReferral(const v1::DecideReferralRequest& request) const;
+  absl::StatusOr<v1::Referral> WithdrawReferral(const std::string& id,
+                                                const std::string& reason = "") const;
+  // Streams `data` in 1 MiB chunks after the metadata; fills metadata.size
+  // and metadata.sha256 from `data` when they are unset. Deadline: the
+  // default timeout plus 1 s per MiB.
+  absl::StatusOr<v1::AttachmentInfo> UploadAttachment(v1::AttachmentMetadata metadata,
+                                                      const std::string& data) const;
+  // Downloads into `data` and checks size and SHA-256 against the info
+  // (DATA_LOSS on mismatch).
+  absl::StatusOr<v1::AttachmentInfo> DownloadAttachment(const std::string& referral_id,
+                                                        const std::string& attachment_id,
+                                                        std::string* data) const;
 
   v1::DirectoryService::Stub& directory() const { return *directory_; }
   v1::ConsultationService::Stub& consultation() const { return *consultation_; }

@@ -45,6 +45,12 @@ class CliContext {
 
 // Command groups, one file each.
 void AddDirectoryCommands(CLI::App& app, CliContext& ctx);
+void AddConsentCommands(CLI::App& app, CliContext& ctx);
+void AddReferralCommands(CLI::App& app, CliContext& ctx);  // referral + attachment
+void AddConsultCommands(CLI::App& app, CliContext& ctx);
+void AddInboxCommands(CLI::App& app, CliContext& ctx);
+void AddAuditCommands(CLI::App& app, CliContext& ctx);
+void AddAdminCommands(CLI::App& app, CliContext& ctx);
 
 }  // namespace budstikke::cli
 

@@ -21,6 +21,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   ctx.AddGlobalFlags(app);
   budstikke::cli::AddDirectoryCommands(app, ctx);
+  budstikke::cli::AddConsentCommands(app, ctx);
+  budstikke::cli::AddReferralCommands(app, ctx);
+  budstikke::cli::AddConsultCommands(app, ctx);
+  budstikke::cli::AddInboxCommands(app, ctx);
+  budstikke::cli::AddAuditCommands(app, ctx);
+  budstikke::cli::AddAdminCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

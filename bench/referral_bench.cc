@@ -1,0 +1,305 @@
+// Referral benchmarks over real mTLS, in one process:
+//   BM_EchoSend        a plain echo of a Send request (no auth, no storage) on
+//                      a second gRPC server with the same TLS setup: the baseline.
+//   BM_ReferralSend    the real ReferralService Send with a 4 KiB reason, end to
+//                      end (authenticate, consent check, policy, seal for two
+//                      agencies, audit, inbox, RocksDB write).
+//   BM_UploadAttachment  a 10 MiB PDF streamed in 1 MiB chunks (bytes/s;
+//                      target >= 100 MB/s).
+// The Send benchmarks run 4 client threads, each with its own connection.
+// After the run, a summary prints send/echo throughput (target >= 0.60).
+//
+// Needs openssl and bash (certs/dev-certs.sh). Smoke: --benchmark_min_time=0.01.
+#include <benchmark/benchmark.h>
+#include <grpcpp/grpcpp.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+
+#include "budstikke/v1/referral.grpc.pb.h"
+#include "services/common/grpc_auth.h"
+#include "services/common/national_id_testing.h"
+#include "services/common/store_audit_outbox.h"
+#include "services/common/tls.h"
+#include "services/consent/consent.h"
+#include "services/directory/directory.h"
+#include "services/inbox/inbox.h"
+#include "services/referral/referral.h"
+#include "services/referral/referral_service.h"
+#include "storage/keyring.h"
+
+namespace budstikke {
+namespace {
+
+constexpr int kClients = 4;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+class EchoService final : public v1::ReferralService::Service {
+ public:
+  grpc::Status Send(grpc::ServerContext*, const v1::SendReferralRequest* req,
+                    v1::Referral* resp) override {
+    resp->set_id(req->request_id());
+    resp->set_recipient_agency(req->recipient_agency());
+    resp->set_subject_national_id(req->subject_national_id());
+    resp->set_reason(req->reason());
+    resp->set_consent_id(req->consent_id());
+    return grpc::Status::OK;
+  }
+};
+
+struct Env {
+  std::string dir, certs, consent_id, subject;
+  common::SystemClock clock;
+  std::unique_ptr<storage::Store> store;
+  std::unique_ptr<storage::Keyring> keyring;
+  std::unique_ptr<common::StoreAuditOutbox> audit;
+  std::unique_ptr<directory::Directory> directory;
+  std::unique_ptr<inbox::Inbox> inbox;
+  std::unique_ptr<consent::ConsentRegistry> consents;
+  std::unique_ptr<referral::ReferralDesk> desk;
+  std::unique_ptr<common::Authenticator> auth;
+  std::unique_ptr<referral::ReferralServiceImpl> service;
+  EchoService echo;
+  std::unique_ptr<grpc::Server> server, echo_server;
+  int port = 0, echo_port = 0;
+};
+
+#define CHECK_OK(expr)                                                            \
+  do {                                                                            \
+    auto _s = (expr);                                                             \
+    if (!_s.ok()) {                                                               \
+      std::fprintf(stderr, "referral_bench setup: %s\n", _s.ToString().c_str()); \
+      std::abort();                                                               \
+    }                                                                             \
+  } while (0)
+
+template <typename T>
+T Must(absl::StatusOr<T> v) {
+  CHECK_OK(v.status());
+  return *std::move(v);
+}
+
+Env* g_env = nullptr;
+std::atomic<uint64_t> g_counter{0};
+
+Env* GetEnv() {
+  static Env* env = [] {
+    auto* e = new Env();
+    char tmpl[] = "/tmp/budstikke-referral-bench-XXXXXX";
+    e->dir = mkdtemp(tmpl);
+    e->certs = e->dir + "/certs";
+    const std::string cmd = std::string("/bin/bash ") + BUDSTIKKE_SOURCE_DIR +
+                            "/certs/dev-certs.sh " + e->certs + " >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0) {
+      std::fprintf(stderr, "referral_bench: certs/dev-certs.sh failed\n");
+      std::abort();
+    }
+    storage::Store::Options o;
+    o.column_families = {storage::Keyring::kKeysColumnFamily, common::kAuditOutboxColumnFamily,
+                         directory::kColumnFamily, inbox::kColumnFamily, consent::kColumnFamily,
+                         referral::kColumnFamily, referral::kAttachmentColumnFamily};
+    e->store = Must(storage::Store::Open(e->dir + "/db", o));
+    e->keyring = Must(storage::Keyring::CreateFromFile(e->certs + "/master.key", e->store.get()));
+    e->audit = Must(common::StoreAuditOutbox::Create(e->store.get(), &e->clock));
+    e->directory = Must(directory::Directory::Create(e->store.get(), &e->clock, e->audit.get(),
+                                                     "budstikke-drift"));
+    CHECK_OK(e->directory->LoadSeedIfEmpty(
+        ReadFile(std::string(BUDSTIKKE_SOURCE_DIR) + "/certs/dev-directory.json"))
+                 .status());
+    e->inbox = Must(inbox::Inbox::Create(e->store.get(), &e->clock));
+    e->consents = Must(consent::ConsentRegistry::Create(e->store.get(), e->keyring.get(),
+                                                        e->audit.get(), e->inbox.get(),
+                                                        e->directory.get(), &e->clock));
+    e->desk = Must(referral::ReferralDesk::Create(e->store.get(), e->keyring.get(),
+                                                  e->audit.get(), e->inbox.get(),
+                                                  e->directory.get(), e->consents.get(),
+                                                  &e->clock));
+    e->consents->SetObserver(e->desk.get());
+    // One guardian consent of the GP for a child of 10, used by every Send.
+    const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+    const absl::CivilDay birth = today - 180;
+    e->subject = common::testing::MakeSyntheticNationalId(static_cast<int>(birth.year()) - 10,
+                                                          birth.month(), birth.day(), 321);
+    common::Caller gp;
+    gp.identity.agency = "legekontor-sentrum";
+    gp.identity.role = v1::ROLE_PHYSICIAN;
+    gp.identity.user = "lege1";
+    v1::RecordConsentRequest rc;
+    rc.set_request_id("bench-consent");
+    rc.set_subject_national_id(e->subject);
+    rc.set_giver(v1::CONSENT_GIVER_GUARDIAN);
+    rc.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
+    rc.mutable_recipient()->set_agency("bup-oslo");
+    rc.set_purpose("henvisning til BUP");
+    rc.set_scope("journalnotat");
+    rc.set_method(v1::CONSENT_METHOD_WRITTEN);
+    e->consent_id = Must(e->consents->Record(gp, rc)).id();
+
+    e->auth = std::make_unique<common::Authenticator>("budstikke.test");
+    e->service = std::make_unique<referral::ReferralServiceImpl>(e->desk.get(), e->auth.get());
+    common::TlsFiles tls{e->certs + "/server.pem", e->certs + "/server.key", e->certs + "/ca.pem"};
+    for (bool echo : {false, true}) {
+      grpc::ServerBuilder b;
+      b.AddListeningPort("127.0.0.1:0", common::MakeServerCredentials(tls),
+                         echo ? &e->echo_port : &e->port);
+      b.SetMaxReceiveMessageSize(4 << 20);
+      if (echo) {
+        b.RegisterService(&e->echo);
+        e->echo_server = b.BuildAndStart();
+      } else {
+        b.RegisterService(e->service.get());
+        e->server = b.BuildAndStart();
+      }
+    }
+    if (!e->server || !e->echo_server || e->port == 0 || e->echo_port == 0) {
+      std::fprintf(stderr, "referral_bench: cannot start servers\n");
+      std::abort();
+    }
+    g_env = e;
+    return e;
+  }();
+  return env;
+}
+
+std::unique_ptr<v1::ReferralService::Stub> NewStub(int port, int client_index) {
+  Env* e = GetEnv();
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = ReadFile(e->certs + "/ca.pem");
+  o.pem_cert_chain = ReadFile(e->certs + "/gp-physician.pem");
+  o.pem_private_key = ReadFile(e->certs + "/gp-physician.key");
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // one connection per client
+  args.SetInt("budstikke.bench.client", client_index);
+  args.SetMaxSendMessageSize(4 << 20);
+  auto channel = grpc::CreateCustomChannel("localhost:" + std::to_string(port),
+                                           grpc::SslCredentials(o), args);
+  return v1::ReferralService::NewStub(channel);
+}
+
+struct RunStats {
+  int64_t ops = 0;
+  double wall_seconds = 0;
+};
+std::mutex stats_mu;
+std::map<std::string, std::map<int64_t, RunStats>> stats;
+
+void RunSend(benchmark::State& state, bool echo, const std::string& name) {
+  Env* e = GetEnv();
+  auto stub = NewStub(echo ? e->echo_port : e->port, state.thread_index());
+  v1::SendReferralRequest req;
+  req.set_recipient_agency("bup-oslo");
+  req.set_subject_national_id(e->subject);
+  req.set_consent_id(e->consent_id);
+  std::string reason;
+  while (reason.size() < 4096) reason += "Vedvarende angst, søvnvansker og skolevegring. ";
+  reason.resize(4096);
+  req.set_reason(reason);
+  {  // warm the connection (handshake) outside the timed loop
+    grpc::ClientContext ctx;
+    v1::GetReferralRequest g;
+    v1::Referral r;
+    (void)stub->Get(&ctx, g, &r);
+  }
+  int64_t ops = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    req.set_request_id("bench-" + std::to_string(g_counter.fetch_add(1)));
+    grpc::ClientContext ctx;
+    v1::Referral resp;
+    grpc::Status s = stub->Send(&ctx, req, &resp);
+    if (!s.ok()) {
+      state.SkipWithError(("Send failed: " + s.error_message()).c_str());
+      break;
+    }
+    ++ops;
+  }
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  state.SetItemsProcessed(state.iterations());
+  std::lock_guard<std::mutex> lock(stats_mu);
+  RunStats& s = stats[name][state.max_iterations];
+  s.ops += ops;
+  s.wall_seconds = std::max(s.wall_seconds, wall);
+}
+
+void BM_EchoSend(benchmark::State& state) { RunSend(state, true, "echo"); }
+void BM_ReferralSend(benchmark::State& state) { RunSend(state, false, "send"); }
+BENCHMARK(BM_EchoSend)->Threads(kClients)->UseRealTime();
+BENCHMARK(BM_ReferralSend)->Threads(kClients)->UseRealTime();
+
+void BM_UploadAttachment(benchmark::State& state) {
+  Env* e = GetEnv();
+  auto stub = NewStub(e->port, 0);
+  std::string data(10u << 20, 'p');
+  std::memcpy(data.data(), "%PDF-1.7\n", 9);
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d);
+  const std::string sha(reinterpret_cast<const char*>(d), sizeof d);
+  for (auto _ : state) {
+    grpc::ClientContext ctx;
+    v1::AttachmentInfo info;
+    auto writer = stub->UploadAttachment(&ctx, &info);
+    v1::UploadAttachmentRequest m;
+    auto* meta = m.mutable_metadata();
+    meta->set_request_id("bench-up-" + std::to_string(g_counter.fetch_add(1)));
+    meta->set_filename("bench.pdf");
+    meta->set_content_type("application/pdf");
+    meta->set_kind(v1::ATTACHMENT_KIND_OTHER);
+    meta->set_size(data.size());
+    meta->set_sha256(sha);
+    bool ok = writer->Write(m);
+    for (size_t off = 0; ok && off < data.size(); off += 1 << 20) {
+      v1::UploadAttachmentRequest c;
+      c.set_chunk(data.substr(off, 1 << 20));
+      ok = writer->Write(c);
+    }
+    writer->WritesDone();
+    grpc::Status s = writer->Finish();
+    if (!s.ok()) {
+      state.SkipWithError(("Upload failed: " + s.error_message()).c_str());
+      break;
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(data.size()));
+}
+BENCHMARK(BM_UploadAttachment)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+double OpsPerSecond(const std::string& name) {
+  auto it = stats.find(name);
+  if (it == stats.end() || it->second.empty()) return 0;
+  const RunStats& r = it->second.rbegin()->second;
+  return r.wall_seconds > 0 ? static_cast<double>(r.ops) / r.wall_seconds : 0;
+}
+
+}  // namespace
+}  // namespace budstikke
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  const double echo = budstikke::OpsPerSecond("echo");
+  const double send = budstikke::OpsPerSecond("send");
+  if (echo > 0 && send > 0) {
+    std::printf(
+        "\nreferral_bench summary (%d clients, mTLS, 4 KiB reason):\n"
+        "  echo: %.0f req/s\n  send: %.0f req/s\n  send/echo throughput %.2f (target >= 0.60)\n",
+        budstikke::kClients, echo, send, send / echo);
+  }
+  // The Env is deliberately leaked (gRPC shutdown order at exit); the temp dir is removed.
+  std::error_code ec;
+  if (budstikke::g_env != nullptr) std::filesystem::remove_all(budstikke::g_env->dir, ec);
+  return 0;
+}

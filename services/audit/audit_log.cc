@@ -1,0 +1,386 @@
+#include "services/audit/audit_log.h"
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "services/audit/event_codec.h"
+#include "services/common/store_audit_outbox.h"
+#include "services/common/time_util.h"
+#include "storage/status_macros.h"
+#include "tlog/checkpoint.h"
+
+namespace budstikke::audit {
+namespace {
+
+std::string Be64(uint64_t v) { return storage::MerkleLog::LeafKey(v); }
+
+uint64_t FromBe64(std::string_view s) {
+  uint64_t v = 0;
+  for (char c : s) v = (v << 8) | static_cast<unsigned char>(c);
+  return v;
+}
+
+std::string IndexPrefix(char kind, absl::string_view value) {
+  std::string p(1, kind);
+  p.append(value.data(), value.size());
+  p.push_back('\0');
+  return p;
+}
+
+absl::Status FromTlog(const tlog::Error& e) {
+  return absl::Status(static_cast<absl::StatusCode>(e.code), e.message);
+}
+
+std::string HashBytes(const tlog::Hash& h) {
+  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
+}
+
+bool Matches(const AuditFilter& f, const v1::AuditEvent& e) {
+  if (!f.subject.empty() && e.subject() != f.subject) return false;
+  if (!f.actor_agency.empty() && e.actor().agency() != f.actor_agency) return false;
+  if (!f.actor_user.empty() && e.actor().user() != f.actor_user) return false;
+  if (!f.action.empty() && e.action() != f.action) return false;
+  if (f.outcome != v1::AUDIT_OUTCOME_UNSPECIFIED && e.outcome() != f.outcome) return false;
+  if (f.since || f.until) {
+    absl::Time t = common::FromProtoTime(e.time());
+    if (f.since && t < *f.since) return false;
+    if (f.until && t >= *f.until) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<std::string> AuditLog::ColumnFamilies() {
+  std::vector<std::string> cfs = storage::MerkleLog::ColumnFamilies();
+  cfs.push_back(kIndexColumnFamily);
+  cfs.push_back(common::kAuditOutboxColumnFamily);
+  return cfs;
+}
+
+AuditLog::AuditLog(storage::Store* store, const tlog::Signer* signer, const common::Clock* clock,
+                   AuditLogOptions options, std::unique_ptr<storage::MerkleLog> tree)
+    : store_(store),
+      signer_(signer),
+      clock_(clock),
+      options_(std::move(options)),
+      tree_(std::move(tree)) {}
+
+AuditLog::~AuditLog() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(storage::Store* store,
+                                                           const tlog::Signer* signer,
+                                                           const common::Clock* clock,
+                                                           AuditLogOptions options) {
+  if (signer == nullptr) return absl::InvalidArgumentError("audit log needs a signing key");
+  if (options.max_batch < 1) return absl::InvalidArgumentError("max_batch must be >= 1");
+  storage::MerkleLog::Options mo;
+  mo.cache_min_level = options.cache_min_level;
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::unique_ptr<storage::MerkleLog> tree,
+                             storage::MerkleLog::Open(store, mo));
+  std::unique_ptr<AuditLog> log(
+      new AuditLog(store, signer, clock, std::move(options), std::move(tree)));
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string note, log->tree_->LatestCheckpoint());
+  if (!note.empty()) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(v1::Checkpoint cp, log->ParseCheckpoint(note));
+    absl::MutexLock lock(&log->cp_mu_);
+    log->checkpoint_ = std::move(cp);
+  }
+  return log;
+}
+
+absl::StatusOr<v1::Checkpoint> AuditLog::ParseCheckpoint(const std::string& note) const {
+  auto verifier = tlog::Verifier::FromVerifierKey(signer_->VerifierKey());
+  if (!verifier.ok()) return FromTlog(verifier.error());
+  auto cp = tlog::OpenCheckpoint(note, *verifier);
+  if (!cp.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("stored audit checkpoint does not verify: ", cp.error().message));
+  }
+  v1::Checkpoint out;
+  out.set_signed_note(note);
+  out.set_origin(cp->origin);
+  out.set_tree_size(cp->size);
+  out.set_root_hash(HashBytes(cp->root));
+  return out;
+}
+
+void AuditLog::ReportHealth(bool healthy) {
+  int now = healthy ? 1 : 0;
+  if (healthy_ != now) {
+    healthy_ = now;
+    if (observer_) observer_(healthy);
+  }
+}
+
+absl::StatusOr<int> AuditLog::DrainOnce() {
+  // Keys normally grow, so continue after the last drained key; an outbox
+  // write that committed late with a lower key is caught by a periodic rescan.
+  const absl::Time now = absl::Now();
+  if (now - last_rescan_ >= options_.rescan_interval) {
+    cursor_.clear();
+    last_rescan_ = now;
+  }
+  std::vector<std::string> keys;
+  std::vector<v1::AuditEvent> events;
+  {
+    std::unique_ptr<storage::Iterator> it = store_->Scan(common::kAuditOutboxColumnFamily, "");
+    if (!cursor_.empty()) it->Seek(cursor_);
+    for (; it->Valid() && static_cast<int>(keys.size()) < options_.max_batch; it->Next()) {
+      keys.emplace_back(it->key());
+      v1::AuditEvent& e = events.emplace_back();
+      if (!e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        // Never drop an entry silently: log that it was unreadable.
+        e.Clear();
+        e.set_action("audit.outbox_unreadable");
+        e.set_outcome(v1::AUDIT_OUTCOME_DENIED);
+        e.set_rule("audit.outbox.corrupt");
+        e.set_legal_basis(v1::LEGAL_BASIS_NONE);
+        *e.mutable_time() = common::ToProtoTime(clock_->Now());
+      }
+    }
+    BUDSTIKKE_RETURN_IF_ERROR(it->status());
+  }
+  if (keys.empty()) return 0;
+
+  storage::WriteBatch batch;
+  std::vector<std::string> leaves;
+  leaves.reserve(events.size());
+  uint64_t index = tree_->size();
+  for (size_t i = 0; i < events.size(); ++i, ++index) {
+    v1::AuditEvent& e = events[i];
+    e.set_index(index);
+    leaves.push_back(EncodeLeaf(e));
+    const std::string idx = Be64(index);
+    if (!e.subject().empty()) batch.Put(kIndexColumnFamily, IndexPrefix('s', e.subject()) + idx, "");
+    if (!e.actor().agency().empty()) {
+      batch.Put(kIndexColumnFamily, IndexPrefix('a', e.actor().agency()) + idx, "");
+      batch.Put(kIndexColumnFamily,
+                IndexPrefix('u', absl::StrCat(e.actor().agency(), "/", e.actor().user())) + idx,
+                "");
+    }
+    if (!e.action().empty()) batch.Put(kIndexColumnFamily, IndexPrefix('x', e.action()) + idx, "");
+    batch.Delete(common::kAuditOutboxColumnFamily, keys[i]);
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(tree_->PrepareAppend(leaves, &batch).status());
+  absl::Status s = store_->Write(std::move(batch));
+  if (!s.ok()) {
+    tree_->Abort();
+    ReportHealth(false);
+    return absl::UnavailableError(absl::StrCat("audit log append failed: ", s.message()));
+  }
+  tree_->Commit();
+  ReportHealth(true);
+  cursor_ = keys.back();
+  cursor_.push_back('\0');
+  return static_cast<int>(keys.size());
+}
+
+absl::Status AuditLog::DrainAll() {
+  cursor_.clear();
+  while (true) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(int n, DrainOnce());
+    if (n == 0) return absl::OkStatus();
+  }
+}
+
+absl::StatusOr<std::string> AuditLog::SignCheckpoint() {
+  const uint64_t size = tree_->size();
+  {
+    absl::MutexLock lock(&cp_mu_);
+    if (checkpoint_ && checkpoint_->tree_size() == size) return checkpoint_->signed_note();
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(tlog::Hash root, tree_->Root(size));
+  tlog::Checkpoint cp;
+  cp.origin = signer_->name();
+  cp.size = size;
+  cp.root = root;
+  auto note = signer_->SignNote(cp.Format());
+  if (!note.ok()) return FromTlog(note.error());
+  absl::Status s = tree_->PutCheckpoint(*note);
+  if (!s.ok()) {
+    ReportHealth(false);
+    return absl::UnavailableError(absl::StrCat("audit checkpoint write failed: ", s.message()));
+  }
+  v1::Checkpoint out;
+  out.set_signed_note(*note);
+  out.set_origin(cp.origin);
+  out.set_tree_size(size);
+  out.set_root_hash(HashBytes(root));
+  absl::MutexLock lock(&cp_mu_);
+  checkpoint_ = std::move(out);
+  return *note;
+}
+
+void AuditLog::Start() {
+  {
+    absl::MutexLock lock(&stop_mu_);
+    stop_ = false;
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void AuditLog::Stop() {
+  {
+    absl::MutexLock lock(&stop_mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void AuditLog::Loop() {
+  absl::Time last_checkpoint = absl::InfinitePast();
+  while (true) {
+    auto drained = DrainOnce();
+    const absl::Time now = absl::Now();
+    if (now - last_checkpoint >= options_.checkpoint_interval) {
+      // Sign even when idle so the first checkpoint (size 0) exists at once.
+      if (SignCheckpoint().ok()) last_checkpoint = now;
+    }
+    const bool busy = drained.ok() && *drained == options_.max_batch;
+    absl::MutexLock lock(&stop_mu_);
+    if (stop_) break;
+    if (!busy) {
+      stop_mu_.AwaitWithTimeout(absl::Condition(&stop_), options_.poll_interval);
+      if (stop_) break;
+    }
+  }
+  // Final drain and checkpoint so a clean shutdown leaves nothing behind.
+  (void)DrainAll();
+  (void)SignCheckpoint();
+}
+
+absl::StatusOr<v1::Checkpoint> AuditLog::LatestCheckpoint() const {
+  absl::MutexLock lock(&cp_mu_);
+  if (!checkpoint_) return absl::FailedPreconditionError("no audit checkpoint signed yet");
+  return *checkpoint_;
+}
+
+absl::StatusOr<v1::GetEventResponse> AuditLog::GetEvent(uint64_t index) const {
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string leaf, tree_->LeafData(index));
+  v1::GetEventResponse resp;
+  BUDSTIKKE_ASSIGN_OR_RETURN(*resp.mutable_event(), DecodeLeaf(leaf));
+  resp.set_leaf_data(std::move(leaf));
+  return resp;
+}
+
+absl::StatusOr<v1::InclusionProof> AuditLog::InclusionProof(uint64_t index,
+                                                            uint64_t tree_size) const {
+  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Checkpoint cp, LatestCheckpoint());
+  if (tree_size == 0) tree_size = cp.tree_size();
+  if (tree_size > cp.tree_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tree size ", tree_size, " is beyond the latest checkpoint (", cp.tree_size(), ")"));
+  }
+  if (index >= tree_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("index ", index, " is not below tree size ", tree_size));
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<tlog::Hash> path, tree_->InclusionProof(index, tree_size));
+  auto leaf_hash = tree_->ReadHashes({tlog::HashIndex{0, index}});
+  if (!leaf_hash.ok()) return FromTlog(leaf_hash.error());
+  v1::InclusionProof p;
+  p.set_leaf_index(index);
+  p.set_tree_size(tree_size);
+  p.set_leaf_hash(HashBytes((*leaf_hash)[0]));
+  for (const tlog::Hash& h : path) p.add_inclusion_path(HashBytes(h));
+  return p;
+}
+
+absl::StatusOr<v1::ConsistencyProof> AuditLog::ConsistencyProof(uint64_t first,
+                                                                uint64_t second) const {
+  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Checkpoint cp, LatestCheckpoint());
+  if (first == 0 || first > second || second > cp.tree_size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("need 0 < first <= second <= ", cp.tree_size(),
+                     " (latest checkpoint), got first ", first, " second ", second));
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<tlog::Hash> path,
+                             tree_->ConsistencyProof(first, second));
+  v1::ConsistencyProof p;
+  p.set_first(first);
+  p.set_second(second);
+  for (const tlog::Hash& h : path) p.add_path(HashBytes(h));
+  return p;
+}
+
+absl::StatusOr<AuditPage> AuditLog::Query(const AuditFilter& filter, uint64_t bound,
+                                          uint64_t proof_size, int page_size,
+                                          const std::string& page_token) const {
+  if (page_size == 0) page_size = 50;
+  if (page_size < 0 || page_size > 1000) {
+    return absl::InvalidArgumentError("page_size must be between 1 and 1000");
+  }
+  uint64_t start = 0;
+  if (!page_token.empty()) {
+    if (page_token[0] != 'i' || !absl::SimpleAtoi(absl::string_view(page_token).substr(1), &start)) {
+      return absl::InvalidArgumentError("page_token is not one this server issued");
+    }
+  }
+  bound = std::min(bound, tree_->size());
+  AuditPage page;
+  // Bound the work per page; a sparse filter returns a short page with a token.
+  constexpr int kMaxScanned = 20000;
+  int scanned = 0;
+  uint64_t next = start;
+  auto consider = [&](uint64_t index) -> absl::StatusOr<bool> {
+    next = index + 1;
+    ++scanned;
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::string leaf, tree_->LeafData(index));
+    BUDSTIKKE_ASSIGN_OR_RETURN(v1::AuditEvent e, DecodeLeaf(leaf));
+    if (!Matches(filter, e)) return false;
+    v1::AuditRecord& r = page.records.emplace_back();
+    *r.mutable_event() = std::move(e);
+    if (proof_size > 0) {
+      BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<tlog::Hash> path,
+                                 tree_->InclusionProof(index, proof_size));
+      v1::InclusionProof* p = r.mutable_inclusion_proof();
+      p->set_leaf_index(index);
+      p->set_tree_size(proof_size);
+      p->set_leaf_hash(HashBytes(tlog::LeafHash(leaf)));
+      for (const tlog::Hash& h : path) p->add_inclusion_path(HashBytes(h));
+      r.set_leaf_data(std::move(leaf));
+    }
+    return true;
+  };
+
+  std::string prefix;
+  if (!filter.subject.empty()) {
+    prefix = IndexPrefix('s', filter.subject);
+  } else if (!filter.actor_user.empty() && !filter.actor_agency.empty()) {
+    prefix = IndexPrefix('u', absl::StrCat(filter.actor_agency, "/", filter.actor_user));
+  } else if (!filter.actor_agency.empty()) {
+    prefix = IndexPrefix('a', filter.actor_agency);
+  } else if (!filter.action.empty()) {
+    prefix = IndexPrefix('x', filter.action);
+  }
+  bool more = false;
+  if (!prefix.empty()) {
+    std::unique_ptr<storage::Iterator> it = store_->Scan(kIndexColumnFamily, prefix);
+    it->Seek(prefix + Be64(start));
+    for (; it->Valid(); it->Next()) {
+      if (it->key().size() != prefix.size() + 8) continue;
+      const uint64_t index = FromBe64(it->key().substr(prefix.size()));
+      if (index >= bound) break;
+      if (static_cast<int>(page.records.size()) >= page_size || scanned >= kMaxScanned) {
+        more = true;
+        break;
+      }
+      BUDSTIKKE_RETURN_IF_ERROR(consider(index).status());
+    }
+    BUDSTIKKE_RETURN_IF_ERROR(it->status());
+  } else {
+    for (uint64_t index = start; index < bound; ++index) {
+      if (static_cast<int>(page.records.size()) >= page_size || scanned >= kMaxScanned) {
+        more = true;
+        break;
+      }
+      BUDSTIKKE_RETURN_IF_ERROR(consider(index).status());
+    }
+  }
+  if (more) page.next_page_token = absl::StrCat("i", next);
+  return page;
+}
+
+}  // namespace budstikke::audit

@@ -1,0 +1,149 @@
+// AuditLog: the one append-only, tamper-evident audit log of a Budstikke
+// deployment (domain engine; no gRPC, no authorization).
+//
+// Drains the transactional outbox (common::kAuditOutboxColumnFamily) into a
+// storage::MerkleLog (RFC 9162) in group commits: one storage WriteBatch holds
+// the leaves (audit/event_codec.h encoding, with the log index), the tree's
+// stored hashes, the new size, the query index entries and the deletion of
+// the drained outbox entries, so every event is in the outbox or in the log,
+// exactly once, and log indexes have no gaps. Signs C2SP checkpoints
+// (origin = signer name) of the current size at most every
+// `checkpoint_interval` while the log grows.
+//
+// Query index (column family "audit_index"), value empty, key
+//   's' subject-pseudonym 0x00 BE64(index)   'a' agency 0x00 BE64(index)
+//   'u' agency '/' user 0x00 BE64(index)     'x' action 0x00 BE64(index)
+//
+// Background work runs on one thread between Start() and Stop() (or the
+// destructor); DrainOnce()/SignCheckpoint() may instead be called directly
+// (tests, benchmarks) but not concurrently with the thread.
+// Read methods are thread-safe.
+#ifndef BUDSTIKKE_SERVICES_AUDIT_AUDIT_LOG_H_
+#define BUDSTIKKE_SERVICES_AUDIT_AUDIT_LOG_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "budstikke/v1/audit.pb.h"
+#include "services/common/clock.h"
+#include "storage/merkle_log.h"
+#include "storage/store.h"
+#include "tlog/note.h"
+
+namespace budstikke::audit {
+
+inline constexpr char kIndexColumnFamily[] = "audit_index";
+
+struct AuditLogOptions {
+  // Most outbox events appended in one group commit.
+  int max_batch = 4096;
+  // Idle wait between outbox polls.
+  absl::Duration poll_interval = absl::Milliseconds(5);
+  // A rescan of the whole outbox (late commits with lower keys) at least this often.
+  absl::Duration rescan_interval = absl::Milliseconds(200);
+  absl::Duration checkpoint_interval = absl::Milliseconds(500);
+  // Stored hashes at this level and above are kept in memory.
+  int cache_min_level = 4;
+};
+
+// Filters of a query; empty / unset members match everything.
+struct AuditFilter {
+  std::string subject;  // pseudonym
+  std::string actor_agency;
+  std::string actor_user;
+  std::string action;
+  v1::AuditOutcome outcome = v1::AUDIT_OUTCOME_UNSPECIFIED;
+  std::optional<absl::Time> since, until;  // since <= time < until
+};
+
+struct AuditPage {
+  std::vector<v1::AuditRecord> records;  // ascending index
+  std::string next_page_token;
+};
+
+class AuditLog {
+ public:
+  // Column families the store must have (log, index and outbox).
+  static std::vector<std::string> ColumnFamilies();
+
+  // `store`, `signer` and `clock` must outlive the log.
+  static absl::StatusOr<std::unique_ptr<AuditLog>> Create(storage::Store* store,
+                                                          const tlog::Signer* signer,
+                                                          const common::Clock* clock,
+                                                          AuditLogOptions options = {});
+  ~AuditLog();
+
+  // Called with false when a drain or checkpoint write fails, true when one
+  // succeeds again (changes only). Set before Start().
+  void SetHealthObserver(std::function<void(bool)> observer) { observer_ = std::move(observer); }
+
+  void Start();
+  void Stop();
+
+  // Appends up to max_batch outbox events; returns how many.
+  absl::StatusOr<int> DrainOnce();
+  // Drains until the outbox is empty.
+  absl::Status DrainAll();
+  // Signs and stores a checkpoint of the current size unless the latest
+  // already has it; returns the signed note.
+  absl::StatusOr<std::string> SignCheckpoint();
+
+  uint64_t size() const { return tree_->size(); }
+  const tlog::Signer& signer() const { return *signer_; }
+  // The latest signed checkpoint; FAILED_PRECONDITION before the first.
+  absl::StatusOr<v1::Checkpoint> LatestCheckpoint() const;
+
+  // Event `index` (< size()): leaf data and decoded event. NOT_FOUND beyond.
+  absl::StatusOr<v1::GetEventResponse> GetEvent(uint64_t index) const;
+  // tree_size 0 = the latest checkpoint's; INVALID_ARGUMENT unless
+  // index < tree_size <= latest checkpoint size.
+  absl::StatusOr<v1::InclusionProof> InclusionProof(uint64_t index, uint64_t tree_size) const;
+  // INVALID_ARGUMENT unless 0 < first <= second <= latest checkpoint size.
+  absl::StatusOr<v1::ConsistencyProof> ConsistencyProof(uint64_t first, uint64_t second) const;
+
+  // Events matching `filter` with index < `bound`, from the page token on.
+  // With `proof_size` > 0, records carry leaf data and inclusion proofs
+  // against that tree size. page_size in [1, 1000] (0 = 50).
+  absl::StatusOr<AuditPage> Query(const AuditFilter& filter, uint64_t bound,
+                                  uint64_t proof_size, int page_size,
+                                  const std::string& page_token) const;
+
+  storage::MerkleLog& tree() { return *tree_; }
+
+ private:
+  AuditLog(storage::Store* store, const tlog::Signer* signer, const common::Clock* clock,
+           AuditLogOptions options, std::unique_ptr<storage::MerkleLog> tree);
+  void Loop();
+  void ReportHealth(bool healthy);
+  absl::StatusOr<v1::Checkpoint> ParseCheckpoint(const std::string& note) const;
+
+  storage::Store* store_;
+  const tlog::Signer* signer_;
+  const common::Clock* clock_;
+  AuditLogOptions options_;
+  std::unique_ptr<storage::MerkleLog> tree_;
+  std::function<void(bool)> observer_;
+  int healthy_ = 1;  // drain thread only
+
+  // Drain cursor (drain thread only).
+  std::string cursor_;
+  absl::Time last_rescan_ = absl::InfinitePast();
+
+  mutable absl::Mutex cp_mu_;
+  std::optional<v1::Checkpoint> checkpoint_ ABSL_GUARDED_BY(cp_mu_);
+
+  absl::Mutex stop_mu_;
+  bool stop_ ABSL_GUARDED_BY(stop_mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace budstikke::audit
+
+#endif  // BUDSTIKKE_SERVICES_AUDIT_AUDIT_LOG_H_

@@ -1,0 +1,120 @@
+#include "services/audit/event_codec.h"
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "services/common/time_util.h"
+
+namespace budstikke::audit {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr char kTimeFormat[] = "%Y-%m-%d%ET%H:%M:%E*SZ";
+
+template <typename Enum>
+std::string Short(const std::string& full, absl::string_view prefix) {
+  return absl::StartsWith(full, prefix) ? full.substr(prefix.size()) : full;
+}
+
+std::string RoleText(v1::Role r) { return Short<v1::Role>(v1::Role_Name(r), "ROLE_"); }
+std::string KindText(v1::ResourceKind k) {
+  return Short<v1::ResourceKind>(v1::ResourceKind_Name(k), "RESOURCE_KIND_");
+}
+std::string OutcomeText(v1::AuditOutcome o) {
+  return Short<v1::AuditOutcome>(v1::AuditOutcome_Name(o), "AUDIT_OUTCOME_");
+}
+std::string BasisText(v1::LegalBasis b) {
+  return Short<v1::LegalBasis>(v1::LegalBasis_Name(b), "LEGAL_BASIS_");
+}
+
+absl::Status Bad(absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("audit leaf is not canonical: ", what));
+}
+
+const Json* Field(const Json& obj, const char* name, Json::value_t type) {
+  auto it = obj.find(name);
+  if (it == obj.end() || it->type() != type) return nullptr;
+  return &*it;
+}
+
+}  // namespace
+
+std::string EncodeLeaf(const v1::AuditEvent& e) {
+  Json j;
+  j["v"] = kLeafVersion;
+  j["index"] = e.index();
+  j["time"] = absl::FormatTime(kTimeFormat, common::FromProtoTime(e.time()), absl::UTCTimeZone());
+  j["actor"] = Json{{"agency", e.actor().agency()},
+                    {"user", e.actor().user()},
+                    {"role", RoleText(e.actor().role())},
+                    {"service", e.actor().service()}};
+  j["action"] = e.action();
+  j["resource"] = Json{{"kind", KindText(e.resource().kind())}, {"id", e.resource().id()}};
+  j["subject"] = e.subject();
+  j["outcome"] = OutcomeText(e.outcome());
+  j["rule"] = e.rule();
+  j["legal_basis"] = BasisText(e.legal_basis());
+  j["consent_id"] = e.consent_id();
+  j["request_id"] = e.request_id();
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+absl::StatusOr<v1::AuditEvent> DecodeLeaf(absl::string_view leaf) {
+  Json j = Json::parse(leaf.begin(), leaf.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Bad("not a JSON object");
+  const Json* v = Field(j, "v", Json::value_t::number_unsigned);
+  if (v == nullptr || v->get<uint64_t>() != kLeafVersion) return Bad("unknown version");
+  using T = Json::value_t;
+  const Json* index = Field(j, "index", T::number_unsigned);
+  const Json* time = Field(j, "time", T::string);
+  const Json* actor = Field(j, "actor", T::object);
+  const Json* resource = Field(j, "resource", T::object);
+  if (index == nullptr || time == nullptr || actor == nullptr || resource == nullptr) {
+    return Bad("missing field");
+  }
+  v1::AuditEvent e;
+  e.set_index(index->get<uint64_t>());
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(kTimeFormat, time->get<std::string>(), &t, &err)) return Bad("time");
+  *e.mutable_time() = common::ToProtoTime(t);
+  auto str = [](const Json& o, const char* name, std::string* out) {
+    const Json* f = Field(o, name, T::string);
+    if (f == nullptr) return false;
+    *out = f->get<std::string>();
+    return true;
+  };
+  std::string role, kind, outcome, basis;
+  v1::Actor* a = e.mutable_actor();
+  if (!str(*actor, "agency", a->mutable_agency()) || !str(*actor, "user", a->mutable_user()) ||
+      !str(*actor, "role", &role) || !str(*actor, "service", a->mutable_service()) ||
+      !str(j, "action", e.mutable_action()) ||
+      !str(*resource, "kind", &kind) || !str(*resource, "id", e.mutable_resource()->mutable_id()) ||
+      !str(j, "subject", e.mutable_subject()) || !str(j, "outcome", &outcome) ||
+      !str(j, "rule", e.mutable_rule()) || !str(j, "legal_basis", &basis) ||
+      !str(j, "consent_id", e.mutable_consent_id()) ||
+      !str(j, "request_id", e.mutable_request_id())) {
+    return Bad("missing field");
+  }
+  v1::Role r;
+  v1::ResourceKind k;
+  v1::AuditOutcome o;
+  v1::LegalBasis b;
+  if (!v1::Role_Parse("ROLE_" + role, &r) ||
+      !v1::ResourceKind_Parse("RESOURCE_KIND_" + kind, &k) ||
+      !v1::AuditOutcome_Parse("AUDIT_OUTCOME_" + outcome, &o) ||
+      !v1::LegalBasis_Parse("LEGAL_BASIS_" + basis, &b)) {
+    return Bad("unknown enum value");
+  }
+  a->set_role(r);
+  e.mutable_resource()->set_kind(k);
+  e.set_outcome(o);
+  e.set_legal_basis(b);
+  if (EncodeLeaf(e) != leaf) return Bad("bytes differ from the canonical encoding");
+  return e;
+}
+
+}  // namespace budstikke::audit

@@ -1,0 +1,450 @@
+#include "services/consent/consent.h"
+
+#include <openssl/rand.h>
+
+#include <cstdio>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "services/common/errors.h"
+#include "services/common/national_id.h"
+#include "services/common/time_util.h"
+#include "storage/status_macros.h"
+
+namespace budstikke::consent {
+namespace consent_internal {
+
+std::string NewId(absl::string_view prefix) {
+  unsigned char buf[16];
+  RAND_bytes(buf, sizeof buf);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(prefix);
+  for (unsigned char b : buf) {
+    id.push_back(kHex[b >> 4]);
+    id.push_back(kHex[b & 15]);
+  }
+  return id;
+}
+
+std::string InvertedTime(absl::Time t) {
+  const uint64_t micros = static_cast<uint64_t>(absl::ToUnixMicros(t));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%020llu",
+                static_cast<unsigned long long>(std::numeric_limits<int64_t>::max() - micros));
+  return buf;
+}
+
+std::string Frame(absl::string_view a, absl::string_view b) {
+  std::string out;
+  const uint32_t n = static_cast<uint32_t>(a.size());
+  out.push_back(static_cast<char>(n >> 24));
+  out.push_back(static_cast<char>(n >> 16));
+  out.push_back(static_cast<char>(n >> 8));
+  out.push_back(static_cast<char>(n));
+  out.append(a.data(), a.size());
+  out.append(b.data(), b.size());
+  return out;
+}
+
+bool Unframe(absl::string_view framed, std::string* a, std::string* b) {
+  if (framed.size() < 4) return false;
+  const uint32_t n = (static_cast<uint32_t>(static_cast<unsigned char>(framed[0])) << 24) |
+                     (static_cast<uint32_t>(static_cast<unsigned char>(framed[1])) << 16) |
+                     (static_cast<uint32_t>(static_cast<unsigned char>(framed[2])) << 8) |
+                     static_cast<uint32_t>(static_cast<unsigned char>(framed[3]));
+  if (framed.size() - 4 < n) return false;
+  a->assign(framed.data() + 4, n);
+  b->assign(framed.data() + 4 + n, framed.size() - 4 - n);
+  return true;
+}
+
+}  // namespace consent_internal
+
+namespace {
+
+using common::Caller;
+using consent_internal::Frame;
+using consent_internal::InvertedTime;
+using consent_internal::NewId;
+using consent_internal::Unframe;
+
+constexpr char kNotFound[] = "consent not found";
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 500;
+
+std::string RecordKey(absl::string_view id) { return absl::StrCat("c/", id); }
+
+v1::Actor ActorOf(const Caller& caller) {
+  v1::Actor a;
+  a.set_agency(caller.identity.agency);
+  a.set_user(caller.identity.user);
+  a.set_role(caller.identity.role);
+  a.set_service(caller.via_service);
+  return a;
+}
+
+v1::AuditEvent Event(const std::string& action, const std::string& id,
+                     const std::string& subject, const std::string& request_id) {
+  v1::AuditEvent e;
+  e.set_action(action);
+  e.mutable_resource()->set_kind(v1::RESOURCE_KIND_CONSENT);
+  e.mutable_resource()->set_id(id);
+  e.set_subject(subject);
+  e.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
+  e.set_legal_basis(v1::LEGAL_BASIS_NONE);
+  e.set_consent_id(id);
+  e.set_request_id(request_id);
+  return e;
+}
+
+size_t Utf8Length(absl::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+}  // namespace
+
+ConsentRegistry::ConsentRegistry(storage::Store* store, storage::Keyring* keyring,
+                                 std::unique_ptr<storage::Envelope> envelope,
+                                 std::unique_ptr<storage::Pseudonymizer> pseudonymizer,
+                                 common::AuditOutbox* audit, common::InboxWriter* inbox,
+                                 const common::AgencyLookup* directory,
+                                 const common::Clock* clock, ConsentOptions options)
+    : store_(store),
+      keyring_(keyring),
+      envelope_(std::move(envelope)),
+      pseudonymizer_(std::move(pseudonymizer)),
+      audit_(audit),
+      inbox_(inbox),
+      directory_(directory),
+      clock_(clock),
+      options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<ConsentRegistry>> ConsentRegistry::Create(
+    storage::Store* store, storage::Keyring* keyring, common::AuditOutbox* audit,
+    common::InboxWriter* inbox, const common::AgencyLookup* directory,
+    const common::Clock* clock, ConsentOptions options) {
+  BUDSTIKKE_ASSIGN_OR_RETURN(auto envelope, storage::Envelope::Create(keyring));
+  BUDSTIKKE_ASSIGN_OR_RETURN(auto pseudonymizer, storage::Pseudonymizer::Create(*keyring));
+  return std::unique_ptr<ConsentRegistry>(
+      new ConsentRegistry(store, keyring, std::move(envelope), std::move(pseudonymizer), audit,
+                          inbox, directory, clock, std::move(options)));
+}
+
+referral::CivilDate ConsentRegistry::Today() const {
+  return referral::DateOf(clock_->Now(), options_.zone);
+}
+
+absl::Status ConsentRegistry::Commit(storage::WriteBatch batch,
+                                     std::vector<common::InboxDelivery> events) {
+  if (inbox_ != nullptr) return inbox_->Commit(std::move(batch), events);
+  // TODO(referral): no inbox configured; events are dropped.
+  return store_->Write(std::move(batch));
+}
+
+absl::Status ConsentRegistry::RecordDenied(const Caller& caller, const std::string& action,
+                                           const std::string& id, const std::string& subject,
+                                           const std::string& rule,
+                                           const std::string& request_id) {
+  v1::AuditEvent e = Event(action, id, subject, request_id);
+  e.set_outcome(v1::AUDIT_OUTCOME_DENIED);
+  e.set_rule(rule);
+  return audit_->Record(caller, std::move(e));
+}
+
+absl::StatusOr<ConsentRegistry::Stored> ConsentRegistry::Load(absl::string_view id) const {
+  if (id.empty() || id.size() > 128) return absl::NotFoundError(kNotFound);
+  const std::string key = RecordKey(id);
+  auto value = store_->Get(kColumnFamily, key);
+  if (absl::IsNotFound(value.status())) return absl::NotFoundError(kNotFound);
+  if (!value.ok()) return value.status();
+  Stored stored;
+  std::string sealed;
+  if (!Unframe(*value, &stored.pseudonym, &sealed)) {
+    return absl::DataLossError("consent record is malformed");
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(auto readers, storage::Envelope::Readers(sealed));
+  if (readers.empty()) return absl::DataLossError("consent record has no reader");
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string plain,
+                             envelope_->Open(kColumnFamily, key, sealed, readers[0].agency));
+  if (!stored.consent.ParseFromString(plain)) {
+    return absl::DataLossError("consent record does not parse");
+  }
+  return stored;
+}
+
+absl::StatusOr<std::string> ConsentRegistry::Encode(const Stored& stored) const {
+  const std::string key = RecordKey(stored.consent.id());
+  BUDSTIKKE_ASSIGN_OR_RETURN(
+      std::string sealed,
+      envelope_->Seal(kColumnFamily, key, stored.consent.SerializeAsString(),
+                      {stored.consent.recording_agency()}));
+  return Frame(stored.pseudonym, sealed);
+}
+
+v1::Consent ConsentRegistry::Present(const v1::Consent& consent, bool with_subject) const {
+  v1::Consent out = consent;
+  if (out.status() == v1::CONSENT_STATUS_ACTIVE &&
+      referral::FromProto(out.valid_until()) < Today()) {
+    out.set_status(v1::CONSENT_STATUS_EXPIRED);
+  }
+  if (!with_subject) out.clear_subject_national_id();
+  return out;
+}
+
+absl::StatusOr<bool> ConsentRegistry::MaySee(const Stored& stored,
+                                             absl::string_view agency) const {
+  const v1::Consent& c = stored.consent;
+  if (c.recording_agency() == agency) return true;
+  if (c.recipient().target_case() == v1::ConsentRecipient::kAgency &&
+      c.recipient().agency() == agency) {
+    return true;
+  }
+  if (observer_ != nullptr) return observer_->ReceivedUnderConsent(c.id(), agency);
+  return false;
+}
+
+absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
+                                                    const v1::RecordConsentRequest& req) {
+  if (req.request_id().empty() || req.request_id().size() > 128) {
+    return absl::InvalidArgumentError("request_id is required (1-128 characters)");
+  }
+  common::NationalIdOptions id_opts;
+  id_opts.allow_synthetic = options_.allow_synthetic_ids;
+  auto nid = common::NationalId::Parse(req.subject_national_id(), id_opts);
+  if (!nid.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("subject_national_id: ", nid.status().message()));
+  }
+  if (req.giver() != v1::CONSENT_GIVER_CHILD && req.giver() != v1::CONSENT_GIVER_GUARDIAN) {
+    return absl::InvalidArgumentError("giver must be CHILD or GUARDIAN");
+  }
+  if (req.giver() == v1::CONSENT_GIVER_GUARDIAN &&
+      req.giver_relation() == v1::GUARDIAN_RELATION_UNSPECIFIED) {
+    return absl::InvalidArgumentError("giver_relation is required when giver is GUARDIAN");
+  }
+  if (req.giver() == v1::CONSENT_GIVER_CHILD &&
+      req.giver_relation() != v1::GUARDIAN_RELATION_UNSPECIFIED) {
+    return absl::InvalidArgumentError("giver_relation must be unset when giver is CHILD");
+  }
+  switch (req.recipient().target_case()) {
+    case v1::ConsentRecipient::kAgency: {
+      auto agency = directory_->GetAgency(req.recipient().agency());
+      if (!agency.ok()) {
+        return absl::InvalidArgumentError("recipient.agency: unknown agency");
+      }
+      break;
+    }
+    case v1::ConsentRecipient::kAgencyType:
+      if (req.recipient().agency_type() == v1::AGENCY_TYPE_UNSPECIFIED) {
+        return absl::InvalidArgumentError("recipient.agency_type must be set");
+      }
+      break;
+    default:
+      return absl::InvalidArgumentError("recipient (agency or agency_type) is required");
+  }
+  if (Utf8Length(req.purpose()) < 1 || Utf8Length(req.purpose()) > 500) {
+    return absl::InvalidArgumentError("purpose is required (1-500 characters)");
+  }
+  if (Utf8Length(req.scope()) < 1 || Utf8Length(req.scope()) > 2000) {
+    return absl::InvalidArgumentError("scope is required (1-2000 characters)");
+  }
+  if (req.method() == v1::CONSENT_METHOD_UNSPECIFIED) {
+    return absl::InvalidArgumentError("method must be WRITTEN, VERBAL or DIGITAL");
+  }
+  const referral::CivilDate today = Today();
+  referral::CivilDate valid_until = referral::AddYears(today, 1);
+  if (req.has_valid_until()) {
+    const v1::Date& d = req.valid_until();
+    if (!common::IsRealDate(d.year(), d.month(), d.day())) {
+      return absl::InvalidArgumentError("valid_until is not a real date");
+    }
+    valid_until = referral::FromProto(d);
+    if (valid_until < today) return absl::InvalidArgumentError("valid_until is in the past");
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string pseudonym,
+                             pseudonymizer_->Pseudonymize(nid->digits()));
+
+  absl::MutexLock lock(&mu_);
+  const std::string req_key = absl::StrCat("q/", caller.agency(), "/", req.request_id());
+  auto existing = store_->Get(kColumnFamily, req_key);
+  if (existing.ok()) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(*existing));
+    return Present(stored.consent, /*with_subject=*/true);
+  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+
+  const int age = nid->AgeOn(today.year, today.month, today.day);
+  auto violations = referral::GiverViolations(options_.rules, req.giver(), age);
+  if (!violations.empty()) {
+    BUDSTIKKE_RETURN_IF_ERROR(RecordDenied(caller, "consent.record", "", pseudonym,
+                                           absl::StrJoin(referral::RuleIds(violations), ","),
+                                           req.request_id()));
+    return common::PolicyRefusal(violations);
+  }
+
+  BUDSTIKKE_RETURN_IF_ERROR(keyring_->EnsureAgencyKey(caller.agency()).status());
+  const absl::Time now = clock_->Now();
+  Stored stored;
+  stored.pseudonym = pseudonym;
+  v1::Consent& c = stored.consent;
+  c.set_id(NewId("cns-"));
+  c.set_status(v1::CONSENT_STATUS_ACTIVE);
+  c.set_subject_national_id(nid->digits());
+  c.set_giver(req.giver());
+  c.set_giver_relation(req.giver_relation());
+  *c.mutable_recipient() = req.recipient();
+  c.set_purpose(req.purpose());
+  c.set_scope(req.scope());
+  c.set_method(req.method());
+  *c.mutable_valid_until() = referral::ToProto(valid_until);
+  c.set_recording_agency(caller.agency());
+  *c.mutable_recorded_by() = ActorOf(caller);
+  *c.mutable_record_time() = common::ToProtoTime(now);
+
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string value, Encode(stored));
+  const std::string inv = InvertedTime(now);
+  storage::WriteBatch batch;
+  batch.Put(kColumnFamily, RecordKey(c.id()), value);
+  batch.Put(kColumnFamily, absl::StrCat("l/", caller.agency(), "/", inv, "/", c.id()), "");
+  batch.Put(kColumnFamily,
+            absl::StrCat("s/", caller.agency(), "/", pseudonym, "/", inv, "/", c.id()), "");
+  batch.Put(kColumnFamily, req_key, c.id());
+  BUDSTIKKE_RETURN_IF_ERROR(
+      audit_->Add(&batch, caller, Event("consent.record", c.id(), pseudonym, req.request_id())));
+  BUDSTIKKE_RETURN_IF_ERROR(Commit(std::move(batch), {}));
+  return Present(c, /*with_subject=*/true);
+}
+
+absl::StatusOr<v1::Consent> ConsentRegistry::Revoke(const Caller& caller,
+                                                    const v1::RevokeConsentRequest& req) {
+  if (Utf8Length(req.reason()) < 1 || Utf8Length(req.reason()) > 500) {
+    return absl::InvalidArgumentError("reason is required (1-500 characters)");
+  }
+  Stored stored;
+  {
+    absl::MutexLock lock(&mu_);
+    BUDSTIKKE_ASSIGN_OR_RETURN(stored, Load(req.id()));
+    BUDSTIKKE_ASSIGN_OR_RETURN(bool may, MaySee(stored, caller.agency()));
+    if (!may) return absl::NotFoundError(kNotFound);
+    const bool is_recorder = stored.consent.recording_agency() == caller.agency();
+    if (stored.consent.status() == v1::CONSENT_STATUS_REVOKED) {
+      return Present(stored.consent, is_recorder);
+    }
+    v1::Consent& c = stored.consent;
+    c.set_status(v1::CONSENT_STATUS_REVOKED);
+    *c.mutable_revoked_by() = ActorOf(caller);
+    c.set_revoke_reason(req.reason());
+    *c.mutable_revoke_time() = common::ToProtoTime(clock_->Now());
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::string value, Encode(stored));
+    storage::WriteBatch batch;
+    batch.Put(kColumnFamily, RecordKey(c.id()), value);
+    BUDSTIKKE_RETURN_IF_ERROR(
+        audit_->Add(&batch, caller, Event("consent.revoke", c.id(), stored.pseudonym, "")));
+    std::vector<common::InboxDelivery> events;
+    events.push_back({c.recording_agency(), v1::INBOX_EVENT_TYPE_CONSENT_REVOKED,
+                      common::Ref(v1::RESOURCE_KIND_CONSENT, c.id())});
+    if (c.recipient().target_case() == v1::ConsentRecipient::kAgency &&
+        c.recipient().agency() != c.recording_agency()) {
+      events.push_back({c.recipient().agency(), v1::INBOX_EVENT_TYPE_CONSENT_REVOKED,
+                        common::Ref(v1::RESOURCE_KIND_CONSENT, c.id())});
+    }
+    BUDSTIKKE_RETURN_IF_ERROR(Commit(std::move(batch), std::move(events)));
+  }
+  // The revocation is durable: every read from now on sees it. Now withdraw
+  // the referrals under it that were not acknowledged.
+  if (observer_ != nullptr) {
+    common::ConsentFacts facts;
+    facts.id = stored.consent.id();
+    facts.recording_agency = stored.consent.recording_agency();
+    facts.subject_pseudonym = stored.pseudonym;
+    facts.giver = stored.consent.giver();
+    facts.recipient = stored.consent.recipient();
+    facts.purpose = stored.consent.purpose();
+    facts.valid_until = stored.consent.valid_until();
+    facts.revoked = true;
+    BUDSTIKKE_RETURN_IF_ERROR(observer_->OnConsentRevoked(caller, facts));
+  }
+  return Present(stored.consent, stored.consent.recording_agency() == caller.agency());
+}
+
+absl::StatusOr<v1::Consent> ConsentRegistry::Get(const Caller& caller, absl::string_view id) {
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id));
+  BUDSTIKKE_ASSIGN_OR_RETURN(bool may, MaySee(stored, caller.agency()));
+  if (!may) return absl::NotFoundError(kNotFound);
+  auto recorded =
+      audit_->Record(caller, Event("consent.read", stored.consent.id(), stored.pseudonym, ""));
+  if (!recorded.ok()) {
+    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
+  }
+  return Present(stored.consent, stored.consent.recording_agency() == caller.agency());
+}
+
+absl::StatusOr<v1::ListConsentsResponse> ConsentRegistry::List(
+    const Caller& caller, const v1::ListConsentsRequest& req) {
+  int page_size = req.page_size() <= 0 ? kDefaultPageSize : req.page_size();
+  if (page_size > kMaxPageSize) page_size = kMaxPageSize;
+  std::string prefix = absl::StrCat("l/", caller.agency(), "/");
+  std::string subject;
+  if (!req.subject_national_id().empty()) {
+    common::NationalIdOptions id_opts;
+    id_opts.allow_synthetic = options_.allow_synthetic_ids;
+    auto nid = common::NationalId::Parse(req.subject_national_id(), id_opts);
+    if (!nid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("subject_national_id: ", nid.status().message()));
+    }
+    BUDSTIKKE_ASSIGN_OR_RETURN(subject, pseudonymizer_->Pseudonymize(nid->digits()));
+    prefix = absl::StrCat("s/", caller.agency(), "/", subject, "/");
+  }
+  auto it = store_->Scan(kColumnFamily, prefix);
+  if (!req.page_token().empty()) {
+    it->Seek(absl::StrCat(prefix, req.page_token()));
+  }
+  v1::ListConsentsResponse resp;
+  std::vector<std::string> ids;
+  for (; it->Valid(); it->Next()) {
+    std::string_view key = it->key();
+    std::string_view rest = key.substr(prefix.size());
+    if (resp.consents_size() >= page_size) {
+      resp.set_next_page_token(std::string(rest));
+      break;
+    }
+    const size_t slash = rest.rfind('/');
+    const std::string id(rest.substr(slash + 1));
+    BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id));
+    v1::Consent c = Present(stored.consent, /*with_subject=*/false);
+    if (req.statuses_size() > 0) {
+      bool match = false;
+      for (int s : req.statuses()) match |= s == c.status();
+      if (!match) continue;
+    }
+    *resp.add_consents() = std::move(c);
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(it->status());
+  v1::AuditEvent e = Event("consent.list", "", subject, "");
+  e.clear_consent_id();
+  auto recorded = audit_->Record(caller, std::move(e));
+  if (!recorded.ok()) {
+    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
+  }
+  return resp;
+}
+
+absl::StatusOr<common::ConsentFacts> ConsentRegistry::GetConsentFacts(
+    absl::string_view consent_id) const {
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(consent_id));
+  common::ConsentFacts f;
+  f.id = stored.consent.id();
+  f.recording_agency = stored.consent.recording_agency();
+  f.subject_pseudonym = stored.pseudonym;
+  f.giver = stored.consent.giver();
+  f.recipient = stored.consent.recipient();
+  f.purpose = stored.consent.purpose();
+  f.valid_until = stored.consent.valid_until();
+  f.revoked = stored.consent.status() == v1::CONSENT_STATUS_REVOKED;
+  return f;
+}
+
+}  // namespace budstikke::consent

@@ -1,0 +1,133 @@
+// ConsentRegistry: recorded consents to disclose a named child's information
+// (domain logic, no gRPC). See consent.proto for the API contract and
+// DESIGN.md "Domain rules" / "Settled details".
+//
+// Storage, column family "consent" (keys hold no personal data):
+//   c/<id>                               framed(subject pseudonym, envelope of
+//                                        v1::Consent sealed for the recording agency)
+//   l/<agency>/<inverted micros>/<id>    list index of the recording agency
+//   s/<agency>/<pseudonym>/<inv>/<id>    list index by subject
+//   q/<agency>/<request id>              id of the consent a Record created
+// A change, its audit events and its inbox events commit in one WriteBatch.
+//
+// Who may do what (the authorization table has already admitted a
+// professional role): Record by anyone, for the caller's agency; Get and
+// Revoke by the recording agency, the named recipient agency, or an agency
+// that received a referral under the consent (ConsentObserver); List the
+// caller's agency's own consents. Anything else is NOT_FOUND, the same as an
+// unknown id. The national id is returned only to the recording agency (Record
+// and Get); List never returns it.
+//
+// Thread-safe: mutations are serialized by a mutex; reads are lock-free.
+#ifndef BUDSTIKKE_SERVICES_CONSENT_CONSENT_H_
+#define BUDSTIKKE_SERVICES_CONSENT_CONSENT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "budstikke/v1/consent.pb.h"
+#include "services/common/agency_lookup.h"
+#include "services/common/audit_outbox.h"
+#include "services/common/clock.h"
+#include "services/common/consent_checker.h"
+#include "services/common/identity.h"
+#include "services/common/inbox_writer.h"
+#include "services/referral/policy.h"
+#include "storage/envelope.h"
+#include "storage/keyring.h"
+#include "storage/pseudonymizer.h"
+#include "storage/store.h"
+
+namespace budstikke::consent {
+
+inline constexpr char kColumnFamily[] = "consent";
+
+struct ConsentOptions {
+  bool allow_synthetic_ids = true;
+  referral::PolicyRules rules;
+  // Days are Norwegian calendar days.
+  absl::TimeZone zone = referral::NorwegianTimeZone();
+};
+
+class ConsentRegistry final : public common::ConsentChecker {
+ public:
+  // Dependencies are not owned and must outlive the registry. `inbox` may be
+  // null (no inbox events).
+  static absl::StatusOr<std::unique_ptr<ConsentRegistry>> Create(
+      storage::Store* store, storage::Keyring* keyring, common::AuditOutbox* audit,
+      common::InboxWriter* inbox, const common::AgencyLookup* directory,
+      const common::Clock* clock, ConsentOptions options = {});
+
+  // The referral service, told about revocations. Call before serving.
+  void SetObserver(common::ConsentObserver* observer) { observer_ = observer; }
+
+  // INVALID_ARGUMENT naming the field; FAILED_PRECONDITION consent.giver.*.
+  // Idempotent on (caller agency, request_id).
+  absl::StatusOr<v1::Consent> Record(const common::Caller& caller,
+                                     const v1::RecordConsentRequest& request);
+  // Revoking a REVOKED consent returns it unchanged.
+  absl::StatusOr<v1::Consent> Revoke(const common::Caller& caller,
+                                     const v1::RevokeConsentRequest& request);
+  absl::StatusOr<v1::Consent> Get(const common::Caller& caller, absl::string_view id);
+  absl::StatusOr<v1::ListConsentsResponse> List(const common::Caller& caller,
+                                                const v1::ListConsentsRequest& request);
+
+  absl::StatusOr<common::ConsentFacts> GetConsentFacts(
+      absl::string_view consent_id) const override;
+
+ private:
+  struct Stored {
+    std::string pseudonym;
+    v1::Consent consent;  // as stored (status ACTIVE or REVOKED)
+  };
+
+  ConsentRegistry(storage::Store* store, storage::Keyring* keyring,
+                  std::unique_ptr<storage::Envelope> envelope,
+                  std::unique_ptr<storage::Pseudonymizer> pseudonymizer,
+                  common::AuditOutbox* audit, common::InboxWriter* inbox,
+                  const common::AgencyLookup* directory, const common::Clock* clock,
+                  ConsentOptions options);
+
+  absl::StatusOr<Stored> Load(absl::string_view id) const;
+  absl::StatusOr<std::string> Encode(const Stored& stored) const;
+  // Whether `agency` may Get/Revoke the consent.
+  absl::StatusOr<bool> MaySee(const Stored& stored, absl::string_view agency) const;
+  // Status with EXPIRED computed for today; the national id cleared unless
+  // `with_subject`.
+  v1::Consent Present(const v1::Consent& consent, bool with_subject) const;
+  absl::Status Commit(storage::WriteBatch batch, std::vector<common::InboxDelivery> events);
+  absl::Status RecordDenied(const common::Caller& caller, const std::string& action,
+                            const std::string& id, const std::string& subject,
+                            const std::string& rule, const std::string& request_id);
+  referral::CivilDate Today() const;
+
+  storage::Store* const store_;
+  storage::Keyring* const keyring_;
+  const std::unique_ptr<storage::Envelope> envelope_;
+  const std::unique_ptr<storage::Pseudonymizer> pseudonymizer_;
+  common::AuditOutbox* const audit_;
+  common::InboxWriter* const inbox_;
+  const common::AgencyLookup* const directory_;
+  const common::Clock* const clock_;
+  const ConsentOptions options_;
+  common::ConsentObserver* observer_ = nullptr;
+  absl::Mutex mu_;  // serializes Record and Revoke
+};
+
+// Helpers shared with the referral service's storage layout (no personal data).
+namespace consent_internal {
+// 16 random bytes as 32 lowercase hex characters, with a prefix.
+std::string NewId(absl::string_view prefix);
+// 20-digit decimal of (max - micros since epoch): newest first in byte order.
+std::string InvertedTime(absl::Time t);
+// u32 length | a | b.
+std::string Frame(absl::string_view a, absl::string_view b);
+bool Unframe(absl::string_view framed, std::string* a, std::string* b);
+}  // namespace consent_internal
+
+}  // namespace budstikke::consent
+
+#endif  // BUDSTIKKE_SERVICES_CONSENT_CONSENT_H_

@@ -1,0 +1,200 @@
+// ReferralDesk: consent-gated referrals of a named child to BUP, PPT and child
+// welfare, and their attachments (domain logic, no gRPC). See referral.proto
+// for the API contract and policy.h for the rules.
+//
+// Storage (keys hold no personal data), column family "referral":
+//   r/<id>                        Frame(subject pseudonym, envelope of the whole
+//                                 v1::Referral sealed for sender + recipient)
+//   s/<sender>/<inverted>/<id>    sent mailbox;  v/<recipient>/<inverted>/<id>
+//   q/<sender>/<request id>       id of the referral a Send created
+//   k/<consent>/<recipient>/<id>  referrals under a consent
+// column family "referral_attachment":
+//   a/<att id>                    Frame(owner agency, Frame(referral id or "",
+//                                 envelope of v1::AttachmentInfo))
+//   d/<att id>/<6-digit index>    envelope of one chunk (<= 1 MiB)
+//   u/<agency>/<request id>       id of the attachment an upload created
+// Attachments are sealed for the uploading agency; Send re-seals them (and the
+// info) for sender + recipient in the same WriteBatch as the referral.
+//
+// Consent gating: the recipient reads a referral (Get, Download, transition
+// responses) only while it is acknowledged, or while its consent holds
+// (fresh read through ConsentChecker, so a revocation that has returned is
+// seen by every later read). A SENT referral whose consent is revoked is
+// presented as WITHDRAWN even before OnConsentRevoked has materialized that.
+// After acknowledgement the recipient keeps Get, but attachments (further
+// disclosure) need the consent to hold.
+//
+// Audit: every change with AuditOutbox::Add in its WriteBatch; every read with
+// Record before content is returned (failure: UNAVAILABLE, no content);
+// refusals as DENIED with the rule ids joined by ','.
+//
+// Thread-safe: mutations are serialized by one mutex; reads are lock-free.
+#ifndef BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_H_
+#define BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "budstikke/v1/referral.pb.h"
+#include "services/common/agency_lookup.h"
+#include "services/common/audit_outbox.h"
+#include "services/common/clock.h"
+#include "services/common/consent_checker.h"
+#include "services/common/identity.h"
+#include "services/common/inbox_writer.h"
+#include "services/referral/policy.h"
+#include "storage/envelope.h"
+#include "storage/keyring.h"
+#include "storage/pseudonymizer.h"
+#include "storage/store.h"
+
+namespace budstikke::referral {
+
+inline constexpr char kColumnFamily[] = "referral";
+inline constexpr char kAttachmentColumnFamily[] = "referral_attachment";
+
+struct ReferralOptions {
+  bool allow_synthetic_ids = true;
+  PolicyRules rules;
+  absl::TimeZone zone = NorwegianTimeZone();
+  uint64_t max_attachment_bytes = 25ull << 20;
+  size_t max_chunk_bytes = 1u << 20;
+  int max_attachments = 20;
+};
+
+class ReferralDesk;
+
+// One upload in progress. Nothing is stored until Finish() succeeds, so an
+// abandoned upload leaves nothing behind. Not thread-safe (one stream).
+class AttachmentUpload {
+ public:
+  // True when the request id was seen before: Finish() returns the first
+  // result without reading chunks.
+  bool done() const { return done_; }
+  // INVALID_ARGUMENT if the chunk is too large, exceeds the declared size, or
+  // its first bytes do not match the declared type.
+  absl::Status AddChunk(absl::string_view chunk);
+  // INVALID_ARGUMENT on size or sha256 mismatch or a disallowed content.
+  absl::StatusOr<v1::AttachmentInfo> Finish();
+
+ private:
+  friend class ReferralDesk;
+  AttachmentUpload(ReferralDesk* desk, common::Caller caller, v1::AttachmentMetadata meta)
+      : desk_(desk), caller_(std::move(caller)), meta_(std::move(meta)) {}
+  ReferralDesk* desk_;
+  common::Caller caller_;
+  v1::AttachmentMetadata meta_;
+  std::string data_;
+  bool sniffed_ = false;
+  bool done_ = false;
+  v1::AttachmentInfo first_;
+};
+
+class ReferralDesk final : public common::ConsentObserver {
+ public:
+  static std::vector<std::string> ColumnFamilies() {
+    return {kColumnFamily, kAttachmentColumnFamily};
+  }
+  // Dependencies are not owned and must outlive the desk; `inbox` may be null.
+  static absl::StatusOr<std::unique_ptr<ReferralDesk>> Create(
+      storage::Store* store, storage::Keyring* keyring, common::AuditOutbox* audit,
+      common::InboxWriter* inbox, const common::AgencyLookup* directory,
+      const common::ConsentChecker* consents, const common::Clock* clock,
+      ReferralOptions options = {});
+
+  absl::StatusOr<v1::Referral> Send(const common::Caller& caller,
+                                    const v1::SendReferralRequest& request);
+  absl::StatusOr<v1::Referral> Get(const common::Caller& caller, absl::string_view id);
+  absl::StatusOr<v1::ListReferralsResponse> List(const common::Caller& caller,
+                                                 const v1::ListReferralsRequest& request);
+  absl::StatusOr<v1::Referral> Acknowledge(const common::Caller& caller, absl::string_view id);
+  absl::StatusOr<v1::Referral> Decide(const common::Caller& caller,
+                                      const v1::DecideReferralRequest& request);
+  absl::StatusOr<v1::Referral> Withdraw(const common::Caller& caller,
+                                        const v1::WithdrawReferralRequest& request);
+
+  // Validates the metadata (INVALID_ARGUMENT naming the field).
+  absl::StatusOr<std::unique_ptr<AttachmentUpload>> BeginUpload(
+      const common::Caller& caller, const v1::AttachmentMetadata& metadata);
+  // Streams `info` then the chunks to `sink` (which returns false to stop).
+  absl::Status Download(const common::Caller& caller, absl::string_view referral_id,
+                        absl::string_view attachment_id,
+                        const std::function<bool(const v1::DownloadAttachmentResponse&)>& sink);
+
+  // common::ConsentObserver
+  absl::StatusOr<bool> ReceivedUnderConsent(absl::string_view consent_id,
+                                            absl::string_view agency) const override;
+  absl::Status OnConsentRevoked(const common::Caller& caller,
+                                const common::ConsentFacts& consent) override;
+
+ private:
+  friend class AttachmentUpload;
+  struct Stored {
+    std::string pseudonym;
+    v1::Referral referral;
+  };
+  struct StoredAttachment {
+    std::string owner;
+    std::string referral_id;
+    v1::AttachmentInfo info;
+  };
+
+  ReferralDesk(storage::Store* store, storage::Keyring* keyring,
+               std::unique_ptr<storage::Envelope> envelope,
+               std::unique_ptr<storage::Pseudonymizer> pseudonymizer, common::AuditOutbox* audit,
+               common::InboxWriter* inbox, const common::AgencyLookup* directory,
+               const common::ConsentChecker* consents, const common::Clock* clock,
+               ReferralOptions options);
+
+  // NOT_FOUND unless `agency` is the sender or the recipient.
+  absl::StatusOr<Stored> Load(absl::string_view id, absl::string_view agency) const;
+  absl::StatusOr<std::string> Encode(const Stored& stored) const;
+  absl::StatusOr<StoredAttachment> LoadAttachment(absl::string_view id,
+                                                  absl::string_view agency) const;
+  // The status as it holds now (SENT under a revoked consent: WITHDRAWN).
+  v1::ReferralStatus EffectiveStatus(const v1::Referral& r) const;
+  // OK if the recipient may read the referral now; else the refusal.
+  // `further` = a new disclosure after acknowledgement (attachments).
+  absl::Status RecipientGate(const v1::Referral& r, bool further) const;
+  absl::Status Commit(storage::WriteBatch batch, std::vector<common::InboxDelivery> events);
+  v1::AuditEvent Event(const std::string& action, const Stored& stored,
+                       const std::string& request_id) const;
+  absl::Status Deny(const common::Caller& caller, v1::AuditEvent event, absl::Status refusal);
+  absl::StatusOr<v1::Referral> Transition(
+      const common::Caller& caller, absl::string_view id, bool as_recipient,
+      const std::string& action,
+      const std::function<absl::StatusOr<bool>(v1::Referral*)>& change,
+      v1::InboxEventType event_type);
+  CivilDate Today() const { return DateOf(clock_->Now(), options_.zone); }
+  absl::StatusOr<v1::AttachmentInfo> StoreUpload(AttachmentUpload* upload);
+
+  storage::Store* const store_;
+  storage::Keyring* const keyring_;
+  const std::unique_ptr<storage::Envelope> envelope_;
+  const std::unique_ptr<storage::Pseudonymizer> pseudonymizer_;
+  common::AuditOutbox* const audit_;
+  common::InboxWriter* const inbox_;
+  const common::AgencyLookup* const directory_;
+  const common::ConsentChecker* const consents_;
+  const common::Clock* const clock_;
+  const ReferralOptions options_;
+  absl::Mutex mu_;  // serializes state changes of existing referrals
+  // Send creates a new referral, so it only needs to be serialized with
+  // retries of the same request id: one stripe per hash of (agency, request
+  // id). Reads re-check the consent, so a revocation racing a Send is still
+  // honoured (EffectiveStatus).
+  static constexpr size_t kSendStripes = 32;
+  absl::Mutex send_stripes_[kSendStripes];
+};
+
+// Content sniffing for attachments: OK when `prefix` (the first bytes) fits
+// `content_type` and is not an executable; INVALID_ARGUMENT otherwise.
+absl::Status CheckContentPrefix(absl::string_view content_type, absl::string_view prefix);
+
+}  // namespace budstikke::referral
+
+#endif  // BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_H_

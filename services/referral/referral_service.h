@@ -1,0 +1,47 @@
+// ReferralServiceImpl: the thin gRPC adapter of ReferralDesk. Every method
+// authenticates and authorizes first (common::Authenticator), then calls the
+// domain and converts the status once (common::ToGrpcStatus). Uploads are
+// handed to the domain chunk by chunk; a stream that ends early (client
+// disconnect) never reaches AttachmentUpload::Finish, so nothing is stored.
+#ifndef BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_SERVICE_H_
+#define BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_SERVICE_H_
+
+#include "budstikke/v1/referral.grpc.pb.h"
+#include "services/common/grpc_auth.h"
+#include "services/referral/referral.h"
+
+namespace budstikke::referral {
+
+class ReferralServiceImpl final : public v1::ReferralService::Service {
+ public:
+  // Both must outlive the service.
+  ReferralServiceImpl(ReferralDesk* desk, const common::Authenticator* auth)
+      : desk_(desk), auth_(auth) {}
+
+  grpc::Status Send(grpc::ServerContext* ctx, const v1::SendReferralRequest* req,
+                    v1::Referral* resp) override;
+  grpc::Status Get(grpc::ServerContext* ctx, const v1::GetReferralRequest* req,
+                   v1::Referral* resp) override;
+  grpc::Status List(grpc::ServerContext* ctx, const v1::ListReferralsRequest* req,
+                    v1::ListReferralsResponse* resp) override;
+  grpc::Status Acknowledge(grpc::ServerContext* ctx, const v1::AcknowledgeReferralRequest* req,
+                           v1::Referral* resp) override;
+  grpc::Status Decide(grpc::ServerContext* ctx, const v1::DecideReferralRequest* req,
+                      v1::Referral* resp) override;
+  grpc::Status Withdraw(grpc::ServerContext* ctx, const v1::WithdrawReferralRequest* req,
+                        v1::Referral* resp) override;
+  grpc::Status UploadAttachment(grpc::ServerContext* ctx,
+                                grpc::ServerReader<v1::UploadAttachmentRequest>* reader,
+                                v1::AttachmentInfo* resp) override;
+  grpc::Status DownloadAttachment(
+      grpc::ServerContext* ctx, const v1::DownloadAttachmentRequest* req,
+      grpc::ServerWriter<v1::DownloadAttachmentResponse>* writer) override;
+
+ private:
+  ReferralDesk* desk_;
+  const common::Authenticator* auth_;
+};
+
+}  // namespace budstikke::referral
+
+#endif  // BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_SERVICE_H_

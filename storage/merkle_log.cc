@@ -1,0 +1,273 @@
+#include "storage/merkle_log.h"
+
+#include <cstring>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "storage/status_macros.h"
+
+namespace budstikke::storage {
+namespace {
+
+constexpr char kSizeKey[] = "size";
+constexpr char kCheckpointKey[] = "checkpoint";
+
+void PutBigEndian(uint64_t v, char* out) {
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+}
+
+uint64_t GetBigEndian(std::string_view s) {
+  uint64_t v = 0;
+  for (char c : s) v = (v << 8) | static_cast<unsigned char>(c);
+  return v;
+}
+
+absl::Status FromResult(const tlog::Error& e) {
+  return absl::Status(static_cast<absl::StatusCode>(e.code), e.message);
+}
+
+tlog::Error ToError(const absl::Status& s) {
+  return tlog::MakeError(static_cast<tlog::ErrorCode>(s.code()), std::string(s.message()));
+}
+
+// Reads committed hashes, overlaid with an append's pending ones.
+class OverlayReader final : public tlog::HashReader {
+ public:
+  OverlayReader(const tlog::HashReader* base,
+                const std::map<std::pair<int, uint64_t>, tlog::Hash>* pending)
+      : base_(base), pending_(pending) {}
+  tlog::Result<std::vector<tlog::Hash>> ReadHashes(
+      const std::vector<tlog::HashIndex>& indexes) const override {
+    std::vector<tlog::Hash> out(indexes.size());
+    std::vector<tlog::HashIndex> rest;
+    std::vector<size_t> rest_pos;
+    for (size_t i = 0; i < indexes.size(); ++i) {
+      auto it = pending_->find({indexes[i].level, indexes[i].index});
+      if (it != pending_->end()) {
+        out[i] = it->second;
+      } else {
+        rest.push_back(indexes[i]);
+        rest_pos.push_back(i);
+      }
+    }
+    if (!rest.empty()) {
+      auto got = base_->ReadHashes(rest);
+      if (!got.ok()) return got.error();
+      for (size_t j = 0; j < rest.size(); ++j) out[rest_pos[j]] = (*got)[j];
+    }
+    return out;
+  }
+
+ private:
+  const tlog::HashReader* base_;
+  const std::map<std::pair<int, uint64_t>, tlog::Hash>* pending_;
+};
+
+}  // namespace
+
+std::vector<std::string> MerkleLog::ColumnFamilies(const std::string& prefix) {
+  return {prefix + "_leaves", prefix + "_tree", prefix + "_meta"};
+}
+
+std::string MerkleLog::LeafKey(uint64_t index) {
+  std::string k(8, '\0');
+  PutBigEndian(index, k.data());
+  return k;
+}
+
+std::string MerkleLog::NodeKey(int level, uint64_t index) {
+  std::string k(9, '\0');
+  k[0] = static_cast<char>(level);
+  PutBigEndian(index, k.data() + 1);
+  return k;
+}
+
+MerkleLog::MerkleLog(Store* store, Options options)
+    : store_(store),
+      options_(std::move(options)),
+      leaves_cf_(options_.prefix + "_leaves"),
+      tree_cf_(options_.prefix + "_tree"),
+      meta_cf_(options_.prefix + "_meta") {}
+
+absl::StatusOr<std::unique_ptr<MerkleLog>> MerkleLog::Open(Store* store, Options options) {
+  if (options.cache_min_level < 0 || options.cache_min_level > 63) {
+    return absl::InvalidArgumentError("cache_min_level must be in [0, 63]");
+  }
+  std::unique_ptr<MerkleLog> log(new MerkleLog(store, std::move(options)));
+  uint64_t size = 0;
+  auto got = store->Get(log->meta_cf_, kSizeKey);
+  if (got.ok()) {
+    if (got->size() != 8) return absl::DataLossError("merkle log: bad stored size");
+    size = GetBigEndian(*got);
+  } else if (!absl::IsNotFound(got.status())) {
+    return got.status();
+  }
+  absl::MutexLock lock(&log->mu_);
+  for (int level = log->options_.cache_min_level; level < 64; ++level) {
+    const uint64_t want = size >> level;
+    if (want == 0) break;
+    std::vector<tlog::Hash>& hashes = log->cache_.emplace_back();
+    hashes.reserve(want);
+    std::unique_ptr<Iterator> it = store->Scan(log->tree_cf_, std::string(1, char(level)));
+    for (; it->Valid() && hashes.size() < want; it->Next()) {
+      if (it->key().size() != 9 || GetBigEndian(it->key().substr(1)) != hashes.size() ||
+          it->value().size() != tlog::kHashSize) {
+        return absl::DataLossError(
+            absl::StrCat("merkle log: stored hash level ", level, " index ", hashes.size(),
+                         " missing or malformed"));
+      }
+      tlog::Hash h;
+      std::memcpy(h.data(), it->value().data(), tlog::kHashSize);
+      hashes.push_back(h);
+    }
+    BUDSTIKKE_RETURN_IF_ERROR(it->status());
+    if (hashes.size() != want) {
+      return absl::DataLossError(absl::StrCat("merkle log: level ", level, " has ",
+                                              hashes.size(), " hashes, want ", want));
+    }
+  }
+  log->size_.store(size, std::memory_order_release);
+  return log;
+}
+
+tlog::Result<std::vector<tlog::Hash>> MerkleLog::ReadHashes(
+    const std::vector<tlog::HashIndex>& indexes) const {
+  std::vector<tlog::Hash> out(indexes.size());
+  std::vector<size_t> uncached;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (size_t i = 0; i < indexes.size(); ++i) {
+      const tlog::HashIndex& at = indexes[i];
+      const int slot = at.level - options_.cache_min_level;
+      if (slot >= 0) {
+        if (static_cast<size_t>(slot) >= cache_.size() || at.index >= cache_[slot].size()) {
+          return tlog::MakeError(tlog::ErrorCode::kNotFound,
+                                 "merkle log: no stored hash at level " +
+                                     std::to_string(at.level) + " index " +
+                                     std::to_string(at.index));
+        }
+        out[i] = cache_[slot][at.index];
+      } else {
+        uncached.push_back(i);
+      }
+    }
+  }
+  for (size_t i : uncached) {
+    auto v = store_->Get(tree_cf_, NodeKey(indexes[i].level, indexes[i].index));
+    if (!v.ok()) return ToError(v.status());
+    if (v->size() != tlog::kHashSize) {
+      return tlog::MakeError(tlog::ErrorCode::kDataLoss,
+                             "merkle log: stored hash of wrong length at level " +
+                                 std::to_string(indexes[i].level) + " index " +
+                                 std::to_string(indexes[i].index));
+    }
+    std::memcpy(out[i].data(), v->data(), tlog::kHashSize);
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> MerkleLog::PrepareAppend(const std::vector<std::string>& leaves,
+                                                  WriteBatch* batch) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (has_pending_) return absl::FailedPreconditionError("merkle log: append pending");
+  }
+  const uint64_t start = size();
+  std::map<std::pair<int, uint64_t>, tlog::Hash> pending;
+  OverlayReader reader(this, &pending);
+  std::vector<tlog::StoredHash> stored;
+  uint64_t n = start;
+  for (const std::string& leaf : leaves) {
+    auto hashes = tlog::StoredHashesForAppend(n, tlog::LeafHash(leaf), reader);
+    if (!hashes.ok()) return FromResult(hashes.error());
+    for (const tlog::StoredHash& sh : *hashes) {
+      pending[{sh.at.level, sh.at.index}] = sh.hash;
+      stored.push_back(sh);
+      batch->Put(tree_cf_, NodeKey(sh.at.level, sh.at.index),
+                 std::string_view(reinterpret_cast<const char*>(sh.hash.data()), sh.hash.size()));
+    }
+    batch->Put(leaves_cf_, LeafKey(n), leaf);
+    ++n;
+  }
+  batch->Put(meta_cf_, kSizeKey, LeafKey(n));
+  absl::MutexLock lock(&mu_);
+  pending_ = std::move(stored);
+  pending_size_ = n;
+  has_pending_ = true;
+  return n;
+}
+
+void MerkleLog::Commit() {
+  absl::MutexLock lock(&mu_);
+  if (!has_pending_) return;
+  for (const tlog::StoredHash& sh : pending_) {
+    const int slot = sh.at.level - options_.cache_min_level;
+    if (slot < 0) continue;
+    while (cache_.size() <= static_cast<size_t>(slot)) cache_.emplace_back();
+    // Appends complete subtrees in index order, so this is always a push_back.
+    cache_[slot].push_back(sh.hash);
+  }
+  pending_.clear();
+  has_pending_ = false;
+  size_.store(pending_size_, std::memory_order_release);
+}
+
+void MerkleLog::Abort() {
+  absl::MutexLock lock(&mu_);
+  pending_.clear();
+  has_pending_ = false;
+}
+
+absl::Status MerkleLog::CheckSize(uint64_t tree_size) const {
+  if (tree_size > size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tree size ", tree_size, " is beyond the log size ", size()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> MerkleLog::LeafData(uint64_t index) const {
+  if (index >= size()) {
+    return absl::NotFoundError(absl::StrCat("no leaf ", index, " (log size ", size(), ")"));
+  }
+  return store_->Get(leaves_cf_, LeafKey(index));
+}
+
+absl::StatusOr<tlog::Hash> MerkleLog::Root(uint64_t tree_size) const {
+  BUDSTIKKE_RETURN_IF_ERROR(CheckSize(tree_size));
+  auto r = tlog::TreeHash(tree_size, *this);
+  if (!r.ok()) return FromResult(r.error());
+  return *r;
+}
+
+absl::StatusOr<std::vector<tlog::Hash>> MerkleLog::InclusionProof(uint64_t index,
+                                                                  uint64_t tree_size) const {
+  BUDSTIKKE_RETURN_IF_ERROR(CheckSize(tree_size));
+  auto r = tlog::ProveInclusion(index, tree_size, *this);
+  if (!r.ok()) return FromResult(r.error());
+  return std::move(r).value();
+}
+
+absl::StatusOr<std::vector<tlog::Hash>> MerkleLog::ConsistencyProof(uint64_t first,
+                                                                    uint64_t second) const {
+  BUDSTIKKE_RETURN_IF_ERROR(CheckSize(second));
+  auto r = tlog::ProveConsistency(first, second, *this);
+  if (!r.ok()) return FromResult(r.error());
+  return std::move(r).value();
+}
+
+absl::StatusOr<std::string> MerkleLog::LatestCheckpoint() const {
+  auto got = store_->Get(meta_cf_, kCheckpointKey);
+  if (absl::IsNotFound(got.status())) return std::string();
+  return got;
+}
+
+absl::Status MerkleLog::PutCheckpoint(std::string_view note) {
+  return store_->Put(meta_cf_, kCheckpointKey, note);
+}
+
+}  // namespace budstikke::storage

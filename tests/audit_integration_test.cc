@@ -1,0 +1,270 @@
+// The audit log over the real budstikke-server process and CLI:
+//  - fail closed: while store writes fail (the hidden test hook
+//    --test-fail-store-writes-file), an audited read returns UNAVAILABLE and
+//    no content, health is NOT_SERVING, and both recover when the fault clears;
+//  - kill -9 during heavy audited writing loses no acknowledged event, leaves
+//    no gap in the indexes, and `budstikke audit verify` passes after restart;
+//  - `budstikke audit verify` names the first altered event, and with --state
+//    detects a log rolled back to an older copy.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "budstikke/v1/audit.grpc.pb.h"
+#include "budstikke/v1/directory.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "storage/merkle_log.h"
+#include "storage/store.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_server.h"
+
+namespace budstikke {
+namespace {
+
+using ::budstikke::testing::BinDir;
+using ::budstikke::testing::RunCommand;
+using ::budstikke::testing::TestServer;
+using ::testing::HasSubstr;
+
+std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 5) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  return ctx;
+}
+
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(TestServer& server) {
+  auto stub = grpc::health::v1::Health::NewStub(server.Channel("auditor"));
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::Status s = stub->Check(Ctx().get(), grpc::health::v1::HealthCheckRequest(), &resp);
+  if (!s.ok()) return grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  return resp.status();
+}
+
+grpc::Status CreateAgency(v1::DirectoryService::Stub* stub, const std::string& id) {
+  v1::CreateAgencyRequest req;
+  req.set_request_id("req-" + id);
+  v1::Agency* a = req.mutable_agency();
+  a->set_id(id);
+  a->set_name("Agency " + id);
+  a->set_type(v1::AGENCY_TYPE_SCHOOL);
+  a->set_municipality("0301");
+  v1::Agency resp;
+  return stub->CreateAgency(Ctx().get(), req, &resp);
+}
+
+// Every event an auditor sees, in index order (all pages).
+std::vector<v1::AuditEvent> AllEvents(TestServer& server, const std::string& action = "") {
+  auto stub = v1::AuditService::NewStub(server.Channel("auditor"));
+  std::vector<v1::AuditEvent> out;
+  v1::QueryAuditRequest req;
+  req.set_page_size(1000);
+  req.set_action(action);
+  while (true) {
+    v1::QueryAuditResponse resp;
+    grpc::Status s = stub->Query(Ctx(20).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (!s.ok()) break;
+    for (const auto& r : resp.records()) out.push_back(r.event());
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  return out;
+}
+
+// Runs the CLI as the auditor; returns the exit code.
+int Cli(TestServer& server, std::vector<std::string> args, std::string* out, std::string* err) {
+  args.insert(args.begin(), BinDir() + "/budstikke");
+  return RunCommand(args, out, err, server.CliEnv("auditor"));
+}
+
+// Waits until the latest checkpoint covers at least `size` events.
+void WaitForCheckpoint(TestServer& server, uint64_t size) {
+  auto stub = v1::AuditService::NewStub(server.Channel("auditor"));
+  for (int i = 0; i < 100; ++i) {
+    v1::Checkpoint cp;
+    grpc::Status s = stub->GetCheckpoint(Ctx().get(), v1::GetCheckpointRequest(), &cp);
+    if (s.ok() && cp.tree_size() >= size) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ADD_FAILURE() << "no checkpoint of size >= " << size << " within 5 s";
+}
+
+TEST(AuditIntegrationTest, FailsClosedWhileAuditWritesFailAndRecovers) {
+  budstikke::testing::TempDir fault_dir;  // outlives the server
+  const std::string fault_file = fault_dir.Sub("fail-writes");
+  TestServer server({"--test-fail-store-writes-file", fault_file});
+  ASSERT_FALSE(server.address().empty());
+  auto audit = v1::AuditService::NewStub(server.Channel("auditor"));
+  v1::QueryAuditRequest req;
+  req.set_page_size(10);
+  v1::QueryAuditResponse resp;
+  ASSERT_TRUE(audit->Query(Ctx().get(), req, &resp).ok());
+  EXPECT_EQ(Health(server), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  { std::ofstream(fault_file) << "x"; }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the hook polls every 10 ms
+  resp.Clear();
+  grpc::Status s = audit->Query(Ctx().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), HasSubstr("audit log unavailable"));
+  EXPECT_EQ(resp.records_size(), 0);
+  EXPECT_EQ(Health(server), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  // The CLI reports it with exit code 5.
+  std::string out, err;
+  EXPECT_EQ(Cli(server, {"audit", "query"}, &out, &err), 5) << err;
+  EXPECT_THAT(err, HasSubstr("UNAVAILABLE"));
+  // An audited change fails too and is not applied.
+  auto dir = v1::DirectoryService::NewStub(server.Channel("admin"));
+  EXPECT_EQ(CreateAgency(dir.get(), "skole-fault").error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  ASSERT_EQ(std::remove(fault_file.c_str()), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  resp.Clear();
+  s = audit->Query(Ctx().get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(Health(server), grpc::health::v1::HealthCheckResponse::SERVING);
+  v1::GetAgencyRequest get;
+  get.set_id("skole-fault");
+  v1::Agency agency;
+  EXPECT_EQ(dir->GetAgency(Ctx().get(), get, &agency).error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(CreateAgency(dir.get(), "skole-fault").ok());
+  // The log is whole: every event verifies, indexes without a gap.
+  out.clear();
+  err.clear();
+  ASSERT_EQ(Cli(server, {"audit", "verify", "--output", "json"}, &out, &err), 0) << err;
+  EXPECT_THAT(out, HasSubstr("\"ok\":true"));
+}
+
+TEST(AuditIntegrationTest, KillDuringHeavyWritingLosesNoAcknowledgedEvent) {
+  TestServer server;
+  ASSERT_FALSE(server.address().empty());
+  constexpr int kThreads = 6;
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<std::string>> acked(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto stub = v1::DirectoryService::NewStub(server.Channel("admin"));
+      for (int i = 0; !stop.load(); ++i) {
+        const std::string id = "crash-" + std::to_string(t) + "-" + std::to_string(i);
+        if (CreateAgency(stub.get(), id).ok()) {
+          acked[t].push_back(id);
+        } else {
+          break;  // the server is gone
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  server.process()->Signal(SIGKILL);
+  EXPECT_EQ(server.process()->Wait(5000), 128 + SIGKILL);
+  stop.store(true);
+  for (auto& th : threads) th.join();
+  std::set<std::string> want;
+  for (const auto& ids : acked) want.insert(ids.begin(), ids.end());
+  ASSERT_GT(want.size(), 50u) << "too little load to mean anything";
+
+  server.Restart();
+  ASSERT_FALSE(server.address().empty());
+  // Wait for the drainer to move the outbox into the log.
+  std::set<std::string> got;
+  for (int i = 0; i < 100; ++i) {
+    got.clear();
+    for (const auto& e : AllEvents(server, "agency.create")) got.insert(e.resource().id());
+    if (std::includes(got.begin(), got.end(), want.begin(), want.end())) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::vector<std::string> missing;
+  std::set_difference(want.begin(), want.end(), got.begin(), got.end(),
+                      std::back_inserter(missing));
+  EXPECT_TRUE(missing.empty()) << missing.size() << " acknowledged events missing, first "
+                               << missing.front();
+  // Each create is logged exactly once (the outbox drained once).
+  EXPECT_GE(got.size(), want.size());
+  const std::vector<v1::AuditEvent> all = AllEvents(server);
+  ASSERT_GE(all.size(), want.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ(all[i].index(), i) << "gap in the log indexes";
+  }
+  size_t creates = 0;
+  for (const auto& e : all) creates += e.action() == "agency.create";
+  EXPECT_EQ(creates, got.size()) << "an agency.create event was logged twice";
+
+  WaitForCheckpoint(server, all.size());
+  std::string out, err;
+  ASSERT_EQ(Cli(server, {"audit", "verify", "--output", "json"}, &out, &err), 0) << err;
+  auto j = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << out;
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_GE(j["events_verified"].get<uint64_t>(), all.size());
+}
+
+TEST(AuditIntegrationTest, CliVerifyNamesAlteredEventAndDetectsRollback) {
+  TestServer server;
+  ASSERT_FALSE(server.address().empty());
+  auto dir = v1::DirectoryService::NewStub(server.Channel("admin"));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(CreateAgency(dir.get(), "a-" + std::to_string(i)).ok());
+  const std::string state = server.dir().Sub("verify-state.json");
+  WaitForCheckpoint(server, 5);
+  std::string out, err;
+  ASSERT_EQ(Cli(server, {"audit", "verify", "--state", state}, &out, &err), 0) << err;
+
+  // Keep a copy of this (older) log, then let it grow well past it.
+  server.Stop();
+  const std::string old_copy = server.dir().Sub("old-data");
+  ASSERT_EQ(RunCommand({"/bin/cp", "-a", server.data_dir(), old_copy}), 0);
+  server.Restart();
+  dir = v1::DirectoryService::NewStub(server.Channel("admin"));
+  for (int i = 5; i < 60; ++i) ASSERT_TRUE(CreateAgency(dir.get(), "a-" + std::to_string(i)).ok());
+  WaitForCheckpoint(server, 60);
+  out.clear();
+  ASSERT_EQ(Cli(server, {"audit", "verify", "--state", state, "--output", "json"}, &out, &err), 0)
+      << err;
+  EXPECT_THAT(out, HasSubstr("\"consistent_with_state\":true"));
+
+  // Rollback: the server comes back on the older copy.
+  server.Stop();
+  ASSERT_EQ(RunCommand({"/bin/rm", "-rf", server.data_dir()}), 0);
+  ASSERT_EQ(RunCommand({"/bin/cp", "-a", old_copy, server.data_dir()}), 0);
+  server.Restart();
+  err.clear();
+  EXPECT_EQ(Cli(server, {"audit", "verify", "--state", state}, &out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("rolled back"));
+
+  // Tamper: alter stored event 2 (its outcome) behind the server's back.
+  server.Stop();
+  {
+    storage::Store::Options o;
+    o.create_if_missing = false;
+    auto store = storage::Store::Open(server.data_dir(), o);
+    ASSERT_TRUE(store.ok()) << store.status();
+    const std::string key = storage::MerkleLog::LeafKey(2);
+    auto leaf = (*store)->Get("audit_leaves", key);
+    ASSERT_TRUE(leaf.ok()) << leaf.status();
+    const size_t at = leaf->find("\"outcome\":\"ALLOWED\"");
+    ASSERT_NE(at, std::string::npos) << *leaf;
+    std::string altered = *leaf;
+    altered.replace(at, 19, "\"outcome\":\"DENIED\"");
+    ASSERT_TRUE((*store)->Put("audit_leaves", key, altered).ok());
+  }
+  server.Restart();
+  err.clear();
+  EXPECT_EQ(Cli(server, {"audit", "verify"}, &out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("audit event 2: "));
+}
+
+}  // namespace
+}  // namespace budstikke

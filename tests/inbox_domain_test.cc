@@ -1,0 +1,185 @@
+// Inbox (domain level) with a real Store: dense per-agency cursors under
+// concurrent commits, redelivery of unacknowledged events, persistence.
+#include "services/inbox/inbox.h"
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/common/fake_clock.h"
+#include "storage/status_matchers.h"
+#include "storage/test_util.h"
+
+namespace budstikke::inbox {
+namespace {
+
+using ::budstikke::testing::IsOk;
+using ::budstikke::testing::StatusIs;
+using ::testing::SizeIs;
+
+common::InboxDelivery Delivery(const std::string& agency, const std::string& id) {
+  return {agency, v1::INBOX_EVENT_TYPE_CONSULTATION_RECEIVED,
+          common::Ref(v1::RESOURCE_KIND_CONSULTATION, id)};
+}
+
+class InboxDomainTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+  void Open() {
+    inbox_.reset();
+    store_.reset();
+    storage::Store::Options o;
+    o.column_families = {kColumnFamily, "other"};
+    store_ = *storage::Store::Open(dir_.Sub("db"), o);
+    inbox_ = *Inbox::Create(store_.get(), &clock_);
+  }
+  absl::Status Commit(const std::string& agency, const std::string& id) {
+    storage::WriteBatch batch;
+    batch.Put("other", id, "change");
+    return inbox_->Commit(std::move(batch), {Delivery(agency, id)});
+  }
+
+  storage::testing::TempDir dir_;
+  common::FakeClock clock_{absl::FromUnixSeconds(1717200000)};
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<Inbox> inbox_;
+};
+
+TEST_F(InboxDomainTest, TenThousandEventsAcrossThreeAgenciesNoneLostOrDuplicated) {
+  const std::vector<std::string> agencies = {"bup-oslo", "ppt-oslo", "barnevern-oslo"};
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 2500;  // 10000 in all
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string& agency = agencies[(t + i) % agencies.size()];
+        if (!Commit(agency, absl::StrCat("t", t, "-", i)).ok()) ++failures;
+      }
+    });
+  }
+  // A consumer reads and acks concurrently for the first agency, in chunks.
+  std::atomic<bool> done{false};
+  std::vector<v1::InboxEvent> consumed;
+  std::thread consumer([&] {
+    uint64_t cursor = 0;
+    while (true) {
+      auto events = inbox_->Read("bup-oslo", cursor, 97);
+      if (!events.ok()) return;
+      for (auto& e : *events) {
+        cursor = e.cursor();
+        consumed.push_back(e);
+      }
+      if (!events->empty()) {
+        (void)inbox_->Ack("bup-oslo", cursor);
+        continue;
+      }
+      if (done.load() && *inbox_->Latest("bup-oslo") == cursor) return;
+      inbox_->WaitForNewer("bup-oslo", cursor, absl::Milliseconds(50));
+    }
+  });
+  for (auto& th : threads) th.join();
+  done = true;
+  consumer.join();
+  ASSERT_EQ(failures.load(), 0);
+
+  std::map<std::string, int> total;
+  std::set<std::string> all_ids;
+  for (const std::string& agency : agencies) {
+    std::vector<v1::InboxEvent> events;
+    if (agency == "bup-oslo") {
+      events = consumed;
+      auto rest = inbox_->Read(agency, 0, 10000);
+      ASSERT_THAT(rest.status(), IsOk());
+      events.insert(events.end(), rest->begin(), rest->end());
+    } else {
+      auto read = inbox_->Read(agency, 0, 10000);
+      ASSERT_THAT(read.status(), IsOk());
+      events = *read;
+    }
+    // Dense, in order, no duplicates.
+    std::map<int, int> last_index_per_thread;
+    for (size_t i = 0; i < events.size(); ++i) {
+      ASSERT_EQ(events[i].cursor(), i + 1) << agency;
+      const std::string& id = events[i].resource().id();
+      EXPECT_TRUE(all_ids.insert(id).second) << "duplicate " << id;
+      // Each producer's events appear in the order it committed them.
+      int t = id[1] - '0';
+      int idx = std::stoi(id.substr(3));
+      auto it = last_index_per_thread.find(t);
+      if (it != last_index_per_thread.end()) EXPECT_LT(it->second, idx);
+      last_index_per_thread[t] = idx;
+    }
+    EXPECT_EQ(*inbox_->Latest(agency), events.size());
+    total[agency] = static_cast<int>(events.size());
+  }
+  EXPECT_EQ(all_ids.size(), 10000u);
+}
+
+TEST_F(InboxDomainTest, UnackedEventsAreRedeliveredInOrderAfterAReconnect) {
+  for (int i = 1; i <= 10; ++i) ASSERT_THAT(Commit("bup-oslo", absl::StrCat("c", i)), IsOk());
+  // First subscriber reads 5 and "dies" before acking.
+  auto first = inbox_->Read("bup-oslo", 0, 5);
+  ASSERT_THAT(first.status(), IsOk());
+  ASSERT_THAT(*first, SizeIs(5));
+  // Resubscribe from 0: the same events again, from cursor 1.
+  auto again = inbox_->Read("bup-oslo", 0, 100);
+  ASSERT_THAT(*again, SizeIs(10));
+  EXPECT_EQ((*again)[0].cursor(), 1u);
+  EXPECT_EQ((*again)[0].resource().id(), "c1");
+  // Ack 3: delivery starts at 4, whatever from_cursor below that.
+  EXPECT_EQ(*inbox_->Ack("bup-oslo", 3), 3u);
+  auto after_ack = inbox_->Read("bup-oslo", 0, 100);
+  ASSERT_THAT(*after_ack, SizeIs(7));
+  EXPECT_EQ((*after_ack)[0].cursor(), 4u);
+  // Resume from a cursor: strictly after it.
+  auto resumed = inbox_->Read("bup-oslo", 6, 100);
+  ASSERT_THAT(*resumed, SizeIs(4));
+  EXPECT_EQ((*resumed)[0].cursor(), 7u);
+  // Ack is idempotent and bounded.
+  EXPECT_EQ(*inbox_->Ack("bup-oslo", 2), 3u);
+  EXPECT_THAT(inbox_->Ack("bup-oslo", 11).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  // Other agencies are untouched.
+  EXPECT_EQ(*inbox_->Latest("ppt-oslo"), 0u);
+  EXPECT_THAT(*inbox_->Read("ppt-oslo", 0, 10), SizeIs(0));
+}
+
+TEST_F(InboxDomainTest, CursorsAndAcksSurviveReopen) {
+  for (int i = 1; i <= 4; ++i) ASSERT_THAT(Commit("bup-oslo", absl::StrCat("c", i)), IsOk());
+  ASSERT_THAT(inbox_->Ack("bup-oslo", 2).status(), IsOk());
+  Open();
+  EXPECT_EQ(*inbox_->Latest("bup-oslo"), 4u);
+  EXPECT_EQ(*inbox_->Acked("bup-oslo"), 2u);
+  ASSERT_THAT(Commit("bup-oslo", "c5"), IsOk());
+  auto events = inbox_->Read("bup-oslo", 0, 10);
+  ASSERT_THAT(*events, SizeIs(3));
+  EXPECT_EQ((*events)[0].cursor(), 3u);
+  EXPECT_EQ((*events)[2].cursor(), 5u);
+  EXPECT_EQ((*events)[2].resource().id(), "c5");
+  // The change committed with the event is there too.
+  EXPECT_THAT(store_->Get("other", "c5").status(), IsOk());
+}
+
+TEST_F(InboxDomainTest, WaitForNewerWakesOnCommitAndRejectsBadInput) {
+  EXPECT_FALSE(inbox_->WaitForNewer("bup-oslo", 0, absl::Milliseconds(10)));
+  std::thread t([&] {
+    absl::SleepFor(absl::Milliseconds(20));
+    (void)Commit("bup-oslo", "x");
+  });
+  EXPECT_TRUE(inbox_->WaitForNewer("bup-oslo", 0, absl::Seconds(10)));
+  t.join();
+  storage::WriteBatch batch;
+  EXPECT_THAT(inbox_->Commit(std::move(batch), {Delivery("bad/agency", "x")}),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  inbox_->Shutdown();
+  EXPECT_FALSE(inbox_->WaitForNewer("bup-oslo", 0, absl::Seconds(10)));
+}
+
+}  // namespace
+}  // namespace budstikke::inbox

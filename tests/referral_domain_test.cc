@@ -1,0 +1,621 @@
+// ConsentRegistry + ReferralDesk on a real RocksDB store, keyring and audit
+// outbox (no gRPC): flows, consent gating and the revocation race, encryption
+// at rest, audit events with legal basis, inbox events, idempotency and
+// attachments.
+#include <openssl/sha.h>
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/common/errors.h"
+#include "services/common/fake_clock.h"
+#include "services/common/national_id_testing.h"
+#include "services/common/store_audit_outbox.h"
+#include "services/consent/consent.h"
+#include "services/referral/referral.h"
+#include "storage/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+namespace budstikke {
+namespace {
+
+using ::budstikke::testing::IsOk;
+using ::budstikke::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+class FakeDirectory final : public common::AgencyLookup {
+ public:
+  FakeDirectory() {
+    Add("bhg-solsikken", v1::AGENCY_TYPE_KINDERGARTEN);
+    Add("legekontor-sentrum", v1::AGENCY_TYPE_GP);
+    Add("bup-oslo", v1::AGENCY_TYPE_BUP);
+    Add("ppt-oslo", v1::AGENCY_TYPE_PPT);
+    Add("barnevern-oslo", v1::AGENCY_TYPE_CHILD_WELFARE);
+    Add("skole-oslo", v1::AGENCY_TYPE_SCHOOL);
+  }
+  absl::StatusOr<v1::Agency> GetAgency(absl::string_view id) const override {
+    auto it = agencies_.find(std::string(id));
+    if (it == agencies_.end()) return absl::NotFoundError("agency not found");
+    return it->second;
+  }
+  absl::StatusOr<std::vector<v1::Agency>> FindAgencies(v1::AgencyType,
+                                                       absl::string_view) const override {
+    return std::vector<v1::Agency>{};
+  }
+
+ private:
+  void Add(const std::string& id, v1::AgencyType type) {
+    v1::Agency a;
+    a.set_id(id);
+    a.set_type(type);
+    agencies_[id] = a;
+  }
+  std::map<std::string, v1::Agency> agencies_;
+};
+
+// Records inbox events and writes the batch.
+class RecordingInbox final : public common::InboxWriter {
+ public:
+  explicit RecordingInbox(storage::Store* store) : store_(store) {}
+  absl::Status Commit(storage::WriteBatch batch,
+                      const std::vector<common::InboxDelivery>& events) override {
+    absl::MutexLock lock(&mu_);
+    absl::Status s = store_->Write(std::move(batch));
+    if (s.ok()) {
+      for (const auto& e : events) events_.push_back(e);
+    }
+    return s;
+  }
+  // "agency TYPE id" lines.
+  std::vector<std::string> Lines() {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> out;
+    for (const auto& e : events_) {
+      out.push_back(absl::StrCat(e.agency, " ", v1::InboxEventType_Name(e.type), " ",
+                                 e.resource.id()));
+    }
+    return out;
+  }
+  void Clear() {
+    absl::MutexLock lock(&mu_);
+    events_.clear();
+  }
+
+ private:
+  storage::Store* store_;
+  absl::Mutex mu_;
+  std::vector<common::InboxDelivery> events_;
+};
+
+common::Caller Person(const std::string& agency, v1::Role role, const std::string& user) {
+  common::Caller c;
+  c.identity.agency = agency;
+  c.identity.role = role;
+  c.identity.user = user;
+  return c;
+}
+
+const common::Caller kGp = Person("legekontor-sentrum", v1::ROLE_PHYSICIAN, "lege1");
+const common::Caller kStaff = Person("bhg-solsikken", v1::ROLE_STAFF, "kari");
+const common::Caller kBup = Person("bup-oslo", v1::ROLE_CLINICIAN, "terapeut1");
+const common::Caller kPpt = Person("ppt-oslo", v1::ROLE_PSYCHOLOGIST, "psykolog1");
+const common::Caller kCw = Person("barnevern-oslo", v1::ROLE_CHILD_WELFARE_LEADER, "leder1");
+const common::Caller kSchool = Person("skole-oslo", v1::ROLE_STAFF, "laerer1");
+
+std::vector<std::string> Rules(const absl::Status& s) {
+  std::vector<std::string> out;
+  if (auto d = common::GetErrorDetails(s)) {
+    for (const auto& v : d->violations()) out.push_back(v.rule());
+  }
+  return out;
+}
+
+std::string Sha256(const std::string& data) {
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d);
+  return std::string(reinterpret_cast<const char*>(d), sizeof d);
+}
+
+class ReferralDomainTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    storage::Store::Options options;
+    options.column_families = storage::Keyring::ColumnFamilies();
+    options.column_families.push_back(common::kAuditOutboxColumnFamily);
+    options.column_families.push_back(consent::kColumnFamily);
+    for (const auto& cf : referral::ReferralDesk::ColumnFamilies()) {
+      options.column_families.push_back(cf);
+    }
+    store_ = *storage::Store::Open(dir_.Sub("db"), options);
+    storage::SecretBytes master(std::string(32, '\x42'));
+    keyring_ = *storage::Keyring::Create(master, store_.get());
+    audit_ = *common::StoreAuditOutbox::Create(store_.get(), &clock_);
+    inbox_ = std::make_unique<RecordingInbox>(store_.get());
+    consents_ = *consent::ConsentRegistry::Create(store_.get(), keyring_.get(), audit_.get(),
+                                                  inbox_.get(), &directory_, &clock_);
+    referral::ReferralOptions ropts;
+    ropts.max_attachment_bytes = 25ull << 20;
+    desk_ = *referral::ReferralDesk::Create(store_.get(), keyring_.get(), audit_.get(),
+                                            inbox_.get(), &directory_, consents_.get(), &clock_,
+                                            ropts);
+    consents_->SetObserver(desk_.get());
+  }
+
+  // A child aged `age` today (2025-06-01, noon Oslo time).
+  static std::string Child(int age, int individual = 123) {
+    return common::testing::MakeSyntheticNationalIdAgedOn(age, 2025, 6, 1, individual);
+  }
+
+  v1::Consent RecordConsent(const common::Caller& by, const std::string& subject,
+                            const std::string& recipient,
+                            v1::ConsentGiver giver = v1::CONSENT_GIVER_GUARDIAN) {
+    v1::RecordConsentRequest req;
+    req.set_request_id(absl::StrCat("rc-", ++counter_));
+    req.set_subject_national_id(subject);
+    req.set_giver(giver);
+    if (giver == v1::CONSENT_GIVER_GUARDIAN) req.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
+    req.mutable_recipient()->set_agency(recipient);
+    req.set_purpose("henvisning");
+    req.set_scope("journalnotat");
+    req.set_method(v1::CONSENT_METHOD_WRITTEN);
+    auto c = consents_->Record(by, req);
+    EXPECT_THAT(c, IsOk());
+    return *c;
+  }
+
+  v1::SendReferralRequest SendRequest(const std::string& to, const std::string& subject,
+                                      const std::string& consent_id) {
+    v1::SendReferralRequest req;
+    req.set_request_id(absl::StrCat("rs-", ++counter_));
+    req.set_recipient_agency(to);
+    req.set_subject_national_id(subject);
+    if (!consent_id.empty()) req.set_consent_id(consent_id);
+    req.set_reason("Vedvarende søvnvansker og angst gjennom et halvt år.");
+    return req;
+  }
+
+  std::vector<v1::AuditEvent> AuditEvents() {
+    std::vector<v1::AuditEvent> out;
+    for (auto it = store_->Scan(common::kAuditOutboxColumnFamily, ""); it->Valid(); it->Next()) {
+      v1::AuditEvent e;
+      EXPECT_TRUE(e.ParseFromString(std::string(it->value())));
+      out.push_back(e);
+    }
+    return out;
+  }
+
+  std::vector<v1::AuditEvent> AuditEvents(const std::string& action) {
+    std::vector<v1::AuditEvent> out;
+    for (auto& e : AuditEvents()) {
+      if (e.action() == action) out.push_back(e);
+    }
+    return out;
+  }
+
+  // Every stored byte of a column family, concatenated.
+  std::string RawBytes(const std::string& cf) {
+    std::string all;
+    for (auto it = store_->Scan(cf, ""); it->Valid(); it->Next()) {
+      all += std::string(it->key());
+      all += std::string(it->value());
+    }
+    return all;
+  }
+
+  absl::StatusOr<v1::AttachmentInfo> Upload(const common::Caller& by, const std::string& data,
+                                            const std::string& type,
+                                            v1::AttachmentKind kind = v1::ATTACHMENT_KIND_OTHER,
+                                            uint64_t declared = UINT64_MAX) {
+    v1::AttachmentMetadata m;
+    m.set_request_id(absl::StrCat("up-", ++counter_));
+    m.set_filename("dokument");
+    m.set_content_type(type);
+    m.set_kind(kind);
+    m.set_size(declared == UINT64_MAX ? data.size() : declared);
+    m.set_sha256(Sha256(data));
+    auto up = desk_->BeginUpload(by, m);
+    if (!up.ok()) return up.status();
+    for (size_t off = 0; off < data.size(); off += 1 << 20) {
+      absl::Status s = (*up)->AddChunk(absl::string_view(data).substr(off, 1 << 20));
+      if (!s.ok()) return s;
+    }
+    return (*up)->Finish();
+  }
+
+  testing::TempDir dir_;
+  common::FakeClock clock_{absl::FromCivil(absl::CivilSecond(2025, 6, 1, 12, 0, 0),
+                                           referral::NorwegianTimeZone())};
+  FakeDirectory directory_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<storage::Keyring> keyring_;
+  std::unique_ptr<common::StoreAuditOutbox> audit_;
+  std::unique_ptr<RecordingInbox> inbox_;
+  std::unique_ptr<consent::ConsentRegistry> consents_;
+  std::unique_ptr<referral::ReferralDesk> desk_;
+  int counter_ = 0;
+};
+
+TEST_F(ReferralDomainTest, GpRefersAChildOfTenToBupWithGuardianConsent) {
+  const std::string child = Child(10);
+  v1::Consent consent = RecordConsent(kGp, child, "bup-oslo");
+  EXPECT_EQ(consent.status(), v1::CONSENT_STATUS_ACTIVE);
+  EXPECT_EQ(consent.subject_national_id(), child);
+  EXPECT_EQ(consent.valid_until().year(), 2026);
+
+  auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, consent.id()));
+  ASSERT_THAT(sent, IsOk());
+  EXPECT_EQ(sent->status(), v1::REFERRAL_STATUS_SENT);
+  EXPECT_EQ(sent->recipient_type(), v1::AGENCY_TYPE_BUP);
+  EXPECT_EQ(sent->legal_basis(), v1::LEGAL_BASIS_CONSENT);
+  EXPECT_THAT(inbox_->Lines(),
+              ElementsAre(absl::StrCat("bup-oslo INBOX_EVENT_TYPE_REFERRAL_RECEIVED ", sent->id())));
+
+  v1::ListReferralsRequest received;
+  received.set_mailbox(v1::MAILBOX_RECEIVED);
+  auto list = desk_->List(kBup, received);
+  ASSERT_THAT(list, IsOk());
+  ASSERT_THAT(list->referrals(), SizeIs(1));
+  EXPECT_EQ(list->referrals(0).id(), sent->id());
+  EXPECT_EQ(list->referrals(0).subject_national_id(), "");
+  EXPECT_EQ(list->referrals(0).reason(), "");
+
+  auto got = desk_->Get(kBup, sent->id());
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->subject_national_id(), child);
+  EXPECT_EQ(got->reason(), sent->reason());
+
+  auto acked = desk_->Acknowledge(kBup, sent->id());
+  ASSERT_THAT(acked, IsOk());
+  EXPECT_EQ(acked->status(), v1::REFERRAL_STATUS_ACKNOWLEDGED);
+  EXPECT_EQ(acked->acknowledged_by().user(), "terapeut1");
+  v1::DecideReferralRequest decide;
+  decide.set_id(sent->id());
+  decide.set_decision(v1::REFERRAL_DECISION_ACCEPT);
+  auto accepted = desk_->Decide(kBup, decide);
+  ASSERT_THAT(accepted, IsOk());
+  EXPECT_EQ(accepted->status(), v1::REFERRAL_STATUS_ACCEPTED);
+  EXPECT_THAT(inbox_->Lines(),
+              ElementsAre(HasSubstr("REFERRAL_RECEIVED"),
+                          absl::StrCat("legekontor-sentrum INBOX_EVENT_TYPE_REFERRAL_STATUS_CHANGED ",
+                                       sent->id()),
+                          absl::StrCat("legekontor-sentrum INBOX_EVENT_TYPE_REFERRAL_STATUS_CHANGED ",
+                                       sent->id())));
+
+  // The sender cannot withdraw an accepted referral.
+  v1::WithdrawReferralRequest w;
+  w.set_id(sent->id());
+  auto withdrawn = desk_->Withdraw(kGp, w);
+  EXPECT_THAT(withdrawn, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already")));
+  EXPECT_THAT(Rules(withdrawn.status()), ElementsAre("referral.already_decided"));
+
+  auto send_events = AuditEvents("referral.send");
+  ASSERT_THAT(send_events, SizeIs(1));
+  EXPECT_EQ(send_events[0].legal_basis(), v1::LEGAL_BASIS_CONSENT);
+  EXPECT_EQ(send_events[0].consent_id(), consent.id());
+  EXPECT_EQ(send_events[0].actor().agency(), "legekontor-sentrum");
+  EXPECT_EQ(send_events[0].subject().size(), 64u);
+  EXPECT_THAT(AuditEvents("referral.read"), SizeIs(1));
+  EXPECT_THAT(AuditEvents("referral.acknowledge"), SizeIs(1));
+  EXPECT_THAT(AuditEvents("referral.decide"), SizeIs(1));
+  // No national id in any audit event.
+  for (const auto& e : AuditEvents()) {
+    EXPECT_THAT(e.SerializeAsString(), ::testing::Not(HasSubstr(child)));
+  }
+}
+
+TEST_F(ReferralDomainTest, KindergartenStaffToBupIsRefusedNamingTheRule) {
+  const std::string child = Child(4);
+  v1::Consent consent = RecordConsent(kStaff, child, "bup-oslo");
+  auto sent = desk_->Send(kStaff, SendRequest("bup-oslo", child, consent.id()));
+  EXPECT_THAT(sent, StatusIs(absl::StatusCode::kFailedPrecondition,
+                             HasSubstr("referral.bup.sender_role")));
+  EXPECT_THAT(Rules(sent.status()), ElementsAre("referral.bup.sender_role"));
+  auto denied = AuditEvents("referral.send");
+  ASSERT_THAT(denied, SizeIs(1));
+  EXPECT_EQ(denied[0].outcome(), v1::AUDIT_OUTCOME_DENIED);
+  EXPECT_EQ(denied[0].rule(), "referral.bup.sender_role");
+  EXPECT_THAT(inbox_->Lines(), IsEmpty());
+}
+
+TEST_F(ReferralDomainTest, StatutoryDutyReportToChildWelfareWithoutConsent) {
+  const std::string child = Child(7);
+  v1::SendReferralRequest req = SendRequest("barnevern-oslo", child, "");
+  req.mutable_statutory_duty()->set_justification(
+      "Barnet har fortalt om vold hjemme og har synlige blåmerker på armene.");
+  req.mutable_child_welfare()->set_acute(true);
+  auto sent = desk_->Send(kStaff, req);
+  ASSERT_THAT(sent, IsOk());
+  EXPECT_EQ(sent->legal_basis(), v1::LEGAL_BASIS_STATUTORY_DUTY);
+  auto got = desk_->Get(kCw, sent->id());
+  ASSERT_THAT(got, IsOk());
+  EXPECT_TRUE(got->child_welfare().acute());
+  auto events = AuditEvents("referral.send");
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_EQ(events[0].legal_basis(), v1::LEGAL_BASIS_STATUTORY_DUTY);
+  EXPECT_EQ(events[0].consent_id(), "");
+  EXPECT_EQ(events[0].outcome(), v1::AUDIT_OUTCOME_ALLOWED);
+
+  // Too short a justification, and the duty towards BUP: every rule at once.
+  v1::SendReferralRequest bad = SendRequest("bup-oslo", child, "");
+  bad.mutable_statutory_duty()->set_justification("bekymret");
+  auto refused = desk_->Send(kGp, bad);
+  EXPECT_THAT(Rules(refused.status()), ElementsAre("referral.statutory_duty.recipient",
+                                                   "referral.child_welfare.justification"));
+}
+
+TEST_F(ReferralDomainTest, ConsentGiverRulesWhenRecordedAndUsed) {
+  v1::RecordConsentRequest req;
+  req.set_request_id("g16");
+  req.set_subject_national_id(Child(16));
+  req.set_giver(v1::CONSENT_GIVER_GUARDIAN);
+  req.set_giver_relation(v1::GUARDIAN_RELATION_FATHER);
+  req.mutable_recipient()->set_agency_type(v1::AGENCY_TYPE_BUP);
+  req.set_purpose("henvisning");
+  req.set_scope("alt");
+  req.set_method(v1::CONSENT_METHOD_VERBAL);
+  auto refused = consents_->Record(kGp, req);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
+  EXPECT_THAT(Rules(refused.status()), ElementsAre("consent.giver.child_from_16"));
+
+  // A guardian's consent recorded at 15 cannot be used once the child is 16.
+  const std::string child = Child(15);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  clock_.Advance(absl::Hours(24));
+  auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
+  EXPECT_THAT(Rules(sent.status()), ElementsAre("consent.giver.child_from_16"));
+
+  // Malformed input names the field; synthetic ids may be refused.
+  req.set_subject_national_id("12345678901");
+  EXPECT_THAT(consents_->Record(kGp, req),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("subject_national_id")));
+}
+
+TEST_F(ReferralDomainTest, ConsentOfAnotherAgencyIsNotFound) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kStaff, child, "bup-oslo");
+  EXPECT_THAT(desk_->Send(kGp, SendRequest("bup-oslo", child, c.id())),
+              StatusIs(absl::StatusCode::kNotFound, "consent not found"));
+  EXPECT_THAT(desk_->Send(kGp, SendRequest("bup-oslo", child, "cns-made-up")),
+              StatusIs(absl::StatusCode::kNotFound, "consent not found"));
+  EXPECT_THAT(consents_->Get(kSchool, c.id()),
+              StatusIs(absl::StatusCode::kNotFound, "consent not found"));
+  // The recipient named in the consent may see it, without the national id.
+  auto seen = consents_->Get(kBup, c.id());
+  ASSERT_THAT(seen, IsOk());
+  EXPECT_EQ(seen->subject_national_id(), "");
+}
+
+TEST_F(ReferralDomainTest, RevocationBeforeAcknowledgeWithdraws) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
+  ASSERT_THAT(sent, IsOk());
+  inbox_->Clear();
+  v1::RevokeConsentRequest revoke;
+  revoke.set_id(c.id());
+  revoke.set_reason("mor trekker samtykket");
+  auto revoked = consents_->Revoke(kGp, revoke);
+  ASSERT_THAT(revoked, IsOk());
+  EXPECT_EQ(revoked->status(), v1::CONSENT_STATUS_REVOKED);
+  EXPECT_THAT(inbox_->Lines(),
+              ElementsAre(absl::StrCat("legekontor-sentrum INBOX_EVENT_TYPE_CONSENT_REVOKED ", c.id()),
+                          absl::StrCat("bup-oslo INBOX_EVENT_TYPE_CONSENT_REVOKED ", c.id()),
+                          absl::StrCat("bup-oslo INBOX_EVENT_TYPE_REFERRAL_WITHDRAWN ", sent->id())));
+
+  auto read = desk_->Get(kBup, sent->id());
+  EXPECT_THAT(read, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("consent.revoked")));
+  EXPECT_THAT(desk_->Acknowledge(kBup, sent->id()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("referral.withdrawn")));
+  auto mine = desk_->Get(kGp, sent->id());
+  ASSERT_THAT(mine, IsOk());
+  EXPECT_EQ(mine->status(), v1::REFERRAL_STATUS_WITHDRAWN);
+  // Revoke again: unchanged. And a new Send under it is refused.
+  EXPECT_THAT(consents_->Revoke(kGp, revoke), IsOk());
+  EXPECT_THAT(Rules(desk_->Send(kGp, SendRequest("bup-oslo", child, c.id())).status()),
+              ElementsAre("consent.revoked"));
+  auto denied = AuditEvents("referral.read");
+  ASSERT_THAT(denied, SizeIs(2));
+  EXPECT_EQ(denied[0].outcome(), v1::AUDIT_OUTCOME_DENIED);
+  EXPECT_EQ(denied[0].rule(), "consent.revoked");
+}
+
+TEST_F(ReferralDomainTest, RevocationAfterAcknowledgeKeepsWhatWasReceived) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  auto att = Upload(kGp, "%PDF-1.4 epikrise .......", "application/pdf");
+  ASSERT_THAT(att, IsOk());
+  v1::SendReferralRequest req = SendRequest("bup-oslo", child, c.id());
+  req.add_attachment_ids(att->id());
+  auto sent = desk_->Send(kGp, req);
+  ASSERT_THAT(sent, IsOk());
+  ASSERT_THAT(desk_->Acknowledge(kBup, sent->id()), IsOk());
+  v1::RevokeConsentRequest revoke;
+  revoke.set_id(c.id());
+  revoke.set_reason("far trekker samtykket");
+  // The recipient may revoke on the giver's word.
+  ASSERT_THAT(consents_->Revoke(kBup, revoke), IsOk());
+  auto got = desk_->Get(kBup, sent->id());
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->status(), v1::REFERRAL_STATUS_ACKNOWLEDGED);
+  auto dl = desk_->Download(kBup, sent->id(), att->id(),
+                            [](const v1::DownloadAttachmentResponse&) { return true; });
+  EXPECT_THAT(dl, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("consent.revoked")));
+}
+
+TEST_F(ReferralDomainTest, NoReadSucceedsAfterRevokeReturns) {
+  // Many referrals, each raced: readers hammer Get while the consent is
+  // revoked; every read that starts after Revoke returned must be refused.
+  for (int round = 0; round < 40; ++round) {
+    const std::string child = Child(10, 100 + round);
+    v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+    auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
+    ASSERT_THAT(sent, IsOk());
+    std::atomic<bool> revoked{false};
+    std::atomic<int> violations{0}, reads{0};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 2; ++t) {
+      readers.emplace_back([&] {
+        for (int i = 0; i < 30; ++i) {
+          const bool after = revoked.load();
+          auto r = desk_->Get(kBup, sent->id());
+          ++reads;
+          if (after && r.ok()) ++violations;
+          if (after && !r.ok()) break;
+        }
+      });
+    }
+    v1::RevokeConsentRequest revoke;
+    revoke.set_id(c.id());
+    revoke.set_reason("trukket");
+    ASSERT_THAT(consents_->Revoke(kGp, revoke), IsOk());
+    revoked.store(true);
+    for (auto& t : readers) t.join();
+    EXPECT_EQ(violations.load(), 0) << "round " << round;
+    EXPECT_THAT(desk_->Get(kBup, sent->id()),
+                StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("consent.revoked")));
+  }
+}
+
+TEST_F(ReferralDomainTest, ThirdAgencyCannotReadAndStoredBytesAreSealed) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
+  ASSERT_THAT(sent, IsOk());
+  EXPECT_THAT(desk_->Get(kPpt, sent->id()), StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  EXPECT_THAT(desk_->Get(kPpt, "ref-made-up"), StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  EXPECT_THAT(desk_->Acknowledge(kGp, sent->id()),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+
+  // At rest: neither the national id nor the reason appears; a third
+  // agency's key does not open the envelope.
+  const std::string raw = RawBytes(referral::kColumnFamily) + RawBytes(consent::kColumnFamily);
+  EXPECT_THAT(raw, ::testing::Not(HasSubstr(child)));
+  EXPECT_THAT(raw, ::testing::Not(HasSubstr("søvnvansker")));
+  auto value = store_->Get(referral::kColumnFamily, absl::StrCat("r/", sent->id()));
+  ASSERT_THAT(value, IsOk());
+  ASSERT_THAT(keyring_->EnsureAgencyKey("ppt-oslo"), IsOk());
+  auto envelope = *storage::Envelope::Create(keyring_.get());
+  const std::string sealed = value->substr(4 + 64);  // after the framed pseudonym
+  auto readers = storage::Envelope::Readers(sealed);
+  ASSERT_THAT(readers, IsOk());
+  ASSERT_THAT(*readers, SizeIs(2));
+  EXPECT_EQ((*readers)[0].agency, "legekontor-sentrum");
+  EXPECT_EQ((*readers)[1].agency, "bup-oslo");
+  EXPECT_THAT(envelope->Open(referral::kColumnFamily, absl::StrCat("r/", sent->id()), sealed,
+                             "ppt-oslo"),
+              StatusIs(absl::StatusCode::kPermissionDenied, ::testing::_));
+}
+
+TEST_F(ReferralDomainTest, RetriedSendYieldsOneReferral) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  v1::SendReferralRequest req = SendRequest("bup-oslo", child, c.id());
+  auto first = desk_->Send(kGp, req);
+  ASSERT_THAT(first, IsOk());
+  auto second = desk_->Send(kGp, req);  // the response was "lost"
+  ASSERT_THAT(second, IsOk());
+  EXPECT_EQ(second->id(), first->id());
+  v1::ListReferralsRequest sent_box;
+  sent_box.set_mailbox(v1::MAILBOX_SENT);
+  EXPECT_THAT(desk_->List(kGp, sent_box)->referrals(), SizeIs(1));
+  EXPECT_THAT(AuditEvents("referral.send"), SizeIs(1));
+}
+
+TEST_F(ReferralDomainTest, PptNeedsParentConversationAndActionLog) {
+  const std::string child = Child(6);
+  v1::Consent c = RecordConsent(kStaff, child, "ppt-oslo");
+  v1::SendReferralRequest req = SendRequest("ppt-oslo", child, c.id());
+  EXPECT_THAT(Rules(desk_->Send(kStaff, req).status()),
+              ElementsAre("referral.ppt.parent_conversation", "referral.ppt.action_log"));
+  auto log = Upload(kStaff, "Tiltakslogg: uke 1 ...", "text/plain", v1::ATTACHMENT_KIND_ACTION_LOG);
+  ASSERT_THAT(log, IsOk());
+  req.add_attachment_ids(log->id());
+  req.mutable_parent_conversation_date()->set_year(2025);
+  req.mutable_parent_conversation_date()->set_month(5);
+  req.mutable_parent_conversation_date()->set_day(2);
+  req.mutable_ppt()->set_requested_assessment("spesialundervisning");
+  auto sent = desk_->Send(kStaff, req);
+  ASSERT_THAT(sent, IsOk());
+  std::string got;
+  ASSERT_THAT(desk_->Download(kPpt, sent->id(), log->id(),
+                              [&](const v1::DownloadAttachmentResponse& p) {
+                                if (p.has_info()) EXPECT_EQ(p.info().kind(), v1::ATTACHMENT_KIND_ACTION_LOG);
+                                got += p.chunk();
+                                return true;
+                              }),
+              IsOk());
+  EXPECT_EQ(got, "Tiltakslogg: uke 1 ...");
+  // An attachment already used is as unknown as a made-up one.
+  v1::SendReferralRequest again = SendRequest("ppt-oslo", child, c.id());
+  again.add_attachment_ids(log->id());
+  EXPECT_THAT(desk_->Send(kStaff, again), StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+}
+
+TEST_F(ReferralDomainTest, AttachmentLimitsAndRoundTrip) {
+  std::string big(25u << 20, 'x');
+  std::memcpy(big.data(), "%PDF-1.7\n", 9);
+  auto info = Upload(kGp, big, "application/pdf");
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->size(), 25u << 20);
+  EXPECT_EQ(info->sha256(), Sha256(big));
+
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  v1::SendReferralRequest req = SendRequest("bup-oslo", child, c.id());
+  req.add_attachment_ids(info->id());
+  auto sent = desk_->Send(kGp, req);
+  ASSERT_THAT(sent, IsOk());
+  std::string got;
+  ASSERT_THAT(desk_->Download(kBup, sent->id(), info->id(),
+                              [&](const v1::DownloadAttachmentResponse& p) {
+                                got += p.chunk();
+                                return true;
+                              }),
+              IsOk());
+  EXPECT_EQ(got.size(), big.size());
+  EXPECT_EQ(Sha256(got), Sha256(big));
+  EXPECT_THAT(desk_->Download(kPpt, sent->id(), info->id(),
+                              [](const v1::DownloadAttachmentResponse&) { return true; }),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+
+  const std::string before = RawBytes(referral::kAttachmentColumnFamily);
+  // 25 MiB + 1: refused from the metadata, before any byte is stored.
+  EXPECT_THAT(Upload(kGp, "", "application/pdf", v1::ATTACHMENT_KIND_OTHER, (25u << 20) + 1),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("too large")));
+  // A Windows executable called a PDF, or plain text.
+  std::string exe = std::string("MZ\x90\x00\x03\x00\x00\x00", 8) + std::string(100, '\0');
+  EXPECT_THAT(Upload(kGp, exe, "application/pdf"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("executable")));
+  EXPECT_THAT(Upload(kGp, exe, "text/plain"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("executable")));
+  EXPECT_THAT(Upload(kGp, "not a png at all, really", "image/png"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not match")));
+  EXPECT_THAT(Upload(kGp, "%PDF-1.4", "application/x-msdownload"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("content_type")));
+  // A client that goes away mid-upload: the upload is dropped unfinished.
+  {
+    v1::AttachmentMetadata m;
+    m.set_request_id("abandoned");
+    m.set_filename("halv.pdf");
+    m.set_content_type("application/pdf");
+    m.set_kind(v1::ATTACHMENT_KIND_OTHER);
+    m.set_size(3u << 20);
+    m.set_sha256(std::string(32, 'a'));
+    auto up = desk_->BeginUpload(kGp, m);
+    ASSERT_THAT(up, IsOk());
+    ASSERT_THAT((*up)->AddChunk("%PDF-1.4" + std::string((1 << 20) - 8, 'y')), IsOk());
+  }
+  EXPECT_EQ(RawBytes(referral::kAttachmentColumnFamily), before);
+  EXPECT_THAT(AuditEvents("attachment.upload"), SizeIs(1));
+}
+
+}  // namespace
+}  // namespace budstikke
