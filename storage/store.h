@@ -8,7 +8,9 @@
 // guarantees). A WriteBatch is not thread-safe; build it on one thread.
 //
 // Durability: Write() is acknowledged after the WAL write; with
-// Options::sync_writes the WAL is fsynced first (survives power loss).
+// Options::sync_writes the WAL is fsynced first (survives power loss). After
+// a write fails with an I/O error (RocksDB then refuses writes), the next write
+// attempt calls DB::Resume() first; if that fails the write is UNAVAILABLE.
 #ifndef BUDSTIKKE_STORAGE_STORE_H_
 #define BUDSTIKKE_STORAGE_STORE_H_
 
@@ -27,11 +29,14 @@ namespace budstikke::storage {
 
 class Store;
 
-// Test hook (fault injection): while SetFailWrites(true), every append, flush
-// and sync of the store's files fails with an I/O error, so Store writes fail
-// with UNAVAILABLE (RocksDB then refuses writes until resumed). After the fault
-// is cleared, the next write attempt resumes the database and goes through.
-// Reads keep working. Thread-safe; share one with Store::Options.
+// Test hook (fault injection): while SetFailWrites(true), every Put, Delete
+// and Write of a Store opened with it fails with UNAVAILABLE ("injected write
+// fault") before reaching RocksDB; reads keep working; writes go through again
+// once it is cleared. Thread-safe; share one with Store::Options.
+//
+// (A rocksdb::FileSystemWrapper failing WAL appends was tried first: RocksDB
+// 7.8's Resume() keeps the failed WAL writer, and the next write aborts on an
+// assertion in Debian's build, so the fault is injected above RocksDB.)
 class FaultInjector {
  public:
   void SetFailWrites(bool fail) { fail_writes_.store(fail, std::memory_order_release); }

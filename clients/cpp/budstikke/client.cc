@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -108,6 +109,27 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
   args.SetMaxReceiveMessageSize(16 * 1024 * 1024);
   auto channel = grpc::CreateCustomChannel(options.server, grpc::SslCredentials(ssl), args);
   return std::unique_ptr<Client>(new Client(options, std::move(channel)));
+}
+
+std::chrono::system_clock::time_point Client::Deadline() const {
+  return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.timeout);
+}
+
+bool Client::SleepBeforeRetry(int attempt, std::chrono::system_clock::time_point deadline) {
+  const auto backoff = std::chrono::milliseconds(100 << std::min(attempt - 1, 4));
+  if (std::chrono::system_clock::now() + backoff >= deadline) return false;
+  std::this_thread::sleep_for(backoff);
+  return true;
+}
+
+bool Client::IsSafeToRetry(const google::protobuf::Message& request) {
+  const google::protobuf::Descriptor* d = request.GetDescriptor();
+  for (const char* read : {"Get", "List", "Query", "Check", "WhoAmI", "SubjectAccessReport"}) {
+    if (d->name().rfind(read, 0) == 0) return true;
+  }
+  const google::protobuf::FieldDescriptor* f = d->FindFieldByName("request_id");
+  return f != nullptr && f->type() == google::protobuf::FieldDescriptor::TYPE_STRING &&
+         !f->is_repeated() && !request.GetReflection()->GetString(request, f).empty();
 }
 
 std::unique_ptr<grpc::ClientContext> Client::NewContext() const {

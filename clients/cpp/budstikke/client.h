@@ -37,6 +37,8 @@ struct ClientOptions {
   std::string cert_file;                  // PEM client certificate (SPIFFE ID)
   std::string key_file;                   // PEM client key
   absl::Duration timeout = absl::Seconds(10);
+  // Attempts for calls that are safe to repeat (see Client::Call); 1 = no retry.
+  int max_attempts = 3;
 
   // BUDSTIKKE_SERVER, BUDSTIKKE_CA, BUDSTIKKE_CERT, BUDSTIKKE_KEY.
   static ClientOptions FromEnv();
@@ -57,18 +59,35 @@ class Client {
   // A context with the default deadline.
   std::unique_ptr<grpc::ClientContext> NewContext() const;
 
-  // Unary call with the default deadline, converting the status.
+  // Unary call with the default deadline, converting the status. A call that
+  // is safe to repeat (a read, or a write carrying a request_id: see
+  // IsSafeToRetry) is retried on UNAVAILABLE with backoff (100 ms, 200 ms, ...)
+  // up to ClientOptions::max_attempts, within the one deadline.
   template <typename Stub, typename Request, typename Response>
   absl::StatusOr<Response> Call(
       Stub& stub,
       grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
       const Request& request) const {
-    auto context = NewContext();
-    Response response;
-    grpc::Status status = (stub.*method)(context.get(), request, &response);
-    if (!status.ok()) return FromGrpcStatus(status);
-    return response;
+    const auto deadline = Deadline();
+    const bool retry = IsSafeToRetry(request);
+    grpc::Status status;
+    for (int attempt = 1;; ++attempt) {
+      grpc::ClientContext context;
+      context.set_deadline(deadline);
+      Response response;
+      status = (stub.*method)(&context, request, &response);
+      if (status.ok()) return response;
+      if (!retry || status.error_code() != grpc::StatusCode::UNAVAILABLE ||
+          attempt >= options_.max_attempts || !SleepBeforeRetry(attempt, deadline)) {
+        break;
+      }
+    }
+    return FromGrpcStatus(status);
   }
+
+  // True for reads (requests named Get*, List*, Query*, Check*, WhoAmI*,
+  // SubjectAccessReport*) and for requests with a non-empty `request_id`.
+  static bool IsSafeToRetry(const google::protobuf::Message& request);
 
   // Typed wrappers.
   absl::StatusOr<v1::WhoAmIResponse> WhoAmI() const;
@@ -144,6 +163,9 @@ class Client {
 
  private:
   Client(ClientOptions options, std::shared_ptr<grpc::Channel> channel);
+  std::chrono::system_clock::time_point Deadline() const;
+  // Sleeps the backoff for `attempt`; false if that would pass the deadline.
+  static bool SleepBeforeRetry(int attempt, std::chrono::system_clock::time_point deadline);
 
   ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;

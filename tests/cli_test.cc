@@ -1,0 +1,129 @@
+// The budstikke CLI's exit-code contract and its clear, fast errors for the
+// usual mistakes (no certificate, wrong CA, server down), against the real
+// server binary.
+#include <chrono>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/test_server.h"
+
+namespace budstikke {
+namespace {
+
+using ::budstikke::testing::BinDir;
+using ::budstikke::testing::RunCommand;
+using ::budstikke::testing::TestServer;
+using ::testing::HasSubstr;
+
+class CliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new TestServer(); }
+  static void TearDownTestSuite() { delete server_; }
+
+  // Runs the CLI as `who` (or with `env` if given); returns the exit code.
+  int Cli(const std::string& who, std::vector<std::string> args,
+          std::vector<std::string> env = {}) {
+    args.insert(args.begin(), BinDir() + "/budstikke");
+    if (env.empty()) env = server_->CliEnv(who);
+    auto start = std::chrono::steady_clock::now();
+    int rc = RunCommand(args, &out_, &err_, env);
+    seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return rc;
+  }
+
+  std::vector<std::string> EnvWithout(const std::string& var) {
+    std::vector<std::string> env;
+    for (const auto& e : server_->CliEnv("kindergarten-staff")) {
+      if (e.rfind(var + "=", 0) != 0) env.push_back(e);
+    }
+    return env;
+  }
+
+  static TestServer* server_;
+  std::string out_, err_;
+  double seconds_ = 0;
+};
+
+TestServer* CliTest::server_ = nullptr;
+
+TEST_F(CliTest, Ok) {
+  EXPECT_EQ(Cli("kindergarten-staff", {"whoami", "--output", "json"}), 0) << err_;
+  EXPECT_THAT(out_, HasSubstr("\"agency\":\"bhg-solsikken\""));
+  // Global flags also work before the subcommand.
+  EXPECT_EQ(Cli("kindergarten-staff", {"--output", "json", "whoami"}), 0) << err_;
+  EXPECT_THAT(out_, HasSubstr("\"role\":\"STAFF\""));
+}
+
+TEST_F(CliTest, UsageErrorsExit2WithOneLine) {
+  EXPECT_EQ(Cli("kindergarten-staff", {"whoami", "--colour"}), 2);
+  EXPECT_THAT(err_, HasSubstr("budstikke: usage:"));
+  EXPECT_EQ(std::count(err_.begin(), err_.end(), '\n'), 1) << err_;
+  EXPECT_EQ(Cli("kindergarten-staff", {}), 2);
+  EXPECT_EQ(Cli("kindergarten-staff", {"directory", "list", "--type", "zoo"}), 2);
+  EXPECT_THAT(err_, HasSubstr("--type must be"));
+}
+
+TEST_F(CliTest, PolicyRefusalExit3WithRuleInJson) {
+  EXPECT_EQ(Cli("kindergarten-staff",
+                {"consult", "ask", "--to-type", "bup", "--municipality", "0301", "--age-band",
+                 "3-5", "--concern", "sleep", "--text", "Ring mor på 912 34 567.", "--output",
+                 "json"}),
+            3);
+  EXPECT_THAT(out_, HasSubstr("\"code\":\"FAILED_PRECONDITION\""));
+  EXPECT_THAT(out_, HasSubstr("\"rule\":\"consultation.pii.refused\""));
+  EXPECT_THAT(out_, HasSubstr("\"kind\":\"PHONE\""));
+  EXPECT_THAT(out_, ::testing::Not(HasSubstr("912 34 567")));
+}
+
+TEST_F(CliTest, NotFoundAndPermissionExit4) {
+  EXPECT_EQ(Cli("kindergarten-staff", {"directory", "get", "no-such-agency"}), 4);
+  EXPECT_THAT(err_, HasSubstr("NOT_FOUND"));
+  EXPECT_EQ(Cli("kindergarten-staff", {"directory", "create", "--id", "x-y", "--name", "X",
+                                       "--type", "bup", "--municipality", "0301"}),
+            4);
+  EXPECT_THAT(err_, HasSubstr("PERMISSION_DENIED"));
+}
+
+TEST_F(CliTest, NoCertificateConfiguredIsClearAndImmediate) {
+  EXPECT_EQ(Cli("", {"whoami"}, EnvWithout("BUDSTIKKE_CERT")), 4);
+  EXPECT_THAT(err_, HasSubstr("no client certificate configured: set BUDSTIKKE_CERT or --cert"));
+  EXPECT_LT(seconds_, 5.0);
+}
+
+TEST_F(CliTest, WrongCaFailsWithin5SecondsWithHint) {
+  // The client trusts another CA than the one that signed the server's cert.
+  std::string rogue = server_->dir().Sub("cli-rogue");
+  ASSERT_EQ(RunCommand({"/bin/bash", testing::SourceDir() + "/certs/mint-cert.sh", "make-ca",
+                        rogue}),
+            0);
+  std::vector<std::string> env = EnvWithout("BUDSTIKKE_CA");
+  env.push_back("BUDSTIKKE_CA=" + rogue + "/ca.pem");
+  EXPECT_EQ(Cli("", {"whoami"}, env), 5);
+  EXPECT_THAT(err_, HasSubstr("UNAVAILABLE"));
+  EXPECT_THAT(err_, HasSubstr("BUDSTIKKE_CA"));
+  EXPECT_LT(seconds_, 5.0);
+}
+
+TEST_F(CliTest, ServerDownFailsWithin5SecondsWithHint) {
+  std::vector<std::string> env = EnvWithout("BUDSTIKKE_SERVER");
+  env.push_back("BUDSTIKKE_SERVER=localhost:1");
+  EXPECT_EQ(Cli("", {"whoami"}, env), 5);
+  EXPECT_THAT(err_, HasSubstr("UNAVAILABLE"));
+  EXPECT_THAT(err_, HasSubstr("is the server running"));
+  EXPECT_LT(seconds_, 5.0);
+}
+
+TEST_F(CliTest, EveryCommandHasHelpWithAnExample) {
+  for (std::vector<std::string> cmd :
+       {std::vector<std::string>{"whoami"}, {"directory", "list"}, {"check-text"},
+        {"consult", "ask"}, {"consent", "record"}, {"referral", "send"}, {"inbox", "watch"},
+        {"audit", "verify"}, {"admin", "backup"}}) {
+    cmd.push_back("--help");
+    EXPECT_EQ(Cli("kindergarten-staff", cmd), 0) << cmd[0];
+    EXPECT_THAT(out_, ::testing::ContainsRegex("example: .*budstikke " + cmd[0]))
+        << cmd[0] << " " << cmd[1];
+  }
+}
+
+}  // namespace
+}  // namespace budstikke
