@@ -23,6 +23,7 @@
 #include <optional>
 #include <atomic>
 
+#include "absl/synchronization/mutex.h"
 #include "budstikke/v1/consultation.grpc.pb.h"
 #include "services/common/grpc_auth.h"
 #include "services/common/store_audit_outbox.h"
@@ -299,6 +300,8 @@ std::optional<Summary> Summarize(const std::string& name) {
 }  // namespace budstikke
 
 int main(int argc, char** argv) {
+  // As budstikke-server does: no deadlock-cycle detection on every lock.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -23,6 +23,7 @@
 #include <map>
 #include <mutex>
 
+#include "absl/synchronization/mutex.h"
 #include "budstikke/v1/referral.grpc.pb.h"
 #include "services/common/grpc_auth.h"
 #include "services/common/national_id_testing.h"
@@ -286,6 +287,8 @@ double OpsPerSecond(const std::string& name) {
 }  // namespace budstikke
 
 int main(int argc, char** argv) {
+  // As budstikke-server does: no deadlock-cycle detection on every lock.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -176,6 +176,7 @@ TEST(AuditIntegrationTest, KillDuringHeavyWritingLosesNoAcknowledgedEvent) {
   std::set<std::string> want;
   for (const auto& ids : acked) want.insert(ids.begin(), ids.end());
   ASSERT_GT(want.size(), 50u) << "too little load to mean anything";
+  std::printf("acknowledged creates before SIGKILL: %zu\n", want.size());
 
   server.Restart();
   ASSERT_FALSE(server.address().empty());

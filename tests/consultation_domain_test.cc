@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/errors.h"
+#include "services/common/fake_audit_outbox.h"
 #include "services/common/fake_clock.h"
 #include "services/common/national_id_testing.h"
 #include "services/common/store_audit_outbox.h"
@@ -154,6 +155,20 @@ class ConsultationDomainTest : public ::testing::Test {
     return out;
   }
 
+  // A second Consultations on the same store with another audit outbox.
+  std::unique_ptr<Consultations> WithAudit(common::AuditOutbox* audit) {
+    Consultations::Deps d;
+    d.store = store_.get();
+    d.keyring = keyring_.get();
+    d.envelope = envelope_.get();
+    d.audit = audit;
+    d.directory = &agencies_;
+    d.inbox = inbox_.get();
+    d.scanner = scanner_.get();
+    d.clock = &clock_;
+    return *Consultations::Create(d, Consultations::Options());
+  }
+
   storage::testing::TempDir dir_;
   common::FakeClock clock_{kStart};
   FakeAgencies agencies_;
@@ -235,8 +250,10 @@ TEST_F(ConsultationDomainTest, AskClaimAnswerMessageCloseWithInboxEvents) {
   EXPECT_THAT(actions, ElementsAre("consultation.create", "consultation.read",
                                    "consultation.claim", "consultation.answer",
                                    "consultation.message", "consultation.close",
-                                   "consultation.message"));
-  EXPECT_EQ(AuditEvents().back().outcome(), v1::AUDIT_OUTCOME_DENIED);
+                                   "consultation.message", "consultation.read"));
+  // The refused message is DENIED; Close on a closed one returned content: a read.
+  EXPECT_EQ(AuditEvents()[6].outcome(), v1::AUDIT_OUTCOME_DENIED);
+  EXPECT_EQ(AuditEvents()[7].outcome(), v1::AUDIT_OUTCOME_ALLOWED);
 }
 
 TEST_F(ConsultationDomainTest, SecondClaimerIsRefused) {
@@ -478,6 +495,92 @@ TEST_F(ConsultationDomainTest, RetentionDeletesExactlyTheExpiredClosedOnes) {
   ASSERT_THAT(listed.status(), IsOk());
   ASSERT_THAT(listed->consultations, SizeIs(1));
   EXPECT_EQ(listed->consultations[0].id(), open.id());
+}
+
+// Retries and no-ops that return content are reads: audited before the
+// content is returned, UNAVAILABLE and nothing else when that fails.
+TEST_F(ConsultationDomainTest, RetriesAndNoOpsReturningContentAreAuditedFailClosed) {
+  common::FakeAuditOutbox fake;
+  auto c = WithAudit(&fake);
+  auto asked = c->Ask(kStaff, AskReq("Gutten sover dårlig og er mye lei seg.", "rq-ask"));
+  ASSERT_THAT(asked.status(), IsOk());
+  ASSERT_THAT(c->Claim(kClin1, asked->id()).status(), IsOk());
+  v1::AddConsultationMessageRequest msg;
+  msg.set_request_id("rq-msg");
+  msg.set_id(asked->id());
+  msg.set_text("Takk, vi ser på det.");
+  ASSERT_THAT(c->AddMessage(kStaff, msg).status(), IsOk());
+
+  fake.Clear();
+  fake.SetFailing(true);
+  EXPECT_THAT(c->Ask(kStaff, AskReq("Gutten sover dårlig og er mye lei seg.", "rq-ask")).status(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("read not audited")));
+  EXPECT_THAT(c->Claim(kClin1, asked->id()).status(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("read not audited")));
+  EXPECT_THAT(c->AddMessage(kStaff, msg).status(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("read not audited")));
+
+  fake.SetFailing(false);
+  auto ask_again = c->Ask(kStaff, AskReq("Gutten sover dårlig og er mye lei seg.", "rq-ask"));
+  ASSERT_THAT(ask_again.status(), IsOk());
+  EXPECT_EQ(ask_again->id(), asked->id());
+  EXPECT_EQ(ask_again->text(), "Gutten sover dårlig og er mye lei seg.");
+  auto claim_again = c->Claim(kClin1, asked->id());
+  ASSERT_THAT(claim_again.status(), IsOk());
+  EXPECT_EQ(claim_again->claimed_by().user(), "terapeut1");
+  auto msg_again = c->AddMessage(kStaff, msg);
+  ASSERT_THAT(msg_again.status(), IsOk());
+  ASSERT_THAT(msg_again->messages(), SizeIs(1));
+  EXPECT_EQ(msg_again->messages(0).text(), "Takk, vi ser på det.");
+  std::vector<v1::AuditEvent> events = fake.events();
+  ASSERT_THAT(events, SizeIs(3));
+  for (const auto& e : events) {
+    EXPECT_EQ(e.action(), "consultation.read");
+    EXPECT_EQ(e.resource().id(), asked->id());
+    EXPECT_EQ(e.outcome(), v1::AUDIT_OUTCOME_ALLOWED);
+  }
+  EXPECT_EQ(events[0].request_id(), "rq-ask");
+  EXPECT_EQ(events[0].actor().agency(), "bhg-solsikken");
+  EXPECT_EQ(events[1].request_id(), "");
+  EXPECT_EQ(events[1].actor().user(), "terapeut1");
+  EXPECT_EQ(events[2].request_id(), "rq-msg");
+
+  ASSERT_THAT(c->Close(kStaff, asked->id()).status(), IsOk());
+  fake.Clear();
+  fake.SetFailing(true);
+  EXPECT_THAT(c->Close(kStaff, asked->id()).status(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("read not audited")));
+  fake.SetFailing(false);
+  auto closed_again = c->Close(kStaff, asked->id());
+  ASSERT_THAT(closed_again.status(), IsOk());
+  EXPECT_EQ(closed_again->status(), v1::CONSULTATION_STATUS_CLOSED);
+  EXPECT_EQ(closed_again->text(), "Gutten sover dårlig og er mye lei seg.");
+  events = fake.events();
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_EQ(events[0].action(), "consultation.read");
+  EXPECT_EQ(events[0].resource().id(), asked->id());
+}
+
+// A refusal whose DENIED event cannot be recorded is UNAVAILABLE.
+TEST_F(ConsultationDomainTest, RefusalThatCannotBeAuditedIsUnavailable) {
+  common::FakeAuditOutbox fake;
+  auto c = WithAudit(&fake);
+  v1::AskConsultationRequest req = AskReq("Gutten sover dårlig.", "rq-gp");
+  req.mutable_recipient()->set_agency("legekontor-sentrum");
+  fake.SetFailing(true);
+  EXPECT_THAT(c->Ask(kStaff, req).status(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit log unavailable")));
+  EXPECT_THAT(fake.events(), SizeIs(0));
+  fake.SetFailing(false);
+  absl::Status refused = c->Ask(kStaff, req).status();
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("BUP")));
+  EXPECT_THAT(RulesOf(refused), ElementsAre(kRuleRecipientType));
+  std::vector<v1::AuditEvent> events = fake.events();
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_EQ(events[0].action(), "consultation.create");
+  EXPECT_EQ(events[0].outcome(), v1::AUDIT_OUTCOME_DENIED);
+  EXPECT_EQ(events[0].rule(), kRuleRecipientType);
+  EXPECT_EQ(events[0].request_id(), "rq-gp");
 }
 
 }  // namespace

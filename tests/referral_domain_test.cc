@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/errors.h"
+#include "services/common/fake_audit_outbox.h"
 #include "services/common/fake_clock.h"
 #include "services/common/national_id_testing.h"
 #include "services/common/store_audit_outbox.h"
@@ -93,6 +94,30 @@ class RecordingInbox final : public common::InboxWriter {
   storage::Store* store_;
   absl::Mutex mu_;
   std::vector<common::InboxDelivery> events_;
+};
+
+// Passes calls on to the desk; fails the next OnConsentRevoked when told to.
+class FlakyObserver final : public common::ConsentObserver {
+ public:
+  explicit FlakyObserver(common::ConsentObserver* inner) : inner_(inner) {}
+  absl::StatusOr<bool> ReceivedUnderConsent(absl::string_view consent_id,
+                                            absl::string_view agency) const override {
+    return inner_->ReceivedUnderConsent(consent_id, agency);
+  }
+  absl::Status OnConsentRevoked(const common::Caller& caller,
+                                const common::ConsentFacts& consent) override {
+    ++calls;
+    if (fail_next) {
+      fail_next = false;
+      return absl::UnavailableError("fan-out interrupted: injected failure");
+    }
+    return inner_->OnConsentRevoked(caller, consent);
+  }
+  int calls = 0;
+  bool fail_next = false;
+
+ private:
+  common::ConsentObserver* inner_;
 };
 
 common::Caller Person(const std::string& agency, v1::Role role, const std::string& user) {
@@ -615,6 +640,212 @@ TEST_F(ReferralDomainTest, AttachmentLimitsAndRoundTrip) {
   }
   EXPECT_EQ(RawBytes(referral::kAttachmentColumnFamily), before);
   EXPECT_THAT(AuditEvents("attachment.upload"), SizeIs(1));
+}
+
+// Retries and no-ops that return the referral are reads: audited first,
+// UNAVAILABLE and no content when that fails.
+TEST_F(ReferralDomainTest, RetriedSendAndNoOpTransitionAreAuditedFailClosed) {
+  common::FakeAuditOutbox fake;
+  auto desk = *referral::ReferralDesk::Create(store_.get(), keyring_.get(), &fake, inbox_.get(),
+                                              &directory_, consents_.get(), &clock_);
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  v1::SendReferralRequest req = SendRequest("bup-oslo", child, c.id());
+  auto first = desk->Send(kGp, req);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(desk->Acknowledge(kBup, first->id()), IsOk());
+  fake.Clear();
+  fake.SetFailing(true);
+  EXPECT_THAT(desk->Send(kGp, req),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit log unavailable")));
+  EXPECT_THAT(desk->Acknowledge(kBup, first->id()),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit log unavailable")));
+  fake.SetFailing(false);
+  auto again = desk->Send(kGp, req);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->id(), first->id());
+  EXPECT_EQ(again->subject_national_id(), child);
+  auto ack_again = desk->Acknowledge(kBup, first->id());
+  ASSERT_THAT(ack_again, IsOk());
+  EXPECT_EQ(ack_again->status(), v1::REFERRAL_STATUS_ACKNOWLEDGED);
+  std::vector<v1::AuditEvent> events = fake.events();
+  ASSERT_THAT(events, SizeIs(2));
+  EXPECT_EQ(events[0].action(), "referral.read");
+  EXPECT_EQ(events[0].resource().id(), first->id());
+  EXPECT_EQ(events[0].request_id(), req.request_id());
+  EXPECT_EQ(events[0].actor().agency(), "legekontor-sentrum");
+  EXPECT_EQ(events[0].legal_basis(), v1::LEGAL_BASIS_CONSENT);
+  EXPECT_EQ(events[0].consent_id(), c.id());
+  EXPECT_EQ(events[1].action(), "referral.read");
+  EXPECT_EQ(events[1].resource().id(), first->id());
+  EXPECT_EQ(events[1].actor().agency(), "bup-oslo");
+  // Nothing was written: still one referral.
+  v1::ListReferralsRequest sent_box;
+  sent_box.set_mailbox(v1::MAILBOX_SENT);
+  EXPECT_THAT(desk_->List(kGp, sent_box)->referrals(), SizeIs(1));
+}
+
+TEST_F(ReferralDomainTest, RetriedRecordAndRepeatedRevokeAreAuditedFailClosed) {
+  common::FakeAuditOutbox fake;
+  auto registry = *consent::ConsentRegistry::Create(store_.get(), keyring_.get(), &fake,
+                                                    inbox_.get(), &directory_, &clock_);
+  const std::string child = Child(10);
+  v1::RecordConsentRequest req;
+  req.set_request_id("rc-retry");
+  req.set_subject_national_id(child);
+  req.set_giver(v1::CONSENT_GIVER_GUARDIAN);
+  req.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
+  req.mutable_recipient()->set_agency("bup-oslo");
+  req.set_purpose("henvisning");
+  req.set_scope("journalnotat");
+  req.set_method(v1::CONSENT_METHOD_WRITTEN);
+  auto first = registry->Record(kGp, req);
+  ASSERT_THAT(first, IsOk());
+  v1::RevokeConsentRequest revoke;
+  revoke.set_id(first->id());
+  revoke.set_reason("mor trekker samtykket");
+  ASSERT_THAT(registry->Revoke(kGp, revoke), IsOk());
+  fake.Clear();
+  fake.SetFailing(true);
+  EXPECT_THAT(registry->Record(kGp, req),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit log unavailable")));
+  EXPECT_THAT(registry->Revoke(kGp, revoke),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit log unavailable")));
+  fake.SetFailing(false);
+  auto again = registry->Record(kGp, req);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->id(), first->id());
+  EXPECT_EQ(again->subject_national_id(), child);
+  EXPECT_EQ(again->status(), v1::CONSENT_STATUS_REVOKED);
+  auto revoked_again = registry->Revoke(kGp, revoke);
+  ASSERT_THAT(revoked_again, IsOk());
+  EXPECT_EQ(revoked_again->status(), v1::CONSENT_STATUS_REVOKED);
+  std::vector<v1::AuditEvent> events = fake.events();
+  ASSERT_THAT(events, SizeIs(2));
+  EXPECT_EQ(events[0].action(), "consent.read");
+  EXPECT_EQ(events[0].resource().id(), first->id());
+  EXPECT_EQ(events[0].request_id(), "rc-retry");
+  EXPECT_EQ(events[1].action(), "consent.read");
+  EXPECT_EQ(events[1].resource().id(), first->id());
+  EXPECT_EQ(events[1].request_id(), "");
+}
+
+// A fan-out that failed is completed by revoking again.
+TEST_F(ReferralDomainTest, RepeatedRevokeCompletesAnInterruptedFanOut) {
+  FlakyObserver flaky(desk_.get());
+  consents_->SetObserver(&flaky);
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
+  ASSERT_THAT(sent, IsOk());
+  inbox_->Clear();
+  v1::RevokeConsentRequest revoke;
+  revoke.set_id(c.id());
+  revoke.set_reason("mor trekker samtykket");
+  flaky.fail_next = true;
+  EXPECT_THAT(consents_->Revoke(kGp, revoke),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("fan-out interrupted")));
+  EXPECT_THAT(AuditEvents("referral.withdraw"), IsEmpty());
+  auto again = consents_->Revoke(kGp, revoke);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->status(), v1::CONSENT_STATUS_REVOKED);
+  EXPECT_EQ(flaky.calls, 2);
+  auto withdrawn = AuditEvents("referral.withdraw");
+  ASSERT_THAT(withdrawn, SizeIs(1));
+  EXPECT_EQ(withdrawn[0].resource().id(), sent->id());
+  EXPECT_THAT(inbox_->Lines(),
+              ElementsAre(absl::StrCat("legekontor-sentrum INBOX_EVENT_TYPE_CONSENT_REVOKED ", c.id()),
+                          absl::StrCat("bup-oslo INBOX_EVENT_TYPE_CONSENT_REVOKED ", c.id()),
+                          absl::StrCat("bup-oslo INBOX_EVENT_TYPE_REFERRAL_WITHDRAWN ", sent->id())));
+  // A third Revoke changes nothing more.
+  ASSERT_THAT(consents_->Revoke(kGp, revoke), IsOk());
+  EXPECT_EQ(flaky.calls, 3);
+  EXPECT_THAT(AuditEvents("referral.withdraw"), SizeIs(1));
+  EXPECT_THAT(inbox_->Lines(), SizeIs(3));
+  consents_->SetObserver(desk_.get());
+}
+
+// One referral that cannot be withdrawn does not stop the others.
+TEST_F(ReferralDomainTest, FanOutContinuesPastAFailingReferral) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
+  ASSERT_THAT(sent, IsOk());
+  // A dangling index entry that sorts before the real one.
+  storage::WriteBatch batch;
+  batch.Put(referral::kColumnFamily,
+            absl::StrCat("k/", c.id(), "/bup-oslo/ref-", std::string(32, '0')), "");
+  ASSERT_THAT(store_->Write(std::move(batch)), IsOk());
+  v1::RevokeConsentRequest revoke;
+  revoke.set_id(c.id());
+  revoke.set_reason("mor trekker samtykket");
+  EXPECT_THAT(consents_->Revoke(kGp, revoke),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("referral not found")));
+  auto withdrawn = AuditEvents("referral.withdraw");
+  ASSERT_THAT(withdrawn, SizeIs(1));
+  EXPECT_EQ(withdrawn[0].resource().id(), sent->id());
+}
+
+TEST_F(ReferralDomainTest, UploadsInProgressAreCapped) {
+  auto begin = [&](const std::string& rid) {
+    v1::AttachmentMetadata m;
+    m.set_request_id(rid);
+    m.set_filename("stor.pdf");
+    m.set_content_type("application/pdf");
+    m.set_kind(v1::ATTACHMENT_KIND_OTHER);
+    m.set_size(25u << 20);
+    m.set_sha256(std::string(32, 'a'));
+    return desk_->BeginUpload(kGp, m);
+  };
+  std::vector<std::unique_ptr<referral::AttachmentUpload>> open;
+  for (int i = 0; i < 16; ++i) {
+    auto up = begin(absl::StrCat("held-", i));
+    ASSERT_THAT(up, IsOk());
+    open.push_back(std::move(*up));
+  }
+  EXPECT_THAT(begin("one-too-many"),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("too many uploads in progress; retry later")));
+  EXPECT_THAT(Upload(kGp, "%PDF-1.4 epikrise", "application/pdf"),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("too many uploads")));
+  open.pop_back();  // an abandoned upload frees its slot
+  auto info = Upload(kGp, "%PDF-1.4 epikrise", "application/pdf");
+  ASSERT_THAT(info, IsOk());  // a finished upload frees its slot too
+  auto up = begin("after");
+  ASSERT_THAT(up, IsOk());
+  EXPECT_THAT(begin("over-again"), StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("retry later")));
+}
+
+// Records sealed under a shredded key version are skipped by List.
+TEST_F(ReferralDomainTest, ListsSkipRecordsOfAShreddedKeyVersion) {
+  const std::string child = Child(10);
+  v1::Consent old_consent = RecordConsent(kGp, child, "bup-oslo");
+  auto old_ref = desk_->Send(kGp, SendRequest("bup-oslo", child, old_consent.id()));
+  ASSERT_THAT(old_ref, IsOk());
+  auto v2 = keyring_->Rotate("legekontor-sentrum");
+  ASSERT_THAT(v2, IsOk());
+  EXPECT_EQ(*v2, 2u);
+  ASSERT_THAT(keyring_->Shred("legekontor-sentrum", 1), IsOk());
+  v1::Consent new_consent = RecordConsent(kGp, child, "bup-oslo");
+  auto new_ref = desk_->Send(kGp, SendRequest("bup-oslo", child, new_consent.id()));
+  ASSERT_THAT(new_ref, IsOk());
+
+  auto consents = consents_->List(kGp, v1::ListConsentsRequest());
+  ASSERT_THAT(consents, IsOk());
+  ASSERT_THAT(consents->consents(), SizeIs(1));
+  EXPECT_EQ(consents->consents(0).id(), new_consent.id());
+  v1::ListReferralsRequest sent_box;
+  sent_box.set_mailbox(v1::MAILBOX_SENT);
+  auto sent = desk_->List(kGp, sent_box);
+  ASSERT_THAT(sent, IsOk());
+  ASSERT_THAT(sent->referrals(), SizeIs(1));
+  EXPECT_EQ(sent->referrals(0).id(), new_ref->id());
+  // The recipient's key was not shredded: it still sees both.
+  v1::ListReferralsRequest received;
+  received.set_mailbox(v1::MAILBOX_RECEIVED);
+  auto got = desk_->List(kBup, received);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_THAT(got->referrals(), SizeIs(2));
 }
 
 }  // namespace

@@ -82,14 +82,27 @@ absl::StatusOr<v1::AgencyKeyStatus> Admin::RotateAgencyKey(const common::Caller&
     return absl::InvalidArgumentError("request_id must be 1-128 characters");
   }
   absl::MutexLock lock(&mu_);
-  std::string req_key = absl::StrCat("rotate/", caller.agency(), "/", request_id);
+  std::string req_key = absl::StrCat("rotate/", caller.agency(), "/", agency, "/", request_id);
   auto seen = deps_.store->Get(kColumnFamily, req_key);
   if (seen.ok()) return Status(agency);
   if (seen.status().code() != absl::StatusCode::kNotFound) return seen.status();
+  // The intent is audited before the key changes (no audit, no change); a
+  // rotation that then fails is audited as such.
   BUDSTIKKE_RETURN_IF_ERROR(
       Audit(caller, "agency_key.rotate", v1::RESOURCE_KIND_AGENCY_KEY, agency, request_id));
-  BUDSTIKKE_ASSIGN_OR_RETURN(uint32_t version, deps_.keyring->Rotate(Sv(agency)));
-  BUDSTIKKE_RETURN_IF_ERROR(deps_.store->Put(kColumnFamily, req_key, absl::StrCat(version)));
+  absl::StatusOr<uint32_t> version = deps_.keyring->Rotate(Sv(agency));
+  if (!version.ok()) {
+    v1::AuditEvent failed;
+    failed.set_action("agency_key.rotate");
+    failed.mutable_resource()->set_kind(v1::RESOURCE_KIND_AGENCY_KEY);
+    failed.mutable_resource()->set_id(std::string(agency));
+    failed.set_outcome(v1::AUDIT_OUTCOME_DENIED);
+    failed.set_rule("agency_key.rotate.failed");
+    failed.set_request_id(std::string(request_id));
+    (void)deps_.audit->Record(caller, std::move(failed));
+    return version.status();
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.store->Put(kColumnFamily, req_key, absl::StrCat(*version)));
   return Status(agency);
 }
 

@@ -90,6 +90,15 @@ TEST_F(AdminTest, RotateThenShredOldVersion) {
   EXPECT_EQ(events[1].resource().id(), "bup-oslo/1");
 }
 
+TEST_F(AdminTest, SameRequestIdForAnotherAgencyStillRotates) {
+  ASSERT_TRUE(keyring_->EnsureAgencyKey("ppt-oslo").ok());
+  ASSERT_EQ(admin_->RotateAgencyKey(Admin_("budstikke-drift"), "bup-oslo", "r1")->current_version(),
+            2u);
+  auto ppt = admin_->RotateAgencyKey(Admin_("budstikke-drift"), "ppt-oslo", "r1");
+  ASSERT_TRUE(ppt.ok()) << ppt.status();
+  EXPECT_EQ(ppt->current_version(), 2u);
+}
+
 TEST_F(AdminTest, AgencyAdminManagesOnlyItsOwnAgency) {
   EXPECT_TRUE(admin_->GetKeyStatus(Admin_("bup-oslo"), "bup-oslo").ok());
   EXPECT_THAT(admin_->RotateAgencyKey(Admin_("bup-oslo"), "ppt-oslo", "r"),

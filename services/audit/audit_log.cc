@@ -118,10 +118,21 @@ absl::StatusOr<int> AuditLog::DrainOnce() {
   // Keys normally grow, so continue after the last drained key; an outbox
   // write that committed late with a lower key is caught by a periodic rescan.
   const absl::Time now = absl::Now();
-  if (now - last_rescan_ >= options_.rescan_interval) {
+  if (now - last_full_rescan_ >= options_.full_rescan_interval) {
     cursor_.clear();
+    previous_rescan_cursor_ = high_water_;
+    last_rescan_ = last_full_rescan_ = now;
+  } else if (now - last_rescan_ >= options_.rescan_interval) {
+    // Start where the drain had got to at the previous rescan: a late commit
+    // below that had its key before then; the full rescan catches those.
+    cursor_ = previous_rescan_cursor_;
+    previous_rescan_cursor_ = high_water_;
     last_rescan_ = now;
   }
+  return DrainBatch();
+}
+
+absl::StatusOr<int> AuditLog::DrainBatch() {
   std::vector<std::string> keys;
   std::vector<v1::AuditEvent> events;
   {
@@ -174,13 +185,14 @@ absl::StatusOr<int> AuditLog::DrainOnce() {
   ReportHealth(true);
   cursor_ = keys.back();
   cursor_.push_back('\0');
+  if (high_water_ < cursor_) high_water_ = cursor_;
   return static_cast<int>(keys.size());
 }
 
 absl::Status AuditLog::DrainAll() {
   cursor_.clear();
   while (true) {
-    BUDSTIKKE_ASSIGN_OR_RETURN(int n, DrainOnce());
+    BUDSTIKKE_ASSIGN_OR_RETURN(int n, DrainBatch());
     if (n == 0) return absl::OkStatus();
   }
 }

@@ -46,8 +46,13 @@ struct AuditLogOptions {
   int max_batch = 4096;
   // Idle wait between outbox polls.
   absl::Duration poll_interval = absl::Milliseconds(5);
-  // A rescan of the whole outbox (late commits with lower keys) at least this often.
+  // A rescan for late commits with lower keys at least this often; it starts
+  // where the drain had got to at the previous rescan (bounded work: drained
+  // entries leave delete tombstones that a scan from the start walks over) ...
   absl::Duration rescan_interval = absl::Milliseconds(200);
+  // ... and from the very start of the outbox at least this often (and on the
+  // first drain after start), for a write that stalled longer than that.
+  absl::Duration full_rescan_interval = absl::Seconds(10);
   absl::Duration checkpoint_interval = absl::Milliseconds(500);
   // Stored hashes at this level and above are kept in memory.
   int cache_min_level = 4;
@@ -121,6 +126,8 @@ class AuditLog {
   AuditLog(storage::Store* store, const tlog::Signer* signer, const common::Clock* clock,
            AuditLogOptions options, std::unique_ptr<storage::MerkleLog> tree);
   void Loop();
+  // Appends up to max_batch outbox entries from cursor_ on.
+  absl::StatusOr<int> DrainBatch();
   void ReportHealth(bool healthy);
   absl::StatusOr<v1::Checkpoint> ParseCheckpoint(const std::string& note) const;
 
@@ -134,7 +141,10 @@ class AuditLog {
 
   // Drain cursor (drain thread only).
   std::string cursor_;
+  std::string previous_rescan_cursor_;  // high_water_ at the previous rescan
+  std::string high_water_;             // past the highest key drained
   absl::Time last_rescan_ = absl::InfinitePast();
+  absl::Time last_full_rescan_ = absl::InfinitePast();
 
   mutable absl::Mutex cp_mu_;
   std::optional<v1::Checkpoint> checkpoint_ ABSL_GUARDED_BY(cp_mu_);

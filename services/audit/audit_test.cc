@@ -318,5 +318,40 @@ TEST_F(AuditTest, BackgroundThreadDrainsAndCheckpoints) {
   EXPECT_EQ(cp->tree_size(), 1u);
 }
 
+// A late outbox commit (a key below the drain cursor) is picked up by the
+// periodic rescan when it is above the previous rescan's cursor, and by the
+// full rescan otherwise; nothing is drained twice.
+TEST_F(AuditTest, LateOutboxCommitsAreDrainedByTheRescans) {
+  AuditLogOptions o;
+  o.rescan_interval = absl::ZeroDuration();      // every drain rescans
+  o.full_rescan_interval = absl::Hours(1);        // only the first drain is full
+  log_ = *AuditLog::Create(store_.get(), signer_.get(), &clock_, o);
+  v1::AuditEvent e;
+  e.set_action("referral.read");
+  e.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
+  auto late_put = [&](uint64_t seq, const std::string& id) {
+    e.mutable_resource()->set_id(id);
+    ASSERT_THAT(store_->Put(common::kAuditOutboxColumnFamily,
+                            common::StoreAuditOutbox::KeyFor(seq), e.SerializeAsString()),
+                IsOk());
+  };
+  late_put(10, "a");
+  late_put(20, "b");
+  EXPECT_EQ(*log_->DrainOnce(), 2);  // full scan; the drain is past key 20
+  late_put(15, "late-1");            // below the cursor, above the previous rescan's start
+  EXPECT_EQ(*log_->DrainOnce(), 1);  // rescan from where the previous one began
+  late_put(30, "c");
+  EXPECT_EQ(*log_->DrainOnce(), 1);  // from past 20: key 30
+  EXPECT_EQ(*log_->DrainOnce(), 0);
+  late_put(5, "late-2");             // below every recent rescan start: full rescan only
+  EXPECT_EQ(*log_->DrainOnce(), 0);
+  EXPECT_EQ(*log_->DrainOnce(), 0);
+  ASSERT_THAT(log_->DrainAll(), IsOk());
+  ASSERT_EQ(log_->size(), 5u);
+  std::vector<std::string> ids;
+  for (uint64_t i = 0; i < 5; ++i) ids.push_back(log_->GetEvent(i)->event().resource().id());
+  EXPECT_THAT(ids, ::testing::ElementsAre("a", "b", "late-1", "c", "late-2"));
+}
+
 }  // namespace
 }  // namespace budstikke::audit

@@ -154,6 +154,16 @@ absl::Status ConsentRegistry::RecordDenied(const Caller& caller, const std::stri
   return audit_->Record(caller, std::move(e));
 }
 
+absl::Status ConsentRegistry::RecordRead(const Caller& caller, const Stored& stored,
+                                         const std::string& request_id) {
+  auto recorded = audit_->Record(
+      caller, Event("consent.read", stored.consent.id(), stored.pseudonym, request_id));
+  if (!recorded.ok()) {
+    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ConsentRegistry::Stored> ConsentRegistry::Load(absl::string_view id) const {
   if (id.empty() || id.size() > 128) return absl::NotFoundError(kNotFound);
   const std::string key = RecordKey(id);
@@ -271,6 +281,8 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
   auto existing = store_->Get(kColumnFamily, req_key);
   if (existing.ok()) {
     BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(*existing));
+    // A retry returns the consent with the national id: a read, audited first.
+    BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, stored, req.request_id()));
     return Present(stored.consent, /*with_subject=*/true);
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
@@ -328,29 +340,31 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Revoke(const Caller& caller,
     BUDSTIKKE_ASSIGN_OR_RETURN(stored, Load(req.id()));
     BUDSTIKKE_ASSIGN_OR_RETURN(bool may, MaySee(stored, caller.agency()));
     if (!may) return absl::NotFoundError(kNotFound);
-    const bool is_recorder = stored.consent.recording_agency() == caller.agency();
     if (stored.consent.status() == v1::CONSENT_STATUS_REVOKED) {
-      return Present(stored.consent, is_recorder);
-    }
-    v1::Consent& c = stored.consent;
-    c.set_status(v1::CONSENT_STATUS_REVOKED);
-    *c.mutable_revoked_by() = ActorOf(caller);
-    c.set_revoke_reason(req.reason());
-    *c.mutable_revoke_time() = common::ToProtoTime(clock_->Now());
-    BUDSTIKKE_ASSIGN_OR_RETURN(std::string value, Encode(stored));
-    storage::WriteBatch batch;
-    batch.Put(kColumnFamily, RecordKey(c.id()), value);
-    BUDSTIKKE_RETURN_IF_ERROR(
-        audit_->Add(&batch, caller, Event("consent.revoke", c.id(), stored.pseudonym, "")));
-    std::vector<common::InboxDelivery> events;
-    events.push_back({c.recording_agency(), v1::INBOX_EVENT_TYPE_CONSENT_REVOKED,
-                      common::Ref(v1::RESOURCE_KIND_CONSENT, c.id())});
-    if (c.recipient().target_case() == v1::ConsentRecipient::kAgency &&
-        c.recipient().agency() != c.recording_agency()) {
-      events.push_back({c.recipient().agency(), v1::INBOX_EVENT_TYPE_CONSENT_REVOKED,
+      // Returned unchanged: a read, audited first. The fan-out below still
+      // runs (it is idempotent), so a retry completes one that failed.
+      BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, stored, ""));
+    } else {
+      v1::Consent& c = stored.consent;
+      c.set_status(v1::CONSENT_STATUS_REVOKED);
+      *c.mutable_revoked_by() = ActorOf(caller);
+      c.set_revoke_reason(req.reason());
+      *c.mutable_revoke_time() = common::ToProtoTime(clock_->Now());
+      BUDSTIKKE_ASSIGN_OR_RETURN(std::string value, Encode(stored));
+      storage::WriteBatch batch;
+      batch.Put(kColumnFamily, RecordKey(c.id()), value);
+      BUDSTIKKE_RETURN_IF_ERROR(
+          audit_->Add(&batch, caller, Event("consent.revoke", c.id(), stored.pseudonym, "")));
+      std::vector<common::InboxDelivery> events;
+      events.push_back({c.recording_agency(), v1::INBOX_EVENT_TYPE_CONSENT_REVOKED,
                         common::Ref(v1::RESOURCE_KIND_CONSENT, c.id())});
+      if (c.recipient().target_case() == v1::ConsentRecipient::kAgency &&
+          c.recipient().agency() != c.recording_agency()) {
+        events.push_back({c.recipient().agency(), v1::INBOX_EVENT_TYPE_CONSENT_REVOKED,
+                          common::Ref(v1::RESOURCE_KIND_CONSENT, c.id())});
+      }
+      BUDSTIKKE_RETURN_IF_ERROR(Commit(std::move(batch), std::move(events)));
     }
-    BUDSTIKKE_RETURN_IF_ERROR(Commit(std::move(batch), std::move(events)));
   }
   // The revocation is durable: every read from now on sees it. Now withdraw
   // the referrals under it that were not acknowledged.
@@ -413,8 +427,12 @@ absl::StatusOr<v1::ListConsentsResponse> ConsentRegistry::List(
     }
     const size_t slash = rest.rfind('/');
     const std::string id(rest.substr(slash + 1));
-    BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id));
-    v1::Consent c = Present(stored.consent, /*with_subject=*/false);
+    auto loaded = Load(id);
+    // Sealed under a key version that was shredded: unreadable for good, so
+    // the page lists the readable ones instead of failing forever.
+    if (absl::IsFailedPrecondition(loaded.status())) continue;
+    if (!loaded.ok()) return loaded.status();
+    v1::Consent c = Present(loaded->consent, /*with_subject=*/false);
     if (req.statuses_size() > 0) {
       bool match = false;
       for (int s : req.statuses()) match |= s == c.status();

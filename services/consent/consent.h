@@ -68,7 +68,9 @@ class ConsentRegistry final : public common::ConsentChecker {
   // Idempotent on (caller agency, request_id).
   absl::StatusOr<v1::Consent> Record(const common::Caller& caller,
                                      const v1::RecordConsentRequest& request);
-  // Revoking a REVOKED consent returns it unchanged.
+  // Revoking a REVOKED consent returns it unchanged (audited as a read) and
+  // tells the observer again (idempotent), so a retry completes a fan-out
+  // that failed part-way.
   absl::StatusOr<v1::Consent> Revoke(const common::Caller& caller,
                                      const v1::RevokeConsentRequest& request);
   absl::StatusOr<v1::Consent> Get(const common::Caller& caller, absl::string_view id);
@@ -102,6 +104,9 @@ class ConsentRegistry final : public common::ConsentChecker {
   absl::Status RecordDenied(const common::Caller& caller, const std::string& action,
                             const std::string& id, const std::string& subject,
                             const std::string& rule, const std::string& request_id);
+  // Records "consent.read" for `stored`; UNAVAILABLE if it cannot.
+  absl::Status RecordRead(const common::Caller& caller, const Stored& stored,
+                          const std::string& request_id);
   referral::CivilDate Today() const;
 
   storage::Store* const store_;

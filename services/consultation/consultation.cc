@@ -237,8 +237,21 @@ absl::Status Consultations::Deny(const Caller& caller, absl::Status refusal,
       details.has_value() && details->violations_size() > 0) {
     e.set_rule(details->violations(0).rule());
   }
-  (void)d_.audit->Record(caller, std::move(e));  // the refusal stands either way
+  // No audit, no answer: a refusal that cannot be recorded is UNAVAILABLE.
+  absl::Status recorded = d_.audit->Record(caller, std::move(e));
+  if (!recorded.ok()) {
+    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
+  }
   return refusal;
+}
+
+absl::Status Consultations::RecordRead(const Caller& caller, const std::string& id,
+                                       const std::string& request_id) {
+  absl::Status audited = d_.audit->Record(caller, Event("consultation.read", id, request_id));
+  if (!audited.ok()) {
+    return absl::UnavailableError(absl::StrCat("read not audited: ", audited.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Consultations::Screen(const Caller& caller, absl::string_view text,
@@ -425,6 +438,8 @@ absl::StatusOr<v1::Consultation> Consultations::Ask(const Caller& caller,
     const std::string id = prior->substr(0, nl);
     BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id));
     BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation content, LoadContent(meta, caller.agency()));
+    // A retry returns the content: a read, audited first.
+    BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, id, req.request_id()));
     return Merge(meta, content);
   }
   if (!absl::IsNotFound(prior.status())) return prior.status();
@@ -483,6 +498,8 @@ absl::StatusOr<v1::Consultation> Consultations::Claim(const Caller& caller,
   if (meta.status() != v1::CONSULTATION_STATUS_OPEN) {
     if (SameUser(meta.claimed_by(), caller)) {
       BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation content, LoadContent(meta, caller.agency()));
+      // A re-claim returns the content unchanged: a read, audited first.
+      BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, sid, ""));
       return Merge(meta, content);
     }
     return Deny(caller,
@@ -552,6 +569,8 @@ absl::StatusOr<v1::Consultation> Consultations::AppendMessage(
       return absl::AlreadyExistsError("request_id was already used for a different request");
     }
     BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation content, LoadContent(meta, caller.agency()));
+    // A retry returns the content: a read, audited first.
+    BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, id, request_id));
     return Merge(meta, content);
   }
   if (!absl::IsNotFound(prior.status())) return prior.status();
@@ -614,7 +633,11 @@ absl::StatusOr<v1::Consultation> Consultations::Close(const Caller& caller,
   absl::MutexLock lock(&StripeFor(id));
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id));
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation content, LoadContent(meta, caller.agency()));
-  if (meta.status() == v1::CONSULTATION_STATUS_CLOSED) return Merge(meta, content);
+  if (meta.status() == v1::CONSULTATION_STATUS_CLOSED) {
+    // Already closed: returns the content unchanged, a read, audited first.
+    BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, std::string(id), ""));
+    return Merge(meta, content);
+  }
   const absl::Time now = d_.clock->Now();
   const absl::Time delete_after = now + options_.retention;
   meta.set_status(v1::CONSULTATION_STATUS_CLOSED);

@@ -155,8 +155,13 @@ class Consultations {
   absl::Status Screen(const common::Caller& caller, absl::string_view text,
                       const google::protobuf::RepeatedField<uint32_t>& acks,
                       const std::string& resource_id, const std::string& request_id);
+  // Records the refusal as DENIED and returns it; UNAVAILABLE if the audit
+  // event cannot be recorded.
   absl::Status Deny(const common::Caller& caller, absl::Status refusal, const char* action,
                     const std::string& resource_id, const std::string& request_id);
+  // Records "consultation.read"; UNAVAILABLE if it cannot.
+  absl::Status RecordRead(const common::Caller& caller, const std::string& id,
+                          const std::string& request_id);
   // Shared by Answer and AddMessage.
   absl::StatusOr<v1::Consultation> AppendMessage(const common::Caller& caller,
                                                  const std::string& request_id,

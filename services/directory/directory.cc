@@ -152,6 +152,16 @@ absl::StatusOr<v1::Agency> Directory::UpdateAgency(const common::Identity& calle
   }
   BUDSTIKKE_RETURN_IF_ERROR(Validate(agency));
   absl::MutexLock lock(&write_mu_);
+  if (!is_operator) {
+    // Type and municipality decide routing (e.g. which BUP gets a
+    // consultation): only the operator may change them.
+    BUDSTIKKE_ASSIGN_OR_RETURN(v1::Agency current, GetAgency(agency.id()));
+    if (current.type() != agency.type() || current.municipality() != agency.municipality()) {
+      return absl::PermissionDeniedError(
+          "an agency admin may change only its agency's name; type and municipality decide "
+          "routing and are changed by the operator's admin");
+    }
+  }
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Agency record, GetAgency(agency.id()));
   record.set_name(agency.name());
   record.set_type(agency.type());

@@ -98,6 +98,22 @@ TEST_F(DirectoryTest, AgencyAdminUpdatesOnlyItsOwn) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("'nope-nope' not found")));
 }
 
+TEST_F(DirectoryTest, AgencyAdminCannotChangeRoutingFields) {
+  ASSERT_TRUE(directory_->CreateAgency(operator_admin_,
+                                       MakeAgency("bhg-a", v1::AGENCY_TYPE_KINDERGARTEN), "r1")
+                  .ok());
+  // A kindergarten retyping itself as BUP would receive BUP's consultations.
+  v1::Agency retyped = MakeAgency("bhg-a", v1::AGENCY_TYPE_BUP);
+  EXPECT_THAT(directory_->UpdateAgency(Person("bhg-a", v1::ROLE_ADMIN), retyped),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("only its agency's name")));
+  v1::Agency moved = MakeAgency("bhg-a", v1::AGENCY_TYPE_KINDERGARTEN);
+  moved.set_municipality("4601");
+  EXPECT_THAT(directory_->UpdateAgency(Person("bhg-a", v1::ROLE_ADMIN), moved),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("routing")));
+  EXPECT_EQ(directory_->GetAgency("bhg-a")->type(), v1::AGENCY_TYPE_KINDERGARTEN);
+  EXPECT_TRUE(directory_->UpdateAgency(operator_admin_, retyped).ok());
+}
+
 TEST_F(DirectoryTest, ValidationNamesTheField) {
   v1::Agency bad = MakeAgency("Bad Id");
   EXPECT_THAT(directory_->CreateAgency(operator_admin_, bad, "r"),

@@ -293,6 +293,15 @@ v1::AuditEvent ReferralDesk::Event(const std::string& action, const Stored& stor
   return e;
 }
 
+absl::Status ReferralDesk::RecordRead(const Caller& caller, const Stored& stored,
+                                      const std::string& request_id) {
+  absl::Status recorded = audit_->Record(caller, Event("referral.read", stored, request_id));
+  if (!recorded.ok()) {
+    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReferralDesk::Deny(const Caller& caller, v1::AuditEvent event,
                                 absl::Status refusal) {
   event.set_outcome(v1::AUDIT_OUTCOME_DENIED);
@@ -370,6 +379,8 @@ absl::StatusOr<v1::Referral> ReferralDesk::Send(const Caller& caller,
   auto existing = store_->Get(kColumnFamily, req_key);
   if (existing.ok()) {
     BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(*existing, caller.agency()));
+    // A retry returns the stored referral: a read, audited first.
+    BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, stored, req.request_id()));
     stored.referral.set_status(EffectiveStatus(stored.referral));
     return stored.referral;
   }
@@ -528,7 +539,12 @@ absl::StatusOr<v1::ListReferralsResponse> ReferralDesk::List(
       break;
     }
     const std::string id(rest.substr(rest.rfind('/') + 1));
-    BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id, caller.agency()));
+    auto loaded = Load(id, caller.agency());
+    // Sealed under a key version that was shredded: unreadable for good, so
+    // the page lists the readable ones instead of failing forever.
+    if (absl::IsFailedPrecondition(loaded.status())) continue;
+    if (!loaded.ok()) return loaded.status();
+    Stored& stored = *loaded;
     v1::Referral s = Summary(stored.referral);
     s.set_status(EffectiveStatus(stored.referral));
     if (req.statuses_size() > 0) {
@@ -578,7 +594,11 @@ absl::StatusOr<v1::Referral> ReferralDesk::Transition(
     }
     return changed.status();
   }
-  if (!*changed) return r;  // idempotent no-op
+  if (!*changed) {
+    // Idempotent no-op: returns the referral, so it is a read, audited first.
+    BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, stored, ""));
+    return r;
+  }
   *r.mutable_update_time() = common::ToProtoTime(clock_->Now());
   BUDSTIKKE_ASSIGN_OR_RETURN(std::string value, Encode(stored));
   storage::WriteBatch batch;
@@ -680,25 +700,43 @@ absl::Status ReferralDesk::OnConsentRevoked(const Caller& caller,
                                             const common::ConsentFacts& consent) {
   absl::MutexLock lock(&mu_);
   const std::string prefix = absl::StrCat("k/", consent.id, "/");
-  storage::WriteBatch batch;
-  std::vector<common::InboxDelivery> events;
-  std::vector<std::string> notified;
   const absl::Time now = clock_->Now();
+  // Each referral is withdrawn in its own batch: a failure on one is kept
+  // (the first is returned at the end) and the others are still withdrawn.
+  // Idempotent, so a repeated Revoke finishes a fan-out that failed part-way.
+  absl::Status first_error;
   auto it = store_->Scan(kColumnFamily, prefix);
   for (; it->Valid(); it->Next()) {
     std::string_view rest = it->key().substr(prefix.size());
     const std::string id(rest.substr(rest.rfind('/') + 1));
-    BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id, consent.recording_agency));
-    v1::Referral& r = stored.referral;
-    if (std::find(notified.begin(), notified.end(), r.recipient_agency()) == notified.end() &&
-        !(consent.recipient.target_case() == v1::ConsentRecipient::kAgency &&
-          consent.recipient.agency() == r.recipient_agency())) {
-      // The consent service notified the recording and the named agency.
-      notified.push_back(r.recipient_agency());
+    absl::Status s = WithdrawUnderRevokedConsent(caller, consent, id, now);
+    if (!s.ok() && first_error.ok()) first_error = s;
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(it->status());
+  return first_error;
+}
+
+absl::Status ReferralDesk::WithdrawUnderRevokedConsent(const Caller& caller,
+                                                       const common::ConsentFacts& consent,
+                                                       const std::string& id, absl::Time now) {
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id, consent.recording_agency));
+  v1::Referral& r = stored.referral;
+  storage::WriteBatch batch;
+  std::vector<common::InboxDelivery> events;
+  if (!(consent.recipient.target_case() == v1::ConsentRecipient::kAgency &&
+        consent.recipient.agency() == r.recipient_agency())) {
+    // The consent service notified the recording and the named agency; any
+    // other recipient is notified once (marker in the same batch).
+    const std::string marker = absl::StrCat("n/", consent.id, "/", r.recipient_agency());
+    auto seen = store_->Get(kColumnFamily, marker);
+    if (!seen.ok() && !absl::IsNotFound(seen.status())) return seen.status();
+    if (absl::IsNotFound(seen.status())) {
+      batch.Put(kColumnFamily, marker, "");
       events.push_back({r.recipient_agency(), v1::INBOX_EVENT_TYPE_CONSENT_REVOKED,
                         common::Ref(v1::RESOURCE_KIND_CONSENT, consent.id)});
     }
-    if (r.status() != v1::REFERRAL_STATUS_SENT) continue;
+  }
+  if (r.status() == v1::REFERRAL_STATUS_SENT) {
     r.set_status(v1::REFERRAL_STATUS_WITHDRAWN);
     *r.mutable_withdraw_time() = common::ToProtoTime(now);
     *r.mutable_update_time() = common::ToProtoTime(now);
@@ -708,7 +746,6 @@ absl::Status ReferralDesk::OnConsentRevoked(const Caller& caller,
     events.push_back({r.recipient_agency(), v1::INBOX_EVENT_TYPE_REFERRAL_WITHDRAWN,
                       common::Ref(v1::RESOURCE_KIND_REFERRAL, r.id())});
   }
-  BUDSTIKKE_RETURN_IF_ERROR(it->status());
   if (batch.Count() == 0 && events.empty()) return absl::OkStatus();
   return Commit(std::move(batch), std::move(events));
 }
@@ -743,18 +780,34 @@ absl::StatusOr<std::unique_ptr<AttachmentUpload>> ReferralDesk::BeginUpload(
   if (m.sha256().size() != 32) {
     return absl::InvalidArgumentError("metadata.sha256 must be 32 bytes");
   }
-  auto upload = std::unique_ptr<AttachmentUpload>(new AttachmentUpload(this, caller, m));
   auto existing =
       store_->Get(kAttachmentColumnFamily, absl::StrCat("u/", caller.agency(), "/", m.request_id()));
   if (existing.ok()) {
     BUDSTIKKE_ASSIGN_OR_RETURN(StoredAttachment a, LoadAttachment(*existing, caller.agency()));
+    auto upload = std::unique_ptr<AttachmentUpload>(new AttachmentUpload(this, caller, m));
     upload->done_ = true;
     upload->first_ = a.info;
     return upload;
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
-  upload->data_.reserve(m.size());
+  // Buffers grow as chunks arrive (no reserve from the declared size), and at
+  // most max_uploads_in_progress of them exist at once.
+  if (uploads_in_progress_.fetch_add(1) >= options_.max_uploads_in_progress) {
+    uploads_in_progress_.fetch_sub(1);
+    return absl::ResourceExhaustedError("too many uploads in progress; retry later");
+  }
+  auto upload = std::unique_ptr<AttachmentUpload>(new AttachmentUpload(this, caller, m));
+  upload->holds_slot_ = true;
   return upload;
+}
+
+AttachmentUpload::~AttachmentUpload() { ReleaseSlot(); }
+
+void AttachmentUpload::ReleaseSlot() {
+  if (holds_slot_) {
+    holds_slot_ = false;
+    desk_->uploads_in_progress_.fetch_sub(1);
+  }
 }
 
 absl::Status AttachmentUpload::AddChunk(absl::string_view chunk) {
@@ -792,6 +845,7 @@ absl::StatusOr<v1::AttachmentInfo> AttachmentUpload::Finish() {
     done_ = true;
     first_ = *info;
     std::string().swap(data_);
+    ReleaseSlot();
   }
   return info;
 }

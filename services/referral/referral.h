@@ -8,6 +8,7 @@
 //   s/<sender>/<inverted>/<id>    sent mailbox;  v/<recipient>/<inverted>/<id>
 //   q/<sender>/<request id>       id of the referral a Send created
 //   k/<consent>/<recipient>/<id>  referrals under a consent
+//   n/<consent>/<recipient>       that recipient was told of the revocation
 // column family "referral_attachment":
 //   a/<att id>                    Frame(owner agency, Frame(referral id or "",
 //                                 envelope of v1::AttachmentInfo))
@@ -32,6 +33,7 @@
 #ifndef BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_H_
 #define BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -64,6 +66,9 @@ struct ReferralOptions {
   uint64_t max_attachment_bytes = 25ull << 20;
   size_t max_chunk_bytes = 1u << 20;
   int max_attachments = 20;
+  // Uploads buffered in memory at once (BeginUpload beyond it:
+  // RESOURCE_EXHAUSTED "too many uploads in progress; retry later").
+  int max_uploads_in_progress = 16;
 };
 
 class ReferralDesk;
@@ -72,6 +77,8 @@ class ReferralDesk;
 // abandoned upload leaves nothing behind. Not thread-safe (one stream).
 class AttachmentUpload {
  public:
+  // Frees its in-progress slot; the desk must outlive the upload.
+  ~AttachmentUpload();
   // True when the request id was seen before: Finish() returns the first
   // result without reading chunks.
   bool done() const { return done_; }
@@ -85,12 +92,14 @@ class AttachmentUpload {
   friend class ReferralDesk;
   AttachmentUpload(ReferralDesk* desk, common::Caller caller, v1::AttachmentMetadata meta)
       : desk_(desk), caller_(std::move(caller)), meta_(std::move(meta)) {}
+  void ReleaseSlot();
   ReferralDesk* desk_;
   common::Caller caller_;
   v1::AttachmentMetadata meta_;
   std::string data_;
   bool sniffed_ = false;
   bool done_ = false;
+  bool holds_slot_ = false;  // counted in ReferralDesk::uploads_in_progress_
   v1::AttachmentInfo first_;
 };
 
@@ -164,6 +173,13 @@ class ReferralDesk final : public common::ConsentObserver {
   v1::AuditEvent Event(const std::string& action, const Stored& stored,
                        const std::string& request_id) const;
   absl::Status Deny(const common::Caller& caller, v1::AuditEvent event, absl::Status refusal);
+  // Records "referral.read" for `stored`; UNAVAILABLE if it cannot.
+  absl::Status RecordRead(const common::Caller& caller, const Stored& stored,
+                          const std::string& request_id);
+  // One referral of OnConsentRevoked, in its own batch.
+  absl::Status WithdrawUnderRevokedConsent(const common::Caller& caller,
+                                           const common::ConsentFacts& consent,
+                                           const std::string& id, absl::Time now);
   absl::StatusOr<v1::Referral> Transition(
       const common::Caller& caller, absl::string_view id, bool as_recipient,
       const std::string& action,
@@ -189,6 +205,7 @@ class ReferralDesk final : public common::ConsentObserver {
   // honoured (EffectiveStatus).
   static constexpr size_t kSendStripes = 32;
   absl::Mutex send_stripes_[kSendStripes];
+  std::atomic<int> uploads_in_progress_{0};
 };
 
 // Content sniffing for attachments: OK when `prefix` (the first bytes) fits

@@ -13,6 +13,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -78,7 +80,43 @@ class FaultFileWatcher {
   std::thread thread_;
 };
 
+// Serving status from several audit sources (the outbox of this process and
+// the log drainer): NOT_SERVING while any of them fails. Observers may fire
+// from any thread, also before the gRPC server exists.
+class HealthAggregator {
+ public:
+  enum Source : unsigned { kOutbox = 1, kDrainer = 2 };
+
+  std::function<void(bool)> ObserverFor(Source source) {
+    return [this, source](bool healthy) { Update(source, healthy); };
+  }
+  void Attach(grpc::Server* server) {
+    std::lock_guard<std::mutex> lock(mu_);
+    server_ = server;
+    Apply();
+  }
+  void Detach() {
+    std::lock_guard<std::mutex> lock(mu_);
+    server_ = nullptr;
+  }
+
+ private:
+  void Update(Source source, bool healthy) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failing_ = healthy ? (failing_ & ~source) : (failing_ | source);
+    Apply();
+  }
+  void Apply() {
+    if (server_ != nullptr) server_->GetHealthCheckService()->SetServingStatus(failing_ == 0);
+  }
+
+  std::mutex mu_;
+  unsigned failing_ = 0;
+  grpc::Server* server_ = nullptr;
+};
+
 struct BudstikkeServer::Impl {
+  HealthAggregator health;
   std::unique_ptr<FaultFileWatcher> fault_watcher;  // test hook
   ServerConfig config;
   common::SystemClock clock;
@@ -296,21 +334,19 @@ absl::StatusOr<int> BudstikkeServer::Start() {
     f.push_back(impl_->metrics->InterceptorFactory());
     builder.experimental().SetInterceptorCreators(std::move(f));
   }
+  // No audit, no access: a failing audit write turns the whole server
+  // NOT_SERVING until every audit source works again.
+  impl_->audit_outbox->SetHealthObserver(impl_->health.ObserverFor(HealthAggregator::kOutbox));
+  if (impl_->audit_log) {
+    impl_->audit_log->SetHealthObserver(impl_->health.ObserverFor(HealthAggregator::kDrainer));
+  }
   impl_->server = builder.BuildAndStart();
   if (impl_->server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen,
                                                " (address in use or not local?)"));
   }
-  impl_->server->GetHealthCheckService()->SetServingStatus(true);
-  // No audit, no access: a failing audit write turns the whole server NOT_SERVING.
-  grpc::Server* server = impl_->server.get();
-  impl_->audit_outbox->SetHealthObserver(
-      [server](bool healthy) { server->GetHealthCheckService()->SetServingStatus(healthy); });
-  if (impl_->audit_log) {
-    impl_->audit_log->SetHealthObserver(
-        [server](bool healthy) { server->GetHealthCheckService()->SetServingStatus(healthy); });
-    impl_->audit_log->Start();
-  }
+  impl_->health.Attach(impl_->server.get());
+  if (impl_->audit_log) impl_->audit_log->Start();
   return port;
 }
 
@@ -320,6 +356,7 @@ void BudstikkeServer::Wait() {
 
 void BudstikkeServer::Shutdown(int grace_seconds) {
   if (!impl_->server) return;
+  impl_->health.Detach();
   impl_->server->GetHealthCheckService()->SetServingStatus(false);
   if (impl_->inbox) impl_->inbox->Shutdown();  // ends inbox streams (UNAVAILABLE)
   impl_->server->Shutdown(std::chrono::system_clock::now() +
