@@ -14,6 +14,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -21,11 +22,11 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <atomic>
 
 #include "absl/synchronization/mutex.h"
 #include "budstikke/v1/consultation.grpc.pb.h"
 #include "services/common/grpc_auth.h"
+#include "services/common/server_threads.h"
 #include "services/common/store_audit_outbox.h"
 #include "services/common/tls.h"
 #include "services/consultation/consultation.h"
@@ -94,13 +95,13 @@ struct Env {
   }
 };
 
-#define CHECK_OK(expr)                                                           \
-  do {                                                                           \
-    auto _s = (expr);                                                            \
-    if (!_s.ok()) {                                                              \
+#define CHECK_OK(expr)                                                          \
+  do {                                                                          \
+    auto _s = (expr);                                                           \
+    if (!_s.ok()) {                                                             \
       std::fprintf(stderr, "consult_bench setup: %s\n", _s.ToString().c_str()); \
-      std::abort();                                                              \
-    }                                                                            \
+      std::abort();                                                             \
+    }                                                                           \
   } while (0)
 
 template <typename T>
@@ -132,10 +133,12 @@ Env* GetEnv() {
     e->keyring = Must(storage::Keyring::CreateFromFile(e->certs + "/master.key", e->store.get()));
     e->envelope = Must(storage::Envelope::Create(e->keyring.get()));
     e->audit = Must(common::StoreAuditOutbox::Create(e->store.get(), &e->clock));
-    e->directory = Must(directory::Directory::Create(e->store.get(), &e->clock, e->audit.get(),
-                                                     "budstikke-drift"));
-    CHECK_OK(e->directory->LoadSeedIfEmpty(
-        ReadFile(std::string(BUDSTIKKE_SOURCE_DIR) + "/certs/dev-directory.json")).status());
+    e->directory = Must(
+        directory::Directory::Create(e->store.get(), &e->clock, e->audit.get(), "budstikke-drift"));
+    CHECK_OK(e->directory
+                 ->LoadSeedIfEmpty(
+                     ReadFile(std::string(BUDSTIKKE_SOURCE_DIR) + "/certs/dev-directory.json"))
+                 .status());
     e->inbox = Must(inbox::Inbox::Create(e->store.get(), &e->clock));
     e->scanner = Must(pii::Scanner::Create(pii::ScannerConfig()));
     consultation::Consultations::Deps d;
@@ -154,6 +157,7 @@ Env* GetEnv() {
     common::TlsFiles tls{e->certs + "/server.pem", e->certs + "/server.key", e->certs + "/ca.pem"};
     for (bool echo : {false, true}) {
       grpc::ServerBuilder b;
+      common::ApplyServerThreadOptions(b);  // as budstikke-server
       b.AddListeningPort("127.0.0.1:0", common::MakeServerCredentials(tls),
                          echo ? &e->echo_port : &e->port);
       if (echo) {
@@ -183,8 +187,8 @@ std::unique_ptr<v1::ConsultationService::Stub> NewStub(int port, int client_inde
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // one connection per client
   args.SetInt("budstikke.bench.client", client_index);
-  auto channel = grpc::CreateCustomChannel("localhost:" + std::to_string(port),
-                                           grpc::SslCredentials(o), args);
+  auto channel =
+      grpc::CreateCustomChannel("localhost:" + std::to_string(port), grpc::SslCredentials(o), args);
   return v1::ConsultationService::NewStub(channel);
 }
 
@@ -255,6 +259,27 @@ void BM_ConsultAsk(benchmark::State& state) { RunAsk(state, false, "ask"); }
 BENCHMARK(BM_EchoAsk)->Threads(kClients)->UseRealTime();
 BENCHMARK(BM_ConsultAsk)->Threads(kClients)->UseRealTime();
 
+// The domain cost of Ask alone (no gRPC, no TLS, no authentication): where
+// Ask's time goes when compared with BM_ConsultAsk.
+void BM_DomainAsk(benchmark::State& state) {
+  Env* e = GetEnv();
+  common::Caller caller;
+  caller.identity = Must(common::ParseSpiffeId(
+      "spiffe://budstikke.test/agency/bhg-solsikken/role/staff/user/kari", "budstikke.test"));
+  v1::AskConsultationRequest req = AskRequest();
+  for (auto _ : state) {
+    req.set_request_id("domain-" + std::to_string(g_request_counter.fetch_add(1)));
+    auto r = e->consultations->Ask(caller, req);
+    if (!r.ok()) {
+      state.SkipWithError(("Ask failed: " + r.status().ToString()).c_str());
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DomainAsk)->UseRealTime();
+BENCHMARK(BM_DomainAsk)->Threads(kClients)->UseRealTime();
+
 void BM_CheckTextGrpc(benchmark::State& state) {
   Env* e = GetEnv();
   auto stub = NewStub(e->port, 0);
@@ -316,8 +341,7 @@ int main(int argc, char** argv) {
         "  ask/echo throughput %.2f (target >= 0.60), p99 ratio %.2f (target <= 2.00)\n",
         budstikke::kClients, echo->ops_per_s, echo->p50, echo->p99,
         static_cast<long long>(echo->ops), ask->ops_per_s, ask->p50, ask->p99,
-        static_cast<long long>(ask->ops), ask->ops_per_s / echo->ops_per_s,
-        ask->p99 / echo->p99);
+        static_cast<long long>(ask->ops), ask->ops_per_s / echo->ops_per_s, ask->p99 / echo->p99);
   }
   // The Env (servers, store) is deliberately leaked at exit: gRPC's shutdown
   // order at static destruction is fragile. Remove the temp dir though.

@@ -25,6 +25,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "budstikke/v1/referral.grpc.pb.h"
+#include "services/common/server_threads.h"
 #include "services/common/grpc_auth.h"
 #include "services/common/national_id_testing.h"
 #include "services/common/store_audit_outbox.h"
@@ -152,6 +153,7 @@ Env* GetEnv() {
     common::TlsFiles tls{e->certs + "/server.pem", e->certs + "/server.key", e->certs + "/ca.pem"};
     for (bool echo : {false, true}) {
       grpc::ServerBuilder b;
+      common::ApplyServerThreadOptions(b);  // as budstikke-server
       b.AddListeningPort("127.0.0.1:0", common::MakeServerCredentials(tls),
                          echo ? &e->echo_port : &e->port);
       b.SetMaxReceiveMessageSize(4 << 20);

@@ -1,9 +1,12 @@
 #include "storage/merkle_log.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
+#include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "storage/status_macros.h"
 
@@ -116,9 +119,8 @@ absl::StatusOr<std::unique_ptr<MerkleLog>> MerkleLog::Open(Store* store, Options
     for (; it->Valid() && hashes.size() < want; it->Next()) {
       if (it->key().size() != 9 || GetBigEndian(it->key().substr(1)) != hashes.size() ||
           it->value().size() != tlog::kHashSize) {
-        return absl::DataLossError(
-            absl::StrCat("merkle log: stored hash level ", level, " index ", hashes.size(),
-                         " missing or malformed"));
+        return absl::DataLossError(absl::StrCat("merkle log: stored hash level ", level, " index ",
+                                                hashes.size(), " missing or malformed"));
       }
       tlog::Hash h;
       std::memcpy(h.data(), it->value().data(), tlog::kHashSize);
@@ -126,8 +128,8 @@ absl::StatusOr<std::unique_ptr<MerkleLog>> MerkleLog::Open(Store* store, Options
     }
     BUDSTIKKE_RETURN_IF_ERROR(it->status());
     if (hashes.size() != want) {
-      return absl::DataLossError(absl::StrCat("merkle log: level ", level, " has ",
-                                              hashes.size(), " hashes, want ", want));
+      return absl::DataLossError(absl::StrCat("merkle log: level ", level, " has ", hashes.size(),
+                                              " hashes, want ", want));
     }
   }
   log->size_.store(size, std::memory_order_release);
@@ -146,9 +148,8 @@ tlog::Result<std::vector<tlog::Hash>> MerkleLog::ReadHashes(
       if (slot >= 0) {
         if (static_cast<size_t>(slot) >= cache_.size() || at.index >= cache_[slot].size()) {
           return tlog::MakeError(tlog::ErrorCode::kNotFound,
-                                 "merkle log: no stored hash at level " +
-                                     std::to_string(at.level) + " index " +
-                                     std::to_string(at.index));
+                                 "merkle log: no stored hash at level " + std::to_string(at.level) +
+                                     " index " + std::to_string(at.index));
         }
         out[i] = cache_[slot][at.index];
       } else {
@@ -156,8 +157,14 @@ tlog::Result<std::vector<tlog::Hash>> MerkleLog::ReadHashes(
       }
     }
   }
-  for (size_t i : uncached) {
-    auto v = store_->Get(tree_cf_, NodeKey(indexes[i].level, indexes[i].index));
+  if (uncached.empty()) return out;
+  std::vector<std::string> keys;
+  keys.reserve(uncached.size());
+  for (size_t i : uncached) keys.push_back(NodeKey(indexes[i].level, indexes[i].index));
+  std::vector<absl::StatusOr<std::string>> values = store_->MultiGet(tree_cf_, keys);
+  for (size_t j = 0; j < uncached.size(); ++j) {
+    const size_t i = uncached[j];
+    absl::StatusOr<std::string>& v = values[j];
     if (!v.ok()) return ToError(v.status());
     if (v->size() != tlog::kHashSize) {
       return tlog::MakeError(tlog::ErrorCode::kDataLoss,
@@ -235,6 +242,105 @@ absl::StatusOr<std::string> MerkleLog::LeafData(uint64_t index) const {
     return absl::NotFoundError(absl::StrCat("no leaf ", index, " (log size ", size(), ")"));
   }
   return store_->Get(leaves_cf_, LeafKey(index));
+}
+
+absl::StatusOr<std::vector<std::string>> MerkleLog::LeafData(
+    const std::vector<uint64_t>& indexes) const {
+  const uint64_t n = size();
+  std::vector<std::string> keys;
+  keys.reserve(indexes.size());
+  for (uint64_t index : indexes) {
+    if (index >= n) {
+      return absl::NotFoundError(absl::StrCat("no leaf ", index, " (log size ", n, ")"));
+    }
+    keys.push_back(LeafKey(index));
+  }
+  std::vector<absl::StatusOr<std::string>> values = store_->MultiGet(leaves_cf_, keys);
+  std::vector<std::string> out;
+  out.reserve(values.size());
+  for (auto& v : values) {
+    if (!v.ok()) return v.status();
+    out.push_back(*std::move(v));
+  }
+  return out;
+}
+
+namespace {
+
+// Pass 1 of InclusionProofs: records which stored hashes a proof needs
+// (tlog reads them in one ReadHashes call per proof) and answers with zeros.
+class CollectingReader final : public tlog::HashReader {
+ public:
+  explicit CollectingReader(std::vector<tlog::HashIndex>* wanted) : wanted_(wanted) {}
+  tlog::Result<std::vector<tlog::Hash>> ReadHashes(
+      const std::vector<tlog::HashIndex>& indexes) const override {
+    wanted_->insert(wanted_->end(), indexes.begin(), indexes.end());
+    return std::vector<tlog::Hash>(indexes.size());
+  }
+
+ private:
+  std::vector<tlog::HashIndex>* wanted_;
+};
+
+// Pass 2: answers from the hashes read in one batch.
+class MapReader final : public tlog::HashReader {
+ public:
+  explicit MapReader(const absl::flat_hash_map<std::pair<int, uint64_t>, tlog::Hash>* hashes)
+      : hashes_(hashes) {}
+  tlog::Result<std::vector<tlog::Hash>> ReadHashes(
+      const std::vector<tlog::HashIndex>& indexes) const override {
+    std::vector<tlog::Hash> out;
+    out.reserve(indexes.size());
+    for (const tlog::HashIndex& at : indexes) {
+      auto it = hashes_->find(std::make_pair(at.level, at.index));
+      if (it == hashes_->end()) {
+        return tlog::MakeError(tlog::ErrorCode::kInternal,
+                               "merkle log: proof needs a hash it did not plan for");
+      }
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
+ private:
+  const absl::flat_hash_map<std::pair<int, uint64_t>, tlog::Hash>* hashes_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::vector<tlog::Hash>>> MerkleLog::InclusionProofs(
+    const std::vector<uint64_t>& indexes, uint64_t tree_size) const {
+  BUDSTIKKE_RETURN_IF_ERROR(CheckSize(tree_size));
+  std::vector<tlog::HashIndex> wanted;
+  CollectingReader collect(&wanted);
+  for (uint64_t index : indexes) {
+    auto r = tlog::ProveInclusion(index, tree_size, collect);
+    if (!r.ok()) return FromResult(r.error());
+  }
+  std::sort(wanted.begin(), wanted.end(), [](const tlog::HashIndex& a, const tlog::HashIndex& b) {
+    return std::tie(a.level, a.index) < std::tie(b.level, b.index);
+  });
+  wanted.erase(std::unique(wanted.begin(), wanted.end(),
+                           [](const tlog::HashIndex& a, const tlog::HashIndex& b) {
+                             return a.level == b.level && a.index == b.index;
+                           }),
+               wanted.end());
+  auto read = ReadHashes(wanted);
+  if (!read.ok()) return FromResult(read.error());
+  absl::flat_hash_map<std::pair<int, uint64_t>, tlog::Hash> hashes;
+  hashes.reserve(wanted.size());
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    hashes.emplace(std::make_pair(wanted[i].level, wanted[i].index), (*read)[i]);
+  }
+  MapReader from_map(&hashes);
+  std::vector<std::vector<tlog::Hash>> out;
+  out.reserve(indexes.size());
+  for (uint64_t index : indexes) {
+    auto r = tlog::ProveInclusion(index, tree_size, from_map);
+    if (!r.ok()) return FromResult(r.error());
+    out.push_back(std::move(r).value());
+  }
+  return out;
 }
 
 absl::StatusOr<tlog::Hash> MerkleLog::Root(uint64_t tree_size) const {

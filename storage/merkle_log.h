@@ -64,8 +64,7 @@ class MerkleLog final : public tlog::HashReader {
   // Adds the append of `leaves` (leaf data, in order) to `batch`; the first
   // gets index size(). Returns the new size. FAILED_PRECONDITION if an append
   // is already pending.
-  absl::StatusOr<uint64_t> PrepareAppend(const std::vector<std::string>& leaves,
-                                         WriteBatch* batch);
+  absl::StatusOr<uint64_t> PrepareAppend(const std::vector<std::string>& leaves, WriteBatch* batch);
   // After the batch was written: makes the pending append visible.
   void Commit();
   // After the batch failed: forgets the pending append.
@@ -73,11 +72,15 @@ class MerkleLog final : public tlog::HashReader {
 
   // Leaf data of `index` (< size()).
   absl::StatusOr<std::string> LeafData(uint64_t index) const;
+  // Leaf data of many indexes (each < size()) in one batched read, in order.
+  absl::StatusOr<std::vector<std::string>> LeafData(const std::vector<uint64_t>& indexes) const;
   absl::StatusOr<tlog::Hash> Root(uint64_t tree_size) const;
-  absl::StatusOr<std::vector<tlog::Hash>> InclusionProof(uint64_t index,
-                                                         uint64_t tree_size) const;
-  absl::StatusOr<std::vector<tlog::Hash>> ConsistencyProof(uint64_t first,
-                                                           uint64_t second) const;
+  absl::StatusOr<std::vector<tlog::Hash>> InclusionProof(uint64_t index, uint64_t tree_size) const;
+  // Inclusion proofs of many leaves in the same tree: every stored hash they
+  // need is read in one batch (a query page's proofs share most upper nodes).
+  absl::StatusOr<std::vector<std::vector<tlog::Hash>>> InclusionProofs(
+      const std::vector<uint64_t>& indexes, uint64_t tree_size) const;
+  absl::StatusOr<std::vector<tlog::Hash>> ConsistencyProof(uint64_t first, uint64_t second) const;
 
   // The latest signed checkpoint note ("" if none yet), and replacing it.
   absl::StatusOr<std::string> LatestCheckpoint() const;

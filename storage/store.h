@@ -96,6 +96,8 @@ class Store {
     std::vector<std::string> column_families;
     bool sync_writes = false;
     bool create_if_missing = true;
+    // One LRU block cache shared by every column family.
+    size_t block_cache_bytes = 64u << 20;
     // Test hook: file writes fail while it says so (see FaultInjector).
     std::shared_ptr<FaultInjector> fault_injector;
   };
@@ -109,6 +111,11 @@ class Store {
   // NOT_FOUND if absent. An unknown column family is INVALID_ARGUMENT.
   absl::StatusOr<std::string> Get(std::string_view cf, std::string_view key,
                                   const Snapshot* snapshot = nullptr) const;
+  // Get of many keys of one column family in one call (RocksDB batches the
+  // block reads): one result per key, in order.
+  std::vector<absl::StatusOr<std::string>> MultiGet(std::string_view cf,
+                                                    const std::vector<std::string>& keys,
+                                                    const Snapshot* snapshot = nullptr) const;
   absl::Status Put(std::string_view cf, std::string_view key, std::string_view value);
   absl::Status Delete(std::string_view cf, std::string_view key);
   absl::Status Write(WriteBatch batch);

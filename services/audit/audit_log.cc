@@ -164,7 +164,8 @@ absl::StatusOr<int> AuditLog::DrainBatch() {
     e.set_index(index);
     leaves.push_back(EncodeLeaf(e));
     const std::string idx = Be64(index);
-    if (!e.subject().empty()) batch.Put(kIndexColumnFamily, IndexPrefix('s', e.subject()) + idx, "");
+    if (!e.subject().empty())
+      batch.Put(kIndexColumnFamily, IndexPrefix('s', e.subject()) + idx, "");
     if (!e.actor().agency().empty()) {
       batch.Put(kIndexColumnFamily, IndexPrefix('a', e.actor().agency()) + idx, "");
       batch.Put(kIndexColumnFamily,
@@ -304,12 +305,11 @@ absl::StatusOr<v1::ConsistencyProof> AuditLog::ConsistencyProof(uint64_t first,
                                                                 uint64_t second) const {
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Checkpoint cp, LatestCheckpoint());
   if (first == 0 || first > second || second > cp.tree_size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("need 0 < first <= second <= ", cp.tree_size(),
-                     " (latest checkpoint), got first ", first, " second ", second));
+    return absl::InvalidArgumentError(absl::StrCat("need 0 < first <= second <= ", cp.tree_size(),
+                                                   " (latest checkpoint), got first ", first,
+                                                   " second ", second));
   }
-  BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<tlog::Hash> path,
-                             tree_->ConsistencyProof(first, second));
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<tlog::Hash> path, tree_->ConsistencyProof(first, second));
   v1::ConsistencyProof p;
   p.set_first(first);
   p.set_second(second);
@@ -326,7 +326,8 @@ absl::StatusOr<AuditPage> AuditLog::Query(const AuditFilter& filter, uint64_t bo
   }
   uint64_t start = 0;
   if (!page_token.empty()) {
-    if (page_token[0] != 'i' || !absl::SimpleAtoi(absl::string_view(page_token).substr(1), &start)) {
+    if (page_token[0] != 'i' ||
+        !absl::SimpleAtoi(absl::string_view(page_token).substr(1), &start)) {
       return absl::InvalidArgumentError("page_token is not one this server issued");
     }
   }
@@ -336,25 +337,37 @@ absl::StatusOr<AuditPage> AuditLog::Query(const AuditFilter& filter, uint64_t bo
   constexpr int kMaxScanned = 20000;
   int scanned = 0;
   uint64_t next = start;
-  auto consider = [&](uint64_t index) -> absl::StatusOr<bool> {
+  // Candidates are read in batches (one MultiGet of leaf data each), and the
+  // proofs of the whole page in one batch of stored-hash reads.
+  std::vector<uint64_t> candidates;
+  std::vector<uint64_t> matched;
+  std::vector<std::string> matched_leaves;
+  auto flush = [&]() -> absl::Status {
+    if (candidates.empty()) return absl::OkStatus();
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<std::string> leaves, tree_->LeafData(candidates));
+    for (size_t i = 0; i < leaves.size(); ++i) {
+      BUDSTIKKE_ASSIGN_OR_RETURN(v1::AuditEvent e, DecodeLeaf(leaves[i]));
+      if (!Matches(filter, e)) continue;
+      *page.records.emplace_back().mutable_event() = std::move(e);
+      matched.push_back(candidates[i]);
+      matched_leaves.push_back(std::move(leaves[i]));
+    }
+    candidates.clear();
+    return absl::OkStatus();
+  };
+  // True when the page cannot take the next candidate.
+  auto full = [&]() {
+    return static_cast<int>(page.records.size() + candidates.size()) >= page_size ||
+           scanned >= kMaxScanned;
+  };
+  auto add = [&](uint64_t index) -> absl::Status {
     next = index + 1;
     ++scanned;
-    BUDSTIKKE_ASSIGN_OR_RETURN(std::string leaf, tree_->LeafData(index));
-    BUDSTIKKE_ASSIGN_OR_RETURN(v1::AuditEvent e, DecodeLeaf(leaf));
-    if (!Matches(filter, e)) return false;
-    v1::AuditRecord& r = page.records.emplace_back();
-    *r.mutable_event() = std::move(e);
-    if (proof_size > 0) {
-      BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<tlog::Hash> path,
-                                 tree_->InclusionProof(index, proof_size));
-      v1::InclusionProof* p = r.mutable_inclusion_proof();
-      p->set_leaf_index(index);
-      p->set_tree_size(proof_size);
-      p->set_leaf_hash(HashBytes(tlog::LeafHash(leaf)));
-      for (const tlog::Hash& h : path) p->add_inclusion_path(HashBytes(h));
-      r.set_leaf_data(std::move(leaf));
+    candidates.push_back(index);
+    if (static_cast<int>(page.records.size() + candidates.size()) >= page_size) {
+      return flush();  // filtered out candidates leave room for more
     }
-    return true;
+    return absl::OkStatus();
   };
 
   std::string prefix;
@@ -375,20 +388,40 @@ absl::StatusOr<AuditPage> AuditLog::Query(const AuditFilter& filter, uint64_t bo
       if (it->key().size() != prefix.size() + 8) continue;
       const uint64_t index = FromBe64(it->key().substr(prefix.size()));
       if (index >= bound) break;
-      if (static_cast<int>(page.records.size()) >= page_size || scanned >= kMaxScanned) {
-        more = true;
-        break;
+      if (full()) {
+        BUDSTIKKE_RETURN_IF_ERROR(flush());
+        if (full()) {
+          more = true;
+          break;
+        }
       }
-      BUDSTIKKE_RETURN_IF_ERROR(consider(index).status());
+      BUDSTIKKE_RETURN_IF_ERROR(add(index));
     }
     BUDSTIKKE_RETURN_IF_ERROR(it->status());
   } else {
     for (uint64_t index = start; index < bound; ++index) {
-      if (static_cast<int>(page.records.size()) >= page_size || scanned >= kMaxScanned) {
-        more = true;
-        break;
+      if (full()) {
+        BUDSTIKKE_RETURN_IF_ERROR(flush());
+        if (full()) {
+          more = true;
+          break;
+        }
       }
-      BUDSTIKKE_RETURN_IF_ERROR(consider(index).status());
+      BUDSTIKKE_RETURN_IF_ERROR(add(index));
+    }
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(flush());
+  if (proof_size > 0 && !matched.empty()) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<std::vector<tlog::Hash>> paths,
+                               tree_->InclusionProofs(matched, proof_size));
+    for (size_t i = 0; i < matched.size(); ++i) {
+      v1::AuditRecord& r = page.records[i];
+      v1::InclusionProof* p = r.mutable_inclusion_proof();
+      p->set_leaf_index(matched[i]);
+      p->set_tree_size(proof_size);
+      p->set_leaf_hash(HashBytes(tlog::LeafHash(matched_leaves[i])));
+      for (const tlog::Hash& h : paths[i]) p->add_inclusion_path(HashBytes(h));
+      r.set_leaf_data(std::move(matched_leaves[i]));
     }
   }
   if (more) page.next_page_token = absl::StrCat("i", next);

@@ -25,6 +25,7 @@
 #include "budstikke/v1/consultation.grpc.pb.h"
 #include "budstikke/v1/inbox.grpc.pb.h"
 #include "budstikke/v1/referral.grpc.pb.h"
+#include "services/common/server_threads.h"
 #include "services/common/grpc_auth.h"
 #include "services/common/key_file.h"
 #include "services/common/store_audit_outbox.h"
@@ -316,6 +317,7 @@ absl::StatusOr<int> BudstikkeServer::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  common::ApplyServerThreadOptions(builder);
   int port = 0;
   builder.AddListeningPort(
       c.listen, common::MakeServerCredentials({c.tls_cert, c.tls_key, c.tls_ca}), &port);

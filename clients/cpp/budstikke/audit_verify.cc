@@ -1,6 +1,8 @@
 #include "budstikke/audit_verify.h"
 
 #include <cstring>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -27,6 +29,22 @@ bool ToPath(const google::protobuf::RepeatedPtrField<std::string>& in,
   return true;
 }
 
+// True if the event encoded in `leaf` names `index` as its own. Version-1
+// leaves begin with exactly `{"v":1,"index":N,` (services/audit/event_codec.h),
+// so a prefix match decides without parsing the JSON; anything else is parsed.
+bool CarriesIndex(std::string_view leaf, uint64_t index) {
+  constexpr std::string_view kV1 = "{\"v\":1,\"index\":";
+  if (leaf.substr(0, kV1.size()) == kV1) {
+    const std::string digits = std::to_string(index);
+    const std::string_view rest = leaf.substr(kV1.size());
+    return rest.size() > digits.size() && rest.substr(0, digits.size()) == digits &&
+           rest[digits.size()] == ',';
+  }
+  auto j = nlohmann::json::parse(leaf, nullptr, false);
+  return !j.is_discarded() && j.is_object() && j.contains("index") &&
+         j["index"].is_number_unsigned() && j["index"].get<uint64_t>() == index;
+}
+
 }  // namespace
 
 absl::StatusOr<tlog::Checkpoint> VerifyCheckpoint(const std::string& verifier_key,
@@ -38,8 +56,7 @@ absl::StatusOr<tlog::Checkpoint> VerifyCheckpoint(const std::string& verifier_ke
   }
   auto cp = tlog::OpenCheckpoint(signed_note, *verifier);
   if (!cp.ok()) {
-    return Fail(absl::StrCat("checkpoint signature or format check failed: ",
-                             cp.error().message));
+    return Fail(absl::StrCat("checkpoint signature or format check failed: ", cp.error().message));
   }
   return *cp;
 }
@@ -57,9 +74,7 @@ absl::Status VerifyLeaf(const tlog::Checkpoint& cp, const std::string& leaf_data
   if (!ToHash(proof.leaf_hash(), &claimed) || claimed != leaf_hash) {
     return Fail(absl::StrCat(where, "event bytes do not match the leaf hash (event altered)"));
   }
-  auto j = nlohmann::json::parse(leaf_data, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("index") ||
-      !j["index"].is_number_unsigned() || j["index"].get<uint64_t>() != index) {
+  if (!CarriesIndex(leaf_data, index)) {
     return Fail(absl::StrCat(where, "event does not carry its own index"));
   }
   std::vector<tlog::Hash> path;

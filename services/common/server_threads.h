@@ -1,0 +1,29 @@
+// Thread settings for every gRPC server of Budstikke (budstikke-server and the
+// benchmarks' servers, so the echo baselines run with the same settings).
+//
+// gRPC's synchronous server keeps between MIN_POLLERS and MAX_POLLERS threads
+// waiting for calls; a thread that finishes a call while MAX_POLLERS others
+// are waiting exits, and one is created when fewer than MIN_POLLERS wait. The
+// defaults (1 and 2) made a handler that blocks for tens of microseconds (a
+// RocksDB write) create and destroy a thread for most calls: 632 thread
+// creations in a one-second consult_bench run, each paying for a new stack
+// and RocksDB's per-thread state. With these values there are none after
+// start-up (docs/PERFORMANCE.md, Consultations).
+#ifndef BUDSTIKKE_SERVICES_COMMON_SERVER_THREADS_H_
+#define BUDSTIKKE_SERVICES_COMMON_SERVER_THREADS_H_
+
+#include <grpcpp/server_builder.h>
+
+namespace budstikke::common {
+
+inline constexpr int kMinPollers = 8;
+inline constexpr int kMaxPollers = 16;
+
+inline void ApplyServerThreadOptions(grpc::ServerBuilder& builder) {
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, kMinPollers);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kMaxPollers);
+}
+
+}  // namespace budstikke::common
+
+#endif  // BUDSTIKKE_SERVICES_COMMON_SERVER_THREADS_H_
