@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/errors.h"
@@ -80,8 +81,8 @@ class RecordingInbox final : public common::InboxWriter {
     absl::MutexLock lock(&mu_);
     std::vector<std::string> out;
     for (const auto& e : events_) {
-      out.push_back(absl::StrCat(e.agency, " ", v1::InboxEventType_Name(e.type), " ",
-                                 e.resource.id()));
+      out.push_back(
+          absl::StrCat(e.agency, " ", v1::InboxEventType_Name(e.type), " ", e.resource.id()));
     }
     return out;
   }
@@ -168,9 +169,9 @@ class ReferralDomainTest : public ::testing::Test {
                                                   inbox_.get(), &directory_, &clock_);
     referral::ReferralOptions ropts;
     ropts.max_attachment_bytes = 25ull << 20;
-    desk_ = *referral::ReferralDesk::Create(store_.get(), keyring_.get(), audit_.get(),
-                                            inbox_.get(), &directory_, consents_.get(), &clock_,
-                                            ropts);
+    desk_ =
+        *referral::ReferralDesk::Create(store_.get(), keyring_.get(), audit_.get(), inbox_.get(),
+                                        &directory_, consents_.get(), &clock_, ropts);
     consents_->SetObserver(desk_.get());
   }
 
@@ -256,8 +257,8 @@ class ReferralDomainTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  common::FakeClock clock_{absl::FromCivil(absl::CivilSecond(2025, 6, 1, 12, 0, 0),
-                                           referral::NorwegianTimeZone())};
+  common::FakeClock clock_{
+      absl::FromCivil(absl::CivilSecond(2025, 6, 1, 12, 0, 0), referral::NorwegianTimeZone())};
   FakeDirectory directory_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<storage::Keyring> keyring_;
@@ -280,8 +281,8 @@ TEST_F(ReferralDomainTest, GpRefersAChildOfTenToBupWithGuardianConsent) {
   EXPECT_EQ(sent->status(), v1::REFERRAL_STATUS_SENT);
   EXPECT_EQ(sent->recipient_type(), v1::AGENCY_TYPE_BUP);
   EXPECT_EQ(sent->legal_basis(), v1::LEGAL_BASIS_CONSENT);
-  EXPECT_THAT(inbox_->Lines(),
-              ElementsAre(absl::StrCat("bup-oslo INBOX_EVENT_TYPE_REFERRAL_RECEIVED ", sent->id())));
+  EXPECT_THAT(inbox_->Lines(), ElementsAre(absl::StrCat(
+                                   "bup-oslo INBOX_EVENT_TYPE_REFERRAL_RECEIVED ", sent->id())));
 
   v1::ListReferralsRequest received;
   received.set_mailbox(v1::MAILBOX_RECEIVED);
@@ -307,12 +308,13 @@ TEST_F(ReferralDomainTest, GpRefersAChildOfTenToBupWithGuardianConsent) {
   auto accepted = desk_->Decide(kBup, decide);
   ASSERT_THAT(accepted, IsOk());
   EXPECT_EQ(accepted->status(), v1::REFERRAL_STATUS_ACCEPTED);
-  EXPECT_THAT(inbox_->Lines(),
-              ElementsAre(HasSubstr("REFERRAL_RECEIVED"),
-                          absl::StrCat("legekontor-sentrum INBOX_EVENT_TYPE_REFERRAL_STATUS_CHANGED ",
-                                       sent->id()),
-                          absl::StrCat("legekontor-sentrum INBOX_EVENT_TYPE_REFERRAL_STATUS_CHANGED ",
-                                       sent->id())));
+  EXPECT_THAT(
+      inbox_->Lines(),
+      ElementsAre(
+          HasSubstr("REFERRAL_RECEIVED"),
+          absl::StrCat("legekontor-sentrum INBOX_EVENT_TYPE_REFERRAL_STATUS_CHANGED ", sent->id()),
+          absl::StrCat("legekontor-sentrum INBOX_EVENT_TYPE_REFERRAL_STATUS_CHANGED ",
+                       sent->id())));
 
   // The sender cannot withdraw an accepted referral.
   v1::WithdrawReferralRequest w;
@@ -340,8 +342,8 @@ TEST_F(ReferralDomainTest, KindergartenStaffToBupIsRefusedNamingTheRule) {
   const std::string child = Child(4);
   v1::Consent consent = RecordConsent(kStaff, child, "bup-oslo");
   auto sent = desk_->Send(kStaff, SendRequest("bup-oslo", child, consent.id()));
-  EXPECT_THAT(sent, StatusIs(absl::StatusCode::kFailedPrecondition,
-                             HasSubstr("referral.bup.sender_role")));
+  EXPECT_THAT(
+      sent, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("referral.bup.sender_role")));
   EXPECT_THAT(Rules(sent.status()), ElementsAre("referral.bup.sender_role"));
   auto denied = AuditEvents("referral.send");
   ASSERT_THAT(denied, SizeIs(1));
@@ -430,10 +432,11 @@ TEST_F(ReferralDomainTest, RevocationBeforeAcknowledgeWithdraws) {
   auto revoked = consents_->Revoke(kGp, revoke);
   ASSERT_THAT(revoked, IsOk());
   EXPECT_EQ(revoked->status(), v1::CONSENT_STATUS_REVOKED);
-  EXPECT_THAT(inbox_->Lines(),
-              ElementsAre(absl::StrCat("legekontor-sentrum INBOX_EVENT_TYPE_CONSENT_REVOKED ", c.id()),
-                          absl::StrCat("bup-oslo INBOX_EVENT_TYPE_CONSENT_REVOKED ", c.id()),
-                          absl::StrCat("bup-oslo INBOX_EVENT_TYPE_REFERRAL_WITHDRAWN ", sent->id())));
+  EXPECT_THAT(
+      inbox_->Lines(),
+      ElementsAre(absl::StrCat("legekontor-sentrum INBOX_EVENT_TYPE_CONSENT_REVOKED ", c.id()),
+                  absl::StrCat("bup-oslo INBOX_EVENT_TYPE_CONSENT_REVOKED ", c.id()),
+                  absl::StrCat("bup-oslo INBOX_EVENT_TYPE_REFERRAL_WITHDRAWN ", sent->id())));
 
   auto read = desk_->Get(kBup, sent->id());
   EXPECT_THAT(read, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("consent.revoked")));
@@ -476,37 +479,62 @@ TEST_F(ReferralDomainTest, RevocationAfterAcknowledgeKeepsWhatWasReceived) {
 }
 
 TEST_F(ReferralDomainTest, NoReadSucceedsAfterRevokeReturns) {
-  // Many referrals, each raced: readers hammer Get while the consent is
-  // revoked; every read that starts after Revoke returned must be refused.
-  for (int round = 0; round < 40; ++round) {
+  // Many referrals, each raced: readers hammer Get before, while and after
+  // the consent is revoked. Every read that starts after Revoke returned must
+  // be refused; reads succeeded before Revoke; and reads overlapped Revoke
+  // (started before it returned, ended after it began).
+  enum Phase : int { kBefore = 0, kRevoking = 1, kRevoked = 2 };
+  constexpr int kRounds = 40;
+  constexpr int kReadsAfter = 5;  // refused reads each reader makes after Revoke
+  int rounds_with_overlap = 0;
+  for (int round = 0; round < kRounds; ++round) {
     const std::string child = Child(10, 100 + round);
     v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
     auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
     ASSERT_THAT(sent, IsOk());
-    std::atomic<bool> revoked{false};
-    std::atomic<int> violations{0}, reads{0};
+    std::atomic<int> phase{kBefore};
+    std::atomic<int> ok_before{0}, overlapping{0}, violations{0}, refused_after{0};
+    // Bounds the round whatever happens on the main thread.
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
     std::vector<std::thread> readers;
     for (int t = 0; t < 2; ++t) {
       readers.emplace_back([&] {
-        for (int i = 0; i < 30; ++i) {
-          const bool after = revoked.load();
+        int after = 0;
+        while (after < kReadsAfter && absl::Now() < deadline) {
+          const int start = phase.load();
           auto r = desk_->Get(kBup, sent->id());
-          ++reads;
-          if (after && r.ok()) ++violations;
-          if (after && !r.ok()) break;
+          const int end = phase.load();
+          if (start == kBefore && r.ok()) ++ok_before;
+          if (start <= kRevoking && end >= kRevoking) ++overlapping;
+          if (start == kRevoked) {
+            ++after;
+            if (r.ok()) {
+              ++violations;
+            } else if (absl::IsFailedPrecondition(r.status())) {
+              ++refused_after;
+            }
+          }
         }
       });
     }
+    // Wait (bounded) until reads have succeeded before revoking.
+    while (ok_before.load() < 2 && absl::Now() < deadline) std::this_thread::yield();
+    EXPECT_GE(ok_before.load(), 2) << "round " << round;
     v1::RevokeConsentRequest revoke;
     revoke.set_id(c.id());
     revoke.set_reason("trukket");
-    ASSERT_THAT(consents_->Revoke(kGp, revoke), IsOk());
-    revoked.store(true);
+    phase.store(kRevoking);
+    EXPECT_THAT(consents_->Revoke(kGp, revoke), IsOk());
+    phase.store(kRevoked);
     for (auto& t : readers) t.join();
     EXPECT_EQ(violations.load(), 0) << "round " << round;
+    EXPECT_EQ(refused_after.load(), 2 * kReadsAfter) << "round " << round;
+    rounds_with_overlap += overlapping.load() > 0;
     EXPECT_THAT(desk_->Get(kBup, sent->id()),
                 StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("consent.revoked")));
   }
+  // Readers were running while Revoke ran (not merely before and after).
+  EXPECT_GT(rounds_with_overlap, 0);
 }
 
 TEST_F(ReferralDomainTest, ThirdAgencyCannotReadAndStoredBytesAreSealed) {
@@ -514,8 +542,10 @@ TEST_F(ReferralDomainTest, ThirdAgencyCannotReadAndStoredBytesAreSealed) {
   v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
   auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
   ASSERT_THAT(sent, IsOk());
-  EXPECT_THAT(desk_->Get(kPpt, sent->id()), StatusIs(absl::StatusCode::kNotFound, "referral not found"));
-  EXPECT_THAT(desk_->Get(kPpt, "ref-made-up"), StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  EXPECT_THAT(desk_->Get(kPpt, sent->id()),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  EXPECT_THAT(desk_->Get(kPpt, "ref-made-up"),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
   EXPECT_THAT(desk_->Acknowledge(kGp, sent->id()),
               StatusIs(absl::StatusCode::kNotFound, "referral not found"));
 
@@ -534,9 +564,9 @@ TEST_F(ReferralDomainTest, ThirdAgencyCannotReadAndStoredBytesAreSealed) {
   ASSERT_THAT(*readers, SizeIs(2));
   EXPECT_EQ((*readers)[0].agency, "legekontor-sentrum");
   EXPECT_EQ((*readers)[1].agency, "bup-oslo");
-  EXPECT_THAT(envelope->Open(referral::kColumnFamily, absl::StrCat("r/", sent->id()), sealed,
-                             "ppt-oslo"),
-              StatusIs(absl::StatusCode::kPermissionDenied, ::testing::_));
+  EXPECT_THAT(
+      envelope->Open(referral::kColumnFamily, absl::StrCat("r/", sent->id()), sealed, "ppt-oslo"),
+      StatusIs(absl::StatusCode::kPermissionDenied, ::testing::_));
 }
 
 TEST_F(ReferralDomainTest, RetriedSendYieldsOneReferral) {
@@ -572,7 +602,8 @@ TEST_F(ReferralDomainTest, PptNeedsParentConversationAndActionLog) {
   std::string got;
   ASSERT_THAT(desk_->Download(kPpt, sent->id(), log->id(),
                               [&](const v1::DownloadAttachmentResponse& p) {
-                                if (p.has_info()) EXPECT_EQ(p.info().kind(), v1::ATTACHMENT_KIND_ACTION_LOG);
+                                if (p.has_info())
+                                  EXPECT_EQ(p.info().kind(), v1::ATTACHMENT_KIND_ACTION_LOG);
                                 got += p.chunk();
                                 return true;
                               }),
@@ -753,10 +784,11 @@ TEST_F(ReferralDomainTest, RepeatedRevokeCompletesAnInterruptedFanOut) {
   auto withdrawn = AuditEvents("referral.withdraw");
   ASSERT_THAT(withdrawn, SizeIs(1));
   EXPECT_EQ(withdrawn[0].resource().id(), sent->id());
-  EXPECT_THAT(inbox_->Lines(),
-              ElementsAre(absl::StrCat("legekontor-sentrum INBOX_EVENT_TYPE_CONSENT_REVOKED ", c.id()),
-                          absl::StrCat("bup-oslo INBOX_EVENT_TYPE_CONSENT_REVOKED ", c.id()),
-                          absl::StrCat("bup-oslo INBOX_EVENT_TYPE_REFERRAL_WITHDRAWN ", sent->id())));
+  EXPECT_THAT(
+      inbox_->Lines(),
+      ElementsAre(absl::StrCat("legekontor-sentrum INBOX_EVENT_TYPE_CONSENT_REVOKED ", c.id()),
+                  absl::StrCat("bup-oslo INBOX_EVENT_TYPE_CONSENT_REVOKED ", c.id()),
+                  absl::StrCat("bup-oslo INBOX_EVENT_TYPE_REFERRAL_WITHDRAWN ", sent->id())));
   // A third Revoke changes nothing more.
   ASSERT_THAT(consents_->Revoke(kGp, revoke), IsOk());
   EXPECT_EQ(flaky.calls, 3);
@@ -813,7 +845,8 @@ TEST_F(ReferralDomainTest, UploadsInProgressAreCapped) {
   ASSERT_THAT(info, IsOk());  // a finished upload frees its slot too
   auto up = begin("after");
   ASSERT_THAT(up, IsOk());
-  EXPECT_THAT(begin("over-again"), StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("retry later")));
+  EXPECT_THAT(begin("over-again"),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("retry later")));
 }
 
 // Records sealed under a shredded key version are skipped by List.
@@ -846,6 +879,221 @@ TEST_F(ReferralDomainTest, ListsSkipRecordsOfAShreddedKeyVersion) {
   auto got = desk_->List(kBup, received);
   ASSERT_THAT(got, IsOk());
   EXPECT_THAT(got->referrals(), SizeIs(2));
+}
+
+TEST_F(ReferralDomainTest, DecideRejectAndNeedInfoReachTheSender) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  auto first = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
+  ASSERT_THAT(first, IsOk());
+  auto second = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
+  ASSERT_THAT(second, IsOk());
+  inbox_->Clear();
+
+  v1::DecideReferralRequest reject;
+  reject.set_id(first->id());
+  reject.set_decision(v1::REFERRAL_DECISION_REJECT);
+  EXPECT_THAT(desk_->Decide(kBup, reject), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                    "reason is required for REJECT and NEED_INFO"));
+  reject.set_reason("Ikke indikasjon for BUP; kontakt PPT.");
+  auto rejected = desk_->Decide(kBup, reject);
+  ASSERT_THAT(rejected, IsOk());
+  EXPECT_EQ(rejected->status(), v1::REFERRAL_STATUS_REJECTED);
+  EXPECT_EQ(rejected->decision_reason(), "Ikke indikasjon for BUP; kontakt PPT.");
+  EXPECT_EQ(rejected->decided_by().user(), "terapeut1");
+  EXPECT_EQ(rejected->acknowledged_by().user(), "terapeut1");  // implicitly acknowledged
+  EXPECT_THAT(inbox_->Lines(),
+              ElementsAre(absl::StrCat(
+                  "legekontor-sentrum INBOX_EVENT_TYPE_REFERRAL_STATUS_CHANGED ", first->id())));
+  auto seen = desk_->Get(kGp, first->id());
+  ASSERT_THAT(seen, IsOk());
+  EXPECT_EQ(seen->status(), v1::REFERRAL_STATUS_REJECTED);
+  EXPECT_EQ(seen->decision_reason(), "Ikke indikasjon for BUP; kontakt PPT.");
+  // Rejected is final.
+  v1::DecideReferralRequest accept;
+  accept.set_id(first->id());
+  accept.set_decision(v1::REFERRAL_DECISION_ACCEPT);
+  auto again = desk_->Decide(kBup, accept);
+  EXPECT_THAT(again, StatusIs(absl::StatusCode::kFailedPrecondition,
+                              HasSubstr("referral.already_decided")));
+  EXPECT_THAT(Rules(again.status()), ElementsAre("referral.already_decided"));
+
+  inbox_->Clear();
+  v1::DecideReferralRequest need_info;
+  need_info.set_id(second->id());
+  need_info.set_decision(v1::REFERRAL_DECISION_NEED_INFO);
+  need_info.set_reason("Send skolens pedagogiske rapport.");
+  auto pending = desk_->Decide(kBup, need_info);
+  ASSERT_THAT(pending, IsOk());
+  EXPECT_EQ(pending->status(), v1::REFERRAL_STATUS_NEED_INFO);
+  EXPECT_EQ(pending->decision_reason(), "Send skolens pedagogiske rapport.");
+  EXPECT_THAT(inbox_->Lines(),
+              ElementsAre(absl::StrCat(
+                  "legekontor-sentrum INBOX_EVENT_TYPE_REFERRAL_STATUS_CHANGED ", second->id())));
+  auto seen2 = desk_->Get(kGp, second->id());
+  ASSERT_THAT(seen2, IsOk());
+  EXPECT_EQ(seen2->status(), v1::REFERRAL_STATUS_NEED_INFO);
+  // NEED_INFO is not final: once informed, the recipient may accept.
+  accept.set_id(second->id());
+  auto accepted = desk_->Decide(kBup, accept);
+  ASSERT_THAT(accepted, IsOk());
+  EXPECT_EQ(accepted->status(), v1::REFERRAL_STATUS_ACCEPTED);
+
+  auto decided = AuditEvents("referral.decide");
+  ASSERT_THAT(decided, SizeIs(4));
+  EXPECT_EQ(decided[0].outcome(), v1::AUDIT_OUTCOME_ALLOWED);
+  EXPECT_EQ(decided[1].outcome(), v1::AUDIT_OUTCOME_DENIED);
+  EXPECT_EQ(decided[1].rule(), "referral.already_decided");
+}
+
+TEST_F(ReferralDomainTest, RevokedAndExpiredConsentReportsBoth) {
+  const std::string child = Child(10);
+  v1::RecordConsentRequest req;
+  req.set_request_id("short-lived");
+  req.set_subject_national_id(child);
+  req.set_giver(v1::CONSENT_GIVER_GUARDIAN);
+  req.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
+  req.mutable_recipient()->set_agency("bup-oslo");
+  req.set_purpose("henvisning");
+  req.set_scope("journalnotat");
+  req.set_method(v1::CONSENT_METHOD_WRITTEN);
+  req.mutable_valid_until()->set_year(2025);
+  req.mutable_valid_until()->set_month(6);
+  req.mutable_valid_until()->set_day(10);
+  auto c = consents_->Record(kGp, req);
+  ASSERT_THAT(c, IsOk());
+  v1::RevokeConsentRequest revoke;
+  revoke.set_id(c->id());
+  revoke.set_reason("mor trekker samtykket");
+  ASSERT_THAT(consents_->Revoke(kGp, revoke), IsOk());
+  clock_.Advance(absl::Hours(24 * 10));  // 2025-06-11: past valid_until
+  auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c->id()));
+  EXPECT_THAT(sent, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("consent.expired")));
+  EXPECT_THAT(Rules(sent.status()), ElementsAre("consent.revoked", "consent.expired"));
+  auto denied = AuditEvents("referral.send");
+  ASSERT_THAT(denied, SizeIs(1));
+  EXPECT_EQ(denied[0].rule(), "consent.revoked,consent.expired");
+}
+
+TEST_F(ReferralDomainTest, PurposeMustMatchTheConsent) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");  // purpose "henvisning"
+  v1::SendReferralRequest req = SendRequest("bup-oslo", child, c.id());
+  req.set_purpose("forskning");
+  auto refused = desk_->Send(kGp, req);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                HasSubstr("consent.purpose_mismatch")));
+  EXPECT_THAT(Rules(refused.status()), ElementsAre("consent.purpose_mismatch"));
+  auto denied = AuditEvents("referral.send");
+  ASSERT_THAT(denied, SizeIs(1));
+  EXPECT_EQ(denied[0].outcome(), v1::AUDIT_OUTCOME_DENIED);
+  EXPECT_EQ(denied[0].rule(), "consent.purpose_mismatch");
+  EXPECT_THAT(inbox_->Lines(), IsEmpty());
+
+  // The same purpose, spelled differently: allowed; the referral records the
+  // consent's purpose.
+  req.set_request_id("purpose-spelled");
+  req.set_purpose("  HENVISNING \t");
+  auto sent = desk_->Send(kGp, req);
+  ASSERT_THAT(sent, IsOk());
+  EXPECT_EQ(sent->purpose(), "henvisning");
+  // Omitted: the referral is for the consent's purpose.
+  auto plain = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
+  ASSERT_THAT(plain, IsOk());
+  EXPECT_EQ(plain->purpose(), "henvisning");
+  auto got = desk_->Get(kBup, plain->id());
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->purpose(), "henvisning");
+  v1::ListReferralsRequest received;
+  received.set_mailbox(v1::MAILBOX_RECEIVED);
+  auto list = desk_->List(kBup, received);
+  ASSERT_THAT(list, IsOk());
+  ASSERT_THAT(list->referrals(), SizeIs(2));
+  EXPECT_EQ(list->referrals(0).purpose(), "");  // a content field
+
+  // Listed with every other violated rule.
+  v1::Consent staff_consent = RecordConsent(kStaff, child, "bup-oslo");
+  v1::SendReferralRequest staff_req = SendRequest("bup-oslo", child, staff_consent.id());
+  staff_req.set_purpose("forskning");
+  EXPECT_THAT(Rules(desk_->Send(kStaff, staff_req).status()),
+              ElementsAre("referral.bup.sender_role", "consent.purpose_mismatch"));
+
+  // A purpose belongs to a consent, not to the statutory duty.
+  v1::SendReferralRequest duty = SendRequest("barnevern-oslo", child, "");
+  duty.mutable_statutory_duty()->set_justification(
+      "Barnet har fortalt om vold hjemme og har synlige blåmerker på armene.");
+  duty.set_purpose("henvisning");
+  EXPECT_THAT(desk_->Send(kStaff, duty), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                  HasSubstr("purpose goes with consent_id")));
+  v1::SendReferralRequest long_purpose = SendRequest("bup-oslo", child, c.id());
+  long_purpose.set_purpose(std::string(501, 'a'));
+  EXPECT_THAT(desk_->Send(kGp, long_purpose),
+              StatusIs(absl::StatusCode::kInvalidArgument, "purpose: at most 500 characters"));
+}
+
+TEST_F(ReferralDomainTest, SyntheticIdsRefusedWhenTheServerSaysSo) {
+  consent::ConsentOptions copts;
+  copts.rules.refuse_synthetic_ids = true;
+  auto strict_consents = *consent::ConsentRegistry::Create(
+      store_.get(), keyring_.get(), audit_.get(), inbox_.get(), &directory_, &clock_, copts);
+  referral::ReferralOptions ropts;
+  ropts.rules.refuse_synthetic_ids = true;
+  auto strict_desk =
+      *referral::ReferralDesk::Create(store_.get(), keyring_.get(), audit_.get(), inbox_.get(),
+                                      &directory_, strict_consents.get(), &clock_, ropts);
+  strict_consents->SetObserver(strict_desk.get());
+
+  const std::string child = Child(10);  // synthetic (month + 80), as in every test
+  v1::RecordConsentRequest rec;
+  rec.set_request_id("strict-record");
+  rec.set_subject_national_id(child);
+  rec.set_giver(v1::CONSENT_GIVER_GUARDIAN);
+  rec.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
+  rec.mutable_recipient()->set_agency("bup-oslo");
+  rec.set_purpose("henvisning");
+  rec.set_scope("journalnotat");
+  rec.set_method(v1::CONSENT_METHOD_WRITTEN);
+  auto recorded = strict_consents->Record(kGp, rec);
+  EXPECT_THAT(recorded, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                 HasSubstr("national_id.synthetic_refused")));
+  EXPECT_THAT(Rules(recorded.status()), ElementsAre("national_id.synthetic_refused"));
+  EXPECT_THAT(recorded.status().message(), ::testing::Not(HasSubstr(child)));
+  // Listed together with the giver rule.
+  rec.set_request_id("strict-record-16");
+  rec.set_subject_national_id(Child(16));
+  EXPECT_THAT(Rules(strict_consents->Record(kGp, rec).status()),
+              ElementsAre("national_id.synthetic_refused", "consent.giver.child_from_16"));
+  v1::ListConsentsRequest by_subject;
+  by_subject.set_subject_national_id(child);
+  auto listed = strict_consents->List(kGp, by_subject);
+  EXPECT_THAT(listed, StatusIs(absl::StatusCode::kFailedPrecondition,
+                               HasSubstr("national_id.synthetic_refused")));
+  auto record_events = AuditEvents("consent.record");
+  ASSERT_THAT(record_events, SizeIs(2));
+  EXPECT_EQ(record_events[0].outcome(), v1::AUDIT_OUTCOME_DENIED);
+  EXPECT_EQ(record_events[0].rule(), "national_id.synthetic_refused");
+
+  // A consent recorded before the switch cannot carry a referral after it.
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  inbox_->Clear();
+  auto sent = strict_desk->Send(kGp, SendRequest("bup-oslo", child, c.id()));
+  EXPECT_THAT(sent, StatusIs(absl::StatusCode::kFailedPrecondition,
+                             HasSubstr("national_id.synthetic_refused")));
+  EXPECT_THAT(Rules(sent.status()), ElementsAre("national_id.synthetic_refused"));
+  v1::SendReferralRequest duty = SendRequest("barnevern-oslo", child, "");
+  duty.mutable_statutory_duty()->set_justification(
+      "Barnet har fortalt om vold hjemme og har synlige blåmerker på armene.");
+  EXPECT_THAT(Rules(strict_desk->Send(kStaff, duty).status()),
+              ElementsAre("national_id.synthetic_refused"));
+  auto send_events = AuditEvents("referral.send");
+  ASSERT_THAT(send_events, SizeIs(2));
+  for (const auto& e : send_events) {
+    EXPECT_EQ(e.outcome(), v1::AUDIT_OUTCOME_DENIED);
+    EXPECT_EQ(e.rule(), "national_id.synthetic_refused");
+  }
+  EXPECT_THAT(inbox_->Lines(), IsEmpty());
+  // The default (development) desk accepts the same referral.
+  EXPECT_THAT(desk_->Send(kGp, SendRequest("bup-oslo", child, c.id())), IsOk());
 }
 
 }  // namespace

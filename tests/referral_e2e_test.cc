@@ -1,15 +1,21 @@
 // End to end over mTLS with the real budstikke-server: consent and referral
 // flows as the demo identities, the inbox stream, policy refusals, NOT_FOUND
-// for a third agency, idempotent Send, and streamed attachments.
+// for a third agency, idempotent Send, streamed attachments, audit events
+// queried as the auditor, and a server run with --refuse-synthetic-ids.
 #include <grpcpp/grpcpp.h>
 #include <openssl/sha.h>
 
+#include <functional>
 #include <thread>
+#include <vector>
 
+#include "absl/time/clock.h"
+#include "budstikke/v1/audit.grpc.pb.h"
 #include "budstikke/v1/consent.grpc.pb.h"
 #include "budstikke/v1/inbox.grpc.pb.h"
 #include "budstikke/v1/referral.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/national_id_testing.h"
 #include "tests/support/test_server.h"
@@ -19,6 +25,7 @@ namespace {
 
 using ::budstikke::testing::RunCommand;
 using ::budstikke::testing::TestServer;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 10) {
@@ -31,6 +38,46 @@ std::string Sha256(const std::string& data) {
   unsigned char d[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d);
   return std::string(reinterpret_cast<const char*>(d), sizeof d);
+}
+
+// The violated rule ids carried in the google.rpc.Status details.
+std::vector<std::string> RuleIds(const grpc::Status& s) {
+  std::vector<std::string> out;
+  google::rpc::Status rpc;
+  if (!rpc.ParseFromString(s.error_details())) return out;
+  for (const auto& any : rpc.details()) {
+    v1::ErrorDetails d;
+    if (!any.UnpackTo(&d)) continue;
+    for (const auto& v : d.violations()) out.push_back(v.rule());
+  }
+  return out;
+}
+
+// Audit events matching `req`, as the auditor; polls until `done` holds for
+// them or `timeout` passes (events reach the log within ~2 s).
+std::vector<v1::AuditEvent> PollAudit(
+    const TestServer& server, const v1::QueryAuditRequest& req,
+    const std::function<bool(const std::vector<v1::AuditEvent>&)>& done,
+    absl::Duration timeout = absl::Seconds(15)) {
+  auto audit = v1::AuditService::NewStub(server.Channel("auditor"));
+  const absl::Time deadline = absl::Now() + timeout;
+  std::vector<v1::AuditEvent> events;
+  while (true) {
+    events.clear();
+    v1::QueryAuditRequest page = req;
+    do {
+      v1::QueryAuditResponse resp;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      grpc::Status s = audit->Query(&ctx, page, &resp);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      if (!s.ok()) return events;
+      for (const auto& r : resp.records()) events.push_back(r.event());
+      page.set_page_token(resp.next_page_token());
+    } while (!page.page_token().empty());
+    if (done(events) || absl::Now() >= deadline) return events;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
 }
 
 // A child of `age` today (the server uses the wall clock).
@@ -75,7 +122,8 @@ class ReferralE2eTest : public ::testing::Test {
   }
 
   static grpc::Status Upload(const std::string& who, const std::string& data,
-                             const std::string& rid, v1::AttachmentInfo* info) {
+                             const std::string& rid, v1::AttachmentInfo* info,
+                             const std::string& content_type = "application/pdf") {
     auto stub = Referral(who);
     auto ctx = Ctx(60);
     auto writer = stub->UploadAttachment(ctx.get(), info);
@@ -83,7 +131,7 @@ class ReferralE2eTest : public ::testing::Test {
     auto* meta = m.mutable_metadata();
     meta->set_request_id(rid);
     meta->set_filename("epikrise.pdf");
-    meta->set_content_type("application/pdf");
+    meta->set_content_type(content_type);
     meta->set_kind(v1::ATTACHMENT_KIND_OTHER);
     meta->set_size(data.size());
     meta->set_sha256(Sha256(data));
@@ -199,10 +247,10 @@ TEST_F(ReferralE2eTest, KindergartenStaffToBupIsRefusedNamingTheRule) {
 
   // The same through the CLI: exit 3 and the violations as JSON.
   std::string cli_out, cli_err;
-  const int rc = RunCommand({::budstikke::testing::BinDir() + "/budstikke", "referral", "send",
-                             "--to", "bup-oslo", "--subject", child, "--consent", consent.id(),
-                             "--reason", "Bekymring", "--output", "json"},
-                            &cli_out, &cli_err, server_->CliEnv("kindergarten-staff"));
+  const int rc = RunCommand(
+      {::budstikke::testing::BinDir() + "/budstikke", "referral", "send", "--to", "bup-oslo",
+       "--subject", child, "--consent", consent.id(), "--reason", "Bekymring", "--output", "json"},
+      &cli_out, &cli_err, server_->CliEnv("kindergarten-staff"));
   EXPECT_EQ(rc, 3) << cli_err;
   EXPECT_THAT(cli_out, HasSubstr("\"violations\""));
   EXPECT_THAT(cli_out, HasSubstr("referral.bup.sender_role"));
@@ -210,6 +258,12 @@ TEST_F(ReferralE2eTest, KindergartenStaffToBupIsRefusedNamingTheRule) {
 }
 
 TEST_F(ReferralE2eTest, StatutoryDutyReportReachesChildWelfare) {
+  // Child welfare watches its inbox.
+  auto inbox = v1::InboxService::NewStub(server_->Channel("cw-leader"));
+  grpc::ClientContext inbox_ctx;
+  inbox_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto stream = inbox->Subscribe(&inbox_ctx, v1::SubscribeRequest());
+
   const std::string child = Child(8, 203);
   v1::SendReferralRequest req;
   req.set_request_id("e2e-r3");
@@ -222,12 +276,40 @@ TEST_F(ReferralE2eTest, StatutoryDutyReportReachesChildWelfare) {
   grpc::Status s = Referral("kindergarten-staff")->Send(Ctx().get(), req, &sent);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(sent.legal_basis(), v1::LEGAL_BASIS_STATUTORY_DUTY);
+
+  bool seen = false;
+  v1::InboxEvent ev;
+  while (!seen && stream->Read(&ev)) {
+    seen = ev.type() == v1::INBOX_EVENT_TYPE_REFERRAL_RECEIVED && ev.resource().id() == sent.id();
+  }
+  EXPECT_TRUE(seen) << "child welfare's inbox never got REFERRAL_RECEIVED";
+  EXPECT_EQ(ev.resource().kind(), v1::RESOURCE_KIND_REFERRAL);
+  inbox_ctx.TryCancel();
+  stream->Finish();
+
   v1::GetReferralRequest get;
   get.set_id(sent.id());
   v1::Referral got;
   s = Referral("cw-leader")->Get(Ctx().get(), get, &got);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(got.statutory_duty().justification(), req.statutory_duty().justification());
+
+  // The audit event of the send, as the auditor over gRPC, marks the basis.
+  v1::QueryAuditRequest q;
+  q.set_subject_national_id(child);
+  q.set_action("referral.send");
+  auto events =
+      PollAudit(*server_, q, [](const std::vector<v1::AuditEvent>& e) { return !e.empty(); });
+  ASSERT_EQ(events.size(), 1u);
+  const v1::AuditEvent& e = events[0];
+  EXPECT_EQ(e.legal_basis(), v1::LEGAL_BASIS_STATUTORY_DUTY);
+  EXPECT_EQ(e.outcome(), v1::AUDIT_OUTCOME_ALLOWED);
+  EXPECT_EQ(e.resource().kind(), v1::RESOURCE_KIND_REFERRAL);
+  EXPECT_EQ(e.resource().id(), sent.id());
+  EXPECT_EQ(e.actor().agency(), "bhg-solsikken");
+  EXPECT_EQ(e.consent_id(), "");
+  EXPECT_EQ(e.request_id(), "e2e-r3");
+  EXPECT_THAT(e.SerializeAsString(), ::testing::Not(HasSubstr(child)));
 }
 
 TEST_F(ReferralE2eTest, AttachmentRoundTripLimitsAndAbandonedUpload) {
@@ -244,6 +326,18 @@ TEST_F(ReferralE2eTest, AttachmentRoundTripLimitsAndAbandonedUpload) {
   s = Upload("gp-physician", over, "e2e-a2", &too_big);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("too large"));
+
+  // Disguised executables: an ELF and a Windows (MZ) binary declared as PDF.
+  const std::vector<std::pair<std::string, std::string>> executables = {
+      {std::string("\177ELF\x02\x01\x01\0", 8), "e2e-elf"},
+      {std::string("MZ\x90\0\x03\0\0\0", 8), "e2e-mz"},
+  };
+  for (const auto& [magic, rid] : executables) {
+    v1::AttachmentInfo exe_info;
+    s = Upload("gp-physician", magic + std::string(4096, '\0'), rid, &exe_info);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << rid;
+    EXPECT_EQ(s.error_message(), "attachment content is an executable; not allowed") << rid;
+  }
 
   // A client that goes away mid-upload.
   {
@@ -301,7 +395,101 @@ TEST_F(ReferralE2eTest, AttachmentRoundTripLimitsAndAbandonedUpload) {
   s = reader->Finish();
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(got.size(), big.size());
-  EXPECT_EQ(Sha256(got), got_info.sha256());
+  const std::string want_sha = Sha256(big);  // of the original bytes
+  EXPECT_TRUE(Sha256(got) == want_sha) << "downloaded bytes differ from the uploaded ones";
+  EXPECT_TRUE(got_info.sha256() == want_sha);
+  EXPECT_TRUE(got == big);
+
+  // Nothing of the refused or abandoned uploads was stored: a stored upload
+  // commits its audit event in the same batch, so the log holds exactly one
+  // attachment.upload per stored attachment, e2e-a3 being the fresh one.
+  v1::QueryAuditRequest q;
+  q.set_actor_agency("legekontor-sentrum");
+  q.set_action("attachment.upload");
+  auto has = [](const std::vector<v1::AuditEvent>& events, const std::string& rid) {
+    int n = 0;
+    for (const auto& e : events) n += e.request_id() == rid;
+    return n;
+  };
+  auto events = PollAudit(*server_, q, [&](const std::vector<v1::AuditEvent>& e) {
+    return has(e, "e2e-a1") == 1 && has(e, "e2e-a3") == 1;
+  });
+  EXPECT_EQ(has(events, "e2e-a1"), 1);
+  EXPECT_EQ(has(events, "e2e-a2"), 0);
+  EXPECT_EQ(has(events, "e2e-elf"), 0);
+  EXPECT_EQ(has(events, "e2e-mz"), 0);
+  ASSERT_EQ(has(events, "e2e-a3"), 1);
+  for (const auto& e : events) {
+    if (e.request_id() == "e2e-a3") EXPECT_EQ(e.resource().id(), fresh.id());
+  }
+  // The referral lists exactly the one attachment it was sent with.
+  v1::GetReferralRequest get;
+  get.set_id(sent.id());
+  v1::Referral shown;
+  s = Referral("gp-physician")->Get(Ctx().get(), get, &shown);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(shown.attachments_size(), 1);
+  EXPECT_EQ(shown.attachments(0).id(), info.id());
+}
+
+TEST_F(ReferralE2eTest, PurposeMismatchIsRefusedWithTheRule) {
+  const std::string child = Child(12, 205);
+  v1::Consent consent = RecordConsent("gp-physician", child, "bup-oslo", "e2e-c5");
+  v1::SendReferralRequest req;
+  req.set_request_id("e2e-r5");
+  req.set_recipient_agency("bup-oslo");
+  req.set_subject_national_id(child);
+  req.set_consent_id(consent.id());
+  req.set_purpose("forskning");
+  req.set_reason("Bekymring for søvn.");
+  v1::Referral out;
+  grpc::Status s = Referral("gp-physician")->Send(Ctx().get(), req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(RuleIds(s), ElementsAre("consent.purpose_mismatch"));
+
+  // The CLI's --purpose: the consent's purpose, spelled differently, is fine.
+  std::string cli_out, cli_err;
+  const int rc =
+      RunCommand({::budstikke::testing::BinDir() + "/budstikke", "referral", "send", "--to",
+                  "bup-oslo", "--subject", child, "--consent", consent.id(), "--purpose",
+                  "HENVISNING  til bup", "--reason", "Bekymring", "--output", "json"},
+                 &cli_out, &cli_err, server_->CliEnv("gp-physician"));
+  EXPECT_EQ(rc, 0) << cli_err;
+  EXPECT_THAT(cli_out, HasSubstr("\"purpose\":\"henvisning til BUP\""));
+}
+
+// A second server, run as in production: synthetic ids are refused.
+TEST(ReferralE2eSyntheticTest, ServerWithRefuseSyntheticIdsRefusesThemByRule) {
+  TestServer strict({"--refuse-synthetic-ids"});
+  const std::string child = Child(9, 206);  // synthetic, like every test id
+  v1::RecordConsentRequest rec;
+  rec.set_request_id("e2e-strict-c");
+  rec.set_subject_national_id(child);
+  rec.set_giver(v1::CONSENT_GIVER_GUARDIAN);
+  rec.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
+  rec.mutable_recipient()->set_agency("bup-oslo");
+  rec.set_purpose("henvisning");
+  rec.set_scope("journalnotat");
+  rec.set_method(v1::CONSENT_METHOD_WRITTEN);
+  v1::Consent c;
+  grpc::Status s =
+      v1::ConsentService::NewStub(strict.Channel("gp-physician"))->Record(Ctx().get(), rec, &c);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(RuleIds(s), ElementsAre("national_id.synthetic_refused"));
+  EXPECT_THAT(s.error_message(), ::testing::Not(HasSubstr(child)));
+
+  v1::SendReferralRequest req;
+  req.set_request_id("e2e-strict-r");
+  req.set_recipient_agency("barnevern-oslo");
+  req.set_subject_national_id(child);
+  req.mutable_statutory_duty()->set_justification(
+      "Barnet har fortalt om vold hjemme og har synlige blåmerker.");
+  req.set_reason("Bekymringsmelding.");
+  v1::Referral out;
+  s = v1::ReferralService::NewStub(strict.Channel("kindergarten-staff"))
+          ->Send(Ctx().get(), req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(RuleIds(s), ElementsAre("national_id.synthetic_refused"));
 }
 
 }  // namespace

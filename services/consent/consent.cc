@@ -84,8 +84,8 @@ v1::Actor ActorOf(const Caller& caller) {
   return a;
 }
 
-v1::AuditEvent Event(const std::string& action, const std::string& id,
-                     const std::string& subject, const std::string& request_id) {
+v1::AuditEvent Event(const std::string& action, const std::string& id, const std::string& subject,
+                     const std::string& request_id) {
   v1::AuditEvent e;
   e.set_action(action);
   e.mutable_resource()->set_kind(v1::RESOURCE_KIND_CONSENT);
@@ -110,8 +110,8 @@ ConsentRegistry::ConsentRegistry(storage::Store* store, storage::Keyring* keyrin
                                  std::unique_ptr<storage::Envelope> envelope,
                                  std::unique_ptr<storage::Pseudonymizer> pseudonymizer,
                                  common::AuditOutbox* audit, common::InboxWriter* inbox,
-                                 const common::AgencyLookup* directory,
-                                 const common::Clock* clock, ConsentOptions options)
+                                 const common::AgencyLookup* directory, const common::Clock* clock,
+                                 ConsentOptions options)
     : store_(store),
       keyring_(keyring),
       envelope_(std::move(envelope)),
@@ -124,8 +124,8 @@ ConsentRegistry::ConsentRegistry(storage::Store* store, storage::Keyring* keyrin
 
 absl::StatusOr<std::unique_ptr<ConsentRegistry>> ConsentRegistry::Create(
     storage::Store* store, storage::Keyring* keyring, common::AuditOutbox* audit,
-    common::InboxWriter* inbox, const common::AgencyLookup* directory,
-    const common::Clock* clock, ConsentOptions options) {
+    common::InboxWriter* inbox, const common::AgencyLookup* directory, const common::Clock* clock,
+    ConsentOptions options) {
   BUDSTIKKE_ASSIGN_OR_RETURN(auto envelope, storage::Envelope::Create(keyring));
   BUDSTIKKE_ASSIGN_OR_RETURN(auto pseudonymizer, storage::Pseudonymizer::Create(*keyring));
   return std::unique_ptr<ConsentRegistry>(
@@ -146,8 +146,7 @@ absl::Status ConsentRegistry::Commit(storage::WriteBatch batch,
 
 absl::Status ConsentRegistry::RecordDenied(const Caller& caller, const std::string& action,
                                            const std::string& id, const std::string& subject,
-                                           const std::string& rule,
-                                           const std::string& request_id) {
+                                           const std::string& rule, const std::string& request_id) {
   v1::AuditEvent e = Event(action, id, subject, request_id);
   e.set_outcome(v1::AUDIT_OUTCOME_DENIED);
   e.set_rule(rule);
@@ -187,10 +186,9 @@ absl::StatusOr<ConsentRegistry::Stored> ConsentRegistry::Load(absl::string_view 
 
 absl::StatusOr<std::string> ConsentRegistry::Encode(const Stored& stored) const {
   const std::string key = RecordKey(stored.consent.id());
-  BUDSTIKKE_ASSIGN_OR_RETURN(
-      std::string sealed,
-      envelope_->Seal(kColumnFamily, key, stored.consent.SerializeAsString(),
-                      {stored.consent.recording_agency()}));
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed,
+                             envelope_->Seal(kColumnFamily, key, stored.consent.SerializeAsString(),
+                                             {stored.consent.recording_agency()}));
   return Frame(stored.pseudonym, sealed);
 }
 
@@ -204,8 +202,7 @@ v1::Consent ConsentRegistry::Present(const v1::Consent& consent, bool with_subje
   return out;
 }
 
-absl::StatusOr<bool> ConsentRegistry::MaySee(const Stored& stored,
-                                             absl::string_view agency) const {
+absl::StatusOr<bool> ConsentRegistry::MaySee(const Stored& stored, absl::string_view agency) const {
   const v1::Consent& c = stored.consent;
   if (c.recording_agency() == agency) return true;
   if (c.recipient().target_case() == v1::ConsentRecipient::kAgency &&
@@ -221,11 +218,11 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
   if (req.request_id().empty() || req.request_id().size() > 128) {
     return absl::InvalidArgumentError("request_id is required (1-128 characters)");
   }
-  common::NationalIdOptions id_opts;
-  id_opts.allow_synthetic = options_.allow_synthetic_ids;
-  auto nid = common::NationalId::Parse(req.subject_national_id(), id_opts);
+  // Synthetic ids parse; refusing them is a policy rule (below).
+  auto nid = common::NationalId::Parse(req.subject_national_id());
   if (!nid.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("subject_national_id: ", nid.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("subject_national_id: ", nid.status().message()));
   }
   if (req.giver() != v1::CONSENT_GIVER_CHILD && req.giver() != v1::CONSENT_GIVER_GUARDIAN) {
     return absl::InvalidArgumentError("giver must be CHILD or GUARDIAN");
@@ -273,8 +270,7 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
     valid_until = referral::FromProto(d);
     if (valid_until < today) return absl::InvalidArgumentError("valid_until is in the past");
   }
-  BUDSTIKKE_ASSIGN_OR_RETURN(std::string pseudonym,
-                             pseudonymizer_->Pseudonymize(nid->digits()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string pseudonym, pseudonymizer_->Pseudonymize(nid->digits()));
 
   absl::MutexLock lock(&mu_);
   const std::string req_key = absl::StrCat("q/", caller.agency(), "/", req.request_id());
@@ -288,7 +284,10 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
   if (!absl::IsNotFound(existing.status())) return existing.status();
 
   const int age = nid->AgeOn(today.year, today.month, today.day);
-  auto violations = referral::GiverViolations(options_.rules, req.giver(), age);
+  auto violations = referral::NationalIdViolations(options_.rules, nid->is_synthetic());
+  for (auto& v : referral::GiverViolations(options_.rules, req.giver(), age)) {
+    violations.push_back(std::move(v));
+  }
   if (!violations.empty()) {
     BUDSTIKKE_RETURN_IF_ERROR(RecordDenied(caller, "consent.record", "", pseudonym,
                                            absl::StrJoin(referral::RuleIds(violations), ","),
@@ -395,21 +394,26 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Get(const Caller& caller, absl::str
   return Present(stored.consent, stored.consent.recording_agency() == caller.agency());
 }
 
-absl::StatusOr<v1::ListConsentsResponse> ConsentRegistry::List(
-    const Caller& caller, const v1::ListConsentsRequest& req) {
+absl::StatusOr<v1::ListConsentsResponse> ConsentRegistry::List(const Caller& caller,
+                                                               const v1::ListConsentsRequest& req) {
   int page_size = req.page_size() <= 0 ? kDefaultPageSize : req.page_size();
   if (page_size > kMaxPageSize) page_size = kMaxPageSize;
   std::string prefix = absl::StrCat("l/", caller.agency(), "/");
   std::string subject;
   if (!req.subject_national_id().empty()) {
-    common::NationalIdOptions id_opts;
-    id_opts.allow_synthetic = options_.allow_synthetic_ids;
-    auto nid = common::NationalId::Parse(req.subject_national_id(), id_opts);
+    auto nid = common::NationalId::Parse(req.subject_national_id());
     if (!nid.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("subject_national_id: ", nid.status().message()));
     }
     BUDSTIKKE_ASSIGN_OR_RETURN(subject, pseudonymizer_->Pseudonymize(nid->digits()));
+    auto violations = referral::NationalIdViolations(options_.rules, nid->is_synthetic());
+    if (!violations.empty()) {
+      BUDSTIKKE_RETURN_IF_ERROR(RecordDenied(caller, "consent.list", "", subject,
+                                             absl::StrJoin(referral::RuleIds(violations), ","),
+                                             ""));
+      return common::PolicyRefusal(violations);
+    }
     prefix = absl::StrCat("s/", caller.agency(), "/", subject, "/");
   }
   auto it = store_->Scan(kColumnFamily, prefix);

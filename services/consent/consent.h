@@ -46,7 +46,7 @@ namespace budstikke::consent {
 inline constexpr char kColumnFamily[] = "consent";
 
 struct ConsentOptions {
-  bool allow_synthetic_ids = true;
+  // Includes refuse_synthetic_ids (national_id.synthetic_refused).
   referral::PolicyRules rules;
   // Days are Norwegian calendar days.
   absl::TimeZone zone = referral::NorwegianTimeZone();
@@ -58,13 +58,14 @@ class ConsentRegistry final : public common::ConsentChecker {
   // null (no inbox events).
   static absl::StatusOr<std::unique_ptr<ConsentRegistry>> Create(
       storage::Store* store, storage::Keyring* keyring, common::AuditOutbox* audit,
-      common::InboxWriter* inbox, const common::AgencyLookup* directory,
-      const common::Clock* clock, ConsentOptions options = {});
+      common::InboxWriter* inbox, const common::AgencyLookup* directory, const common::Clock* clock,
+      ConsentOptions options = {});
 
   // The referral service, told about revocations. Call before serving.
   void SetObserver(common::ConsentObserver* observer) { observer_ = observer; }
 
-  // INVALID_ARGUMENT naming the field; FAILED_PRECONDITION consent.giver.*.
+  // INVALID_ARGUMENT naming the field; FAILED_PRECONDITION consent.giver.*
+  // and national_id.synthetic_refused, all violated rules at once.
   // Idempotent on (caller agency, request_id).
   absl::StatusOr<v1::Consent> Record(const common::Caller& caller,
                                      const v1::RecordConsentRequest& request);
@@ -77,8 +78,7 @@ class ConsentRegistry final : public common::ConsentChecker {
   absl::StatusOr<v1::ListConsentsResponse> List(const common::Caller& caller,
                                                 const v1::ListConsentsRequest& request);
 
-  absl::StatusOr<common::ConsentFacts> GetConsentFacts(
-      absl::string_view consent_id) const override;
+  absl::StatusOr<common::ConsentFacts> GetConsentFacts(absl::string_view consent_id) const override;
 
  private:
   struct Stored {
@@ -88,10 +88,9 @@ class ConsentRegistry final : public common::ConsentChecker {
 
   ConsentRegistry(storage::Store* store, storage::Keyring* keyring,
                   std::unique_ptr<storage::Envelope> envelope,
-                  std::unique_ptr<storage::Pseudonymizer> pseudonymizer,
-                  common::AuditOutbox* audit, common::InboxWriter* inbox,
-                  const common::AgencyLookup* directory, const common::Clock* clock,
-                  ConsentOptions options);
+                  std::unique_ptr<storage::Pseudonymizer> pseudonymizer, common::AuditOutbox* audit,
+                  common::InboxWriter* inbox, const common::AgencyLookup* directory,
+                  const common::Clock* clock, ConsentOptions options);
 
   absl::StatusOr<Stored> Load(absl::string_view id) const;
   absl::StatusOr<std::string> Encode(const Stored& stored) const;

@@ -41,8 +41,10 @@ int CountWords(absl::string_view s) {
 }
 
 absl::string_view Trim(absl::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\n' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\n' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\t'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -75,8 +77,7 @@ CivilDate AddYears(const CivilDate& d, int years) {
   return r;
 }
 
-std::vector<Violation> GiverViolations(const PolicyRules& rules, v1::ConsentGiver giver,
-                                       int age) {
+std::vector<Violation> GiverViolations(const PolicyRules& rules, v1::ConsentGiver giver, int age) {
   std::vector<Violation> out;
   if (giver == v1::CONSENT_GIVER_GUARDIAN && age >= rules.child_consent_age) {
     out.push_back({kRuleGiverChildFrom16,
@@ -85,9 +86,50 @@ std::vector<Violation> GiverViolations(const PolicyRules& rules, v1::ConsentGive
                                 "guardian's")});
   }
   if (giver == v1::CONSENT_GIVER_CHILD && age < rules.child_consent_age) {
-    out.push_back({kRuleGiverGuardianUnder16,
-                   absl::StrCat("the child is under ", rules.child_consent_age,
-                                ": a guardian's consent is required")});
+    out.push_back(
+        {kRuleGiverGuardianUnder16, absl::StrCat("the child is under ", rules.child_consent_age,
+                                                 ": a guardian's consent is required")});
+  }
+  return out;
+}
+
+std::vector<Violation> NationalIdViolations(const PolicyRules& rules, bool synthetic) {
+  std::vector<Violation> out;
+  if (synthetic && rules.refuse_synthetic_ids) {
+    out.push_back({kRuleSyntheticIdRefused,
+                   "synthetic national ids (month + 80) are not accepted by this server; use "
+                   "the child's real national id"});
+  }
+  return out;
+}
+
+std::string NormalizePurpose(absl::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  bool pending_space = false;
+  for (size_t i = 0; i < in.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    const bool nbsp =
+        c == 0xC2 && i + 1 < in.size() && static_cast<unsigned char>(in[i + 1]) == 0xA0;
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || nbsp) {
+      pending_space = !out.empty();
+      if (nbsp) ++i;
+      continue;
+    }
+    if (pending_space) out.push_back(' ');
+    pending_space = false;
+    if (c >= 'A' && c <= 'Z') {
+      out.push_back(static_cast<char>(c + ('a' - 'A')));
+    } else if (c == 0xC3 && i + 1 < in.size()) {
+      // U+00C0..U+00DE (Latin-1 capitals, ÆØÅ among them) except U+00D7 (x):
+      // the lowercase letter is 0x20 higher in the second byte.
+      unsigned char d = static_cast<unsigned char>(in[++i]);
+      if (d >= 0x80 && d <= 0x9E && d != 0x97) d += 0x20;
+      out.push_back(static_cast<char>(c));
+      out.push_back(static_cast<char>(d));
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
   }
   return out;
 }
@@ -95,13 +137,15 @@ std::vector<Violation> GiverViolations(const PolicyRules& rules, v1::ConsentGive
 std::vector<Violation> ConsentViolations(const PolicyRules& rules,
                                          const common::ConsentFacts& consent,
                                          absl::string_view recipient_agency,
-                                         v1::AgencyType recipient_type,
+                                         v1::AgencyType recipient_type, absl::string_view purpose,
                                          absl::string_view subject_pseudonym, int age,
                                          const CivilDate& today) {
   std::vector<Violation> out;
+  // Each independently: a revoked consent may also have expired.
   if (consent.revoked) {
     out.push_back({kRuleConsentRevoked, "the consent was revoked"});
-  } else if (FromProto(consent.valid_until) < today) {
+  }
+  if (FromProto(consent.valid_until) < today) {
     out.push_back({kRuleConsentExpired, "the consent has expired (valid_until has passed)"});
   }
   bool recipient_ok = false;
@@ -120,6 +164,11 @@ std::vector<Violation> ConsentViolations(const PolicyRules& rules,
     out.push_back({kRuleConsentRecipientMismatch,
                    "the consent does not name this recipient agency or its type"});
   }
+  if (!purpose.empty() && NormalizePurpose(purpose) != NormalizePurpose(consent.purpose)) {
+    out.push_back({kRuleConsentPurposeMismatch,
+                   "the purpose differs from the consent's purpose; omit it or give the "
+                   "consent's purpose"});
+  }
   if (consent.subject_pseudonym != subject_pseudonym) {
     out.push_back({kRuleConsentSubjectMismatch, "the consent is for another child"});
   }
@@ -128,7 +177,7 @@ std::vector<Violation> ConsentViolations(const PolicyRules& rules,
 }
 
 std::vector<Violation> EvaluateSend(const PolicyRules& rules, const SendFacts& f) {
-  std::vector<Violation> out;
+  std::vector<Violation> out = NationalIdViolations(rules, f.subject_synthetic);
   if (!rules.referral_recipients.count(f.recipient_type)) {
     out.push_back({kRuleRecipientType, "the recipient must be BUP, PPT or child welfare"});
   }
@@ -150,16 +199,15 @@ std::vector<Violation> EvaluateSend(const PolicyRules& rules, const SendFacts& f
     absl::string_view j = Trim(f.justification);
     if (CountChars(j) < rules.justification_min_chars ||
         CountWords(j) < rules.justification_min_words) {
-      out.push_back({kRuleChildWelfareJustification,
-                     absl::StrCat("the justification needs at least ",
-                                  rules.justification_min_chars, " characters and ",
-                                  rules.justification_min_words, " words")});
+      out.push_back(
+          {kRuleChildWelfareJustification,
+           absl::StrCat("the justification needs at least ", rules.justification_min_chars,
+                        " characters and ", rules.justification_min_words, " words")});
     }
   }
   if (f.consent.has_value()) {
-    for (Violation& v : ConsentViolations(rules, *f.consent, f.recipient_agency,
-                                          f.recipient_type, f.subject_pseudonym,
-                                          f.subject_age, f.today)) {
+    for (Violation& v : ConsentViolations(rules, *f.consent, f.recipient_agency, f.recipient_type,
+                                          f.purpose, f.subject_pseudonym, f.subject_age, f.today)) {
       out.push_back(std::move(v));
     }
   }

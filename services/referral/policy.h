@@ -7,8 +7,9 @@
 //   referral.statutory_duty.recipient, referral.child_welfare.justification,
 //   referral.ppt.parent_conversation, referral.ppt.action_log,
 //   consent.revoked, consent.expired, consent.recipient_mismatch,
-//   consent.subject_mismatch, consent.giver.child_from_16,
-//   consent.giver.guardian_under_16.
+//   consent.purpose_mismatch, consent.subject_mismatch,
+//   consent.giver.child_from_16, consent.giver.guardian_under_16,
+//   national_id.synthetic_refused.
 //
 // Thread safety: pure functions over values.
 #ifndef BUDSTIKKE_SERVICES_REFERRAL_POLICY_H_
@@ -38,9 +39,11 @@ inline constexpr char kRulePptActionLog[] = "referral.ppt.action_log";
 inline constexpr char kRuleConsentRevoked[] = "consent.revoked";
 inline constexpr char kRuleConsentExpired[] = "consent.expired";
 inline constexpr char kRuleConsentRecipientMismatch[] = "consent.recipient_mismatch";
+inline constexpr char kRuleConsentPurposeMismatch[] = "consent.purpose_mismatch";
 inline constexpr char kRuleConsentSubjectMismatch[] = "consent.subject_mismatch";
 inline constexpr char kRuleGiverChildFrom16[] = "consent.giver.child_from_16";
 inline constexpr char kRuleGiverGuardianUnder16[] = "consent.giver.guardian_under_16";
+inline constexpr char kRuleSyntheticIdRefused[] = "national_id.synthetic_refused";
 inline constexpr char kRuleWithdrawn[] = "referral.withdrawn";
 inline constexpr char kRuleAlreadyDecided[] = "referral.already_decided";
 
@@ -61,6 +64,9 @@ struct PolicyRules {
   // Recipient types that accept referrals at all.
   std::set<v1::AgencyType> referral_recipients = {v1::AGENCY_TYPE_BUP, v1::AGENCY_TYPE_PPT,
                                                   v1::AGENCY_TYPE_CHILD_WELFARE};
+  // Synthetic test ids (month + 80) are refused as subjects of consents and
+  // referrals (production: `--refuse-synthetic-ids`).
+  bool refuse_synthetic_ids = false;
 };
 
 // A calendar date (Norwegian local date in production).
@@ -88,10 +94,13 @@ struct SendFacts {
   std::string recipient_agency;
   v1::AgencyType recipient_type = v1::AGENCY_TYPE_UNSPECIFIED;
   std::string subject_pseudonym;
-  int subject_age = 0;  // on `today`
+  bool subject_synthetic = false;  // the subject's national id is a test id
+  int subject_age = 0;             // on `today`
   CivilDate today;
   // Exactly one of these is the legal basis (neither: referral.legal_basis).
   std::optional<common::ConsentFacts> consent;
+  // What the referral is for, as the sender gave it; empty: the consent's.
+  std::string purpose;
   bool statutory_duty = false;
   std::string justification;
   std::optional<CivilDate> parent_conversation;
@@ -99,18 +108,25 @@ struct SendFacts {
 };
 
 // Giver rule for a consent used (or recorded) for a child of `age`.
-std::vector<common::Violation> GiverViolations(const PolicyRules& rules,
-                                               v1::ConsentGiver giver, int age);
+std::vector<common::Violation> GiverViolations(const PolicyRules& rules, v1::ConsentGiver giver,
+                                               int age);
+
+// National-id rule for the subject of a consent or referral.
+std::vector<common::Violation> NationalIdViolations(const PolicyRules& rules, bool synthetic);
+
+// A purpose as compared: ASCII whitespace (and U+00A0) trimmed and collapsed
+// to one space; A-Z and the Latin-1 capitals (ÆØÅ, É, Ö, ...) lowercased.
+// Other bytes are kept as they are.
+std::string NormalizePurpose(absl::string_view purpose);
 
 // Whether a consent holds on `today` for `recipient_agency` of
-// `recipient_type` and subject `subject_pseudonym` given for a child of
-// `age`: revoked, expired, recipient, subject and giver rules.
-std::vector<common::Violation> ConsentViolations(const PolicyRules& rules,
-                                                 const common::ConsentFacts& consent,
-                                                 absl::string_view recipient_agency,
-                                                 v1::AgencyType recipient_type,
-                                                 absl::string_view subject_pseudonym, int age,
-                                                 const CivilDate& today);
+// `recipient_type`, `purpose` (empty: the consent's own) and subject
+// `subject_pseudonym` given for a child of `age`: revoked, expired,
+// recipient, purpose, subject and giver rules.
+std::vector<common::Violation> ConsentViolations(
+    const PolicyRules& rules, const common::ConsentFacts& consent,
+    absl::string_view recipient_agency, v1::AgencyType recipient_type, absl::string_view purpose,
+    absl::string_view subject_pseudonym, int age, const CivilDate& today);
 
 // Every rule Send violates, in a stable order; empty means allowed.
 std::vector<common::Violation> EvaluateSend(const PolicyRules& rules, const SendFacts& facts);

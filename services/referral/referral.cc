@@ -90,7 +90,14 @@ v1::Referral Summary(const v1::Referral& r) {
   s.clear_details();
   s.clear_attachments();
   s.clear_decision_reason();
+  s.clear_purpose();
   return s;
+}
+
+size_t CountUtf8(absl::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
 }
 
 bool IsDecided(v1::ReferralStatus s) {
@@ -128,9 +135,9 @@ bool ValidUtf8NoNul(absl::string_view s) {
 
 absl::Status CheckContentPrefix(absl::string_view type, absl::string_view p) {
   // Executables are refused whatever the declared type.
-  if (absl::StartsWith(p, "MZ") || absl::StartsWith(p, "\x7f" "ELF") ||
-      absl::StartsWith(p, "#!") || absl::StartsWith(p, "\xcf\xfa\xed\xfe") ||
-      absl::StartsWith(p, "\xfe\xed\xfa\xcf") || absl::StartsWith(p, "\xca\xfe\xba\xbe")) {
+  if (absl::StartsWith(p, "MZ") || absl::StartsWith(p, "\177ELF") || absl::StartsWith(p, "#!") ||
+      absl::StartsWith(p, "\xcf\xfa\xed\xfe") || absl::StartsWith(p, "\xfe\xed\xfa\xcf") ||
+      absl::StartsWith(p, "\xca\xfe\xba\xbe")) {
     return absl::InvalidArgumentError("attachment content is an executable; not allowed");
   }
   bool ok = true;
@@ -178,13 +185,12 @@ ReferralDesk::ReferralDesk(storage::Store* store, storage::Keyring* keyring,
 absl::StatusOr<std::unique_ptr<ReferralDesk>> ReferralDesk::Create(
     storage::Store* store, storage::Keyring* keyring, common::AuditOutbox* audit,
     common::InboxWriter* inbox, const common::AgencyLookup* directory,
-    const common::ConsentChecker* consents, const common::Clock* clock,
-    ReferralOptions options) {
+    const common::ConsentChecker* consents, const common::Clock* clock, ReferralOptions options) {
   BUDSTIKKE_ASSIGN_OR_RETURN(auto envelope, storage::Envelope::Create(keyring));
   BUDSTIKKE_ASSIGN_OR_RETURN(auto pseudonymizer, storage::Pseudonymizer::Create(*keyring));
-  return std::unique_ptr<ReferralDesk>(new ReferralDesk(
-      store, keyring, std::move(envelope), std::move(pseudonymizer), audit, inbox, directory,
-      consents, clock, std::move(options)));
+  return std::unique_ptr<ReferralDesk>(
+      new ReferralDesk(store, keyring, std::move(envelope), std::move(pseudonymizer), audit, inbox,
+                       directory, consents, clock, std::move(options)));
 }
 
 absl::Status ReferralDesk::Commit(storage::WriteBatch batch,
@@ -205,7 +211,8 @@ absl::StatusOr<ReferralDesk::Stored> ReferralDesk::Load(absl::string_view id,
   if (!Unframe(*value, &stored.pseudonym, &sealed)) {
     return absl::DataLossError("referral record is malformed");
   }
-  auto plain = envelope_->Open(kColumnFamily, key, sealed, std::string_view(agency.data(), agency.size()));
+  auto plain =
+      envelope_->Open(kColumnFamily, key, sealed, std::string_view(agency.data(), agency.size()));
   // Not a reader: the same answer as a made-up id.
   if (absl::IsPermissionDenied(plain.status())) return absl::NotFoundError(kNotFound);
   if (!plain.ok()) return plain.status();
@@ -302,8 +309,7 @@ absl::Status ReferralDesk::RecordRead(const Caller& caller, const Stored& stored
   return absl::OkStatus();
 }
 
-absl::Status ReferralDesk::Deny(const Caller& caller, v1::AuditEvent event,
-                                absl::Status refusal) {
+absl::Status ReferralDesk::Deny(const Caller& caller, v1::AuditEvent event, absl::Status refusal) {
   event.set_outcome(v1::AUDIT_OUTCOME_DENIED);
   std::vector<std::string> rules;
   if (auto details = common::GetErrorDetails(refusal)) {
@@ -328,15 +334,21 @@ absl::StatusOr<v1::Referral> ReferralDesk::Send(const Caller& caller,
   if (req.recipient_agency().empty()) {
     return absl::InvalidArgumentError("recipient_agency is required");
   }
-  common::NationalIdOptions id_opts;
-  id_opts.allow_synthetic = options_.allow_synthetic_ids;
-  auto nid = common::NationalId::Parse(req.subject_national_id(), id_opts);
+  // Synthetic ids parse; refusing them is a policy rule (EvaluateSend).
+  auto nid = common::NationalId::Parse(req.subject_national_id());
   if (!nid.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("subject_national_id: ", nid.status().message()));
   }
   if (req.reason().empty() || req.reason().size() > 20000) {
     return absl::InvalidArgumentError("reason is required (1-20000 bytes)");
+  }
+  if (CountUtf8(req.purpose()) > 500) {
+    return absl::InvalidArgumentError("purpose: at most 500 characters");
+  }
+  if (!req.purpose().empty() && req.legal_basis_case() != v1::SendReferralRequest::kConsentId) {
+    return absl::InvalidArgumentError(
+        "purpose goes with consent_id (it names the consent's purpose)");
   }
   if (req.attachment_ids_size() > options_.max_attachments) {
     return absl::InvalidArgumentError(
@@ -393,6 +405,8 @@ absl::StatusOr<v1::Referral> ReferralDesk::Send(const Caller& caller,
   facts.recipient_agency = req.recipient_agency();
   facts.recipient_type = rtype;
   facts.subject_pseudonym = pseudonym;
+  facts.subject_synthetic = nid->is_synthetic();
+  facts.purpose = req.purpose();
   facts.subject_age = nid->AgeOn(today.year, today.month, today.day);
   facts.today = today;
   if (req.legal_basis_case() == v1::SendReferralRequest::kConsentId) {
@@ -429,10 +443,13 @@ absl::StatusOr<v1::Referral> ReferralDesk::Send(const Caller& caller,
   *r.mutable_sender() = ActorOf(caller);
   r.set_recipient_agency(req.recipient_agency());
   r.set_recipient_type(rtype);
-  r.set_legal_basis(facts.consent ? v1::LEGAL_BASIS_CONSENT
+  r.set_legal_basis(facts.consent          ? v1::LEGAL_BASIS_CONSENT
                     : facts.statutory_duty ? v1::LEGAL_BASIS_STATUTORY_DUTY
                                            : v1::LEGAL_BASIS_NONE);
-  if (facts.consent) r.set_consent_id(facts.consent->id);
+  if (facts.consent) {
+    r.set_consent_id(facts.consent->id);
+    r.set_purpose(facts.consent->purpose);
+  }
 
   std::vector<common::Violation> violations = EvaluateSend(options_.rules, facts);
   if (!violations.empty()) {
@@ -452,12 +469,17 @@ absl::StatusOr<v1::Referral> ReferralDesk::Send(const Caller& caller,
     *r.mutable_parent_conversation_date() = req.parent_conversation_date();
   }
   switch (req.details_case()) {
-    case v1::SendReferralRequest::kBup: *r.mutable_bup() = req.bup(); break;
-    case v1::SendReferralRequest::kPpt: *r.mutable_ppt() = req.ppt(); break;
+    case v1::SendReferralRequest::kBup:
+      *r.mutable_bup() = req.bup();
+      break;
+    case v1::SendReferralRequest::kPpt:
+      *r.mutable_ppt() = req.ppt();
+      break;
     case v1::SendReferralRequest::kChildWelfare:
       *r.mutable_child_welfare() = req.child_welfare();
       break;
-    default: break;
+    default:
+      break;
   }
   *r.mutable_create_time() = common::ToProtoTime(now);
   *r.mutable_update_time() = common::ToProtoTime(now);
@@ -477,8 +499,8 @@ absl::StatusOr<v1::Referral> ReferralDesk::Send(const Caller& caller,
     for (size_t i = 0; i < chunks; ++i) {
       const std::string ckey = ChunkKey(a.info.id(), i);
       BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed, store_->Get(kAttachmentColumnFamily, ckey));
-      BUDSTIKKE_ASSIGN_OR_RETURN(
-          std::string plain, envelope_->Open(kAttachmentColumnFamily, ckey, sealed, a.owner));
+      BUDSTIKKE_ASSIGN_OR_RETURN(std::string plain,
+                                 envelope_->Open(kAttachmentColumnFamily, ckey, sealed, a.owner));
       BUDSTIKKE_ASSIGN_OR_RETURN(std::string resealed,
                                  envelope_->Seal(kAttachmentColumnFamily, ckey, plain, readers));
       batch.Put(kAttachmentColumnFamily, ckey, resealed);
@@ -523,8 +545,8 @@ absl::StatusOr<v1::Referral> ReferralDesk::Get(const Caller& caller, absl::strin
   return r;
 }
 
-absl::StatusOr<v1::ListReferralsResponse> ReferralDesk::List(
-    const Caller& caller, const v1::ListReferralsRequest& req) {
+absl::StatusOr<v1::ListReferralsResponse> ReferralDesk::List(const Caller& caller,
+                                                             const v1::ListReferralsRequest& req) {
   int page_size = req.page_size() <= 0 ? kDefaultPageSize : req.page_size();
   if (page_size > kMaxPageSize) page_size = kMaxPageSize;
   const bool sent = req.mailbox() == v1::MAILBOX_SENT;
@@ -610,8 +632,7 @@ absl::StatusOr<v1::Referral> ReferralDesk::Transition(
   return r;
 }
 
-absl::StatusOr<v1::Referral> ReferralDesk::Acknowledge(const Caller& caller,
-                                                       absl::string_view id) {
+absl::StatusOr<v1::Referral> ReferralDesk::Acknowledge(const Caller& caller, absl::string_view id) {
   const absl::Time now = clock_->Now();
   return Transition(
       caller, id, /*as_recipient=*/true, "referral.acknowledge",
@@ -632,10 +653,17 @@ absl::StatusOr<v1::Referral> ReferralDesk::Decide(const Caller& caller,
                                                   const v1::DecideReferralRequest& req) {
   v1::ReferralStatus target;
   switch (req.decision()) {
-    case v1::REFERRAL_DECISION_ACCEPT: target = v1::REFERRAL_STATUS_ACCEPTED; break;
-    case v1::REFERRAL_DECISION_REJECT: target = v1::REFERRAL_STATUS_REJECTED; break;
-    case v1::REFERRAL_DECISION_NEED_INFO: target = v1::REFERRAL_STATUS_NEED_INFO; break;
-    default: return absl::InvalidArgumentError("decision must be ACCEPT, REJECT or NEED_INFO");
+    case v1::REFERRAL_DECISION_ACCEPT:
+      target = v1::REFERRAL_STATUS_ACCEPTED;
+      break;
+    case v1::REFERRAL_DECISION_REJECT:
+      target = v1::REFERRAL_STATUS_REJECTED;
+      break;
+    case v1::REFERRAL_DECISION_NEED_INFO:
+      target = v1::REFERRAL_STATUS_NEED_INFO;
+      break;
+    default:
+      return absl::InvalidArgumentError("decision must be ACCEPT, REJECT or NEED_INFO");
   }
   if (target != v1::REFERRAL_STATUS_ACCEPTED && req.reason().empty()) {
     return absl::InvalidArgumentError("reason is required for REJECT and NEED_INFO");
@@ -780,8 +808,8 @@ absl::StatusOr<std::unique_ptr<AttachmentUpload>> ReferralDesk::BeginUpload(
   if (m.sha256().size() != 32) {
     return absl::InvalidArgumentError("metadata.sha256 must be 32 bytes");
   }
-  auto existing =
-      store_->Get(kAttachmentColumnFamily, absl::StrCat("u/", caller.agency(), "/", m.request_id()));
+  auto existing = store_->Get(kAttachmentColumnFamily,
+                              absl::StrCat("u/", caller.agency(), "/", m.request_id()));
   if (existing.ok()) {
     BUDSTIKKE_ASSIGN_OR_RETURN(StoredAttachment a, LoadAttachment(*existing, caller.agency()));
     auto upload = std::unique_ptr<AttachmentUpload>(new AttachmentUpload(this, caller, m));

@@ -60,7 +60,7 @@ inline constexpr char kColumnFamily[] = "referral";
 inline constexpr char kAttachmentColumnFamily[] = "referral_attachment";
 
 struct ReferralOptions {
-  bool allow_synthetic_ids = true;
+  // Includes refuse_synthetic_ids.
   PolicyRules rules;
   absl::TimeZone zone = NorwegianTimeZone();
   uint64_t max_attachment_bytes = 25ull << 20;
@@ -182,8 +182,7 @@ class ReferralDesk final : public common::ConsentObserver {
                                            const std::string& id, absl::Time now);
   absl::StatusOr<v1::Referral> Transition(
       const common::Caller& caller, absl::string_view id, bool as_recipient,
-      const std::string& action,
-      const std::function<absl::StatusOr<bool>(v1::Referral*)>& change,
+      const std::string& action, const std::function<absl::StatusOr<bool>(v1::Referral*)>& change,
       v1::InboxEventType event_type);
   CivilDate Today() const { return DateOf(clock_->Now(), options_.zone); }
   absl::StatusOr<v1::AttachmentInfo> StoreUpload(AttachmentUpload* upload);

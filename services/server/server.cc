@@ -25,30 +25,30 @@
 #include "budstikke/v1/consultation.grpc.pb.h"
 #include "budstikke/v1/inbox.grpc.pb.h"
 #include "budstikke/v1/referral.grpc.pb.h"
-#include "services/common/server_threads.h"
-#include "services/common/grpc_auth.h"
-#include "services/common/key_file.h"
-#include "services/common/store_audit_outbox.h"
-#include "services/common/tls.h"
 #include "services/admin/admin.h"
 #include "services/admin/admin_service.h"
-#include "services/common/pii/scanner.h"
-#include "services/consultation/consultation.h"
-#include "services/consultation/consultation_service.h"
-#include "services/consent/consent.h"
-#include "services/consent/consent_service.h"
-#include "services/inbox/inbox.h"
-#include "services/referral/referral.h"
-#include "services/referral/referral_service.h"
-#include "services/inbox/inbox_service.h"
-#include "storage/envelope.h"
-#include "services/directory/directory.h"
-#include "services/directory/directory_service.h"
 #include "services/audit/audit.h"
 #include "services/audit/audit_service.h"
-#include "storage/pseudonymizer.h"
+#include "services/common/grpc_auth.h"
+#include "services/common/key_file.h"
+#include "services/common/pii/scanner.h"
+#include "services/common/server_threads.h"
+#include "services/common/store_audit_outbox.h"
+#include "services/common/tls.h"
+#include "services/consent/consent.h"
+#include "services/consent/consent_service.h"
+#include "services/consultation/consultation.h"
+#include "services/consultation/consultation_service.h"
+#include "services/directory/directory.h"
+#include "services/directory/directory_service.h"
+#include "services/inbox/inbox.h"
+#include "services/inbox/inbox_service.h"
+#include "services/referral/referral.h"
+#include "services/referral/referral_service.h"
 #include "services/server/metrics.h"
+#include "storage/envelope.h"
 #include "storage/keyring.h"
+#include "storage/pseudonymizer.h"
 #include "storage/status_macros.h"
 #include "storage/store.h"
 #include "tlog/note.h"
@@ -158,8 +158,8 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
                              storage::Keyring::ReadMasterKeyFile(config.master_key_file));
 
   if (!config.audit_signing_key_file.empty()) {
-    auto signer = tlog::Signer::FromPemFile(config.trust_domain + "/audit",
-                                            config.audit_signing_key_file);
+    auto signer =
+        tlog::Signer::FromPemFile(config.trust_domain + "/audit", config.audit_signing_key_file);
     if (!signer.ok()) {
       return absl::Status(static_cast<absl::StatusCode>(signer.error().code),
                           signer.error().message);
@@ -191,9 +191,9 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   }
   auto store = storage::Store::Open(config.data_dir, options);
   if (!store.ok()) {
-    return absl::Status(store.status().code(),
-                        absl::StrCat("cannot open data dir ", config.data_dir, ": ",
-                                     store.status().message()));
+    return absl::Status(
+        store.status().code(),
+        absl::StrCat("cannot open data dir ", config.data_dir, ": ", store.status().message()));
   }
   impl->store = *std::move(store);
   BUDSTIKKE_ASSIGN_OR_RETURN(impl->keyring,
@@ -214,8 +214,8 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   }
 
   if (targets.count("directory")) {
-    impl->services.push_back(std::make_unique<directory::DirectoryServiceImpl>(
-        impl->directory.get(), impl->auth.get()));
+    impl->services.push_back(
+        std::make_unique<directory::DirectoryServiceImpl>(impl->directory.get(), impl->auth.get()));
   }
   // Services whose domain is not built yet answer UNIMPLEMENTED for every RPC.
   if (targets.count("consultation")) {
@@ -236,8 +236,7 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
     deps.inbox = impl->inbox.get();
     deps.scanner = impl->scanner.get();
     deps.clock = &impl->clock;
-    BUDSTIKKE_ASSIGN_OR_RETURN(impl->consultations,
-                               consultation::Consultations::Create(deps, {}));
+    BUDSTIKKE_ASSIGN_OR_RETURN(impl->consultations, consultation::Consultations::Create(deps, {}));
     impl->consultations->StartRetentionJob(absl::Minutes(10));
     impl->services.push_back(std::make_unique<consultation::ConsultationServiceImpl>(
         impl->consultations.get(), impl->auth.get()));
@@ -249,30 +248,32 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
       BUDSTIKKE_ASSIGN_OR_RETURN(impl->inbox,
                                  inbox::Inbox::Create(impl->store.get(), &impl->clock));
     }
+    // One rule set for both: the policy module owns the rules.
+    referral::PolicyRules rules;
+    rules.refuse_synthetic_ids = config.refuse_synthetic_ids;
     consent::ConsentOptions consent_options;
-    consent_options.allow_synthetic_ids = !config.refuse_synthetic_ids;
+    consent_options.rules = rules;
     BUDSTIKKE_ASSIGN_OR_RETURN(
         impl->consents,
         consent::ConsentRegistry::Create(impl->store.get(), impl->keyring.get(),
                                          impl->audit_outbox.get(), impl->inbox.get(),
                                          impl->directory.get(), &impl->clock, consent_options));
     referral::ReferralOptions referral_options;
-    referral_options.allow_synthetic_ids = !config.refuse_synthetic_ids;
+    referral_options.rules = rules;
     BUDSTIKKE_ASSIGN_OR_RETURN(
-        impl->referrals,
-        referral::ReferralDesk::Create(impl->store.get(), impl->keyring.get(),
-                                       impl->audit_outbox.get(), impl->inbox.get(),
-                                       impl->directory.get(), impl->consents.get(),
-                                       &impl->clock, referral_options));
+        impl->referrals, referral::ReferralDesk::Create(impl->store.get(), impl->keyring.get(),
+                                                        impl->audit_outbox.get(), impl->inbox.get(),
+                                                        impl->directory.get(), impl->consents.get(),
+                                                        &impl->clock, referral_options));
     impl->consents->SetObserver(impl->referrals.get());
   }
   if (targets.count("consent")) {
-    impl->services.push_back(std::make_unique<consent::ConsentServiceImpl>(
-        impl->consents.get(), impl->auth.get()));
+    impl->services.push_back(
+        std::make_unique<consent::ConsentServiceImpl>(impl->consents.get(), impl->auth.get()));
   }
   if (targets.count("referral")) {
-    impl->services.push_back(std::make_unique<referral::ReferralServiceImpl>(
-        impl->referrals.get(), impl->auth.get()));
+    impl->services.push_back(
+        std::make_unique<referral::ReferralServiceImpl>(impl->referrals.get(), impl->auth.get()));
   }
   if (targets.count("inbox")) {
     if (!impl->inbox) {
@@ -283,24 +284,25 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
         std::make_unique<inbox::InboxServiceImpl>(impl->inbox.get(), impl->auth.get()));
   }
   if (targets.count("audit")) {
-    BUDSTIKKE_ASSIGN_OR_RETURN(impl->audit_log,
-                               audit::AuditLog::Create(impl->store.get(), impl->audit_signer.get(),
-                                                       &impl->clock));
+    BUDSTIKKE_ASSIGN_OR_RETURN(
+        impl->audit_log,
+        audit::AuditLog::Create(impl->store.get(), impl->audit_signer.get(), &impl->clock));
     BUDSTIKKE_ASSIGN_OR_RETURN(impl->audit_pseudonymizer,
                                storage::Pseudonymizer::Create(*impl->keyring));
     common::NationalIdOptions id_options;
     id_options.allow_synthetic = !config.refuse_synthetic_ids;
     BUDSTIKKE_ASSIGN_OR_RETURN(
-        impl->audit, audit::Audit::Create(impl->audit_log.get(), impl->audit_outbox.get(),
-                                          impl->audit_pseudonymizer.get(),
-                                          impl->directory.get(), id_options));
+        impl->audit,
+        audit::Audit::Create(impl->audit_log.get(), impl->audit_outbox.get(),
+                             impl->audit_pseudonymizer.get(), impl->directory.get(), id_options));
     impl->services.push_back(
         std::make_unique<audit::AuditServiceImpl>(impl->audit.get(), impl->auth.get()));
   }
   if (targets.count("admin")) {
-    admin::AdminDeps deps{impl->store.get(),  impl->keyring.get(), impl->directory.get(),
-                          impl->audit_outbox.get(), &impl->clock, config.operator_agency,
-                          config.trust_domain, targets, BUDSTIKKE_VERSION};
+    admin::AdminDeps deps{
+        impl->store.get(), impl->keyring.get(),    impl->directory.get(), impl->audit_outbox.get(),
+        &impl->clock,      config.operator_agency, config.trust_domain,   targets,
+        BUDSTIKKE_VERSION};
     BUDSTIKKE_ASSIGN_OR_RETURN(impl->admin, admin::Admin::Create(std::move(deps)));
     impl->services.push_back(
         std::make_unique<admin::AdminServiceImpl>(impl->admin.get(), impl->auth.get()));
@@ -319,8 +321,8 @@ absl::StatusOr<int> BudstikkeServer::Start() {
   grpc::ServerBuilder builder;
   common::ApplyServerThreadOptions(builder);
   int port = 0;
-  builder.AddListeningPort(
-      c.listen, common::MakeServerCredentials({c.tls_cert, c.tls_key, c.tls_ca}), &port);
+  builder.AddListeningPort(c.listen,
+                           common::MakeServerCredentials({c.tls_cert, c.tls_key, c.tls_ca}), &port);
   builder.SetMaxReceiveMessageSize(c.max_message_bytes);
   builder.SetMaxSendMessageSize(c.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, c.max_concurrent_streams);
@@ -344,8 +346,8 @@ absl::StatusOr<int> BudstikkeServer::Start() {
   }
   impl_->server = builder.BuildAndStart();
   if (impl_->server == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen,
-                                               " (address in use or not local?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", c.listen, " (address in use or not local?)"));
   }
   impl_->health.Attach(impl_->server.get());
   if (impl_->audit_log) impl_->audit_log->Start();
@@ -361,8 +363,7 @@ void BudstikkeServer::Shutdown(int grace_seconds) {
   impl_->health.Detach();
   impl_->server->GetHealthCheckService()->SetServingStatus(false);
   if (impl_->inbox) impl_->inbox->Shutdown();  // ends inbox streams (UNAVAILABLE)
-  impl_->server->Shutdown(std::chrono::system_clock::now() +
-                          std::chrono::seconds(grace_seconds));
+  impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(grace_seconds));
 }
 
 }  // namespace budstikke::server

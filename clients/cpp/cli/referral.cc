@@ -10,9 +10,8 @@ bool ParseCliDate(const std::string& text, v1::Date* out);  // consent.cc
 
 namespace {
 
-const std::vector<std::string> kReferralColumns = {"id", "status", "sender_agency",
-                                                   "recipient_agency", "legal_basis",
-                                                   "create_time"};
+const std::vector<std::string> kReferralColumns = {
+    "id", "status", "sender_agency", "recipient_agency", "legal_basis", "create_time"};
 
 absl::StatusOr<std::string> ReadFileArg(const std::string& flag, const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -29,7 +28,8 @@ std::string BaseName(const std::string& path) {
 
 absl::StatusOr<std::string> ContentTypeFor(const std::string& path) {
   std::string lower;
-  for (char c : path) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (char c : path)
+    lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   auto ends = [&](const char* ext) {
     const std::string e(ext);
     return lower.size() >= e.size() && lower.compare(lower.size() - e.size(), e.size(), e) == 0;
@@ -68,26 +68,32 @@ absl::StatusOr<v1::AttachmentInfo> PutFile(Client* client, const std::string& fl
 }  // namespace
 
 void AddReferralCommands(CLI::App& app, CliContext& ctx) {
-  auto* group = app.add_subcommand("referral", "consent-gated referrals to BUP, PPT and child welfare");
+  auto* group =
+      app.add_subcommand("referral", "consent-gated referrals to BUP, PPT and child welfare");
   group->require_subcommand(1);
 
   struct SendArgs {
-    std::string to, subject, consent, justification, reason, parent_conversation, action_log,
-        request_id;
+    std::string to, subject, consent, purpose, justification, reason, parent_conversation,
+        action_log, request_id;
     bool statutory = false;
     std::vector<std::string> attach;
   };
   auto sa = std::make_shared<SendArgs>();
   auto* send = group->add_subcommand(
-      "send", "refer a child (needs a consent, or the statutory duty towards child welfare)\n"
-              "  example: budstikke referral send --to bup-oslo --subject 01518012345 "
-              "--consent cns-... --reason \"angst og søvnvansker\"");
+      "send",
+      "refer a child (needs a consent, or the statutory duty towards child welfare)\n"
+      "  example: budstikke referral send --to bup-oslo --subject 01518012345 "
+      "--consent cns-... --reason \"angst og søvnvansker\"");
   send->add_option("--to", sa->to, "recipient agency id")->required();
   send->add_option("--subject", sa->subject, "the child's national id (11 digits)")->required();
   auto* consent = send->add_option("--consent", sa->consent, "consent id recorded by your agency");
   auto* duty = send->add_flag("--statutory-duty", sa->statutory,
                               "report under the duty to report (barnevernsloven § 13-2)");
   consent->excludes(duty);
+  auto* purpose = send->add_option(
+      "--purpose", sa->purpose,
+      "what the referral is for; must match the consent's purpose (default: the consent's)");
+  purpose->excludes(duty);
   send->add_option("--justification", sa->justification,
                    "why the statutory duty applies (>= 30 characters, 5 words)");
   send->add_option("--reason", sa->reason, "why the child is referred")->required();
@@ -104,11 +110,15 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
       req.set_subject_national_id(sa->subject);
       if (!sa->consent.empty()) {
         req.set_consent_id(sa->consent);
+        req.set_purpose(sa->purpose);
       } else if (sa->statutory) {
         req.mutable_statutory_duty()->set_justification(sa->justification);
       }
       if (!sa->justification.empty() && !sa->statutory) {
         return absl::InvalidArgumentError("--justification goes with --statutory-duty");
+      }
+      if (!sa->purpose.empty() && sa->consent.empty()) {
+        return absl::InvalidArgumentError("--purpose goes with --consent");
       }
       req.set_reason(sa->reason);
       if (!sa->parent_conversation.empty() &&
@@ -118,8 +128,8 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
       auto client = ctx.client();
       if (!client.ok()) return client.status();
       if (!sa->action_log.empty()) {
-        auto info = PutFile(*client, "--action-log", sa->action_log,
-                            v1::ATTACHMENT_KIND_ACTION_LOG, "");
+        auto info =
+            PutFile(*client, "--action-log", sa->action_log, v1::ATTACHMENT_KIND_ACTION_LOG, "");
         if (!info.ok()) return info.status();
         req.add_attachment_ids(info->id());
       }
@@ -141,8 +151,9 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
     int page_size = 0;
   };
   auto la = std::make_shared<ListArgs>();
-  auto* list = group->add_subcommand("list", "your agency's received (default) or sent referrals\n"
-                                             "  example: budstikke referral list --sent");
+  auto* list = group->add_subcommand("list",
+                                     "your agency's received (default) or sent referrals\n"
+                                     "  example: budstikke referral list --sent");
   auto* rf = list->add_flag("--received", la->received, "referrals to your agency (default)");
   auto* sf = list->add_flag("--sent", la->sent, "referrals from your agency");
   rf->excludes(sf);
@@ -198,8 +209,9 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
   };
   auto da = std::make_shared<DecideArgs>();
   auto* decide = group->add_subcommand(
-      "decide", "accept, reject or ask for more information (recipient)\n"
-                "  example: budstikke referral decide ref-... reject --reason \"ikke indikasjon\"");
+      "decide",
+      "accept, reject or ask for more information (recipient)\n"
+      "  example: budstikke referral decide ref-... reject --reason \"ikke indikasjon\"");
   decide->add_option("id", da->id, "referral id")->required();
   decide->add_option("decision", da->decision, "accept, reject or need-info")->required();
   decide->add_option("--reason", da->reason, "required for reject and need-info");
@@ -233,9 +245,11 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
     std::string file, kind = "other", type;
   };
   auto pa = std::make_shared<PutArgs>();
-  auto* put = att->add_subcommand("put", "upload a file for a later `referral send`\n"
-                                         "  example: budstikke attachment put epikrise.pdf");
-  put->add_option("file", pa->file, "PDF, text, PNG, JPEG, DOCX or ODT, at most 25 MiB")->required();
+  auto* put = att->add_subcommand("put",
+                                  "upload a file for a later `referral send`\n"
+                                  "  example: budstikke attachment put epikrise.pdf");
+  put->add_option("file", pa->file, "PDF, text, PNG, JPEG, DOCX or ODT, at most 25 MiB")
+      ->required();
   put->add_option("--kind", pa->kind, "action-log or other (default)");
   put->add_option("--type", pa->type, "content type (default: from the file name)");
   put->callback([&ctx, pa] {
@@ -260,8 +274,10 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
     std::string referral, attachment, out;
   };
   auto ga = std::make_shared<GetArgs>();
-  auto* get = att->add_subcommand("get", "download an attachment of a referral (checks SHA-256)\n"
-                                         "  example: budstikke attachment get ref-... att-... --out f.pdf");
+  auto* get =
+      att->add_subcommand("get",
+                          "download an attachment of a referral (checks SHA-256)\n"
+                          "  example: budstikke attachment get ref-... att-... --out f.pdf");
   get->add_option("referral", ga->referral, "referral id")->required();
   get->add_option("attachment", ga->attachment, "attachment id")->required();
   get->add_option("--out", ga->out, "file to write")->required();

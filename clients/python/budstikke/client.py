@@ -517,7 +517,7 @@ class Referrals(_Group):
     """Consent-gated referrals of a named child (ReferralService)."""
 
     def send(self, to: str, subject: str, reason: str, *, consent_id: Optional[str] = None,
-             statutory_duty: Optional[str] = None,
+             purpose: Optional[str] = None, statutory_duty: Optional[str] = None,
              parent_conversation_date: cv.DateLike = None,
              bup: Union[Dict[str, Any], "referral_pb2.BupReferralDetails", None] = None,
              ppt: Union[Dict[str, Any], "referral_pb2.PptReferralDetails", None] = None,
@@ -527,15 +527,21 @@ class Referrals(_Group):
              timeout: Optional[float] = None) -> "referral_pb2.Referral":
         """Sends a referral of ``subject`` (national id) to agency ``to``, under
         ``consent_id`` or, towards child welfare only, ``statutory_duty`` (the written
-        justification). Every violated rule comes back at once in PolicyViolation."""
+        justification). ``purpose`` (with ``consent_id`` only) must match the consent's
+        purpose (``consent.purpose_mismatch``); omitted, the referral is for the
+        consent's purpose. Every violated rule comes back at once in PolicyViolation."""
         req = referral_pb2.SendReferralRequest(
             request_id=request_id or new_request_id(), recipient_agency=to,
             subject_national_id=subject, reason=reason, attachment_ids=list(attachment_ids))
         if consent_id is not None and statutory_duty is not None:
             raise cv._local_invalid("legal basis: give consent_id= or statutory_duty=, "
                                     "not both")
+        if purpose is not None and consent_id is None:
+            raise cv._local_invalid("purpose= goes with consent_id=")
         if consent_id is not None:
             req.consent_id = consent_id
+        if purpose is not None:
+            req.purpose = purpose
         if statutory_duty is not None:
             req.statutory_duty.justification = statutory_duty
         d = cv.to_date(parent_conversation_date, "parent_conversation_date")

@@ -70,6 +70,22 @@ def test_statutory_duty_justification_too_short(client_for):
     assert ei.value.rules == ["referral.child_welfare.justification"]
 
 
+def test_purpose_must_match_the_consent(client_for):
+    gp = client_for("gp-physician")
+    fnr = child_id(10, 545)
+    con = _consent(gp, fnr)
+    with pytest.raises(budstikke.PolicyViolation) as ei:
+        gp.referrals.send("bup-oslo", fnr, "Bekymring", consent_id=con.id,
+                          purpose="forskning")
+    assert ei.value.rules == ["consent.purpose_mismatch"]
+    ref = gp.referrals.send("bup-oslo", fnr, "Bekymring", consent_id=con.id,
+                            purpose="  Henvisning   til bup ")
+    assert ref.purpose == "henvisning til BUP"
+    with pytest.raises(budstikke.InvalidArgument):
+        gp.referrals.send("barnevern-oslo", fnr, "Bekymring", purpose="x",
+                          statutory_duty="Barnet forteller om vold hjemme og har blåmerker")
+
+
 def test_referral_with_attachment_end_to_end(client_for, tmp_path):
     gp = client_for("gp-physician")
     bup = client_for("bup-clinician")
