@@ -25,9 +25,11 @@
 //    of key status, rewrap progress and server information (no child's data),
 //    and retries of rotations (key metadata only). Each of these has a row
 //    asserting it emits nothing.
-//  - a refusal by the authorization table is audited by the adapter of the
-//    audit service (Audit::RecordDenied); in the other adapters it happens
-//    before any data is touched and is not audited.
+//  - a refusal by the authorization table happens in the adapters: the audit
+//    service's through Audit::RecordDenied (a row here), the others' through
+//    common::Authenticator with the action common::AuditActionFor(method)
+//    (tests/audit_integration_test.cc). This test checks that the methods
+//    with such an action are exactly those whose calls are audited.
 // Every method of the authorization table is covered by at least one row
 // except DirectoryService/WhoAmI (it echoes the caller's own certificate).
 #include <openssl/sha.h>
@@ -884,6 +886,7 @@ std::vector<Row> Rows() {
 TEST_F(AuditEventsTableTest, EveryRpcEmitsExactlyTheExpectedEvents) {
   ASSERT_TRUE(NewEvents().empty()) << "seeding the directory is not audited";
   std::set<std::string> covered;
+  std::map<std::string, bool> audited;  // method -> some row emitted an event
   for (const Row& row : Rows()) {
     SCOPED_TRACE(row.method + ": " + row.name);
     ASSERT_THAT(row.call(this), IsOk());
@@ -900,7 +903,14 @@ TEST_F(AuditEventsTableTest, EveryRpcEmitsExactlyTheExpectedEvents) {
       EXPECT_EQ(bytes.find(teen_), std::string::npos);
     }
     EXPECT_THAT(got, ElementsAreArray(row.want));
-    if (!row.method.empty()) covered.insert(row.method);
+    if (!row.method.empty()) {
+      covered.insert(row.method);
+      audited[row.method] |= !got.empty();
+    }
+  }
+  for (const auto& [method, any] : audited) {
+    EXPECT_EQ(common::AuditActionFor(method).empty(), !any)
+        << method << ": audited when refused by the authorization table iff audited when called";
   }
   std::vector<std::string> missing;
   for (absl::string_view m : common::AuthorizedMethods()) {

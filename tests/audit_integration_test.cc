@@ -6,6 +6,7 @@
 //    no gap in the indexes, and `budstikke audit verify` passes after restart;
 //  - `budstikke audit verify` names the first altered event, and with --state
 //    detects a log rolled back to an older copy;
+//  - a call the authorization table refuses is logged as DENIED (authz.role);
 //  - an altered stored inner node (a stored hash) makes `audit verify` name
 //    the first index whose proof uses it;
 //  - an altered stored checkpoint makes the server refuse to start with one
@@ -27,7 +28,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "budstikke/v1/audit.grpc.pb.h"
+#include "budstikke/v1/consultation.grpc.pb.h"
 #include "budstikke/v1/directory.grpc.pb.h"
+#include "budstikke/v1/referral.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -271,6 +274,48 @@ TEST(AuditIntegrationTest, CliVerifyNamesAlteredEventAndDetectsRollback) {
   err.clear();
   EXPECT_EQ(Cli(server, {"audit", "verify"}, &out, &err), 1);
   EXPECT_THAT(err, HasSubstr("audit event 2: "));
+}
+
+TEST(AuditIntegrationTest, RefusalsByTheAuthorizationTableAreAudited) {
+  TestServer server;
+  ASSERT_FALSE(server.address().empty());
+  // An admin may never read content; staff may not manage the directory.
+  auto referrals = v1::ReferralService::NewStub(server.Channel("admin"));
+  v1::GetReferralRequest get;
+  get.set_id("ref-any");
+  v1::Referral referral;
+  EXPECT_EQ(referrals->Get(Ctx().get(), get, &referral).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  auto dir = v1::DirectoryService::NewStub(server.Channel("kindergarten-staff"));
+  EXPECT_EQ(CreateAgency(dir.get(), "skole-nei").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // A method that touches no child's data is refused without an event.
+  auto consult = v1::ConsultationService::NewStub(server.Channel("auditor"));
+  v1::CheckTextRequest check;
+  check.set_text("tekst");
+  v1::CheckTextResponse verdict;
+  EXPECT_EQ(consult->CheckText(Ctx().get(), check, &verdict).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // A later allowed change: once it is in the log, so is everything before it.
+  auto admin = v1::DirectoryService::NewStub(server.Channel("admin"));
+  ASSERT_TRUE(CreateAgency(admin.get(), "skole-marker").ok());
+  std::vector<std::string> denied;
+  bool marker = false;
+  for (int i = 0; i < 100 && !marker; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    denied.clear();
+    for (const auto& e : AllEvents(server)) {
+      marker |= e.action() == "agency.create" && e.resource().id() == "skole-marker";
+      if (e.outcome() != v1::AUDIT_OUTCOME_DENIED) continue;
+      denied.push_back(absl::StrCat(e.action(), " ", v1::ResourceKind_Name(e.resource().kind()),
+                                    " ", e.rule(), " ", e.actor().agency(), "/",
+                                    v1::Role_Name(e.actor().role())));
+    }
+  }
+  ASSERT_TRUE(marker);
+  EXPECT_THAT(denied,
+              ::testing::ElementsAre(
+                  "referral.read RESOURCE_KIND_REFERRAL authz.role budstikke-drift/ROLE_ADMIN",
+                  "agency.create RESOURCE_KIND_AGENCY authz.role bhg-solsikken/ROLE_STAFF"));
 }
 
 // The data dir of a stopped server, opened with the storage library.
