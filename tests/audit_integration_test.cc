@@ -5,7 +5,13 @@
 //  - kill -9 during heavy audited writing loses no acknowledged event, leaves
 //    no gap in the indexes, and `budstikke audit verify` passes after restart;
 //  - `budstikke audit verify` names the first altered event, and with --state
-//    detects a log rolled back to an older copy.
+//    detects a log rolled back to an older copy;
+//  - a call the authorization table refuses is logged as DENIED (authz.role);
+//  - an altered stored inner node (a stored hash) makes `audit verify` name
+//    the first index whose proof uses it;
+//  - an altered stored checkpoint makes the server refuse to start with one
+//    line; a checkpoint re-signed over an altered tree (a fork) is caught by
+//    `audit verify --state` with the checkpoint an earlier run saved.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
@@ -20,8 +26,11 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "budstikke/v1/audit.grpc.pb.h"
+#include "budstikke/v1/consultation.grpc.pb.h"
 #include "budstikke/v1/directory.grpc.pb.h"
+#include "budstikke/v1/referral.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -265,6 +274,199 @@ TEST(AuditIntegrationTest, CliVerifyNamesAlteredEventAndDetectsRollback) {
   err.clear();
   EXPECT_EQ(Cli(server, {"audit", "verify"}, &out, &err), 1);
   EXPECT_THAT(err, HasSubstr("audit event 2: "));
+}
+
+TEST(AuditIntegrationTest, RefusalsByTheAuthorizationTableAreAudited) {
+  TestServer server;
+  ASSERT_FALSE(server.address().empty());
+  // An admin may never read content; staff may not manage the directory.
+  auto referrals = v1::ReferralService::NewStub(server.Channel("admin"));
+  v1::GetReferralRequest get;
+  get.set_id("ref-any");
+  v1::Referral referral;
+  EXPECT_EQ(referrals->Get(Ctx().get(), get, &referral).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  auto dir = v1::DirectoryService::NewStub(server.Channel("kindergarten-staff"));
+  EXPECT_EQ(CreateAgency(dir.get(), "skole-nei").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // A method that touches no child's data is refused without an event.
+  auto consult = v1::ConsultationService::NewStub(server.Channel("auditor"));
+  v1::CheckTextRequest check;
+  check.set_text("tekst");
+  v1::CheckTextResponse verdict;
+  EXPECT_EQ(consult->CheckText(Ctx().get(), check, &verdict).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // A later allowed change: once it is in the log, so is everything before it.
+  auto admin = v1::DirectoryService::NewStub(server.Channel("admin"));
+  ASSERT_TRUE(CreateAgency(admin.get(), "skole-marker").ok());
+  std::vector<std::string> denied;
+  bool marker = false;
+  for (int i = 0; i < 100 && !marker; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    denied.clear();
+    for (const auto& e : AllEvents(server)) {
+      marker |= e.action() == "agency.create" && e.resource().id() == "skole-marker";
+      if (e.outcome() != v1::AUDIT_OUTCOME_DENIED) continue;
+      denied.push_back(absl::StrCat(e.action(), " ", v1::ResourceKind_Name(e.resource().kind()),
+                                    " ", e.rule(), " ", e.actor().agency(), "/",
+                                    v1::Role_Name(e.actor().role())));
+    }
+  }
+  ASSERT_TRUE(marker);
+  EXPECT_THAT(denied,
+              ::testing::ElementsAre(
+                  "referral.read RESOURCE_KIND_REFERRAL authz.role budstikke-drift/ROLE_ADMIN",
+                  "agency.create RESOURCE_KIND_AGENCY authz.role bhg-solsikken/ROLE_STAFF"));
+}
+
+// The data dir of a stopped server, opened with the storage library.
+std::unique_ptr<storage::Store> OpenStopped(TestServer& server) {
+  storage::Store::Options o;
+  o.create_if_missing = false;
+  auto store = storage::Store::Open(server.data_dir(), o);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? *std::move(store) : nullptr;
+}
+
+// The tree size line of a stored checkpoint note.
+uint64_t NoteSize(const std::string& note) {
+  const size_t a = note.find('\n') + 1;
+  return std::stoull(note.substr(a, note.find('\n', a) - a));
+}
+
+// Flips one bit of the stored hash (level, index) of the audit tree.
+void AlterStoredHash(storage::Store* store, int level, uint64_t index) {
+  const std::string key = storage::MerkleLog::NodeKey(level, index);
+  auto hash = store->Get("audit_tree", key);
+  ASSERT_TRUE(hash.ok()) << hash.status();
+  ASSERT_EQ(hash->size(), 32u);
+  std::string altered = *hash;
+  altered[0] ^= 1;
+  ASSERT_TRUE(store->Put("audit_tree", key, altered).ok());
+}
+
+// The single line of stderr, or a failure if there is more than one.
+std::string OneLine(const std::string& err) {
+  EXPECT_FALSE(err.empty());
+  EXPECT_EQ(err.find('\n'), err.size() - 1) << "not one line: " << err;
+  return err.substr(0, err.find('\n'));
+}
+
+TEST(AuditIntegrationTest, CliVerifyNamesFirstIndexBehindAlteredInnerNode) {
+  TestServer server;
+  ASSERT_FALSE(server.address().empty());
+  auto dir = v1::DirectoryService::NewStub(server.Channel("admin"));
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(CreateAgency(dir.get(), "n-" + std::to_string(i)).ok());
+  WaitForCheckpoint(server, 40);
+  std::string out, err;
+  ASSERT_EQ(Cli(server, {"audit", "verify"}, &out, &err), 0) << err;
+
+  // Stored hash (2, 3) covers leaves 12..15. With >= 32 leaves it is not on
+  // the path to any root (subtree (5, 0) is stored above it), so checkpoints
+  // stay right; it is the sibling in the proofs of leaves 8..11: 8 is first.
+  server.Stop();
+  {
+    auto store = OpenStopped(server);
+    ASSERT_NE(store, nullptr);
+    ASSERT_GE(NoteSize(*store->Get("audit_meta", "checkpoint")), 40u);
+    AlterStoredHash(store.get(), 2, 3);
+  }
+  server.Restart();
+  ASSERT_FALSE(server.address().empty());
+  out.clear();
+  err.clear();
+  EXPECT_EQ(Cli(server, {"audit", "verify"}, &out, &err), 1);
+  EXPECT_THAT(OneLine(err),
+              ::testing::StartsWith("budstikke: DATA_LOSS: audit event 8: inclusion proof does not "
+                                    "lead to the checkpoint root ("));
+  EXPECT_EQ(out, "");
+  // The same in JSON, and again on a second run: nothing launders it.
+  out.clear();
+  err.clear();
+  EXPECT_EQ(Cli(server, {"audit", "verify", "--output", "json"}, &out, &err), 1);
+  auto j = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << out;
+  EXPECT_EQ(j["error"]["code"], "DATA_LOSS");
+  EXPECT_THAT(j["error"]["message"].get<std::string>(),
+              ::testing::StartsWith("audit event 8: inclusion proof does not lead"));
+}
+
+TEST(AuditIntegrationTest, AlteredCheckpointIsRefusedAndAForkIsCaughtByState) {
+  TestServer server;
+  ASSERT_FALSE(server.address().empty());
+  auto dir = v1::DirectoryService::NewStub(server.Channel("admin"));
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(CreateAgency(dir.get(), "k-" + std::to_string(i)).ok());
+  WaitForCheckpoint(server, 40);
+  const std::string state = server.dir().Sub("verify-state.json");
+  std::string out, err;
+  ASSERT_EQ(Cli(server, {"audit", "verify", "--state", state}, &out, &err), 0) << err;
+  server.Stop();
+
+  // 1. The stored checkpoint's size line altered: its signature no longer
+  //    holds, and the server refuses to start with one line.
+  std::string note;
+  {
+    auto store = OpenStopped(server);
+    ASSERT_NE(store, nullptr);
+    note = *store->Get("audit_meta", "checkpoint");
+    std::string altered = note;
+    const size_t at = altered.find('\n') + 1;
+    altered[at] = altered[at] == '9' ? '8' : static_cast<char>(altered[at] + 1);
+    ASSERT_TRUE(store->Put("audit_meta", "checkpoint", altered).ok());
+  }
+  {
+    budstikke::testing::Process refused(
+        {BinDir() + "/budstikke-server", "--listen", "127.0.0.1:0", "--data-dir", server.data_dir(),
+         "--tls-cert", server.cert_dir() + "/server.pem", "--tls-key",
+         server.cert_dir() + "/server.key", "--tls-ca", server.cert_dir() + "/ca.pem",
+         "--master-key-file", server.cert_dir() + "/master.key", "--audit-signing-key-file",
+         server.cert_dir() + "/audit-signing.key"},
+        server.dir().Sub("refused.out"), server.dir().Sub("refused.err"));
+    const int rc = refused.Wait(30000);
+    if (rc == -1) refused.Stop();
+    EXPECT_EQ(rc, 1);
+    EXPECT_THAT(
+        OneLine(refused.ReadStderr()),
+        ::testing::StartsWith("budstikke-server: stored audit checkpoint does not verify: "));
+    EXPECT_THAT(refused.ReadStdout(), ::testing::Not(HasSubstr("listening on")));
+  }
+
+  // 2. A fork: the checkpoint removed and the stored hash of the largest
+  //    subtree altered, so the restarted server signs a checkpoint over a
+  //    tree that is not the one the earlier run saw. Its signature holds; the
+  //    saved checkpoint catches it.
+  uint64_t saved_size = 0;
+  {
+    auto saved = nlohmann::json::parse(budstikke::testing::ReadWholeFile(state), nullptr, false);
+    ASSERT_TRUE(saved.is_object());
+    saved_size = NoteSize(saved["checkpoint"].get<std::string>());
+    auto store = OpenStopped(server);
+    ASSERT_NE(store, nullptr);
+    const uint64_t size = NoteSize(note);
+    ASSERT_GE(size, saved_size);
+    int level = 0;
+    while ((uint64_t{2} << level) <= size) ++level;
+    AlterStoredHash(store.get(), level, 0);  // (level, 0) covers leaves 0 .. 2^level-1
+    ASSERT_TRUE(store->Delete("audit_meta", "checkpoint").ok());
+  }
+  server.Restart();
+  ASSERT_FALSE(server.address().empty());
+  WaitForCheckpoint(server, saved_size);
+  out.clear();
+  err.clear();
+  EXPECT_EQ(Cli(server, {"audit", "verify", "--state", state, "--checkpoint-only"}, &out, &err), 1);
+  EXPECT_EQ(OneLine(err).rfind(absl::StrCat("budstikke: DATA_LOSS: log is not consistent with "
+                                            "the checkpoint of size ",
+                                            saved_size, " seen before (history rewritten)"),
+                               0),
+            0u)
+      << err;
+  // Without the saved state the events' proofs do not reach the forked root.
+  out.clear();
+  err.clear();
+  EXPECT_EQ(Cli(server, {"audit", "verify"}, &out, &err), 1);
+  EXPECT_THAT(OneLine(err),
+              ::testing::StartsWith("budstikke: DATA_LOSS: audit event 0: inclusion proof does not "
+                                    "lead to the checkpoint root ("));
 }
 
 }  // namespace

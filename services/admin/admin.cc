@@ -68,6 +68,31 @@ absl::Status Admin::Audit(const common::Caller& caller, absl::string_view action
   return deps_.audit->Record(caller, std::move(event));
 }
 
+absl::Status Admin::DenyIfRefused(const common::Caller& caller, absl::string_view action,
+                                  v1::ResourceKind kind, absl::string_view id,
+                                  absl::string_view request_id, absl::Status refusal) {
+  // Only refusals by a rule are audited (not bad input or a missing agency).
+  if (!absl::IsPermissionDenied(refusal) && !absl::IsFailedPrecondition(refusal)) return refusal;
+  v1::AuditEvent event;
+  event.set_action(std::string(action));
+  event.mutable_resource()->set_kind(kind);
+  event.mutable_resource()->set_id(std::string(id));
+  event.set_outcome(v1::AUDIT_OUTCOME_DENIED);
+  std::string rule;
+  if (absl::IsPermissionDenied(refusal)) {
+    rule = kind == v1::RESOURCE_KIND_BACKUP ? "admin.operator_only" : "admin.own_agency";
+  }
+  if (auto details = common::GetErrorDetails(refusal);
+      details.has_value() && details->violations_size() > 0) {
+    rule = details->violations(0).rule();
+  }
+  event.set_rule(rule);
+  event.set_request_id(std::string(request_id));
+  // No audit, no answer: a refusal that cannot be recorded is UNAVAILABLE.
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.audit->Record(caller, std::move(event)));
+  return refusal;
+}
+
 absl::StatusOr<v1::AgencyKeyStatus> Admin::GetKeyStatus(const common::Caller& caller,
                                                         absl::string_view agency) const {
   BUDSTIKKE_RETURN_IF_ERROR(CheckMayManage(caller, agency));
@@ -77,7 +102,8 @@ absl::StatusOr<v1::AgencyKeyStatus> Admin::GetKeyStatus(const common::Caller& ca
 absl::StatusOr<v1::AgencyKeyStatus> Admin::RotateAgencyKey(const common::Caller& caller,
                                                            absl::string_view agency,
                                                            absl::string_view request_id) {
-  BUDSTIKKE_RETURN_IF_ERROR(CheckMayManage(caller, agency));
+  BUDSTIKKE_RETURN_IF_ERROR(DenyIfRefused(caller, "agency_key.rotate", v1::RESOURCE_KIND_AGENCY_KEY,
+                                          agency, request_id, CheckMayManage(caller, agency)));
   if (request_id.empty() || request_id.size() > 128) {
     return absl::InvalidArgumentError("request_id must be 1-128 characters");
   }
@@ -110,7 +136,9 @@ absl::StatusOr<v1::AgencyKeyStatus> Admin::ShredAgencyKeyVersion(const common::C
                                                                  absl::string_view agency,
                                                                  uint32_t version,
                                                                  absl::string_view confirm) {
-  BUDSTIKKE_RETURN_IF_ERROR(CheckMayManage(caller, agency));
+  const std::string key_id = absl::StrCat(agency, "/", version);
+  BUDSTIKKE_RETURN_IF_ERROR(DenyIfRefused(caller, "agency_key.shred", v1::RESOURCE_KIND_AGENCY_KEY,
+                                          key_id, "", CheckMayManage(caller, agency)));
   if (confirm != absl::StrCat(agency, "/", version)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "confirm must be exactly \"", agency, "/", version, "\": shredding cannot be undone"));
@@ -125,17 +153,20 @@ absl::StatusOr<v1::AgencyKeyStatus> Admin::ShredAgencyKeyVersion(const common::C
         absl::StrCat("agency '", agency, "' has no key version ", version));
   }
   if (found->state() == v1::KEY_VERSION_STATE_SHREDDED) {
-    return common::PolicyRefusal(
-        {{"key.shred.already_shredded",
-          absl::StrCat("key version ", version, " of '", agency, "' is already shredded")}});
+    return DenyIfRefused(caller, "agency_key.shred", v1::RESOURCE_KIND_AGENCY_KEY, key_id, "",
+                         common::PolicyRefusal({{"key.shred.already_shredded",
+                                                 absl::StrCat("key version ", version, " of '",
+                                                              agency, "' is already shredded")}}));
   }
   if (found->state() == v1::KEY_VERSION_STATE_CURRENT) {
-    return common::PolicyRefusal(
-        {{"key.shred.current_version",
-          absl::StrCat("key version ", version, " is the current one; rotate first")}});
+    return DenyIfRefused(
+        caller, "agency_key.shred", v1::RESOURCE_KIND_AGENCY_KEY, key_id, "",
+        common::PolicyRefusal(
+            {{"key.shred.current_version",
+              absl::StrCat("key version ", version, " is the current one; rotate first")}}));
   }
   BUDSTIKKE_RETURN_IF_ERROR(
-      Audit(caller, "agency_key.shred", v1::RESOURCE_KIND_AGENCY_KEY, absl::StrCat(agency, "/", version), ""));
+      Audit(caller, "agency_key.shred", v1::RESOURCE_KIND_AGENCY_KEY, key_id, ""));
   BUDSTIKKE_RETURN_IF_ERROR(deps_.keyring->Shred(Sv(agency), version));
   return Status(agency);
 }
@@ -157,8 +188,10 @@ absl::StatusOr<v1::Backup> Admin::CreateBackup(const common::Caller& caller,
                                                absl::string_view dest_dir,
                                                absl::string_view request_id) {
   if (caller.role() != v1::ROLE_ADMIN || caller.agency() != deps_.operator_agency) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "only an admin of the operator agency '", deps_.operator_agency, "' may make backups"));
+    return DenyIfRefused(
+        caller, "backup.create", v1::RESOURCE_KIND_BACKUP, "", request_id,
+        absl::PermissionDeniedError(absl::StrCat("only an admin of the operator agency '",
+                                                 deps_.operator_agency, "' may make backups")));
   }
   std::filesystem::path dir{std::string(dest_dir)};
   if (!dir.is_absolute()) {

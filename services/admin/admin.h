@@ -4,7 +4,12 @@
 // Who may act: an `admin` of the operator agency on any agency and for
 // backups; an `admin` of another agency only on its own agency. Every change
 // is audited (agency_key.rotate, agency_key.shred, backup.create) through the
-// AuditOutbox, recorded before the change is acknowledged.
+// AuditOutbox, recorded before the change is acknowledged. A change refused
+// by a rule (another agency's keys: "admin.own_agency"; a backup by anyone
+// but the operator: "admin.operator_only"; shredding the current or a shredded version: the
+// key.shred.* rule) records one DENIED event with that rule first; if it
+// cannot be recorded the call is UNAVAILABLE. Reads of key status, rewrap
+// progress and server information hold no child's data and are not audited.
 //
 // Thread-safe.
 #ifndef BUDSTIKKE_SERVICES_ADMIN_ADMIN_H_
@@ -73,6 +78,11 @@ class Admin {
   explicit Admin(AdminDeps deps);
   absl::Status CheckMayManage(const common::Caller& caller, absl::string_view agency) const;
   absl::StatusOr<v1::AgencyKeyStatus> Status(absl::string_view agency) const;
+  // `refusal` unchanged; a PERMISSION_DENIED or FAILED_PRECONDITION one is
+  // first recorded as a DENIED event.
+  absl::Status DenyIfRefused(const common::Caller& caller, absl::string_view action,
+                             v1::ResourceKind kind, absl::string_view id,
+                             absl::string_view request_id, absl::Status refusal);
   absl::Status Audit(const common::Caller& caller, absl::string_view action,
                      v1::ResourceKind kind, absl::string_view id, absl::string_view request_id);
 

@@ -81,13 +81,21 @@ TEST_F(AdminTest, RotateThenShredOldVersion) {
       admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 9, "bup-oslo/9"),
       StatusIs(absl::StatusCode::kNotFound, HasSubstr("no key version 9")));
 
+  // Refusals by a rule are audited as DENIED with the rule; bad input is not.
   std::vector<v1::AuditEvent> events = audit_.events();
-  ASSERT_EQ(events.size(), 2u);
+  ASSERT_EQ(events.size(), 4u);
   EXPECT_EQ(events[0].action(), "agency_key.rotate");
   EXPECT_EQ(events[0].resource().kind(), v1::RESOURCE_KIND_AGENCY_KEY);
   EXPECT_EQ(events[0].request_id(), "rot-1");
   EXPECT_EQ(events[1].action(), "agency_key.shred");
-  EXPECT_EQ(events[1].resource().id(), "bup-oslo/1");
+  EXPECT_EQ(events[1].outcome(), v1::AUDIT_OUTCOME_DENIED);
+  EXPECT_EQ(events[1].rule(), "key.shred.current_version");
+  EXPECT_EQ(events[1].resource().id(), "bup-oslo/2");
+  EXPECT_EQ(events[2].action(), "agency_key.shred");
+  EXPECT_EQ(events[2].outcome(), v1::AUDIT_OUTCOME_ALLOWED);
+  EXPECT_EQ(events[2].resource().id(), "bup-oslo/1");
+  EXPECT_EQ(events[3].outcome(), v1::AUDIT_OUTCOME_DENIED);
+  EXPECT_EQ(events[3].rule(), "key.shred.already_shredded");
 }
 
 TEST_F(AdminTest, SameRequestIdForAnotherAgencyStillRotates) {
@@ -105,7 +113,13 @@ TEST_F(AdminTest, AgencyAdminManagesOnlyItsOwnAgency) {
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("only its own")));
   EXPECT_THAT(admin_->GetKeyStatus(Admin_("budstikke-drift"), "no-such"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("'no-such' not found")));
-  EXPECT_TRUE(audit_.events().empty());
+  // Only the refused change is audited (DENIED, with the rule).
+  std::vector<v1::AuditEvent> events = audit_.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].action(), "agency_key.rotate");
+  EXPECT_EQ(events[0].outcome(), v1::AUDIT_OUTCOME_DENIED);
+  EXPECT_EQ(events[0].rule(), "admin.own_agency");
+  EXPECT_EQ(events[0].resource().id(), "ppt-oslo");
 }
 
 TEST_F(AdminTest, RotationFailsClosedWhenAuditFails) {

@@ -67,12 +67,14 @@ absl::Status Audit::RecordRead(const common::Caller& caller, const std::string& 
   return s;
 }
 
-absl::Status Audit::RecordDenied(const common::Caller& caller, const std::string& action) {
+absl::Status Audit::RecordDenied(const common::Caller& caller, const std::string& action,
+                                 const std::string& rule, const std::string& subject) {
   v1::AuditEvent e;
   e.set_action(action);
   e.mutable_resource()->set_kind(v1::RESOURCE_KIND_AUDIT_LOG);
+  e.set_subject(subject);
   e.set_outcome(v1::AUDIT_OUTCOME_DENIED);
-  e.set_rule("authz.role");
+  e.set_rule(rule);
   e.set_legal_basis(v1::LEGAL_BASIS_NONE);
   return outbox_->Record(caller, std::move(e));
 }
@@ -111,6 +113,7 @@ absl::StatusOr<v1::QueryAuditResponse> Audit::Query(const common::Caller& caller
                                        req.has_until() ? &req.until() : nullptr, &f));
   if (caller.role() != v1::ROLE_AUDITOR) {
     if (!f.actor_agency.empty() && f.actor_agency != caller.agency()) {
+      BUDSTIKKE_RETURN_IF_ERROR(RecordDenied(caller, "audit.query", kRuleOwnAgency, f.subject));
       return absl::PermissionDeniedError(
           "an admin may query only its own agency's events; drop actor_agency or set it to " +
           caller.agency());
@@ -151,6 +154,7 @@ std::string Audit::Describe(const std::string& action, v1::AuditOutcome outcome)
       {"referral.withdraw", "trakk tilbake en henvisning"},
       {"attachment.upload", "lastet opp et vedlegg"},
       {"attachment.download", "lastet ned et vedlegg"},
+      {"attachment.read", "leste opplysninger om et vedlegg"},
       {"audit.query", "søkte i tilgangsloggen"},
       {"audit.get_event", "leste en hendelse i tilgangsloggen"},
       {"audit.subject_access_report", "hentet innsyn i tilgangsloggen"},

@@ -4,7 +4,8 @@
 //
 // Visibility: role `auditor` sees every event; `admin` sees only events whose
 // actor agency is its own (GetEvent of another agency's event is NOT_FOUND;
-// Query with another actor_agency is PERMISSION_DENIED). Other roles are
+// Query with another actor_agency is PERMISSION_DENIED, recorded as a DENIED
+// "audit.query" event with rule kRuleOwnAgency). Other roles are
 // refused by the authorization table before these methods are reached.
 //
 // No audit, no access: GetEvent, Query and SubjectAccessReport record their
@@ -32,6 +33,8 @@
 
 namespace budstikke::audit {
 
+inline constexpr char kRuleOwnAgency[] = "audit.own_agency";
+
 class Audit {
  public:
   // All must outlive the Audit; `agencies` may be null (no agency names).
@@ -50,9 +53,11 @@ class Audit {
   absl::StatusOr<v1::SubjectAccessReportResponse> SubjectAccessReport(
       const common::Caller& caller, const v1::SubjectAccessReportRequest& request);
 
-  // Records a refusal by the authorization table (outcome DENIED, rule
-  // "authz.role") for `action`; UNAVAILABLE if it cannot be recorded.
-  absl::Status RecordDenied(const common::Caller& caller, const std::string& action);
+  // Records a refusal (outcome DENIED, by default rule "authz.role": the
+  // authorization table) for `action`; UNAVAILABLE if it cannot be recorded.
+  absl::Status RecordDenied(const common::Caller& caller, const std::string& action,
+                            const std::string& rule = "authz.role",
+                            const std::string& subject = "");
 
   // "leste en henvisning" for "referral.read" (Norwegian Bokmål).
   static std::string Describe(const std::string& action, v1::AuditOutcome outcome);

@@ -27,58 +27,62 @@ constexpr uint32_t kEveryone = kProfessional | kAuditor | kAdmin;
 struct Rule {
   absl::string_view method;
   uint32_t roles;
+  // The audit action of the method; "" if it touches no child's data (a
+  // refusal is then not audited).
+  absl::string_view action;
 };
 
 // clang-format off
 constexpr Rule kTable[] = {
-  {"budstikke.v1.DirectoryService/WhoAmI",       kEveryone},
-  {"budstikke.v1.DirectoryService/GetAgency",    kEveryone},
-  {"budstikke.v1.DirectoryService/ListAgencies", kEveryone},
-  {"budstikke.v1.DirectoryService/CreateAgency", kAdmin},
-  {"budstikke.v1.DirectoryService/UpdateAgency", kAdmin},
+  {"budstikke.v1.DirectoryService/WhoAmI",            kEveryone,         ""},
+  {"budstikke.v1.DirectoryService/GetAgency",         kEveryone,         ""},
+  {"budstikke.v1.DirectoryService/ListAgencies",      kEveryone,         ""},
+  {"budstikke.v1.DirectoryService/CreateAgency",      kAdmin,            "agency.create"},
+  {"budstikke.v1.DirectoryService/UpdateAgency",      kAdmin,            "agency.update"},
 
-  {"budstikke.v1.ConsultationService/CheckText",  kProfessional},
-  {"budstikke.v1.ConsultationService/Ask",        kProfessional},
-  {"budstikke.v1.ConsultationService/Claim",      kAnswerer},
-  {"budstikke.v1.ConsultationService/Answer",     kAnswerer},
-  {"budstikke.v1.ConsultationService/AddMessage", kProfessional},
-  {"budstikke.v1.ConsultationService/Close",      kProfessional},
-  {"budstikke.v1.ConsultationService/Get",        kProfessional},
-  {"budstikke.v1.ConsultationService/List",       kProfessional},
+  {"budstikke.v1.ConsultationService/CheckText",      kProfessional,     ""},
+  {"budstikke.v1.ConsultationService/Ask",            kProfessional,     "consultation.create"},
+  {"budstikke.v1.ConsultationService/Claim",          kAnswerer,         "consultation.claim"},
+  {"budstikke.v1.ConsultationService/Answer",         kAnswerer,         "consultation.answer"},
+  {"budstikke.v1.ConsultationService/AddMessage",     kProfessional,     "consultation.message"},
+  {"budstikke.v1.ConsultationService/Close",          kProfessional,     "consultation.close"},
+  {"budstikke.v1.ConsultationService/Get",            kProfessional,     "consultation.read"},
+  {"budstikke.v1.ConsultationService/List",           kProfessional,     "consultation.list"},
 
-  {"budstikke.v1.ConsentService/Record", kProfessional},
-  {"budstikke.v1.ConsentService/Revoke", kProfessional},
-  {"budstikke.v1.ConsentService/Get",    kProfessional},
-  {"budstikke.v1.ConsentService/List",   kProfessional},
+  {"budstikke.v1.ConsentService/Record",              kProfessional,     "consent.record"},
+  {"budstikke.v1.ConsentService/Revoke",              kProfessional,     "consent.revoke"},
+  {"budstikke.v1.ConsentService/Get",                 kProfessional,     "consent.read"},
+  {"budstikke.v1.ConsentService/List",                kProfessional,     "consent.list"},
 
-  {"budstikke.v1.ReferralService/Send",               kProfessional},
-  {"budstikke.v1.ReferralService/Get",                kProfessional},
-  {"budstikke.v1.ReferralService/List",               kProfessional},
-  {"budstikke.v1.ReferralService/Acknowledge",        kProfessional},
-  {"budstikke.v1.ReferralService/Decide",             kProfessional},
-  {"budstikke.v1.ReferralService/Withdraw",           kProfessional},
-  {"budstikke.v1.ReferralService/UploadAttachment",   kProfessional},
-  {"budstikke.v1.ReferralService/DownloadAttachment", kProfessional},
+  {"budstikke.v1.ReferralService/Send",               kProfessional,     "referral.send"},
+  {"budstikke.v1.ReferralService/Get",                kProfessional,     "referral.read"},
+  {"budstikke.v1.ReferralService/List",               kProfessional,     "referral.list"},
+  {"budstikke.v1.ReferralService/Acknowledge",        kProfessional,     "referral.acknowledge"},
+  {"budstikke.v1.ReferralService/Decide",             kProfessional,     "referral.decide"},
+  {"budstikke.v1.ReferralService/Withdraw",           kProfessional,     "referral.withdraw"},
+  {"budstikke.v1.ReferralService/UploadAttachment",   kProfessional,     "attachment.upload"},
+  {"budstikke.v1.ReferralService/DownloadAttachment", kProfessional,     "attachment.download"},
 
-  {"budstikke.v1.InboxService/Subscribe", kProfessional},
-  {"budstikke.v1.InboxService/Ack",       kProfessional},
+  {"budstikke.v1.InboxService/Subscribe",             kProfessional,     ""},
+  {"budstikke.v1.InboxService/Ack",                   kProfessional,     ""},
 
   // Anyone may verify the log; reading events is for auditors, and for an
   // agency's admin limited to its own agency's actors (a domain rule).
-  {"budstikke.v1.AuditService/GetPublicKey",        kEveryone},
-  {"budstikke.v1.AuditService/GetCheckpoint",       kEveryone},
-  {"budstikke.v1.AuditService/GetInclusionProof",   kEveryone},
-  {"budstikke.v1.AuditService/GetConsistencyProof", kEveryone},
-  {"budstikke.v1.AuditService/GetEvent",            kAuditor | kAdmin},
-  {"budstikke.v1.AuditService/Query",               kAuditor | kAdmin},
-  {"budstikke.v1.AuditService/SubjectAccessReport", kAuditor},
+  {"budstikke.v1.AuditService/GetPublicKey",          kEveryone,         ""},
+  {"budstikke.v1.AuditService/GetCheckpoint",         kEveryone,         ""},
+  {"budstikke.v1.AuditService/GetInclusionProof",     kEveryone,         ""},
+  {"budstikke.v1.AuditService/GetConsistencyProof",   kEveryone,         ""},
+  {"budstikke.v1.AuditService/GetEvent",              kAuditor | kAdmin, "audit.get_event"},
+  {"budstikke.v1.AuditService/Query",                 kAuditor | kAdmin, "audit.query"},
+  {"budstikke.v1.AuditService/SubjectAccessReport",   kAuditor,
+   "audit.subject_access_report"},
 
-  {"budstikke.v1.AdminService/GetKeyStatus",          kAdmin},
-  {"budstikke.v1.AdminService/RotateAgencyKey",       kAdmin},
-  {"budstikke.v1.AdminService/ShredAgencyKeyVersion", kAdmin},
-  {"budstikke.v1.AdminService/GetRewrapProgress",     kAdmin},
-  {"budstikke.v1.AdminService/CreateBackup",          kAdmin},
-  {"budstikke.v1.AdminService/GetServerInfo",         kEveryone},
+  {"budstikke.v1.AdminService/GetKeyStatus",          kAdmin,            ""},
+  {"budstikke.v1.AdminService/RotateAgencyKey",       kAdmin,            "agency_key.rotate"},
+  {"budstikke.v1.AdminService/ShredAgencyKeyVersion", kAdmin,            "agency_key.shred"},
+  {"budstikke.v1.AdminService/GetRewrapProgress",     kAdmin,            ""},
+  {"budstikke.v1.AdminService/CreateBackup",          kAdmin,            "backup.create"},
+  {"budstikke.v1.AdminService/GetServerInfo",         kEveryone,         ""},
 };
 // clang-format on
 
@@ -113,6 +117,11 @@ absl::Status Authorize(absl::string_view method, Role role) {
                          "permission denied: role '", RoleName(role),
                          "' may not call ", method, " (", rule_id, ")")),
                      details);
+}
+
+absl::string_view AuditActionFor(absl::string_view method) {
+  const Rule* rule = Find(method);
+  return rule == nullptr ? absl::string_view() : rule->action;
 }
 
 std::vector<absl::string_view> AuthorizedMethods() {

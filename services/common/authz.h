@@ -20,6 +20,9 @@ namespace budstikke::common {
 // "authz.<Service>.<Method>".
 absl::Status Authorize(absl::string_view method, Role role);
 bool IsAllowed(absl::string_view method, Role role);
+// The audit action of `method` ("referral.read" for ReferralService/Get), or
+// "" for a method that touches no child's data (and unknown methods).
+absl::string_view AuditActionFor(absl::string_view method);
 // Every method the table knows (tests check it covers the whole API).
 std::vector<absl::string_view> AuthorizedMethods();
 

@@ -4,10 +4,28 @@
 #include <grpcpp/security/auth_context.h>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "services/common/authz.h"
 #include "storage/status_macros.h"
 
 namespace budstikke::common {
+namespace {
+
+// "referral.read" -> REFERRAL: the resource kind of an audit action.
+v1::ResourceKind KindOfAction(absl::string_view action) {
+  const absl::string_view noun = action.substr(0, action.find('.'));
+  if (noun == "consultation") return v1::RESOURCE_KIND_CONSULTATION;
+  if (noun == "consent") return v1::RESOURCE_KIND_CONSENT;
+  if (noun == "referral") return v1::RESOURCE_KIND_REFERRAL;
+  if (noun == "attachment") return v1::RESOURCE_KIND_ATTACHMENT;
+  if (noun == "agency") return v1::RESOURCE_KIND_AGENCY;
+  if (noun == "agency_key") return v1::RESOURCE_KIND_AGENCY_KEY;
+  if (noun == "backup") return v1::RESOURCE_KIND_BACKUP;
+  if (noun == "audit") return v1::RESOURCE_KIND_AUDIT_LOG;
+  return v1::RESOURCE_KIND_UNSPECIFIED;
+}
+
+}  // namespace
 
 absl::StatusOr<Identity> Authenticator::PeerIdentity(absl::string_view pem) const {
   {
@@ -64,7 +82,23 @@ absl::StatusOr<Caller> Authenticator::Identify(const grpc::ServerContext* contex
 absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContext* context,
                                                    absl::string_view method) const {
   BUDSTIKKE_ASSIGN_OR_RETURN(Caller caller, Identify(context));
-  BUDSTIKKE_RETURN_IF_ERROR(Authorize(method, caller.role()));
+  absl::Status allowed = Authorize(method, caller.role());
+  if (!allowed.ok()) {
+    const absl::string_view action = AuditActionFor(method);
+    if (outbox_ != nullptr && !action.empty()) {
+      v1::AuditEvent e;
+      e.set_action(std::string(action));
+      e.mutable_resource()->set_kind(KindOfAction(action));
+      e.set_outcome(v1::AUDIT_OUTCOME_DENIED);
+      e.set_rule("authz.role");
+      e.set_legal_basis(v1::LEGAL_BASIS_NONE);
+      absl::Status recorded = outbox_->Record(caller, std::move(e));
+      if (!recorded.ok()) {
+        return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
+      }
+    }
+    return allowed;
+  }
   return caller;
 }
 

@@ -8,7 +8,12 @@
 // Only a service identity may send the `budstikke-on-behalf-of` metadata (the
 // original caller's SPIFFE ID); from anyone else it is PERMISSION_DENIED. A
 // service identity without it is PERMISSION_DENIED too: services act only for
-// a person. Thread-safe.
+// a person.
+//
+// With an audit outbox set, a refusal by the authorization table of a method
+// that has an audit action (AuditActionFor) is recorded first as a DENIED
+// event of that action with rule "authz.role"; if that cannot be recorded
+// the call is UNAVAILABLE. Thread-safe (set the outbox before serving).
 #ifndef BUDSTIKKE_SERVICES_COMMON_GRPC_AUTH_H_
 #define BUDSTIKKE_SERVICES_COMMON_GRPC_AUTH_H_
 
@@ -20,6 +25,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "services/common/audit_outbox.h"
 #include "services/common/identity.h"
 
 namespace budstikke::common {
@@ -36,6 +42,8 @@ class Authenticator {
   absl::StatusOr<Caller> Identify(const grpc::ServerContext* context) const;
 
   const std::string& trust_domain() const { return trust_domain_; }
+  // Not owned; must outlive the Authenticator.
+  void SetAuditOutbox(AuditOutbox* outbox) { outbox_ = outbox; }
 
  private:
   // Parsing the peer certificate with OpenSSL costs tens of microseconds; the
@@ -44,6 +52,7 @@ class Authenticator {
 
   static constexpr size_t kMaxCachedIdentities = 4096;
   std::string trust_domain_;
+  AuditOutbox* outbox_ = nullptr;
   mutable absl::Mutex cache_mu_;
   mutable absl::flat_hash_map<std::string, Identity> cache_ ABSL_GUARDED_BY(cache_mu_);
 };

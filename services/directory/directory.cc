@@ -87,6 +87,23 @@ absl::StatusOr<std::unique_ptr<Directory>> Directory::Create(storage::Store* sto
       new Directory(store, clock, audit, std::move(operator_agency)));
 }
 
+absl::Status Directory::Deny(const common::Identity& caller, const char* action,
+                             const std::string& agency_id, const char* rule,
+                             absl::Status refusal) const {
+  common::Caller who;
+  who.identity = caller;
+  v1::AuditEvent event;
+  event.set_action(action);
+  event.mutable_resource()->set_kind(v1::RESOURCE_KIND_AGENCY);
+  event.mutable_resource()->set_id(agency_id);
+  event.set_outcome(v1::AUDIT_OUTCOME_DENIED);
+  event.set_rule(rule);
+  event.set_legal_basis(v1::LEGAL_BASIS_NONE);
+  // No audit, no answer: a refusal that cannot be recorded is UNAVAILABLE.
+  BUDSTIKKE_RETURN_IF_ERROR(audit_->Record(who, std::move(event)));
+  return refusal;
+}
+
 absl::Status Directory::AddAudit(const common::Identity& caller, const char* action,
                                  const std::string& agency_id, absl::string_view request_id,
                                  storage::WriteBatch* batch) const {
@@ -111,8 +128,10 @@ absl::StatusOr<v1::Agency> Directory::CreateAgency(const common::Identity& calle
                                                    const v1::Agency& agency,
                                                    absl::string_view request_id) {
   if (caller.role != v1::ROLE_ADMIN || caller.agency != operator_agency_) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "only an admin of the operator agency '", operator_agency_, "' may create agencies"));
+    return Deny(
+        caller, "agency.create", "", kRuleOperatorOnly,
+        absl::PermissionDeniedError(absl::StrCat("only an admin of the operator agency '",
+                                                 operator_agency_, "' may create agencies")));
   }
   BUDSTIKKE_RETURN_IF_ERROR(Validate(agency));
   if (request_id.empty() || request_id.size() > 128) {
@@ -147,8 +166,9 @@ absl::StatusOr<v1::Agency> Directory::UpdateAgency(const common::Identity& calle
   bool is_operator = caller.role == v1::ROLE_ADMIN && caller.agency == operator_agency_;
   bool is_own = caller.role == v1::ROLE_ADMIN && caller.agency == agency.id();
   if (!is_operator && !is_own) {
-    return absl::PermissionDeniedError(
-        "an agency admin may update only its own agency; the operator's admin may update any");
+    return Deny(caller, "agency.update", "", kRuleOwnAgencyOnly,
+                absl::PermissionDeniedError("an agency admin may update only its own agency; "
+                                            "the operator's admin may update any"));
   }
   BUDSTIKKE_RETURN_IF_ERROR(Validate(agency));
   absl::MutexLock lock(&write_mu_);
@@ -157,9 +177,10 @@ absl::StatusOr<v1::Agency> Directory::UpdateAgency(const common::Identity& calle
     // consultation): only the operator may change them.
     BUDSTIKKE_ASSIGN_OR_RETURN(v1::Agency current, GetAgency(agency.id()));
     if (current.type() != agency.type() || current.municipality() != agency.municipality()) {
-      return absl::PermissionDeniedError(
-          "an agency admin may change only its agency's name; type and municipality decide "
-          "routing and are changed by the operator's admin");
+      return Deny(caller, "agency.update", current.id(), kRuleRoutingFields,
+                  absl::PermissionDeniedError(
+                      "an agency admin may change only its agency's name; type and "
+                      "municipality decide routing and are changed by the operator's admin"));
     }
   }
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Agency record, GetAgency(agency.id()));

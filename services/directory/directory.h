@@ -14,7 +14,13 @@
 // request_id for creates) through the AuditOutbox in the same WriteBatch as
 // the change, so the change and its event commit together or not at all. A
 // retried create that returns the first result records nothing new. Seed
-// loading is not audited (start-up configuration, no caller).
+// loading is not audited (start-up configuration, no caller). A refused
+// change records one DENIED event (same action, resource AGENCY with the id
+// only when it names an existing agency, rule kRuleOperatorOnly,
+// kRuleOwnAgencyOnly or kRuleRoutingFields) with AuditOutbox::Record before
+// the refusal is returned; if that fails the call is UNAVAILABLE. Reads
+// (GetAgency, ListAgencies) are not audited: directory data is public within
+// the network and holds no child's data.
 //
 // Thread-safe: creates are serialized by a mutex; reads are lock-free.
 #ifndef BUDSTIKKE_SERVICES_DIRECTORY_DIRECTORY_H_
@@ -37,6 +43,11 @@
 namespace budstikke::directory {
 
 inline constexpr char kColumnFamily[] = "directory";
+
+// Rule ids of refused changes (audit events).
+inline constexpr char kRuleOperatorOnly[] = "directory.operator_only";
+inline constexpr char kRuleOwnAgencyOnly[] = "directory.own_agency_only";
+inline constexpr char kRuleRoutingFields[] = "directory.routing_fields";
 
 struct AgencyPage {
   std::vector<v1::Agency> agencies;
@@ -85,6 +96,9 @@ class Directory final : public common::AgencyLookup {
         operator_agency_(std::move(operator_agency)) {}
 
   absl::Status Put(const v1::Agency& agency, storage::WriteBatch* batch) const;
+  // Records the DENIED event of a refused change, then returns `refusal`.
+  absl::Status Deny(const common::Identity& caller, const char* action,
+                    const std::string& agency_id, const char* rule, absl::Status refusal) const;
   // Adds the audit event of a change to `batch`.
   absl::Status AddAudit(const common::Identity& caller, const char* action,
                         const std::string& agency_id, absl::string_view request_id,

@@ -781,6 +781,23 @@ absl::Status ReferralDesk::WithdrawUnderRevokedConsent(const Caller& caller,
 // ---------------------------------------------------------------------------
 // Attachments.
 
+absl::Status ReferralDesk::RecordAttachmentRead(const Caller& caller,
+                                                const v1::AttachmentInfo& info,
+                                                const std::string& request_id) {
+  v1::AuditEvent e;
+  e.set_action("attachment.read");
+  e.mutable_resource()->set_kind(v1::RESOURCE_KIND_ATTACHMENT);
+  e.mutable_resource()->set_id(info.id());
+  e.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
+  e.set_legal_basis(v1::LEGAL_BASIS_NONE);
+  e.set_request_id(request_id);
+  absl::Status recorded = audit_->Record(caller, std::move(e));
+  if (!recorded.ok()) {
+    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<AttachmentUpload>> ReferralDesk::BeginUpload(
     const Caller& caller, const v1::AttachmentMetadata& m) {
   if (m.request_id().empty() || m.request_id().size() > 128) {
@@ -812,6 +829,8 @@ absl::StatusOr<std::unique_ptr<AttachmentUpload>> ReferralDesk::BeginUpload(
                               absl::StrCat("u/", caller.agency(), "/", m.request_id()));
   if (existing.ok()) {
     BUDSTIKKE_ASSIGN_OR_RETURN(StoredAttachment a, LoadAttachment(*existing, caller.agency()));
+    // A retry returns the stored attachment's info: a read, audited first.
+    BUDSTIKKE_RETURN_IF_ERROR(RecordAttachmentRead(caller, a.info, m.request_id()));
     auto upload = std::unique_ptr<AttachmentUpload>(new AttachmentUpload(this, caller, m));
     upload->done_ = true;
     upload->first_ = a.info;
@@ -885,6 +904,7 @@ absl::StatusOr<v1::AttachmentInfo> ReferralDesk::StoreUpload(AttachmentUpload* u
   auto existing = store_->Get(kAttachmentColumnFamily, req_key);
   if (existing.ok()) {
     BUDSTIKKE_ASSIGN_OR_RETURN(StoredAttachment a, LoadAttachment(*existing, caller.agency()));
+    BUDSTIKKE_RETURN_IF_ERROR(RecordAttachmentRead(caller, a.info, up->meta_.request_id()));
     return a.info;
   }
   BUDSTIKKE_RETURN_IF_ERROR(keyring_->EnsureAgencyKey(caller.agency()).status());

@@ -27,7 +27,8 @@
 //
 // Audit: every change with AuditOutbox::Add in its WriteBatch; every read with
 // Record before content is returned (failure: UNAVAILABLE, no content);
-// refusals as DENIED with the rule ids joined by ','.
+// refusals as DENIED with the rule ids joined by ','. A retried upload (same
+// request id) returns the stored info and records "attachment.read".
 //
 // Thread-safe: mutations are serialized by one mutex; reads are lock-free.
 #ifndef BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_H_
@@ -176,6 +177,9 @@ class ReferralDesk final : public common::ConsentObserver {
   // Records "referral.read" for `stored`; UNAVAILABLE if it cannot.
   absl::Status RecordRead(const common::Caller& caller, const Stored& stored,
                           const std::string& request_id);
+  // Records "attachment.read" (a retried upload returns the stored info).
+  absl::Status RecordAttachmentRead(const common::Caller& caller, const v1::AttachmentInfo& info,
+                                    const std::string& request_id);
   // One referral of OnConsentRevoked, in its own batch.
   absl::Status WithdrawUnderRevokedConsent(const common::Caller& caller,
                                            const common::ConsentFacts& consent,

@@ -201,6 +201,8 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   impl->auth = std::make_unique<common::Authenticator>(config.trust_domain);
   BUDSTIKKE_ASSIGN_OR_RETURN(impl->audit_outbox,
                              common::StoreAuditOutbox::Create(impl->store.get(), &impl->clock));
+  // Refusals by the authorization table are audited (DENIED, authz.role).
+  impl->auth->SetAuditOutbox(impl->audit_outbox.get());
 
   BUDSTIKKE_ASSIGN_OR_RETURN(
       impl->directory,
