@@ -19,6 +19,9 @@ say() { printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
 bash certs/dev-certs.sh "$CERTS" >/dev/null || { echo "demo: dev-certs.sh failed"; exit 1; }
 rm -rf "$VAR/data"
 mkdir -p "$VAR"
+# Emptied here, not by the redirect below: the background job opens it after
+# the loop may already have read a previous run's port.
+: >"$VAR/server.out"
 
 "$BIN/budstikke-server" --listen 127.0.0.1:0 --data-dir "$VAR/data" \
   --tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key" --tls-ca "$CERTS/ca.pem" \
