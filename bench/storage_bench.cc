@@ -15,8 +15,11 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "rocksdb/cache.h"
 #include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/table.h"
 #include "storage/envelope.h"
 #include "storage/keyring.h"
 #include "storage/secret_bytes.h"
@@ -61,7 +64,9 @@ bool Setup() {
 
   std::vector<std::string> cfs = Keyring::ColumnFamilies();
   cfs.push_back(kCf);
-  auto store = Store::Open(env->root + "/enc", Store::Options{cfs});
+  Store::Options store_options;
+  store_options.column_families = cfs;
+  auto store = Store::Open(env->root + "/enc", store_options);
   if (!store.ok()) return false;
   env->store = *std::move(store);
   auto master = SecretBytes::Random(32);
@@ -81,6 +86,11 @@ bool Setup() {
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.max_background_jobs = 2;
+  // As storage/store.cc: one shared LRU block cache, 10-bit bloom filters.
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(Store::Options().block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options)},
       {kCf, rocksdb::ColumnFamilyOptions(options)}};

@@ -127,8 +127,8 @@ class MerkleLogTest : public ::testing::Test {
     size_t b = 0;
     while (log_->size() < n) {
       std::vector<std::string> leaves;
-      const uint64_t take = std::min<uint64_t>(batch_sizes[b++ % batch_sizes.size()],
-                                               n - log_->size());
+      const uint64_t take =
+          std::min<uint64_t>(batch_sizes[b++ % batch_sizes.size()], n - log_->size());
       for (uint64_t i = 0; i < take; ++i) {
         std::string d = "event-" + std::to_string(log_->size() + i);
         leaves.push_back(d);
@@ -152,7 +152,8 @@ TEST_F(MerkleLogTest, EmptyLog) {
   auto root = log_->Root(0);
   ASSERT_THAT(root.status(), IsOk());
   EXPECT_EQ(ToH(*root), Sha(""));
-  EXPECT_THAT(log_->LeafData(0).status(), StatusIs(absl::StatusCode::kNotFound, HasSubstr("no leaf 0")));
+  EXPECT_THAT(log_->LeafData(0).status(),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no leaf 0")));
   EXPECT_THAT(log_->InclusionProof(0, 1).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("beyond the log size")));
   auto cp = log_->LatestCheckpoint();
@@ -174,11 +175,44 @@ TEST_F(MerkleLogTest, InclusionAllLeavesSizes1To70) {
           << "leaf " << i << " size " << n;
       // A proof for the wrong leaf fails.
       if (n > 1) {
-        EXPECT_FALSE(RfcVerifyInclusion(i, n, leaf_hashes_[(i + 1) % n], ToH(*proof),
-                                        want_root));
+        EXPECT_FALSE(RfcVerifyInclusion(i, n, leaf_hashes_[(i + 1) % n], ToH(*proof), want_root));
       }
     }
   }
+}
+
+TEST_F(MerkleLogTest, BatchedProofsAndLeavesEqualSingleReads) {
+  // Levels 0-1 from the store, the rest cached: both read paths are used.
+  OpenStore(/*cache_min_level=*/2);
+  AppendUpTo(300);
+  const uint64_t n = 297;
+  const std::vector<uint64_t> indexes = {0, 1, 5, 5, 64, 128, 200, 296};
+  auto proofs = log_->InclusionProofs(indexes, n);
+  ASSERT_THAT(proofs.status(), IsOk());
+  ASSERT_EQ(proofs->size(), indexes.size());
+  const H want_root = Mth(leaf_hashes_, 0, n);
+  for (size_t i = 0; i < indexes.size(); ++i) {
+    auto single = log_->InclusionProof(indexes[i], n);
+    ASSERT_THAT(single.status(), IsOk());
+    EXPECT_EQ((*proofs)[i], *single) << "leaf " << indexes[i];
+    EXPECT_TRUE(
+        RfcVerifyInclusion(indexes[i], n, leaf_hashes_[indexes[i]], ToH((*proofs)[i]), want_root));
+  }
+  auto leaves = log_->LeafData(indexes);
+  ASSERT_THAT(leaves.status(), IsOk());
+  ASSERT_EQ(leaves->size(), indexes.size());
+  for (size_t i = 0; i < indexes.size(); ++i) {
+    EXPECT_EQ((*leaves)[i], "event-" + std::to_string(indexes[i]));
+  }
+  auto empty = log_->InclusionProofs({}, n);
+  ASSERT_THAT(empty.status(), IsOk());
+  EXPECT_TRUE(empty->empty());
+  EXPECT_THAT(log_->InclusionProofs({296}, 301).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("beyond the log size")));
+  EXPECT_THAT(log_->InclusionProofs({297}, 297).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not below tree size")));
+  EXPECT_THAT(log_->LeafData(std::vector<uint64_t>{3, 300}).status(),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no leaf 300 (log size 300)")));
 }
 
 TEST_F(MerkleLogTest, ConsistencyAllPairsUpTo70) {
@@ -189,8 +223,7 @@ TEST_F(MerkleLogTest, ConsistencyAllPairsUpTo70) {
     for (uint64_t n = m + 1; n <= 70; ++n) {
       auto proof = log_->ConsistencyProof(m, n);
       ASSERT_THAT(proof.status(), IsOk());
-      EXPECT_TRUE(RfcVerifyConsistency(m, n, roots[m], roots[n], ToH(*proof)))
-          << m << " -> " << n;
+      EXPECT_TRUE(RfcVerifyConsistency(m, n, roots[m], roots[n], ToH(*proof))) << m << " -> " << n;
       EXPECT_FALSE(RfcVerifyConsistency(m, n, roots[n], roots[m], ToH(*proof)));
     }
     auto same = log_->ConsistencyProof(m, m);
@@ -219,8 +252,7 @@ TEST_F(MerkleLogTest, RandomSizesUpTo100k) {
     if (m < n) {
       auto cproof = log_->ConsistencyProof(m, n);
       ASSERT_THAT(cproof.status(), IsOk());
-      EXPECT_TRUE(RfcVerifyConsistency(m, n, Mth(leaf_hashes_, 0, m), want_root,
-                                       ToH(*cproof)));
+      EXPECT_TRUE(RfcVerifyConsistency(m, n, Mth(leaf_hashes_, 0, m), want_root, ToH(*cproof)));
     }
   }
 }

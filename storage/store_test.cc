@@ -54,6 +54,24 @@ TEST_F(StoreTest, PutGetDelete) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no such key")));
 }
 
+TEST_F(StoreTest, MultiGetReturnsOneResultPerKeyInOrder) {
+  ASSERT_THAT(store_->Put("records", "a", "1"), IsOk());
+  ASSERT_THAT(store_->Put("records", "c", "3"), IsOk());
+  ASSERT_THAT(store_->Flush(), IsOk());  // one from an SST file, one from the memtable
+  ASSERT_THAT(store_->Put("records", "b", "2"), IsOk());
+  auto got = store_->MultiGet("records", {"c", "missing", "a", "b", "a"});
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got[0].value_or("<error>"), "3");
+  EXPECT_THAT(got[1].status(), StatusIs(absl::StatusCode::kNotFound, HasSubstr("no such key")));
+  EXPECT_EQ(got[2].value_or("<error>"), "1");
+  EXPECT_EQ(got[3].value_or("<error>"), "2");
+  EXPECT_EQ(got[4].value_or("<error>"), "1");
+  EXPECT_TRUE(store_->MultiGet("records", {}).empty());
+  auto unknown = store_->MultiGet("nope", {"a", "b"});
+  ASSERT_EQ(unknown.size(), 2u);
+  EXPECT_THAT(unknown[1].status(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("nope")));
+}
+
 TEST_F(StoreTest, DataDirectoryIsCreatedOwnerOnly) {
   struct stat st;
   ASSERT_EQ(::stat(store_->path().c_str(), &st), 0);
@@ -62,7 +80,8 @@ TEST_F(StoreTest, DataDirectoryIsCreatedOwnerOnly) {
 
 TEST_F(StoreTest, UnknownColumnFamilyIsInvalidArgument) {
   const auto kInvalid = absl::StatusCode::kInvalidArgument;
-  EXPECT_THAT(store_->Get("nope", "k"), StatusIs(kInvalid, HasSubstr("unknown column family 'nope'")));
+  EXPECT_THAT(store_->Get("nope", "k"),
+              StatusIs(kInvalid, HasSubstr("unknown column family 'nope'")));
   EXPECT_THAT(store_->Put("nope", "k", "v"), StatusIs(kInvalid, HasSubstr("'nope'")));
   EXPECT_THAT(store_->Delete("nope", "k"), StatusIs(kInvalid, HasSubstr("'nope'")));
   auto it = store_->Scan("nope", "");
@@ -101,9 +120,15 @@ TEST_F(StoreTest, PrefixScanStopsAtTheNextPrefix) {
               ElementsAre(Pair("a/", "va/"), Pair("a/1", "va/1"), Pair("a/2", "va/2"),
                           Pair("a/\xff", "va/\xff")));
   // A prefix ending in 0xff: the bound is computed past the 0xff byte.
-  ASSERT_THAT(store_->Put("records", "c\xff\xff" "1", "x"), IsOk());
+  ASSERT_THAT(store_->Put("records",
+                          "c\xff\xff"
+                          "1",
+                          "x"),
+              IsOk());
   ASSERT_THAT(store_->Put("records", "d", "y"), IsOk());
-  EXPECT_THAT(ScanAll(*store_, "records", "c\xff\xff"), ElementsAre(Pair("c\xff\xff" "1", "x")));
+  EXPECT_THAT(ScanAll(*store_, "records", "c\xff\xff"), ElementsAre(Pair("c\xff\xff"
+                                                                         "1",
+                                                                         "x")));
   EXPECT_THAT(ScanAll(*store_, "records", "zzz"), ElementsAre());
   EXPECT_EQ(ScanAll(*store_, "records", "").size(), 12u);
   // The other column family is separate.
