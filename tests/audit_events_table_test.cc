@@ -86,6 +86,7 @@ const common::Caller kStaff = Person("bhg-solsikken", v1::ROLE_STAFF, "kari");
 const common::Caller kGp = Person("legekontor-sentrum", v1::ROLE_PHYSICIAN, "lege1");
 const common::Caller kBup = Person("bup-oslo", v1::ROLE_CLINICIAN, "terapeut1");
 const common::Caller kBup2 = Person("bup-oslo", v1::ROLE_CLINICIAN, "terapeut2");
+const common::Caller kBupStaff = Person("bup-oslo", v1::ROLE_STAFF, "sekretaer");
 const common::Caller kAuditor = Person("statsforvalteren", v1::ROLE_AUDITOR, "siri");
 
 constexpr char kSeed[] = R"({"agencies":[
@@ -442,6 +443,64 @@ std::vector<Row> Rows() {
        },
        {"consultation.claim DENIED rule=consultation.already_claimed CONSULTATION:C1 "
         "basis=NONE consent= subject=- by=bup-oslo/clinician/terapeut2 req="}},
+      {absl::StrCat(kCon, "Claim"),
+       "denied: the sender agency may not claim",
+       [](T* t) {
+         absl::Status s = t->Consume(t->consultations_->Claim(kStaff, t->Id("C1")));
+         return absl::IsPermissionDenied(s) ? absl::OkStatus() : s;
+       },
+       {"consultation.claim DENIED rule=consultation.recipient_only CONSULTATION:C1 "
+        "basis=NONE consent= subject=- by=bhg-solsikken/staff/kari req="}},
+      {absl::StrCat(kCon, "Claim"),
+       "denied: a role that does not answer",
+       [](T* t) {
+         absl::Status s = t->Consume(t->consultations_->Claim(kBupStaff, t->Id("C1")));
+         return absl::IsPermissionDenied(s) ? absl::OkStatus() : s;
+       },
+       {"consultation.claim DENIED rule=consultation.answerer_role CONSULTATION:C1 "
+        "basis=NONE consent= subject=- by=bup-oslo/staff/sekretaer req="}},
+      {absl::StrCat(kCon, "Claim"),
+       "another agency: NOT_FOUND, not audited",
+       [](T* t) {
+         absl::Status s = t->Consume(t->consultations_->Claim(kGp, t->Id("C1")));
+         return absl::IsNotFound(s) ? absl::OkStatus() : s;
+       },
+       {}},
+      {absl::StrCat(kCon, "Answer"),
+       "denied: the sender agency may not answer",
+       [](T* t) {
+         v1::AnswerConsultationRequest r;
+         r.set_request_id("an-x");
+         r.set_id(t->Id("C1"));
+         r.set_text("Svar.");
+         absl::Status s = t->Consume(t->consultations_->Answer(kStaff, r));
+         return absl::IsPermissionDenied(s) ? absl::OkStatus() : s;
+       },
+       {"consultation.answer DENIED rule=consultation.recipient_only CONSULTATION:C1 "
+        "basis=NONE consent= subject=- by=bhg-solsikken/staff/kari req=an-x"}},
+      {absl::StrCat(kCon, "Answer"),
+       "denied: a role that does not answer",
+       [](T* t) {
+         v1::AnswerConsultationRequest r;
+         r.set_request_id("an-y");
+         r.set_id(t->Id("C1"));
+         r.set_text("Svar.");
+         absl::Status s = t->Consume(t->consultations_->Answer(kBupStaff, r));
+         return absl::IsPermissionDenied(s) ? absl::OkStatus() : s;
+       },
+       {"consultation.answer DENIED rule=consultation.answerer_role CONSULTATION:C1 "
+        "basis=NONE consent= subject=- by=bup-oslo/staff/sekretaer req=an-y"}},
+      {absl::StrCat(kCon, "Answer"),
+       "another agency: NOT_FOUND, not audited",
+       [](T* t) {
+         v1::AnswerConsultationRequest r;
+         r.set_request_id("an-z");
+         r.set_id(t->Id("C1"));
+         r.set_text("Svar.");
+         absl::Status s = t->Consume(t->consultations_->Answer(kGp, r));
+         return absl::IsNotFound(s) ? absl::OkStatus() : s;
+       },
+       {}},
       {absl::StrCat(kCon, "Answer"),
        "answer",
        [](T* t) {
@@ -772,6 +831,14 @@ std::vector<Row> Rows() {
        [](T* t) { return t->Consume(t->audit_->GetEvent(kAuditor, 0)); },
        {"audit.get_event ALLOWED rule= AUDIT_LOG:0 basis=NONE consent= subject=- "
         "by=statsforvalteren/auditor/siri req="}},
+      {absl::StrCat(kAud, "GetEvent"),
+       "denied: an agency admin reads another agency's event",
+       [](T* t) {
+         absl::Status s = t->Consume(t->audit_->GetEvent(kBupAdmin, 0));
+         return absl::IsPermissionDenied(s) ? absl::OkStatus() : s;
+       },
+       {"audit.get_event DENIED rule=audit.own_agency AUDIT_LOG:0 basis=NONE consent= "
+        "subject=- by=bup-oslo/admin/ola req="}},
       {absl::StrCat(kAud, "Query"),
        "auditor queries by subject",
        [](T* t) {

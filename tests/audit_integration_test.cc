@@ -9,9 +9,11 @@
 //  - a call the authorization table refuses is logged as DENIED (authz.role);
 //  - an altered stored inner node (a stored hash) makes `audit verify` name
 //    the first index whose proof uses it;
-//  - an altered stored checkpoint makes the server refuse to start with one
-//    line; a checkpoint re-signed over an altered tree (a fork) is caught by
-//    `audit verify --state` with the checkpoint an earlier run saved.
+//  - an altered stored checkpoint, or a stored tree that no longer matches
+//    the stored checkpoint, makes the server refuse to start with one line;
+//    with the checkpoint deleted as well, the checkpoint re-signed over the
+//    altered tree (a fork) is caught by `audit verify --state` with the
+//    checkpoint an earlier run saved.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
@@ -413,7 +415,9 @@ TEST(AuditIntegrationTest, AlteredCheckpointIsRefusedAndAForkIsCaughtByState) {
     altered[at] = altered[at] == '9' ? '8' : static_cast<char>(altered[at] + 1);
     ASSERT_TRUE(store->Put("audit_meta", "checkpoint", altered).ok());
   }
-  {
+  // Starts the server on the stopped data dir; returns its exit code and
+  // its one line of stderr.
+  auto refused_start = [&](std::string* line) {
     budstikke::testing::Process refused(
         {BinDir() + "/budstikke-server", "--listen", "127.0.0.1:0", "--data-dir", server.data_dir(),
          "--tls-cert", server.cert_dir() + "/server.pem", "--tls-key",
@@ -421,31 +425,48 @@ TEST(AuditIntegrationTest, AlteredCheckpointIsRefusedAndAForkIsCaughtByState) {
          "--master-key-file", server.cert_dir() + "/master.key", "--audit-signing-key-file",
          server.cert_dir() + "/audit-signing.key"},
         server.dir().Sub("refused.out"), server.dir().Sub("refused.err"));
-    const int rc = refused.Wait(30000);
+    int rc = refused.Wait(30000);
     if (rc == -1) refused.Stop();
-    EXPECT_EQ(rc, 1);
-    EXPECT_THAT(
-        OneLine(refused.ReadStderr()),
-        ::testing::StartsWith("budstikke-server: stored audit checkpoint does not verify: "));
+    *line = OneLine(refused.ReadStderr());
     EXPECT_THAT(refused.ReadStdout(), ::testing::Not(HasSubstr("listening on")));
-  }
+    return rc;
+  };
+  std::string line;
+  EXPECT_EQ(refused_start(&line), 1);
+  EXPECT_THAT(line,
+              ::testing::StartsWith("budstikke-server: stored audit checkpoint does not verify: "));
 
-  // 2. A fork: the checkpoint removed and the stored hash of the largest
-  //    subtree altered, so the restarted server signs a checkpoint over a
-  //    tree that is not the one the earlier run saw. Its signature holds; the
-  //    saved checkpoint catches it.
+  // 2. The checkpoint restored and the stored hash of the largest complete
+  //    subtree altered (a top-level hash of the root at the checkpoint's
+  //    size): the tree no longer matches the checkpoint, and the server
+  //    refuses to start rather than sign a fork.
+  const uint64_t size = NoteSize(note);
+  int level = 0;
+  while ((uint64_t{2} << level) <= size) ++level;
+  {
+    auto store = OpenStopped(server);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Put("audit_meta", "checkpoint", note).ok());
+    AlterStoredHash(store.get(), level, 0);  // (level, 0) covers leaves 0 .. 2^level-1
+  }
+  EXPECT_EQ(refused_start(&line), 1);
+  EXPECT_EQ(line, absl::StrCat("budstikke-server: stored audit tree does not match its stored "
+                               "checkpoint: the root at size ",
+                               size, " differs (a stored hash was altered)"));
+
+  // 3. A fork: the altered tree and no stored checkpoint. That state is also
+  //    the legitimate one after a crash before the first checkpoint, so the
+  //    server starts and signs a checkpoint over a tree that is not the one
+  //    the earlier run saw. Its signature holds; the checkpoint saved by
+  //    `audit verify --state` catches it.
   uint64_t saved_size = 0;
   {
     auto saved = nlohmann::json::parse(budstikke::testing::ReadWholeFile(state), nullptr, false);
     ASSERT_TRUE(saved.is_object());
     saved_size = NoteSize(saved["checkpoint"].get<std::string>());
+    ASSERT_GE(size, saved_size);
     auto store = OpenStopped(server);
     ASSERT_NE(store, nullptr);
-    const uint64_t size = NoteSize(note);
-    ASSERT_GE(size, saved_size);
-    int level = 0;
-    while ((uint64_t{2} << level) <= size) ++level;
-    AlterStoredHash(store.get(), level, 0);  // (level, 0) covers leaves 0 .. 2^level-1
     ASSERT_TRUE(store->Delete("audit_meta", "checkpoint").ok());
   }
   server.Restart();

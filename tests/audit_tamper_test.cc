@@ -126,6 +126,25 @@ TEST_F(AuditTamperTest, AlteredCheckpointFailsItsSignature) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("checkpoint signature")));
 }
 
+TEST_F(AuditTamperTest, TreeAlteredUnderItsCheckpointIsRefusedAtOpen) {
+  // (5, 0) covers leaves 0..31 of the 40: a top-level hash of the root at 40.
+  const std::string key = storage::MerkleLog::NodeKey(5, 0);
+  std::string hash = *store_->Get("audit_tree", key);
+  hash[0] ^= 1;
+  ASSERT_THAT(store_->Put("audit_tree", key, hash), IsOk());
+  Open();
+  EXPECT_THAT(open_status_,
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::StrEq("stored audit tree does not match its stored checkpoint: "
+                                        "the root at size 40 differs (a stored hash was altered)")));
+  // Restored, it opens again.
+  hash[0] ^= 1;
+  ASSERT_THAT(store_->Put("audit_tree", key, hash), IsOk());
+  Open();
+  EXPECT_THAT(open_status_, IsOk());
+  EXPECT_THAT(Verify(), IsOk());
+}
+
 TEST_F(AuditTamperTest, RollbackAndForkAreDetected) {
   auto older = VerifyCheckpoint(signer_->VerifierKey(), log_->LatestCheckpoint()->signed_note());
   ASSERT_THAT(older.status(), IsOk());

@@ -271,9 +271,18 @@ TEST_F(ConsultationDomainTest, SecondClaimerIsRefused) {
   auto again = c_->Claim(kClin1, asked.id());
   ASSERT_THAT(again.status(), IsOk());
   EXPECT_EQ(again->claimed_by().user(), "terapeut1");
-  // Staff of the recipient may not claim.
-  EXPECT_THAT(c_->Claim(Person("bup-oslo", v1::ROLE_STAFF, "s"), asked.id()).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied, ::testing::_));
+  // Staff of the recipient may not claim; the sender may neither claim nor answer.
+  absl::Status staff = c_->Claim(Person("bup-oslo", v1::ROLE_STAFF, "s"), asked.id()).status();
+  EXPECT_THAT(staff, StatusIs(absl::StatusCode::kPermissionDenied,
+                              ::testing::HasSubstr("claiming needs role clinician")));
+  EXPECT_THAT(RulesOf(staff), ElementsAre(kRuleAnswererRole));
+  absl::Status sender = c_->Claim(kStaff, asked.id()).status();
+  EXPECT_THAT(sender, StatusIs(absl::StatusCode::kPermissionDenied,
+                               ::testing::HasSubstr("only a professional of the recipient")));
+  EXPECT_THAT(RulesOf(sender), ElementsAre(kRuleRecipientOnly));
+  ans.set_request_id("s");
+  EXPECT_THAT(RulesOf(c_->Answer(kStaff, ans).status()), ElementsAre(kRuleRecipientOnly));
+  ans.set_request_id("a");
   // A second answer is refused; answering an OPEN one claims it.
   ASSERT_THAT(c_->Answer(kClin1, ans).status(), IsOk());
   ans.set_request_id("b");

@@ -68,10 +68,12 @@ absl::Status Audit::RecordRead(const common::Caller& caller, const std::string& 
 }
 
 absl::Status Audit::RecordDenied(const common::Caller& caller, const std::string& action,
-                                 const std::string& rule, const std::string& subject) {
+                                 const std::string& rule, const std::string& subject,
+                                 const std::string& resource_id) {
   v1::AuditEvent e;
   e.set_action(action);
   e.mutable_resource()->set_kind(v1::RESOURCE_KIND_AUDIT_LOG);
+  e.mutable_resource()->set_id(resource_id);
   e.set_subject(subject);
   e.set_outcome(v1::AUDIT_OUTCOME_DENIED);
   e.set_rule(rule);
@@ -81,11 +83,21 @@ absl::Status Audit::RecordDenied(const common::Caller& caller, const std::string
 
 absl::StatusOr<v1::GetEventResponse> Audit::GetEvent(const common::Caller& caller,
                                                      uint64_t index) {
-  BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, "audit.get_event", "", absl::StrCat(index)));
+  // The event is looked at, but nothing of it is returned before the access
+  // (or its refusal) is recorded.
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::GetEventResponse r, log_->GetEvent(index));
   if (caller.role() != v1::ROLE_AUDITOR && r.event().actor().agency() != caller.agency()) {
-    return absl::NotFoundError(absl::StrCat("no audit event ", index, " visible to you"));
+    absl::Status denied =
+        RecordDenied(caller, "audit.get_event", kRuleOwnAgency, "", absl::StrCat(index));
+    if (!denied.ok() && !absl::IsUnavailable(denied)) {
+      return absl::UnavailableError(absl::StrCat("audit log unavailable: ", denied.message()));
+    }
+    BUDSTIKKE_RETURN_IF_ERROR(denied);
+    return absl::PermissionDeniedError(absl::StrCat(
+        "audit.own_agency: an admin may read only its own agency's events; event ", index,
+        " is another agency's"));
   }
+  BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, "audit.get_event", "", absl::StrCat(index)));
   return r;
 }
 

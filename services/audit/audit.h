@@ -3,9 +3,10 @@
 // audit reads themselves.
 //
 // Visibility: role `auditor` sees every event; `admin` sees only events whose
-// actor agency is its own (GetEvent of another agency's event is NOT_FOUND;
-// Query with another actor_agency is PERMISSION_DENIED, recorded as a DENIED
-// "audit.query" event with rule kRuleOwnAgency). Other roles are
+// actor agency is its own (GetEvent of another agency's event and Query with
+// another actor_agency are PERMISSION_DENIED, recorded as a DENIED
+// "audit.get_event" / "audit.query" event with rule kRuleOwnAgency; the size
+// of the log is public, so the refusal hides nothing). Other roles are
 // refused by the authorization table before these methods are reached.
 //
 // No audit, no access: GetEvent, Query and SubjectAccessReport record their
@@ -15,7 +16,8 @@
 //
 // Errors: INVALID_ARGUMENT for a malformed national id (the number is never
 // echoed), since >= until, bad page tokens and out-of-range proofs;
-// NOT_FOUND for an index not in the log. Thread-safe.
+// NOT_FOUND (not audited: nothing was read) for an index not in the log.
+// Thread-safe.
 #ifndef BUDSTIKKE_SERVICES_AUDIT_AUDIT_H_
 #define BUDSTIKKE_SERVICES_AUDIT_AUDIT_H_
 
@@ -57,7 +59,8 @@ class Audit {
   // authorization table) for `action`; UNAVAILABLE if it cannot be recorded.
   absl::Status RecordDenied(const common::Caller& caller, const std::string& action,
                             const std::string& rule = "authz.role",
-                            const std::string& subject = "");
+                            const std::string& subject = "",
+                            const std::string& resource_id = "");
 
   // "leste en henvisning" for "referral.read" (Norwegian Bokmål).
   static std::string Describe(const std::string& action, v1::AuditOutcome outcome);

@@ -78,7 +78,13 @@ class AuditLog {
   // Column families the store must have (log, index and outbox).
   static std::vector<std::string> ColumnFamilies();
 
-  // `store`, `signer` and `clock` must outlive the log.
+  // `store`, `signer` and `clock` must outlive the log. A stored checkpoint
+  // must verify under `signer`'s key and match the stored tree (its size at
+  // most the stored size, the root recomputed from the stored hashes at its
+  // size equal to its root); otherwise DATA_LOSS with a one-line reason and
+  // the server refuses to start. (No stored checkpoint over a non-empty log is
+  // legitimate: a crash before the first checkpoint; `audit verify --state`
+  // catches a tree altered then.)
   static absl::StatusOr<std::unique_ptr<AuditLog>> Create(storage::Store* store,
                                                           const tlog::Signer* signer,
                                                           const common::Clock* clock,

@@ -232,7 +232,8 @@ TEST_F(AuditTest, QueryFiltersVisibilityAndProofs) {
   EXPECT_THAT(audit_->Query(admin_, theirs).status(),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("own agency")));
   EXPECT_THAT(audit_->GetEvent(admin_, 1).status(),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("visible")));
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("audit.own_agency: an admin may read only its own agency")));
 
   // Paging: one per page, in index order, then no token.
   v1::QueryAuditRequest paged;

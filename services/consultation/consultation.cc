@@ -72,6 +72,16 @@ std::string DeterministicBytes(const google::protobuf::Message& message) {
   return out;
 }
 
+// PERMISSION_DENIED carrying the rule as a violation, so that Deny() audits it.
+absl::Status RoleRefusal(const char* rule, absl::string_view description) {
+  v1::ErrorDetails details;
+  auto* v = details.add_violations();
+  v->set_rule(rule);
+  v->set_description(std::string(description));
+  return common::WithDetails(
+      absl::PermissionDeniedError(absl::StrCat(rule, ": ", description)), details);
+}
+
 absl::Status NotFound(absl::string_view id) {
   return absl::NotFoundError(absl::StrCat("consultation '", id, "' not found"));
 }
@@ -481,15 +491,21 @@ absl::StatusOr<v1::Consultation> Consultations::Claim(const Caller& caller,
   if (id.empty()) return absl::InvalidArgumentError("id is required");
   absl::MutexLock lock(&StripeFor(id));
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id));
+  const std::string sid(id);
   if (caller.agency() != meta.recipient_agency()) {
-    return absl::PermissionDeniedError(
-        "only a professional of the recipient agency may claim a consultation");
+    return Deny(caller,
+                RoleRefusal(kRuleRecipientOnly,
+                            "only a professional of the recipient agency may claim a "
+                            "consultation"),
+                "consultation.claim", sid, "");
   }
   if (!IsAnswerer(caller.role())) {
-    return absl::PermissionDeniedError(
-        "claiming needs role clinician, psychologist, physician or child_welfare_leader");
+    return Deny(caller,
+                RoleRefusal(kRuleAnswererRole,
+                            "claiming needs role clinician, psychologist, physician or "
+                            "child_welfare_leader"),
+                "consultation.claim", sid, "");
   }
-  const std::string sid(id);
   if (meta.status() == v1::CONSULTATION_STATUS_CLOSED) {
     return Deny(caller,
                 common::PolicyRefusal({{kRuleClosed, "the consultation is closed"}}),
@@ -545,12 +561,18 @@ absl::StatusOr<v1::Consultation> Consultations::AppendMessage(
     // NOT_FOUND whatever the text.
     BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id));
     if (is_answer && caller.agency() != meta.recipient_agency()) {
-      return absl::PermissionDeniedError(
-          "only a professional of the recipient agency may answer a consultation");
+      return Deny(caller,
+                  RoleRefusal(kRuleRecipientOnly,
+                              "only a professional of the recipient agency may answer a "
+                              "consultation"),
+                  action, id, request_id);
     }
     if (is_answer && !IsAnswerer(caller.role())) {
-      return absl::PermissionDeniedError(
-          "answering needs role clinician, psychologist, physician or child_welfare_leader");
+      return Deny(caller,
+                  RoleRefusal(kRuleAnswererRole,
+                              "answering needs role clinician, psychologist, physician or "
+                              "child_welfare_leader"),
+                  action, id, request_id);
     }
   }
   BUDSTIKKE_RETURN_IF_ERROR(Screen(caller, text, acks, id, request_id));

@@ -76,6 +76,10 @@ inline constexpr char kRuleAlreadyAnswered[] = "consultation.already_answered";
 inline constexpr char kRuleClosed[] = "consultation.closed";
 inline constexpr char kRuleRecipientType[] = "consultation.recipient_type";
 inline constexpr char kRuleNoRecipient[] = "routing.no_recipient";
+// PERMISSION_DENIED (audited as DENIED): claiming or answering by an agency
+// other than the recipient, or by a role that does not answer consultations.
+inline constexpr char kRuleRecipientOnly[] = "consultation.recipient_only";
+inline constexpr char kRuleAnswererRole[] = "consultation.answerer_role";
 
 struct ConsultationPage {
   std::vector<v1::Consultation> consultations;
