@@ -379,6 +379,13 @@ absl::StatusOr<AuditPage> AuditLog::Query(const AuditFilter& filter, uint64_t bo
     return static_cast<int>(page.records.size() + candidates.size()) >= page_size ||
            scanned >= kMaxScanned;
   };
+  // True when the page can take another candidate, after reading the pending
+  // ones if that is what it takes to know.
+  auto has_room = [&]() -> absl::StatusOr<bool> {
+    if (!full()) return true;
+    BUDSTIKKE_RETURN_IF_ERROR(flush());
+    return !full();
+  };
   auto add = [&](uint64_t index) -> absl::Status {
     next = index + 1;
     ++scanned;
@@ -407,24 +414,20 @@ absl::StatusOr<AuditPage> AuditLog::Query(const AuditFilter& filter, uint64_t bo
       if (it->key().size() != prefix.size() + 8) continue;
       const uint64_t index = FromBe64(it->key().substr(prefix.size()));
       if (index >= bound) break;
-      if (full()) {
-        BUDSTIKKE_RETURN_IF_ERROR(flush());
-        if (full()) {
-          more = true;
-          break;
-        }
+      BUDSTIKKE_ASSIGN_OR_RETURN(bool room, has_room());
+      if (!room) {
+        more = true;
+        break;
       }
       BUDSTIKKE_RETURN_IF_ERROR(add(index));
     }
     BUDSTIKKE_RETURN_IF_ERROR(it->status());
   } else {
     for (uint64_t index = start; index < bound; ++index) {
-      if (full()) {
-        BUDSTIKKE_RETURN_IF_ERROR(flush());
-        if (full()) {
-          more = true;
-          break;
-        }
+      BUDSTIKKE_ASSIGN_OR_RETURN(bool room, has_room());
+      if (!room) {
+        more = true;
+        break;
       }
       BUDSTIKKE_RETURN_IF_ERROR(add(index));
     }
