@@ -5,6 +5,7 @@
 // across 3 agencies streamed concurrently; the SDK's WatchInbox survives a
 // SIGKILLed server.
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -208,6 +209,15 @@ void ExpectNothingToReplay(const Client& client) {
   EXPECT_EQ(replayed, 0);
 }
 
+// CPU seconds (user + system) used so far by process `pid`.
+double CpuSeconds(int pid) {
+  std::string stat = testing::ReadWholeFile("/proc/" + std::to_string(pid) + "/stat");
+  // Fields after the parenthesised command name; utime and stime are 14 and 15.
+  std::vector<std::string> f = absl::StrSplit(stat.substr(stat.rfind(')') + 2), ' ');
+  if (f.size() < 13) return -1;
+  return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 // The subscriber is a real `budstikke inbox watch --ack --output json`
 // process, killed with SIGKILL while events stream in; a new process resumes
 // from the agency's acknowledged cursor.
@@ -404,9 +414,14 @@ TEST(InboxResumeTest, WatchInboxSurvivesSigkilledServer) {
   ASSERT_FALSE(server.address().empty());
   for (int i = 0; i < 4; ++i) ids.push_back(Ask(*kg));
   const bool all = PollUntil(20, [&] { return seen_count() >= 12; });
+
   canceller.Cancel();
   watcher.join();
-  ASSERT_TRUE(all) << "watch status: " << watch_status << ", seen " << seen.size();
+  ASSERT_TRUE(all) << "watch status: " << watch_status << ", seen " << seen.size()
+                   << ", subscriptions " << stats.subscriptions << ", redelivered "
+                   << stats.redelivered << ", last cursor " << stats.last_cursor << ", last error "
+                   << stats.last_error << ", channel state " << bup->channel()->GetState(false)
+                   << ", server " << server.address();
   EXPECT_EQ(watch_status.code(), absl::StatusCode::kCancelled) << watch_status;
   ASSERT_EQ(seen.size(), 12u);
   for (size_t i = 0; i < seen.size(); ++i) {
@@ -435,6 +450,19 @@ TEST(InboxResumeTest, WatchInboxSurvivesSigkilledServer) {
   ASSERT_TRUE(bup->AckInbox(12).ok());
   EXPECT_EQ(bup->AckInbox(0)->acked_cursor(), 12u);
   ExpectNothingToReplay(*bup);
+
+  // A subscriber waiting behind the acknowledged position (from 0, all acked)
+  // waits for new events; it does not spin the server.
+  const double cpu_before = CpuSeconds(server.process()->pid());
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    EXPECT_EQ(bup->SubscribeInbox(
+                     0, [](const v1::InboxEvent&) { return true; }, &ctx)
+                  .code(),
+              absl::StatusCode::kDeadlineExceeded);
+  }
+  EXPECT_LT(CpuSeconds(server.process()->pid()) - cpu_before, 0.2);
   std::cout << "resume across SIGKILL in "
             << std::chrono::duration<double>(Clock::now() - start).count() << " s\n";
 }

@@ -65,6 +65,7 @@ struct InboxWatchStats {
   int redelivered = 0;        // events the server sent again after a reconnect (skipped)
   uint64_t last_cursor = 0;   // last cursor passed to on_event
   uint64_t acked_cursor = 0;  // highest cursor acknowledged through this watch
+  absl::Status last_error;    // why the last stream ended (OK if none did)
 };
 
 // Lets another thread end a WatchInbox (it then returns CANCELLED).
