@@ -361,6 +361,9 @@ absl::Status Client::WatchInbox(uint64_t from_cursor,
     const absl::Duration backoff =
         std::min(options.max_backoff, absl::Milliseconds(100) * (1 << std::min(failures - 1, 10)));
     absl::SleepFor(backoff);
+    // Ask gRPC to resolve and connect again now instead of after its own
+    // backoff, so the stream resumes soon after the server is back.
+    grpc::experimental::ChannelResetConnectionBackoff(channel_.get());
   }
 }
 
