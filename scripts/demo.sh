@@ -62,6 +62,29 @@ expect() {
   else failed=$((failed + 1)); printf '  \033[31mUNEXPECTED\033[0m output lacks %s\n' "$1"; fi
 }
 
+# quiet IDENTITY budstikke-args... : runs the CLI silently (for polls); sets LAST,
+# returns the CLI's exit code.
+quiet() {
+  local who=$1; shift
+  LAST=$(BUDSTIKKE_CERT=$CERTS/$who.pem BUDSTIKKE_KEY=$CERTS/$who.key "$BIN/budstikke" "$@" 2>/dev/null)
+}
+# ok_if DESCRIPTION COMMAND...: a check that passes when COMMAND succeeds.
+ok_if() {
+  local what=$1; shift
+  if "$@"; then passed=$((passed + 1)); printf '  \033[32mok\033[0m %s\n' "$what"
+  else failed=$((failed + 1)); printf '  \033[31mUNEXPECTED\033[0m not true: %s\n' "$what"; fi
+}
+# field NAME: a top-level field of the JSON in LAST (strings bare, others as JSON).
+field() { printf '%s' "$LAST" | python3 scripts/demo.d/lib.py field "$1"; }
+# need VALUE WHAT: a value captured from JSON output is non-empty.
+need() { ok_if "got the $2 (${1:-empty})" [ -n "$1" ]; }
+# poll TRIES COMMAND...: reruns COMMAND every 0.1 s until it succeeds, at most TRIES times.
+poll() {
+  local tries=$1; shift
+  for _ in $(seq 1 "$tries"); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+
 bold "Budstikke demo: server on localhost:$PORT, data in var/data, certificates in var/certs"
 
 say "1. Every caller is known by its certificate (mTLS + SPIFFE ID)"
@@ -82,7 +105,8 @@ as kindergarten-staff 0 directory get bup-bergen
 as kindergarten-staff 4 directory get no-such-agency
 
 # Further chapters (consultations, consent and referrals, audit) are added by
-# scripts/demo.d/*.sh as those services land; each uses `as` and `expect`.
+# scripts/demo.d/*.sh as those services land; each uses `as`, `expect`, `ok_if`,
+# `need`, `field` and `poll`.
 for chapter in scripts/demo.d/*.sh; do
   [ -f "$chapter" ] || continue
   # shellcheck source=/dev/null

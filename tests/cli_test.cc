@@ -1,6 +1,10 @@
 // The budstikke CLI's exit-code contract and its clear, fast errors for the
 // usual mistakes (no certificate, wrong CA, server down), against the real
 // server binary.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 
 #include "gmock/gmock.h"
@@ -64,10 +68,9 @@ TEST_F(CliTest, UsageErrorsExit2WithOneLine) {
 }
 
 TEST_F(CliTest, PolicyRefusalExit3WithRuleInJson) {
-  EXPECT_EQ(Cli("kindergarten-staff",
-                {"consult", "ask", "--to-type", "bup", "--municipality", "0301", "--age-band",
-                 "3-5", "--concern", "sleep", "--text", "Ring mor på 912 34 567.", "--output",
-                 "json"}),
+  EXPECT_EQ(Cli("kindergarten-staff", {"consult", "ask", "--to-type", "bup", "--municipality",
+                                       "0301", "--age-band", "3-5", "--concern", "sleep", "--text",
+                                       "Ring mor på 912 34 567.", "--output", "json"}),
             3);
   EXPECT_THAT(out_, HasSubstr("\"code\":\"FAILED_PRECONDITION\""));
   EXPECT_THAT(out_, HasSubstr("\"rule\":\"consultation.pii.refused\""));
@@ -93,9 +96,8 @@ TEST_F(CliTest, NoCertificateConfiguredIsClearAndImmediate) {
 TEST_F(CliTest, WrongCaFailsWithin5SecondsWithHint) {
   // The client trusts another CA than the one that signed the server's cert.
   std::string rogue = server_->dir().Sub("cli-rogue");
-  ASSERT_EQ(RunCommand({"/bin/bash", testing::SourceDir() + "/certs/mint-cert.sh", "make-ca",
-                        rogue}),
-            0);
+  ASSERT_EQ(
+      RunCommand({"/bin/bash", testing::SourceDir() + "/certs/mint-cert.sh", "make-ca", rogue}), 0);
   std::vector<std::string> env = EnvWithout("BUDSTIKKE_CA");
   env.push_back("BUDSTIKKE_CA=" + rogue + "/ca.pem");
   EXPECT_EQ(Cli("", {"whoami"}, env), 5);
@@ -113,11 +115,75 @@ TEST_F(CliTest, ServerDownFailsWithin5SecondsWithHint) {
   EXPECT_LT(seconds_, 5.0);
 }
 
+// A loopback listener that completes TCP connections (the kernel does that
+// from the backlog) but never accepts them, so no TLS handshake ever happens.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof(addr);
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        listen(fd_, 16) != 0 || getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ADD_FAILURE() << "cannot listen on loopback";
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentListener() {
+    if (fd_ >= 0) close(fd_);
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST_F(CliTest, ServerThatNeverSpeaksTlsFailsWithin5SecondsExit5) {
+  SilentListener silent;
+  std::vector<std::string> env = EnvWithout("BUDSTIKKE_SERVER");
+  env.push_back("BUDSTIKKE_SERVER=" + silent.address());
+  EXPECT_EQ(Cli("", {"whoami"}, env), 5) << err_;
+  EXPECT_EQ(err_, "budstikke: UNAVAILABLE: no TLS connection to " + silent.address() +
+                      " within 4s: the address accepts connections but does not answer like a "
+                      "Budstikke server (is the server running at BUDSTIKKE_SERVER / --server?)\n");
+  EXPECT_LT(seconds_, 5.0);
+  EXPECT_GT(seconds_, 3.5);  // it did wait for the handshake, then gave up
+  // inbox watch (a stream without a deadline) does not hang either.
+  EXPECT_EQ(Cli("", {"inbox", "watch", "--output", "json"}, env), 5) << err_;
+  EXPECT_THAT(err_, HasSubstr("UNAVAILABLE: no TLS connection to " + silent.address()));
+  EXPECT_LT(seconds_, 5.0);
+}
+
+TEST_F(CliTest, DeadlineExceededExit5) {
+  // The call's deadline (--timeout 1) runs out before the connection is up:
+  // deterministic, unlike racing a slow call on a loaded machine.
+  SilentListener silent;
+  std::vector<std::string> env = EnvWithout("BUDSTIKKE_SERVER");
+  env.push_back("BUDSTIKKE_SERVER=" + silent.address());
+  EXPECT_EQ(Cli("", {"whoami", "--timeout", "1", "--output", "json"}, env), 5) << err_;
+  EXPECT_EQ(err_, "budstikke: DEADLINE_EXCEEDED: deadline of 1s exceeded while connecting to " +
+                      silent.address() +
+                      " (the server did not answer in time; is it reachable?)\n");
+  EXPECT_THAT(out_, HasSubstr("\"code\":\"DEADLINE_EXCEEDED\""));
+  EXPECT_GT(seconds_, 0.9);
+  EXPECT_LT(seconds_, 3.0);
+}
+
 TEST_F(CliTest, EveryCommandHasHelpWithAnExample) {
-  for (std::vector<std::string> cmd :
-       {std::vector<std::string>{"whoami"}, {"directory", "list"}, {"check-text"},
-        {"consult", "ask"}, {"consent", "record"}, {"referral", "send"}, {"inbox", "watch"},
-        {"audit", "verify"}, {"admin", "backup"}}) {
+  for (std::vector<std::string> cmd : {std::vector<std::string>{"whoami"},
+                                       {"directory", "list"},
+                                       {"check-text"},
+                                       {"consult", "ask"},
+                                       {"consent", "record"},
+                                       {"referral", "send"},
+                                       {"inbox", "watch"},
+                                       {"audit", "verify"},
+                                       {"admin", "backup"}}) {
     cmd.push_back("--help");
     EXPECT_EQ(Cli("kindergarten-staff", cmd), 0) << cmd[0];
     EXPECT_THAT(out_, ::testing::ContainsRegex("example: .*budstikke " + cmd[0]))

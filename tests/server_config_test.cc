@@ -2,6 +2,7 @@
 // non-zero exit code, before it listens or touches the data dir.
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "gmock/gmock.h"
@@ -44,8 +45,8 @@ class ServerConfigTest : public ::testing::Test {
   }
 
   // Runs the server with `flags` (+ extra) and expects it to refuse.
-  void ExpectRefused(const std::map<std::string, std::string>& flags,
-                     const std::string& message, std::vector<std::string> extra = {}) {
+  void ExpectRefused(const std::map<std::string, std::string>& flags, const std::string& message,
+                     std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = {BinDir() + "/budstikke-server"};
     for (const auto& [k, v] : flags) {
       argv.push_back(k);
@@ -83,6 +84,35 @@ TEST_F(ServerConfigTest, CertificateIsNotPem) {
   auto f = Flags();
   f["--tls-cert"] = WriteFile("garbage.pem", "hello", 0644);
   ExpectRefused(f, "is not a PEM certificate");
+}
+
+// Tests run as root, for whom chmod 000 does not make a file unreadable; a
+// directory in place of the file is unreadable for everyone.
+TEST_F(ServerConfigTest, UnreadableCertificate) {
+  auto f = Flags();
+  const std::string dir = dir_->Sub("cert-is-a-dir.pem");
+  std::filesystem::create_directories(dir);
+  f["--tls-cert"] = dir;
+  ExpectRefused(f, "TLS certificate " + dir + " cannot be read: Is a directory");
+}
+
+TEST_F(ServerConfigTest, UnreadableCaFile) {
+  auto f = Flags();
+  const std::string dir = dir_->Sub("ca-is-a-dir.pem");
+  std::filesystem::create_directories(dir);
+  f["--tls-ca"] = dir;
+  ExpectRefused(f, "TLS CA file " + dir + " cannot be read: Is a directory");
+}
+
+TEST_F(ServerConfigTest, UnreadableKeyFiles) {
+  const std::string dir = dir_->Sub("key-is-a-dir");
+  std::filesystem::create_directories(dir);
+  chmod(dir.c_str(), 0700);
+  for (const char* flag : {"--tls-key", "--master-key-file", "--audit-signing-key-file"}) {
+    auto f = Flags();
+    f[flag] = dir;
+    ExpectRefused(f, dir + " is not a regular file");
+  }
 }
 
 TEST_F(ServerConfigTest, KeyReadableByOthers) {
@@ -160,10 +190,10 @@ TEST_F(ServerConfigTest, HelpListsFlagsAndExitsZero) {
   std::string out, err;
   int rc = RunCommand({BinDir() + "/budstikke-server", "--help"}, &out, &err);
   EXPECT_EQ(rc, 0);
-  for (const char* flag : {"--listen", "--data-dir", "--tls-cert", "--tls-key", "--tls-ca",
-                           "--trust-domain", "--master-key-file", "--audit-signing-key-file",
-                           "--target", "--sync-writes", "--seed-directory", "--metrics-listen",
-                           "--refuse-synthetic-ids", "--operator-agency"}) {
+  for (const char* flag :
+       {"--listen", "--data-dir", "--tls-cert", "--tls-key", "--tls-ca", "--trust-domain",
+        "--master-key-file", "--audit-signing-key-file", "--target", "--sync-writes",
+        "--seed-directory", "--metrics-listen", "--refuse-synthetic-ids", "--operator-agency"}) {
     EXPECT_THAT(out, HasSubstr(flag));
   }
 }

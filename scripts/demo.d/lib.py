@@ -28,5 +28,9 @@ def synthetic_id(day, month, year):
 if __name__ == "__main__":
     if sys.argv[1] == "id":
         print(synthetic_id(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])))
-    elif sys.argv[1] == "field":  # field NAME < json
-        print(json.load(sys.stdin)[sys.argv[2]])
+    elif sys.argv[1] == "field":  # field NAME < json; nothing and exit 1 if absent
+        try:
+            value = json.load(sys.stdin)[sys.argv[2]]
+        except (ValueError, KeyError, TypeError):
+            raise SystemExit(1)
+        print(value if isinstance(value, str) else json.dumps(value))

@@ -33,6 +33,13 @@ absl::Status CheckPrivateFile(absl::string_view what, const std::string& path) {
 }
 
 absl::StatusOr<std::string> ReadFile(absl::string_view what, const std::string& path) {
+  // std::ifstream opens a directory without error and then reads nothing, which
+  // would surface later as a misleading "not PEM" or "wrong size".
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " ", path, " cannot be read: ", std::strerror(EISDIR)));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int err = errno;

@@ -1,5 +1,7 @@
 #include "services/inbox/inbox_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "services/common/grpc_status.h"
 
@@ -7,8 +9,7 @@ namespace budstikke::inbox {
 
 using common::ToGrpcStatus;
 
-grpc::Status InboxServiceImpl::Subscribe(grpc::ServerContext* ctx,
-                                         const v1::SubscribeRequest* req,
+grpc::Status InboxServiceImpl::Subscribe(grpc::ServerContext* ctx, const v1::SubscribeRequest* req,
                                          grpc::ServerWriter<v1::InboxEvent>* writer) {
   auto caller = auth_->Authenticate(ctx, "budstikke.v1.InboxService/Subscribe");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
@@ -32,7 +33,12 @@ grpc::Status InboxServiceImpl::Subscribe(grpc::ServerContext* ctx,
       if (!writer->Write(e)) return grpc::Status::CANCELLED;  // client went away
       cursor = e.cursor();
     }
-    if (events->empty()) inbox_->WaitForNewer(agency, cursor, poll_);
+    if (events->empty()) {
+      // Read starts after the acknowledged position: wait from there too, or a
+      // subscriber behind it (e.g. from_cursor 0, everything acked) would spin.
+      auto acked = inbox_->Acked(agency);
+      inbox_->WaitForNewer(agency, std::max(cursor, acked.ok() ? *acked : cursor), poll_);
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -10,6 +11,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "google/rpc/status.pb.h"
 
 namespace budstikke {
@@ -25,13 +27,12 @@ std::string Env(const char* name) {
 absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what,
                                     const char* how_to_set) {
   if (path.empty()) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("no ", what, " configured: set ", how_to_set));
+    return absl::UnauthenticatedError(absl::StrCat("no ", what, " configured: set ", how_to_set));
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::UnauthenticatedError(absl::StrCat(what, " ", path, " cannot be read (",
-                                                   how_to_set, ")"));
+    return absl::UnauthenticatedError(
+        absl::StrCat(what, " ", path, " cannot be read (", how_to_set, ")"));
   }
   std::ostringstream ss;
   ss << in.rdbuf();
@@ -105,7 +106,13 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
   ssl.pem_private_key = *std::move(key);
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // Reconnect soon after a server restart: start at 200 ms, at most 1 s apart.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // gRPC 1.51's pick_first can stop reconnecting once in TRANSIENT_FAILURE
+  // until the name is resolved again, by default at most every 30 s: resolve
+  // again after 500 ms, so a client recovers soon after a server restart.
+  args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 500);
   args.SetMaxReceiveMessageSize(16 * 1024 * 1024);
   auto channel = grpc::CreateCustomChannel(options.server, grpc::SslCredentials(ssl), args);
   return std::unique_ptr<Client>(new Client(options, std::move(channel)));
@@ -113,6 +120,28 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
 
 std::chrono::system_clock::time_point Client::Deadline() const {
   return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.timeout);
+}
+
+absl::Status Client::AwaitConnection(std::chrono::system_clock::time_point deadline) const {
+  const auto connect_deadline =
+      std::min(deadline, std::chrono::system_clock::now() +
+                             absl::ToChronoMilliseconds(options_.connect_timeout));
+  grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
+  while (state == GRPC_CHANNEL_IDLE || state == GRPC_CHANNEL_CONNECTING) {
+    if (!channel_->WaitForStateChange(state, connect_deadline)) {
+      if (connect_deadline >= deadline) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("deadline of ", absl::FormatDuration(options_.timeout),
+                         " exceeded while connecting to ", options_.server));
+      }
+      return absl::UnavailableError(absl::StrCat(
+          "no TLS connection to ", options_.server, " within ",
+          absl::FormatDuration(options_.connect_timeout),
+          ": the address accepts connections but does not answer like a Budstikke server"));
+    }
+    state = channel_->GetState(/*try_to_connect=*/true);
+  }
+  return absl::OkStatus();
 }
 
 bool Client::SleepBeforeRetry(int attempt, std::chrono::system_clock::time_point deadline) {
@@ -171,8 +200,8 @@ absl::StatusOr<v1::Agency> Client::UpdateAgency(const v1::Agency& agency) const 
 std::string NewRequestId() {
   unsigned char bytes[16];
   RAND_bytes(bytes, sizeof(bytes));
-  return "req-" + absl::BytesToHexString(
-                      absl::string_view(reinterpret_cast<char*>(bytes), sizeof(bytes)));
+  return "req-" +
+         absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(bytes), sizeof(bytes)));
 }
 
 // --- ConsultationService and InboxService ---
@@ -224,12 +253,15 @@ absl::StatusOr<v1::ListConsultationsResponse> Client::ListConsultations(
 absl::Status Client::SubscribeInbox(uint64_t from_cursor,
                                     const std::function<bool(const v1::InboxEvent&)>& on_event,
                                     grpc::ClientContext* context) const {
+  if (absl::Status connected = AwaitConnection(std::chrono::system_clock::time_point::max());
+      !connected.ok()) {
+    return connected;
+  }
   grpc::ClientContext own;
   grpc::ClientContext* ctx = context != nullptr ? context : &own;
   v1::SubscribeRequest request;
   request.set_from_cursor(from_cursor);
-  std::unique_ptr<grpc::ClientReader<v1::InboxEvent>> reader =
-      inbox_->Subscribe(ctx, request);
+  std::unique_ptr<grpc::ClientReader<v1::InboxEvent>> reader = inbox_->Subscribe(ctx, request);
   v1::InboxEvent event;
   while (reader->Read(&event)) {
     if (!on_event(event)) {
@@ -247,6 +279,93 @@ absl::StatusOr<v1::AckResponse> Client::AckInbox(uint64_t up_to_cursor) const {
   return Call(*inbox_, &v1::InboxService::Stub::Ack, request);
 }
 
+void InboxWatchCanceller::Cancel() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancelled_ = true;
+  if (context_ != nullptr) context_->TryCancel();
+}
+
+bool InboxWatchCanceller::cancelled() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cancelled_;
+}
+
+bool InboxWatchCanceller::Attach(grpc::ClientContext* context) {
+  std::lock_guard<std::mutex> lock(mu_);
+  context_ = context;
+  return !cancelled_;
+}
+
+void InboxWatchCanceller::Detach() {
+  std::lock_guard<std::mutex> lock(mu_);
+  context_ = nullptr;
+}
+
+absl::Status Client::WatchInbox(uint64_t from_cursor,
+                                const std::function<bool(const v1::InboxEvent&)>& on_event,
+                                const InboxWatchOptions& options, InboxWatchStats* stats,
+                                InboxWatchCanceller* canceller) const {
+  InboxWatchStats own_stats;
+  InboxWatchStats& st = stats != nullptr ? *stats : own_stats;
+  st.last_cursor = from_cursor;
+  st.acked_cursor = from_cursor;
+  int failures = 0;
+  while (true) {
+    if (canceller != nullptr && canceller->cancelled()) {
+      return absl::CancelledError("inbox watch cancelled");
+    }
+    grpc::ClientContext context;
+    if (canceller != nullptr && !canceller->Attach(&context)) {
+      return absl::CancelledError("inbox watch cancelled");
+    }
+    ++st.subscriptions;
+    bool stopped = false;
+    absl::Status inner = absl::OkStatus();
+    absl::Status s = SubscribeInbox(
+        st.acked_cursor,
+        [&](const v1::InboxEvent& event) {
+          failures = 0;
+          if (event.cursor() <= st.last_cursor) {  // sent again after a reconnect
+            ++st.redelivered;
+            return true;
+          }
+          st.last_cursor = event.cursor();
+          if (!on_event(event)) {
+            stopped = true;
+            return false;
+          }
+          if (options.auto_ack) {
+            absl::StatusOr<v1::AckResponse> acked = AckInbox(event.cursor());
+            if (!acked.ok()) {
+              inner = acked.status();
+              return false;
+            }
+            st.acked_cursor = std::max(st.acked_cursor, event.cursor());
+          }
+          return true;
+        },
+        &context);
+    if (canceller != nullptr) canceller->Detach();
+    st.last_error = s;
+    if (!inner.ok()) return inner;
+    if (stopped) return absl::OkStatus();
+    if (canceller != nullptr && canceller->cancelled()) {
+      return absl::CancelledError("inbox watch cancelled");
+    }
+    if (s.code() != absl::StatusCode::kUnavailable) return s;
+    if (++failures > options.max_reconnects) {
+      return absl::UnavailableError(absl::StrCat("inbox stream: ", options_.server,
+                                                 " unreachable after ", failures,
+                                                 " attempts: ", s.message()));
+    }
+    const absl::Duration backoff =
+        std::min(options.max_backoff, absl::Milliseconds(100) * (1 << std::min(failures - 1, 10)));
+    absl::SleepFor(backoff);
+    // Ask gRPC to resolve and connect again now instead of after its own
+    // backoff, so the stream resumes soon after the server is back.
+    grpc::experimental::ChannelResetConnectionBackoff(channel_.get());
+  }
+}
 
 // --- ConsentService and ReferralService ---
 

@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -37,11 +38,52 @@ struct ClientOptions {
   std::string cert_file;                  // PEM client certificate (SPIFFE ID)
   std::string key_file;                   // PEM client key
   absl::Duration timeout = absl::Seconds(10);
+  // How long a call waits for the connection (TCP and TLS handshake) before
+  // failing with UNAVAILABLE, e.g. when the address answers TCP but never
+  // speaks TLS; capped by the call's own deadline (then DEADLINE_EXCEEDED).
+  absl::Duration connect_timeout = absl::Seconds(4);
   // Attempts for calls that are safe to repeat (see Client::Call); 1 = no retry.
   int max_attempts = 3;
 
   // BUDSTIKKE_SERVER, BUDSTIKKE_CA, BUDSTIKKE_CERT, BUDSTIKKE_KEY.
   static ClientOptions FromEnv();
+};
+
+// Options for Client::WatchInbox.
+struct InboxWatchOptions {
+  // Acknowledge each event once on_event has returned true for it.
+  bool auto_ack = false;
+  // Consecutive failed (re)subscriptions before giving up with UNAVAILABLE.
+  int max_reconnects = 10;
+  // Backoff between attempts: 100 ms, doubling, at most this.
+  absl::Duration max_backoff = absl::Seconds(2);
+};
+
+// What a WatchInbox did, for callers that monitor it (and for tests).
+struct InboxWatchStats {
+  int subscriptions = 0;      // Subscribe streams opened (1 + reconnects)
+  int redelivered = 0;        // events the server sent again after a reconnect (skipped)
+  uint64_t last_cursor = 0;   // last cursor passed to on_event
+  uint64_t acked_cursor = 0;  // highest cursor acknowledged through this watch
+  absl::Status last_error;    // why the last stream ended (OK if none did)
+};
+
+// Lets another thread end a WatchInbox (it then returns CANCELLED).
+// Thread-safe.
+class InboxWatchCanceller {
+ public:
+  void Cancel();
+  bool cancelled() const;
+
+ private:
+  friend class Client;
+  // Registers the context of the current stream; false if already cancelled.
+  bool Attach(grpc::ClientContext* context);
+  void Detach();
+
+  mutable std::mutex mu_;
+  bool cancelled_ = false;
+  grpc::ClientContext* context_ = nullptr;
 };
 
 // The grpc::Status converted to absl::Status, keeping the details
@@ -64,11 +106,12 @@ class Client {
   // IsSafeToRetry) is retried on UNAVAILABLE with backoff (100 ms, 200 ms, ...)
   // up to ClientOptions::max_attempts, within the one deadline.
   template <typename Stub, typename Request, typename Response>
-  absl::StatusOr<Response> Call(
-      Stub& stub,
-      grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
-      const Request& request) const {
+  absl::StatusOr<Response> Call(Stub& stub,
+                                grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                             Response*),
+                                const Request& request) const {
     const auto deadline = Deadline();
+    if (absl::Status connected = AwaitConnection(deadline); !connected.ok()) return connected;
     const bool retry = IsSafeToRetry(request);
     grpc::Status status;
     for (int attempt = 1;; ++attempt) {
@@ -101,8 +144,7 @@ class Client {
   // ConsultationService (anonymous consultations). Requests are passed whole;
   // create calls need request.request_id (NewRequestId() if you have none).
   absl::StatusOr<v1::CheckTextResponse> CheckText(const std::string& text) const;
-  absl::StatusOr<v1::Consultation> AskConsultation(
-      const v1::AskConsultationRequest& request) const;
+  absl::StatusOr<v1::Consultation> AskConsultation(const v1::AskConsultationRequest& request) const;
   absl::StatusOr<v1::Consultation> ClaimConsultation(const std::string& id) const;
   absl::StatusOr<v1::Consultation> AnswerConsultation(
       const v1::AnswerConsultationRequest& request) const;
@@ -122,11 +164,24 @@ class Client {
                               const std::function<bool(const v1::InboxEvent&)>& on_event,
                               grpc::ClientContext* context = nullptr) const;
   absl::StatusOr<v1::AckResponse> AckInbox(uint64_t up_to_cursor) const;
+  // Follows the inbox like SubscribeInbox, but survives disconnects and server
+  // restarts: when the stream fails with UNAVAILABLE it resubscribes (with
+  // backoff) from the last cursor acknowledged through it (auto_ack; else
+  // from_cursor). The server starts after its acknowledged position (acks made
+  // with AckInbox count too) and redelivers every unacknowledged event; events
+  // already passed to on_event are skipped, so on_event sees each cursor once,
+  // in order. Returns OK when on_event returns false, CANCELLED after
+  // canceller->Cancel(), UNAVAILABLE after options.max_reconnects failed
+  // attempts in a row, or any other stream or ack error. `stats` and
+  // `canceller` may be null.
+  absl::Status WatchInbox(uint64_t from_cursor,
+                          const std::function<bool(const v1::InboxEvent&)>& on_event,
+                          const InboxWatchOptions& options = {}, InboxWatchStats* stats = nullptr,
+                          InboxWatchCanceller* canceller = nullptr) const;
 
   // ConsentService. Record needs request.request_id.
   absl::StatusOr<v1::Consent> RecordConsent(const v1::RecordConsentRequest& request) const;
-  absl::StatusOr<v1::Consent> RevokeConsent(const std::string& id,
-                                            const std::string& reason) const;
+  absl::StatusOr<v1::Consent> RevokeConsent(const std::string& id, const std::string& reason) const;
   absl::StatusOr<v1::Consent> GetConsent(const std::string& id) const;
   absl::StatusOr<v1::ListConsentsResponse> ListConsents(
       const v1::ListConsentsRequest& request) const;
@@ -164,6 +219,10 @@ class Client {
  private:
   Client(ClientOptions options, std::shared_ptr<grpc::Channel> channel);
   std::chrono::system_clock::time_point Deadline() const;
+  // Waits (at most connect_timeout, and not past `deadline`) while the channel
+  // is idle or connecting. OK when ready, or when it failed: the call then
+  // reports the failure itself (e.g. connection refused, bad certificate).
+  absl::Status AwaitConnection(std::chrono::system_clock::time_point deadline) const;
   // Sleeps the backoff for `attempt`; false if that would pass the deadline.
   static bool SleepBeforeRetry(int attempt, std::chrono::system_clock::time_point deadline);
 

@@ -28,28 +28,30 @@ void AddInboxCommands(CLI::App& app, CliContext& ctx) {
     ctx.Run([&]() -> absl::Status {
       auto client = ctx.client();
       if (!client.ok()) return client.status();
+      // A server that is down, silent or rejects our certificate fails here,
+      // at once and clearly; only later disconnects are retried.
+      if (auto me = (*client)->WhoAmI(); !me.ok()) return me.status();
       uint64_t cursor = args->from;
       int64_t seen = 0;
       int failures = 0;
       absl::Status inner = absl::OkStatus();
       while (true) {
         bool progressed = false;
-        absl::Status s = (*client)->SubscribeInbox(
-            cursor, [&](const v1::InboxEvent& e) {
-              if (e.cursor() <= cursor) return true;  // duplicate after reconnect
-              cursor = e.cursor();
-              progressed = true;
-              ctx.Emit(ToJson(e), {"cursor", "type", "resource", "time"});
-              if (args->ack) {
-                auto acked = (*client)->AckInbox(cursor);
-                if (!acked.ok()) {
-                  inner = acked.status();
-                  return false;
-                }
-              }
-              ++seen;
-              return args->max_events <= 0 || seen < args->max_events;
-            });
+        absl::Status s = (*client)->SubscribeInbox(cursor, [&](const v1::InboxEvent& e) {
+          if (e.cursor() <= cursor) return true;  // duplicate after reconnect
+          cursor = e.cursor();
+          progressed = true;
+          ctx.Emit(ToJson(e), {"cursor", "type", "resource", "time"});
+          if (args->ack) {
+            auto acked = (*client)->AckInbox(cursor);
+            if (!acked.ok()) {
+              inner = acked.status();
+              return false;
+            }
+          }
+          ++seen;
+          return args->max_events <= 0 || seen < args->max_events;
+        });
         if (!inner.ok()) return inner;
         if (s.ok()) return absl::OkStatus();  // --max-events reached
         if (s.code() != absl::StatusCode::kUnavailable) return s;

@@ -149,8 +149,14 @@ class Client:
             root_certificates=_read_file(os.fspath(ca), "CA certificate", src["ca"]),
             private_key=_read_file(os.fspath(key), "private key", src["key"]),
             certificate_chain=_read_file(os.fspath(cert), "certificate", src["cert"]))
+        # Reconnect soon after a server restart: Debian's gRPC (1.51) can stay in
+        # TRANSIENT_FAILURE until the name is resolved again (by default at most
+        # every 30 s), so allow that after 500 ms, and keep backoffs short.
         options = [("grpc.max_receive_message_length", _MAX_MESSAGE),
-                   ("grpc.max_send_message_length", _MAX_MESSAGE)]
+                   ("grpc.max_send_message_length", _MAX_MESSAGE),
+                   ("grpc.dns_min_time_between_resolutions_ms", 500),
+                   ("grpc.initial_reconnect_backoff_ms", 200),
+                   ("grpc.max_reconnect_backoff_ms", 1000)]
         if server_name:
             options.append(("grpc.ssl_target_name_override", server_name))
         self._channel = grpc.secure_channel(server, creds, options=options)

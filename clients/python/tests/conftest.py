@@ -86,9 +86,20 @@ class Server:
                 self.proc.wait()
         self.proc = None
 
-    def restart(self):
-        """Stops and starts again on the same port and data directory."""
-        self.stop()
+    def kill(self):
+        """Kills the server with SIGKILL (no graceful shutdown) and reaps it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def restart(self, kill=False):
+        """Stops (SIGTERM, or SIGKILL with ``kill``) and starts again on the same
+        port and data directory."""
+        if kill:
+            self.kill()
+        else:
+            self.stop()
         self.start(self.port)
 
     def env(self, name):

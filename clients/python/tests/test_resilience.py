@@ -1,4 +1,4 @@
-"""Retries, request ids across retries, and inbox resume across a server restart."""
+"""Retries, request ids across retries, and inbox resume across a SIGKILLed server."""
 
 import grpc
 import pytest
@@ -93,24 +93,38 @@ def test_claim_not_retried(client_for):
     assert seen == ["x"]
 
 
-def test_inbox_resumes_after_server_restart(tmp_path, cert_dir):
+def test_inbox_resumes_after_server_sigkill(tmp_path, cert_dir):
+    """The server dies with SIGKILL while a subscription has acked some events and
+    not others; after the restart the same subscription carries on: every event
+    once, in order; a new subscription gets exactly the unacked ones again."""
     srv = Server(str(tmp_path), cert_dir)
     srv.start()
     try:
         with srv.client("kindergarten-staff") as kg, srv.client("bup-clinician") as bup:
-            c1 = kg.consultations.ask("Barnet gråter mye ved levering.", to="bup-oslo",
-                                      age_band="0-2", concerns=["social"])
-            sub = bup.inbox.subscribe(duration=30.0)
-            ev1 = next(sub)
-            assert ev1.resource.id == c1.id
-            sub.ack()
-            srv.restart()
-            c2 = kg.consultations.ask("Barnet spiser lite.", to="bup-oslo", age_band="0-2",
-                                      concerns=["nutrition"])
-            ev2 = next(sub)
+            def ask(text):
+                return kg.consultations.ask(text, to="bup-oslo", age_band="0-2",
+                                            concerns=["social"]).id
+            ids = [ask("Barnet gråter mye ved levering, dag %d." % i) for i in range(5)]
+            sub = bup.inbox.subscribe(duration=60.0)
+            before = [next(sub) for _ in range(5)]
+            assert [e.cursor for e in before] == [1, 2, 3, 4, 5]
+            assert [e.resource.id for e in before] == ids
+            assert sub.ack(3) == 3  # 1-3 acked, 4-5 not
+            srv.restart(kill=True)
+            ids += [ask("Barnet spiser lite, uke %d." % i) for i in range(3)]
+            after = [next(sub) for _ in range(3)]
             sub.cancel()
-            assert ev2.resource.id == c2.id
-            assert ev2.cursor == ev1.cursor + 1
-            assert sub.acked_cursor == ev1.cursor
+            assert [e.cursor for e in after] == [6, 7, 8]
+            assert [e.resource.id for e in after] == ids[5:]
+            assert sub.acked_cursor == 3
+            # A new subscriber: exactly the unacked events 4-8, in order.
+            again = bup.inbox.subscribe(auto_ack=True, duration=30.0)
+            redelivered = [next(again) for _ in range(5)]
+            again.cancel()
+            assert [e.cursor for e in redelivered] == [4, 5, 6, 7, 8]
+            assert [e.resource.id for e in redelivered] == ids[3:]
+            # auto_ack acks an event when the next one is asked for: 4-7 here.
+            assert bup.inbox.ack(0) == 7
+            assert bup.inbox.ack(8) == 8
     finally:
         srv.stop()

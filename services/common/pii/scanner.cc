@@ -27,9 +27,7 @@ namespace {
 inline bool IsDigit(unsigned char c) { return static_cast<unsigned>(c - '0') < 10u; }
 inline bool IsAsciiUpper(unsigned char c) { return static_cast<unsigned>(c - 'A') < 26u; }
 inline bool IsAsciiLower(unsigned char c) { return static_cast<unsigned>(c - 'a') < 26u; }
-inline bool IsAsciiAlpha(unsigned char c) {
-  return static_cast<unsigned>((c | 0x20) - 'a') < 26u;
-}
+inline bool IsAsciiAlpha(unsigned char c) { return static_cast<unsigned>((c | 0x20) - 'a') < 26u; }
 inline bool IsAsciiAlnum(unsigned char c) { return IsAsciiAlpha(c) || IsDigit(c); }
 
 // Length of the letter starting at text[p], or 0 if it is not a letter.
@@ -168,8 +166,7 @@ bool IsSentenceInitial(std::string_view text, size_t p) {
       }
       if (c == 0xA2) return true;
     }
-    return c == '.' || c == '!' || c == '?' || c == '\n' || c == '\r' ||
-           c == '*' || c == '-';
+    return c == '.' || c == '!' || c == '?' || c == '\n' || c == '\r' || c == '*' || c == '-';
   }
   return true;
 }
@@ -274,25 +271,90 @@ int GroupValue(std::string_view text, const Group& g) {
   return v;
 }
 
-constexpr std::string_view kStreetSuffixes[] = {
-    "veien", "vegen", "vei",    "veg",    "gata",   "gate",   "gaten",
-    "stien", "plassen", "plass", "bakken", "svingen", "all\xC3\xA9", "all\xC3\xA9" "en",
-    "lia",   "kroken", "torget", "tunet",  "ringen", "l\xC3\xB8kka", "jordet",
-    "terrasse", "stubben", "grenda"};
-constexpr std::string_view kStreetWords[] = {
-    "gate", "gata", "vei", "veg", "veien", "vegen", "all\xC3\xA9", "alle",
-    "plass", "terrasse", "torg", "sti"};
+constexpr std::string_view kStreetSuffixes[] = {"veien",
+                                                "vegen",
+                                                "vei",
+                                                "veg",
+                                                "gata",
+                                                "gate",
+                                                "gaten",
+                                                "stien",
+                                                "plassen",
+                                                "plass",
+                                                "bakken",
+                                                "svingen",
+                                                "all\xC3\xA9",
+                                                "all\xC3\xA9"
+                                                "en",
+                                                "lia",
+                                                "kroken",
+                                                "torget",
+                                                "tunet",
+                                                "ringen",
+                                                "l\xC3\xB8kka",
+                                                "jordet",
+                                                "terrasse",
+                                                "stubben",
+                                                "grenda"};
+constexpr std::string_view kStreetWords[] = {"gate",  "gata",     "vei",         "veg",
+                                             "veien", "vegen",    "all\xC3\xA9", "alle",
+                                             "plass", "terrasse", "torg",        "sti"};
 
-constexpr std::string_view kCueWords[] = {
-    "gutten", "gutt", "jenta", "jente", "jenten", "barnet", "eleven", "mor",
-    "far", "mora", "moren", "faren", "mamma", "pappa", "bror", "broren",
-    "s\xC3\xB8ster", "s\xC3\xB8steren", "s\xC3\xB8stera", "heter", "het",
-    "kalt", "kalles", "navn", "navnet", "onkel", "tante", "bestemor",
-    "bestefar", "farmor", "mormor", "morfar", "farfar", "stefar", "stemor",
-    "stefaren", "stemoren", "venninnen", "venninna", "vennen", "kompisen",
-    "lillebror", "storebror", "lilles\xC3\xB8ster", "stores\xC3\xB8ster",
-    "s\xC3\xB8nnen", "datteren", "dattera", "fosterfar", "fostermor",
-    "kj\xC3\xA6resten", "samboer", "samboeren", "foresatt", "verge"};
+constexpr std::string_view kCueWords[] = {"gutten",
+                                          "gutt",
+                                          "jenta",
+                                          "jente",
+                                          "jenten",
+                                          "barnet",
+                                          "eleven",
+                                          "mor",
+                                          "far",
+                                          "mora",
+                                          "moren",
+                                          "faren",
+                                          "mamma",
+                                          "pappa",
+                                          "bror",
+                                          "broren",
+                                          "s\xC3\xB8ster",
+                                          "s\xC3\xB8steren",
+                                          "s\xC3\xB8stera",
+                                          "heter",
+                                          "het",
+                                          "kalt",
+                                          "kalles",
+                                          "navn",
+                                          "navnet",
+                                          "onkel",
+                                          "tante",
+                                          "bestemor",
+                                          "bestefar",
+                                          "farmor",
+                                          "mormor",
+                                          "morfar",
+                                          "farfar",
+                                          "stefar",
+                                          "stemor",
+                                          "stefaren",
+                                          "stemoren",
+                                          "venninnen",
+                                          "venninna",
+                                          "vennen",
+                                          "kompisen",
+                                          "lillebror",
+                                          "storebror",
+                                          "lilles\xC3\xB8ster",
+                                          "stores\xC3\xB8ster",
+                                          "s\xC3\xB8nnen",
+                                          "datteren",
+                                          "dattera",
+                                          "fosterfar",
+                                          "fostermor",
+                                          "kj\xC3\xA6resten",
+                                          "samboer",
+                                          "samboeren",
+                                          "foresatt",
+                                          "verge"};
 
 }  // namespace
 
@@ -302,7 +364,7 @@ struct Scanner::Impl {
   std::map<FindingKind, Severity> severities;
   bool scan[6] = {false, false, false, false, false, false};
   bool allow_synthetic = true;
-  std::string names_storage;  // backs `names` when loaded from a file
+  std::string names_storage;                          // backs `names` when loaded from a file
   absl::flat_hash_map<std::string_view, bool> names;  // name -> common word
   absl::flat_hash_set<std::string_view> cues;
   std::unique_ptr<RE2> month_date;   // anchored after the day number
@@ -313,23 +375,23 @@ struct Scanner::Impl {
   void ScanEmails(std::string_view text, std::vector<Candidate>* out) const;
   void ScanChain(std::string_view text, size_t p, size_t* chain_end,
                  std::vector<Candidate>* out) const;
-  void ScanWord(std::string_view text, size_t start, size_t end,
-                std::vector<Candidate>* out, size_t* last_name) const;
-  bool PhoneShapeOk(std::string_view text, const Group* g, size_t i,
-                    size_t j) const;
+  void ScanWord(std::string_view text, size_t start, size_t end, std::vector<Candidate>* out,
+                size_t* last_name) const;
+  bool PhoneShapeOk(std::string_view text, const Group* g, size_t i, size_t j) const;
 };
 
 namespace {
 
 std::string_view StripWs(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
 // Parses the name list; the map's keys point into `data`, which must outlive it.
-absl::Status LoadNames(std::string_view data,
-                       absl::flat_hash_map<std::string_view, bool>* names) {
+absl::Status LoadNames(std::string_view data, absl::flat_hash_map<std::string_view, bool>* names) {
   int line_no = 0;
   while (!data.empty()) {
     size_t nl = data.find('\n');
@@ -345,12 +407,10 @@ absl::Status LoadNames(std::string_view data,
       if (sp == std::string_view::npos) break;
       line = StripWs(line.substr(sp));
     }
-    if (parts.size() < 2 || parts.size() > 3 ||
-        (parts[0] != "first" && parts[0] != "last") ||
+    if (parts.size() < 2 || parts.size() > 3 || (parts[0] != "first" && parts[0] != "last") ||
         (parts.size() == 3 && parts[2] != "common")) {
       return absl::InvalidArgumentError(
-          absl::StrCat("name list line ", line_no,
-                       ": expected \"first|last <Name> [common]\""));
+          absl::StrCat("name list line ", line_no, ": expected \"first|last <Name> [common]\""));
     }
     const bool common = parts.size() == 3;
     auto [it, inserted] = names->emplace(parts[1], common);
@@ -405,12 +465,9 @@ Verdict VerdictOf(const std::vector<Finding>& findings) {
 }
 
 std::map<FindingKind, Severity> DefaultSeverities() {
-  return {{FindingKind::kNationalId, Severity::kRefuse},
-          {FindingKind::kPhone, Severity::kRefuse},
-          {FindingKind::kEmail, Severity::kRefuse},
-          {FindingKind::kName, Severity::kWarn},
-          {FindingKind::kBirthDate, Severity::kWarn},
-          {FindingKind::kAddress, Severity::kWarn}};
+  return {{FindingKind::kNationalId, Severity::kRefuse}, {FindingKind::kPhone, Severity::kRefuse},
+          {FindingKind::kEmail, Severity::kRefuse},      {FindingKind::kName, Severity::kWarn},
+          {FindingKind::kBirthDate, Severity::kWarn},    {FindingKind::kAddress, Severity::kWarn}};
 }
 
 Scanner::Scanner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -430,8 +487,7 @@ absl::StatusOr<std::unique_ptr<Scanner>> Scanner::Create(ScannerConfig config) {
     } else {
       std::ifstream in(config.names_path, std::ios::binary);
       if (!in) {
-        return absl::NotFoundError(
-            absl::StrCat("cannot read name list ", config.names_path));
+        return absl::NotFoundError(absl::StrCat("cannot read name list ", config.names_path));
       }
       std::stringstream buf;
       buf << in.rdbuf();
@@ -448,16 +504,14 @@ absl::StatusOr<std::unique_ptr<Scanner>> Scanner::Create(ScannerConfig config) {
       "oktober|november|desember|jan|febr|feb|mar|apr|jun|jul|aug|sept|sep|okt|"
       "nov|des)\\.?[ ]+((?:19|20)\\d\\d)\\b",
       opts);
-  impl->street_tail = std::make_unique<RE2>(
-      "(?: |\\x{00A0})(\\d{1,4})(?: ?[A-Za-z])?\\b", opts);
+  impl->street_tail = std::make_unique<RE2>("(?: |\\x{00A0})(\\d{1,4})(?: ?[A-Za-z])?\\b", opts);
   if (!impl->month_date->ok() || !impl->street_tail->ok()) {
     return absl::InternalError("PII scanner patterns failed to compile");
   }
   return std::unique_ptr<Scanner>(new Scanner(std::move(impl)));
 }
 
-void Scanner::Impl::ScanEmails(std::string_view text,
-                               std::vector<Candidate>* out) const {
+void Scanner::Impl::ScanEmails(std::string_view text, std::vector<Candidate>* out) const {
   const char* base = text.data();
   const size_t n = text.size();
   size_t from = 0;
@@ -469,8 +523,7 @@ void Scanner::Impl::ScanEmails(std::string_view text,
     size_t s = at;
     while (s > 0) {
       const unsigned char c = text[s - 1];
-      if (IsAsciiAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' ||
-          c == '-') {
+      if (IsAsciiAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-') {
         --s;
       } else {
         break;
@@ -501,8 +554,7 @@ void Scanner::Impl::ScanEmails(std::string_view text,
   }
 }
 
-bool Scanner::Impl::PhoneShapeOk(std::string_view text, const Group* g,
-                                 size_t i, size_t j) const {
+bool Scanner::Impl::PhoneShapeOk(std::string_view text, const Group* g, size_t i, size_t j) const {
   if (j - i >= 4) return false;
   const Sep sep = j > i ? g[i + 1].sep_before : Sep::kNone;
   for (size_t k = i; k <= j; ++k) {
@@ -533,8 +585,7 @@ bool Scanner::Impl::PhoneShapeOk(std::string_view text, const Group* g,
   return true;
 }
 
-void Scanner::Impl::ScanChain(std::string_view text, size_t p,
-                              size_t* chain_end,
+void Scanner::Impl::ScanChain(std::string_view text, size_t p, size_t* chain_end,
                               std::vector<Candidate>* out) const {
   const size_t n = text.size();
   Group g[kMaxGroups + 1];
@@ -565,11 +616,10 @@ void Scanner::Impl::ScanChain(std::string_view text, size_t p,
       ++ng;
     }
     if (g[0].len() == 2) {
+      // "(+47 912 34 567)": the bracket wraps the number and is not part of
+      // it ("(+47) 912 34 567" is matched below, from the number's side).
       prefix_group = 0;
       prefix_start = p - 1;
-      if (p >= 2 && text[p - 2] == '(') {
-        prefix_start = p - 2;
-      }
     }
   } else if (g[0].len() >= 4 && text.compare(p, 4, "0047") == 0) {
     if (g[0].len() == 12) {
@@ -632,9 +682,8 @@ void Scanner::Impl::ScanChain(std::string_view text, size_t p,
         sum += g[b].len();
         if (sum < 8) continue;
         if (sum > 8) break;
-        const bool prefixed =
-            (prefix_group == kMaxGroups + 1 && a == 0) ||
-            (prefix_group < kMaxGroups && a == prefix_group + 1);
+        const bool prefixed = (prefix_group == kMaxGroups + 1 && a == 0) ||
+                              (prefix_group < kMaxGroups && a == prefix_group + 1);
         if (prefixed) {
           out->push_back({FindingKind::kPhone, prefix_start, g[b].end});
         } else if (PhoneShapeOk(text, g, a, b)) {
@@ -681,11 +730,10 @@ void Scanner::Impl::ScanChain(std::string_view text, size_t p,
       re2::StringPiece sub[3];
       const size_t limit = std::min(n, last.end + 32);
       if (day >= 1 && day <= 31 &&
-          month_date->Match(re2::StringPiece(text.data(), limit), last.end,
-                            limit, RE2::ANCHOR_START, sub, 3)) {
-        static constexpr std::string_view kMonths[] = {
-            "jan", "feb", "mar", "apr", "mai", "jun",
-            "jul", "aug", "sep", "okt", "nov", "des"};
+          month_date->Match(re2::StringPiece(text.data(), limit), last.end, limit,
+                            RE2::ANCHOR_START, sub, 3)) {
+        static constexpr std::string_view kMonths[] = {"jan", "feb", "mar", "apr", "mai", "jun",
+                                                       "jul", "aug", "sep", "okt", "nov", "des"};
         std::string month_name(sub[1].data(), 3);
         for (char& ch : month_name) ch = static_cast<char>(ch | 0x20);
         int month = 0;
@@ -704,8 +752,8 @@ void Scanner::Impl::ScanChain(std::string_view text, size_t p,
     }
   }
 
-  if (Enabled(FindingKind::kAddress) && ng == 1 && g[0].len() == 4 &&
-      !plus_before && *chain_end + 2 < n && text[*chain_end] == ' ') {
+  if (Enabled(FindingKind::kAddress) && ng == 1 && g[0].len() == 4 && !plus_before &&
+      *chain_end + 2 < n && text[*chain_end] == ' ') {
     // Postal code + place name ("0150 Oslo", "9990 BÅTSFJORD").
     const size_t w = *chain_end + 1;
     const size_t we = WordEnd(text, w);
@@ -723,8 +771,7 @@ void Scanner::Impl::ScanChain(std::string_view text, size_t p,
 }
 
 void Scanner::Impl::ScanWord(std::string_view text, size_t start, size_t end,
-                             std::vector<Candidate>* out,
-                             size_t* last_name) const {
+                             std::vector<Candidate>* out, size_t* last_name) const {
   const size_t len = end - start;
   if (Enabled(FindingKind::kAddress) && len >= 3 && end + 1 < text.size() &&
       (text[end] == ' ' || static_cast<unsigned char>(text[end]) == 0xC2)) {
@@ -755,8 +802,8 @@ void Scanner::Impl::ScanWord(std::string_view text, size_t start, size_t end,
     if (street_start != std::string_view::npos) {
       const size_t limit = std::min(text.size(), end + 12);
       re2::StringPiece m;
-      if (street_tail->Match(re2::StringPiece(text.data(), limit), end, limit,
-                             RE2::ANCHOR_START, &m, 1)) {
+      if (street_tail->Match(re2::StringPiece(text.data(), limit), end, limit, RE2::ANCHOR_START,
+                             &m, 1)) {
         out->push_back({FindingKind::kAddress, street_start,
                         static_cast<size_t>(m.data() + m.size() - text.data())});
       }
@@ -769,8 +816,7 @@ void Scanner::Impl::ScanWord(std::string_view text, size_t start, size_t end,
   // Extend a name just found by a following capitalised word ("Ola Nordmann").
   if (*last_name != std::string_view::npos) {
     Candidate& prev = (*out)[*last_name];
-    if (prev.kind == FindingKind::kName && prev.end + 1 == start &&
-        text[prev.end] == ' ') {
+    if (prev.kind == FindingKind::kName && prev.end + 1 == start && text[prev.end] == ' ') {
       prev.end = end;
       return;
     }
@@ -801,11 +847,9 @@ std::vector<Finding> Scanner::Scan(std::string_view text) const {
   if (im.Enabled(FindingKind::kEmail)) im.ScanEmails(text, &cands);
 
   const bool want_chains = im.Enabled(FindingKind::kNationalId) ||
-                           im.Enabled(FindingKind::kPhone) ||
-                           im.Enabled(FindingKind::kBirthDate) ||
+                           im.Enabled(FindingKind::kPhone) || im.Enabled(FindingKind::kBirthDate) ||
                            im.Enabled(FindingKind::kAddress);
-  const bool want_words =
-      im.Enabled(FindingKind::kName) || im.Enabled(FindingKind::kAddress);
+  const bool want_words = im.Enabled(FindingKind::kName) || im.Enabled(FindingKind::kAddress);
   const size_t n = text.size();
   size_t last_name = std::string_view::npos;
   size_t p = 0;
@@ -835,13 +879,12 @@ std::vector<Finding> Scanner::Scan(std::string_view text) const {
 
   // Street address followed by its postal code: one finding.
   // Then resolve overlaps by priority (stronger kind, then earlier, longer).
-  std::stable_sort(cands.begin(), cands.end(),
-                   [](const Candidate& a, const Candidate& b) {
-                     const int pa = Priority(a.kind), pb = Priority(b.kind);
-                     if (pa != pb) return pa < pb;
-                     if (a.start != b.start) return a.start < b.start;
-                     return a.end > b.end;
-                   });
+  std::stable_sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
+    const int pa = Priority(a.kind), pb = Priority(b.kind);
+    if (pa != pb) return pa < pb;
+    if (a.start != b.start) return a.start < b.start;
+    return a.end > b.end;
+  });
   std::map<size_t, size_t> accepted;  // start -> end
   std::vector<Candidate> kept;
   for (const Candidate& cand : cands) {
@@ -851,16 +894,14 @@ std::vector<Finding> Scanner::Scan(std::string_view text) const {
     accepted.emplace(cand.start, cand.end);
     kept.push_back(cand);
   }
-  std::sort(kept.begin(), kept.end(), [](const Candidate& a, const Candidate& b) {
-    return a.start < b.start;
-  });
+  std::sort(kept.begin(), kept.end(),
+            [](const Candidate& a, const Candidate& b) { return a.start < b.start; });
   // Merge "Storgata 12, 0150 Oslo" into one address.
   std::vector<Candidate> merged;
   for (const Candidate& cand : kept) {
     if (!merged.empty() && cand.kind == FindingKind::kAddress &&
         merged.back().kind == FindingKind::kAddress) {
-      std::string_view gap =
-          text.substr(merged.back().end, cand.start - merged.back().end);
+      std::string_view gap = text.substr(merged.back().end, cand.start - merged.back().end);
       if (gap == " " || gap == ", " || gap == ",") {
         merged.back().end = cand.end;
         continue;

@@ -6,7 +6,11 @@ Markup (expanded by scanner_test.cc, which derives exact byte ranges from it):
   [[ID:YYYY-MM-DD:layout]]     synthetic id (month+80); X = next digit
   [[DID:YYYY-MM-DD:layout]]    synthetic D-number (day+40, month+80)
   [[BADID:YYYY-MM-DD:layout]]  synthetic id with a wrong second check digit
+  [[ID32:YYYY-MM-DD:layout]]   synthetic id valid only under the 2032 rule (first
+                               check digit from remainder 1-3)
+  [[DID32:YYYY-MM-DD:layout]]  the same for a synthetic D-number
   [[ACCT:YYYY-MM-DD]]          valid synthetic id written as account 4.2.5
+  [[ACCT:YYYY-MM-DD:layout]]   the same with another account layout (4-2-5 groups)
 One text per line; "\\n" in a line is a line break.
 """
 import random
@@ -149,6 +153,131 @@ for k in range(120):
     if k % 6 == 0:
         parts.append(rng.choice(WARN_SNIPPETS))
     neg.append((" " if k % 4 else "\n").join(parts))
+
+# ---------------------------------------------------------------------------
+# Second part (own random stream, so the rows above stay as they were): every
+# id variant (D-numbers, the 2032 rule), separators and surroundings, every
+# phone format and e-mail shape, each in a realistic sentence.
+rng2 = random.Random(20261201)
+
+ID_LAYOUTS2 = ["XXXXXXXXXXX", "XXXXXX XXXXX", "XXXXXX-XXXXX", "XX.XX.XX XXXXX", "XX.XX.XX-XXXXX",
+               "XX.XX.XX.XXXXX", "XXXXXX.XXXXX", "XX-XX-XX-XXXXX", "XX XX XX XXXXX", "XXX XX XXX XXX",
+               "XXXXXX  XXXXX", "XXXXXX\u2013XXXXX", "XXXXXX XXX XX", "X X X X X X X X X X X"]
+ID_SURROUND = ["fnr:{}", "fnr: {}", "Fnr.{}", "f.nr {}", "({})", "{{{}}}", "«{}»", "\"{}\"", "{},", "{};",
+               "{}!", "{}?", "{}.", "nr.{}", "på{}", "{}på", "født{}", "D-nr. {}", "d-nummer:{}",
+               "personnr {}", "fødselsnummer\n{}", "({}).", "id={}", "{}/"]
+ID_SENTENCES = [
+    "Barnets {} står på skjemaet fra helsestasjonen.",
+    "Mor ga oss {} da vi ringte.",
+    "Vi har notert {} i journalen, men vil drøfte anonymt.",
+    "Gutten har D-nummer og det er {} etter det vi vet.",
+    "Eleven kom til Norge i fjor; {} ifølge skolen.",
+    "Jenta (5 år) har {} i papirene fra barnehagen.",
+    "Hvis dere trenger det, er {} nummeret vi har.",
+    "Saken gjelder {} og vi er usikre på neste steg.",
+    "Søsteren hans har et annet nummer enn {} tror vi.",
+    "Far oppga {} i søknaden om barnehageplass.",
+]
+
+def id_tag():
+    kind = rng2.choice(["ID", "DID", "ID32", "DID32", "ID32"])
+    return f"[[{kind}:{date2()}:{rng2.choice(ID_LAYOUTS2)}]]"
+
+def date2():
+    y = rng2.randint(2005, 2024); m = rng2.randint(1, 12); d = rng2.randint(1, 28)
+    return f"{y:04d}-{m:02d}-{d:02d}"
+
+def phone_digits2():
+    return rng2.choice("23456789") + "".join(rng2.choice("0123456789") for _ in range(7))
+
+PHONE_STYLES2 = [
+    lambda d: f"+47 {d}", lambda d: f"+47{d}", lambda d: f"+47 {d[:3]} {d[3:5]} {d[5:]}",
+    lambda d: f"+47 {d[:2]} {d[2:4]} {d[4:6]} {d[6:]}", lambda d: f"+47 {d[:4]} {d[4:]}",
+    lambda d: f"0047 {d}", lambda d: f"0047{d}", lambda d: f"0047 {d[:3]} {d[3:5]} {d[5:]}",
+    lambda d: f"0047 {d[:2]} {d[2:4]} {d[4:6]} {d[6:]}", lambda d: f"(+47) {d[:4]} {d[4:]}",
+    lambda d: f"{d[:2]} {d[2:4]} {d[4:6]} {d[6:]}", lambda d: f"{d[:2]}.{d[2:4]}.{d[4:6]}.{d[6:]}",
+    lambda d: f"{d[:2]}-{d[2:4]}-{d[4:6]}-{d[6:]}", lambda d: f"{d[:3]} {d[3:5]} {d[5:]}",
+    lambda d: f"{d[:3]}-{d[3:5]}-{d[5:]}", lambda d: f"{d[:3]}.{d[3:5]}.{d[5:]}",
+    lambda d: f"{d[:4]} {d[4:]}", lambda d: f"{d[:4]}-{d[4:]}", lambda d: f"{d[:4]}.{d[4:]}", lambda d: d,
+]
+PHONE_SURROUND = ["tlf:{}", "tlf.{}", "({})", "mob. {}", "{},", "{}.", "{}!", "på{}", "{}på", "«{}»",
+                  "ring {}", "nr:{}", "telefon\n{}", "{{{}}}", "{};"]
+PHONE_SENTENCES = [
+    "Mor ønsker at dere ringer henne på {} i arbeidstiden.",
+    "Far er lettest å nå på {} etter kl. 17.",
+    "Helsesykepleier kan kontaktes {} for mer informasjon om gutten.",
+    "Vi har prøvd å ringe hjem {} uten å få svar.",
+    "Tanten, som ofte henter, har nummer {} hvis dere lurer.",
+    "Jenta sier at hun ringer bestemor {} når det er bråk hjemme.",
+]
+EMAILS2 = ["ola.nordmann+barnehage@elev.oslo.kommune.no", "mor+bup@post.example.no",
+           "kari_h@mail.sub.example.com", "f.hansen@bydel-frogner.oslo.kommune.no",
+           "pedleder.avd2@barnehage.example.org", "x9@a.bc", "trine.o+1@skole.vestland.example.no",
+           "familien.berg@example.no", "helse-sta@kommune.example.net"]
+EMAIL_SURROUND = ["e-post:{}", "({})", "<{}>", "{}.", "{},", "mail {}!", "«{}»", "epost\n{}", "{{{}}}",
+                  "til:{}", "{}?"]
+EMAIL_SENTENCES = [
+    "Mor ber om svar på e-post {} heller enn brev.",
+    "Kontaktlæreren kan nås {} hele uka.",
+    "Vi sendte referatet {} etter møtet med foreldrene.",
+    "Far vil ha kopi av svaret {} sier han.",
+]
+
+def wrap(tag, surround):
+    return rng2.choice(surround).format(tag)
+
+pos2 = []
+for k in range(135):
+    kind = 0 if k >= 105 else k % 3  # the last 30 rows: more ids
+    if kind == 0:
+        snippet = wrap(id_tag(), ID_SURROUND)
+        sentence = rng2.choice(ID_SENTENCES)
+    elif kind == 1:
+        d = phone_digits2()
+        snippet = wrap(f"[[PHONE:{PHONE_STYLES2[(k // 3) % len(PHONE_STYLES2)](d)}]]", PHONE_SURROUND)
+        sentence = rng2.choice(PHONE_SENTENCES)
+    else:
+        snippet = wrap(f"[[EMAIL:{EMAILS2[(k // 3) % len(EMAILS2)]}]]", EMAIL_SURROUND)
+        sentence = rng2.choice(EMAIL_SENTENCES)
+    where = k % 4
+    if where == 0:      # text starts with it
+        text = snippet + " " + BASES[k % len(BASES)]
+    elif where == 1:    # text ends with it, no final punctuation
+        text = BASES[k % len(BASES)] + " " + snippet
+    elif where == 2:    # inside a sentence
+        text = sentence.format(snippet)
+    else:               # alone
+        text = snippet
+    pos2.append(text)
+pos += pos2
+
+NEG_SNIPPETS2 = [
+    "Org.nr. {org} er barnehagens.", "Faktura fra org.nr {org} MVA.", "Foretaksnummer: NO {org} MVA",
+    "Kontonr. [[ACCT:{d}:XXXX XX XXXXX]] er kommunens.", "Innbetaling til [[ACCT:{d}:XXXX.XX.XXXXX]] i mai.",
+    "Feil fnr [[BADID:{d}:XXXXXX XXXXX]] ble rettet.", "Nummeret [[BADID:{d}:XX.XX.XX XXXXX]] er ugyldig.",
+    "Hun har bursdag 17. mai.", "Møtet er 12.03 kl. 10.", "Vi ses 3/4 klokka 9.", "Fra 01.08 til 31.12.",
+    "Klokka var 23:45 da politiet kom.", "Kl. 07.30–16.00 er hun i barnehagen.", "Det var mellom 14:00 og 15:30.",
+    "Han er 7 år og 4 måneder.", "Tvillingene er 3 og 3 år.", "En 15-åring og en 11-åring.",
+    "Saksnr. 24/01234-3 i arkivet.", "Arkivsak 2023/4567-12 er avsluttet.", "J.nr. 2024/00123 gjelder mor.",
+    "Vekt 18,4 kg ved siste kontroll.", "Fødselsvekt 3400 gram.", "Han veier 32 kg og er 1,42 m.",
+    "Høyde 152 cm, vekt 41 kg.", "Hun vokste 6 cm på ett år.", "Beløpet var kr 12 500.",
+    "Rapporten har 120 sider.", "Hun har 98 % oppmøte.", "Postboks 1234 er stengt.",
+    "Avdelingen har 18 barn og 5 ansatte.", "Referanse 2024-11-0042 i saken.", "Vedtak av 20.11 gjelder.",
+]
+
+def org_no():
+    return rng2.choice(["8", "9"]) + "".join(rng2.choice("0123456789") for _ in range(8))
+
+def fmt_org(o):
+    return rng2.choice([o, f"{o[:3]} {o[3:6]} {o[6:]}"])
+
+neg2 = []
+for k in range(40):
+    parts = [BASES[(k * 3 + 1) % len(BASES)]]
+    s = NEG_SNIPPETS2[k % len(NEG_SNIPPETS2)].replace("{d}", date2()).replace("{org}", fmt_org(org_no()))
+    parts.insert(k % 2, s)
+    neg2.append(" ".join(parts))
+neg += neg2
 
 with open("worry_texts.tsv", "w", encoding="utf-8") as f:
     f.write("# Positive table: every marked span must be found with exactly that kind\n")
