@@ -48,13 +48,15 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
   auto* audit = app.add_subcommand("audit", "the tamper-evident audit log");
   audit->require_subcommand(1);
 
-  auto* pk = audit->add_subcommand("public-key", "print the checkpoint signing key (note verifier key)");
+  auto* pk = audit->add_subcommand("public-key",
+                                   "print the checkpoint signing key (note verifier key)\n"
+                                   "  example: budstikke audit public-key > audit.vkey");
   pk->callback([&ctx] {
     ctx.Run([&]() -> absl::Status {
       auto client = ctx.client();
       if (!client.ok()) return client.status();
-      auto r = (*client)->Call(
-          (*client)->audit(), &v1::AuditService::Stub::GetPublicKey, v1::GetPublicKeyRequest());
+      auto r = (*client)->Call((*client)->audit(), &v1::AuditService::Stub::GetPublicKey,
+                               v1::GetPublicKeyRequest());
       if (!r.ok()) return r.status();
       if (ctx.format() == OutputFormat::kJson) {
         ctx.Emit(ToJson(*r));
@@ -65,7 +67,9 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
     });
   });
 
-  auto* cp = audit->add_subcommand("checkpoint", "print the latest signed checkpoint (C2SP signed note)");
+  auto* cp = audit->add_subcommand("checkpoint",
+                                   "print the latest signed checkpoint (C2SP signed note)\n"
+                                   "  example: budstikke audit checkpoint > checkpoint.txt");
   cp->callback([&ctx] {
     ctx.Run([&]() -> absl::Status {
       auto client = ctx.client();
@@ -83,8 +87,9 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
   });
 
   auto get_index = std::make_shared<uint64_t>(0);
-  auto* get = audit->add_subcommand("get", "show one event with its leaf bytes\n"
-                                           "  example: budstikke audit get --index 0 --output json");
+  auto* get = audit->add_subcommand("get",
+                                    "show one event with its leaf bytes\n"
+                                    "  example: budstikke audit get --index 0 --output json");
   get->add_option("--index", *get_index, "log index")->required();
   get->callback([&ctx, get_index] {
     ctx.Run([&]() -> absl::Status {
@@ -106,8 +111,9 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
     uint64_t index = 0, tree_size = 0;
   };
   auto prove_args = std::make_shared<ProveArgs>();
-  auto* prove = audit->add_subcommand("prove", "inclusion proof of one event (RFC 9162)\n"
-                                               "  example: budstikke audit prove --index 3 --tree-size 10");
+  auto* prove = audit->add_subcommand("prove",
+                                      "inclusion proof of one event (RFC 9162)\n"
+                                      "  example: budstikke audit prove --index 3 --tree-size 10");
   prove->add_option("--index", prove_args->index, "log index")->required();
   prove->add_option("--tree-size", prove_args->tree_size, "tree size (default: latest checkpoint)");
   prove->callback([&ctx, prove_args] {
@@ -128,8 +134,9 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
     uint64_t from = 0, to = 0;
   };
   auto cons_args = std::make_shared<ConsArgs>();
-  auto* cons = audit->add_subcommand("consistency", "consistency proof between two tree sizes\n"
-                                                    "  example: budstikke audit consistency --from 5 --to 9");
+  auto* cons = audit->add_subcommand("consistency",
+                                     "consistency proof between two tree sizes\n"
+                                     "  example: budstikke audit consistency --from 5 --to 9");
   cons->add_option("--from", cons_args->from, "older tree size")->required();
   cons->add_option("--to", cons_args->to, "newer tree size")->required();
   cons->callback([&ctx, cons_args] {
@@ -154,8 +161,9 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
   };
   auto qa = std::make_shared<QueryArgs>();
   auto* query = audit->add_subcommand(
-      "query", "search the log (auditor: all events; admin: own agency)\n"
-               "  example: budstikke audit query --subject 01817512345 --proofs --output json");
+      "query",
+      "search the log (auditor: all events; admin: own agency)\n"
+      "  example: budstikke audit query --subject 01817512345 --proofs --output json");
   query->add_option("--subject", qa->subject, "child's national id (hashed on the server)");
   query->add_option("--actor-agency", qa->agency, "agency id of the actor");
   query->add_option("--actor-user", qa->user, "user id of the actor");
@@ -225,9 +233,9 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
     int page_size = 0;
   };
   auto ra = std::make_shared<ReportArgs>();
-  auto* report = audit->add_subcommand(
-      "report", "who accessed a child's data, when and why (innsyn i logg)\n"
-                "  example: budstikke audit report --subject 01817512345");
+  auto* report = audit->add_subcommand("report",
+                                       "who accessed a child's data, when and why (innsyn i logg)\n"
+                                       "  example: budstikke audit report --subject 01817512345");
   report->add_option("--subject", ra->subject, "child's national id")->required();
   report->add_option("--since", ra->since, "from this time");
   report->add_option("--until", ra->until, "before this time");
@@ -266,9 +274,10 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
   };
   auto va = std::make_shared<VerifyArgs>();
   auto* verify = audit->add_subcommand(
-      "verify", "verify the checkpoint signature, every event's inclusion proof and, with\n"
-                "--state, consistency with the checkpoint saved there by an earlier run\n"
-                "  example: budstikke audit verify --state ~/.budstikke-audit.json");
+      "verify",
+      "verify the checkpoint signature, every event's inclusion proof and, with\n"
+      "--state, consistency with the checkpoint saved there by an earlier run\n"
+      "  example: budstikke audit verify --state ~/.budstikke-audit.json");
   verify->add_option("--state", va->state, "file holding the last verified checkpoint (updated)");
   verify->add_option("--public-key", va->public_key,
                      "expected verifier key (default: from --state, else the server's)");
@@ -294,11 +303,13 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
       std::string key = va->public_key;
       if (key.empty() && saved.is_object()) key = saved["verifier_key"].get<std::string>();
       if (key.empty()) {
-        auto r = c.Call(c.audit(), &v1::AuditService::Stub::GetPublicKey, v1::GetPublicKeyRequest());
+        auto r =
+            c.Call(c.audit(), &v1::AuditService::Stub::GetPublicKey, v1::GetPublicKeyRequest());
         if (!r.ok()) return r.status();
         key = r->verifier_key();
       }
-      auto note = c.Call(c.audit(), &v1::AuditService::Stub::GetCheckpoint, v1::GetCheckpointRequest());
+      auto note =
+          c.Call(c.audit(), &v1::AuditService::Stub::GetCheckpoint, v1::GetCheckpointRequest());
       if (!note.ok()) return note.status();
       auto cp = VerifyCheckpoint(key, note->signed_note());
       if (!cp.ok()) return cp.status();
@@ -338,9 +349,8 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
           auto pcp = VerifyCheckpoint(key, page->checkpoint().signed_note());
           if (!pcp.ok()) return pcp.status();
           // An auditor sees every event, so indexes must run without a gap.
-          absl::Status s = VerifyRecords(*pcp, page->records(),
-                                         sees_all ? std::optional<uint64_t>(verified)
-                                                  : std::nullopt);
+          absl::Status s = VerifyRecords(
+              *pcp, page->records(), sees_all ? std::optional<uint64_t>(verified) : std::nullopt);
           if (!s.ok()) return s;
           verified += page->records_size();
           if (page->next_page_token().empty() || page->records_size() == 0) break;
@@ -353,13 +363,13 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
         out << state.dump() << "\n";
         if (!out) return absl::UnavailableError("cannot write --state " + va->state);
       }
-      nlohmann::json result{{"ok", true},
-                            {"tree_size", cp->size},
-                            {"root_hash", tlog::Base64Encode(std::string(
-                                              reinterpret_cast<const char*>(cp->root.data()),
-                                              cp->root.size()))},
-                            {"events_verified", verified},
-                            {"consistent_with_state", consistent_checked}};
+      nlohmann::json result{
+          {"ok", true},
+          {"tree_size", cp->size},
+          {"root_hash", tlog::Base64Encode(std::string(
+                            reinterpret_cast<const char*>(cp->root.data()), cp->root.size()))},
+          {"events_verified", verified},
+          {"consistent_with_state", consistent_checked}};
       ctx.Emit(result);
       return absl::OkStatus();
     });
