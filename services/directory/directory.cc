@@ -87,36 +87,45 @@ absl::StatusOr<std::unique_ptr<Directory>> Directory::Create(storage::Store* sto
       new Directory(store, clock, audit, std::move(operator_agency)));
 }
 
-absl::Status Directory::Deny(const common::Identity& caller, const char* action,
-                             const std::string& agency_id, const char* rule,
-                             absl::Status refusal) const {
-  common::Caller who;
-  who.identity = caller;
-  v1::AuditEvent event;
-  event.set_action(action);
-  event.mutable_resource()->set_kind(v1::RESOURCE_KIND_AGENCY);
-  event.mutable_resource()->set_id(agency_id);
-  event.set_outcome(v1::AUDIT_OUTCOME_DENIED);
-  event.set_rule(rule);
-  event.set_legal_basis(v1::LEGAL_BASIS_NONE);
-  // No audit, no answer: a refusal that cannot be recorded is UNAVAILABLE.
-  BUDSTIKKE_RETURN_IF_ERROR(audit_->Record(who, std::move(event)));
-  return refusal;
-}
+namespace {
 
-absl::Status Directory::AddAudit(const common::Identity& caller, const char* action,
-                                 const std::string& agency_id, absl::string_view request_id,
-                                 storage::WriteBatch* batch) const {
-  common::Caller who;
-  who.identity = caller;
+// The audit event of a directory change of `agency_id`, allowed until told
+// otherwise.
+v1::AuditEvent AgencyEvent(const char* action, const std::string& agency_id) {
   v1::AuditEvent event;
   event.set_action(action);
   event.mutable_resource()->set_kind(v1::RESOURCE_KIND_AGENCY);
   event.mutable_resource()->set_id(agency_id);
   event.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
   event.set_legal_basis(v1::LEGAL_BASIS_NONE);
+  return event;
+}
+
+common::Caller CallerOf(const common::Identity& identity) {
+  common::Caller who;
+  who.identity = identity;
+  return who;
+}
+
+}  // namespace
+
+absl::Status Directory::Deny(const common::Identity& caller, const char* action,
+                             const std::string& agency_id, const char* rule,
+                             absl::Status refusal) const {
+  v1::AuditEvent event = AgencyEvent(action, agency_id);
+  event.set_outcome(v1::AUDIT_OUTCOME_DENIED);
+  event.set_rule(rule);
+  // No audit, no answer: a refusal that cannot be recorded is not returned.
+  BUDSTIKKE_RETURN_IF_ERROR(audit_->Record(CallerOf(caller), std::move(event)));
+  return refusal;
+}
+
+absl::Status Directory::AddAudit(const common::Identity& caller, const char* action,
+                                 const std::string& agency_id, absl::string_view request_id,
+                                 storage::WriteBatch* batch) const {
+  v1::AuditEvent event = AgencyEvent(action, agency_id);
   event.set_request_id(std::string(request_id));
-  return audit_->Add(batch, who, std::move(event));
+  return audit_->Add(batch, CallerOf(caller), std::move(event));
 }
 
 absl::Status Directory::Put(const v1::Agency& agency, storage::WriteBatch* batch) const {
@@ -172,18 +181,16 @@ absl::StatusOr<v1::Agency> Directory::UpdateAgency(const common::Identity& calle
   }
   BUDSTIKKE_RETURN_IF_ERROR(Validate(agency));
   absl::MutexLock lock(&write_mu_);
-  if (!is_operator) {
+  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Agency record, GetAgency(agency.id()));
+  if (!is_operator &&
+      (record.type() != agency.type() || record.municipality() != agency.municipality())) {
     // Type and municipality decide routing (e.g. which BUP gets a
     // consultation): only the operator may change them.
-    BUDSTIKKE_ASSIGN_OR_RETURN(v1::Agency current, GetAgency(agency.id()));
-    if (current.type() != agency.type() || current.municipality() != agency.municipality()) {
-      return Deny(caller, "agency.update", current.id(), kRuleRoutingFields,
-                  absl::PermissionDeniedError(
-                      "an agency admin may change only its agency's name; type and "
-                      "municipality decide routing and are changed by the operator's admin"));
-    }
+    return Deny(caller, "agency.update", record.id(), kRuleRoutingFields,
+                absl::PermissionDeniedError(
+                    "an agency admin may change only its agency's name; type and "
+                    "municipality decide routing and are changed by the operator's admin"));
   }
-  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Agency record, GetAgency(agency.id()));
   record.set_name(agency.name());
   record.set_type(agency.type());
   record.set_municipality(agency.municipality());
