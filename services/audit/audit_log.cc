@@ -380,20 +380,16 @@ absl::StatusOr<AuditPage> AuditLog::Query(const AuditFilter& filter, uint64_t bo
            scanned >= kMaxScanned;
   };
   // True when the page can take another candidate, after reading the pending
-  // ones if that is what it takes to know.
+  // ones if that is what it takes to know (filtered-out candidates leave room).
   auto has_room = [&]() -> absl::StatusOr<bool> {
     if (!full()) return true;
     BUDSTIKKE_RETURN_IF_ERROR(flush());
     return !full();
   };
-  auto add = [&](uint64_t index) -> absl::Status {
+  auto add = [&](uint64_t index) {
     next = index + 1;
     ++scanned;
     candidates.push_back(index);
-    if (static_cast<int>(page.records.size() + candidates.size()) >= page_size) {
-      return flush();  // filtered out candidates leave room for more
-    }
-    return absl::OkStatus();
   };
 
   std::string prefix;
@@ -419,7 +415,7 @@ absl::StatusOr<AuditPage> AuditLog::Query(const AuditFilter& filter, uint64_t bo
         more = true;
         break;
       }
-      BUDSTIKKE_RETURN_IF_ERROR(add(index));
+      add(index);
     }
     BUDSTIKKE_RETURN_IF_ERROR(it->status());
   } else {
@@ -429,7 +425,7 @@ absl::StatusOr<AuditPage> AuditLog::Query(const AuditFilter& filter, uint64_t bo
         more = true;
         break;
       }
-      BUDSTIKKE_RETURN_IF_ERROR(add(index));
+      add(index);
     }
   }
   BUDSTIKKE_RETURN_IF_ERROR(flush());
