@@ -49,6 +49,7 @@
 #include "services/audit/audit.h"
 #include "services/audit/audit_log.h"
 #include "services/common/authz.h"
+#include "services/common/caller_testing.h"
 #include "services/common/fake_clock.h"
 #include "services/common/national_id_testing.h"
 #include "services/common/pii/scanner.h"
@@ -71,13 +72,7 @@ namespace {
 using ::budstikke::testing::IsOk;
 using ::testing::ElementsAreArray;
 
-common::Caller Person(const std::string& agency, v1::Role role, const std::string& user) {
-  common::Caller c;
-  c.identity.agency = agency;
-  c.identity.role = role;
-  c.identity.user = user;
-  return c;
-}
+using common::testing::Person;
 
 const common::Caller kOperator = Person("budstikke-drift", v1::ROLE_ADMIN, "drift1");
 const common::Caller kSchoolAdmin = Person("skole-test", v1::ROLE_ADMIN, "rektor");

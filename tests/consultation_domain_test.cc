@@ -7,6 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/caller_testing.h"
 #include "services/common/errors.h"
 #include "services/common/fake_audit_outbox.h"
 #include "services/common/fake_clock.h"
@@ -61,13 +62,7 @@ class FakeAgencies final : public common::AgencyLookup {
   std::map<std::string, v1::Agency> agencies_;
 };
 
-common::Caller Person(const std::string& agency, v1::Role role, const std::string& user) {
-  common::Caller c;
-  c.identity.agency = agency;
-  c.identity.role = role;
-  c.identity.user = user;
-  return c;
-}
+using common::testing::Person;
 
 const common::Caller kStaff = Person("bhg-solsikken", v1::ROLE_STAFF, "kari");
 const common::Caller kClin1 = Person("bup-oslo", v1::ROLE_CLINICIAN, "terapeut1");

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/caller_testing.h"
 #include "services/common/errors.h"
 #include "services/common/fake_audit_outbox.h"
 #include "services/common/fake_clock.h"
@@ -121,13 +122,7 @@ class FlakyObserver final : public common::ConsentObserver {
   common::ConsentObserver* inner_;
 };
 
-common::Caller Person(const std::string& agency, v1::Role role, const std::string& user) {
-  common::Caller c;
-  c.identity.agency = agency;
-  c.identity.role = role;
-  c.identity.user = user;
-  return c;
-}
+using common::testing::Person;
 
 const common::Caller kGp = Person("legekontor-sentrum", v1::ROLE_PHYSICIAN, "lege1");
 const common::Caller kStaff = Person("bhg-solsikken", v1::ROLE_STAFF, "kari");
@@ -180,9 +175,11 @@ class ReferralDomainTest : public ::testing::Test {
     return common::testing::MakeSyntheticNationalIdAgedOn(age, 2025, 6, 1, individual);
   }
 
-  v1::Consent RecordConsent(const common::Caller& by, const std::string& subject,
-                            const std::string& recipient,
-                            v1::ConsentGiver giver = v1::CONSENT_GIVER_GUARDIAN) {
+  // A written consent for `recipient` ("henvisning", "journalnotat"); the
+  // mother's when a guardian gives it.
+  v1::RecordConsentRequest ConsentRequest(const std::string& subject,
+                                          const std::string& recipient,
+                                          v1::ConsentGiver giver = v1::CONSENT_GIVER_GUARDIAN) {
     v1::RecordConsentRequest req;
     req.set_request_id(absl::StrCat("rc-", ++counter_));
     req.set_subject_national_id(subject);
@@ -192,7 +189,13 @@ class ReferralDomainTest : public ::testing::Test {
     req.set_purpose("henvisning");
     req.set_scope("journalnotat");
     req.set_method(v1::CONSENT_METHOD_WRITTEN);
-    auto c = consents_->Record(by, req);
+    return req;
+  }
+
+  v1::Consent RecordConsent(const common::Caller& by, const std::string& subject,
+                            const std::string& recipient,
+                            v1::ConsentGiver giver = v1::CONSENT_GIVER_GUARDIAN) {
+    auto c = consents_->Record(by, ConsentRequest(subject, recipient, giver));
     EXPECT_THAT(c, IsOk());
     return *c;
   }
@@ -721,15 +724,8 @@ TEST_F(ReferralDomainTest, RetriedRecordAndRepeatedRevokeAreAuditedFailClosed) {
   auto registry = *consent::ConsentRegistry::Create(store_.get(), keyring_.get(), &fake,
                                                     inbox_.get(), &directory_, &clock_);
   const std::string child = Child(10);
-  v1::RecordConsentRequest req;
+  v1::RecordConsentRequest req = ConsentRequest(child, "bup-oslo");
   req.set_request_id("rc-retry");
-  req.set_subject_national_id(child);
-  req.set_giver(v1::CONSENT_GIVER_GUARDIAN);
-  req.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
-  req.mutable_recipient()->set_agency("bup-oslo");
-  req.set_purpose("henvisning");
-  req.set_scope("journalnotat");
-  req.set_method(v1::CONSENT_METHOD_WRITTEN);
   auto first = registry->Record(kGp, req);
   ASSERT_THAT(first, IsOk());
   v1::RevokeConsentRequest revoke;
@@ -948,15 +944,8 @@ TEST_F(ReferralDomainTest, DecideRejectAndNeedInfoReachTheSender) {
 
 TEST_F(ReferralDomainTest, RevokedAndExpiredConsentReportsBoth) {
   const std::string child = Child(10);
-  v1::RecordConsentRequest req;
+  v1::RecordConsentRequest req = ConsentRequest(child, "bup-oslo");
   req.set_request_id("short-lived");
-  req.set_subject_national_id(child);
-  req.set_giver(v1::CONSENT_GIVER_GUARDIAN);
-  req.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
-  req.mutable_recipient()->set_agency("bup-oslo");
-  req.set_purpose("henvisning");
-  req.set_scope("journalnotat");
-  req.set_method(v1::CONSENT_METHOD_WRITTEN);
   req.mutable_valid_until()->set_year(2025);
   req.mutable_valid_until()->set_month(6);
   req.mutable_valid_until()->set_day(10);
@@ -1044,15 +1033,8 @@ TEST_F(ReferralDomainTest, SyntheticIdsRefusedWhenTheServerSaysSo) {
   strict_consents->SetObserver(strict_desk.get());
 
   const std::string child = Child(10);  // synthetic (month + 80), as in every test
-  v1::RecordConsentRequest rec;
+  v1::RecordConsentRequest rec = ConsentRequest(child, "bup-oslo");
   rec.set_request_id("strict-record");
-  rec.set_subject_national_id(child);
-  rec.set_giver(v1::CONSENT_GIVER_GUARDIAN);
-  rec.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
-  rec.mutable_recipient()->set_agency("bup-oslo");
-  rec.set_purpose("henvisning");
-  rec.set_scope("journalnotat");
-  rec.set_method(v1::CONSENT_METHOD_WRITTEN);
   auto recorded = strict_consents->Record(kGp, rec);
   EXPECT_THAT(recorded, StatusIs(absl::StatusCode::kFailedPrecondition,
                                  HasSubstr("national_id.synthetic_refused")));

@@ -89,6 +89,22 @@ std::string Child(int age, int individual) {
                                                   birth.month(), birth.day(), individual);
 }
 
+// A written consent of the child's mother for `recipient`, purpose "henvisning".
+v1::RecordConsentRequest GuardianConsentRequest(const std::string& subject,
+                                                const std::string& recipient,
+                                                const std::string& request_id) {
+  v1::RecordConsentRequest req;
+  req.set_request_id(request_id);
+  req.set_subject_national_id(subject);
+  req.set_giver(v1::CONSENT_GIVER_GUARDIAN);
+  req.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
+  req.mutable_recipient()->set_agency(recipient);
+  req.set_purpose("henvisning");
+  req.set_scope("journalnotat");
+  req.set_method(v1::CONSENT_METHOD_WRITTEN);
+  return req;
+}
+
 class ReferralE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { server_ = new TestServer(); }
@@ -106,15 +122,8 @@ class ReferralE2eTest : public ::testing::Test {
 
   static v1::Consent RecordConsent(const std::string& who, const std::string& subject,
                                    const std::string& recipient, const std::string& rid) {
-    v1::RecordConsentRequest req;
-    req.set_request_id(rid);
-    req.set_subject_national_id(subject);
-    req.set_giver(v1::CONSENT_GIVER_GUARDIAN);
-    req.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
-    req.mutable_recipient()->set_agency(recipient);
+    v1::RecordConsentRequest req = GuardianConsentRequest(subject, recipient, rid);
     req.set_purpose("henvisning til BUP");
-    req.set_scope("journalnotat");
-    req.set_method(v1::CONSENT_METHOD_WRITTEN);
     v1::Consent c;
     grpc::Status s = Consent(who)->Record(Ctx().get(), req, &c);
     EXPECT_TRUE(s.ok()) << s.error_message();
@@ -462,15 +471,7 @@ TEST_F(ReferralE2eTest, PurposeMismatchIsRefusedWithTheRule) {
 TEST(ReferralE2eSyntheticTest, ServerWithRefuseSyntheticIdsRefusesThemByRule) {
   TestServer strict({"--refuse-synthetic-ids"});
   const std::string child = Child(9, 206);  // synthetic, like every test id
-  v1::RecordConsentRequest rec;
-  rec.set_request_id("e2e-strict-c");
-  rec.set_subject_national_id(child);
-  rec.set_giver(v1::CONSENT_GIVER_GUARDIAN);
-  rec.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
-  rec.mutable_recipient()->set_agency("bup-oslo");
-  rec.set_purpose("henvisning");
-  rec.set_scope("journalnotat");
-  rec.set_method(v1::CONSENT_METHOD_WRITTEN);
+  v1::RecordConsentRequest rec = GuardianConsentRequest(child, "bup-oslo", "e2e-strict-c");
   v1::Consent c;
   grpc::Status s =
       v1::ConsentService::NewStub(strict.Channel("gp-physician"))->Record(Ctx().get(), rec, &c);

@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/audit/event_codec.h"
+#include "services/common/caller_testing.h"
 #include "services/common/fake_clock.h"
 #include "services/common/national_id_testing.h"
 #include "services/common/store_audit_outbox.h"
@@ -22,13 +23,7 @@ using ::budstikke::testing::IsOk;
 using ::budstikke::testing::StatusIs;
 using ::testing::HasSubstr;
 
-common::Caller Person(const std::string& agency, v1::Role role, const std::string& user) {
-  common::Caller c;
-  c.identity.agency = agency;
-  c.identity.role = role;
-  c.identity.user = user;
-  return c;
-}
+using common::testing::Person;
 
 // An outbox whose writes fail (the store-level fault is tested in tests/).
 class FailingOutbox final : public common::AuditOutbox {
