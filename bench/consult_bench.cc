@@ -232,6 +232,13 @@ void RunAsk(benchmark::State& state, bool echo, const std::string& name) {
     v1::CheckTextResponse cr;
     (void)stub->CheckText(&ctx, ct, &cr);
   }
+  // A new run (e.g. the next --benchmark_repetitions) starts its statistics
+  // afresh; thread 0 clears them before the loop's start barrier, so no
+  // thread of this run has recorded yet.
+  if (state.thread_index() == 0) {
+    std::lock_guard<std::mutex> lock(stats_mu);
+    stats[name].erase(state.max_iterations);
+  }
   std::vector<double> lat;
   lat.reserve(4096);
   const auto start = std::chrono::steady_clock::now();

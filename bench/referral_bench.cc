@@ -214,6 +214,13 @@ void RunSend(benchmark::State& state, bool echo, const std::string& name) {
     v1::Referral r;
     (void)stub->Get(&ctx, g, &r);
   }
+  // A new run (e.g. the next --benchmark_repetitions) starts its statistics
+  // afresh; thread 0 clears them before the loop's start barrier, so no
+  // thread of this run has recorded yet.
+  if (state.thread_index() == 0) {
+    std::lock_guard<std::mutex> lock(stats_mu);
+    stats[name].erase(state.max_iterations);
+  }
   int64_t ops = 0;
   const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) {

@@ -20,7 +20,8 @@ for b in "$BIN"/*_bench; do
     tail -n 3 /tmp/bench-smoke.$$
     rm -f /tmp/bench-smoke.$$
   else
-    "$b" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+    "$b" --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true \
+      --benchmark_report_aggregates_only=true
   fi
 done
 [ $found = 1 ] || { echo "bench: no *_bench binaries in $BIN (run make build)"; exit 1; }

@@ -209,10 +209,28 @@ class AesGcmAead::CtxPool {
     return slot;
   }
 
+  // One cache line per slot: two threads on neighbouring slots must not
+  // bounce a shared line on every borrow and return.
+  struct alignas(64) Slot {
+    std::atomic<EVP_CIPHER_CTX*> ctx{nullptr};
+    EVP_CIPHER_CTX* exchange(EVP_CIPHER_CTX* c, std::memory_order o = std::memory_order_seq_cst) {
+      return ctx.exchange(c, o);
+    }
+    bool compare_exchange_strong(EVP_CIPHER_CTX*& expected, EVP_CIPHER_CTX* c,
+                                 std::memory_order o) {
+      return ctx.compare_exchange_strong(expected, c, o);
+    }
+  };
+
   const SecretBytes& key_;
   const bool encrypt_;
-  std::array<std::atomic<EVP_CIPHER_CTX*>, kSlots> slots_{};
+  std::array<Slot, kSlots> slots_{};
 };
+
+uint64_t AesGcmAead::NextInstanceId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
 
 absl::StatusOr<std::unique_ptr<AesGcmAead>> AesGcmAead::Create(const SecretBytes& key) {
   if (key.size() != kKeySize) {
@@ -232,15 +250,64 @@ AesGcmAead::AesGcmAead(SecretBytes key, uint32_t nonce_prefix, uint64_t counter_
       nonce_prefix_(nonce_prefix),
       counter_start_(counter_start),
       counter_(counter_start),
+      instance_id_(NextInstanceId()),
+      fork_generation_(aead_internal::ForkGeneration()),
       encrypt_pool_(std::make_unique<CtxPool>(key_, true)),
       decrypt_pool_(std::make_unique<CtxPool>(key_, false)) {}
 
 AesGcmAead::~AesGcmAead() = default;
 
+// Nonces are handed out from per-thread blocks of the instance's counter, so
+// the hot path touches no shared cache line (one fetch_add per kNonceBlock
+// encryptions). A thread keeps one block per slot of a small table indexed by
+// instance id (ids increase and are never reused). A newer instance's
+// unfinished block is never evicted by an older instance (which then takes a
+// single nonce per call), so two instances used in turn waste at most one
+// block of the older one per newer instance, and a dead instance's block is
+// replaced by the next newer one. Values skipped
+// when a finished or stale block is dropped are never used: every nonce is
+// used at most once. The counter is never advanced past the limit (checked
+// first), so it cannot wrap around however often an exhausted key is called.
+bool AesGcmAead::NextNonce(uint64_t* n) const {
+  struct Block {
+    uint64_t instance = 0;  // 0: empty
+    uint64_t next = 0;
+    uint64_t end = 0;
+  };
+  thread_local std::array<Block, 8> blocks;
+  Block& b = blocks[instance_id_ % blocks.size()];
+  if (b.instance == instance_id_ && b.next != b.end) {
+    *n = b.next++;
+    return true;
+  }
+  const bool slot_busy = b.instance > instance_id_ && b.next != b.end;
+  const uint64_t take = slot_busy ? 1 : kNonceBlock;
+  if (counter_.load(std::memory_order_relaxed) - counter_start_ >
+      kMaxEncryptionsPerInstance - kNonceBlock) {
+    return false;
+  }
+  const uint64_t start = counter_.fetch_add(take, std::memory_order_relaxed);
+  if (start - counter_start_ > kMaxEncryptionsPerInstance - take) return false;
+  if (!slot_busy) {
+    b.instance = instance_id_;
+    b.next = start + 1;
+    b.end = start + kNonceBlock;
+  }
+  *n = start;
+  return true;
+}
+
 absl::Status AesGcmAead::EncryptAppend(std::string_view plaintext, std::string_view associated_data,
-                                       std::string* out) const {
-  const uint64_t n = counter_.fetch_add(1, std::memory_order_relaxed);
-  if (n - counter_start_ >= kMaxEncryptionsPerInstance) {
+                                       std::string* out,
+                                       std::string_view associated_data_2) const {
+  // A forked child has copies of the parent's counters: it would repeat the
+  // parent's nonces.
+  if (g_fork_generation.load(std::memory_order_relaxed) != fork_generation_) {
+    return absl::FailedPreconditionError(
+        "AES-GCM key instance was created before fork(); create it again in the child");
+  }
+  uint64_t n = 0;
+  if (!NextNonce(&n)) {
     return absl::ResourceExhaustedError("AES-GCM nonce space of this key instance is used up");
   }
   const size_t offset = out->size();
@@ -250,7 +317,8 @@ absl::Status AesGcmAead::EncryptAppend(std::string_view plaintext, std::string_v
   StoreBigEndian64(n, p + 4);
   CtxPtr ctx = encrypt_pool_->Borrow();
   if (ctx == nullptr) return absl::InternalError("cannot create AES-GCM context");
-  bool ok = GcmSeal(ctx.get(), nullptr, p, plaintext, associated_data, {}, p + kNonceSize);
+  bool ok = GcmSeal(ctx.get(), nullptr, p, plaintext, associated_data, associated_data_2,
+                    p + kNonceSize);
   encrypt_pool_->Return(std::move(ctx));
   if (!ok) {
     out->resize(offset);
@@ -336,12 +404,17 @@ absl::Status OpenWithKey(std::string_view key, std::string_view ciphertext,
   return absl::OkStatus();
 }
 
-absl::Status FastRandom(unsigned char* out, size_t size) {
+uint64_t ForkGeneration() {
   static const bool registered = [] {
     pthread_atfork(nullptr, nullptr, &OnForkChild);
     return true;
   }();
   (void)registered;
+  return g_fork_generation.load(std::memory_order_relaxed);
+}
+
+absl::Status FastRandom(unsigned char* out, size_t size) {
+  ForkGeneration();  // registers the fork handler
   thread_local RandomBuffer buffer;
   if (!buffer.Fill(out, size)) return absl::InternalError("RAND_bytes failed");
   return absl::OkStatus();

@@ -1,7 +1,14 @@
 #include "storage/aead.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
@@ -93,6 +100,61 @@ TEST(AesGcmAeadTest, NoncesAreUniqueAndShareTheInstancePrefix) {
   }
   EXPECT_EQ(nonces.size(), 1000u);
   EXPECT_EQ(prefixes.size(), 1u);
+}
+
+// Nonces come from per-thread blocks of each instance's counter: instances
+// used in turn from one thread (more than the 8 slots of the per-thread
+// table), from several threads, and instances destroyed and created again
+// never repeat a nonce of the same instance.
+TEST(AesGcmAeadTest, NoncesStayUniqueAcrossInstancesAndThreads) {
+  std::vector<std::unique_ptr<AesGcmAead>> aeads;
+  for (int i = 0; i < 11; ++i) aeads.push_back(*AesGcmAead::Create(Key('b')));
+  std::vector<std::set<std::string>> nonces(aeads.size());
+  std::mutex mu;
+  auto work = [&](int rounds) {
+    std::vector<std::vector<std::string>> mine(aeads.size());
+    for (int r = 0; r < rounds; ++r) {
+      for (size_t i = 0; i < aeads.size(); ++i) {
+        auto ct = aeads[i]->Encrypt("x", "");
+        ASSERT_THAT(ct, IsOk());
+        mine[i].push_back(ct->substr(0, 12));
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    for (size_t i = 0; i < aeads.size(); ++i) {
+      for (auto& n : mine[i]) EXPECT_TRUE(nonces[i].insert(n).second) << "instance " << i;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back(work, 1500);
+  for (auto& t : threads) t.join();
+  work(1500);  // this thread too
+  for (const auto& n : nonces) EXPECT_EQ(n.size(), 5u * 1500u);
+  // A new instance of the same key gets a fresh prefix and counter.
+  aeads.pop_back();
+  auto again = AesGcmAead::Create(Key('b'));
+  ASSERT_THAT(again, IsOk());
+  EXPECT_THAT((*again)->Encrypt("x", ""), IsOk());
+}
+
+TEST(AesGcmAeadTest, RefusesToEncryptInAForkedChild) {
+  auto aead = AesGcmAead::Create(Key('c'));
+  ASSERT_THAT(aead, IsOk());
+  ASSERT_THAT((*aead)->Encrypt("before fork", ""), IsOk());
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto ct = (*aead)->Encrypt("in the child", "");
+    _exit(ct.status().code() == absl::StatusCode::kFailedPrecondition &&
+                  ct.status().message().find("fork") != absl::string_view::npos
+              ? 0
+              : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_THAT((*aead)->Encrypt("parent goes on", ""), IsOk());
 }
 
 // NIST GCM test cases 13 and 14 (AES-256, zero key, zero IV).

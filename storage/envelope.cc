@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "storage/internal/strings.h"
 #include "openssl/crypto.h"
 #include "storage/aead.h"
+#include "storage/secret_bytes.h"
 #include "storage/status_macros.h"
 
 namespace budstikke::storage {
@@ -15,8 +19,12 @@ namespace {
 using internal::Sv;
 
 constexpr size_t kWrappedKeySize = AesGcmAead::kKeySize + AesGcmAead::kOverhead;  // 60
-constexpr char kKeyAadLabel[] = "budstikke envelope v1 key";
-constexpr char kContentAadLabel[] = "budstikke envelope v1 content";
+constexpr char kKeyAadLabelV1[] = "budstikke envelope v1 key";
+constexpr char kContentAadLabelV1[] = "budstikke envelope v1 content";
+constexpr char kKeyAadLabel[] = "budstikke envelope v2 key";
+constexpr char kContentAadLabel[] = "budstikke envelope v2 content";
+constexpr size_t kShards = 16;
+constexpr size_t kDataKeysPerShard = 8;
 
 void PutU32(uint32_t v, std::string* out) {
   char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
@@ -55,6 +63,7 @@ struct ParsedEntry {
   std::string_view wrapped;
 };
 struct Parsed {
+  uint8_t version;
   std::vector<ParsedEntry> entries;
   std::string_view header;
   std::string_view content;
@@ -66,13 +75,14 @@ absl::Status Malformed(std::string_view why) {
 
 absl::StatusOr<Parsed> Parse(std::string_view env) {
   if (env.size() < 2) return Malformed("too short");
-  if (static_cast<uint8_t>(env[0]) != Envelope::kFormatVersion) {
-    return Malformed(absl::StrCat("unknown format version ", static_cast<int>(
-                                                                 static_cast<uint8_t>(env[0]))));
+  const uint8_t version = static_cast<uint8_t>(env[0]);
+  if (version != 1 && version != Envelope::kFormatVersion) {
+    return Malformed(absl::StrCat("unknown format version ", static_cast<int>(version)));
   }
   const size_t count = static_cast<uint8_t>(env[1]);
   if (count == 0) return Malformed("no readers");
   Parsed p;
+  p.version = version;
   p.entries.reserve(count);
   size_t pos = 2;
   for (size_t i = 0; i < count; ++i) {
@@ -97,11 +107,82 @@ absl::StatusOr<Parsed> Parse(std::string_view env) {
   return p;
 }
 
+// Which shard a thread uses: threads take slots in turn, so up to kShards
+// threads never share one.
+size_t ThreadShard() {
+  static std::atomic<size_t> next{0};
+  thread_local const size_t shard = next.fetch_add(1, std::memory_order_relaxed) % kShards;
+  return shard;
+}
+
 }  // namespace
+
+struct Envelope::DataKey {
+  uint64_t generation = 0;
+  std::vector<std::string> readers;  // deduplicated, in the caller's order
+  std::string header;                // every envelope byte before the content
+  std::unique_ptr<AesGcmAead> aead;  // the data key, with its own nonce counter
+  uint32_t uses = 0;
+
+  bool Serves(absl::Span<const std::string_view> r, uint64_t gen) const {
+    return generation == gen && uses < kMaxDataKeyUses && readers.size() == r.size() &&
+           std::equal(readers.begin(), readers.end(), r.begin());
+  }
+};
+
+struct alignas(64) Envelope::Shard {
+  std::mutex mu;
+  std::vector<std::shared_ptr<DataKey>> keys;  // guarded by mu; oldest first
+};
+
+Envelope::Envelope(const Keyring* keyring)
+    : keyring_(keyring), shards_(std::make_unique<Shard[]>(kShards)) {
+  listener_id_ = keyring_->AddChangeListener([this] { ForgetDataKeys(); });
+}
+
+// Each DataKey's AesGcmAead cleanses its key when destroyed.
+Envelope::~Envelope() { keyring_->RemoveChangeListener(listener_id_); }
 
 absl::StatusOr<std::unique_ptr<Envelope>> Envelope::Create(const Keyring* keyring) {
   if (keyring == nullptr) return absl::InvalidArgumentError("Envelope needs a Keyring");
   return std::unique_ptr<Envelope>(new Envelope(keyring));
+}
+
+void Envelope::ForgetDataKeys() const {
+  for (size_t i = 0; i < kShards; ++i) {
+    std::vector<std::shared_ptr<DataKey>> dropped;
+    {
+      std::lock_guard<std::mutex> lock(shards_[i].mu);
+      dropped.swap(shards_[i].keys);
+    }
+  }
+}
+
+absl::StatusOr<std::shared_ptr<Envelope::DataKey>> Envelope::NewDataKey(
+    absl::Span<const std::string_view> readers, uint64_t generation) const {
+  BUDSTIKKE_ASSIGN_OR_RETURN(SecretBytes key, SecretBytes::Random(AesGcmAead::kKeySize));
+  auto dk = std::make_shared<DataKey>();
+  dk->generation = generation;
+  size_t header_size = 2;
+  for (auto a : readers) header_size += 1 + a.size() + 4 + kWrappedKeySize;
+  dk->header.reserve(header_size);
+  dk->header.push_back(static_cast<char>(kFormatVersion));
+  dk->header.push_back(static_cast<char>(readers.size()));
+  std::string aad;
+  for (auto agency : readers) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(auto current, keyring_->CurrentAgencyAead(agency));
+    dk->header.push_back(static_cast<char>(agency.size()));
+    dk->header.append(agency);
+    PutU32(current.first, &dk->header);
+    aad.assign(kKeyAadLabel);
+    aad.push_back('\0');
+    KeyAadSuffix(agency, current.first, &aad);
+    BUDSTIKKE_RETURN_IF_ERROR(
+        current.second->EncryptAppend(key.secret_bytes_for_crypto(), aad, &dk->header));
+    dk->readers.emplace_back(agency);
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(dk->aead, AesGcmAead::Create(key));
+  return dk;
 }
 
 absl::StatusOr<std::string> Envelope::Seal(
@@ -109,52 +190,49 @@ absl::StatusOr<std::string> Envelope::Seal(
     const std::vector<std::string>& reader_agencies) const {
   if (reader_agencies.empty()) return absl::InvalidArgumentError("an envelope needs a reader");
   // Dedupe while keeping the caller's order.
-  std::vector<std::string_view> readers;
-  readers.reserve(reader_agencies.size());
+  absl::InlinedVector<std::string_view, 4> readers;
   for (const auto& a : reader_agencies) {
     BUDSTIKKE_RETURN_IF_ERROR(keyring_internal::ValidateAgencyId(a));
     if (std::find(readers.begin(), readers.end(), a) == readers.end()) readers.push_back(a);
   }
   if (readers.size() > 255) return absl::InvalidArgumentError("at most 255 readers");
 
-  // Content key and nonce, used exactly once.
-  unsigned char fresh[AesGcmAead::kKeySize + AesGcmAead::kNonceSize];
-  BUDSTIKKE_RETURN_IF_ERROR(aead_internal::FastRandom(fresh, sizeof(fresh)));
-  struct Wipe {
-    unsigned char* p;
-    size_t n;
-    ~Wipe() { OPENSSL_cleanse(p, n); }
-  } wipe{fresh, sizeof(fresh)};
-  const std::string_view content_key(reinterpret_cast<const char*>(fresh),
-                                     AesGcmAead::kKeySize);
-  const std::string_view nonce(reinterpret_cast<const char*>(fresh) + AesGcmAead::kKeySize,
-                               AesGcmAead::kNonceSize);
-
-  size_t header_size = 2;
-  for (auto a : readers) header_size += 1 + a.size() + 4 + kWrappedKeySize;
-  std::string out;
-  out.reserve(header_size + plaintext.size() + AesGcmAead::kOverhead);
-  out.push_back(static_cast<char>(kFormatVersion));
-  out.push_back(static_cast<char>(readers.size()));
-
-  std::string aad = AadBase(kKeyAadLabel, cf, record_key, 4 + 255 + 4);
-  const size_t aad_base_size = aad.size();
-  for (auto agency : readers) {
-    BUDSTIKKE_ASSIGN_OR_RETURN(auto current, keyring_->CurrentAgencyAead(agency));
-    out.push_back(static_cast<char>(agency.size()));
-    out.append(agency);
-    PutU32(current.first, &out);
-    aad.resize(aad_base_size);
-    KeyAadSuffix(agency, current.first, &aad);
-    BUDSTIKKE_RETURN_IF_ERROR(current.second->EncryptAppend(content_key, aad, &out));
+  std::shared_ptr<DataKey> dk;  // kept alive past a concurrent wipe
+  {
+    Shard& shard = shards_[ThreadShard()];
+    std::lock_guard<std::mutex> lock(shard.mu);
+    // Read under the shard lock: a rotation or shred bumps the generation and
+    // then wipes every shard (ForgetDataKeys), which waits for this lock, so a
+    // key made here for an older generation does not outlive the wipe.
+    const uint64_t generation = keyring_->generation();
+    auto& keys = shard.keys;
+    for (auto& k : keys) {
+      if (k->Serves(readers, generation)) {
+        dk = k;
+        break;
+      }
+    }
+    if (dk == nullptr) {
+      BUDSTIKKE_ASSIGN_OR_RETURN(std::shared_ptr<DataKey> fresh, NewDataKey(readers, generation));
+      // Drop used-up and stale keys, and the oldest if the shard is full.
+      keys.erase(std::remove_if(keys.begin(), keys.end(),
+                                [&](const std::shared_ptr<DataKey>& k) {
+                                  return k->generation != generation ||
+                                         k->uses >= kMaxDataKeyUses;
+                                }),
+                 keys.end());
+      if (keys.size() >= kDataKeysPerShard) keys.erase(keys.begin());
+      keys.push_back(fresh);
+      dk = std::move(fresh);
+    }
+    ++dk->uses;  // guarded by shard.mu
   }
 
-  // Associated data: AadBase || header. `out` holds exactly the header here;
-  // copy it as SealWithKey appends to `out`.
-  aad = AadBase(kContentAadLabel, cf, record_key, 0);
-  const size_t header_end = out.size();
-  aad.append(out, 0, header_end);
-  BUDSTIKKE_RETURN_IF_ERROR(aead_internal::SealWithKey(content_key, nonce, plaintext, aad, &out));
+  std::string out;
+  out.reserve(dk->header.size() + plaintext.size() + AesGcmAead::kOverhead);
+  out.append(dk->header);
+  BUDSTIKKE_RETURN_IF_ERROR(dk->aead->EncryptAppend(
+      plaintext, AadBase(kContentAadLabel, cf, record_key, 0), &out, dk->header));
   return out;
 }
 
@@ -183,7 +261,13 @@ absl::StatusOr<std::string> Envelope::Open(std::string_view cf, std::string_view
     }
     return aead.status();
   }
-  std::string aad = AadBase(kKeyAadLabel, cf, record_key, 4 + entry->agency.size() + 4);
+  std::string aad;
+  if (parsed.version == 1) {
+    aad = AadBase(kKeyAadLabelV1, cf, record_key, 4 + entry->agency.size() + 4);
+  } else {
+    aad.assign(kKeyAadLabel);
+    aad.push_back('\0');
+  }
   KeyAadSuffix(entry->agency, entry->version, &aad);
   std::string content_key;
   absl::Status s = (*aead)->DecryptInto(entry->wrapped, aad, &content_key);
@@ -198,9 +282,10 @@ absl::StatusOr<std::string> Envelope::Open(std::string_view cf, std::string_view
         " does not authenticate: the value was moved, swapped or tampered with"));
   }
   std::string plaintext;
-  s = aead_internal::OpenWithKey(content_key, parsed.content,
-                                 AadBase(kContentAadLabel, cf, record_key, 0), &plaintext,
-                                 parsed.header);
+  s = aead_internal::OpenWithKey(
+      content_key, parsed.content,
+      AadBase(parsed.version == 1 ? kContentAadLabelV1 : kContentAadLabel, cf, record_key, 0),
+      &plaintext, parsed.header);
   if (!s.ok()) {
     if (s.code() != absl::StatusCode::kDataLoss) return s;
     return absl::DataLossError(

@@ -1,33 +1,48 @@
 // Envelope: encryption of one stored value for a set of reader agencies.
 //
-// Seal encrypts the plaintext with AES-256-GCM under a fresh random 32-byte
-// content key, and wraps that content key under the CURRENT key version of
-// every reader agency (see Keyring). Associated data binds the column family
-// and the record key to both the content and every wrapped key, and binds each
-// wrapped key to its agency and key version; the content's associated data
-// also covers the whole header (all readers and versions). So a value moved to
-// another record or column family, a wrapped key swapped in from another
-// record, a changed version number or any flipped byte gives DATA_LOSS, never
-// wrong plaintext. (Replacing a value by an older envelope of the SAME record
-// is not detected at this layer.)
+// Seal encrypts the plaintext with AES-256-GCM under a random 32-byte data
+// key that is wrapped under the CURRENT key version of every reader agency
+// (see Keyring). A data key is reused, with a fresh nonce each time, for at
+// most kMaxDataKeyUses values of the same reader set (as the AWS Encryption
+// SDK's data key caching): a fresh key per value cost a key setup plus one
+// AES-GCM wrap per reader, most of a seal. When any agency key is rotated or
+// shredded, every cached data key is wiped at once (a Keyring change
+// listener) and the next Seal wraps a new one under the current versions. A
+// Seal that started before the change may still finish with the old key (as
+// it would have without the cache).
 //
-// Wire format, version 1 (all integers big-endian):
-//   u8   format version = 0x01
+// Associated data binds each wrapped data key to its agency and key version,
+// and the content to the column family, the record key and the whole header
+// (all readers, versions and wrapped keys). So a value moved to another record
+// or column family, a wrapped key swapped in from another record, a changed
+// version number or any flipped byte gives DATA_LOSS, never wrong plaintext.
+// (Replacing a value by an older envelope of the SAME record is not detected
+// at this layer.) Two values sealed with the same data key share their header
+// bytes: the store shows which values were written with one data key (the
+// readers are in the clear anyway).
+//
+// Wire format, version 2 (all integers big-endian):
+//   u8   format version = 0x02
 //   u8   reader count R (1..255)
 //   R x  { u8 agency id length L (1..255) | L bytes agency id |
-//          u32 key version | 60 bytes wrapped content key
-//          (nonce 12 | AES-GCM(agency key, content key) 32 | tag 16) }
-//   content: nonce 12 | AES-GCM(content key, plaintext) | tag 16
+//          u32 key version | 60 bytes wrapped data key
+//          (nonce 12 | AES-GCM(agency key, data key) 32 | tag 16) }
+//   content: nonce 12 | AES-GCM(data key, plaintext) | tag 16
 // Associated data (lp(x) = u32 length || x):
+//   wrapped key: "budstikke envelope v2 key" 0x00 lp(agency id) u32 key version
+//   content:     "budstikke envelope v2 content" 0x00 lp(cf) lp(record key)
+//                header (every byte before the content nonce)
+// Version 1 (still read, no longer written) has the same layout with one
+// content key per value, and binds each wrapped key to the record too:
 //   wrapped key: "budstikke envelope v1 key" 0x00 lp(cf) lp(record key)
 //                lp(agency id) u32 key version
-//   content:     "budstikke envelope v1 content" 0x00 lp(cf) lp(record key)
-//                header (every byte before the content nonce)
+//   content:     "budstikke envelope v1 content" 0x00 lp(cf) lp(record key) header
 //
 // Errors:
 //   Seal: INVALID_ARGUMENT for no readers or a malformed agency id; NOT_FOUND
 //     if a reader agency has no key (call Keyring::EnsureAgencyKey first);
-//     FAILED_PRECONDITION if a reader's current version was shredded.
+//     FAILED_PRECONDITION if a reader's current version was shredded, or in a
+//     child after fork(); RESOURCE_EXHAUSTED / INTERNAL from AesGcmAead.
 //   Open: PERMISSION_DENIED if the agency is not among the readers (the value
 //     exists, this agency may not read it); FAILED_PRECONDITION "key version N
 //     of agency X was shredded"; DATA_LOSS for any malformed, moved, swapped or
@@ -46,13 +61,15 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "storage/keyring.h"
 
 namespace budstikke::storage {
 
 class Envelope {
  public:
-  static constexpr uint8_t kFormatVersion = 1;
+  static constexpr uint8_t kFormatVersion = 2;  // written; versions 1 and 2 are read
+  static constexpr uint32_t kMaxDataKeyUses = 4096;
 
   struct Reader {
     std::string agency;
@@ -63,6 +80,7 @@ class Envelope {
   };
 
   static absl::StatusOr<std::unique_ptr<Envelope>> Create(const Keyring* keyring);
+  ~Envelope();
 
   // Duplicate reader agencies are sealed once.
   absl::StatusOr<std::string> Seal(std::string_view cf, std::string_view record_key,
@@ -77,9 +95,22 @@ class Envelope {
   // for rewrap planning and diagnostics only). DATA_LOSS if malformed.
   static absl::StatusOr<std::vector<Reader>> Readers(std::string_view envelope);
 
+  // Wipes every cached data key (Seal makes new ones). Runs by itself when an
+  // agency key is rotated or shredded.
+  void ForgetDataKeys() const;
+
  private:
-  explicit Envelope(const Keyring* keyring) : keyring_(keyring) {}
+  struct DataKey;
+  struct Shard;
+  explicit Envelope(const Keyring* keyring);
+  // A data key for `readers` (deduplicated, in order) under their current versions.
+  absl::StatusOr<std::shared_ptr<DataKey>> NewDataKey(absl::Span<const std::string_view> readers,
+                                                      uint64_t generation) const;
+
   const Keyring* const keyring_;
+  // Data keys in a few shards, each used mostly by its own threads.
+  const std::unique_ptr<Shard[]> shards_;
+  uint64_t listener_id_ = 0;
 };
 
 }  // namespace budstikke::storage

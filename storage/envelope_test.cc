@@ -1,6 +1,9 @@
 #include "storage/envelope.h"
 
+#include <atomic>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -59,7 +62,7 @@ class EnvelopeTest : public ::testing::Test {
 TEST_F(EnvelopeTest, RoundTripForEveryReader) {
   for (std::string pt : {std::string(), std::string("hei"), std::string(5000, 'x')}) {
     std::string sealed = Seal("rec-1", pt);
-    EXPECT_EQ(sealed[0], '\x01');
+    EXPECT_EQ(sealed[0], '\x02');
     EXPECT_EQ(*envelope_->Open(kCf, "rec-1", sealed, kA), pt);
     EXPECT_EQ(*envelope_->Open(kCf, "rec-1", sealed, kB), pt);
   }
@@ -143,21 +146,28 @@ TEST_F(EnvelopeTest, EveryTamperedByteIsRefused) {
                 StatusIs(absl::StatusCode::kDataLoss, HasSubstr(""))) << n;
   }
   std::string future = sealed;
-  future[0] = 2;
+  future[0] = 3;
   EXPECT_THAT(envelope_->Open(kCf, "rec-1", future, kA),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("unknown format version 2")));
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("unknown format version 3")));
+  // A version-2 envelope relabelled as version 1 does not authenticate.
+  std::string relabelled = sealed;
+  relabelled[0] = 1;
+  EXPECT_THAT(envelope_->Open(kCf, "rec-1", relabelled, kA),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not authenticate")));
 }
 
 TEST_F(EnvelopeTest, WrappedKeySwappedBetweenRecordsIsDataLoss) {
   const std::string r1 = Seal("rec-1", "first");
+  envelope_->ForgetDataKeys();  // rec-2 gets another data key
   const std::string r2 = Seal("rec-2", "second");
   const Layout l = LayoutOf();
-  // Agency A's wrapped content key sits at [a_name_end + 4, a_name_end + 64).
+  // Agency A's wrapped data key sits at [a_name_end + 4, a_name_end + 64).
+  ASSERT_NE(r1.substr(l.a_name_end + 4, 60), r2.substr(l.a_name_end + 4, 60));
   std::string swapped = r1;
   swapped.replace(l.a_name_end + 4, 60, r2.substr(l.a_name_end + 4, 60));
   EXPECT_THAT(envelope_->Open(kCf, "rec-1", swapped, kA),
               StatusIs(absl::StatusCode::kDataLoss,
-                       HasSubstr("envelope key of agency agency-a does not authenticate")));
+                       HasSubstr("envelope content does not authenticate")));
   // The whole header of rec-2 with the content of rec-1.
   std::string spliced = r2.substr(0, l.content) + r1.substr(l.content);
   EXPECT_THAT(envelope_->Open(kCf, "rec-2", spliced, kB),
@@ -185,6 +195,124 @@ TEST_F(EnvelopeTest, ShreddedVersionMakesOnlyItsValuesUnreadable) {
                        "key version 1 of agency agency-a was shredded"));
   EXPECT_EQ(*envelope_->Open(kCf, "rec-1", old_value, kB), "written under v1");
   EXPECT_EQ(*envelope_->Open(kCf, "rec-2", new_value, kA), "written under v2");
+}
+
+TEST_F(EnvelopeTest, DataKeyIsReusedWithFreshNoncesThenReplaced) {
+  const Layout l = LayoutOf();
+  const std::string first = Seal("rec-1", "same text");
+  const std::string second = Seal("rec-2", "same text");
+  // One data key: the same header, but another nonce and ciphertext.
+  EXPECT_EQ(first.substr(0, l.content), second.substr(0, l.content));
+  EXPECT_NE(first.substr(l.content, 12), second.substr(l.content, 12));
+  EXPECT_NE(first.substr(l.content + 12), second.substr(l.content + 12));
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-2", second, kB), "same text");
+  // Another reader set has its own data key.
+  const std::string only_a = Seal("rec-3", "x", {kA});
+  EXPECT_NE(only_a.substr(3 + 8 + 4, 60), first.substr(3 + 8 + 4, 60));
+  // After kMaxDataKeyUses values (two used above) the next one gets a new
+  // key; every value under the key had its own nonce.
+  std::set<std::string> nonces = {first.substr(l.content, 12), second.substr(l.content, 12)};
+  for (uint32_t i = 2; i < Envelope::kMaxDataKeyUses; ++i) {
+    auto sealed = envelope_->Seal(kCf, "rec-n", "y", kReaders);
+    ASSERT_THAT(sealed, IsOk());
+    ASSERT_EQ(sealed->substr(0, l.content), first.substr(0, l.content)) << i;
+    nonces.insert(sealed->substr(l.content, 12));
+  }
+  EXPECT_EQ(nonces.size(), Envelope::kMaxDataKeyUses);
+  const std::string next = Seal("rec-4", "after the limit");
+  EXPECT_NE(next.substr(0, l.content), first.substr(0, l.content));
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-4", next, kA), "after the limit");
+}
+
+// More threads than shards seal concurrently while agency A's key is rotated
+// twice: every value opens for both readers, no nonce repeats under a data
+// key, and the values sealed after the last rotation use version 3.
+TEST_F(EnvelopeTest, ConcurrentSealsAcrossRotations) {
+  constexpr int kThreads = 20;
+  constexpr int kPerThread = 300;
+  std::vector<std::vector<std::string>> sealed(kThreads);
+  std::atomic<int> done{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto s = envelope_->Seal(kCf, "rec-" + std::to_string(t) + "-" + std::to_string(i),
+                                 "value " + std::to_string(i), kReaders);
+        ASSERT_THAT(s, IsOk());
+        sealed[t].push_back(*std::move(s));
+      }
+      done.fetch_add(1);
+    });
+  }
+  ASSERT_EQ(*keyring_->Rotate(kA), 2u);
+  ASSERT_EQ(*keyring_->Rotate(kA), 3u);
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(done.load(), kThreads);
+  const Layout l = LayoutOf();
+  std::set<std::string> header_and_nonce;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      const std::string& s = sealed[t][i];
+      const std::string key = "rec-" + std::to_string(t) + "-" + std::to_string(i);
+      EXPECT_EQ(*envelope_->Open(kCf, key, s, kA), "value " + std::to_string(i));
+      EXPECT_EQ(*envelope_->Open(kCf, key, s, kB), "value " + std::to_string(i));
+      EXPECT_TRUE(header_and_nonce.insert(s.substr(0, l.content + 12)).second) << key;
+    }
+  }
+  const std::string after = Seal("rec-after", "after");
+  EXPECT_THAT(*Envelope::Readers(after),
+              ElementsAre(Envelope::Reader{kA, 3}, Envelope::Reader{kB, 1}));
+}
+
+TEST_F(EnvelopeTest, ShreddingTheCurrentVersionStopsCachedDataKeys) {
+  Seal("rec-1", "cached now");
+  ASSERT_THAT(keyring_->Shred(kA, 1), IsOk());
+  EXPECT_THAT(envelope_->Seal(kCf, "rec-2", "x", kReaders),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("current key version 1 of agency agency-a was shredded")));
+  ASSERT_EQ(*keyring_->Rotate(kA), 2u);
+  const std::string after = Seal("rec-3", "under v2");
+  EXPECT_THAT(*Envelope::Readers(after),
+              ElementsAre(Envelope::Reader{kA, 2}, Envelope::Reader{kB, 1}));
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-3", after, kA), "under v2");
+}
+
+// Format version 1 (one content key per value, wrapped keys bound to the
+// record) is still read: built here by hand as the old Seal wrote it.
+TEST_F(EnvelopeTest, ReadsFormatVersion1) {
+  auto lp = [](std::string_view x, std::string* out) {
+    const uint32_t n = static_cast<uint32_t>(x.size());
+    const char b[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                       static_cast<char>(n >> 8), static_cast<char>(n)};
+    out->append(b, 4);
+    out->append(x);
+  };
+  const std::string content_key(32, '\x5a');
+  const std::string nonce(12, '\x01');
+  std::string base;
+  lp(kCf, &base);
+  lp("rec-1", &base);
+  std::string env("\x01\x02", 2);
+  for (const char* agency : {kA, kB}) {
+    auto current = keyring_->CurrentAgencyAead(agency);
+    ASSERT_THAT(current, IsOk());
+    env.push_back(static_cast<char>(std::string_view(agency).size()));
+    env.append(agency);
+    env.append(std::string("\0\0\0\x01", 4));
+    std::string aad = std::string("budstikke envelope v1 key") + '\0' + base;
+    lp(agency, &aad);
+    aad.append(std::string("\0\0\0\x01", 4));
+    ASSERT_THAT(current->second->EncryptAppend(content_key, aad, &env), IsOk());
+  }
+  const std::string content_aad = std::string("budstikke envelope v1 content") + '\0' + base;
+  const std::string header = env;  // the content's associated data ends with it
+  ASSERT_THAT(aead_internal::SealWithKey(content_key, nonce, "written by v1", content_aad, &env,
+                                         header),
+              IsOk());
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-1", env, kA), "written by v1");
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-1", env, kB), "written by v1");
+  EXPECT_THAT(envelope_->Open(kCf, "rec-2", env, kA),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("moved, swapped or tampered")));
 }
 
 TEST_F(EnvelopeTest, UnknownKeyVersionIsDataLoss) {

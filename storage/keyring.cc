@@ -307,11 +307,32 @@ absl::StatusOr<uint32_t> Keyring::AddVersionLocked(std::string_view agency) {
       kek_->EncryptAppend(key.secret_bytes_for_crypto(), WrapAad(agency, version), &record));
   BUDSTIKKE_ASSIGN_OR_RETURN(std::unique_ptr<AesGcmAead> aead, AesGcmAead::Create(key));
   BUDSTIKKE_RETURN_IF_ERROR(store_->Put(kKeysColumnFamily, VersionKey(agency, version), record));
-  std::unique_lock<std::shared_mutex> lock(cache_mu_);
-  auto& entry = cache_[std::string(agency)];
-  entry.keys[version] = std::shared_ptr<const AesGcmAead>(std::move(aead));
-  entry.current = version;
+  {
+    std::unique_lock<std::shared_mutex> lock(cache_mu_);
+    auto& entry = cache_[std::string(agency)];
+    entry.keys[version] = std::shared_ptr<const AesGcmAead>(std::move(aead));
+    entry.current = version;
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  NotifyChanged();
   return version;
+}
+
+uint64_t Keyring::AddChangeListener(std::function<void()> listener) const {
+  std::lock_guard<std::mutex> lock(listeners_mu_);
+  const uint64_t id = ++last_listener_id_;
+  listeners_.emplace(id, std::move(listener));
+  return id;
+}
+
+void Keyring::RemoveChangeListener(uint64_t id) const {
+  std::lock_guard<std::mutex> lock(listeners_mu_);
+  listeners_.erase(id);
+}
+
+void Keyring::NotifyChanged() const {
+  std::lock_guard<std::mutex> lock(listeners_mu_);
+  for (const auto& [id, listener] : listeners_) listener();
 }
 
 absl::StatusOr<uint32_t> Keyring::EnsureAgencyKey(std::string_view agency) {
@@ -343,7 +364,9 @@ absl::Status Keyring::Shred(std::string_view agency, uint32_t version) {
     // Drop the unwrapped key first so no new read or write can use it.
     std::unique_lock<std::shared_mutex> lock(cache_mu_);
     cache_[std::string(agency)].keys[version] = nullptr;
+    generation_.fetch_add(1, std::memory_order_acq_rel);
   }
+  NotifyChanged();
   BUDSTIKKE_RETURN_IF_ERROR(
       store_->Put(kKeysColumnFamily, key, std::string_view(&kRecordShredded, 1)));
   // Push the wrapped key out of the memtable, the WAL (which every column

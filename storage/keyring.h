@@ -32,10 +32,13 @@
 #ifndef BUDSTIKKE_STORAGE_KEYRING_H_
 #define BUDSTIKKE_STORAGE_KEYRING_H_
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
-#include <shared_mutex>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -105,6 +108,17 @@ class Keyring {
   absl::StatusOr<std::pair<uint32_t, std::shared_ptr<const AesGcmAead>>> CurrentAgencyAead(
       std::string_view agency) const;
 
+  // Changes whenever a key version is added or shredded (so a cache of
+  // anything derived from the current versions, like Envelope's data keys,
+  // knows to start over).
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  // `listener` runs synchronously after each such change (after generation()
+  // has moved on), in the thread that rotated or shredded; it must not call
+  // back into the Keyring's Rotate/Shred/EnsureAgencyKey. Returns an id for
+  // RemoveChangeListener, which waits for a running call to finish.
+  uint64_t AddChangeListener(std::function<void()> listener) const;
+  void RemoveChangeListener(uint64_t id) const;
+
   // Secret for Pseudonymizer (HKDF of the master key, info "budstikke pseudonym v1").
   const SecretBytes& pseudonym_secret() const { return pseudonym_secret_; }
 
@@ -115,6 +129,7 @@ class Keyring {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::StatusOr<std::shared_ptr<const AesGcmAead>> LoadVersion(std::string_view agency,
                                                                 uint32_t version) const;
+  void NotifyChanged() const;
 
   Store* const store_;
   const std::unique_ptr<AesGcmAead> kek_;
@@ -130,6 +145,10 @@ class Keyring {
   // Abseil is built with deadlock detection, which costs ~100 ns per lock.
   mutable std::shared_mutex cache_mu_;
   mutable std::map<std::string, AgencyCache, std::less<>> cache_;  // guarded by cache_mu_
+  std::atomic<uint64_t> generation_{1};
+  mutable std::mutex listeners_mu_;
+  mutable uint64_t last_listener_id_ = 0;                              // guarded by listeners_mu_
+  mutable std::map<uint64_t, std::function<void()>> listeners_;        // guarded by listeners_mu_
 };
 
 namespace keyring_internal {
