@@ -328,12 +328,14 @@ absl::Status AesGcmAead::EncryptAppend(std::string_view plaintext, std::string_v
 }
 
 absl::Status AesGcmAead::DecryptInto(std::string_view ciphertext, std::string_view associated_data,
-                                     std::string* plaintext) const {
+                                     std::string* plaintext,
+                                     std::string_view associated_data_2) const {
   if (ciphertext.size() < kOverhead) return absl::DataLossError("AES-GCM ciphertext too short");
   plaintext->resize(ciphertext.size() - kOverhead);
   CtxPtr ctx = decrypt_pool_->Borrow();
   if (ctx == nullptr) return absl::InternalError("cannot create AES-GCM context");
-  int r = GcmOpen(ctx.get(), nullptr, ciphertext, associated_data, {}, U(plaintext->data()));
+  int r = GcmOpen(ctx.get(), nullptr, ciphertext, associated_data, associated_data_2,
+                  U(plaintext->data()));
   decrypt_pool_->Return(std::move(ctx));
   if (r != 1) {
     OPENSSL_cleanse(plaintext->data(), plaintext->size());

@@ -67,9 +67,9 @@ class AesGcmAead final : public Aead {
   absl::Status EncryptAppend(std::string_view plaintext, std::string_view associated_data,
                              std::string* out, std::string_view associated_data_2 = {}) const;
   // As Decrypt, writing the plaintext into *plaintext (resized), which may be a
-  // buffer that is wiped by the caller.
+  // buffer that is wiped by the caller. Associated data in two parts as above.
   absl::Status DecryptInto(std::string_view ciphertext, std::string_view associated_data,
-                           std::string* plaintext) const;
+                           std::string* plaintext, std::string_view associated_data_2 = {}) const;
 
  private:
   class CtxPool;

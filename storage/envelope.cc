@@ -25,6 +25,7 @@ constexpr char kKeyAadLabel[] = "budstikke envelope v2 key";
 constexpr char kContentAadLabel[] = "budstikke envelope v2 content";
 constexpr size_t kShards = 16;
 constexpr size_t kDataKeysPerShard = 8;
+constexpr size_t kOpenedKeysPerShard = 32;
 
 void PutU32(uint32_t v, std::string* out) {
   char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
@@ -133,6 +134,9 @@ struct Envelope::DataKey {
 struct alignas(64) Envelope::Shard {
   std::mutex mu;
   std::vector<std::shared_ptr<DataKey>> keys;  // guarded by mu; oldest first
+  // Data keys unwrapped by Open, replaced round-robin. Guarded by mu.
+  std::vector<OpenedKey> opened;
+  size_t next_victim = 0;
 };
 
 Envelope::Envelope(const Keyring* keyring)
@@ -151,9 +155,12 @@ absl::StatusOr<std::unique_ptr<Envelope>> Envelope::Create(const Keyring* keyrin
 void Envelope::ForgetDataKeys() const {
   for (size_t i = 0; i < kShards; ++i) {
     std::vector<std::shared_ptr<DataKey>> dropped;
+    std::vector<OpenedKey> dropped_opened;
     {
       std::lock_guard<std::mutex> lock(shards_[i].mu);
       dropped.swap(shards_[i].keys);
+      dropped_opened.swap(shards_[i].opened);
+      shards_[i].next_victim = 0;
     }
   }
 }
@@ -236,6 +243,83 @@ absl::StatusOr<std::string> Envelope::Seal(
   return out;
 }
 
+namespace {
+
+// The content (v1) or data (v2) key of `entry`, unwrapped with the agency's key.
+absl::StatusOr<SecretBytes> UnwrapKey(const Keyring& keyring, uint8_t format_version,
+                                      std::string_view agency, uint32_t version,
+                                      std::string_view wrapped, std::string_view cf,
+                                      std::string_view record_key) {
+  auto aead = keyring.AgencyAead(agency, version);
+  if (!aead.ok()) {
+    if (aead.status().code() == absl::StatusCode::kFailedPrecondition) return aead.status();
+    if (aead.status().code() == absl::StatusCode::kNotFound) {
+      return absl::DataLossError(absl::StrCat("envelope names key version ", version,
+                                              " of agency ", Sv(agency), ", which does not exist"));
+    }
+    return aead.status();
+  }
+  std::string aad;
+  if (format_version == 1) {
+    aad = AadBase(kKeyAadLabelV1, cf, record_key, 4 + agency.size() + 4);
+  } else {
+    aad.assign(kKeyAadLabel);
+    aad.push_back('\0');
+  }
+  KeyAadSuffix(agency, version, &aad);
+  std::string key;
+  absl::Status s = (*aead)->DecryptInto(wrapped, aad, &key);
+  SecretBytes out(key);
+  OPENSSL_cleanse(key.data(), key.size());
+  if (!s.ok()) {
+    if (s.code() != absl::StatusCode::kDataLoss) return s;
+    return absl::DataLossError(absl::StrCat(
+        "envelope key of agency ", Sv(agency),
+        " does not authenticate: the value was moved, swapped or tampered with"));
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Envelope::OpenedKey {
+  std::string id;  // agency \0 u32 version || wrapped data key
+  std::shared_ptr<const AesGcmAead> aead;
+};
+
+absl::StatusOr<std::shared_ptr<const AesGcmAead>> Envelope::OpenedDataKey(
+    std::string_view agency, uint32_t version, std::string_view wrapped) const {
+  std::string id(agency);
+  id.push_back('\0');
+  PutU32(version, &id);
+  id.append(wrapped);
+  Shard& shard = shards_[ThreadShard()];
+  {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    for (const auto& k : shard.opened) {
+      if (k.id == id) return k.aead;
+    }
+  }
+  // Unwrapped outside the lock (it may read the keyring's store). Inserted
+  // under it; a wipe that ran meanwhile (rotation or shred) means this key
+  // must not be kept.
+  const uint64_t generation = keyring_->generation();
+  BUDSTIKKE_ASSIGN_OR_RETURN(SecretBytes key,
+                             UnwrapKey(*keyring_, kFormatVersion, agency, version, wrapped, {}, {}));
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::unique_ptr<AesGcmAead> aead, AesGcmAead::Create(key));
+  std::shared_ptr<const AesGcmAead> shared(std::move(aead));
+  std::lock_guard<std::mutex> lock(shard.mu);
+  if (keyring_->generation() == generation) {
+    if (shard.opened.size() < kOpenedKeysPerShard) {
+      shard.opened.push_back(OpenedKey{std::move(id), shared});
+    } else {
+      shard.opened[shard.next_victim] = OpenedKey{std::move(id), shared};
+      shard.next_victim = (shard.next_victim + 1) % kOpenedKeysPerShard;
+    }
+  }
+  return shared;
+}
+
 absl::StatusOr<std::string> Envelope::Open(std::string_view cf, std::string_view record_key,
                                            std::string_view envelope,
                                            std::string_view reader_agency) const {
@@ -251,41 +335,21 @@ absl::StatusOr<std::string> Envelope::Open(std::string_view cf, std::string_view
     return absl::PermissionDeniedError(
         absl::StrCat("agency ", Sv(reader_agency), " is not a reader of this record"));
   }
-  auto aead = keyring_->AgencyAead(entry->agency, entry->version);
-  if (!aead.ok()) {
-    if (aead.status().code() == absl::StatusCode::kFailedPrecondition) return aead.status();
-    if (aead.status().code() == absl::StatusCode::kNotFound) {
-      return absl::DataLossError(absl::StrCat("envelope names key version ", entry->version,
-                                              " of agency ", Sv(entry->agency),
-                                              ", which does not exist"));
-    }
-    return aead.status();
-  }
-  std::string aad;
-  if (parsed.version == 1) {
-    aad = AadBase(kKeyAadLabelV1, cf, record_key, 4 + entry->agency.size() + 4);
-  } else {
-    aad.assign(kKeyAadLabel);
-    aad.push_back('\0');
-  }
-  KeyAadSuffix(entry->agency, entry->version, &aad);
-  std::string content_key;
-  absl::Status s = (*aead)->DecryptInto(entry->wrapped, aad, &content_key);
-  struct Wipe {
-    std::string* s;
-    ~Wipe() { OPENSSL_cleanse(s->data(), s->size()); }
-  } wipe{&content_key};
-  if (!s.ok()) {
-    if (s.code() != absl::StatusCode::kDataLoss) return s;
-    return absl::DataLossError(absl::StrCat(
-        "envelope key of agency ", Sv(entry->agency),
-        " does not authenticate: the value was moved, swapped or tampered with"));
-  }
   std::string plaintext;
-  s = aead_internal::OpenWithKey(
-      content_key, parsed.content,
-      AadBase(parsed.version == 1 ? kContentAadLabelV1 : kContentAadLabel, cf, record_key, 0),
-      &plaintext, parsed.header);
+  absl::Status s;
+  if (parsed.version == 1) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(SecretBytes key,
+                               UnwrapKey(*keyring_, 1, entry->agency, entry->version,
+                                         entry->wrapped, cf, record_key));
+    s = aead_internal::OpenWithKey(key.secret_bytes_for_crypto(), parsed.content,
+                                   AadBase(kContentAadLabelV1, cf, record_key, 0), &plaintext,
+                                   parsed.header);
+  } else {
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::shared_ptr<const AesGcmAead> data_key,
+                               OpenedDataKey(entry->agency, entry->version, entry->wrapped));
+    s = data_key->DecryptInto(parsed.content, AadBase(kContentAadLabel, cf, record_key, 0),
+                              &plaintext, parsed.header);
+  }
   if (!s.ok()) {
     if (s.code() != absl::StatusCode::kDataLoss) return s;
     return absl::DataLossError(

@@ -101,11 +101,18 @@ class Envelope {
 
  private:
   struct DataKey;
+  struct OpenedKey;
   struct Shard;
   explicit Envelope(const Keyring* keyring);
   // A data key for `readers` (deduplicated, in order) under their current versions.
   absl::StatusOr<std::shared_ptr<DataKey>> NewDataKey(absl::Span<const std::string_view> readers,
                                                       uint64_t generation) const;
+
+  // The AEAD of a v2 data key, from the shard's cache of unwrapped keys or
+  // unwrapped now (and cached).
+  absl::StatusOr<std::shared_ptr<const AesGcmAead>> OpenedDataKey(std::string_view agency,
+                                                                  uint32_t version,
+                                                                  std::string_view wrapped) const;
 
   const Keyring* const keyring_;
   // Data keys in a few shards, each used mostly by its own threads.

@@ -189,6 +189,8 @@ TEST_F(EnvelopeTest, ShreddedVersionMakesOnlyItsValuesUnreadable) {
   const std::string old_value = Seal("rec-1", "written under v1");
   ASSERT_EQ(*keyring_->Rotate(kA), 2u);
   const std::string new_value = Seal("rec-2", "written under v2");
+  // Opened once, so its data key is cached: the shred must still take effect.
+  ASSERT_EQ(*envelope_->Open(kCf, "rec-1", old_value, kA), "written under v1");
   ASSERT_THAT(keyring_->Shred(kA, 1), IsOk());
   EXPECT_THAT(envelope_->Open(kCf, "rec-1", old_value, kA),
               StatusIs(absl::StatusCode::kFailedPrecondition,
