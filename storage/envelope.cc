@@ -131,6 +131,14 @@ struct Envelope::DataKey {
   }
 };
 
+struct Envelope::OpenedKey {
+  // agency || u32 version || 60 wrapped bytes: the two fixed sizes make the
+  // agency's length, and so the whole triple, unambiguous.
+  std::string id;
+  uint64_t generation = 0;  // Keyring::generation() when unwrapped
+  std::shared_ptr<const AesGcmAead> aead;
+};
+
 struct alignas(64) Envelope::Shard {
   std::mutex mu;
   std::vector<std::shared_ptr<DataKey>> keys;  // guarded by mu; oldest first
@@ -282,22 +290,19 @@ absl::StatusOr<SecretBytes> UnwrapKey(const Keyring& keyring, uint8_t format_ver
 
 }  // namespace
 
-struct Envelope::OpenedKey {
-  std::string id;  // agency \0 u32 version || wrapped data key
-  std::shared_ptr<const AesGcmAead> aead;
-};
-
 absl::StatusOr<std::shared_ptr<const AesGcmAead>> Envelope::OpenedDataKey(
     std::string_view agency, uint32_t version, std::string_view wrapped) const {
   std::string id(agency);
-  id.push_back('\0');
   PutU32(version, &id);
   id.append(wrapped);
   Shard& shard = shards_[ThreadShard()];
   {
     std::lock_guard<std::mutex> lock(shard.mu);
+    // A key from before a rotation or shred is not served even in the moment
+    // between the generation's change and the wipe reaching this shard.
+    const uint64_t current = keyring_->generation();
     for (const auto& k : shard.opened) {
-      if (k.id == id) return k.aead;
+      if (k.id == id && k.generation == current) return k.aead;
     }
   }
   // Unwrapped outside the lock (it may read the keyring's store). Inserted
@@ -311,9 +316,9 @@ absl::StatusOr<std::shared_ptr<const AesGcmAead>> Envelope::OpenedDataKey(
   std::lock_guard<std::mutex> lock(shard.mu);
   if (keyring_->generation() == generation) {
     if (shard.opened.size() < kOpenedKeysPerShard) {
-      shard.opened.push_back(OpenedKey{std::move(id), shared});
+      shard.opened.push_back(OpenedKey{std::move(id), generation, shared});
     } else {
-      shard.opened[shard.next_victim] = OpenedKey{std::move(id), shared};
+      shard.opened[shard.next_victim] = OpenedKey{std::move(id), generation, shared};
       shard.next_victim = (shard.next_victim + 1) % kOpenedKeysPerShard;
     }
   }

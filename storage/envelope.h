@@ -81,6 +81,8 @@ class Envelope {
 
   static absl::StatusOr<std::unique_ptr<Envelope>> Create(const Keyring* keyring);
   ~Envelope();
+  Envelope(const Envelope&) = delete;  // registered with the Keyring by address
+  Envelope& operator=(const Envelope&) = delete;
 
   // Duplicate reader agencies are sealed once.
   absl::StatusOr<std::string> Seal(std::string_view cf, std::string_view record_key,

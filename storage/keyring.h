@@ -114,8 +114,9 @@ class Keyring {
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   // `listener` runs synchronously after each such change (after generation()
   // has moved on), in the thread that rotated or shredded; it must not call
-  // back into the Keyring's Rotate/Shred/EnsureAgencyKey. Returns an id for
-  // RemoveChangeListener, which waits for a running call to finish.
+  // back into the Keyring's Rotate/Shred/EnsureAgencyKey, nor add or remove
+  // listeners (nor destroy an Envelope, which removes its own). Returns an id
+  // for RemoveChangeListener, which waits for a running call to finish.
   uint64_t AddChangeListener(std::function<void()> listener) const;
   void RemoveChangeListener(uint64_t id) const;
 
