@@ -95,6 +95,7 @@ absl::StatusOr<Parsed> Parse(std::string_view env) {
     }
     ParsedEntry e;
     e.agency = env.substr(pos, len);
+    if (!keyring_internal::ValidateAgencyId(e.agency).ok()) return Malformed("bad agency id");
     pos += len;
     e.version = GetU32(env.data() + pos);
     pos += 4;

@@ -149,6 +149,11 @@ TEST_F(EnvelopeTest, EveryTamperedByteIsRefused) {
   future[0] = 3;
   EXPECT_THAT(envelope_->Open(kCf, "rec-1", future, kA),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("unknown format version 3")));
+  // An agency id that no agency can have is malformed, not a lookup error.
+  std::string bad_name = sealed;
+  bad_name[l.a_name_begin] = '/';
+  EXPECT_THAT(envelope_->Open(kCf, "rec-1", bad_name, kB),
+              StatusIs(absl::StatusCode::kDataLoss, "malformed envelope: bad agency id"));
   // A version-2 envelope relabelled as version 1 does not authenticate.
   std::string relabelled = sealed;
   relabelled[0] = 1;
