@@ -1,73 +1,22 @@
 #include "services/consent/consent.h"
 
-#include <openssl/rand.h>
-
-#include <cstdio>
-#include <limits>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/errors.h"
 #include "services/common/national_id.h"
+#include "services/common/record_codec.h"
 #include "services/common/time_util.h"
 #include "storage/status_macros.h"
 
 namespace budstikke::consent {
-namespace consent_internal {
-
-std::string NewId(absl::string_view prefix) {
-  unsigned char buf[16];
-  RAND_bytes(buf, sizeof buf);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(prefix);
-  for (unsigned char b : buf) {
-    id.push_back(kHex[b >> 4]);
-    id.push_back(kHex[b & 15]);
-  }
-  return id;
-}
-
-std::string InvertedTime(absl::Time t) {
-  const uint64_t micros = static_cast<uint64_t>(absl::ToUnixMicros(t));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%020llu",
-                static_cast<unsigned long long>(std::numeric_limits<int64_t>::max() - micros));
-  return buf;
-}
-
-std::string Frame(absl::string_view a, absl::string_view b) {
-  std::string out;
-  const uint32_t n = static_cast<uint32_t>(a.size());
-  out.push_back(static_cast<char>(n >> 24));
-  out.push_back(static_cast<char>(n >> 16));
-  out.push_back(static_cast<char>(n >> 8));
-  out.push_back(static_cast<char>(n));
-  out.append(a.data(), a.size());
-  out.append(b.data(), b.size());
-  return out;
-}
-
-bool Unframe(absl::string_view framed, std::string* a, std::string* b) {
-  if (framed.size() < 4) return false;
-  const uint32_t n = (static_cast<uint32_t>(static_cast<unsigned char>(framed[0])) << 24) |
-                     (static_cast<uint32_t>(static_cast<unsigned char>(framed[1])) << 16) |
-                     (static_cast<uint32_t>(static_cast<unsigned char>(framed[2])) << 8) |
-                     static_cast<uint32_t>(static_cast<unsigned char>(framed[3]));
-  if (framed.size() - 4 < n) return false;
-  a->assign(framed.data() + 4, n);
-  b->assign(framed.data() + 4 + n, framed.size() - 4 - n);
-  return true;
-}
-
-}  // namespace consent_internal
 
 namespace {
 
 using common::Caller;
-using consent_internal::Frame;
-using consent_internal::InvertedTime;
-using consent_internal::NewId;
-using consent_internal::Unframe;
+using common::Frame;
+using common::Unframe;
+std::string NewId(absl::string_view prefix) { return common::RandomHexId(prefix, 16); }
+std::string InvertedTime(absl::Time t) { return common::InvertedTimeMicros(t); }
 
 constexpr char kNotFound[] = "consent not found";
 constexpr int kDefaultPageSize = 50;

@@ -121,17 +121,6 @@ class ConsentRegistry final : public common::ConsentChecker {
   absl::Mutex mu_;  // serializes Record and Revoke
 };
 
-// Helpers shared with the referral service's storage layout (no personal data).
-namespace consent_internal {
-// 16 random bytes as 32 lowercase hex characters, with a prefix.
-std::string NewId(absl::string_view prefix);
-// 20-digit decimal of (max - micros since epoch): newest first in byte order.
-std::string InvertedTime(absl::Time t);
-// u32 length | a | b.
-std::string Frame(absl::string_view a, absl::string_view b);
-bool Unframe(absl::string_view framed, std::string* a, std::string* b);
-}  // namespace consent_internal
-
 }  // namespace budstikke::consent
 
 #endif  // BUDSTIKKE_SERVICES_CONSENT_CONSENT_H_

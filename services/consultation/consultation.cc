@@ -1,6 +1,5 @@
 #include "services/consultation/consultation.h"
 
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/errors.h"
+#include "services/common/record_codec.h"
 #include "services/common/time_util.h"
 #include "storage/status_macros.h"
 
@@ -30,12 +30,7 @@ std::string Hex16(uint64_t v) {
   return buf;
 }
 
-std::string RandomId() {
-  unsigned char b[12];
-  if (RAND_bytes(b, sizeof(b)) != 1) std::abort();  // no safe fallback for ids
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(b), sizeof(b)));
-}
+std::string RandomId() { return common::RandomHexId("", 12); }
 
 std::string InvertedTime(absl::Time t) {
   return Hex16(~static_cast<uint64_t>(absl::ToUnixNanos(t)));

@@ -1,16 +1,15 @@
 #include "services/referral/referral.h"
 
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <cstdio>
-#include <limits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/errors.h"
 #include "services/common/national_id.h"
+#include "services/common/record_codec.h"
 #include "services/common/time_util.h"
 #include "storage/status_macros.h"
 
@@ -24,44 +23,10 @@ constexpr char kAttachmentNotFound[] = "attachment not found";
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 500;
 
-std::string NewId(absl::string_view prefix) {
-  unsigned char buf[16];
-  RAND_bytes(buf, sizeof buf);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(prefix);
-  for (unsigned char b : buf) {
-    id.push_back(kHex[b >> 4]);
-    id.push_back(kHex[b & 15]);
-  }
-  return id;
-}
-
-std::string InvertedTime(absl::Time t) {
-  const uint64_t micros = static_cast<uint64_t>(absl::ToUnixMicros(t));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%020llu",
-                static_cast<unsigned long long>(std::numeric_limits<int64_t>::max() - micros));
-  return buf;
-}
-
-std::string Frame(absl::string_view a, absl::string_view b) {
-  std::string out;
-  const uint32_t n = static_cast<uint32_t>(a.size());
-  for (int shift : {24, 16, 8, 0}) out.push_back(static_cast<char>(n >> shift));
-  out.append(a.data(), a.size());
-  out.append(b.data(), b.size());
-  return out;
-}
-
-bool Unframe(absl::string_view framed, std::string* a, std::string* b) {
-  if (framed.size() < 4) return false;
-  uint32_t n = 0;
-  for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(framed[i]);
-  if (framed.size() - 4 < n) return false;
-  a->assign(framed.data() + 4, n);
-  b->assign(framed.data() + 4 + n, framed.size() - 4 - n);
-  return true;
-}
+using common::Frame;
+using common::Unframe;
+std::string NewId(absl::string_view prefix) { return common::RandomHexId(prefix, 16); }
+std::string InvertedTime(absl::Time t) { return common::InvertedTimeMicros(t); }
 
 std::string RecordKey(absl::string_view id) { return absl::StrCat("r/", id); }
 std::string AttachmentKey(absl::string_view id) { return absl::StrCat("a/", id); }
