@@ -11,6 +11,7 @@
 #include "openssl/crypto.h"
 #include "openssl/evp.h"
 #include "openssl/rand.h"
+#include "storage/internal/thread_slot.h"
 
 namespace budstikke::storage {
 namespace {
@@ -170,13 +171,14 @@ class AesGcmAead::CtxPool {
  public:
   CtxPool(const SecretBytes& key, bool encrypt) : key_(key), encrypt_(encrypt) {}
   ~CtxPool() {
-    for (auto& slot : slots_) EVP_CIPHER_CTX_free(slot.exchange(nullptr));
+    for (auto& slot : slots_) EVP_CIPHER_CTX_free(slot.ctx.exchange(nullptr));
   }
 
   CtxPtr Borrow() {
-    const size_t start = ThreadSlot();
+    const size_t start = internal::ThreadSlot();
     for (size_t i = 0; i < kSlots; ++i) {
-      EVP_CIPHER_CTX* c = slots_[(start + i) % kSlots].exchange(nullptr, std::memory_order_acquire);
+      EVP_CIPHER_CTX* c =
+          slots_[(start + i) % kSlots].ctx.exchange(nullptr, std::memory_order_acquire);
       if (c != nullptr) return CtxPtr(c);
     }
     CtxPtr c(EVP_CIPHER_CTX_new());
@@ -189,11 +191,11 @@ class AesGcmAead::CtxPool {
   }
 
   void Return(CtxPtr c) {
-    const size_t start = ThreadSlot();
+    const size_t start = internal::ThreadSlot();
     for (size_t i = 0; i < kSlots; ++i) {
       EVP_CIPHER_CTX* expected = nullptr;
-      if (slots_[(start + i) % kSlots].compare_exchange_strong(expected, c.get(),
-                                                               std::memory_order_release)) {
+      if (slots_[(start + i) % kSlots].ctx.compare_exchange_strong(expected, c.get(),
+                                                                   std::memory_order_release)) {
         c.release();
         return;
       }
@@ -203,23 +205,11 @@ class AesGcmAead::CtxPool {
 
  private:
   static constexpr size_t kSlots = 16;
-  static size_t ThreadSlot() {
-    static std::atomic<size_t> next{0};
-    thread_local const size_t slot = next.fetch_add(1, std::memory_order_relaxed);
-    return slot;
-  }
 
   // One cache line per slot: two threads on neighbouring slots must not
   // bounce a shared line on every borrow and return.
   struct alignas(64) Slot {
     std::atomic<EVP_CIPHER_CTX*> ctx{nullptr};
-    EVP_CIPHER_CTX* exchange(EVP_CIPHER_CTX* c, std::memory_order o = std::memory_order_seq_cst) {
-      return ctx.exchange(c, o);
-    }
-    bool compare_exchange_strong(EVP_CIPHER_CTX*& expected, EVP_CIPHER_CTX* c,
-                                 std::memory_order o) {
-      return ctx.compare_exchange_strong(expected, c, o);
-    }
   };
 
   const SecretBytes& key_;
@@ -298,8 +288,7 @@ bool AesGcmAead::NextNonce(uint64_t* n) const {
 }
 
 absl::Status AesGcmAead::EncryptAppend(std::string_view plaintext, std::string_view associated_data,
-                                       std::string* out,
-                                       std::string_view associated_data_2) const {
+                                       std::string* out, std::string_view associated_data_2) const {
   // A forked child has copies of the parent's counters: it would repeat the
   // parent's nonces.
   if (g_fork_generation.load(std::memory_order_relaxed) != fork_generation_) {
@@ -317,8 +306,8 @@ absl::Status AesGcmAead::EncryptAppend(std::string_view plaintext, std::string_v
   StoreBigEndian64(n, p + 4);
   CtxPtr ctx = encrypt_pool_->Borrow();
   if (ctx == nullptr) return absl::InternalError("cannot create AES-GCM context");
-  bool ok = GcmSeal(ctx.get(), nullptr, p, plaintext, associated_data, associated_data_2,
-                    p + kNonceSize);
+  bool ok =
+      GcmSeal(ctx.get(), nullptr, p, plaintext, associated_data, associated_data_2, p + kNonceSize);
   encrypt_pool_->Return(std::move(ctx));
   if (!ok) {
     out->resize(offset);

@@ -7,9 +7,10 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
-#include "storage/internal/strings.h"
 #include "openssl/crypto.h"
 #include "storage/aead.h"
+#include "storage/internal/strings.h"
+#include "storage/internal/thread_slot.h"
 #include "storage/secret_bytes.h"
 #include "storage/status_macros.h"
 
@@ -28,8 +29,8 @@ constexpr size_t kDataKeysPerShard = 8;
 constexpr size_t kOpenedKeysPerShard = 32;
 
 void PutU32(uint32_t v, std::string* out) {
-  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
-               static_cast<char>(v >> 8), static_cast<char>(v)};
+  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+               static_cast<char>(v)};
   out->append(b, 4);
 }
 uint32_t GetU32(const char* p) {
@@ -109,13 +110,8 @@ absl::StatusOr<Parsed> Parse(std::string_view env) {
   return p;
 }
 
-// Which shard a thread uses: threads take slots in turn, so up to kShards
-// threads never share one.
-size_t ThreadShard() {
-  static std::atomic<size_t> next{0};
-  thread_local const size_t shard = next.fetch_add(1, std::memory_order_relaxed) % kShards;
-  return shard;
-}
+// Which shard a thread uses: up to kShards threads never share one.
+size_t ThreadShard() { return internal::ThreadSlot() % kShards; }
 
 }  // namespace
 
@@ -201,9 +197,9 @@ absl::StatusOr<std::shared_ptr<Envelope::DataKey>> Envelope::NewDataKey(
   return dk;
 }
 
-absl::StatusOr<std::string> Envelope::Seal(
-    std::string_view cf, std::string_view record_key, std::string_view plaintext,
-    const std::vector<std::string>& reader_agencies) const {
+absl::StatusOr<std::string> Envelope::Seal(std::string_view cf, std::string_view record_key,
+                                           std::string_view plaintext,
+                                           const std::vector<std::string>& reader_agencies) const {
   if (reader_agencies.empty()) return absl::InvalidArgumentError("an envelope needs a reader");
   // Dedupe while keeping the caller's order.
   absl::InlinedVector<std::string_view, 4> readers;
@@ -233,8 +229,7 @@ absl::StatusOr<std::string> Envelope::Seal(
       // Drop used-up and stale keys, and the oldest if the shard is full.
       keys.erase(std::remove_if(keys.begin(), keys.end(),
                                 [&](const std::shared_ptr<DataKey>& k) {
-                                  return k->generation != generation ||
-                                         k->uses >= kMaxDataKeyUses;
+                                  return k->generation != generation || k->uses >= kMaxDataKeyUses;
                                 }),
                  keys.end());
       if (keys.size() >= kDataKeysPerShard) keys.erase(keys.begin());
@@ -263,8 +258,8 @@ absl::StatusOr<SecretBytes> UnwrapKey(const Keyring& keyring, uint8_t format_ver
   if (!aead.ok()) {
     if (aead.status().code() == absl::StatusCode::kFailedPrecondition) return aead.status();
     if (aead.status().code() == absl::StatusCode::kNotFound) {
-      return absl::DataLossError(absl::StrCat("envelope names key version ", version,
-                                              " of agency ", Sv(agency), ", which does not exist"));
+      return absl::DataLossError(absl::StrCat("envelope names key version ", version, " of agency ",
+                                              Sv(agency), ", which does not exist"));
     }
     return aead.status();
   }
@@ -277,15 +272,15 @@ absl::StatusOr<SecretBytes> UnwrapKey(const Keyring& keyring, uint8_t format_ver
   }
   KeyAadSuffix(agency, version, &aad);
   std::string key;
-  absl::Status s = (*aead)->DecryptInto(wrapped, aad, &key);
-  SecretBytes out(key);
-  OPENSSL_cleanse(key.data(), key.size());
+  absl::Status s = (*aead)->DecryptInto(wrapped, aad, &key);  // wipes `key` on failure
   if (!s.ok()) {
     if (s.code() != absl::StatusCode::kDataLoss) return s;
-    return absl::DataLossError(absl::StrCat(
-        "envelope key of agency ", Sv(agency),
-        " does not authenticate: the value was moved, swapped or tampered with"));
+    return absl::DataLossError(
+        absl::StrCat("envelope key of agency ", Sv(agency),
+                     " does not authenticate: the value was moved, swapped or tampered with"));
   }
+  SecretBytes out(key);
+  OPENSSL_cleanse(key.data(), key.size());
   return out;
 }
 
@@ -310,8 +305,8 @@ absl::StatusOr<std::shared_ptr<const AesGcmAead>> Envelope::OpenedDataKey(
   // under it; a wipe that ran meanwhile (rotation or shred) means this key
   // must not be kept.
   const uint64_t generation = keyring_->generation();
-  BUDSTIKKE_ASSIGN_OR_RETURN(SecretBytes key,
-                             UnwrapKey(*keyring_, kFormatVersion, agency, version, wrapped, {}, {}));
+  BUDSTIKKE_ASSIGN_OR_RETURN(
+      SecretBytes key, UnwrapKey(*keyring_, kFormatVersion, agency, version, wrapped, {}, {}));
   BUDSTIKKE_ASSIGN_OR_RETURN(std::unique_ptr<AesGcmAead> aead, AesGcmAead::Create(key));
   std::shared_ptr<const AesGcmAead> shared(std::move(aead));
   std::lock_guard<std::mutex> lock(shard.mu);
@@ -344,9 +339,9 @@ absl::StatusOr<std::string> Envelope::Open(std::string_view cf, std::string_view
   std::string plaintext;
   absl::Status s;
   if (parsed.version == 1) {
-    BUDSTIKKE_ASSIGN_OR_RETURN(SecretBytes key,
-                               UnwrapKey(*keyring_, 1, entry->agency, entry->version,
-                                         entry->wrapped, cf, record_key));
+    BUDSTIKKE_ASSIGN_OR_RETURN(
+        SecretBytes key,
+        UnwrapKey(*keyring_, 1, entry->agency, entry->version, entry->wrapped, cf, record_key));
     s = aead_internal::OpenWithKey(key.secret_bytes_for_crypto(), parsed.content,
                                    AadBase(kContentAadLabelV1, cf, record_key, 0), &plaintext,
                                    parsed.header);
