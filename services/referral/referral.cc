@@ -36,6 +36,20 @@ std::string ChunkKey(absl::string_view id, size_t index) {
   return absl::StrCat("d/", id, "/", buf);
 }
 
+// An allowed action on an attachment before it belongs to a referral (no
+// subject, no legal basis yet).
+v1::AuditEvent AttachmentEvent(const char* action, const std::string& attachment_id,
+                               const std::string& request_id) {
+  v1::AuditEvent e;
+  e.set_action(action);
+  e.mutable_resource()->set_kind(v1::RESOURCE_KIND_ATTACHMENT);
+  e.mutable_resource()->set_id(attachment_id);
+  e.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
+  e.set_legal_basis(v1::LEGAL_BASIS_NONE);
+  e.set_request_id(request_id);
+  return e;
+}
+
 v1::Actor ActorOf(const Caller& caller) {
   v1::Actor a;
   a.set_agency(caller.identity.agency);
@@ -749,14 +763,8 @@ absl::Status ReferralDesk::WithdrawUnderRevokedConsent(const Caller& caller,
 absl::Status ReferralDesk::RecordAttachmentRead(const Caller& caller,
                                                 const v1::AttachmentInfo& info,
                                                 const std::string& request_id) {
-  v1::AuditEvent e;
-  e.set_action("attachment.read");
-  e.mutable_resource()->set_kind(v1::RESOURCE_KIND_ATTACHMENT);
-  e.mutable_resource()->set_id(info.id());
-  e.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
-  e.set_legal_basis(v1::LEGAL_BASIS_NONE);
-  e.set_request_id(request_id);
-  absl::Status recorded = audit_->Record(caller, std::move(e));
+  absl::Status recorded =
+      audit_->Record(caller, AttachmentEvent("attachment.read", info.id(), request_id));
   if (!recorded.ok()) {
     return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
   }
@@ -898,14 +906,8 @@ absl::StatusOr<v1::AttachmentInfo> ReferralDesk::StoreUpload(AttachmentUpload* u
       envelope_->Seal(kAttachmentColumnFamily, akey, info.SerializeAsString(), readers));
   batch.Put(kAttachmentColumnFamily, akey, Frame(caller.agency(), Frame("", sealed_info)));
   batch.Put(kAttachmentColumnFamily, req_key, info.id());
-  v1::AuditEvent e;
-  e.set_action("attachment.upload");
-  e.mutable_resource()->set_kind(v1::RESOURCE_KIND_ATTACHMENT);
-  e.mutable_resource()->set_id(info.id());
-  e.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
-  e.set_legal_basis(v1::LEGAL_BASIS_NONE);
-  e.set_request_id(up->meta_.request_id());
-  BUDSTIKKE_RETURN_IF_ERROR(audit_->Add(&batch, caller, std::move(e)));
+  BUDSTIKKE_RETURN_IF_ERROR(audit_->Add(
+      &batch, caller, AttachmentEvent("attachment.upload", info.id(), up->meta_.request_id())));
   BUDSTIKKE_RETURN_IF_ERROR(store_->Write(std::move(batch)));
   return info;
 }
