@@ -177,8 +177,7 @@ class ReferralDomainTest : public ::testing::Test {
 
   // A written consent for `recipient` ("henvisning", "journalnotat"); the
   // mother's when a guardian gives it.
-  v1::RecordConsentRequest ConsentRequest(const std::string& subject,
-                                          const std::string& recipient,
+  v1::RecordConsentRequest ConsentRequest(const std::string& subject, const std::string& recipient,
                                           v1::ConsentGiver giver = v1::CONSENT_GIVER_GUARDIAN) {
     v1::RecordConsentRequest req;
     req.set_request_id(absl::StrCat("rc-", ++counter_));
@@ -189,6 +188,14 @@ class ReferralDomainTest : public ::testing::Test {
     req.set_purpose("henvisning");
     req.set_scope("journalnotat");
     req.set_method(v1::CONSENT_METHOD_WRITTEN);
+    return req;
+  }
+
+  static v1::RevokeConsentRequest RevokeRequest(const std::string& consent_id,
+                                                const std::string& reason) {
+    v1::RevokeConsentRequest req;
+    req.set_id(consent_id);
+    req.set_reason(reason);
     return req;
   }
 
@@ -429,9 +436,7 @@ TEST_F(ReferralDomainTest, RevocationBeforeAcknowledgeWithdraws) {
   auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
   ASSERT_THAT(sent, IsOk());
   inbox_->Clear();
-  v1::RevokeConsentRequest revoke;
-  revoke.set_id(c.id());
-  revoke.set_reason("mor trekker samtykket");
+  const v1::RevokeConsentRequest revoke = RevokeRequest(c.id(), "mor trekker samtykket");
   auto revoked = consents_->Revoke(kGp, revoke);
   ASSERT_THAT(revoked, IsOk());
   EXPECT_EQ(revoked->status(), v1::CONSENT_STATUS_REVOKED);
@@ -468,9 +473,7 @@ TEST_F(ReferralDomainTest, RevocationAfterAcknowledgeKeepsWhatWasReceived) {
   auto sent = desk_->Send(kGp, req);
   ASSERT_THAT(sent, IsOk());
   ASSERT_THAT(desk_->Acknowledge(kBup, sent->id()), IsOk());
-  v1::RevokeConsentRequest revoke;
-  revoke.set_id(c.id());
-  revoke.set_reason("far trekker samtykket");
+  const v1::RevokeConsentRequest revoke = RevokeRequest(c.id(), "far trekker samtykket");
   // The recipient may revoke on the giver's word.
   ASSERT_THAT(consents_->Revoke(kBup, revoke), IsOk());
   auto got = desk_->Get(kBup, sent->id());
@@ -523,9 +526,7 @@ TEST_F(ReferralDomainTest, NoReadSucceedsAfterRevokeReturns) {
     // Wait (bounded) until reads have succeeded before revoking.
     while (ok_before.load() < 2 && absl::Now() < deadline) std::this_thread::yield();
     EXPECT_GE(ok_before.load(), 2) << "round " << round;
-    v1::RevokeConsentRequest revoke;
-    revoke.set_id(c.id());
-    revoke.set_reason("trukket");
+    const v1::RevokeConsentRequest revoke = RevokeRequest(c.id(), "trukket");
     phase.store(kRevoking);
     EXPECT_THAT(consents_->Revoke(kGp, revoke), IsOk());
     phase.store(kRevoked);
@@ -728,9 +729,7 @@ TEST_F(ReferralDomainTest, RetriedRecordAndRepeatedRevokeAreAuditedFailClosed) {
   req.set_request_id("rc-retry");
   auto first = registry->Record(kGp, req);
   ASSERT_THAT(first, IsOk());
-  v1::RevokeConsentRequest revoke;
-  revoke.set_id(first->id());
-  revoke.set_reason("mor trekker samtykket");
+  const v1::RevokeConsentRequest revoke = RevokeRequest(first->id(), "mor trekker samtykket");
   ASSERT_THAT(registry->Revoke(kGp, revoke), IsOk());
   fake.Clear();
   fake.SetFailing(true);
@@ -766,9 +765,7 @@ TEST_F(ReferralDomainTest, RepeatedRevokeCompletesAnInterruptedFanOut) {
   auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
   ASSERT_THAT(sent, IsOk());
   inbox_->Clear();
-  v1::RevokeConsentRequest revoke;
-  revoke.set_id(c.id());
-  revoke.set_reason("mor trekker samtykket");
+  const v1::RevokeConsentRequest revoke = RevokeRequest(c.id(), "mor trekker samtykket");
   flaky.fail_next = true;
   EXPECT_THAT(consents_->Revoke(kGp, revoke),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("fan-out interrupted")));
@@ -804,9 +801,7 @@ TEST_F(ReferralDomainTest, FanOutContinuesPastAFailingReferral) {
   batch.Put(referral::kColumnFamily,
             absl::StrCat("k/", c.id(), "/bup-oslo/ref-", std::string(32, '0')), "");
   ASSERT_THAT(store_->Write(std::move(batch)), IsOk());
-  v1::RevokeConsentRequest revoke;
-  revoke.set_id(c.id());
-  revoke.set_reason("mor trekker samtykket");
+  const v1::RevokeConsentRequest revoke = RevokeRequest(c.id(), "mor trekker samtykket");
   EXPECT_THAT(consents_->Revoke(kGp, revoke),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("referral not found")));
   auto withdrawn = AuditEvents("referral.withdraw");
@@ -951,9 +946,7 @@ TEST_F(ReferralDomainTest, RevokedAndExpiredConsentReportsBoth) {
   req.mutable_valid_until()->set_day(10);
   auto c = consents_->Record(kGp, req);
   ASSERT_THAT(c, IsOk());
-  v1::RevokeConsentRequest revoke;
-  revoke.set_id(c->id());
-  revoke.set_reason("mor trekker samtykket");
+  const v1::RevokeConsentRequest revoke = RevokeRequest(c->id(), "mor trekker samtykket");
   ASSERT_THAT(consents_->Revoke(kGp, revoke), IsOk());
   clock_.Advance(absl::Hours(24 * 10));  // 2025-06-11: past valid_until
   auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c->id()));
