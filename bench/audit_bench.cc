@@ -45,6 +45,7 @@
 #include "services/audit/audit_log.h"
 #include "services/common/clock.h"
 #include "services/common/store_audit_outbox.h"
+#include "storage/internal/rocksdb_options.h"
 #include "storage/merkle_log.h"
 #include "storage/store.h"
 #include "tlog/checkpoint.h"
@@ -184,9 +185,9 @@ std::string FreshDir(const std::string& name) {
 void BM_RawRocksDbBatchWrite(benchmark::State& state) {
   const int batch_size = static_cast<int>(state.range(0));
   const std::string path = FreshDir("raw");
-  rocksdb::Options options;
+  rocksdb::Options options =
+      storage::internal::StoreRocksDbOptions(storage::Store::Options().block_cache_bytes);
   options.create_if_missing = true;
-  options.max_background_jobs = 2;
   rocksdb::DB* raw = nullptr;
   if (!rocksdb::DB::Open(options, path, &raw).ok()) {
     state.SkipWithError("cannot open rocksdb");
@@ -236,7 +237,7 @@ void BM_CheckpointLatency(benchmark::State& state) {
   // Background load: ~5,000 events/s in batches of 50.
   std::atomic<bool> stop{false};
   std::thread load([&] {
-    uint64_t i = 1u << 40;
+    uint64_t i = uint64_t{1} << 40;
     while (!stop.load()) {
       env->WriteEvents(i, 50, [](uint64_t k) { return Hex64(k % 50000); });
       i += 50;

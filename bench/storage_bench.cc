@@ -3,8 +3,9 @@
 // 2 threads (puts also 1 thread), items/s over wall-clock time. Each put run
 // starts from flushed, compacted databases. See docs/PERFORMANCE.md.
 //
-//   storage_bench --benchmark_min_time=2 --benchmark_repetitions=5 \
+//   storage_bench --benchmark_min_time=2 --benchmark_repetitions=5
 //       --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
+//   (one command line)
 //   storage_bench --benchmark_min_time=0.01      # smoke run, a few seconds
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +18,10 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "rocksdb/cache.h"
 #include "rocksdb/db.h"
-#include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
-#include "rocksdb/table.h"
 #include "storage/envelope.h"
+#include "storage/internal/rocksdb_options.h"
 #include "storage/keyring.h"
 #include "storage/secret_bytes.h"
 #include "storage/store.h"
@@ -83,16 +82,11 @@ bool Setup() {
   if (!envelope.ok()) return false;
   env->envelope = *std::move(envelope);
 
-  // Raw RocksDB with the options Store uses.
-  rocksdb::Options options;
+  // Raw RocksDB with the options Store uses (one function for both).
+  rocksdb::Options options =
+      budstikke::storage::internal::StoreRocksDbOptions(Store::Options().block_cache_bytes);
   options.create_if_missing = true;
   options.create_missing_column_families = true;
-  options.max_background_jobs = 2;
-  // As storage/store.cc: one shared LRU block cache, 10-bit bloom filters.
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(Store::Options().block_cache_bytes);
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options)},
       {kCf, rocksdb::ColumnFamilyOptions(options)}};

@@ -9,13 +9,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "rocksdb/cache.h"
 #include "rocksdb/db.h"
-#include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
-#include "rocksdb/table.h"
 #include "rocksdb/utilities/backup_engine.h"
 #include "rocksdb/write_batch.h"
+#include "storage/internal/rocksdb_options.h"
 #include "storage/internal/strings.h"
 
 namespace budstikke::storage {
@@ -219,17 +217,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
     absl::Status s = MakeDirs(path);
     if (!s.ok()) return s;
   }
-  rocksdb::Options db_options;
+  rocksdb::Options db_options = internal::StoreRocksDbOptions(options.block_cache_bytes);
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = true;
-  db_options.max_background_jobs = 2;
-  // No background auto-resume after a write error: the next write attempt
-  // resumes (Impl::BeforeWrite), so recovery follows the caller's retries.
-  // Caveat (RocksDB 7.8): after a failed *WAL* append, Resume() does not
-  // switch to a new WAL and the next write trips an assertion in the WAL
-  // writer (Debian builds RocksDB with assertions: the process aborts and
-  // recovers on restart). SST / manifest write errors resume cleanly.
-  db_options.max_bgerror_resume_count = 0;
 
   // Open every existing column family (RocksDB requires it) plus the requested ones.
   std::set<std::string> names = {rocksdb::kDefaultColumnFamilyName};
@@ -240,18 +230,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
     if (cf.empty()) return absl::InvalidArgumentError("empty column family name");
     names.insert(cf);
   }
-  // One block cache for every column family, and bloom filters so point
-  // reads of absent keys (idempotency checks) and of scattered keys (audit
-  // proofs) touch one data block at most.
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  std::shared_ptr<rocksdb::TableFactory> table_factory(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const auto& n : names) {
-    rocksdb::ColumnFamilyOptions cf_options(db_options);
-    cf_options.table_factory = table_factory;
-    descriptors.emplace_back(n, cf_options);
+    descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions(db_options));
   }
 
   auto impl = std::make_unique<Impl>();

@@ -34,6 +34,7 @@ class InboxDomainTest : public ::testing::Test {
     store_.reset();
     storage::Store::Options o;
     o.column_families = {kColumnFamily, "other"};
+    o.fault_injector = faults_;
     store_ = *storage::Store::Open(dir_.Sub("db"), o);
     inbox_ = *Inbox::Create(store_.get(), &clock_);
   }
@@ -44,6 +45,7 @@ class InboxDomainTest : public ::testing::Test {
   }
 
   storage::testing::TempDir dir_;
+  std::shared_ptr<storage::FaultInjector> faults_ = std::make_shared<storage::FaultInjector>();
   common::FakeClock clock_{absl::FromUnixSeconds(1717200000)};
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<Inbox> inbox_;
@@ -164,6 +166,122 @@ TEST_F(InboxDomainTest, CursorsAndAcksSurviveReopen) {
   EXPECT_EQ((*events)[2].resource().id(), "c5");
   // The change committed with the event is there too.
   EXPECT_THAT(store_->Get("other", "c5").status(), IsOk());
+}
+
+TEST_F(InboxDomainTest, EveryCommitIsReadableWhenItReturns) {
+  // Commit returns once its event and every event below it are visible: when
+  // `completed` commits have returned, at least that many cursors are latest.
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 500;
+  std::atomic<uint64_t> completed{0};
+  std::atomic<int> violations{0}, failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        if (!Commit("bup-oslo", absl::StrCat("t", t, "-", i)).ok()) ++failures;
+        const uint64_t done = completed.fetch_add(1) + 1;
+        if (*inbox_->Latest("bup-oslo") < done) ++violations;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(violations.load(), 0);
+  auto events = inbox_->Read("bup-oslo", 0, 10000);
+  ASSERT_THAT(events.status(), IsOk());
+  ASSERT_THAT(*events, SizeIs(kThreads * kPerThread));
+  for (size_t i = 0; i < events->size(); ++i) EXPECT_EQ((*events)[i].cursor(), i + 1);
+}
+
+TEST_F(InboxDomainTest, AFailedWriteConsumesNoCursor) {
+  ASSERT_THAT(Commit("bup-oslo", "c1"), IsOk());
+  faults_->SetFailWrites(true);
+  EXPECT_THAT(Commit("bup-oslo", "lost"),
+              StatusIs(absl::StatusCode::kUnavailable, ::testing::HasSubstr("injected")));
+  faults_->SetFailWrites(false);
+  EXPECT_EQ(*inbox_->Latest("bup-oslo"), 1u);
+  ASSERT_THAT(Commit("bup-oslo", "c2"), IsOk());
+  auto events = inbox_->Read("bup-oslo", 0, 10);
+  ASSERT_THAT(*events, SizeIs(2));
+  EXPECT_EQ((*events)[1].cursor(), 2u);
+  EXPECT_EQ((*events)[1].resource().id(), "c2");
+  EXPECT_THAT(store_->Get("other", "lost").status(),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+}
+
+TEST_F(InboxDomainTest, FailedWritesAmongConcurrentCommitsLeaveDenseCursors) {
+  // Writes fail on and off while four threads commit until each has 300
+  // successes: failed commits consume no cursor, so the events of the
+  // successful ones are exactly cursors 1..1200, each once.
+  constexpr int kThreads = 4;
+  constexpr int kSuccessesPerThread = 300;
+  std::vector<std::vector<std::string>> ok_ids(kThreads);
+  std::atomic<int> failed{0};
+  std::atomic<bool> stop{false};
+  std::thread toggler([&] {
+    bool fail = false;
+    while (!stop.load()) {
+      fail = !fail;
+      faults_->SetFailWrites(fail);
+      absl::SleepFor(absl::Microseconds(fail ? 20 : 200));
+    }
+    faults_->SetFailWrites(false);
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; static_cast<int>(ok_ids[t].size()) < kSuccessesPerThread && i < 1000000;
+           ++i) {
+        const std::string id = absl::StrCat("t", t, "-", i);
+        if (Commit("bup-oslo", id).ok()) {
+          ok_ids[t].push_back(id);
+        } else {
+          ++failed;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  stop = true;
+  toggler.join();
+
+  std::set<std::string> want;
+  for (const auto& ids : ok_ids) want.insert(ids.begin(), ids.end());
+  ASSERT_EQ(want.size(), static_cast<size_t>(kThreads * kSuccessesPerThread));
+  ASSERT_GT(failed.load(), 0) << "no write failed: the test did not test anything";
+  auto events = inbox_->Read("bup-oslo", 0, 10000);
+  ASSERT_THAT(events.status(), IsOk());
+  std::set<std::string> got;
+  uint64_t previous = 0;
+  for (const auto& e : *events) {
+    EXPECT_EQ(e.cursor(), previous + 1);
+    previous = e.cursor();
+    EXPECT_TRUE(got.insert(e.resource().id()).second) << "duplicate " << e.resource().id();
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(previous, want.size());
+  EXPECT_EQ(*inbox_->Latest("bup-oslo"), previous);
+  // The next commit, also after a reopen, gets the next cursor.
+  Open();
+  EXPECT_EQ(*inbox_->Latest("bup-oslo"), previous);
+  ASSERT_THAT(Commit("bup-oslo", "after"), IsOk());
+  auto tail = inbox_->Read("bup-oslo", previous, 10);
+  ASSERT_THAT(*tail, SizeIs(1));
+  EXPECT_EQ((*tail)[0].cursor(), previous + 1);
+  EXPECT_EQ((*tail)[0].resource().id(), "after");
+}
+
+TEST_F(InboxDomainTest, LatestSurvivesReopenWhenEveryEventIsAcked) {
+  for (int i = 1; i <= 3; ++i) ASSERT_THAT(Commit("bup-oslo", absl::StrCat("c", i)), IsOk());
+  ASSERT_THAT(inbox_->Ack("bup-oslo", 3).status(), IsOk());
+  Open();
+  EXPECT_EQ(*inbox_->Latest("bup-oslo"), 3u);
+  EXPECT_EQ(*inbox_->Acked("bup-oslo"), 3u);
+  ASSERT_THAT(Commit("bup-oslo", "c4"), IsOk());
+  auto events = inbox_->Read("bup-oslo", 0, 10);
+  ASSERT_THAT(*events, SizeIs(1));
+  EXPECT_EQ((*events)[0].cursor(), 4u);
 }
 
 TEST_F(InboxDomainTest, WaitForNewerWakesOnCommitAndRejectsBadInput) {

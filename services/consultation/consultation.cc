@@ -3,7 +3,6 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <set>
 
 #include "absl/strings/escaping.h"
@@ -24,11 +23,8 @@ constexpr size_t kMaxText = 10000;
 constexpr int kMaxQuestions = 10;
 constexpr size_t kMaxQuestion = 1000;
 
-std::string Hex16(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+// 16 lowercase hex digits, zero-padded (the byte order of keys is the numeric order).
+std::string Hex16(uint64_t v) { return absl::StrCat(absl::Hex(v, absl::kZeroPad16)); }
 
 std::string RandomId() { return common::RandomHexId("", 12); }
 
