@@ -27,6 +27,7 @@ test: build
 # that exercises parsing, crypto, storage and policy code without servers).
 ASAN_TESTS = store_test aead_test keyring_test envelope_test pseudonymizer_test merkle_log_test \
   tlog_tree_test tlog_note_test identity_test authz_test errors_test national_id_test record_codec_test \
+  domain_executor_test \
   pii_scanner_test directory_test admin_test audit_test consultation_domain_test \
   inbox_domain_test referral_policy_test referral_domain_test
 empty :=

@@ -25,6 +25,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "budstikke/v1/consultation.grpc.pb.h"
+#include "services/common/domain_executor.h"
 #include "services/common/grpc_auth.h"
 #include "services/common/server_threads.h"
 #include "services/common/store_audit_outbox.h"
@@ -79,6 +80,7 @@ struct Env {
   std::unique_ptr<pii::Scanner> scanner;
   std::unique_ptr<consultation::Consultations> consultations;
   std::unique_ptr<common::Authenticator> auth;
+  std::unique_ptr<common::DomainExecutor> executor;
   std::unique_ptr<consultation::ConsultationServiceImpl> service;
   EchoService echo;
   std::unique_ptr<grpc::Server> server, echo_server;
@@ -152,8 +154,10 @@ Env* GetEnv() {
     d.clock = &e->clock;
     e->consultations = Must(consultation::Consultations::Create(d, {}));
     e->auth = std::make_unique<common::Authenticator>("budstikke.test");
-    e->service = std::make_unique<consultation::ConsultationServiceImpl>(e->consultations.get(),
-                                                                         e->auth.get());
+    e->executor = std::make_unique<common::DomainExecutor>(
+        common::DomainExecutor::DefaultThreads(/*sync_writes=*/false));  // as budstikke-server
+    e->service = std::make_unique<consultation::ConsultationServiceImpl>(
+        e->consultations.get(), e->auth.get(), e->executor.get());
     common::TlsFiles tls{e->certs + "/server.pem", e->certs + "/server.key", e->certs + "/ca.pem"};
     for (bool echo : {false, true}) {
       grpc::ServerBuilder b;

@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "budstikke/v1/referral.grpc.pb.h"
 #include "services/common/server_threads.h"
+#include "services/common/domain_executor.h"
 #include "services/common/grpc_auth.h"
 #include "services/common/national_id_testing.h"
 #include "services/common/store_audit_outbox.h"
@@ -71,6 +72,7 @@ struct Env {
   std::unique_ptr<consent::ConsentRegistry> consents;
   std::unique_ptr<referral::ReferralDesk> desk;
   std::unique_ptr<common::Authenticator> auth;
+  std::unique_ptr<common::DomainExecutor> executor;
   std::unique_ptr<referral::ReferralServiceImpl> service;
   EchoService echo;
   std::unique_ptr<grpc::Server> server, echo_server;
@@ -149,7 +151,10 @@ Env* GetEnv() {
     e->consent_id = Must(e->consents->Record(gp, rc)).id();
 
     e->auth = std::make_unique<common::Authenticator>("budstikke.test");
-    e->service = std::make_unique<referral::ReferralServiceImpl>(e->desk.get(), e->auth.get());
+    e->executor = std::make_unique<common::DomainExecutor>(
+        common::DomainExecutor::DefaultThreads(/*sync_writes=*/false));  // as budstikke-server
+    e->service = std::make_unique<referral::ReferralServiceImpl>(e->desk.get(), e->auth.get(),
+                                                                 e->executor.get());
     common::TlsFiles tls{e->certs + "/server.pem", e->certs + "/server.key", e->certs + "/ca.pem"};
     for (bool echo : {false, true}) {
       grpc::ServerBuilder b;

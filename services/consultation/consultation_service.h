@@ -1,9 +1,11 @@
 // gRPC adapter for ConsultationService: authenticate (authorization table),
-// call Consultations (consultation.h), convert the status.
+// call Consultations (consultation.h) on the domain executor, convert the
+// status.
 #ifndef BUDSTIKKE_SERVICES_CONSULTATION_CONSULTATION_SERVICE_H_
 #define BUDSTIKKE_SERVICES_CONSULTATION_CONSULTATION_SERVICE_H_
 
 #include "budstikke/v1/consultation.grpc.pb.h"
+#include "services/common/domain_executor.h"
 #include "services/common/grpc_auth.h"
 #include "services/consultation/consultation.h"
 
@@ -11,9 +13,10 @@ namespace budstikke::consultation {
 
 class ConsultationServiceImpl final : public v1::ConsultationService::Service {
  public:
-  // Both must outlive the service.
-  ConsultationServiceImpl(Consultations* consultations, const common::Authenticator* auth)
-      : c_(consultations), auth_(auth) {}
+  // All must outlive the service. A null executor runs domain calls inline.
+  ConsultationServiceImpl(Consultations* consultations, const common::Authenticator* auth,
+                          common::DomainExecutor* executor = nullptr)
+      : c_(consultations), auth_(auth), executor_(executor) {}
 
   grpc::Status CheckText(grpc::ServerContext* ctx, const v1::CheckTextRequest* req,
                          v1::CheckTextResponse* resp) override;
@@ -23,8 +26,7 @@ class ConsultationServiceImpl final : public v1::ConsultationService::Service {
                      v1::Consultation* resp) override;
   grpc::Status Answer(grpc::ServerContext* ctx, const v1::AnswerConsultationRequest* req,
                       v1::Consultation* resp) override;
-  grpc::Status AddMessage(grpc::ServerContext* ctx,
-                          const v1::AddConsultationMessageRequest* req,
+  grpc::Status AddMessage(grpc::ServerContext* ctx, const v1::AddConsultationMessageRequest* req,
                           v1::Consultation* resp) override;
   grpc::Status Close(grpc::ServerContext* ctx, const v1::CloseConsultationRequest* req,
                      v1::Consultation* resp) override;
@@ -36,6 +38,7 @@ class ConsultationServiceImpl final : public v1::ConsultationService::Service {
  private:
   Consultations* c_;
   const common::Authenticator* auth_;
+  common::DomainExecutor* executor_;
 };
 
 }  // namespace budstikke::consultation

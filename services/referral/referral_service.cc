@@ -18,48 +18,48 @@ grpc::Status Reply(absl::StatusOr<T> result, R* resp) {
 
 }  // namespace
 
-#define BUDSTIKKE_AUTH_OR_RETURN(name)                          \
-  auto caller = auth_->Authenticate(ctx, Method(name));         \
+#define BUDSTIKKE_AUTH_OR_RETURN(name)                  \
+  auto caller = auth_->Authenticate(ctx, Method(name)); \
   if (!caller.ok()) return common::ToGrpcStatus(caller.status())
 
-grpc::Status ReferralServiceImpl::Send(grpc::ServerContext* ctx,
-                                       const v1::SendReferralRequest* req, v1::Referral* resp) {
+grpc::Status ReferralServiceImpl::Send(grpc::ServerContext* ctx, const v1::SendReferralRequest* req,
+                                       v1::Referral* resp) {
   BUDSTIKKE_AUTH_OR_RETURN("Send");
-  return Reply(desk_->Send(*caller, *req), resp);
+  return Reply(common::RunOn(executor_, [&] { return desk_->Send(*caller, *req); }), resp);
 }
 
-grpc::Status ReferralServiceImpl::Get(grpc::ServerContext* ctx,
-                                      const v1::GetReferralRequest* req, v1::Referral* resp) {
+grpc::Status ReferralServiceImpl::Get(grpc::ServerContext* ctx, const v1::GetReferralRequest* req,
+                                      v1::Referral* resp) {
   BUDSTIKKE_AUTH_OR_RETURN("Get");
-  return Reply(desk_->Get(*caller, req->id()), resp);
+  return Reply(common::RunOn(executor_, [&] { return desk_->Get(*caller, req->id()); }), resp);
 }
 
 grpc::Status ReferralServiceImpl::List(grpc::ServerContext* ctx,
                                        const v1::ListReferralsRequest* req,
                                        v1::ListReferralsResponse* resp) {
   BUDSTIKKE_AUTH_OR_RETURN("List");
-  return Reply(desk_->List(*caller, *req), resp);
+  return Reply(common::RunOn(executor_, [&] { return desk_->List(*caller, *req); }), resp);
 }
 
 grpc::Status ReferralServiceImpl::Acknowledge(grpc::ServerContext* ctx,
                                               const v1::AcknowledgeReferralRequest* req,
                                               v1::Referral* resp) {
   BUDSTIKKE_AUTH_OR_RETURN("Acknowledge");
-  return Reply(desk_->Acknowledge(*caller, req->id()), resp);
+  return Reply(common::RunOn(executor_, [&] { return desk_->Acknowledge(*caller, req->id()); }),
+               resp);
 }
 
 grpc::Status ReferralServiceImpl::Decide(grpc::ServerContext* ctx,
-                                         const v1::DecideReferralRequest* req,
-                                         v1::Referral* resp) {
+                                         const v1::DecideReferralRequest* req, v1::Referral* resp) {
   BUDSTIKKE_AUTH_OR_RETURN("Decide");
-  return Reply(desk_->Decide(*caller, *req), resp);
+  return Reply(common::RunOn(executor_, [&] { return desk_->Decide(*caller, *req); }), resp);
 }
 
 grpc::Status ReferralServiceImpl::Withdraw(grpc::ServerContext* ctx,
                                            const v1::WithdrawReferralRequest* req,
                                            v1::Referral* resp) {
   BUDSTIKKE_AUTH_OR_RETURN("Withdraw");
-  return Reply(desk_->Withdraw(*caller, *req), resp);
+  return Reply(common::RunOn(executor_, [&] { return desk_->Withdraw(*caller, *req); }), resp);
 }
 
 grpc::Status ReferralServiceImpl::UploadAttachment(

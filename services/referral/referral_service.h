@@ -1,12 +1,14 @@
 // ReferralServiceImpl: the thin gRPC adapter of ReferralDesk. Every method
 // authenticates and authorizes first (common::Authenticator), then calls the
-// domain and converts the status once (common::ToGrpcStatus). Uploads are
+// domain (unary calls on the domain executor, common/domain_executor.h) and
+// converts the status once (common::ToGrpcStatus). Uploads are
 // handed to the domain chunk by chunk; a stream that ends early (client
 // disconnect) never reaches AttachmentUpload::Finish, so nothing is stored.
 #ifndef BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_SERVICE_H_
 #define BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_SERVICE_H_
 
 #include "budstikke/v1/referral.grpc.pb.h"
+#include "services/common/domain_executor.h"
 #include "services/common/grpc_auth.h"
 #include "services/referral/referral.h"
 
@@ -14,9 +16,10 @@ namespace budstikke::referral {
 
 class ReferralServiceImpl final : public v1::ReferralService::Service {
  public:
-  // Both must outlive the service.
-  ReferralServiceImpl(ReferralDesk* desk, const common::Authenticator* auth)
-      : desk_(desk), auth_(auth) {}
+  // All must outlive the service. A null executor runs domain calls inline.
+  ReferralServiceImpl(ReferralDesk* desk, const common::Authenticator* auth,
+                      common::DomainExecutor* executor = nullptr)
+      : desk_(desk), auth_(auth), executor_(executor) {}
 
   grpc::Status Send(grpc::ServerContext* ctx, const v1::SendReferralRequest* req,
                     v1::Referral* resp) override;
@@ -40,6 +43,7 @@ class ReferralServiceImpl final : public v1::ReferralService::Service {
  private:
   ReferralDesk* desk_;
   const common::Authenticator* auth_;
+  common::DomainExecutor* executor_;
 };
 
 }  // namespace budstikke::referral

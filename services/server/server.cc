@@ -29,6 +29,7 @@
 #include "services/admin/admin_service.h"
 #include "services/audit/audit.h"
 #include "services/audit/audit_service.h"
+#include "services/common/domain_executor.h"
 #include "services/common/grpc_auth.h"
 #include "services/common/key_file.h"
 #include "services/common/pii/scanner.h"
@@ -134,6 +135,8 @@ struct BudstikkeServer::Impl {
   std::unique_ptr<consent::ConsentRegistry> consents;
   std::unique_ptr<referral::ReferralDesk> referrals;
   std::vector<std::unique_ptr<grpc::Service>> services;
+  // Runs the services' unary domain calls (destroyed after `server`, so idle).
+  std::unique_ptr<common::DomainExecutor> executor;
   std::unique_ptr<tlog::Signer> audit_signer;
   // Audit log (after the signer: destroyed first; its thread signs on stop).
   std::unique_ptr<storage::Pseudonymizer> audit_pseudonymizer;
@@ -199,6 +202,8 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   BUDSTIKKE_ASSIGN_OR_RETURN(impl->keyring,
                              storage::Keyring::Create(master_key, impl->store.get()));
   impl->auth = std::make_unique<common::Authenticator>(config.trust_domain);
+  impl->executor = std::make_unique<common::DomainExecutor>(
+      common::DomainExecutor::DefaultThreads(config.sync_writes));
   BUDSTIKKE_ASSIGN_OR_RETURN(impl->audit_outbox,
                              common::StoreAuditOutbox::Create(impl->store.get(), &impl->clock));
   // Refusals by the authorization table are audited (DENIED, authz.role).
@@ -241,7 +246,7 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
     BUDSTIKKE_ASSIGN_OR_RETURN(impl->consultations, consultation::Consultations::Create(deps, {}));
     impl->consultations->StartRetentionJob(absl::Minutes(10));
     impl->services.push_back(std::make_unique<consultation::ConsultationServiceImpl>(
-        impl->consultations.get(), impl->auth.get()));
+        impl->consultations.get(), impl->auth.get(), impl->executor.get()));
   }
   // Consent and referral: in-process ConsentChecker / ConsentObserver (the
   // referral service needs the consent registry even when only it is served).
@@ -275,7 +280,8 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   }
   if (targets.count("referral")) {
     impl->services.push_back(
-        std::make_unique<referral::ReferralServiceImpl>(impl->referrals.get(), impl->auth.get()));
+        std::make_unique<referral::ReferralServiceImpl>(impl->referrals.get(), impl->auth.get(),
+                                                        impl->executor.get()));
   }
   if (targets.count("inbox")) {
     if (!impl->inbox) {

@@ -1,0 +1,70 @@
+#include "services/common/domain_executor.h"
+
+#include <algorithm>
+
+#include "absl/synchronization/notification.h"
+#include "services/common/server_threads.h"
+
+namespace budstikke::common {
+namespace {
+
+thread_local const DomainExecutor* current_executor = nullptr;
+
+}  // namespace
+
+struct DomainExecutor::Task {
+  absl::FunctionRef<void()> fn;
+  absl::Notification done;
+};
+
+DomainExecutor::DomainExecutor(int threads) {
+  const int n = std::max(1, threads);
+  workers_.reserve(n);
+  for (int i = 0; i < n; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+DomainExecutor::~DomainExecutor() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (auto& t : workers_) t.join();
+}
+
+int DomainExecutor::DefaultThreads(bool sync_writes) {
+  if (sync_writes) return kMaxPollers;
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  return std::max(1, cores / 2);
+}
+
+bool DomainExecutor::OnWorkerThread() const { return current_executor == this; }
+
+void DomainExecutor::Execute(absl::FunctionRef<void()> fn) {
+  Task task{fn, {}};
+  {
+    absl::MutexLock lock(&mu_);
+    queue_.push_back(&task);
+  }
+  // Notification's destructor waits for Notify() to return, so `task` may
+  // leave scope as soon as the wait is over.
+  task.done.WaitForNotification();
+}
+
+void DomainExecutor::WorkerLoop() {
+  current_executor = this;
+  for (;;) {
+    Task* task = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](DomainExecutor* e) { return e->stopping_ || !e->queue_.empty(); }, this));
+      if (queue_.empty()) return;  // stopping, and every queued call has run
+      task = queue_.front();
+      queue_.pop_front();
+    }
+    task->fn();
+    task->done.Notify();
+  }
+}
+
+}  // namespace budstikke::common
