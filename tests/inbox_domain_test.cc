@@ -181,7 +181,8 @@ TEST_F(InboxDomainTest, CursorsAndAcksSurviveReopen) {
 
 TEST_F(InboxDomainTest, EveryCommitIsReadableWhenItReturns) {
   // Commit returns once its event and every event below it are visible: when
-  // `completed` commits have returned, at least that many cursors are latest.
+  // `completed` commits have returned, at least that many cursors are latest,
+  // and a Read then returns cursors 1..latest without a gap.
   constexpr int kThreads = 4;
   constexpr int kPerThread = 500;
   std::atomic<uint64_t> completed{0};
@@ -192,7 +193,17 @@ TEST_F(InboxDomainTest, EveryCommitIsReadableWhenItReturns) {
       for (int i = 0; i < kPerThread; ++i) {
         if (!Commit("bup-oslo", absl::StrCat("t", t, "-", i)).ok()) ++failures;
         const uint64_t done = completed.fetch_add(1) + 1;
-        if (*inbox_->Latest("bup-oslo") < done) ++violations;
+        auto latest = inbox_->Latest("bup-oslo");
+        if (!latest.ok() || *latest < done) ++violations;
+        if (i % 25 != 0 || !latest.ok()) continue;
+        auto events = inbox_->Read("bup-oslo", 0, 10000);
+        if (!events.ok() || events->size() < *latest) {
+          ++violations;
+          continue;
+        }
+        for (uint64_t k = 0; k < *latest; ++k) {
+          if ((*events)[k].cursor() != k + 1) ++violations;
+        }
       }
     });
   }
@@ -230,12 +241,16 @@ TEST_F(InboxDomainTest, FailedWritesAmongConcurrentCommitsLeaveDenseCursors) {
   std::vector<std::vector<std::string>> ok_ids(kThreads);
   std::atomic<int> failed{0};
   std::atomic<bool> stop{false};
+  // Writes fail from the start until the first failure is seen, so at least
+  // one commit fails however the threads are scheduled; then on and off.
+  faults_->SetFailWrites(true);
   std::thread toggler([&] {
+    while (failed.load() == 0 && !stop.load()) absl::SleepFor(absl::Microseconds(50));
     bool fail = false;
     while (!stop.load()) {
-      fail = !fail;
       faults_->SetFailWrites(fail);
       absl::SleepFor(absl::Microseconds(fail ? 20 : 200));
+      fail = !fail;
     }
     faults_->SetFailWrites(false);
   });

@@ -1,5 +1,7 @@
 #include "services/common/domain_executor.h"
 
+#include <sched.h>
+
 #include <algorithm>
 
 #include "absl/synchronization/notification.h"
@@ -33,7 +35,11 @@ DomainExecutor::~DomainExecutor() {
 
 int DomainExecutor::DefaultThreads(bool sync_writes) {
   if (sync_writes) return kMaxPollers;
-  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  // The CPUs this process may run on (a container's cpuset), not the machine's.
+  int cores = 0;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) cores = CPU_COUNT(&set);
+  if (cores <= 0) cores = static_cast<int>(std::thread::hardware_concurrency());
   return std::max(1, cores / 2);
 }
 
@@ -41,9 +47,19 @@ bool DomainExecutor::OnWorkerThread() const { return current_executor == this; }
 
 void DomainExecutor::Execute(absl::FunctionRef<void()> fn) {
   Task task{fn, {}};
+  bool queued = false;
   {
     absl::MutexLock lock(&mu_);
-    queue_.push_back(&task);
+    if (!stopping_) {
+      queue_.push_back(&task);
+      queued = true;
+    }
+  }
+  if (!queued) {
+    // The destructor has begun and the workers may be gone: run the call
+    // here rather than wait forever.
+    fn();
+    return;
   }
   // Notification's destructor waits for Notify() to return, so `task` may
   // leave scope as soon as the wait is over.

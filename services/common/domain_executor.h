@@ -15,9 +15,10 @@
 // threads) made it slower (6.5k), so it is the dedicated thread that counts.
 //
 // Calls run in arrival order; a call made from a worker thread runs inline
-// (no deadlock when domain code nests). Streaming RPCs do not use it: they
-// block for their whole stream. The destructor finishes queued calls and
-// joins the threads; it must run after the gRPC server has shut down.
+// (no deadlock when domain code nests), and so does a call made once the
+// destructor has begun. Streaming RPCs do not use it: they block for their
+// whole stream. The destructor finishes queued calls and joins the threads;
+// it runs after the gRPC server has shut down.
 #ifndef BUDSTIKKE_SERVICES_COMMON_DOMAIN_EXECUTOR_H_
 #define BUDSTIKKE_SERVICES_COMMON_DOMAIN_EXECUTOR_H_
 
@@ -41,10 +42,10 @@ class DomainExecutor {
   DomainExecutor(const DomainExecutor&) = delete;
   DomainExecutor& operator=(const DomainExecutor&) = delete;
 
-  // Threads for a server: half the cores (at least 1) when writes are not
-  // fsynced. With --sync-writes each write waits for an fsync, and concurrent
-  // writes share one only if they are in flight together, so there are as
-  // many threads as gRPC keeps for handlers (16).
+  // Threads for a server: half the CPUs this process may use (its affinity
+  // mask, e.g. a container's cpuset; at least 1) when writes are not fsynced. With --sync-writes
+  // each write waits for an fsync, and concurrent writes share one only if they are in flight
+  // together, so there are as many threads as gRPC keeps for handlers (16).
   static int DefaultThreads(bool sync_writes);
 
   int threads() const { return static_cast<int>(workers_.size()); }

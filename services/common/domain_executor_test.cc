@@ -2,6 +2,8 @@
 // and return whatever the call returns.
 #include "services/common/domain_executor.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -9,6 +11,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace budstikke::common {
@@ -34,11 +39,19 @@ TEST(DomainExecutorTest, RunsTheCallOnAWorkerThreadAndReturnsItsResult) {
 
 TEST(DomainExecutorTest, ACallFromAWorkerRunsInlineInsteadOfDeadlocking) {
   DomainExecutor executor(1);
-  int inner = executor.Run([&] {
-    const std::thread::id outer = std::this_thread::get_id();
-    return executor.Run([&] { return std::this_thread::get_id() == outer ? 7 : -1; });
+  std::atomic<int> inner{0};
+  absl::Notification finished;
+  // On a helper thread, so that a deadlock fails the test instead of hanging it.
+  std::thread caller([&] {
+    inner = executor.Run([&] {
+      const std::thread::id outer = std::this_thread::get_id();
+      return executor.Run([&] { return std::this_thread::get_id() == outer ? 7 : -1; });
+    });
+    finished.Notify();
   });
-  EXPECT_EQ(inner, 7);
+  ASSERT_TRUE(finished.WaitForNotificationWithTimeout(absl::Seconds(10))) << "deadlock";
+  caller.join();
+  EXPECT_EQ(inner.load(), 7);
 }
 
 TEST(DomainExecutorTest, ManyCallersOneThreadNoCallOverlapsAndAllComplete) {
@@ -69,12 +82,14 @@ TEST(DomainExecutorTest, ManyCallersOneThreadNoCallOverlapsAndAllComplete) {
 TEST(DomainExecutorTest, SeveralThreadsRunCallsInParallel) {
   DomainExecutor executor(2);
   EXPECT_EQ(executor.threads(), 2);
-  // Two calls that each wait for the other can only finish if they run at once.
+  // Two calls that each wait for the other can only both see the other if
+  // they run at once; each gives up after 10 s, so a failure does not hang.
   std::atomic<int> arrived{0};
   auto meet = [&] {
     arrived.fetch_add(1);
-    while (arrived.load() < 2) std::this_thread::yield();
-    return true;
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (arrived.load() < 2 && absl::Now() < deadline) std::this_thread::yield();
+    return arrived.load() == 2;
   };
   bool a = false;
   std::thread other([&] { a = executor.Run(meet); });
@@ -85,8 +100,9 @@ TEST(DomainExecutorTest, SeveralThreadsRunCallsInParallel) {
 }
 
 TEST(DomainExecutorTest, DefaultThreadsAndLowerBound) {
-  const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  EXPECT_EQ(DomainExecutor::DefaultThreads(false), std::max(1, cores / 2));
+  cpu_set_t set;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
+  EXPECT_EQ(DomainExecutor::DefaultThreads(false), std::max(1, CPU_COUNT(&set) / 2));
   EXPECT_EQ(DomainExecutor::DefaultThreads(true), 16);
   DomainExecutor executor(0);
   EXPECT_EQ(executor.threads(), 1);

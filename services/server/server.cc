@@ -202,8 +202,6 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   BUDSTIKKE_ASSIGN_OR_RETURN(impl->keyring,
                              storage::Keyring::Create(master_key, impl->store.get()));
   impl->auth = std::make_unique<common::Authenticator>(config.trust_domain);
-  impl->executor = std::make_unique<common::DomainExecutor>(
-      common::DomainExecutor::DefaultThreads(config.sync_writes));
   BUDSTIKKE_ASSIGN_OR_RETURN(impl->audit_outbox,
                              common::StoreAuditOutbox::Create(impl->store.get(), &impl->clock));
   // Refusals by the authorization table are audited (DENIED, authz.role).
@@ -223,6 +221,12 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   if (targets.count("directory")) {
     impl->services.push_back(
         std::make_unique<directory::DirectoryServiceImpl>(impl->directory.get(), impl->auth.get()));
+  }
+  // The consultation and referral services run their unary domain calls on
+  // dedicated threads (services/common/domain_executor.h).
+  if (targets.count("consultation") || targets.count("referral")) {
+    impl->executor = std::make_unique<common::DomainExecutor>(
+        common::DomainExecutor::DefaultThreads(config.sync_writes));
   }
   // Services whose domain is not built yet answer UNIMPLEMENTED for every RPC.
   if (targets.count("consultation")) {

@@ -21,9 +21,11 @@ rocksdb::Options StoreRocksDbOptions(size_t block_cache_bytes) {
   o.max_bgerror_resume_count = 0;
   // Concurrent writers join one write group; with pipelining the next
   // group's WAL write overlaps this group's memtable inserts instead of
-  // waiting for them. storage_bench Store put, 2 threads: 231-239k -> 269-273k
-  // values/s (docs/PERFORMANCE.md, Storage). RocksDB's adaptive yield stays on:
-  // without it a follower blocks at once, and the same put fell to 118-144k/s.
+  // waiting for them. storage_bench, 2 threads, together with the insert hints
+  // below: Store put 240-250k -> 264-277k values/s, raw put 237-252k ->
+  // 273-279k (docs/PERFORMANCE.md, Storage, third round). RocksDB's adaptive
+  // yield stays on: without it a follower blocks at once, and two-thread puts
+  // fell to 118-144k/s.
   o.enable_pipelined_write = true;
 
   // One block cache for every column family, and bloom filters so point
@@ -33,11 +35,13 @@ rocksdb::Options StoreRocksDbOptions(size_t block_cache_bytes) {
   table.block_cache = rocksdb::NewLRUCache(block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  // Record keys start with a one-letter kind and '/' ("m/<id>", "s/<agency>/
-  // <time>/<id>", "e/<agency>/<cursor>"). The memtable keeps an insert hint
-  // per 2-byte prefix, so a key that lands next to the previous key of its
-  // kind (index entries, inbox events, outbox sequence numbers) is inserted
-  // without a search from the top of the skip list. BM_DomainAsk, 1 thread:
+  // The memtable keeps an insert hint per first two bytes of the key. Most
+  // record keys start with a one-letter kind and '/' ("m/<id>", "s/<agency>/
+  // <time>/<id>", "e/<agency>/<cursor>"); sequence-numbered keys (audit
+  // outbox, Merkle leaves) start with the high bytes of the number. A key that
+  // lands next to the previous key with the same two bytes (index entries,
+  // inbox events, sequence numbers) is inserted without a search from the top
+  // of the skip list. BM_DomainAsk, 1 thread:
   // 29.1 -> 26.9 us. (Ignored by RocksDB when several writers insert into a
   // memtable in parallel.)
   o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(2));
