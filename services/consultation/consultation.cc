@@ -112,6 +112,25 @@ bool IsAnswerer(v1::Role role) {
          role == v1::ROLE_PHYSICIAN || role == v1::ROLE_CHILD_WELFARE_LEADER;
 }
 
+// Who may claim and answer a consultation: a professional role of the
+// recipient agency. `verb` and `gerund` name the action in the message
+// ("claim" / "claiming").
+absl::Status AnswererRefusal(const Caller& caller, const v1::Consultation& meta,
+                             absl::string_view verb, absl::string_view gerund) {
+  if (caller.agency() != meta.recipient_agency()) {
+    return RoleRefusal(
+        kRuleRecipientOnly,
+        absl::StrCat("only a professional of the recipient agency may ", verb, " a consultation"));
+  }
+  if (!IsAnswerer(caller.role())) {
+    return RoleRefusal(kRuleAnswererRole,
+                       absl::StrCat(gerund,
+                                    " needs role clinician, psychologist, physician or "
+                                    "child_welfare_leader"));
+  }
+  return absl::OkStatus();
+}
+
 bool AnswersConsultations(v1::AgencyType type) {
   return type == v1::AGENCY_TYPE_BUP || type == v1::AGENCY_TYPE_PPT ||
          type == v1::AGENCY_TYPE_CHILD_WELFARE;
@@ -483,19 +502,8 @@ absl::StatusOr<v1::Consultation> Consultations::Claim(const Caller& caller,
   absl::MutexLock lock(&StripeFor(id));
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id));
   const std::string sid(id);
-  if (caller.agency() != meta.recipient_agency()) {
-    return Deny(caller,
-                RoleRefusal(kRuleRecipientOnly,
-                            "only a professional of the recipient agency may claim a "
-                            "consultation"),
-                "consultation.claim", sid, "");
-  }
-  if (!IsAnswerer(caller.role())) {
-    return Deny(caller,
-                RoleRefusal(kRuleAnswererRole,
-                            "claiming needs role clinician, psychologist, physician or "
-                            "child_welfare_leader"),
-                "consultation.claim", sid, "");
+  if (absl::Status refused = AnswererRefusal(caller, meta, "claim", "claiming"); !refused.ok()) {
+    return Deny(caller, std::move(refused), "consultation.claim", sid, "");
   }
   if (meta.status() == v1::CONSULTATION_STATUS_CLOSED) {
     return Deny(caller,
@@ -551,19 +559,11 @@ absl::StatusOr<v1::Consultation> Consultations::AppendMessage(
     // Visibility before screening, so that the answer for a foreign id is
     // NOT_FOUND whatever the text.
     BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id));
-    if (is_answer && caller.agency() != meta.recipient_agency()) {
-      return Deny(caller,
-                  RoleRefusal(kRuleRecipientOnly,
-                              "only a professional of the recipient agency may answer a "
-                              "consultation"),
-                  action, id, request_id);
-    }
-    if (is_answer && !IsAnswerer(caller.role())) {
-      return Deny(caller,
-                  RoleRefusal(kRuleAnswererRole,
-                              "answering needs role clinician, psychologist, physician or "
-                              "child_welfare_leader"),
-                  action, id, request_id);
+    if (is_answer) {
+      if (absl::Status refused = AnswererRefusal(caller, meta, "answer", "answering");
+          !refused.ok()) {
+        return Deny(caller, std::move(refused), action, id, request_id);
+      }
     }
   }
   BUDSTIKKE_RETURN_IF_ERROR(Screen(caller, text, acks, id, request_id));
