@@ -310,14 +310,11 @@ absl::Status Client::WatchInbox(uint64_t from_cursor,
   st.last_cursor = from_cursor;
   st.acked_cursor = from_cursor;
   int failures = 0;
+  const absl::Status cancelled = absl::CancelledError("inbox watch cancelled");
   while (true) {
-    if (canceller != nullptr && canceller->cancelled()) {
-      return absl::CancelledError("inbox watch cancelled");
-    }
+    if (canceller != nullptr && canceller->cancelled()) return cancelled;
     grpc::ClientContext context;
-    if (canceller != nullptr && !canceller->Attach(&context)) {
-      return absl::CancelledError("inbox watch cancelled");
-    }
+    if (canceller != nullptr && !canceller->Attach(&context)) return cancelled;
     ++st.subscriptions;
     bool stopped = false;
     absl::Status inner = absl::OkStatus();
@@ -349,9 +346,7 @@ absl::Status Client::WatchInbox(uint64_t from_cursor,
     st.last_error = s;
     if (!inner.ok()) return inner;
     if (stopped) return absl::OkStatus();
-    if (canceller != nullptr && canceller->cancelled()) {
-      return absl::CancelledError("inbox watch cancelled");
-    }
+    if (canceller != nullptr && canceller->cancelled()) return cancelled;
     if (s.code() != absl::StatusCode::kUnavailable) return s;
     if (++failures > options.max_reconnects) {
       return absl::UnavailableError(absl::StrCat("inbox stream: ", options_.server,
