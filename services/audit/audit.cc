@@ -53,13 +53,8 @@ absl::StatusOr<std::string> Audit::SubjectPseudonym(const std::string& national_
 
 absl::Status Audit::RecordRead(const common::Caller& caller, const std::string& action,
                                const std::string& subject, const std::string& resource_id) {
-  v1::AuditEvent e;
-  e.set_action(action);
-  e.mutable_resource()->set_kind(v1::RESOURCE_KIND_AUDIT_LOG);
-  e.mutable_resource()->set_id(resource_id);
+  v1::AuditEvent e = common::AllowedEvent(action, v1::RESOURCE_KIND_AUDIT_LOG, resource_id);
   e.set_subject(subject);
-  e.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
-  e.set_legal_basis(v1::LEGAL_BASIS_NONE);
   absl::Status s = outbox_->Record(caller, std::move(e));
   if (!s.ok() && !absl::IsUnavailable(s)) {
     return absl::UnavailableError(absl::StrCat("audit log unavailable: ", s.message()));
@@ -70,14 +65,10 @@ absl::Status Audit::RecordRead(const common::Caller& caller, const std::string& 
 absl::Status Audit::RecordDenied(const common::Caller& caller, const std::string& action,
                                  const std::string& rule, const std::string& subject,
                                  const std::string& resource_id) {
-  v1::AuditEvent e;
-  e.set_action(action);
-  e.mutable_resource()->set_kind(v1::RESOURCE_KIND_AUDIT_LOG);
-  e.mutable_resource()->set_id(resource_id);
+  v1::AuditEvent e = common::AllowedEvent(action, v1::RESOURCE_KIND_AUDIT_LOG, resource_id);
   e.set_subject(subject);
   e.set_outcome(v1::AUDIT_OUTCOME_DENIED);
   e.set_rule(rule);
-  e.set_legal_basis(v1::LEGAL_BASIS_NONE);
   return outbox_->Record(caller, std::move(e));
 }
 

@@ -15,12 +15,29 @@
 #ifndef BUDSTIKKE_SERVICES_COMMON_AUDIT_OUTBOX_H_
 #define BUDSTIKKE_SERVICES_COMMON_AUDIT_OUTBOX_H_
 
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "budstikke/v1/audit.pb.h"
 #include "services/common/identity.h"
 #include "storage/store.h"
 
 namespace budstikke::common {
+
+// An ALLOWED event of `action` on the resource (kind, id), with no legal
+// basis: the fields every service's events start from. Callers add subject,
+// rule, consent and request ids, or change outcome and legal basis.
+inline v1::AuditEvent AllowedEvent(absl::string_view action, v1::ResourceKind kind,
+                                   absl::string_view id) {
+  v1::AuditEvent e;
+  e.set_action(std::string(action));
+  e.mutable_resource()->set_kind(kind);
+  e.mutable_resource()->set_id(std::string(id));
+  e.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
+  e.set_legal_basis(v1::LEGAL_BASIS_NONE);
+  return e;
+}
 
 class AuditOutbox {
  public:

@@ -35,13 +35,8 @@ v1::Actor ActorOf(const Caller& caller) {
 
 v1::AuditEvent Event(const std::string& action, const std::string& id, const std::string& subject,
                      const std::string& request_id) {
-  v1::AuditEvent e;
-  e.set_action(action);
-  e.mutable_resource()->set_kind(v1::RESOURCE_KIND_CONSENT);
-  e.mutable_resource()->set_id(id);
+  v1::AuditEvent e = common::AllowedEvent(action, v1::RESOURCE_KIND_CONSENT, id);
   e.set_subject(subject);
-  e.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
-  e.set_legal_basis(v1::LEGAL_BASIS_NONE);
   e.set_consent_id(id);
   e.set_request_id(request_id);
   return e;

@@ -151,13 +151,8 @@ bool SameUser(const v1::Actor& a, const Caller& caller) {
 
 v1::AuditEvent Event(absl::string_view action, const std::string& id,
                      const std::string& request_id) {
-  v1::AuditEvent e;
-  e.set_action(std::string(action));
-  e.mutable_resource()->set_kind(v1::RESOURCE_KIND_CONSULTATION);
-  e.mutable_resource()->set_id(id);
+  v1::AuditEvent e = common::AllowedEvent(action, v1::RESOURCE_KIND_CONSULTATION, id);
   e.set_request_id(request_id);
-  e.set_legal_basis(v1::LEGAL_BASIS_NONE);
-  e.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
   return e;
 }
 

@@ -92,13 +92,7 @@ namespace {
 // The audit event of a directory change of `agency_id`, allowed until told
 // otherwise.
 v1::AuditEvent AgencyEvent(const char* action, const std::string& agency_id) {
-  v1::AuditEvent event;
-  event.set_action(action);
-  event.mutable_resource()->set_kind(v1::RESOURCE_KIND_AGENCY);
-  event.mutable_resource()->set_id(agency_id);
-  event.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
-  event.set_legal_basis(v1::LEGAL_BASIS_NONE);
-  return event;
+  return common::AllowedEvent(action, v1::RESOURCE_KIND_AGENCY, agency_id);
 }
 
 common::Caller CallerOf(const common::Identity& identity) {

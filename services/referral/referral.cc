@@ -40,12 +40,7 @@ std::string ChunkKey(absl::string_view id, size_t index) {
 // subject, no legal basis yet).
 v1::AuditEvent AttachmentEvent(const char* action, const std::string& attachment_id,
                                const std::string& request_id) {
-  v1::AuditEvent e;
-  e.set_action(action);
-  e.mutable_resource()->set_kind(v1::RESOURCE_KIND_ATTACHMENT);
-  e.mutable_resource()->set_id(attachment_id);
-  e.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
-  e.set_legal_basis(v1::LEGAL_BASIS_NONE);
+  v1::AuditEvent e = common::AllowedEvent(action, v1::RESOURCE_KIND_ATTACHMENT, attachment_id);
   e.set_request_id(request_id);
   return e;
 }
@@ -265,12 +260,8 @@ absl::Status ReferralDesk::RecipientGate(const v1::Referral& r, bool further) co
 
 v1::AuditEvent ReferralDesk::Event(const std::string& action, const Stored& stored,
                                    const std::string& request_id) const {
-  v1::AuditEvent e;
-  e.set_action(action);
-  e.mutable_resource()->set_kind(v1::RESOURCE_KIND_REFERRAL);
-  e.mutable_resource()->set_id(stored.referral.id());
+  v1::AuditEvent e = common::AllowedEvent(action, v1::RESOURCE_KIND_REFERRAL, stored.referral.id());
   e.set_subject(stored.pseudonym);
-  e.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
   e.set_legal_basis(stored.referral.legal_basis() == v1::LEGAL_BASIS_UNSPECIFIED
                         ? v1::LEGAL_BASIS_NONE
                         : stored.referral.legal_basis());
@@ -556,12 +547,8 @@ absl::StatusOr<v1::ListReferralsResponse> ReferralDesk::List(const Caller& calle
     *resp.add_referrals() = std::move(s);
   }
   BUDSTIKKE_RETURN_IF_ERROR(it->status());
-  v1::AuditEvent e;
-  e.set_action("referral.list");
-  e.mutable_resource()->set_kind(v1::RESOURCE_KIND_REFERRAL);
-  e.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
-  e.set_legal_basis(v1::LEGAL_BASIS_NONE);
-  absl::Status recorded = audit_->Record(caller, std::move(e));
+  absl::Status recorded =
+      audit_->Record(caller, common::AllowedEvent("referral.list", v1::RESOURCE_KIND_REFERRAL, ""));
   if (!recorded.ok()) {
     return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
   }
