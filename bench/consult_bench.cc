@@ -1,6 +1,7 @@
 // Consultation benchmarks over real mTLS, in one process:
 //   BM_EchoAsk      a plain echo of the Ask request (no auth, no storage) on a
-//                   second gRPC server with the same TLS setup: the baseline.
+//                   gRPC server with the same TLS and thread setup: the
+//                   baseline. Only one server is up at a time (one_server.h).
 //   BM_ConsultAsk   the real ConsultationService Ask end to end (authenticate,
 //                   screen, route, seal, audit, inbox, RocksDB write).
 //   BM_CheckTextGrpc  CheckText of a 64 KiB text over the wire (bytes/s).
@@ -24,10 +25,10 @@
 #include <optional>
 
 #include "absl/synchronization/mutex.h"
+#include "bench/one_server.h"
 #include "budstikke/v1/consultation.grpc.pb.h"
 #include "services/common/domain_executor.h"
 #include "services/common/grpc_auth.h"
-#include "services/common/server_threads.h"
 #include "services/common/store_audit_outbox.h"
 #include "services/common/tls.h"
 #include "services/consultation/consultation.h"
@@ -83,14 +84,10 @@ struct Env {
   std::unique_ptr<common::DomainExecutor> executor;
   std::unique_ptr<consultation::ConsultationServiceImpl> service;
   EchoService echo;
-  std::unique_ptr<grpc::Server> server, echo_server;
-  int port = 0, echo_port = 0;
+  std::unique_ptr<bench::OneServer> server;
 
   ~Env() {
-    if (server) server->Shutdown();
-    if (echo_server) echo_server->Shutdown();
     server.reset();
-    echo_server.reset();
     consultations.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
@@ -158,24 +155,8 @@ Env* GetEnv() {
         common::DomainExecutor::DefaultThreads(/*sync_writes=*/false));  // as budstikke-server
     e->service = std::make_unique<consultation::ConsultationServiceImpl>(
         e->consultations.get(), e->auth.get(), e->executor.get());
-    common::TlsFiles tls{e->certs + "/server.pem", e->certs + "/server.key", e->certs + "/ca.pem"};
-    for (bool echo : {false, true}) {
-      grpc::ServerBuilder b;
-      common::ApplyServerThreadOptions(b);  // as budstikke-server
-      b.AddListeningPort("127.0.0.1:0", common::MakeServerCredentials(tls),
-                         echo ? &e->echo_port : &e->port);
-      if (echo) {
-        b.RegisterService(&e->echo);
-        e->echo_server = b.BuildAndStart();
-      } else {
-        b.RegisterService(e->service.get());
-        e->server = b.BuildAndStart();
-      }
-    }
-    if (!e->server || !e->echo_server || e->port == 0 || e->echo_port == 0) {
-      std::fprintf(stderr, "consult_bench: cannot start servers\n");
-      std::abort();
-    }
+    e->server = std::make_unique<bench::OneServer>(
+        common::TlsFiles{e->certs + "/server.pem", e->certs + "/server.key", e->certs + "/ca.pem"});
     g_env = e;
     return e;
   }();
@@ -227,7 +208,9 @@ void RecordThread(const std::string& name, int64_t max_iterations, double wall,
 
 void RunAsk(benchmark::State& state, bool echo, const std::string& name) {
   Env* e = GetEnv();
-  auto stub = NewStub(echo ? e->echo_port : e->port, state.thread_index());
+  auto stub =
+      NewStub(e->server->Serve(echo ? static_cast<grpc::Service*>(&e->echo) : e->service.get()),
+              state.thread_index());
   v1::AskConsultationRequest req = AskRequest();
   // Warm the connection (handshake) outside the timed loop.
   {
@@ -293,7 +276,7 @@ BENCHMARK(BM_DomainAsk)->Threads(kClients)->UseRealTime();
 
 void BM_CheckTextGrpc(benchmark::State& state) {
   Env* e = GetEnv();
-  auto stub = NewStub(e->port, 0);
+  auto stub = NewStub(e->server->Serve(e->service.get()), 0);
   v1::CheckTextRequest req;
   std::string text;
   while (text.size() + sizeof(kWorry) < 64 * 1024) {

@@ -1,6 +1,7 @@
 // Referral benchmarks over real mTLS, in one process:
 //   BM_EchoSend        a plain echo of a Send request (no auth, no storage) on
-//                      a second gRPC server with the same TLS setup: the baseline.
+//                      a gRPC server with the same TLS and thread setup: the
+//                      baseline. Only one server is up at a time (one_server.h).
 //   BM_ReferralSend    the real ReferralService Send with a 4 KiB reason, end to
 //                      end (authenticate, consent check, policy, seal for two
 //                      agencies, audit, inbox, RocksDB write).
@@ -24,8 +25,8 @@
 #include <mutex>
 
 #include "absl/synchronization/mutex.h"
+#include "bench/one_server.h"
 #include "budstikke/v1/referral.grpc.pb.h"
-#include "services/common/server_threads.h"
 #include "services/common/domain_executor.h"
 #include "services/common/grpc_auth.h"
 #include "services/common/national_id_testing.h"
@@ -75,8 +76,7 @@ struct Env {
   std::unique_ptr<common::DomainExecutor> executor;
   std::unique_ptr<referral::ReferralServiceImpl> service;
   EchoService echo;
-  std::unique_ptr<grpc::Server> server, echo_server;
-  int port = 0, echo_port = 0;
+  std::unique_ptr<bench::OneServer> server;
 };
 
 #define CHECK_OK(expr)                                                            \
@@ -155,25 +155,9 @@ Env* GetEnv() {
         common::DomainExecutor::DefaultThreads(/*sync_writes=*/false));  // as budstikke-server
     e->service = std::make_unique<referral::ReferralServiceImpl>(e->desk.get(), e->auth.get(),
                                                                  e->executor.get());
-    common::TlsFiles tls{e->certs + "/server.pem", e->certs + "/server.key", e->certs + "/ca.pem"};
-    for (bool echo : {false, true}) {
-      grpc::ServerBuilder b;
-      common::ApplyServerThreadOptions(b);  // as budstikke-server
-      b.AddListeningPort("127.0.0.1:0", common::MakeServerCredentials(tls),
-                         echo ? &e->echo_port : &e->port);
-      b.SetMaxReceiveMessageSize(4 << 20);
-      if (echo) {
-        b.RegisterService(&e->echo);
-        e->echo_server = b.BuildAndStart();
-      } else {
-        b.RegisterService(e->service.get());
-        e->server = b.BuildAndStart();
-      }
-    }
-    if (!e->server || !e->echo_server || e->port == 0 || e->echo_port == 0) {
-      std::fprintf(stderr, "referral_bench: cannot start servers\n");
-      std::abort();
-    }
+    e->server = std::make_unique<bench::OneServer>(
+        common::TlsFiles{e->certs + "/server.pem", e->certs + "/server.key", e->certs + "/ca.pem"},
+        /*max_receive_bytes=*/4 << 20);
     g_env = e;
     return e;
   }();
@@ -204,7 +188,9 @@ std::map<std::string, std::map<int64_t, RunStats>> stats;
 
 void RunSend(benchmark::State& state, bool echo, const std::string& name) {
   Env* e = GetEnv();
-  auto stub = NewStub(echo ? e->echo_port : e->port, state.thread_index());
+  auto stub =
+      NewStub(e->server->Serve(echo ? static_cast<grpc::Service*>(&e->echo) : e->service.get()),
+              state.thread_index());
   v1::SendReferralRequest req;
   req.set_recipient_agency("bup-oslo");
   req.set_subject_national_id(e->subject);
@@ -255,7 +241,7 @@ BENCHMARK(BM_ReferralSend)->Threads(kClients)->UseRealTime();
 
 void BM_UploadAttachment(benchmark::State& state) {
   Env* e = GetEnv();
-  auto stub = NewStub(e->port, 0);
+  auto stub = NewStub(e->server->Serve(e->service.get()), 0);
   std::string data(10u << 20, 'p');
   std::memcpy(data.data(), "%PDF-1.7\n", 9);
   unsigned char d[SHA256_DIGEST_LENGTH];
