@@ -6,6 +6,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <memory>
+#include <vector>
+
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 
 namespace budstikke::common {
 
@@ -49,6 +54,103 @@ bool Unframe(absl::string_view framed, std::string* a, std::string* b) {
   a->assign(framed.data() + 4, n);
   b->assign(framed.data() + 4 + n, framed.size() - 4 - n);
   return true;
+}
+
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+void AppendVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+void AppendLengthDelimited(int number, absl::string_view bytes, std::string* out) {
+  AppendVarint((static_cast<uint64_t>(number) << 3) | 2, out);  // wire type 2
+  AppendVarint(bytes.size(), out);
+  out->append(bytes.data(), bytes.size());
+}
+
+bool HasLongString(const Message& m);
+
+// Whether field `f` of `m` (a string or message field, set) holds a long string.
+bool FieldHasLongString(const Message& m, const Reflection* r, const FieldDescriptor* f) {
+  std::string scratch;
+  if (!f->is_repeated()) {
+    if (f->type() == FieldDescriptor::TYPE_STRING) {
+      return r->GetStringReference(m, f, &scratch).size() >= kLongString;
+    }
+    return HasLongString(r->GetMessage(m, f));
+  }
+  for (int i = 0, n = r->FieldSize(m, f); i < n; ++i) {
+    if (f->type() == FieldDescriptor::TYPE_STRING
+            ? r->GetRepeatedStringReference(m, f, i, &scratch).size() >= kLongString
+            : HasLongString(r->GetRepeatedMessage(m, f, i))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool CarriesText(const FieldDescriptor* f) {
+  return !f->is_map() &&
+         (f->type() == FieldDescriptor::TYPE_STRING || f->type() == FieldDescriptor::TYPE_MESSAGE);
+}
+
+bool HasLongString(const Message& m) {
+  const Reflection* r = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (CarriesText(f) && FieldHasLongString(m, r, f)) return true;
+  }
+  return false;
+}
+
+void AppendUnchecked(const Message& m, std::string* out) {
+  const Reflection* r = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  std::unique_ptr<Message> rest;  // m without the fields moved to `tail`
+  std::string tail, scratch, nested;
+  for (const FieldDescriptor* f : fields) {
+    if (!CarriesText(f) || !FieldHasLongString(m, r, f)) continue;
+    // Every element of the field moves, so repeated fields keep their order.
+    const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
+    for (int i = 0; i < n; ++i) {
+      if (f->type() == FieldDescriptor::TYPE_STRING) {
+        AppendLengthDelimited(f->number(),
+                              f->is_repeated() ? r->GetRepeatedStringReference(m, f, i, &scratch)
+                                               : r->GetStringReference(m, f, &scratch),
+                              &tail);
+      } else {
+        nested.clear();
+        AppendUnchecked(f->is_repeated() ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f),
+                        &nested);
+        AppendLengthDelimited(f->number(), nested, &tail);
+      }
+    }
+    if (rest == nullptr) {
+      rest.reset(m.New());
+      rest->CopyFrom(m);
+    }
+    rest->GetReflection()->ClearField(rest.get(), f);
+  }
+  (rest != nullptr ? *rest : m).AppendToString(out);
+  out->append(tail);
+}
+
+}  // namespace
+
+std::string SerializeLongTextsUnchecked(const Message& m) {
+  std::string out;
+  AppendUnchecked(m, &out);
+  return out;
 }
 
 }  // namespace budstikke::common

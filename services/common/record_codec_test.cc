@@ -3,6 +3,10 @@
 #include <set>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "budstikke/v1/consultation.pb.h"
+#include "budstikke/v1/referral.pb.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
 namespace budstikke::common {
@@ -41,6 +45,87 @@ TEST(RecordCodecTest, FrameRoundTripsAndRefusesTruncation) {
   EXPECT_EQ(a, "");
   EXPECT_FALSE(Unframe(framed.substr(0, 3), &a, &b));
   EXPECT_FALSE(Unframe(framed.substr(0, 12), &a, &b));  // shorter than the length says
+}
+
+std::string NorwegianText(size_t size) {
+  std::string text;
+  while (text.size() < size) text += "Vedvarende angst, s\xc3\xb8vnvansker og skolevegring. ";
+  text.resize(size);
+  return text;
+}
+
+// What a parser of the output sees, and whether it sees all of it.
+v1::Referral ParseReferral(const std::string& bytes) {
+  v1::Referral parsed;
+  EXPECT_TRUE(parsed.ParseFromString(bytes));
+  return parsed;
+}
+
+TEST(SerializeLongTextsUncheckedTest, WithoutLongStringsTheOutputIsProtobufs) {
+  v1::Referral r;
+  r.set_id("r1");
+  r.set_reason(std::string(kLongString - 1, 'x'));
+  r.set_decision_reason("mangler tiltakslogg");
+  r.mutable_bup()->set_referral_question("Utredning?");
+  r.add_attachments()->set_filename("logg.pdf");
+  EXPECT_EQ(SerializeLongTextsUnchecked(r), r.SerializeAsString());
+}
+
+TEST(SerializeLongTextsUncheckedTest, ALongStringIsWrittenAfterTheOtherFields) {
+  v1::Referral r;
+  r.set_id("r1");
+  r.set_reason(std::string(kLongString, 'x'));  // field 11
+  r.set_decision_reason("kort");                // field 17
+  v1::Referral rest = r;
+  rest.clear_reason();
+  // Tag 11 << 3 | 2 = 0x5a, then the length 256 as a varint (0x80 0x02).
+  EXPECT_EQ(SerializeLongTextsUnchecked(r),
+            rest.SerializeAsString() + "\x5a\x80\x02" + std::string(kLongString, 'x'));
+}
+
+TEST(SerializeLongTextsUncheckedTest, ReferralWithLongTextsParsesToTheSameMessage) {
+  v1::Referral r;
+  r.set_id("r1");
+  r.set_sender_agency("gp-fjellet");
+  r.set_subject_national_id("01890012345");
+  r.set_reason(NorwegianText(4096));
+  r.mutable_bup()->set_referral_question(NorwegianText(600));  // in a oneof
+  r.mutable_bup()->set_medication("ingen");
+  r.mutable_bup()->set_urgent(true);
+  r.add_attachments()->set_filename("a.pdf");
+  r.add_attachments()->set_filename("b.pdf");
+  r.mutable_create_time()->set_seconds(1764547200);
+  const std::string out = SerializeLongTextsUnchecked(r);
+  EXPECT_NE(out, r.SerializeAsString());  // the long texts moved
+  EXPECT_EQ(out.size(), r.ByteSizeLong());
+  const v1::Referral parsed = ParseReferral(out);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed, r))
+      << parsed.DebugString();
+  EXPECT_EQ(parsed.details_case(), v1::Referral::kBup);
+}
+
+TEST(SerializeLongTextsUncheckedTest, RepeatedFieldsKeepTheirOrder) {
+  v1::Consultation c;
+  c.set_text(NorwegianText(300));
+  c.add_questions("Hva gj\xc3\xb8r vi?");
+  c.add_questions(NorwegianText(kLongString));
+  c.add_questions("Hvem tar kontakt?");
+  for (int i = 0; i < 3; ++i) {
+    v1::ConsultationMessage* m = c.add_messages();
+    m->set_id(absl::StrCat("m", i));
+    m->set_text(i == 1 ? NorwegianText(2000) : "Takk.");
+    m->mutable_author()->set_agency("bup-oslo");
+  }
+  const std::string out = SerializeLongTextsUnchecked(c);
+  EXPECT_EQ(out.size(), c.ByteSizeLong());
+  v1::Consultation parsed;
+  ASSERT_TRUE(parsed.ParseFromString(out));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed, c))
+      << parsed.DebugString();
+  ASSERT_EQ(parsed.questions_size(), 3);
+  EXPECT_EQ(parsed.questions(2), "Hvem tar kontakt?");
+  ASSERT_EQ(parsed.messages_size(), 3);
+  EXPECT_EQ(parsed.messages(2).id(), "m2");
 }
 
 }  // namespace

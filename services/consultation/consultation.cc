@@ -352,7 +352,8 @@ absl::Status Consultations::PutContent(storage::WriteBatch* batch, const v1::Con
                                        const v1::Consultation& content) const {
   BUDSTIKKE_ASSIGN_OR_RETURN(
       std::string sealed,
-      d_.envelope->Seal(kColumnFamily, ContentKey(meta.id()), content.SerializeAsString(),
+      d_.envelope->Seal(kColumnFamily, ContentKey(meta.id()),
+                        common::SerializeLongTextsUnchecked(content),
                         {meta.sender_agency(), meta.recipient_agency()}));
   batch->Put(kColumnFamily, ContentKey(meta.id()), sealed);
   return absl::OkStatus();

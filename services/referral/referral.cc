@@ -199,8 +199,9 @@ absl::StatusOr<ReferralDesk::Stored> ReferralDesk::Load(absl::string_view id,
 absl::StatusOr<std::string> ReferralDesk::Encode(const Stored& stored) const {
   const v1::Referral& r = stored.referral;
   BUDSTIKKE_ASSIGN_OR_RETURN(
-      std::string sealed, envelope_->Seal(kColumnFamily, RecordKey(r.id()), r.SerializeAsString(),
-                                          {r.sender_agency(), r.recipient_agency()}));
+      std::string sealed,
+      envelope_->Seal(kColumnFamily, RecordKey(r.id()), common::SerializeLongTextsUnchecked(r),
+                      {r.sender_agency(), r.recipient_agency()}));
   return Frame(stored.pseudonym, sealed);
 }
 
