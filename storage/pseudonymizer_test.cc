@@ -1,6 +1,8 @@
 #include "storage/pseudonymizer.h"
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -45,6 +47,26 @@ TEST(PseudonymizerTest, DependsOnTheSecret) {
   EXPECT_NE(*(*a)->Pseudonymize(kSyntheticId), *(*b)->Pseudonymize(kSyntheticId));
   EXPECT_THAT(Pseudonymizer::Create(SecretBytes(std::string(16, 'x'))),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at least 32 bytes")));
+}
+
+TEST(PseudonymizerTest, ConcurrentCallsAgree) {
+  auto p = Pseudonymizer::Create(SecretBytes(std::string(32, '\x01')));
+  ASSERT_THAT(p, IsOk());
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        auto out = (*p)->Pseudonymize(kSyntheticId);
+        if (!out.ok() ||
+            *out != "25cb512520cdda7d867b576590e20c70849dd8f861abde43c80a61e6b7aa91ab") {
+          ++mismatches[t];
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
 }
 
 }  // namespace
