@@ -90,7 +90,9 @@ TEST(MasterKeyFileTest, AcceptsOwnerOnly32Bytes) {
 class KeyringTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = Store::Open(dir_.Sub("db"), Store::Options{Keyring::ColumnFamilies()});
+    Store::Options options;
+    options.column_families = Keyring::ColumnFamilies();
+    auto s = Store::Open(dir_.Sub("db"), options);
     ASSERT_THAT(s, IsOk());
     store_ = *std::move(s);
     auto k = Keyring::Create(SecretBytes(std::string(32, '\x07')), store_.get());

@@ -606,8 +606,9 @@ TEST_F(ReferralDomainTest, PptNeedsParentConversationAndActionLog) {
   std::string got;
   ASSERT_THAT(desk_->Download(kPpt, sent->id(), log->id(),
                               [&](const v1::DownloadAttachmentResponse& p) {
-                                if (p.has_info())
+                                if (p.has_info()) {
                                   EXPECT_EQ(p.info().kind(), v1::ATTACHMENT_KIND_ACTION_LOG);
+                                }
                                 got += p.chunk();
                                 return true;
                               }),
