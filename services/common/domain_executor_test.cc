@@ -2,6 +2,7 @@
 // and return whatever the call returns.
 #include "services/common/domain_executor.h"
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -32,6 +33,9 @@ TEST(DomainExecutorTest, RunsTheCallOnAWorkerThreadAndReturnsItsResult) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(**r, 42);
   EXPECT_NE(ran_on, caller);
+  char name[16] = {};
+  executor.Run([&] { return pthread_getname_np(pthread_self(), name, sizeof name); });
+  EXPECT_STREQ(name, "budstikke-dom");
   absl::StatusOr<int> err =
       executor.Run([]() -> absl::StatusOr<int> { return absl::NotFoundError("no such id"); });
   EXPECT_EQ(err.status(), absl::NotFoundError("no such id"));

@@ -492,7 +492,7 @@ absl::StatusOr<v1::Referral> ReferralDesk::Send(const Caller& caller,
   BUDSTIKKE_RETURN_IF_ERROR(
       Commit(std::move(batch), {{r.recipient_agency(), v1::INBOX_EVENT_TYPE_REFERRAL_RECEIVED,
                                  common::Ref(v1::RESOURCE_KIND_REFERRAL, r.id())}}));
-  return r;
+  return std::move(r);  // `stored` is not used again: no copy of the content
 }
 
 // ---------------------------------------------------------------------------
