@@ -1,6 +1,7 @@
 #include "storage/pseudonymizer.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "openssl/core_names.h"
 #include "openssl/crypto.h"
 #include "openssl/evp.h"
@@ -51,13 +52,7 @@ absl::StatusOr<std::string> Pseudonymizer::Pseudonymize(std::string_view nationa
                   EVP_MAC_final(ctx.get(), mac, &mac_len, sizeof mac) == 1;
   OPENSSL_cleanse(digits.data(), digits.size());
   if (!ok || mac_len != 32) return absl::InternalError("HMAC-SHA256 failed");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(64, '0');
-  for (unsigned int i = 0; i < 32; ++i) {
-    out[2 * i] = kHex[mac[i] >> 4];
-    out[2 * i + 1] = kHex[mac[i] & 0xf];
-  }
-  return out;
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(mac), mac_len));
 }
 
 }  // namespace budstikke::storage

@@ -9,23 +9,21 @@
 #include <memory>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace budstikke::common {
 
 std::string RandomHexId(absl::string_view prefix, size_t random_bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
   unsigned char buf[64];
   if (random_bytes > sizeof buf) std::abort();  // a programming error
   if (RAND_bytes(buf, static_cast<int>(random_bytes)) != 1) std::abort();
-  std::string id(prefix);
-  id.reserve(prefix.size() + 2 * random_bytes);
-  for (size_t i = 0; i < random_bytes; ++i) {
-    id.push_back(kHex[buf[i] >> 4]);
-    id.push_back(kHex[buf[i] & 15]);
-  }
-  return id;
+  return absl::StrCat(prefix, absl::BytesToHexString(absl::string_view(
+                                  reinterpret_cast<const char*>(buf), random_bytes)));
 }
 
 std::string InvertedTimeMicros(absl::Time t) {
@@ -62,17 +60,15 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-void AppendVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
+// Field `number` as wire type 2 (length-delimited): tag, length, bytes.
 void AppendLengthDelimited(int number, absl::string_view bytes, std::string* out) {
-  AppendVarint((static_cast<uint64_t>(number) << 3) | 2, out);  // wire type 2
-  AppendVarint(bytes.size(), out);
+  using google::protobuf::internal::WireFormatLite;
+  using google::protobuf::io::CodedOutputStream;
+  uint8_t head[10];  // two varint32s of at most 5 bytes each
+  uint8_t* end = CodedOutputStream::WriteTagToArray(
+      WireFormatLite::MakeTag(number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED), head);
+  end = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(bytes.size()), end);
+  out->append(reinterpret_cast<const char*>(head), static_cast<size_t>(end - head));
   out->append(bytes.data(), bytes.size());
 }
 
