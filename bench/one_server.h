@@ -30,7 +30,10 @@ class OneServer {
  public:
   explicit OneServer(common::TlsFiles tls, int max_receive_bytes = 0)
       : tls_(std::move(tls)), max_receive_bytes_(max_receive_bytes) {}
-  ~OneServer() { Stop(); }
+  ~OneServer() {
+    absl::MutexLock lock(&mu_);
+    StopLocked();
+  }
   OneServer(const OneServer&) = delete;
   OneServer& operator=(const OneServer&) = delete;
 
@@ -53,11 +56,6 @@ class OneServer {
     }
     service_ = service;
     return port_;
-  }
-
-  void Stop() {
-    absl::MutexLock lock(&mu_);
-    StopLocked();
   }
 
  private:

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/audit_outbox.h"
 #include "services/common/authz.h"
 #include "storage/status_macros.h"
 
@@ -51,8 +52,8 @@ absl::StatusOr<Caller> Authenticator::Identify(const grpc::ServerContext* contex
   if (pems.size() != 1) {
     return absl::UnauthenticatedError("client certificate required");
   }
-  BUDSTIKKE_ASSIGN_OR_RETURN(
-      Identity peer, PeerIdentity(absl::string_view(pems[0].data(), pems[0].size())));
+  BUDSTIKKE_ASSIGN_OR_RETURN(Identity peer,
+                             PeerIdentity(absl::string_view(pems[0].data(), pems[0].size())));
   auto obo = context->client_metadata().find(kOnBehalfOfMetadata);
   bool has_obo = obo != context->client_metadata().end();
   Caller caller;
@@ -86,12 +87,9 @@ absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContext* co
   if (!allowed.ok()) {
     const absl::string_view action = AuditActionFor(method);
     if (outbox_ != nullptr && !action.empty()) {
-      v1::AuditEvent e;
-      e.set_action(std::string(action));
-      e.mutable_resource()->set_kind(KindOfAction(action));
+      v1::AuditEvent e = AllowedEvent(action, KindOfAction(action), "");
       e.set_outcome(v1::AUDIT_OUTCOME_DENIED);
       e.set_rule("authz.role");
-      e.set_legal_basis(v1::LEGAL_BASIS_NONE);
       absl::Status recorded = outbox_->Record(caller, std::move(e));
       if (!recorded.ok()) {
         return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
