@@ -12,6 +12,7 @@
 #include "openssl/evp.h"
 #include "openssl/rand.h"
 #include "storage/internal/thread_slot.h"
+#include "storage/random.h"
 
 namespace budstikke::storage {
 namespace {
@@ -121,44 +122,6 @@ void StoreBigEndian64(uint64_t v, unsigned char* out) {
   }
 }
 
-// ---- Buffered CSPRNG ----
-
-std::atomic<uint64_t> g_fork_generation{0};
-void OnForkChild() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
-
-class RandomBuffer {
- public:
-  static constexpr size_t kSize = 4096;
-  ~RandomBuffer() { OPENSSL_cleanse(buf_, sizeof(buf_)); }
-
-  bool Fill(unsigned char* out, size_t n) {
-    const uint64_t gen = g_fork_generation.load(std::memory_order_relaxed);
-    if (gen != generation_) {  // forked: never hand out the parent's bytes
-      OPENSSL_cleanse(buf_, sizeof(buf_));
-      pos_ = kSize;
-      generation_ = gen;
-    }
-    while (n > 0) {
-      if (pos_ == kSize) {
-        if (RAND_bytes(buf_, kSize) != 1) return false;
-        pos_ = 0;
-      }
-      size_t take = std::min(n, kSize - pos_);
-      std::memcpy(out, buf_ + pos_, take);
-      OPENSSL_cleanse(buf_ + pos_, take);
-      pos_ += take;
-      out += take;
-      n -= take;
-    }
-    return true;
-  }
-
- private:
-  unsigned char buf_[kSize];
-  size_t pos_ = kSize;
-  uint64_t generation_ = 0;
-};
-
 }  // namespace
 
 // A small pool of EVP contexts with the key schedule already set up, so a
@@ -241,7 +204,7 @@ AesGcmAead::AesGcmAead(SecretBytes key, uint32_t nonce_prefix, uint64_t counter_
       counter_start_(counter_start),
       counter_(counter_start),
       instance_id_(NextInstanceId()),
-      fork_generation_(aead_internal::ForkGeneration()),
+      fork_generation_(random_internal::ForkGeneration()),
       encrypt_pool_(std::make_unique<CtxPool>(key_, true)),
       decrypt_pool_(std::make_unique<CtxPool>(key_, false)) {}
 
@@ -291,7 +254,7 @@ absl::Status AesGcmAead::EncryptAppend(std::string_view plaintext, std::string_v
                                        std::string* out, std::string_view associated_data_2) const {
   // A forked child has copies of the parent's counters: it would repeat the
   // parent's nonces.
-  if (g_fork_generation.load(std::memory_order_relaxed) != fork_generation_) {
+  if (random_internal::ForkGeneration() != fork_generation_) {
     return absl::FailedPreconditionError(
         "AES-GCM key instance was created before fork(); create it again in the child");
   }
@@ -392,22 +355,6 @@ absl::Status OpenWithKey(std::string_view key, std::string_view ciphertext,
     plaintext->clear();
     return r == 0 ? DataLoss() : absl::InternalError("AES-GCM decryption failed");
   }
-  return absl::OkStatus();
-}
-
-uint64_t ForkGeneration() {
-  static const bool registered = [] {
-    pthread_atfork(nullptr, nullptr, &OnForkChild);
-    return true;
-  }();
-  (void)registered;
-  return g_fork_generation.load(std::memory_order_relaxed);
-}
-
-absl::Status FastRandom(unsigned char* out, size_t size) {
-  ForkGeneration();  // registers the fork handler
-  thread_local RandomBuffer buffer;
-  if (!buffer.Fill(out, size)) return absl::InternalError("RAND_bytes failed");
   return absl::OkStatus();
 }
 

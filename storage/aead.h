@@ -103,12 +103,6 @@ absl::Status SealWithKey(std::string_view key, std::string_view nonce, std::stri
 absl::Status OpenWithKey(std::string_view key, std::string_view ciphertext,
                          std::string_view associated_data, std::string* plaintext,
                          std::string_view associated_data_2 = {});
-// Fills `out` with CSPRNG bytes from a per-thread buffer refilled by
-// RAND_bytes in 4 KiB blocks (handed-out bytes are wiped from the buffer, and
-// the buffer is discarded in a forked child).
-absl::Status FastRandom(unsigned char* out, size_t size);
-// Changes in a child after fork() (registers the pthread_atfork handler).
-uint64_t ForkGeneration();
 }  // namespace aead_internal
 
 }  // namespace budstikke::storage

@@ -13,6 +13,7 @@
 #include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/random.h"
 #include "storage/secret_bytes.h"
 #include "storage/status_matchers.h"
 
@@ -176,15 +177,44 @@ TEST(AesGcmOneShotTest, MatchesNistVectors) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("authentication failed")));
 }
 
-TEST(FastRandomTest, DrawsDifferAcrossBufferRefills) {
+TEST(RandomBytesTest, DrawsDifferAcrossBufferRefills) {
   std::set<std::string> draws;
   for (int i = 0; i < 300; ++i) {  // 300 * 44 bytes crosses several 4 KiB refills
     unsigned char buf[44];
-    ASSERT_THAT(aead_internal::FastRandom(buf, sizeof(buf)), IsOk());
+    ASSERT_THAT(RandomBytes(buf, sizeof(buf)), IsOk());
     draws.insert(std::string(reinterpret_cast<char*>(buf), sizeof(buf)));
   }
   EXPECT_EQ(draws.size(), 300u);
   EXPECT_EQ(draws.count(std::string(44, '\0')), 0u);
+}
+
+// The parent's buffer is full after the first draw; a child must not hand out
+// the bytes the parent draws next.
+TEST(RandomBytesTest, AForkedChildDoesNotRepeatTheParentsBytes) {
+  unsigned char first[16];
+  ASSERT_THAT(RandomBytes(first, sizeof(first)), IsOk());
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    unsigned char child[16];
+    const bool ok = RandomBytes(child, sizeof(child)).ok() &&
+                    write(fds[1], child, sizeof(child)) == static_cast<ssize_t>(sizeof(child));
+    _exit(ok ? 0 : 1);
+  }
+  unsigned char parent[16];
+  ASSERT_THAT(RandomBytes(parent, sizeof(parent)), IsOk());
+  unsigned char child[16];
+  ASSERT_EQ(read(fds[0], child, sizeof(child)), static_cast<ssize_t>(sizeof(child)));
+  close(fds[0]);
+  close(fds[1]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_NE(std::string(reinterpret_cast<char*>(parent), 16),
+            std::string(reinterpret_cast<char*>(child), 16));
 }
 
 }  // namespace

@@ -33,7 +33,9 @@ class EnvelopeTest : public ::testing::Test {
     std::vector<std::string> cfs = Keyring::ColumnFamilies();
     cfs.push_back(kCf);
     cfs.push_back(kOtherCf);
-    auto s = Store::Open(dir_.Sub("db"), Store::Options{cfs});
+    Store::Options options;
+    options.column_families = cfs;
+    auto s = Store::Open(dir_.Sub("db"), options);
     ASSERT_THAT(s, IsOk());
     store_ = *std::move(s);
     auto k = Keyring::Create(SecretBytes(std::string(32, '\x07')), store_.get());

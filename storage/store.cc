@@ -104,6 +104,7 @@ class ErrorIterator final : public Iterator {
   bool Valid() const override { return false; }
   void Next() override {}
   void Seek(std::string_view) override {}
+  void SeekToLast() override {}
   std::string_view key() const override { return {}; }
   std::string_view value() const override { return {}; }
   absl::Status status() const override { return status_; }
@@ -116,9 +117,13 @@ class PrefixIterator final : public Iterator {
  public:
   PrefixIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
                  const rocksdb::Snapshot* snap)
-      : prefix_(prefix), upper_(PrefixSuccessor(prefix)), upper_slice_(upper_) {
+      : prefix_(prefix),
+        upper_(PrefixSuccessor(prefix)),
+        lower_slice_(prefix_),
+        upper_slice_(upper_) {
     rocksdb::ReadOptions ro;
     ro.snapshot = snap;
+    ro.iterate_lower_bound = &lower_slice_;  // SeekToLast stays within the prefix
     if (!upper_.empty()) ro.iterate_upper_bound = &upper_slice_;
     it_.reset(db->NewIterator(ro, cf));
     it_->Seek(ToSlice(prefix_));
@@ -129,6 +134,7 @@ class PrefixIterator final : public Iterator {
     // Never position before the prefix.
     it_->Seek(ToSlice(target < std::string_view(prefix_) ? std::string_view(prefix_) : target));
   }
+  void SeekToLast() override { it_->SeekToLast(); }
   std::string_view key() const override {
     rocksdb::Slice k = it_->key();
     return std::string_view(k.data(), k.size());
@@ -142,7 +148,8 @@ class PrefixIterator final : public Iterator {
  private:
   std::string prefix_;
   std::string upper_;
-  rocksdb::Slice upper_slice_;  // must outlive it_
+  rocksdb::Slice lower_slice_;  // both must outlive it_
+  rocksdb::Slice upper_slice_;
   std::unique_ptr<rocksdb::Iterator> it_;
 };
 
@@ -155,13 +162,44 @@ WriteBatch::~WriteBatch() = default;
 WriteBatch::WriteBatch(WriteBatch&&) noexcept = default;
 WriteBatch& WriteBatch::operator=(WriteBatch&&) noexcept = default;
 
+namespace {
+
+constexpr char kPutOp = 0;
+constexpr char kDeleteOp = 1;
+
+void AppendSized(std::string_view bytes, std::string* out) {
+  const uint32_t n = static_cast<uint32_t>(bytes.size());
+  out->append(reinterpret_cast<const char*>(&n), sizeof n);
+  out->append(bytes.data(), bytes.size());
+}
+
+// Reads one u32-sized field at *pos of `data` (written by AppendSized).
+std::string_view ReadSized(const std::string& data, size_t* pos) {
+  uint32_t n;
+  std::memcpy(&n, data.data() + *pos, sizeof n);
+  std::string_view out(data.data() + *pos + sizeof n, n);
+  *pos += sizeof n + n;
+  return out;
+}
+
+}  // namespace
+
+void WriteBatch::Append(char kind, std::string_view cf, std::string_view key,
+                        std::string_view value) {
+  data_.push_back(kind);
+  AppendSized(cf, &data_);
+  AppendSized(key, &data_);
+  AppendSized(value, &data_);
+  ++count_;
+}
+
 void WriteBatch::Put(std::string_view cf, std::string_view key, std::string_view value) {
-  ops_.push_back(Op{false, std::string(cf), std::string(key), std::string(value)});
+  Append(kPutOp, cf, key, value);
 }
 void WriteBatch::Delete(std::string_view cf, std::string_view key) {
-  ops_.push_back(Op{true, std::string(cf), std::string(key), std::string()});
+  Append(kDeleteOp, cf, key, {});
 }
-int WriteBatch::Count() const { return static_cast<int>(ops_.size()); }
+int WriteBatch::Count() const { return count_; }
 
 // ---- Store ----
 
@@ -308,11 +346,17 @@ absl::Status Store::Delete(std::string_view cf, std::string_view key) {
 }
 
 absl::Status Store::Write(WriteBatch batch) {
-  rocksdb::WriteBatch wb;
-  for (const auto& op : batch.ops_) {
-    auto* h = impl_->Cf(op.cf);
-    if (h == nullptr) return UnknownCf(op.cf);
-    rocksdb::Status s = op.is_delete ? wb.Delete(h, op.key) : wb.Put(h, op.key, op.value);
+  // RocksDB's batch needs about as many bytes as ours: reserved at once.
+  rocksdb::WriteBatch wb(batch.data_.size());
+  for (size_t pos = 0; pos < batch.data_.size();) {
+    const char kind = batch.data_[pos++];
+    const std::string_view cf = ReadSized(batch.data_, &pos);
+    const std::string_view key = ReadSized(batch.data_, &pos);
+    const std::string_view value = ReadSized(batch.data_, &pos);
+    auto* h = impl_->Cf(cf);
+    if (h == nullptr) return UnknownCf(cf);
+    rocksdb::Status s =
+        kind == kDeleteOp ? wb.Delete(h, ToSlice(key)) : wb.Put(h, ToSlice(key), ToSlice(value));
     if (!s.ok()) return FromRocks(s, "write batch");
   }
   absl::Status r = impl_->BeforeWrite();

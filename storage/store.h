@@ -61,11 +61,12 @@ class WriteBatch {
 
  private:
   friend class Store;
-  struct Op {
-    bool is_delete;
-    std::string cf, key, value;
-  };
-  std::vector<Op> ops_;
+  // The operations one after another in one buffer, so adding one allocates
+  // nothing most of the time: u8 kind (0 put, 1 delete), then column family,
+  // key and value (empty for a delete), each as u32 size and bytes.
+  void Append(char kind, std::string_view cf, std::string_view key, std::string_view value);
+  std::string data_;
+  int count_ = 0;
 };
 
 // A consistent read view; release by destroying it (before the Store).
@@ -83,6 +84,8 @@ class Iterator {
   virtual void Next() = 0;
   // Positions at the first key >= target (target must start with the prefix).
   virtual void Seek(std::string_view target) = 0;
+  // Positions at the last key with the prefix (not Valid() if there is none).
+  virtual void SeekToLast() = 0;
   virtual std::string_view key() const = 0;
   virtual std::string_view value() const = 0;
   // Non-OK if iteration stopped because of an error rather than the end.

@@ -110,6 +110,17 @@ TEST_F(StoreTest, BatchIsAtomic) {
   EXPECT_EQ(*store_->Get("records", "a"), "1");
   EXPECT_EQ(*store_->Get("index", "i/a"), "a");
   EXPECT_THAT(store_->Get("records", "old"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("")));
+
+  // Keys and values are bytes: NULs, an empty value, a large value.
+  WriteBatch bytes;
+  const std::string nul_key("k\0z", 3), big(70000, '\xff');
+  bytes.Put("records", nul_key, "");
+  bytes.Put("records", "big", big);
+  bytes.Put("index", "", std::string("\0", 1));
+  ASSERT_THAT(store_->Write(std::move(bytes)), IsOk());
+  EXPECT_EQ(*store_->Get("records", nul_key), "");
+  EXPECT_EQ(*store_->Get("records", "big"), big);
+  EXPECT_EQ(*store_->Get("index", ""), std::string("\0", 1));
 }
 
 TEST_F(StoreTest, PrefixScanStopsAtTheNextPrefix) {
@@ -133,6 +144,27 @@ TEST_F(StoreTest, PrefixScanStopsAtTheNextPrefix) {
   EXPECT_EQ(ScanAll(*store_, "records", "").size(), 12u);
   // The other column family is separate.
   EXPECT_THAT(ScanAll(*store_, "index", "a"), ElementsAre());
+}
+
+TEST_F(StoreTest, SeekToLastFindsTheLastKeyOfThePrefix) {
+  for (const char* k : {"o/9", "p/1", "p/3", "p/\xff", "q/0"}) {
+    ASSERT_THAT(store_->Put("records", k, "v"), IsOk());
+  }
+  auto it = store_->Scan("records", "p/");
+  it->SeekToLast();
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "p/\xff");
+  it->Next();
+  EXPECT_FALSE(it->Valid());
+  // No key with the prefix: neither the key before it nor the one after.
+  auto none = store_->Scan("records", "p0");
+  none->SeekToLast();
+  EXPECT_FALSE(none->Valid());
+  EXPECT_THAT(none->status(), IsOk());
+  auto all = store_->Scan("records", "");
+  all->SeekToLast();
+  ASSERT_TRUE(all->Valid());
+  EXPECT_EQ(all->key(), "q/0");
 }
 
 TEST_F(StoreTest, SeekStaysInsideThePrefix) {
