@@ -157,9 +157,12 @@ TEST_F(InboxDomainTest, UnackedEventsAreRedeliveredInOrderAfterAReconnect) {
 TEST_F(InboxDomainTest, CursorsAndAcksSurviveReopen) {
   for (int i = 1; i <= 4; ++i) ASSERT_THAT(Commit("bup-oslo", absl::StrCat("c", i)), IsOk());
   ASSERT_THAT(inbox_->Ack("bup-oslo", 2).status(), IsOk());
+  ASSERT_THAT(Commit("bup-oslo-vest", "w1"), IsOk());
   Open();
-  EXPECT_EQ(*inbox_->Latest("bup-oslo"), 4u);
+  EXPECT_EQ(*inbox_->Latest("bup-oslo"), 4u);  // from the last event, not bup-oslo-vest's
   EXPECT_EQ(*inbox_->Acked("bup-oslo"), 2u);
+  EXPECT_EQ(*inbox_->Latest("bup-oslo-vest"), 1u);
+  EXPECT_EQ(*inbox_->Latest("bup-osl"), 0u);  // an id that is a prefix of another
   ASSERT_THAT(Commit("bup-oslo", "c5"), IsOk());
   auto events = inbox_->Read("bup-oslo", 0, 10);
   ASSERT_THAT(*events, SizeIs(3));

@@ -29,7 +29,6 @@ std::string EventPrefix(absl::string_view agency) { return absl::StrCat("e/", ag
 std::string EventKey(absl::string_view agency, uint64_t cursor) {
   return absl::StrCat("e/", agency, "/", BigEndian(cursor));
 }
-std::string LatestKey(absl::string_view agency) { return absl::StrCat("l/", agency); }
 std::string AckedKey(absl::string_view agency) { return absl::StrCat("a/", agency); }
 
 absl::Status ValidateAgency(absl::string_view agency) {
@@ -63,8 +62,19 @@ absl::StatusOr<Inbox::AgencyState*> Inbox::State(absl::string_view agency) const
   auto it = states_.find(agency);
   if (it != states_.end()) return it->second.get();
   auto state = std::make_unique<AgencyState>();
-  BUDSTIKKE_ASSIGN_OR_RETURN(uint64_t latest, ReadCounter(store_, LatestKey(agency)));
   BUDSTIKKE_ASSIGN_OR_RETURN(uint64_t acked, ReadCounter(store_, AckedKey(agency)));
+  uint64_t latest = acked;  // every event acknowledged (or none yet)
+  {
+    const std::string prefix = EventPrefix(agency);
+    std::unique_ptr<storage::Iterator> it = store_->Scan(kColumnFamily, prefix);
+    it->SeekToLast();
+    BUDSTIKKE_RETURN_IF_ERROR(it->status());
+    if (it->Valid()) {
+      const std::string_view cursor = it->key().substr(prefix.size());
+      if (cursor.size() != 8) return absl::DataLossError("inbox: malformed event key");
+      latest = std::max(latest, FromBigEndian(cursor));
+    }
+  }
   {
     absl::MutexLock l(&state->mu);
     state->latest = latest;
@@ -105,7 +115,6 @@ absl::Status Inbox::Commit(storage::WriteBatch batch,
     *event.mutable_time() = now;
     batch.Put(kColumnFamily, EventKey(e.agency, cursor), event.SerializeAsString());
   }
-  for (const auto& [a, n] : next) batch.Put(kColumnFamily, LatestKey(a), BigEndian(n));
   absl::Status status = store_->Write(std::move(batch));
   if (status.ok()) {
     for (auto& [a, s] : states) s->latest = next[a];
@@ -177,8 +186,7 @@ absl::StatusOr<uint64_t> Inbox::Acked(absl::string_view agency) const {
   return s->acked;
 }
 
-bool Inbox::WaitForNewer(absl::string_view agency, uint64_t cursor,
-                         absl::Duration timeout) const {
+bool Inbox::WaitForNewer(absl::string_view agency, uint64_t cursor, absl::Duration timeout) const {
   if (shutting_down()) return false;
   auto s = State(agency);
   if (!s.ok()) return false;
@@ -188,10 +196,9 @@ bool Inbox::WaitForNewer(absl::string_view agency, uint64_t cursor,
     uint64_t cursor;
   } arg{st, cursor};
   absl::MutexLock lock(&st->mu);
-  return st->mu.AwaitWithTimeout(
-      absl::Condition(
-          +[](Arg* a) { return a->st->latest > a->cursor; }, &arg),
-      timeout);
+  return st->mu.AwaitWithTimeout(absl::Condition(
+                                     +[](Arg* a) { return a->st->latest > a->cursor; }, &arg),
+                                 timeout);
 }
 
 void Inbox::Shutdown() {

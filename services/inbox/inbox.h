@@ -2,13 +2,16 @@
 //
 // Storage, column family "inbox" (keys hold agency ids and numbers only):
 //   "e/<agency>/" + 8-byte big-endian cursor -> serialized v1::InboxEvent
-//   "l/<agency>"  -> latest cursor assigned (8-byte big-endian)
 //   "a/<agency>"  -> acknowledged cursor (8-byte big-endian)
-// Acknowledged events are deleted in the Ack batch.
+// Acknowledged events are deleted in the Ack batch, so the latest cursor is
+// the last event's, or the acknowledged one if every event was acknowledged;
+// it is read once per agency and then kept in memory. (Until 2026-12 it was
+// also written to "l/<agency>" by every commit: one key more per Send and Ask.
+// Such keys are ignored.)
 //
 // Ordering: Commit() (common::InboxWriter) takes the per-agency mutex of every
 // agency it writes to (in sorted order), assigns the next cursors, writes the
-// caller's batch with the events and the new "l/" values, and only then
+// caller's batch with the events, and only then
 // releases the mutexes and wakes waiters. So cursors are dense (1, 2, 3, ...)
 // and a reader that sees cursor N also sees every cursor below N. A failed
 // write consumes no cursor.
@@ -47,8 +50,7 @@ class Inbox final : public common::InboxWriter {
 
   // Events of `agency` with cursor > max(after_cursor, acked), in cursor order,
   // at most `max_events` (1..10000).
-  absl::StatusOr<std::vector<v1::InboxEvent>> Read(absl::string_view agency,
-                                                   uint64_t after_cursor,
+  absl::StatusOr<std::vector<v1::InboxEvent>> Read(absl::string_view agency, uint64_t after_cursor,
                                                    int max_events) const;
 
   // Acknowledges every event up to `up_to_cursor`; returns the acked position.
