@@ -33,9 +33,7 @@ std::string AgencyKey(absl::string_view id) { return absl::StrCat("agency/", id)
 
 std::string_view Sv(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
-bool IsIdChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-}
+bool IsIdChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
 
 }  // namespace
 
@@ -55,8 +53,8 @@ std::string Directory::TypeName(v1::AgencyType type) {
 
 absl::Status Directory::Validate(const v1::Agency& agency) {
   const std::string& id = agency.id();
-  if (id.size() < 2 || id.size() > 64 ||
-      !std::all_of(id.begin(), id.end(), IsIdChar) || id.front() == '-') {
+  if (id.size() < 2 || id.size() > 64 || !std::all_of(id.begin(), id.end(), IsIdChar) ||
+      id.front() == '-') {
     return absl::InvalidArgumentError(
         "agency.id must be 2-64 characters of a-z, 0-9 and '-', e.g. \"bup-oslo\"");
   }
@@ -83,8 +81,7 @@ absl::StatusOr<std::unique_ptr<Directory>> Directory::Create(storage::Store* sto
   if (store == nullptr || clock == nullptr || audit == nullptr) {
     return absl::InvalidArgumentError("Directory needs a store, a clock and an audit outbox");
   }
-  return std::unique_ptr<Directory>(
-      new Directory(store, clock, audit, std::move(operator_agency)));
+  return std::unique_ptr<Directory>(new Directory(store, clock, audit, std::move(operator_agency)));
 }
 
 namespace {
@@ -143,7 +140,7 @@ absl::StatusOr<v1::Agency> Directory::CreateAgency(const common::Identity& calle
   std::string req_key = absl::StrCat("req/", caller.agency, "/", request_id);
   absl::MutexLock lock(&write_mu_);
   auto previous = store_->Get(kColumnFamily, req_key);
-  if (previous.ok()) return GetAgency(*previous);
+  if (previous.ok()) return ReadAgency(*previous);
   if (previous.status().code() != absl::StatusCode::kNotFound) return previous.status();
 
   auto existing = store_->Get(kColumnFamily, AgencyKey(agency.id()));
@@ -161,6 +158,7 @@ absl::StatusOr<v1::Agency> Directory::CreateAgency(const common::Identity& calle
   batch.Put(kColumnFamily, req_key, record.id());
   BUDSTIKKE_RETURN_IF_ERROR(AddAudit(caller, "agency.create", record.id(), request_id, &batch));
   BUDSTIKKE_RETURN_IF_ERROR(store_->Write(std::move(batch)));
+  Remember(record);
   return record;
 }
 
@@ -175,7 +173,7 @@ absl::StatusOr<v1::Agency> Directory::UpdateAgency(const common::Identity& calle
   }
   BUDSTIKKE_RETURN_IF_ERROR(Validate(agency));
   absl::MutexLock lock(&write_mu_);
-  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Agency record, GetAgency(agency.id()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Agency record, ReadAgency(agency.id()));
   if (!is_operator &&
       (record.type() != agency.type() || record.municipality() != agency.municipality())) {
     // Type and municipality decide routing (e.g. which BUP gets a
@@ -193,10 +191,29 @@ absl::StatusOr<v1::Agency> Directory::UpdateAgency(const common::Identity& calle
   BUDSTIKKE_RETURN_IF_ERROR(Put(record, &batch));
   BUDSTIKKE_RETURN_IF_ERROR(AddAudit(caller, "agency.update", record.id(), "", &batch));
   BUDSTIKKE_RETURN_IF_ERROR(store_->Write(std::move(batch)));
+  Remember(record);
   return record;
 }
 
+void Directory::Remember(const v1::Agency& agency) const {
+  absl::MutexLock lock(&cache_mu_);
+  cache_.insert_or_assign(agency.id(), agency);
+}
+
 absl::StatusOr<v1::Agency> Directory::GetAgency(absl::string_view id) const {
+  {
+    absl::ReaderMutexLock lock(&cache_mu_);
+    auto it = cache_.find(id);
+    if (it != cache_.end()) return it->second;
+  }
+  // A miss reads the store in turn with creates and updates (see the header).
+  absl::MutexLock lock(&write_mu_);
+  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Agency agency, ReadAgency(id));
+  Remember(agency);
+  return agency;
+}
+
+absl::StatusOr<v1::Agency> Directory::ReadAgency(absl::string_view id) const {
   auto value = store_->Get(kColumnFamily, AgencyKey(id));
   if (!value.ok()) {
     if (value.status().code() == absl::StatusCode::kNotFound) {
@@ -212,8 +229,7 @@ absl::StatusOr<v1::Agency> Directory::GetAgency(absl::string_view id) const {
 }
 
 absl::StatusOr<AgencyPage> Directory::ListAgencies(v1::AgencyType type,
-                                                   absl::string_view municipality,
-                                                   int page_size,
+                                                   absl::string_view municipality, int page_size,
                                                    absl::string_view page_token) const {
   if (page_size < 0) return absl::InvalidArgumentError("page_size must not be negative");
   if (page_size == 0) page_size = kDefaultPageSize;
@@ -264,6 +280,7 @@ absl::StatusOr<std::vector<v1::Agency>> Directory::FindAgencies(
 }
 
 absl::StatusOr<int> Directory::LoadSeedIfEmpty(absl::string_view json_text) {
+  absl::MutexLock lock(&write_mu_);
   {
     std::unique_ptr<storage::Iterator> it = store_->Scan(kColumnFamily, "agency/");
     if (it->Valid()) return 0;
@@ -291,8 +308,7 @@ absl::StatusOr<int> Directory::LoadSeedIfEmpty(absl::string_view json_text) {
     std::optional<v1::AgencyType> type = TypeFromName(field("type"));
     if (!type) {
       return absl::InvalidArgumentError(absl::StrCat("seed directory entry ", n + 1,
-                                                     " has an unknown type '", field("type"),
-                                                     "'"));
+                                                     " has an unknown type '", field("type"), "'"));
     }
     agency.set_type(*type);
     absl::Status valid = Validate(agency);

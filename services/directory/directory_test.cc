@@ -67,6 +67,33 @@ TEST_F(DirectoryTest, CreateThenGet) {
   EXPECT_EQ(got->type(), v1::AGENCY_TYPE_BUP);
 }
 
+// GetAgency answers from memory after the first read: each change must show at
+// once, an unknown id must not stay unknown, and the copy is not the truth
+// (a new Directory over the same store reads the store).
+TEST_F(DirectoryTest, LookupsSeeEveryChangeAtOnce) {
+  EXPECT_THAT(directory_->GetAgency("bup-oslo"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("'bup-oslo' not found")));
+  ASSERT_TRUE(directory_->CreateAgency(operator_admin_, MakeAgency("bup-oslo"), "r1").ok());
+  ASSERT_TRUE(directory_->GetAgency("bup-oslo").ok());  // found although missed before
+  EXPECT_EQ(directory_->GetAgency("bup-oslo")->name(), "Agency bup-oslo");
+
+  v1::Agency renamed = MakeAgency("bup-oslo");
+  renamed.set_name("BUP Oslo sentrum");
+  ASSERT_TRUE(directory_->UpdateAgency(operator_admin_, renamed).ok());
+  EXPECT_EQ(directory_->GetAgency("bup-oslo")->name(), "BUP Oslo sentrum");
+  v1::Agency retyped = MakeAgency("bup-oslo", v1::AGENCY_TYPE_PPT);
+  retyped.set_name("PPT Oslo");
+  ASSERT_TRUE(directory_->UpdateAgency(operator_admin_, retyped).ok());
+  EXPECT_EQ(directory_->GetAgency("bup-oslo")->type(), v1::AGENCY_TYPE_PPT);
+
+  auto fresh = Directory::Create(store_.get(), &clock_, &audit_, "budstikke-drift");
+  ASSERT_TRUE(fresh.ok());
+  auto got = (*fresh)->GetAgency("bup-oslo");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->name(), "PPT Oslo");
+  EXPECT_EQ(got->type(), v1::AGENCY_TYPE_PPT);
+}
+
 TEST_F(DirectoryTest, RetryWithSameRequestIdReturnsFirstResult) {
   ASSERT_TRUE(directory_->CreateAgency(operator_admin_, MakeAgency("bup-oslo"), "r1").ok());
   clock_.Advance(absl::Minutes(1));
