@@ -7,11 +7,27 @@
 
 #include <grpcpp/support/status.h>
 
+#include <utility>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "services/common/record_codec.h"
 
 namespace budstikke::common {
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The end of a unary handler: `result`'s error, or its value moved into
+// `*resp` with its long texts stashed for the wire (StashLongTextsForWire),
+// so gRPC does not check their UTF-8 a second time. Saves ~11 us of a
+// referral Send with a 4 KiB reason (docs/PERFORMANCE.md, Referrals).
+template <typename T, typename R>
+grpc::Status ReplyWith(absl::StatusOr<T> result, R* resp) {
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *resp = *std::move(result);
+  StashLongTextsForWire(resp);
+  return grpc::Status::OK;
+}
 
 }  // namespace budstikke::common
 

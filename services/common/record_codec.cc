@@ -1,29 +1,32 @@
 #include "services/common/record_codec.h"
 
-#include <openssl/rand.h>
-
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <memory>
-#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
-#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/message.h"
-#include "google/protobuf/wire_format_lite.h"
+#include "google/protobuf/unknown_field_set.h"
+#include "storage/random.h"
 
 namespace budstikke::common {
 
 std::string RandomHexId(absl::string_view prefix, size_t random_bytes) {
   unsigned char buf[64];
   if (random_bytes > sizeof buf) std::abort();  // a programming error
-  if (RAND_bytes(buf, static_cast<int>(random_bytes)) != 1) std::abort();
+  if (!storage::RandomBytes(buf, random_bytes).ok()) std::abort();
   return absl::StrCat(prefix, absl::BytesToHexString(absl::string_view(
                                   reinterpret_cast<const char*>(buf), random_bytes)));
+}
+
+std::string TimeOrderedId(absl::string_view prefix, absl::Time now, size_t random_bytes) {
+  const int64_t ms = std::max<int64_t>(0, absl::ToUnixMillis(now));
+  return RandomHexId(absl::StrCat(prefix, absl::Hex(ms, absl::kZeroPad12)), random_bytes);
 }
 
 std::string InvertedTimeMicros(absl::Time t) {
@@ -56,97 +59,95 @@ bool Unframe(absl::string_view framed, std::string* a, std::string* b) {
 
 namespace {
 
+using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
+using google::protobuf::UnknownFieldSet;
 
-// Field `number` as wire type 2 (length-delimited): tag, length, bytes.
-void AppendLengthDelimited(int number, absl::string_view bytes, std::string* out) {
-  using google::protobuf::internal::WireFormatLite;
-  using google::protobuf::io::CodedOutputStream;
-  uint8_t head[10];  // two varint32s of at most 5 bytes each
-  uint8_t* end = CodedOutputStream::WriteTagToArray(
-      WireFormatLite::MakeTag(number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED), head);
-  end = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(bytes.size()), end);
-  out->append(reinterpret_cast<const char*>(head), static_cast<size_t>(end - head));
-  out->append(bytes.data(), bytes.size());
+// The walks below visit the descriptor's fields in turn instead of calling
+// Reflection::ListFields, which allocates and sorts a vector per message:
+// with it, one walk of a referral took ~1.2 us, as long as the UTF-8 check
+// it saves on a 1 KiB text.
+
+bool IsLong(const std::string& s) { return s.size() >= kLongString; }
+
+bool IsNested(const FieldDescriptor* f) {
+  return f->type() == FieldDescriptor::TYPE_MESSAGE && !f->is_map();
 }
 
-bool HasLongString(const Message& m);
-
-// Whether field `f` of `m` (a string or message field, set) holds a long string.
-bool FieldHasLongString(const Message& m, const Reflection* r, const FieldDescriptor* f) {
+// Whether string field `f` of `m` holds a long string (any element, if repeated).
+bool StringFieldIsLong(const Message& m, const Reflection* r, const FieldDescriptor* f) {
   std::string scratch;
-  if (!f->is_repeated()) {
-    if (f->type() == FieldDescriptor::TYPE_STRING) {
-      return r->GetStringReference(m, f, &scratch).size() >= kLongString;
-    }
-    return HasLongString(r->GetMessage(m, f));
-  }
+  if (!f->is_repeated()) return IsLong(r->GetStringReference(m, f, &scratch));
   for (int i = 0, n = r->FieldSize(m, f); i < n; ++i) {
-    if (f->type() == FieldDescriptor::TYPE_STRING
-            ? r->GetRepeatedStringReference(m, f, i, &scratch).size() >= kLongString
-            : HasLongString(r->GetRepeatedMessage(m, f, i))) {
-      return true;
-    }
+    if (IsLong(r->GetRepeatedStringReference(m, f, i, &scratch))) return true;
   }
   return false;
-}
-
-bool CarriesText(const FieldDescriptor* f) {
-  return !f->is_map() &&
-         (f->type() == FieldDescriptor::TYPE_STRING || f->type() == FieldDescriptor::TYPE_MESSAGE);
 }
 
 bool HasLongString(const Message& m) {
+  const Descriptor* d = m.GetDescriptor();
   const Reflection* r = m.GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  r->ListFields(m, &fields);
-  for (const FieldDescriptor* f : fields) {
-    if (CarriesText(f) && FieldHasLongString(m, r, f)) return true;
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->type() == FieldDescriptor::TYPE_STRING) {
+      if (StringFieldIsLong(m, r, f)) return true;
+    } else if (IsNested(f)) {
+      if (!f->is_repeated()) {
+        if (r->HasField(m, f) && HasLongString(r->GetMessage(m, f))) return true;
+      } else {
+        for (int j = 0, n = r->FieldSize(m, f); j < n; ++j) {
+          if (HasLongString(r->GetRepeatedMessage(m, f, j))) return true;
+        }
+      }
+    }
   }
   return false;
 }
 
-void AppendUnchecked(const Message& m, std::string* out) {
-  const Reflection* r = m.GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  r->ListFields(m, &fields);
-  std::unique_ptr<Message> rest;  // m without the fields moved to `tail`
-  std::string tail, scratch, nested;
-  for (const FieldDescriptor* f : fields) {
-    if (!CarriesText(f) || !FieldHasLongString(m, r, f)) continue;
-    // Every element of the field moves, so repeated fields keep their order.
-    const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
-    for (int i = 0; i < n; ++i) {
-      if (f->type() == FieldDescriptor::TYPE_STRING) {
-        AppendLengthDelimited(f->number(),
-                              f->is_repeated() ? r->GetRepeatedStringReference(m, f, i, &scratch)
-                                               : r->GetStringReference(m, f, &scratch),
-                              &tail);
-      } else {
-        nested.clear();
-        AppendUnchecked(f->is_repeated() ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f),
-                        &nested);
-        AppendLengthDelimited(f->number(), nested, &tail);
-      }
+// Moves string field `f` of `m` (every element, so they keep their order)
+// into m's unknown fields.
+void StashField(Message* m, const Reflection* r, const FieldDescriptor* f) {
+  UnknownFieldSet* unknown = r->MutableUnknownFields(m);
+  std::string scratch;
+  if (f->is_repeated()) {
+    for (int i = 0, n = r->FieldSize(*m, f); i < n; ++i) {
+      *unknown->AddLengthDelimited(f->number()) = r->GetRepeatedStringReference(*m, f, i, &scratch);
     }
-    if (rest == nullptr) {
-      rest.reset(m.New());
-      rest->CopyFrom(m);
-    }
-    rest->GetReflection()->ClearField(rest.get(), f);
+  } else {
+    *unknown->AddLengthDelimited(f->number()) = r->GetStringReference(*m, f, &scratch);
   }
-  (rest != nullptr ? *rest : m).AppendToString(out);
-  out->append(tail);
+  r->ClearField(m, f);
 }
 
 }  // namespace
 
+void StashLongTextsForWire(Message* m) {
+  const Descriptor* d = m->GetDescriptor();
+  const Reflection* r = m->GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->type() == FieldDescriptor::TYPE_STRING) {
+      if (StringFieldIsLong(*m, r, f)) StashField(m, r, f);
+    } else if (IsNested(f)) {
+      if (!f->is_repeated()) {
+        if (r->HasField(*m, f)) StashLongTextsForWire(r->MutableMessage(m, f));
+      } else {
+        for (int j = 0, n = r->FieldSize(*m, f); j < n; ++j) {
+          StashLongTextsForWire(r->MutableRepeatedMessage(m, f, j));
+        }
+      }
+    }
+  }
+}
+
 std::string SerializeLongTextsUnchecked(const Message& m) {
-  std::string out;
-  AppendUnchecked(m, &out);
-  return out;
+  if (!HasLongString(m)) return m.SerializeAsString();
+  std::unique_ptr<Message> copy(m.New());
+  copy->CopyFrom(m);
+  StashLongTextsForWire(copy.get());
+  return copy->SerializeAsString();
 }
 
 }  // namespace budstikke::common

@@ -16,9 +16,18 @@ class Message;
 
 namespace budstikke::common {
 
-// `prefix` followed by `random_bytes` bytes from OpenSSL's CSPRNG as lowercase
-// hex. Aborts if the CSPRNG fails: there is no safe fallback for an id.
+// `prefix` followed by `random_bytes` bytes from OpenSSL's CSPRNG
+// (storage::RandomBytes) as lowercase hex. Aborts if the CSPRNG fails: there is no safe fallback
+// for an id.
 std::string RandomHexId(absl::string_view prefix, size_t random_bytes);
+
+// `prefix`, then the milliseconds since the epoch of `now` as 12 hex digits,
+// then `random_bytes` bytes from storage::RandomBytes as hex: ids that sort by
+// creation time, like UUIDv7. Record keys made of new ids then land next to
+// each other in RocksDB's memtable, whose insert hint skips the search from
+// the top of the skip list (BM_DomainSend: 50 -> 45 us; docs/PERFORMANCE.md,
+// Referrals). The time is no secret: the list indexes hold it in their keys.
+std::string TimeOrderedId(absl::string_view prefix, absl::Time now, size_t random_bytes = 10);
 
 // 20-digit decimal of (INT64_MAX - microseconds since the epoch): byte order
 // is newest first.
@@ -29,16 +38,26 @@ std::string Frame(absl::string_view a, absl::string_view b);
 // The inverse of Frame; false if `framed` is shorter than its length says.
 bool Unframe(absl::string_view framed, std::string* a, std::string* b);
 
-// The same message as m.SerializeAsString() (it parses to an equal message),
-// without checking UTF-8 again in strings of kLongString bytes or more. Meant
-// for records built from parsed requests, whose strings protobuf checked when
-// gRPC parsed them. Protobuf 3.21 checks at ~2.4 ns per byte once a text has
-// a non-ASCII letter: serializing a referral with a 4 KiB Norwegian reason
-// took 9.7 us, this 2.8 (docs/PERFORMANCE.md, Consultations, fourth round).
-// Long strings, and the sub-messages holding them, are written after the
-// other fields; protobuf parsers accept fields in any order. Map fields are
-// serialized as usual.
+// Protobuf 3.21 checks the UTF-8 of every proto3 string it serializes, at
+// ~2.4 ns per byte once a text has a non-ASCII letter: a referral with a
+// 4 KiB Norwegian reason took 9.7 us to serialize (docs/PERFORMANCE.md,
+// Consultations, fourth round). The two functions below skip that check for
+// strings of kLongString bytes or more. Meant for messages built from parsed
+// requests, whose strings protobuf checked when gRPC parsed them.
 inline constexpr size_t kLongString = 256;
+
+// Moves every long string of `m` and of its sub-messages (maps excepted) into
+// the unknown fields of the message that holds it, under its own field
+// number; a repeated string field with a long element moves whole, in order.
+// `m` then serializes to bytes that parse to the original message (protobuf
+// parsers accept fields in any order, and unknown fields are written as they
+// are), but its accessors no longer show those strings: call it on a
+// response just before it is sent, or on a copy.
+void StashLongTextsForWire(google::protobuf::Message* m);
+
+// The same message as m.SerializeAsString() (it parses to an equal message),
+// with long strings written unchecked: a copy of `m` after
+// StashLongTextsForWire. Without long strings, exactly m.SerializeAsString().
 std::string SerializeLongTextsUnchecked(const google::protobuf::Message& m);
 
 }  // namespace budstikke::common

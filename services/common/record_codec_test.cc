@@ -25,6 +25,19 @@ TEST(RecordCodecTest, RandomHexIdHasPrefixLengthAndHexDigits) {
   EXPECT_EQ(RandomHexId("", 12).size(), 24u);
 }
 
+TEST(RecordCodecTest, TimeOrderedIdsSortByCreationTime) {
+  const absl::Time t = absl::FromUnixMillis(1795000000123);  // 0x1a1ee565e7b ms
+  const std::string id = TimeOrderedId("ref-", t);
+  ASSERT_EQ(id.size(), 4u + 12u + 20u);
+  EXPECT_EQ(id.substr(0, 16), "ref-01a1ee565e7b");
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef", 4), std::string::npos) << id;
+  EXPECT_NE(TimeOrderedId("ref-", t), id);  // 80 random bits after the time
+  EXPECT_LT(id, TimeOrderedId("ref-", t + absl::Milliseconds(1)));
+  EXPECT_LT(TimeOrderedId("ref-", t - absl::Milliseconds(1)), id);
+  EXPECT_EQ(TimeOrderedId("", absl::FromUnixSeconds(-5), 2).substr(0, 12), "000000000000");
+  EXPECT_EQ(TimeOrderedId("", t, 2).size(), 16u);
+}
+
 TEST(RecordCodecTest, InvertedTimeSortsNewestFirst) {
   const absl::Time t = absl::FromUnixSeconds(1795000000);
   const std::string older = InvertedTimeMicros(t);
@@ -126,6 +139,40 @@ TEST(SerializeLongTextsUncheckedTest, RepeatedFieldsKeepTheirOrder) {
   EXPECT_EQ(parsed.questions(2), "Hvem tar kontakt?");
   ASSERT_EQ(parsed.messages_size(), 3);
   EXPECT_EQ(parsed.messages(2).id(), "m2");
+}
+
+TEST(StashLongTextsForWireTest, TheStashedMessageSerializesToTheOriginal) {
+  v1::Referral r;
+  r.set_id("r1");
+  r.set_reason(NorwegianText(4096));                                  // field 11
+  r.mutable_statutory_duty()->set_justification(NorwegianText(300));  // nested
+  r.mutable_bup()->set_referral_question("Utredning?");               // short: stays
+  const v1::Referral original = r;
+
+  StashLongTextsForWire(&r);
+  EXPECT_EQ(r.reason(), "");  // only the wire bytes carry it now
+  EXPECT_EQ(r.statutory_duty().justification(), "");
+  EXPECT_EQ(r.bup().referral_question(), "Utredning?");
+  ASSERT_EQ(r.GetReflection()->GetUnknownFields(r).field_count(), 1);
+  EXPECT_EQ(r.GetReflection()->GetUnknownFields(r).field(0).number(), 11);
+
+  const std::string out = r.SerializeAsString();
+  EXPECT_EQ(out.size(), original.ByteSizeLong());
+  const v1::Referral parsed = ParseReferral(out);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed, original))
+      << parsed.DebugString();
+  EXPECT_EQ(parsed.GetReflection()->GetUnknownFields(parsed).field_count(), 0);
+}
+
+TEST(StashLongTextsForWireTest, AMessageWithoutLongTextsIsUnchanged) {
+  v1::Referral r;
+  r.set_id("r1");
+  r.set_reason(std::string(kLongString - 1, 'x'));
+  r.add_attachments()->set_filename("logg.pdf");
+  const std::string before = r.SerializeAsString();
+  StashLongTextsForWire(&r);
+  EXPECT_EQ(r.reason(), std::string(kLongString - 1, 'x'));
+  EXPECT_EQ(r.SerializeAsString(), before);
 }
 
 }  // namespace

@@ -15,7 +15,9 @@ namespace {
 using common::Caller;
 using common::Frame;
 using common::Unframe;
-std::string NewId(absl::string_view prefix) { return common::RandomHexId(prefix, 16); }
+std::string NewId(absl::string_view prefix, absl::Time now) {
+  return common::TimeOrderedId(prefix, now);
+}
 std::string InvertedTime(absl::Time t) { return common::InvertedTimeMicros(t); }
 
 constexpr char kNotFound[] = "consent not found";
@@ -244,7 +246,7 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
   Stored stored;
   stored.pseudonym = pseudonym;
   v1::Consent& c = stored.consent;
-  c.set_id(NewId("cns-"));
+  c.set_id(NewId("cns-", now));
   c.set_status(v1::CONSENT_STATUS_ACTIVE);
   c.set_subject_national_id(nid->digits());
   c.set_giver(req.giver());

@@ -16,10 +16,7 @@ grpc::Status Unary(const common::Authenticator* auth, common::DomainExecutor* ex
                    grpc::ServerContext* ctx, const char* method, T* resp, Fn fn) {
   auto caller = auth->Authenticate(ctx, Method(method));
   if (!caller.ok()) return common::ToGrpcStatus(caller.status());
-  auto result = common::RunOn(executor, [&] { return fn(*caller); });
-  if (!result.ok()) return common::ToGrpcStatus(result.status());
-  *resp = *std::move(result);
-  return grpc::Status::OK;
+  return common::ReplyWith(common::RunOn(executor, [&] { return fn(*caller); }), resp);
 }
 
 }  // namespace

@@ -25,7 +25,9 @@ constexpr int kMaxPageSize = 500;
 
 using common::Frame;
 using common::Unframe;
-std::string NewId(absl::string_view prefix) { return common::RandomHexId(prefix, 16); }
+std::string NewId(absl::string_view prefix, absl::Time now) {
+  return common::TimeOrderedId(prefix, now);
+}
 std::string InvertedTime(absl::Time t) { return common::InvertedTimeMicros(t); }
 
 std::string RecordKey(absl::string_view id) { return absl::StrCat("r/", id); }
@@ -406,10 +408,11 @@ absl::StatusOr<v1::Referral> ReferralDesk::Send(const Caller& caller,
     attachments.push_back(std::move(a));
   }
 
+  const absl::Time now = clock_->Now();
   Stored stored;
   stored.pseudonym = pseudonym;
   v1::Referral& r = stored.referral;
-  r.set_id(NewId("ref-"));
+  r.set_id(NewId("ref-", now));
   r.set_sender_agency(caller.agency());
   *r.mutable_sender() = ActorOf(caller);
   r.set_recipient_agency(req.recipient_agency());
@@ -431,7 +434,6 @@ absl::StatusOr<v1::Referral> ReferralDesk::Send(const Caller& caller,
 
   BUDSTIKKE_RETURN_IF_ERROR(keyring_->EnsureAgencyKey(caller.agency()).status());
   BUDSTIKKE_RETURN_IF_ERROR(keyring_->EnsureAgencyKey(req.recipient_agency()).status());
-  const absl::Time now = clock_->Now();
   r.set_status(v1::REFERRAL_STATUS_SENT);
   r.set_subject_national_id(nid->digits());
   if (facts.statutory_duty) *r.mutable_statutory_duty() = req.statutory_duty();
@@ -869,14 +871,15 @@ absl::StatusOr<v1::AttachmentInfo> ReferralDesk::StoreUpload(AttachmentUpload* u
     return a.info;
   }
   BUDSTIKKE_RETURN_IF_ERROR(keyring_->EnsureAgencyKey(caller.agency()).status());
+  const absl::Time now = clock_->Now();
   v1::AttachmentInfo info;
-  info.set_id(NewId("att-"));
+  info.set_id(NewId("att-", now));
   info.set_filename(up->meta_.filename());
   info.set_content_type(up->meta_.content_type());
   info.set_kind(up->meta_.kind());
   info.set_size(up->data_.size());
   info.set_sha256(up->meta_.sha256());
-  *info.mutable_create_time() = common::ToProtoTime(clock_->Now());
+  *info.mutable_create_time() = common::ToProtoTime(now);
   storage::WriteBatch batch;
   const std::vector<std::string> readers = {caller.agency()};
   const size_t chunk = options_.max_chunk_bytes;

@@ -9,13 +9,6 @@ constexpr char kService[] = "budstikke.v1.ReferralService/";
 
 std::string Method(const char* name) { return std::string(kService) + name; }
 
-template <typename T, typename R>
-grpc::Status Reply(absl::StatusOr<T> result, R* resp) {
-  if (!result.ok()) return common::ToGrpcStatus(result.status());
-  *resp = *std::move(result);
-  return grpc::Status::OK;
-}
-
 }  // namespace
 
 #define BUDSTIKKE_AUTH_OR_RETURN(name)                  \
@@ -25,41 +18,46 @@ grpc::Status Reply(absl::StatusOr<T> result, R* resp) {
 grpc::Status ReferralServiceImpl::Send(grpc::ServerContext* ctx, const v1::SendReferralRequest* req,
                                        v1::Referral* resp) {
   BUDSTIKKE_AUTH_OR_RETURN("Send");
-  return Reply(common::RunOn(executor_, [&] { return desk_->Send(*caller, *req); }), resp);
+  return common::ReplyWith(common::RunOn(executor_, [&] { return desk_->Send(*caller, *req); }),
+                           resp);
 }
 
 grpc::Status ReferralServiceImpl::Get(grpc::ServerContext* ctx, const v1::GetReferralRequest* req,
                                       v1::Referral* resp) {
   BUDSTIKKE_AUTH_OR_RETURN("Get");
-  return Reply(common::RunOn(executor_, [&] { return desk_->Get(*caller, req->id()); }), resp);
+  return common::ReplyWith(common::RunOn(executor_, [&] { return desk_->Get(*caller, req->id()); }),
+                           resp);
 }
 
 grpc::Status ReferralServiceImpl::List(grpc::ServerContext* ctx,
                                        const v1::ListReferralsRequest* req,
                                        v1::ListReferralsResponse* resp) {
   BUDSTIKKE_AUTH_OR_RETURN("List");
-  return Reply(common::RunOn(executor_, [&] { return desk_->List(*caller, *req); }), resp);
+  return common::ReplyWith(common::RunOn(executor_, [&] { return desk_->List(*caller, *req); }),
+                           resp);
 }
 
 grpc::Status ReferralServiceImpl::Acknowledge(grpc::ServerContext* ctx,
                                               const v1::AcknowledgeReferralRequest* req,
                                               v1::Referral* resp) {
   BUDSTIKKE_AUTH_OR_RETURN("Acknowledge");
-  return Reply(common::RunOn(executor_, [&] { return desk_->Acknowledge(*caller, req->id()); }),
-               resp);
+  return common::ReplyWith(
+      common::RunOn(executor_, [&] { return desk_->Acknowledge(*caller, req->id()); }), resp);
 }
 
 grpc::Status ReferralServiceImpl::Decide(grpc::ServerContext* ctx,
                                          const v1::DecideReferralRequest* req, v1::Referral* resp) {
   BUDSTIKKE_AUTH_OR_RETURN("Decide");
-  return Reply(common::RunOn(executor_, [&] { return desk_->Decide(*caller, *req); }), resp);
+  return common::ReplyWith(common::RunOn(executor_, [&] { return desk_->Decide(*caller, *req); }),
+                           resp);
 }
 
 grpc::Status ReferralServiceImpl::Withdraw(grpc::ServerContext* ctx,
                                            const v1::WithdrawReferralRequest* req,
                                            v1::Referral* resp) {
   BUDSTIKKE_AUTH_OR_RETURN("Withdraw");
-  return Reply(common::RunOn(executor_, [&] { return desk_->Withdraw(*caller, *req); }), resp);
+  return common::ReplyWith(common::RunOn(executor_, [&] { return desk_->Withdraw(*caller, *req); }),
+                           resp);
 }
 
 grpc::Status ReferralServiceImpl::UploadAttachment(
@@ -83,7 +81,7 @@ grpc::Status ReferralServiceImpl::UploadAttachment(
   if (ctx->IsCancelled()) {
     return common::ToGrpcStatus(absl::CancelledError("upload cancelled"));
   }
-  return Reply((*upload)->Finish(), resp);
+  return common::ReplyWith((*upload)->Finish(), resp);
 }
 
 grpc::Status ReferralServiceImpl::DownloadAttachment(
