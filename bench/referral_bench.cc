@@ -5,6 +5,8 @@
 //   BM_ReferralSend    the real ReferralService Send with a 4 KiB reason, end to
 //                      end (authenticate, consent check, policy, seal for two
 //                      agencies, audit, inbox, RocksDB write).
+//   BM_DomainSend      ReferralDesk::Send alone on one thread: the domain
+//                      share of a Send.
 //   BM_UploadAttachment  a 10 MiB PDF streamed in 1 MiB chunks (bytes/s;
 //                      target >= 100 MB/s).
 // The Send benchmarks run 4 client threads, each with its own connection.
@@ -18,6 +20,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -182,23 +185,38 @@ std::unique_ptr<v1::ReferralService::Stub> NewStub(int port, int client_index) {
 struct RunStats {
   int64_t ops = 0;
   double wall_seconds = 0;
+  double cpu_start = -1;  // process CPU seconds when the first thread started
+  double cpu_end = 0;     // ... and when the last one finished
 };
+
+// CPU time of the whole process (server, clients, RocksDB's threads).
+double ProcessCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 std::mutex stats_mu;
 std::map<std::string, std::map<int64_t, RunStats>> stats;
+
+// The 4 KiB-reason Send request of the benchmarks (request_id set per call).
+v1::SendReferralRequest SendRequest(const Env& e) {
+  v1::SendReferralRequest req;
+  req.set_recipient_agency("bup-oslo");
+  req.set_subject_national_id(e.subject);
+  req.set_consent_id(e.consent_id);
+  std::string reason;
+  while (reason.size() < 4096) reason += "Vedvarende angst, s\xc3\xb8vnvansker og skolevegring. ";
+  reason.resize(4096);
+  req.set_reason(reason);
+  return req;
+}
 
 void RunSend(benchmark::State& state, bool echo, const std::string& name) {
   Env* e = GetEnv();
   auto stub =
       NewStub(e->server->Serve(echo ? static_cast<grpc::Service*>(&e->echo) : e->service.get()),
               state.thread_index());
-  v1::SendReferralRequest req;
-  req.set_recipient_agency("bup-oslo");
-  req.set_subject_national_id(e->subject);
-  req.set_consent_id(e->consent_id);
-  std::string reason;
-  while (reason.size() < 4096) reason += "Vedvarende angst, søvnvansker og skolevegring. ";
-  reason.resize(4096);
-  req.set_reason(reason);
+  v1::SendReferralRequest req = SendRequest(*e);
   {  // warm the connection (handshake) outside the timed loop
     grpc::ClientContext ctx;
     v1::GetReferralRequest g;
@@ -214,6 +232,7 @@ void RunSend(benchmark::State& state, bool echo, const std::string& name) {
   }
   int64_t ops = 0;
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = ProcessCpuSeconds();
   for (auto _ : state) {
     req.set_request_id("bench-" + std::to_string(g_counter.fetch_add(1)));
     grpc::ClientContext ctx;
@@ -227,17 +246,41 @@ void RunSend(benchmark::State& state, bool echo, const std::string& name) {
   }
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double cpu_end = ProcessCpuSeconds();
   state.SetItemsProcessed(state.iterations());
   std::lock_guard<std::mutex> lock(stats_mu);
   RunStats& s = stats[name][state.max_iterations];
   s.ops += ops;
   s.wall_seconds = std::max(s.wall_seconds, wall);
+  s.cpu_start = s.cpu_start < 0 ? cpu_start : std::min(s.cpu_start, cpu_start);
+  s.cpu_end = std::max(s.cpu_end, cpu_end);
 }
 
 void BM_EchoSend(benchmark::State& state) { RunSend(state, true, "echo"); }
 void BM_ReferralSend(benchmark::State& state) { RunSend(state, false, "send"); }
 BENCHMARK(BM_EchoSend)->Threads(kClients)->UseRealTime();
 BENCHMARK(BM_ReferralSend)->Threads(kClients)->UseRealTime();
+
+// The domain cost of Send alone, on one thread (no gRPC, no TLS, no
+// authentication, no hand-off): compare with BM_ReferralSend's CPU per call.
+void BM_DomainSend(benchmark::State& state) {
+  Env* e = GetEnv();
+  common::Caller gp;
+  gp.identity.agency = "legekontor-sentrum";
+  gp.identity.role = v1::ROLE_PHYSICIAN;
+  gp.identity.user = "lege1";
+  v1::SendReferralRequest req = SendRequest(*e);
+  for (auto _ : state) {
+    req.set_request_id("domain-" + std::to_string(g_counter.fetch_add(1)));
+    auto r = e->desk->Send(gp, req);
+    if (!r.ok()) {
+      state.SkipWithError(("Send failed: " + r.status().ToString()).c_str());
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DomainSend)->UseRealTime();
 
 void BM_UploadAttachment(benchmark::State& state) {
   Env* e = GetEnv();
@@ -276,11 +319,24 @@ void BM_UploadAttachment(benchmark::State& state) {
 }
 BENCHMARK(BM_UploadAttachment)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-double OpsPerSecond(const std::string& name) {
+// The statistics of the longest (last) run of `name`, if any.
+const RunStats* LastRun(const std::string& name) {
   auto it = stats.find(name);
-  if (it == stats.end() || it->second.empty()) return 0;
-  const RunStats& r = it->second.rbegin()->second;
-  return r.wall_seconds > 0 ? static_cast<double>(r.ops) / r.wall_seconds : 0;
+  if (it == stats.end() || it->second.empty()) return nullptr;
+  return &it->second.rbegin()->second;
+}
+
+double OpsPerSecond(const std::string& name) {
+  const RunStats* r = LastRun(name);
+  return r != nullptr && r->wall_seconds > 0 ? static_cast<double>(r->ops) / r->wall_seconds : 0;
+}
+
+// Microseconds of process CPU per call: when the run keeps both cores busy,
+// the throughput ratio is about the inverse ratio of these.
+double CpuMicrosPerOp(const std::string& name) {
+  const RunStats* r = LastRun(name);
+  return r != nullptr && r->ops > 0 ? (r->cpu_end - r->cpu_start) * 1e6 / static_cast<double>(r->ops)
+                                    : 0;
 }
 
 }  // namespace
@@ -298,8 +354,11 @@ int main(int argc, char** argv) {
   if (echo > 0 && send > 0) {
     std::printf(
         "\nreferral_bench summary (%d clients, mTLS, 4 KiB reason):\n"
-        "  echo: %.0f req/s\n  send: %.0f req/s\n  send/echo throughput %.2f (target >= 0.60)\n",
-        budstikke::kClients, echo, send, send / echo);
+        "  echo: %.0f req/s, %.0f us of process CPU per call\n"
+        "  send: %.0f req/s, %.0f us of process CPU per call\n"
+        "  send/echo throughput %.2f (target >= 0.60)\n",
+        budstikke::kClients, echo, budstikke::CpuMicrosPerOp("echo"), send,
+        budstikke::CpuMicrosPerOp("send"), send / echo);
   }
   // The Env is deliberately leaked (gRPC shutdown order at exit); the temp dir is removed.
   std::error_code ec;
