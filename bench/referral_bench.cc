@@ -10,7 +10,12 @@
 //   BM_UploadAttachment  a 10 MiB PDF streamed in 1 MiB chunks (bytes/s;
 //                      target >= 100 MB/s).
 // The Send benchmarks run 4 client threads, each with its own connection.
-// After the run, a summary prints send/echo throughput (target >= 0.60).
+// After the run, a summary prints send/echo throughput (target >= 0.60) and
+// the process CPU per call of each, as medians over the runs:
+//
+//   referral_bench --benchmark_filter='Send|Echo' --benchmark_min_time=3
+//       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
+//   (one command line; interleaving spreads the VM's drift over both)
 //
 // Needs openssl and bash (certs/dev-certs.sh). Smoke: --benchmark_min_time=0.01.
 #include <benchmark/benchmark.h>
@@ -20,12 +25,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "bench/one_server.h"
@@ -82,13 +89,13 @@ struct Env {
   std::unique_ptr<bench::OneServer> server;
 };
 
-#define CHECK_OK(expr)                                                            \
-  do {                                                                            \
-    auto _s = (expr);                                                             \
-    if (!_s.ok()) {                                                               \
+#define CHECK_OK(expr)                                                           \
+  do {                                                                           \
+    auto _s = (expr);                                                            \
+    if (!_s.ok()) {                                                              \
       std::fprintf(stderr, "referral_bench setup: %s\n", _s.ToString().c_str()); \
-      std::abort();                                                               \
-    }                                                                             \
+      std::abort();                                                              \
+    }                                                                            \
   } while (0)
 
 template <typename T>
@@ -113,25 +120,29 @@ Env* GetEnv() {
       std::abort();
     }
     storage::Store::Options o;
-    o.column_families = {storage::Keyring::kKeysColumnFamily, common::kAuditOutboxColumnFamily,
-                         directory::kColumnFamily, inbox::kColumnFamily, consent::kColumnFamily,
-                         referral::kColumnFamily, referral::kAttachmentColumnFamily};
+    o.column_families = {storage::Keyring::kKeysColumnFamily,
+                         common::kAuditOutboxColumnFamily,
+                         directory::kColumnFamily,
+                         inbox::kColumnFamily,
+                         consent::kColumnFamily,
+                         referral::kColumnFamily,
+                         referral::kAttachmentColumnFamily};
     e->store = Must(storage::Store::Open(e->dir + "/db", o));
     e->keyring = Must(storage::Keyring::CreateFromFile(e->certs + "/master.key", e->store.get()));
     e->audit = Must(common::StoreAuditOutbox::Create(e->store.get(), &e->clock));
-    e->directory = Must(directory::Directory::Create(e->store.get(), &e->clock, e->audit.get(),
-                                                     "budstikke-drift"));
-    CHECK_OK(e->directory->LoadSeedIfEmpty(
-        ReadFile(std::string(BUDSTIKKE_SOURCE_DIR) + "/certs/dev-directory.json"))
+    e->directory = Must(
+        directory::Directory::Create(e->store.get(), &e->clock, e->audit.get(), "budstikke-drift"));
+    CHECK_OK(e->directory
+                 ->LoadSeedIfEmpty(
+                     ReadFile(std::string(BUDSTIKKE_SOURCE_DIR) + "/certs/dev-directory.json"))
                  .status());
     e->inbox = Must(inbox::Inbox::Create(e->store.get(), &e->clock));
-    e->consents = Must(consent::ConsentRegistry::Create(e->store.get(), e->keyring.get(),
-                                                        e->audit.get(), e->inbox.get(),
-                                                        e->directory.get(), &e->clock));
-    e->desk = Must(referral::ReferralDesk::Create(e->store.get(), e->keyring.get(),
-                                                  e->audit.get(), e->inbox.get(),
-                                                  e->directory.get(), e->consents.get(),
-                                                  &e->clock));
+    e->consents =
+        Must(consent::ConsentRegistry::Create(e->store.get(), e->keyring.get(), e->audit.get(),
+                                              e->inbox.get(), e->directory.get(), &e->clock));
+    e->desk = Must(referral::ReferralDesk::Create(e->store.get(), e->keyring.get(), e->audit.get(),
+                                                  e->inbox.get(), e->directory.get(),
+                                                  e->consents.get(), &e->clock));
     e->consents->SetObserver(e->desk.get());
     // One guardian consent of the GP for a child of 10, used by every Send.
     const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
@@ -177,8 +188,8 @@ std::unique_ptr<v1::ReferralService::Stub> NewStub(int port, int client_index) {
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // one connection per client
   args.SetInt("budstikke.bench.client", client_index);
   args.SetMaxSendMessageSize(4 << 20);
-  auto channel = grpc::CreateCustomChannel("localhost:" + std::to_string(port),
-                                           grpc::SslCredentials(o), args);
+  auto channel =
+      grpc::CreateCustomChannel("localhost:" + std::to_string(port), grpc::SslCredentials(o), args);
   return v1::ReferralService::NewStub(channel);
 }
 
@@ -196,7 +207,10 @@ double ProcessCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 std::mutex stats_mu;
-std::map<std::string, std::map<int64_t, RunStats>> stats;
+// name -> iteration count -> one entry per run with that count (the
+// repetitions of the measured run share one count; estimation runs have
+// smaller ones).
+std::map<std::string, std::map<int64_t, std::vector<RunStats>>> stats;
 
 // The 4 KiB-reason Send request of the benchmarks (request_id set per call).
 v1::SendReferralRequest SendRequest(const Env& e) {
@@ -223,12 +237,12 @@ void RunSend(benchmark::State& state, bool echo, const std::string& name) {
     v1::Referral r;
     (void)stub->Get(&ctx, g, &r);
   }
-  // A new run (e.g. the next --benchmark_repetitions) starts its statistics
-  // afresh; thread 0 clears them before the loop's start barrier, so no
-  // thread of this run has recorded yet.
+  // Each run (e.g. each of --benchmark_repetitions) gets its own entry;
+  // thread 0 adds it before the loop's start barrier, so every thread of this
+  // run records into it (runs never overlap).
   if (state.thread_index() == 0) {
     std::lock_guard<std::mutex> lock(stats_mu);
-    stats[name].erase(state.max_iterations);
+    stats[name][state.max_iterations].emplace_back();
   }
   int64_t ops = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -249,7 +263,7 @@ void RunSend(benchmark::State& state, bool echo, const std::string& name) {
   const double cpu_end = ProcessCpuSeconds();
   state.SetItemsProcessed(state.iterations());
   std::lock_guard<std::mutex> lock(stats_mu);
-  RunStats& s = stats[name][state.max_iterations];
+  RunStats& s = stats[name][state.max_iterations].back();
   s.ops += ops;
   s.wall_seconds = std::max(s.wall_seconds, wall);
   s.cpu_start = s.cpu_start < 0 ? cpu_start : std::min(s.cpu_start, cpu_start);
@@ -319,24 +333,48 @@ void BM_UploadAttachment(benchmark::State& state) {
 }
 BENCHMARK(BM_UploadAttachment)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-// The statistics of the longest (last) run of `name`, if any.
-const RunStats* LastRun(const std::string& name) {
+// The measured runs of `name`: those with the largest iteration count (all
+// repetitions share it).
+const std::vector<RunStats>* MeasuredRuns(const std::string& name) {
   auto it = stats.find(name);
   if (it == stats.end() || it->second.empty()) return nullptr;
   return &it->second.rbegin()->second;
 }
 
-double OpsPerSecond(const std::string& name) {
-  const RunStats* r = LastRun(name);
-  return r != nullptr && r->wall_seconds > 0 ? static_cast<double>(r->ops) / r->wall_seconds : 0;
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-// Microseconds of process CPU per call: when the run keeps both cores busy,
-// the throughput ratio is about the inverse ratio of these.
-double CpuMicrosPerOp(const std::string& name) {
-  const RunStats* r = LastRun(name);
-  return r != nullptr && r->ops > 0 ? (r->cpu_end - r->cpu_start) * 1e6 / static_cast<double>(r->ops)
-                                    : 0;
+struct Summary {
+  std::vector<double> rates;  // req/s of each measured run
+  double rate = 0;            // their median
+  double cpu_us = 0;          // median process CPU per call, microseconds: with
+                              // both cores busy, the throughput ratio is about
+                              // the inverse ratio of these
+};
+
+Summary Summarize(const std::string& name) {
+  Summary out;
+  const std::vector<RunStats>* runs = MeasuredRuns(name);
+  if (runs == nullptr) return out;
+  std::vector<double> cpu;
+  for (const RunStats& r : *runs) {
+    if (r.ops == 0 || r.wall_seconds <= 0) continue;
+    out.rates.push_back(static_cast<double>(r.ops) / r.wall_seconds);
+    cpu.push_back((r.cpu_end - r.cpu_start) * 1e6 / static_cast<double>(r.ops));
+  }
+  out.rate = Median(out.rates);
+  out.cpu_us = Median(cpu);
+  return out;
+}
+
+std::string Rates(const Summary& s) {
+  std::string out;
+  for (double r : s.rates) out += (out.empty() ? "" : " ") + std::to_string(static_cast<int>(r));
+  return out;
 }
 
 }  // namespace
@@ -349,16 +387,19 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  const double echo = budstikke::OpsPerSecond("echo");
-  const double send = budstikke::OpsPerSecond("send");
-  if (echo > 0 && send > 0) {
+  const budstikke::Summary echo = budstikke::Summarize("echo");
+  const budstikke::Summary send = budstikke::Summarize("send");
+  if (echo.rate > 0 && send.rate > 0) {
+    // With --benchmark_repetitions (and --benchmark_enable_random_interleaving,
+    // so that the machine's drift hits both alike) the medians of the runs.
     std::printf(
-        "\nreferral_bench summary (%d clients, mTLS, 4 KiB reason):\n"
-        "  echo: %.0f req/s, %.0f us of process CPU per call\n"
-        "  send: %.0f req/s, %.0f us of process CPU per call\n"
+        "\nreferral_bench summary (%d clients, mTLS, 4 KiB reason; median of %zu / %zu runs):\n"
+        "  echo: %.0f req/s (%s), %.0f us of process CPU per call\n"
+        "  send: %.0f req/s (%s), %.0f us of process CPU per call\n"
         "  send/echo throughput %.2f (target >= 0.60)\n",
-        budstikke::kClients, echo, budstikke::CpuMicrosPerOp("echo"), send,
-        budstikke::CpuMicrosPerOp("send"), send / echo);
+        budstikke::kClients, echo.rates.size(), send.rates.size(), echo.rate,
+        budstikke::Rates(echo).c_str(), echo.cpu_us, send.rate, budstikke::Rates(send).c_str(),
+        send.cpu_us, send.rate / echo.rate);
   }
   // The Env is deliberately leaked (gRPC shutdown order at exit); the temp dir is removed.
   std::error_code ec;
