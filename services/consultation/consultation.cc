@@ -6,9 +6,9 @@
 #include <set>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "absl/strings/str_cat.h"
 #include "services/common/errors.h"
 #include "services/common/record_codec.h"
 #include "services/common/time_util.h"
@@ -42,8 +42,8 @@ std::string RequestKey(absl::string_view agency, absl::string_view request_id) {
   return absl::StrCat("q/", agency, "/", request_id);
 }
 std::string RetentionKey(absl::Time delete_after, absl::string_view id) {
-  return absl::StrCat("x/", Hex16(static_cast<uint64_t>(absl::ToUnixSeconds(delete_after))), "/",
-                      id);
+  return absl::StrCat("x/", Hex16(static_cast<uint64_t>(absl::ToUnixSeconds(delete_after))),
+                      "/", id);
 }
 
 std::string Sha256Hex(absl::string_view data) {
@@ -69,8 +69,8 @@ absl::Status RoleRefusal(const char* rule, absl::string_view description) {
   auto* v = details.add_violations();
   v->set_rule(rule);
   v->set_description(std::string(description));
-  return common::WithDetails(absl::PermissionDeniedError(absl::StrCat(rule, ": ", description)),
-                             details);
+  return common::WithDetails(
+      absl::PermissionDeniedError(absl::StrCat(rule, ": ", description)), details);
 }
 
 absl::Status NotFound(absl::string_view id) {
@@ -165,7 +165,8 @@ v1::Consultation Merge(const v1::Consultation& meta, const v1::Consultation& con
 }
 
 const std::string& OtherSide(const v1::Consultation& meta, const Caller& caller) {
-  return caller.agency() == meta.sender_agency() ? meta.recipient_agency() : meta.sender_agency();
+  return caller.agency() == meta.sender_agency() ? meta.recipient_agency()
+                                                 : meta.sender_agency();
 }
 
 Caller RetentionCaller() {
@@ -184,26 +185,15 @@ std::vector<v1::PiiFinding> ToApiFindings(const std::vector<pii::Finding>& findi
     v1::PiiFinding p;
     p.set_id(static_cast<uint32_t>(f.id));
     switch (f.kind) {
-      case pii::FindingKind::kNationalId:
-        p.set_kind(v1::PII_KIND_NATIONAL_ID);
-        break;
-      case pii::FindingKind::kPhone:
-        p.set_kind(v1::PII_KIND_PHONE);
-        break;
-      case pii::FindingKind::kEmail:
-        p.set_kind(v1::PII_KIND_EMAIL);
-        break;
-      case pii::FindingKind::kName:
-        p.set_kind(v1::PII_KIND_NAME);
-        break;
-      case pii::FindingKind::kBirthDate:
-        p.set_kind(v1::PII_KIND_BIRTH_DATE);
-        break;
-      case pii::FindingKind::kAddress:
-        p.set_kind(v1::PII_KIND_ADDRESS);
-        break;
+      case pii::FindingKind::kNationalId: p.set_kind(v1::PII_KIND_NATIONAL_ID); break;
+      case pii::FindingKind::kPhone: p.set_kind(v1::PII_KIND_PHONE); break;
+      case pii::FindingKind::kEmail: p.set_kind(v1::PII_KIND_EMAIL); break;
+      case pii::FindingKind::kName: p.set_kind(v1::PII_KIND_NAME); break;
+      case pii::FindingKind::kBirthDate: p.set_kind(v1::PII_KIND_BIRTH_DATE); break;
+      case pii::FindingKind::kAddress: p.set_kind(v1::PII_KIND_ADDRESS); break;
     }
-    p.set_severity(f.severity == pii::Severity::kRefuse ? v1::SEVERITY_REFUSE : v1::SEVERITY_WARN);
+    p.set_severity(f.severity == pii::Severity::kRefuse ? v1::SEVERITY_REFUSE
+                                                        : v1::SEVERITY_WARN);
     p.set_start(static_cast<uint32_t>(f.start));
     p.set_end(static_cast<uint32_t>(f.end));
     out.push_back(p);
@@ -213,12 +203,9 @@ std::vector<v1::PiiFinding> ToApiFindings(const std::vector<pii::Finding>& findi
 
 v1::ScreeningVerdict ToApiVerdict(pii::Verdict verdict) {
   switch (verdict) {
-    case pii::Verdict::kOk:
-      return v1::SCREENING_VERDICT_OK;
-    case pii::Verdict::kWarn:
-      return v1::SCREENING_VERDICT_WARN;
-    case pii::Verdict::kRefuse:
-      return v1::SCREENING_VERDICT_REFUSE;
+    case pii::Verdict::kOk: return v1::SCREENING_VERDICT_OK;
+    case pii::Verdict::kWarn: return v1::SCREENING_VERDICT_WARN;
+    case pii::Verdict::kRefuse: return v1::SCREENING_VERDICT_REFUSE;
   }
   return v1::SCREENING_VERDICT_UNSPECIFIED;
 }
@@ -248,15 +235,17 @@ absl::StatusOr<v1::CheckTextResponse> Consultations::CheckText(const Caller&,
     return absl::InvalidArgumentError(absl::StrCat(
         "text must be at most ", options_.max_check_text_bytes, " bytes, got ", text.size()));
   }
-  std::vector<pii::Finding> findings = d_.scanner->Scan(std::string_view(text.data(), text.size()));
+  std::vector<pii::Finding> findings =
+      d_.scanner->Scan(std::string_view(text.data(), text.size()));
   v1::CheckTextResponse resp;
   resp.set_verdict(ToApiVerdict(pii::VerdictOf(findings)));
   for (auto& f : ToApiFindings(findings)) *resp.add_findings() = std::move(f);
   return resp;
 }
 
-absl::Status Consultations::Deny(const Caller& caller, absl::Status refusal, const char* action,
-                                 const std::string& resource_id, const std::string& request_id) {
+absl::Status Consultations::Deny(const Caller& caller, absl::Status refusal,
+                                 const char* action, const std::string& resource_id,
+                                 const std::string& request_id) {
   v1::AuditEvent e = Event(action, resource_id, request_id);
   e.set_outcome(v1::AUDIT_OUTCOME_DENIED);
   if (auto details = common::GetErrorDetails(refusal);
@@ -282,30 +271,32 @@ absl::Status Consultations::RecordRead(const Caller& caller, const std::string& 
 
 absl::Status Consultations::Screen(const Caller& caller, absl::string_view text,
                                    const google::protobuf::RepeatedField<uint32_t>& acks,
-                                   const std::string& resource_id, const std::string& request_id) {
-  std::vector<pii::Finding> findings = d_.scanner->Scan(std::string_view(text.data(), text.size()));
+                                   const std::string& resource_id,
+                                   const std::string& request_id) {
+  std::vector<pii::Finding> findings =
+      d_.scanner->Scan(std::string_view(text.data(), text.size()));
   if (findings.empty()) return absl::OkStatus();
   const std::vector<v1::PiiFinding> api = ToApiFindings(findings);
   const char* action = resource_id.empty() ? "consultation.create" : "consultation.message";
   if (pii::VerdictOf(findings) == pii::Verdict::kRefuse) {
-    return Deny(
-        caller,
-        common::PolicyRefusal({{kRulePiiRefused,
-                                "the text contains a national id, phone number or e-mail address; "
-                                "remove every REFUSE finding (see findings) and send again"}},
-                              api),
-        action, resource_id, request_id);
+    return Deny(caller,
+                common::PolicyRefusal(
+                    {{kRulePiiRefused,
+                      "the text contains a national id, phone number or e-mail address; "
+                      "remove every REFUSE finding (see findings) and send again"}},
+                    api),
+                action, resource_id, request_id);
   }
   std::set<uint32_t> acked(acks.begin(), acks.end());
   for (const pii::Finding& f : findings) {
     if (f.severity == pii::Severity::kWarn && !acked.count(static_cast<uint32_t>(f.id))) {
-      return Deny(
-          caller,
-          common::PolicyRefusal({{kRulePiiUnacknowledged,
-                                  "the text may identify the child (name, birth date or address); "
-                                  "rewrite it or acknowledge every WARN finding by id"}},
-                                api),
-          action, resource_id, request_id);
+      return Deny(caller,
+                  common::PolicyRefusal(
+                      {{kRulePiiUnacknowledged,
+                        "the text may identify the child (name, birth date or address); "
+                        "rewrite it or acknowledge every WARN finding by id"}},
+                      api),
+                  action, resource_id, request_id);
     }
   }
   return absl::OkStatus();
@@ -337,15 +328,15 @@ absl::StatusOr<v1::Consultation> Consultations::LoadMeta(absl::string_view id) c
 absl::StatusOr<v1::Consultation> Consultations::LoadVisible(const Caller& caller,
                                                             absl::string_view id) const {
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadMeta(id));
-  if (caller.agency().empty() ||
-      (caller.agency() != meta.sender_agency() && caller.agency() != meta.recipient_agency())) {
+  if (caller.agency().empty() || (caller.agency() != meta.sender_agency() &&
+                                  caller.agency() != meta.recipient_agency())) {
     return NotFound(id);
   }
   return meta;
 }
 
-absl::StatusOr<v1::Consultation> Consultations::LoadContent(const v1::Consultation& meta,
-                                                            absl::string_view reader_agency) const {
+absl::StatusOr<v1::Consultation> Consultations::LoadContent(
+    const v1::Consultation& meta, absl::string_view reader_agency) const {
   BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed,
                              d_.store->Get(kColumnFamily, ContentKey(meta.id())));
   BUDSTIKKE_ASSIGN_OR_RETURN(
@@ -359,10 +350,11 @@ absl::StatusOr<v1::Consultation> Consultations::LoadContent(const v1::Consultati
 
 absl::Status Consultations::PutContent(storage::WriteBatch* batch, const v1::Consultation& meta,
                                        const v1::Consultation& content) const {
-  BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed,
-                             d_.envelope->Seal(kColumnFamily, ContentKey(meta.id()),
-                                               common::SerializeLongTextsUnchecked(content),
-                                               {meta.sender_agency(), meta.recipient_agency()}));
+  BUDSTIKKE_ASSIGN_OR_RETURN(
+      std::string sealed,
+      d_.envelope->Seal(kColumnFamily, ContentKey(meta.id()),
+                        common::SerializeLongTextsUnchecked(content),
+                        {meta.sender_agency(), meta.recipient_agency()}));
   batch->Put(kColumnFamily, ContentKey(meta.id()), sealed);
   return absl::OkStatus();
 }
@@ -417,34 +409,35 @@ absl::StatusOr<v1::Consultation> Consultations::Ask(const Caller& caller,
   } else {
     const auto& by = req.recipient().by_type();
     const std::string& m = by.municipality();
-    if (m.size() != 4 ||
-        !std::all_of(m.begin(), m.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (m.size() != 4 || !std::all_of(m.begin(), m.end(), [](char c) {
+          return c >= '0' && c <= '9';
+        })) {
       return absl::InvalidArgumentError("recipient.by_type.municipality must be four digits");
     }
     if (!AnswersConsultations(by.type())) {
       return Deny(caller,
-                  common::PolicyRefusal(
-                      {{kRuleRecipientType, "consultations go to BUP, PPT or child welfare"}}),
+                  common::PolicyRefusal({{kRuleRecipientType,
+                                          "consultations go to BUP, PPT or child welfare"}}),
                   "consultation.create", "", req.request_id());
     }
     BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<v1::Agency> found,
                                d_.directory->FindAgencies(by.type(), m));
     if (found.empty()) {
-      return Deny(
-          caller,
-          common::PolicyRefusal(
-              {{kRuleNoRecipient, absl::StrCat("no agency of type ", v1::AgencyType_Name(by.type()),
-                                               " in municipality ", m)}}),
-          "consultation.create", "", req.request_id());
+      return Deny(caller,
+                  common::PolicyRefusal(
+                      {{kRuleNoRecipient,
+                        absl::StrCat("no agency of type ", v1::AgencyType_Name(by.type()),
+                                     " in municipality ", m)}}),
+                  "consultation.create", "", req.request_id());
     }
     recipient = found.front();
   }
   if (!AnswersConsultations(recipient.type())) {
     return Deny(caller,
-                common::PolicyRefusal(
-                    {{kRuleRecipientType, absl::StrCat("agency '", recipient.id(),
-                                                       "' does not answer consultations; send "
-                                                       "to BUP, PPT or child welfare")}}),
+                common::PolicyRefusal({{kRuleRecipientType,
+                                        absl::StrCat("agency '", recipient.id(),
+                                                     "' does not answer consultations; send "
+                                                     "to BUP, PPT or child welfare")}}),
                 "consultation.create", "", req.request_id());
   }
 
@@ -493,12 +486,14 @@ absl::StatusOr<v1::Consultation> Consultations::Ask(const Caller& caller,
   BUDSTIKKE_RETURN_IF_ERROR(
       d_.audit->Add(&batch, caller, Event("consultation.create", meta.id(), req.request_id())));
   BUDSTIKKE_RETURN_IF_ERROR(d_.inbox->Commit(
-      std::move(batch), {{meta.recipient_agency(), v1::INBOX_EVENT_TYPE_CONSULTATION_RECEIVED,
-                          common::Ref(v1::RESOURCE_KIND_CONSULTATION, meta.id())}}));
+      std::move(batch),
+      {{meta.recipient_agency(), v1::INBOX_EVENT_TYPE_CONSULTATION_RECEIVED,
+        common::Ref(v1::RESOURCE_KIND_CONSULTATION, meta.id())}}));
   return Merge(meta, content);
 }
 
-absl::StatusOr<v1::Consultation> Consultations::Claim(const Caller& caller, absl::string_view id) {
+absl::StatusOr<v1::Consultation> Consultations::Claim(const Caller& caller,
+                                                      absl::string_view id) {
   if (id.empty()) return absl::InvalidArgumentError("id is required");
   absl::MutexLock lock(&StripeFor(id));
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id));
@@ -507,7 +502,8 @@ absl::StatusOr<v1::Consultation> Consultations::Claim(const Caller& caller, absl
     return Deny(caller, std::move(refused), "consultation.claim", sid, "");
   }
   if (meta.status() == v1::CONSULTATION_STATUS_CLOSED) {
-    return Deny(caller, common::PolicyRefusal({{kRuleClosed, "the consultation is closed"}}),
+    return Deny(caller,
+                common::PolicyRefusal({{kRuleClosed, "the consultation is closed"}}),
                 "consultation.claim", sid, "");
   }
   if (meta.status() != v1::CONSULTATION_STATUS_OPEN) {
@@ -518,8 +514,8 @@ absl::StatusOr<v1::Consultation> Consultations::Claim(const Caller& caller, absl
       return Merge(meta, content);
     }
     return Deny(caller,
-                common::PolicyRefusal(
-                    {{kRuleAlreadyClaimed, "another professional has claimed this consultation"}}),
+                common::PolicyRefusal({{kRuleAlreadyClaimed,
+                                        "another professional has claimed this consultation"}}),
                 "consultation.claim", sid, "");
   }
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation content, LoadContent(meta, caller.agency()));
@@ -535,8 +531,8 @@ absl::StatusOr<v1::Consultation> Consultations::Claim(const Caller& caller, absl
   return Merge(meta, content);
 }
 
-absl::StatusOr<v1::Consultation> Consultations::Answer(const Caller& caller,
-                                                       const v1::AnswerConsultationRequest& req) {
+absl::StatusOr<v1::Consultation> Consultations::Answer(
+    const Caller& caller, const v1::AnswerConsultationRequest& req) {
   return AppendMessage(caller, req.request_id(), req.id(), req.text(),
                        req.acknowledged_finding_ids(), /*is_answer=*/true);
 }
@@ -569,8 +565,8 @@ absl::StatusOr<v1::Consultation> Consultations::AppendMessage(
   BUDSTIKKE_RETURN_IF_ERROR(Screen(caller, text, acks, id, request_id));
 
   const std::string qkey = RequestKey(caller.agency(), request_id);
-  std::string fp_data =
-      absl::StrCat(is_answer ? "answer" : "message", "\n", id, "\n", text.size(), "\n", text, "\n");
+  std::string fp_data = absl::StrCat(is_answer ? "answer" : "message", "\n", id, "\n",
+                                     text.size(), "\n", text, "\n");
   for (uint32_t a : acks) absl::StrAppend(&fp_data, a, ",");
   const std::string fingerprint = Sha256Hex(fp_data);
 
@@ -601,7 +597,8 @@ absl::StatusOr<v1::Consultation> Consultations::AppendMessage(
                                           "message to continue the thread"}}),
                   action, id, request_id);
     }
-    if (meta.status() == v1::CONSULTATION_STATUS_CLAIMED && !SameUser(meta.claimed_by(), caller)) {
+    if (meta.status() == v1::CONSULTATION_STATUS_CLAIMED &&
+        !SameUser(meta.claimed_by(), caller)) {
       return Deny(caller,
                   common::PolicyRefusal({{kRuleAlreadyClaimed,
                                           "another professional has claimed this consultation"}}),
@@ -639,7 +636,8 @@ absl::StatusOr<v1::Consultation> Consultations::AppendMessage(
   return Merge(meta, content);
 }
 
-absl::StatusOr<v1::Consultation> Consultations::Close(const Caller& caller, absl::string_view id) {
+absl::StatusOr<v1::Consultation> Consultations::Close(const Caller& caller,
+                                                      absl::string_view id) {
   if (id.empty()) return absl::InvalidArgumentError("id is required");
   absl::MutexLock lock(&StripeFor(id));
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id));
@@ -666,7 +664,8 @@ absl::StatusOr<v1::Consultation> Consultations::Close(const Caller& caller, absl
   return Merge(meta, content);
 }
 
-absl::StatusOr<v1::Consultation> Consultations::Get(const Caller& caller, absl::string_view id) {
+absl::StatusOr<v1::Consultation> Consultations::Get(const Caller& caller,
+                                                    absl::string_view id) {
   if (id.empty()) return absl::InvalidArgumentError("id is required");
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id));
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation content, LoadContent(meta, caller.agency()));
@@ -689,7 +688,8 @@ absl::StatusOr<ConsultationPage> Consultations::List(const Caller& caller,
   std::string after;
   if (!req.page_token().empty()) {
     std::string decoded;
-    if (!absl::WebSafeBase64Unescape(req.page_token(), &decoded) || decoded.rfind(prefix, 0) != 0) {
+    if (!absl::WebSafeBase64Unescape(req.page_token(), &decoded) ||
+        decoded.rfind(prefix, 0) != 0) {
       return absl::InvalidArgumentError("page_token is not valid for this query");
     }
     after = decoded;
