@@ -33,7 +33,9 @@ std::string AgencyKey(absl::string_view id) { return absl::StrCat("agency/", id)
 
 std::string_view Sv(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
-bool IsIdChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
+bool IsIdChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
 
 }  // namespace
 
@@ -53,8 +55,8 @@ std::string Directory::TypeName(v1::AgencyType type) {
 
 absl::Status Directory::Validate(const v1::Agency& agency) {
   const std::string& id = agency.id();
-  if (id.size() < 2 || id.size() > 64 || !std::all_of(id.begin(), id.end(), IsIdChar) ||
-      id.front() == '-') {
+  if (id.size() < 2 || id.size() > 64 ||
+      !std::all_of(id.begin(), id.end(), IsIdChar) || id.front() == '-') {
     return absl::InvalidArgumentError(
         "agency.id must be 2-64 characters of a-z, 0-9 and '-', e.g. \"bup-oslo\"");
   }
@@ -81,7 +83,8 @@ absl::StatusOr<std::unique_ptr<Directory>> Directory::Create(storage::Store* sto
   if (store == nullptr || clock == nullptr || audit == nullptr) {
     return absl::InvalidArgumentError("Directory needs a store, a clock and an audit outbox");
   }
-  return std::unique_ptr<Directory>(new Directory(store, clock, audit, std::move(operator_agency)));
+  return std::unique_ptr<Directory>(
+      new Directory(store, clock, audit, std::move(operator_agency)));
 }
 
 namespace {
@@ -229,7 +232,8 @@ absl::StatusOr<v1::Agency> Directory::ReadAgency(absl::string_view id) const {
 }
 
 absl::StatusOr<AgencyPage> Directory::ListAgencies(v1::AgencyType type,
-                                                   absl::string_view municipality, int page_size,
+                                                   absl::string_view municipality,
+                                                   int page_size,
                                                    absl::string_view page_token) const {
   if (page_size < 0) return absl::InvalidArgumentError("page_size must not be negative");
   if (page_size == 0) page_size = kDefaultPageSize;
@@ -308,7 +312,8 @@ absl::StatusOr<int> Directory::LoadSeedIfEmpty(absl::string_view json_text) {
     std::optional<v1::AgencyType> type = TypeFromName(field("type"));
     if (!type) {
       return absl::InvalidArgumentError(absl::StrCat("seed directory entry ", n + 1,
-                                                     " has an unknown type '", field("type"), "'"));
+                                                     " has an unknown type '", field("type"),
+                                                     "'"));
     }
     agency.set_type(*type);
     absl::Status valid = Validate(agency);

@@ -186,7 +186,8 @@ absl::StatusOr<uint64_t> Inbox::Acked(absl::string_view agency) const {
   return s->acked;
 }
 
-bool Inbox::WaitForNewer(absl::string_view agency, uint64_t cursor, absl::Duration timeout) const {
+bool Inbox::WaitForNewer(absl::string_view agency, uint64_t cursor,
+                         absl::Duration timeout) const {
   if (shutting_down()) return false;
   auto s = State(agency);
   if (!s.ok()) return false;
@@ -196,9 +197,10 @@ bool Inbox::WaitForNewer(absl::string_view agency, uint64_t cursor, absl::Durati
     uint64_t cursor;
   } arg{st, cursor};
   absl::MutexLock lock(&st->mu);
-  return st->mu.AwaitWithTimeout(absl::Condition(
-                                     +[](Arg* a) { return a->st->latest > a->cursor; }, &arg),
-                                 timeout);
+  return st->mu.AwaitWithTimeout(
+      absl::Condition(
+          +[](Arg* a) { return a->st->latest > a->cursor; }, &arg),
+      timeout);
 }
 
 void Inbox::Shutdown() {
