@@ -30,6 +30,7 @@ namespace {
 using ::budstikke::testing::IsOk;
 using ::budstikke::testing::StatusIs;
 using ::testing::ElementsAre;
+using ::testing::Eq;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
@@ -692,10 +693,11 @@ TEST_F(ReferralDomainTest, RetriedSendAndNoOpTransitionAreAuditedFailClosed) {
   ASSERT_THAT(desk->Acknowledge(kBup, first->id()), IsOk());
   fake.Clear();
   fake.SetFailing(true);
-  EXPECT_THAT(desk->Send(kGp, req),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit log unavailable")));
-  EXPECT_THAT(desk->Acknowledge(kBup, first->id()),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit log unavailable")));
+  EXPECT_THAT(desk->Send(kGp, req), StatusIs(absl::StatusCode::kUnavailable,
+                                             Eq("audit log unavailable: injected failure")));
+  EXPECT_THAT(
+      desk->Acknowledge(kBup, first->id()),
+      StatusIs(absl::StatusCode::kUnavailable, Eq("audit log unavailable: injected failure")));
   fake.SetFailing(false);
   auto again = desk->Send(kGp, req);
   ASSERT_THAT(again, IsOk());
@@ -734,10 +736,11 @@ TEST_F(ReferralDomainTest, RetriedRecordAndRepeatedRevokeAreAuditedFailClosed) {
   ASSERT_THAT(registry->Revoke(kGp, revoke), IsOk());
   fake.Clear();
   fake.SetFailing(true);
-  EXPECT_THAT(registry->Record(kGp, req),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit log unavailable")));
-  EXPECT_THAT(registry->Revoke(kGp, revoke),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit log unavailable")));
+  EXPECT_THAT(registry->Record(kGp, req), StatusIs(absl::StatusCode::kUnavailable,
+                                                   Eq("audit log unavailable: injected failure")));
+  EXPECT_THAT(
+      registry->Revoke(kGp, revoke),
+      StatusIs(absl::StatusCode::kUnavailable, Eq("audit log unavailable: injected failure")));
   fake.SetFailing(false);
   auto again = registry->Record(kGp, req);
   ASSERT_THAT(again, IsOk());

@@ -55,11 +55,7 @@ absl::Status Audit::RecordRead(const common::Caller& caller, const std::string& 
                                const std::string& subject, const std::string& resource_id) {
   v1::AuditEvent e = common::AllowedEvent(action, v1::RESOURCE_KIND_AUDIT_LOG, resource_id);
   e.set_subject(subject);
-  absl::Status s = outbox_->Record(caller, std::move(e));
-  if (!s.ok() && !absl::IsUnavailable(s)) {
-    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", s.message()));
-  }
-  return s;
+  return outbox_->Record(caller, std::move(e));
 }
 
 absl::Status Audit::RecordDenied(const common::Caller& caller, const std::string& action,
@@ -78,12 +74,8 @@ absl::StatusOr<v1::GetEventResponse> Audit::GetEvent(const common::Caller& calle
   // (or its refusal) is recorded.
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::GetEventResponse r, log_->GetEvent(index));
   if (caller.role() != v1::ROLE_AUDITOR && r.event().actor().agency() != caller.agency()) {
-    absl::Status denied =
-        RecordDenied(caller, "audit.get_event", kRuleOwnAgency, "", absl::StrCat(index));
-    if (!denied.ok() && !absl::IsUnavailable(denied)) {
-      return absl::UnavailableError(absl::StrCat("audit log unavailable: ", denied.message()));
-    }
-    BUDSTIKKE_RETURN_IF_ERROR(denied);
+    BUDSTIKKE_RETURN_IF_ERROR(
+        RecordDenied(caller, "audit.get_event", kRuleOwnAgency, "", absl::StrCat(index)));
     return absl::PermissionDeniedError(absl::StrCat(
         "audit.own_agency: an admin may read only its own agency's events; event ", index,
         " is another agency's"));

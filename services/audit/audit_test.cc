@@ -21,6 +21,7 @@ namespace {
 
 using ::budstikke::testing::IsOk;
 using ::budstikke::testing::StatusIs;
+using ::testing::Eq;
 using ::testing::HasSubstr;
 
 using common::testing::Person;
@@ -31,8 +32,10 @@ class FailingOutbox final : public common::AuditOutbox {
   absl::Status Add(storage::WriteBatch*, const common::Caller&, v1::AuditEvent) override {
     return absl::UnavailableError("audit log unavailable: injected");
   }
-  absl::Status Record(const common::Caller&, v1::AuditEvent) override {
-    return absl::UnavailableError("audit log unavailable: injected");
+
+ protected:
+  absl::Status RecordEvent(const common::Caller&, v1::AuditEvent) override {
+    return absl::InternalError("injected");
   }
 };
 
@@ -272,9 +275,9 @@ TEST_F(AuditTest, NoAuditNoAccess) {
   auto audit = *Audit::Create(log_.get(), &failing, pseudonymizer_.get(), nullptr);
   v1::QueryAuditRequest q;
   EXPECT_THAT(audit->Query(auditor_, q).status(),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit log unavailable")));
+              StatusIs(absl::StatusCode::kUnavailable, Eq("audit log unavailable: injected")));
   EXPECT_THAT(audit->GetEvent(auditor_, 0).status(),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit log unavailable")));
+              StatusIs(absl::StatusCode::kUnavailable, Eq("audit log unavailable: injected")));
 }
 
 TEST_F(AuditTest, ProofRangesAndCheckpoints) {

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "budstikke/v1/audit.pb.h"
 #include "services/common/identity.h"
@@ -39,6 +40,12 @@ inline v1::AuditEvent AllowedEvent(absl::string_view action, v1::ResourceKind ki
   return e;
 }
 
+// The one error of an audit event that could not be recorded: UNAVAILABLE
+// "audit log unavailable: <why>".
+inline absl::Status AuditLogUnavailable(absl::string_view why) {
+  return absl::UnavailableError(absl::StrCat("audit log unavailable: ", why));
+}
+
 class AuditOutbox {
  public:
   virtual ~AuditOutbox() = default;
@@ -46,8 +53,17 @@ class AuditOutbox {
   // Adds `event` to `batch`; it becomes durable exactly when the batch does.
   virtual absl::Status Add(storage::WriteBatch* batch, const Caller& caller,
                            v1::AuditEvent event) = 0;
-  // Writes `event` durably now. UNAVAILABLE if it cannot.
-  virtual absl::Status Record(const Caller& caller, v1::AuditEvent event) = 0;
+
+  // Writes `event` durably now. Any failure comes back as
+  // AuditLogUnavailable(why), once: callers return it as it is.
+  absl::Status Record(const Caller& caller, v1::AuditEvent event) {
+    absl::Status s = RecordEvent(caller, std::move(event));
+    return s.ok() ? s : AuditLogUnavailable(s.message());
+  }
+
+ protected:
+  // Writes `event` durably now; returns the reason it could not.
+  virtual absl::Status RecordEvent(const Caller& caller, v1::AuditEvent event) = 0;
 };
 
 }  // namespace budstikke::common

@@ -13,10 +13,8 @@ namespace budstikke::common {
 class FakeAuditOutbox final : public AuditOutbox {
  public:
   absl::Status Add(storage::WriteBatch*, const Caller& caller, v1::AuditEvent event) override {
-    return Keep(caller, std::move(event));
-  }
-  absl::Status Record(const Caller& caller, v1::AuditEvent event) override {
-    return Keep(caller, std::move(event));
+    absl::Status s = Keep(caller, std::move(event));
+    return s.ok() ? s : AuditLogUnavailable(s.message());
   }
 
   // While set, every call fails with UNAVAILABLE and keeps nothing.
@@ -33,10 +31,15 @@ class FakeAuditOutbox final : public AuditOutbox {
     events_.clear();
   }
 
+ protected:
+  absl::Status RecordEvent(const Caller& caller, v1::AuditEvent event) override {
+    return Keep(caller, std::move(event));
+  }
+
  private:
   absl::Status Keep(const Caller& caller, v1::AuditEvent event) {
     absl::MutexLock lock(&mu_);
-    if (failing_) return absl::UnavailableError("audit log unavailable: injected failure");
+    if (failing_) return absl::UnavailableError("injected failure");
     v1::Actor* actor = event.mutable_actor();
     actor->set_agency(caller.identity.agency);
     actor->set_user(caller.identity.user);

@@ -91,9 +91,7 @@ absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContext* co
       e.set_outcome(v1::AUDIT_OUTCOME_DENIED);
       e.set_rule("authz.role");
       absl::Status recorded = outbox_->Record(caller, std::move(e));
-      if (!recorded.ok()) {
-        return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
-      }
+      if (!recorded.ok()) return recorded;
     }
     return allowed;
   }

@@ -51,13 +51,13 @@ absl::Status StoreAuditOutbox::Add(storage::WriteBatch* batch, const Caller& cal
   return absl::OkStatus();
 }
 
-absl::Status StoreAuditOutbox::Record(const Caller& caller, v1::AuditEvent event) {
+absl::Status StoreAuditOutbox::RecordEvent(const Caller& caller, v1::AuditEvent event) {
   Fill(caller, &event);
   absl::Status s = store_->Put(kAuditOutboxColumnFamily, KeyFor(next_.fetch_add(1)),
                                event.SerializeAsString());
   if (!s.ok()) {
     ReportHealth(false);
-    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", s.message()));
+    return s;
   }
   ReportHealth(true);
   return absl::OkStatus();

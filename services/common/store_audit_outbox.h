@@ -36,11 +36,12 @@ class StoreAuditOutbox final : public AuditOutbox {
 
   void SetHealthObserver(HealthObserver observer) { observer_ = std::move(observer); }
 
-  absl::Status Add(storage::WriteBatch* batch, const Caller& caller,
-                   v1::AuditEvent event) override;
-  absl::Status Record(const Caller& caller, v1::AuditEvent event) override;
+  absl::Status Add(storage::WriteBatch* batch, const Caller& caller, v1::AuditEvent event) override;
 
   static std::string KeyFor(uint64_t sequence);
+
+ protected:
+  absl::Status RecordEvent(const Caller& caller, v1::AuditEvent event) override;
 
  private:
   StoreAuditOutbox(storage::Store* store, const Clock* clock, uint64_t next)

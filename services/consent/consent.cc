@@ -103,10 +103,7 @@ absl::Status ConsentRegistry::RecordRead(const Caller& caller, const Stored& sto
                                          const std::string& request_id) {
   auto recorded = audit_->Record(
       caller, Event("consent.read", stored.consent.id(), stored.pseudonym, request_id));
-  if (!recorded.ok()) {
-    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
-  }
-  return absl::OkStatus();
+  return recorded;
 }
 
 absl::StatusOr<ConsentRegistry::Stored> ConsentRegistry::Load(absl::string_view id) const {
@@ -242,7 +239,6 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
   }
 
   BUDSTIKKE_RETURN_IF_ERROR(keyring_->EnsureAgencyKey(caller.agency()).status());
-  const absl::Time now = clock_->Now();
   Stored stored;
   stored.pseudonym = pseudonym;
   v1::Consent& c = stored.consent;
@@ -334,9 +330,7 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Get(const Caller& caller, absl::str
   if (!may) return absl::NotFoundError(kNotFound);
   auto recorded =
       audit_->Record(caller, Event("consent.read", stored.consent.id(), stored.pseudonym, ""));
-  if (!recorded.ok()) {
-    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
-  }
+  if (!recorded.ok()) return recorded;
   return Present(stored.consent, stored.consent.recording_agency() == caller.agency());
 }
 
@@ -394,9 +388,7 @@ absl::StatusOr<v1::ListConsentsResponse> ConsentRegistry::List(const Caller& cal
   v1::AuditEvent e = Event("consent.list", "", subject, "");
   e.clear_consent_id();
   auto recorded = audit_->Record(caller, std::move(e));
-  if (!recorded.ok()) {
-    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
-  }
+  if (!recorded.ok()) return recorded;
   return resp;
 }
 

@@ -254,19 +254,14 @@ absl::Status Consultations::Deny(const Caller& caller, absl::Status refusal,
   }
   // No audit, no answer: a refusal that cannot be recorded is UNAVAILABLE.
   absl::Status recorded = d_.audit->Record(caller, std::move(e));
-  if (!recorded.ok()) {
-    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
-  }
+  if (!recorded.ok()) return recorded;
   return refusal;
 }
 
 absl::Status Consultations::RecordRead(const Caller& caller, const std::string& id,
                                        const std::string& request_id) {
   absl::Status audited = d_.audit->Record(caller, Event("consultation.read", id, request_id));
-  if (!audited.ok()) {
-    return absl::UnavailableError(absl::StrCat("read not audited: ", audited.message()));
-  }
-  return absl::OkStatus();
+  return audited;
 }
 
 absl::Status Consultations::Screen(const Caller& caller, absl::string_view text,
@@ -670,9 +665,7 @@ absl::StatusOr<v1::Consultation> Consultations::Get(const Caller& caller,
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id));
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation content, LoadContent(meta, caller.agency()));
   absl::Status audited = d_.audit->Record(caller, Event("consultation.read", meta.id(), ""));
-  if (!audited.ok()) {
-    return absl::UnavailableError(absl::StrCat("read not audited: ", audited.message()));
-  }
+  if (!audited.ok()) return audited;
   return Merge(meta, content);
 }
 

@@ -276,10 +276,7 @@ v1::AuditEvent ReferralDesk::Event(const std::string& action, const Stored& stor
 absl::Status ReferralDesk::RecordRead(const Caller& caller, const Stored& stored,
                                       const std::string& request_id) {
   absl::Status recorded = audit_->Record(caller, Event("referral.read", stored, request_id));
-  if (!recorded.ok()) {
-    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
-  }
-  return absl::OkStatus();
+  return recorded;
 }
 
 absl::Status ReferralDesk::Deny(const Caller& caller, v1::AuditEvent event, absl::Status refusal) {
@@ -290,9 +287,7 @@ absl::Status ReferralDesk::Deny(const Caller& caller, v1::AuditEvent event, absl
   }
   event.set_rule(absl::StrJoin(rules, ","));
   absl::Status recorded = audit_->Record(caller, std::move(event));
-  if (!recorded.ok()) {
-    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
-  }
+  if (!recorded.ok()) return recorded;
   return refusal;
 }
 
@@ -408,7 +403,6 @@ absl::StatusOr<v1::Referral> ReferralDesk::Send(const Caller& caller,
     attachments.push_back(std::move(a));
   }
 
-  const absl::Time now = clock_->Now();
   Stored stored;
   stored.pseudonym = pseudonym;
   v1::Referral& r = stored.referral;
@@ -511,9 +505,7 @@ absl::StatusOr<v1::Referral> ReferralDesk::Get(const Caller& caller, absl::strin
     }
   }
   absl::Status recorded = audit_->Record(caller, Event("referral.read", stored, ""));
-  if (!recorded.ok()) {
-    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
-  }
+  if (!recorded.ok()) return recorded;
   r.set_status(EffectiveStatus(r));
   return r;
 }
@@ -552,9 +544,7 @@ absl::StatusOr<v1::ListReferralsResponse> ReferralDesk::List(const Caller& calle
   BUDSTIKKE_RETURN_IF_ERROR(it->status());
   absl::Status recorded =
       audit_->Record(caller, common::AllowedEvent("referral.list", v1::RESOURCE_KIND_REFERRAL, ""));
-  if (!recorded.ok()) {
-    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
-  }
+  if (!recorded.ok()) return recorded;
   return resp;
 }
 
@@ -755,10 +745,7 @@ absl::Status ReferralDesk::RecordAttachmentRead(const Caller& caller,
                                                 const std::string& request_id) {
   absl::Status recorded =
       audit_->Record(caller, AttachmentEvent("attachment.read", info.id(), request_id));
-  if (!recorded.ok()) {
-    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
-  }
-  return absl::OkStatus();
+  return recorded;
 }
 
 absl::StatusOr<std::unique_ptr<AttachmentUpload>> ReferralDesk::BeginUpload(
@@ -924,9 +911,7 @@ absl::Status ReferralDesk::Download(
     }
   }
   absl::Status recorded = audit_->Record(caller, std::move(e));
-  if (!recorded.ok()) {
-    return absl::UnavailableError(absl::StrCat("audit log unavailable: ", recorded.message()));
-  }
+  if (!recorded.ok()) return recorded;
   v1::DownloadAttachmentResponse first;
   *first.mutable_info() = *info;
   if (!sink(first)) return absl::CancelledError("download cancelled");
