@@ -574,6 +574,22 @@ TEST_F(ReferralDomainTest, ThirdAgencyCannotReadAndStoredBytesAreSealed) {
       StatusIs(absl::StatusCode::kPermissionDenied, ::testing::_));
 }
 
+// The day of the age check is the day the referral is stamped with, also when
+// the clock crosses midnight during Send: a child of 15 turns 16 at midnight,
+// and a guardian's consent holds only before.
+TEST_F(ReferralDomainTest, SendReadsTheClockOnceForCheckAndStamp) {
+  const std::string child = Child(15);  // 16 on 2025-06-02
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  clock_.Set(
+      absl::FromCivil(absl::CivilSecond(2025, 6, 1, 23, 59, 59), referral::NorwegianTimeZone()));
+  clock_.SetStepPerReading(absl::Seconds(1));
+  auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
+  ASSERT_THAT(sent, IsOk());
+  const absl::CivilDay stamped = absl::ToCivilDay(
+      absl::FromUnixSeconds(sent->create_time().seconds()), referral::NorwegianTimeZone());
+  EXPECT_EQ(stamped, absl::CivilDay(2025, 6, 1));
+}
+
 TEST_F(ReferralDomainTest, RetriedSendYieldsOneReferral) {
   const std::string child = Child(10);
   v1::Consent c = RecordConsent(kGp, child, "bup-oslo");

@@ -203,7 +203,10 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
   if (req.method() == v1::CONSENT_METHOD_UNSPECIFIED) {
     return absl::InvalidArgumentError("method must be WRITTEN, VERBAL or DIGITAL");
   }
-  const referral::CivilDate today = Today();
+  // One reading of the clock: the day of the age and validity checks is the
+  // day the consent is stamped with.
+  const absl::Time now = clock_->Now();
+  const referral::CivilDate today = referral::DateOf(now, options_.zone);
   referral::CivilDate valid_until = referral::AddYears(today, 1);
   if (req.has_valid_until()) {
     const v1::Date& d = req.valid_until();

@@ -366,7 +366,10 @@ absl::StatusOr<v1::Referral> ReferralDesk::Send(const Caller& caller,
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
 
-  const CivilDate today = Today();
+  // One reading of the clock: the day of the age and validity checks is the
+  // day the referral is stamped with.
+  const absl::Time now = clock_->Now();
+  const CivilDate today = DateOf(now, options_.zone);
   SendFacts facts;
   facts.sender_agency = caller.agency();
   facts.sender_role = caller.role();
