@@ -13,7 +13,8 @@
 
 namespace budstikke::tlog::tlog_internal {
 
-// PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----") of the Ed25519 key with `seed`.
+// The PKCS#8 PEM text of the Ed25519 key made from `seed`, at run time (no key
+// is stored in the source).
 inline std::string Ed25519PemFromSeed(const std::array<uint8_t, 32>& seed) {
   EVP_PKEY* key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr,
                                                seed.data(), seed.size());
