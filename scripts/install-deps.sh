@@ -8,7 +8,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev libssl-dev openssl libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev libspdlog-dev prometheus-cpp-dev nlohmann-json3-dev
+  libcli11-dev libspdlog-dev prometheus-cpp-dev nlohmann-json3-dev libgoogle-perftools-dev
   python3 python3-grpcio python3-protobuf python3-pytest python3-venv python3-pip python3-cryptography
   clang-format clang-tidy
 )
