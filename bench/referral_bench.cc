@@ -17,6 +17,15 @@
 //       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 //   (one command line; interleaving spreads the VM's drift over both)
 //
+// The acceptance number (#6 point 7) is the paired measurement, which the
+// VM's drift does not move (bench/paired.h): after the benchmarks, with
+//
+//   referral_bench --benchmark_filter=Upload --pairs=16 --pair_seconds=1
+//
+// (`make bench` adds --pairs=16) it runs 16 pairs of 1 s slices of echo and
+// Send, 4 clients each, and prints the median of the per-pair ratios, their
+// range, and the CPU per call.
+//
 // Needs openssl and bash (certs/dev-certs.sh). Smoke: --benchmark_min_time=0.01.
 #include <benchmark/benchmark.h>
 #include <grpcpp/grpcpp.h>
@@ -26,16 +35,19 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "bench/one_server.h"
+#include "bench/paired.h"
 #include "budstikke/v1/referral.grpc.pb.h"
 #include "services/common/domain_executor.h"
 #include "services/common/grpc_auth.h"
@@ -200,12 +212,6 @@ struct RunStats {
   double cpu_end = 0;     // ... and when the last one finished
 };
 
-// CPU time of the whole process (server, clients, RocksDB's threads).
-double ProcessCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 std::mutex stats_mu;
 // name -> iteration count -> one entry per run with that count (the
 // repetitions of the measured run share one count; estimation runs have
@@ -246,7 +252,7 @@ void RunSend(benchmark::State& state, bool echo, const std::string& name) {
   }
   int64_t ops = 0;
   const auto start = std::chrono::steady_clock::now();
-  const double cpu_start = ProcessCpuSeconds();
+  const double cpu_start = bench::ProcessCpuSeconds();
   for (auto _ : state) {
     req.set_request_id("bench-" + std::to_string(g_counter.fetch_add(1)));
     grpc::ClientContext ctx;
@@ -260,7 +266,7 @@ void RunSend(benchmark::State& state, bool echo, const std::string& name) {
   }
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double cpu_end = ProcessCpuSeconds();
+  const double cpu_end = bench::ProcessCpuSeconds();
   state.SetItemsProcessed(state.iterations());
   std::lock_guard<std::mutex> lock(stats_mu);
   RunStats& s = stats[name][state.max_iterations].back();
@@ -341,13 +347,6 @@ const std::vector<RunStats>* MeasuredRuns(const std::string& name) {
   return &it->second.rbegin()->second;
 }
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 struct Summary {
   std::vector<double> rates;  // req/s of each measured run
   double rate = 0;            // their median
@@ -366,8 +365,8 @@ Summary Summarize(const std::string& name) {
     out.rates.push_back(static_cast<double>(r.ops) / r.wall_seconds);
     cpu.push_back((r.cpu_end - r.cpu_start) * 1e6 / static_cast<double>(r.ops));
   }
-  out.rate = Median(out.rates);
-  out.cpu_us = Median(cpu);
+  out.rate = bench::MedianOf(out.rates);
+  out.cpu_us = bench::MedianOf(cpu);
   return out;
 }
 
@@ -377,10 +376,90 @@ std::string Rates(const Summary& s) {
   return out;
 }
 
+// A client of `service` for the paired slices: its own connection, warmed by
+// one Send, then Sends with fresh request ids.
+bench::ClientFactory SendClients(grpc::Service* service) {
+  return [service](int index) -> bench::Call {
+    Env* e = GetEnv();
+    std::shared_ptr<v1::ReferralService::Stub> stub = NewStub(e->server->Serve(service), index);
+    auto req = std::make_shared<v1::SendReferralRequest>(SendRequest(*e));
+    auto call = [stub, req] {
+      req->set_request_id("pair-" + std::to_string(g_counter.fetch_add(1)));
+      grpc::ClientContext ctx;
+      v1::Referral resp;
+      grpc::Status s = stub->Send(&ctx, *req, &resp);
+      if (!s.ok()) {
+        std::fprintf(stderr, "referral_bench: Send failed: %s\n", s.error_message().c_str());
+      }
+      return s.ok();
+    };
+    call();  // the TLS handshake, outside the slice's clock
+    return call;
+  };
+}
+
+// --pairs=N and --pair_seconds=S, taken out of argv before Google Benchmark
+// reads it.
+struct PairFlags {
+  int pairs = 0;
+  double seconds = 1.0;
+};
+
+PairFlags TakePairFlags(int* argc, char** argv) {
+  PairFlags f;
+  int out = 1;
+  for (int i = 1; i < *argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--pairs=", 0) == 0) {
+      f.pairs = std::atoi(a.c_str() + 8);
+    } else if (a.rfind("--pair_seconds=", 0) == 0) {
+      f.seconds = std::atof(a.c_str() + 15);
+    } else {
+      argv[out++] = argv[i];
+    }
+  }
+  *argc = out;
+  return f;
+}
+
+// Returns false if a call failed.
+bool RunPairedSendEcho(const PairFlags& flags) {
+  Env* e = GetEnv();
+  const bench::PairedResult r = bench::RunPairs(
+      flags.pairs, kClients, flags.seconds, SendClients(&e->echo), SendClients(e->service.get()));
+  if (r.failed) {
+    std::fprintf(stderr, "referral_bench: a paired slice failed\n");
+    return false;
+  }
+  std::vector<double> echo_rate, send_rate, echo_cpu, send_cpu;
+  std::string ratios;
+  for (size_t i = 0; i < r.ratios.size(); ++i) {
+    echo_rate.push_back(r.baseline[i].rate());
+    send_rate.push_back(r.candidate[i].rate());
+    echo_cpu.push_back(r.baseline[i].cpu_us_per_call());
+    send_cpu.push_back(r.candidate[i].cpu_us_per_call());
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%s%.2f", i == 0 ? "" : " ", r.ratios[i]);
+    ratios += buf;
+  }
+  const auto [lo, hi] = std::minmax_element(r.ratios.begin(), r.ratios.end());
+  std::printf(
+      "\nreferral_bench paired (%zu pairs of %.1f s slices, %d clients, mTLS, 4 KiB reason):\n"
+      "  echo: median %.0f req/s, %.0f us of process CPU per call\n"
+      "  send: median %.0f req/s, %.0f us of process CPU per call\n"
+      "  send/echo per pair: %s\n"
+      "  send/echo throughput, median of pairs %.2f (range %.2f-%.2f; target >= 0.60)\n",
+      r.ratios.size(), flags.seconds, kClients, bench::MedianOf(echo_rate),
+      bench::MedianOf(echo_cpu), bench::MedianOf(send_rate), bench::MedianOf(send_cpu),
+      ratios.c_str(), bench::MedianOf(r.ratios), *lo, *hi);
+  return true;
+}
+
 }  // namespace
 }  // namespace budstikke
 
 int main(int argc, char** argv) {
+  const budstikke::PairFlags pair_flags = budstikke::TakePairFlags(&argc, argv);
   // As budstikke-server does: no deadlock-cycle detection on every lock.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   benchmark::Initialize(&argc, argv);
@@ -401,8 +480,10 @@ int main(int argc, char** argv) {
         budstikke::Rates(echo).c_str(), echo.cpu_us, send.rate, budstikke::Rates(send).c_str(),
         send.cpu_us, send.rate / echo.rate);
   }
+  // Last, so that it is what a run ends with.
+  const bool ok = pair_flags.pairs <= 0 || budstikke::RunPairedSendEcho(pair_flags);
   // The Env is deliberately leaked (gRPC shutdown order at exit); the temp dir is removed.
   std::error_code ec;
   if (budstikke::g_env != nullptr) std::filesystem::remove_all(budstikke::g_env->dir, ec);
-  return 0;
+  return ok ? 0 : 1;
 }
