@@ -18,7 +18,7 @@
 //   (one command line; interleaving spreads the VM's drift over both)
 //
 // The acceptance number (#6 point 7) is the paired measurement, which the
-// VM's drift does not move (bench/paired.h): after the benchmarks, with
+// VM's drift moves much less (bench/paired.h): after the benchmarks, with
 //
 //   referral_bench --benchmark_filter=Upload --pairs=16 --pair_seconds=1
 //
