@@ -359,6 +359,45 @@ TEST(InboxVolumeTest, TenThousandEventsAcrossThreeAgenciesNoneLostOrDuplicated) 
             << std::chrono::duration<double>(Clock::now() - start).count() << " s\n";
 }
 
+// `budstikke inbox watch --ack` (the CLI, on the SDK's WatchInbox) goes on
+// across a SIGKILL and restart of the server: it prints every event once, in
+// order, acknowledges each, and leaves nothing to replay.
+TEST(InboxResumeTest, InboxWatchCommandSurvivesSigkilledServer) {
+  TestServer server;
+  const auto start = Clock::now();
+  auto kg = ClientAs(server, "kindergarten-staff");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(Ask(*kg));
+  const std::string cli = testing::BinDir() + "/budstikke";
+  Process watch({cli, "inbox", "watch", "--ack", "--output", "json", "--max-events", "6"},
+                server.dir().Sub("watch.out"), server.dir().Sub("watch.err"),
+                server.CliEnv("bup-clinician"));
+  ASSERT_TRUE(watch.started());
+  ASSERT_TRUE(PollUntil(10, [&] { return ParseWatchOutput(watch.ReadStdout()).size() >= 3; }))
+      << watch.ReadStderr();
+
+  server.process()->Signal(SIGKILL);
+  ASSERT_EQ(server.process()->Wait(5000), 128 + SIGKILL);
+  server.Restart();
+  ASSERT_FALSE(server.address().empty());
+  for (int i = 0; i < 3; ++i) ids.push_back(Ask(*kg));
+
+  // --max-events 6: it exits 0 by itself once the sixth event is printed and
+  // acknowledged (bounded: the SDK gives up after about 13 s of failures).
+  EXPECT_EQ(watch.Wait(30000), 0) << watch.ReadStderr();
+  const std::vector<WatchLine> lines = ParseWatchOutput(watch.ReadStdout());
+  ASSERT_EQ(lines.size(), 6u) << watch.ReadStdout();
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i].cursor, i + 1);
+    EXPECT_EQ(lines[i].id, ids[i]);
+  }
+  auto bup = ClientAs(server, "bup-clinician");
+  EXPECT_EQ(bup->AckInbox(0)->acked_cursor(), 6u);
+  ExpectNothingToReplay(*bup);
+  std::cout << "inbox watch across a server restart: "
+            << std::chrono::duration<double>(Clock::now() - start).count() << " s\n";
+}
+
 // The C++ SDK's WatchInbox follows the inbox while the server is killed with
 // SIGKILL and restarted: acked events are not delivered again, unacked ones
 // are redelivered by the server (and skipped by the watch, which already
