@@ -429,7 +429,9 @@ TEST_F(ReferralE2eTest, AttachmentRoundTripLimitsAndAbandonedUpload) {
   EXPECT_EQ(has(events, "e2e-mz"), 0);
   ASSERT_EQ(has(events, "e2e-a3"), 1);
   for (const auto& e : events) {
-    if (e.request_id() == "e2e-a3") EXPECT_EQ(e.resource().id(), fresh.id());
+    if (e.request_id() == "e2e-a3") {
+      EXPECT_EQ(e.resource().id(), fresh.id());
+    }
   }
   // The referral lists exactly the one attachment it was sent with.
   v1::GetReferralRequest get;

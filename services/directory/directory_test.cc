@@ -240,24 +240,28 @@ TEST_F(DirectoryTest, EveryChangeEmitsExactlyTheExpectedEvents) {
          return t->directory_->CreateAgency(t->operator_admin_, MakeAgency("bup-oslo"), "req-1")
              .status();
        },
-       {}},
+       {},
+       ""},
       {"UpdateAgency by the operator",
        [](DirectoryTest* t) {
          return t->directory_->UpdateAgency(t->operator_admin_, MakeAgency("bup-oslo")).status();
        },
-       {{"agency.update", "bup-oslo"}}},
+       {{"agency.update", "bup-oslo"}},
+       ""},
       {"UpdateAgency by the agency's own admin",
        [bup_admin](DirectoryTest* t) {
          return t->directory_->UpdateAgency(bup_admin, MakeAgency("bup-oslo")).status();
        },
-       {{"agency.update", "bup-oslo"}}},
+       {{"agency.update", "bup-oslo"}},
+       ""},
       {"GetAgency reads public data only",
-       [](DirectoryTest* t) { return t->directory_->GetAgency("bup-oslo").status(); }, {}},
+       [](DirectoryTest* t) { return t->directory_->GetAgency("bup-oslo").status(); }, {}, ""},
       {"ListAgencies reads public data only",
        [](DirectoryTest* t) {
          return t->directory_->ListAgencies(v1::AGENCY_TYPE_UNSPECIFIED, "", 0, "").status();
        },
-       {}},
+       {},
+       ""},
   };
   for (const Row& row : rows) {
     SCOPED_TRACE(row.name);
