@@ -255,7 +255,9 @@ TEST_F(DirectoryTest, EveryChangeEmitsExactlyTheExpectedEvents) {
        {{"agency.update", "bup-oslo"}},
        ""},
       {"GetAgency reads public data only",
-       [](DirectoryTest* t) { return t->directory_->GetAgency("bup-oslo").status(); }, {}, ""},
+       [](DirectoryTest* t) { return t->directory_->GetAgency("bup-oslo").status(); },
+       {},
+       ""},
       {"ListAgencies reads public data only",
        [](DirectoryTest* t) {
          return t->directory_->ListAgencies(v1::AGENCY_TYPE_UNSPECIFIED, "", 0, "").status();
