@@ -14,6 +14,13 @@
 namespace budstikke::storage {
 namespace {
 
+// Options that open these column families, the rest at their defaults.
+Store::Options Families(std::vector<std::string> column_families) {
+  Store::Options o;
+  o.column_families = std::move(column_families);
+  return o;
+}
+
 using ::budstikke::testing::IsOk;
 using ::budstikke::testing::StatusIs;
 using ::testing::ElementsAre;
@@ -35,7 +42,7 @@ KV ScanAll(const Store& store, std::string_view cf, std::string_view prefix,
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = Store::Open(dir_.Sub("db"), Store::Options{{"records", "index"}});
+    auto s = Store::Open(dir_.Sub("db"), Families({"records", "index"}));
     ASSERT_THAT(s, IsOk());
     store_ = *std::move(s);
   }
@@ -201,14 +208,14 @@ TEST_F(StoreTest, ReopenKeepsDataAndExistingColumnFamilies) {
   ASSERT_THAT(store_->Put("index", "k", "v"), IsOk());
   store_.reset();
   // "index" is not requested, but exists and must be opened.
-  auto s = Store::Open(dir_.Sub("db"), Store::Options{{"records"}});
+  auto s = Store::Open(dir_.Sub("db"), Families({"records"}));
   ASSERT_THAT(s, IsOk());
   EXPECT_EQ(*(*s)->Get("index", "k"), "v");
   EXPECT_THAT((*s)->ColumnFamilies(), ElementsAre("default", "index", "records"));
 }
 
 TEST_F(StoreTest, SecondOpenOfTheSameDirectoryIsUnavailable) {
-  EXPECT_THAT(Store::Open(dir_.Sub("db"), Store::Options{{"records"}}),
+  EXPECT_THAT(Store::Open(dir_.Sub("db"), Families({"records"})),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("lock")));
 }
 
@@ -219,7 +226,7 @@ TEST_F(StoreTest, BackupAndRestoreRoundTrip) {
   ASSERT_THAT(store_->Put("records", "r2", "two"), IsOk());
 
   ASSERT_THAT(Store::Restore(dir_.Sub("backup"), dir_.Sub("restored")), IsOk());
-  auto restored = Store::Open(dir_.Sub("restored"), Store::Options{{"records", "index"}});
+  auto restored = Store::Open(dir_.Sub("restored"), Families({"records", "index"}));
   ASSERT_THAT(restored, IsOk());
   EXPECT_EQ(*(*restored)->Get("records", "r1"), "one");
   EXPECT_EQ(*(*restored)->Get("index", "i1"), "uno");
