@@ -1,11 +1,11 @@
-// Paired slices: a throughput ratio that the VM's drift does not move.
+// Paired slices: a throughput ratio that the VM's drift moves less.
 //
 // On the 2-vCPU VMs we measure on, the same binary's echo rate moves by
-// +-30% from one second to the next (another tenant's load, hypervisor
-// steal), and a Send run of 3 s can land in a slow stretch while its echo
-// run landed in a fast one. The ratio of two medians taken over separate
-// runs therefore spread from 0.46 to 0.70 for one binary
-// (docs/PERFORMANCE.md, Referrals).
+// +-20% from one run to the next (another tenant's load, hypervisor steal),
+// and a Send run of 3 s can land in a slow stretch while its echo run landed
+// in a fast one. The ratio of two medians taken over separate runs spread
+// from 0.46 to 0.70 over the sessions, and from 0.58 to 0.65 within one
+// session for one binary (docs/PERFORMANCE.md, Referrals).
 //
 // RunPairs measures the baseline and the candidate in short slices that
 // follow each other (B C, C B, B C, ...: each goes first in half the pairs),
