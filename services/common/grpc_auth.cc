@@ -4,7 +4,6 @@
 #include <grpcpp/security/auth_context.h>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
 #include "services/common/audit_outbox.h"
 #include "services/common/authz.h"
 #include "storage/status_macros.h"

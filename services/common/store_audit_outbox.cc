@@ -1,6 +1,5 @@
 #include "services/common/store_audit_outbox.h"
 
-#include "absl/strings/str_cat.h"
 #include "services/common/time_util.h"
 
 namespace budstikke::common {
