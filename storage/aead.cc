@@ -11,6 +11,7 @@
 #include "openssl/crypto.h"
 #include "openssl/evp.h"
 #include "openssl/rand.h"
+#include "storage/big_endian.h"
 #include "storage/internal/thread_slot.h"
 #include "storage/random.h"
 
@@ -113,13 +114,6 @@ EVP_CIPHER_CTX* ThreadCtx() {
     return c;
   }();
   return ctx.get();
-}
-
-void StoreBigEndian64(uint64_t v, unsigned char* out) {
-  for (int i = 7; i >= 0; --i) {
-    out[i] = static_cast<unsigned char>(v);
-    v >>= 8;
-  }
 }
 
 }  // namespace

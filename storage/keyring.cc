@@ -12,12 +12,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "storage/internal/strings.h"
 #include "absl/strings/str_format.h"
 #include "openssl/core_names.h"
 #include "openssl/crypto.h"
 #include "openssl/kdf.h"
 #include "openssl/params.h"
+#include "storage/internal/strings.h"
 #include "storage/status_macros.h"
 
 namespace budstikke::storage {
@@ -88,8 +88,7 @@ absl::Status ValidateAgencyId(std::string_view agency) {
   for (char c : agency) {
     unsigned char u = static_cast<unsigned char>(c);
     if (c == '/' || u < 0x20 || u == 0x7f) {
-      return absl::InvalidArgumentError(
-          "agency id must not contain '/' or control characters");
+      return absl::InvalidArgumentError("agency id must not contain '/' or control characters");
     }
   }
   return absl::OkStatus();
@@ -103,8 +102,7 @@ absl::StatusOr<SecretBytes> Keyring::ReadMasterKeyFile(const std::string& path) 
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
-    std::string msg =
-        absl::StrCat("cannot open master key file ", path, ": ", std::strerror(err));
+    std::string msg = absl::StrCat("cannot open master key file ", path, ": ", std::strerror(err));
     if (err == ENOENT) return absl::NotFoundError(msg);
     if (err == EACCES) return absl::PermissionDeniedError(msg);
     return absl::UnavailableError(msg);
@@ -123,9 +121,9 @@ absl::StatusOr<SecretBytes> Keyring::ReadMasterKeyFile(const std::string& path) 
         absl::StrCat("master key file ", path, " is not a regular file"));
   }
   if ((st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "master key file %s has mode %04o; it must be 0600 (chmod 600 %s)", path,
-        st.st_mode & 07777, path));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("master key file %s has mode %04o; it must be 0600 (chmod 600 %s)", path,
+                        st.st_mode & 07777, path));
   }
   if (st.st_size != static_cast<off_t>(kMasterKeySize)) {
     return absl::InvalidArgumentError(
@@ -147,8 +145,8 @@ absl::StatusOr<SecretBytes> Keyring::ReadMasterKeyFile(const std::string& path) 
   }
   if (got != kMasterKeySize) {
     OPENSSL_cleanse(buf, sizeof(buf));
-    return absl::InvalidArgumentError(absl::StrCat(
-        "master key file ", path, " must hold exactly 32 raw bytes, found ", got));
+    return absl::InvalidArgumentError(
+        absl::StrCat("master key file ", path, " must hold exactly 32 raw bytes, found ", got));
   }
   SecretBytes key(std::string_view(reinterpret_cast<const char*>(buf), kMasterKeySize));
   OPENSSL_cleanse(buf, sizeof(buf));
@@ -186,8 +184,7 @@ Keyring::Keyring(Store* store, std::unique_ptr<AesGcmAead> kek, SecretBytes pseu
 
 Keyring::~Keyring() = default;
 
-absl::StatusOr<std::vector<KeyVersionInfo>> Keyring::ListVersions(
-    std::string_view agency) const {
+absl::StatusOr<std::vector<KeyVersionInfo>> Keyring::ListVersions(std::string_view agency) const {
   BUDSTIKKE_RETURN_IF_ERROR(ValidateAgencyId(agency));
   const std::string prefix = VersionPrefix(agency);
   std::vector<KeyVersionInfo> out;
@@ -266,8 +263,7 @@ absl::StatusOr<std::shared_ptr<const AesGcmAead>> Keyring::AgencyAead(std::strin
     }
   }
   BUDSTIKKE_RETURN_IF_ERROR(ValidateAgencyId(agency));
-  BUDSTIKKE_ASSIGN_OR_RETURN(std::shared_ptr<const AesGcmAead> aead,
-                             LoadVersion(agency, version));
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::shared_ptr<const AesGcmAead> aead, LoadVersion(agency, version));
   std::unique_lock<std::shared_mutex> lock(cache_mu_);
   // Keep an existing entry: a concurrent Shred may have marked it meanwhile.
   auto& slot = *cache_[std::string(agency)].keys.emplace(version, aead).first;
@@ -275,8 +271,8 @@ absl::StatusOr<std::shared_ptr<const AesGcmAead>> Keyring::AgencyAead(std::strin
   return slot.second;
 }
 
-absl::StatusOr<std::pair<uint32_t, std::shared_ptr<const AesGcmAead>>>
-Keyring::CurrentAgencyAead(std::string_view agency) const {
+absl::StatusOr<std::pair<uint32_t, std::shared_ptr<const AesGcmAead>>> Keyring::CurrentAgencyAead(
+    std::string_view agency) const {
   {  // Fast path: one shared lock, one lookup.
     std::shared_lock<std::shared_mutex> lock(cache_mu_);
     auto it = cache_.find(agency);
@@ -336,9 +332,11 @@ void Keyring::NotifyChanged() const {
 }
 
 absl::StatusOr<uint32_t> Keyring::EnsureAgencyKey(std::string_view agency) {
-  BUDSTIKKE_RETURN_IF_ERROR(ValidateAgencyId(agency));
-  absl::MutexLock lock(&write_mu_);
+  // Fast path: the key exists (the cache or the store says so); no write lock.
   auto current = CurrentVersion(agency);
+  if (current.ok() || current.status().code() != absl::StatusCode::kNotFound) return current;
+  absl::MutexLock lock(&write_mu_);
+  current = CurrentVersion(agency);  // another caller may have added it meanwhile
   if (current.ok() || current.status().code() != absl::StatusCode::kNotFound) return current;
   return AddVersionLocked(agency);
 }

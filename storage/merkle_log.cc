@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "storage/big_endian.h"
 #include "storage/status_macros.h"
 
 namespace budstikke::storage {
@@ -16,18 +17,8 @@ namespace {
 constexpr char kSizeKey[] = "size";
 constexpr char kCheckpointKey[] = "checkpoint";
 
-void PutBigEndian(uint64_t v, char* out) {
-  for (int i = 7; i >= 0; --i) {
-    out[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-}
-
-uint64_t GetBigEndian(std::string_view s) {
-  uint64_t v = 0;
-  for (char c : s) v = (v << 8) | static_cast<unsigned char>(c);
-  return v;
-}
+void PutBigEndian(uint64_t v, char* out) { StoreBigEndian64(v, out); }
+uint64_t GetBigEndian(std::string_view s) { return LoadBigEndian64(s); }
 
 absl::Status FromResult(const tlog::Error& e) {
   return absl::Status(static_cast<absl::StatusCode>(e.code), e.message);

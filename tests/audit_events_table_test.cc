@@ -11,7 +11,7 @@
 // consent id, subject (which child's pseudonym, never a national id), actor
 // agency/role/user and request id.
 //
-// What is audited (DESIGN.md: "every read, write and refusal that touches a
+// What is audited (docs/ARCHITECTURE.md: "every read, write and refusal that touches a
 // child's data"; a read records its event before content is returned):
 //  - every change, every read of content or of a list, every retry or no-op
 //    that returns stored content (a read), and every refusal by a rule (a
@@ -259,7 +259,7 @@ class AuditEventsTableTest : public ::testing::Test {
 
   budstikke::testing::TempDir dir_;
   common::FakeClock clock_{
-      absl::FromCivil(absl::CivilSecond(2025, 6, 1, 12, 0, 0), referral::NorwegianTimeZone())};
+      absl::FromCivil(absl::CivilSecond(2025, 6, 1, 12, 0, 0), policy::NorwegianTimeZone())};
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<storage::Keyring> keyring_;
   std::unique_ptr<storage::Envelope> envelope_;

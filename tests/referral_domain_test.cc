@@ -123,6 +123,25 @@ class FlakyObserver final : public common::ConsentObserver {
   common::ConsentObserver* inner_;
 };
 
+// The consent service as the referral desk sees it (the ConsentChecker
+// boundary): the real registry, or UNAVAILABLE while `down` is set, the way a
+// consent service behind the network fails.
+class SwitchableConsents final : public common::ConsentChecker {
+ public:
+  void Set(const common::ConsentChecker* inner) { inner_ = inner; }
+  absl::StatusOr<common::ConsentFacts> GetConsentFacts(
+      absl::string_view consent_id) const override {
+    ++calls;
+    if (down) return absl::UnavailableError("consent service unreachable");
+    return inner_->GetConsentFacts(consent_id);
+  }
+  std::atomic<bool> down{false};
+  mutable std::atomic<int> calls{0};
+
+ private:
+  const common::ConsentChecker* inner_ = nullptr;
+};
+
 using common::testing::Person;
 
 const common::Caller kGp = Person("legekontor-sentrum", v1::ROLE_PHYSICIAN, "lege1");
@@ -165,9 +184,9 @@ class ReferralDomainTest : public ::testing::Test {
                                                   inbox_.get(), &directory_, &clock_);
     referral::ReferralOptions ropts;
     ropts.max_attachment_bytes = 25ull << 20;
-    desk_ =
-        *referral::ReferralDesk::Create(store_.get(), keyring_.get(), audit_.get(), inbox_.get(),
-                                        &directory_, consents_.get(), &clock_, ropts);
+    checker_.Set(consents_.get());
+    desk_ = *referral::ReferralDesk::Create(store_.get(), keyring_.get(), audit_.get(),
+                                            inbox_.get(), &directory_, &checker_, &clock_, ropts);
     consents_->SetObserver(desk_.get());
   }
 
@@ -269,13 +288,14 @@ class ReferralDomainTest : public ::testing::Test {
 
   testing::TempDir dir_;
   common::FakeClock clock_{
-      absl::FromCivil(absl::CivilSecond(2025, 6, 1, 12, 0, 0), referral::NorwegianTimeZone())};
+      absl::FromCivil(absl::CivilSecond(2025, 6, 1, 12, 0, 0), policy::NorwegianTimeZone())};
   FakeDirectory directory_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<storage::Keyring> keyring_;
   std::unique_ptr<common::StoreAuditOutbox> audit_;
   std::unique_ptr<RecordingInbox> inbox_;
   std::unique_ptr<consent::ConsentRegistry> consents_;
+  SwitchableConsents checker_;
   std::unique_ptr<referral::ReferralDesk> desk_;
   int counter_ = 0;
 };
@@ -581,12 +601,12 @@ TEST_F(ReferralDomainTest, SendReadsTheClockOnceForCheckAndStamp) {
   const std::string child = Child(15);  // 16 on 2025-06-02
   v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
   clock_.Set(
-      absl::FromCivil(absl::CivilSecond(2025, 6, 1, 23, 59, 59), referral::NorwegianTimeZone()));
+      absl::FromCivil(absl::CivilSecond(2025, 6, 1, 23, 59, 59), policy::NorwegianTimeZone()));
   clock_.SetStepPerReading(absl::Seconds(1));
   auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
   ASSERT_THAT(sent, IsOk());
   const absl::CivilDay stamped = absl::ToCivilDay(
-      absl::FromUnixSeconds(sent->create_time().seconds()), referral::NorwegianTimeZone());
+      absl::FromUnixSeconds(sent->create_time().seconds()), policy::NorwegianTimeZone());
   EXPECT_EQ(stamped, absl::CivilDay(2025, 6, 1));
 }
 
@@ -603,6 +623,113 @@ TEST_F(ReferralDomainTest, RetriedSendYieldsOneReferral) {
   sent_box.set_mailbox(v1::MAILBOX_SENT);
   EXPECT_THAT(desk_->List(kGp, sent_box)->referrals(), SizeIs(1));
   EXPECT_THAT(AuditEvents("referral.send"), SizeIs(1));
+}
+
+TEST_F(ReferralDomainTest, SendRequestIdReusedForAnotherRequestIsAlreadyExists) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  v1::SendReferralRequest req = SendRequest("bup-oslo", child, c.id());
+  ASSERT_THAT(desk_->Send(kGp, req), IsOk());
+  v1::SendReferralRequest other = req;
+  other.set_reason("En annen henvisning med samme request_id.");
+  EXPECT_THAT(desk_->Send(kGp, other),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       HasSubstr(absl::StrCat("request_id '", req.request_id(),
+                                              "' was already used for a different request"))));
+  EXPECT_THAT(AuditEvents("referral.send"), SizeIs(1));
+}
+
+TEST_F(ReferralDomainTest, UploadRequestIdReusedForAnotherFileIsAlreadyExists) {
+  const std::string a = "%PDF-1.7 henvisning for barn A";
+  const std::string b = "%PDF-1.7 henvisning for barn B";
+  auto upload = [&](const std::string& data) -> absl::StatusOr<v1::AttachmentInfo> {
+    v1::AttachmentMetadata m;
+    m.set_request_id("up-same");
+    m.set_filename("barn.pdf");
+    m.set_content_type("application/pdf");
+    m.set_kind(v1::ATTACHMENT_KIND_OTHER);
+    m.set_size(data.size());
+    m.set_sha256(Sha256(data));
+    auto up = desk_->BeginUpload(kGp, m);
+    if (!up.ok()) return up.status();
+    absl::Status s = (*up)->AddChunk(data);
+    if (!s.ok()) return s;
+    return (*up)->Finish();
+  };
+  auto first = upload(a);
+  ASSERT_THAT(first, IsOk());
+  auto again = upload(a);  // the same file again: the first result
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->id(), first->id());
+  EXPECT_THAT(upload(b), StatusIs(absl::StatusCode::kAlreadyExists,
+                                  HasSubstr("request_id 'up-same' was already used for a "
+                                            "different request")));
+  EXPECT_THAT(AuditEvents("attachment.upload"), SizeIs(1));
+}
+
+TEST_F(ReferralDomainTest, ConsentRequestIdReusedForAnotherConsentIsAlreadyExists) {
+  v1::RecordConsentRequest req = ConsentRequest(Child(10), "bup-oslo");
+  auto first = consents_->Record(kGp, req);
+  ASSERT_THAT(first, IsOk());
+  auto again = consents_->Record(kGp, req);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->id(), first->id());
+  v1::RecordConsentRequest other = ConsentRequest(Child(11), "bup-oslo");
+  other.set_request_id(req.request_id());
+  EXPECT_THAT(consents_->Record(kGp, other),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       HasSubstr(absl::StrCat("request_id '", req.request_id(),
+                                              "' was already used for a different request"))));
+  EXPECT_THAT(AuditEvents("consent.record"), SizeIs(1));
+}
+
+TEST_F(ReferralDomainTest, ConsentServiceUnavailableFailsReadsInsteadOfWithdrawing) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
+  ASSERT_THAT(sent, IsOk());
+  v1::ListReferralsRequest received;
+  received.set_mailbox(v1::MAILBOX_RECEIVED);
+  v1::ListReferralsRequest sent_box;
+  sent_box.set_mailbox(v1::MAILBOX_SENT);
+
+  checker_.down = true;
+  EXPECT_THAT(desk_->Get(kBup, sent->id()),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("consent service unreachable")));
+  EXPECT_THAT(desk_->Get(kGp, sent->id()),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("consent service unreachable")));
+  EXPECT_THAT(desk_->List(kBup, received),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("consent service unreachable")));
+  EXPECT_THAT(desk_->List(kGp, sent_box),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("consent service unreachable")));
+  EXPECT_THAT(AuditEvents("referral.read"), IsEmpty());
+
+  checker_.down = false;
+  auto got = desk_->Get(kBup, sent->id());
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->status(), v1::REFERRAL_STATUS_SENT);
+  auto listed = desk_->List(kBup, received);
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_THAT(listed->referrals(), SizeIs(1));
+  EXPECT_EQ(listed->referrals(0).status(), v1::REFERRAL_STATUS_SENT);
+}
+
+TEST_F(ReferralDomainTest, GetReadsTheConsentOnceAndListOncePerConsent) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_THAT(desk_->Send(kGp, SendRequest("bup-oslo", child, c.id())), IsOk());
+  }
+  v1::ListReferralsRequest received;
+  received.set_mailbox(v1::MAILBOX_RECEIVED);
+  checker_.calls = 0;
+  auto listed = desk_->List(kBup, received);
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_THAT(listed->referrals(), SizeIs(3));
+  EXPECT_EQ(checker_.calls, 1);
+  checker_.calls = 0;
+  ASSERT_THAT(desk_->Get(kBup, listed->referrals(0).id()), IsOk());
+  EXPECT_EQ(checker_.calls, 1);
 }
 
 TEST_F(ReferralDomainTest, PptNeedsParentConversationAndActionLog) {

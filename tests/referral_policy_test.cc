@@ -20,6 +20,10 @@ using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::IsEmpty;
 using Rules = std::vector<std::string>;
+using policy::GiverViolations;
+using policy::NationalIdViolations;
+using policy::NormalizePurpose;
+using policy::RuleIds;
 
 constexpr CivilDate kToday{2025, 6, 1};
 
@@ -31,7 +35,7 @@ int AgeFromSyntheticId(int age) {
   auto id = common::NationalId::Parse(digits);
   EXPECT_TRUE(id.ok()) << id.status();
   EXPECT_TRUE(id->is_synthetic());
-  return id->AgeOn(kToday.year, kToday.month, kToday.day);
+  return id->AgeOn(static_cast<int>(kToday.year()), kToday.month(), kToday.day());
 }
 
 // kNone: neither consent nor statutory duty. kStatutoryDuty: no consent, the
@@ -102,7 +106,7 @@ SendFacts Facts(const Recipient& to, v1::Role role, int age, ConsentState state)
     f.justification = "Barnet har fortalt om vold hjemme og har synlige blåmerker.";
     return f;
   }
-  common::ConsentFacts c;
+  policy::ConsentFacts c;
   c.id = "cns-1";
   c.recording_agency = f.sender_agency;
   c.subject_pseudonym = "p1";

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/audit_event.h"
 #include "services/common/errors.h"
 #include "services/common/time_util.h"
 #include "storage/status_macros.h"
@@ -27,15 +28,15 @@ absl::StatusOr<std::unique_ptr<Admin>> Admin::Create(AdminDeps deps) {
   return std::unique_ptr<Admin>(new Admin(std::move(deps)));
 }
 
-absl::Status Admin::CheckMayManage(const common::Caller& caller,
-                                   absl::string_view agency) const {
+absl::Status Admin::CheckMayManage(const common::Caller& caller, absl::string_view agency) const {
   if (caller.role() != v1::ROLE_ADMIN) {
-    return absl::PermissionDeniedError("only an admin may manage keys");
+    return common::RuleRefusal(absl::StatusCode::kPermissionDenied, kRuleOwnAgency,
+                               "only an admin may manage keys");
   }
   if (caller.agency() != deps_.operator_agency && caller.agency() != agency) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "an agency admin manages only its own agency's keys; '", agency, "' is not '",
-        caller.agency(), "'"));
+    return common::RuleRefusal(absl::StatusCode::kPermissionDenied, kRuleOwnAgency,
+                               absl::StrCat("an agency admin manages only its own agency's keys; '",
+                                            agency, "' is not '", caller.agency(), "'"));
   }
   return deps_.agencies->GetAgency(agency).status();
 }
@@ -60,10 +61,7 @@ absl::StatusOr<v1::AgencyKeyStatus> Admin::Status(absl::string_view agency) cons
 absl::Status Admin::Audit(const common::Caller& caller, absl::string_view action,
                           v1::ResourceKind kind, absl::string_view id,
                           absl::string_view request_id) {
-  v1::AuditEvent event;
-  event.set_action(std::string(action));
-  event.mutable_resource()->set_kind(kind);
-  event.mutable_resource()->set_id(std::string(id));
+  v1::AuditEvent event = common::AllowedEvent(action, kind, id);
   event.set_request_id(std::string(request_id));
   return deps_.audit->Record(caller, std::move(event));
 }
@@ -73,24 +71,9 @@ absl::Status Admin::DenyIfRefused(const common::Caller& caller, absl::string_vie
                                   absl::string_view request_id, absl::Status refusal) {
   // Only refusals by a rule are audited (not bad input or a missing agency).
   if (!absl::IsPermissionDenied(refusal) && !absl::IsFailedPrecondition(refusal)) return refusal;
-  v1::AuditEvent event;
-  event.set_action(std::string(action));
-  event.mutable_resource()->set_kind(kind);
-  event.mutable_resource()->set_id(std::string(id));
-  event.set_outcome(v1::AUDIT_OUTCOME_DENIED);
-  std::string rule;
-  if (absl::IsPermissionDenied(refusal)) {
-    rule = kind == v1::RESOURCE_KIND_BACKUP ? "admin.operator_only" : "admin.own_agency";
-  }
-  if (auto details = common::GetErrorDetails(refusal);
-      details.has_value() && details->violations_size() > 0) {
-    rule = details->violations(0).rule();
-  }
-  event.set_rule(rule);
+  v1::AuditEvent event = common::AllowedEvent(action, kind, id);
   event.set_request_id(std::string(request_id));
-  // No audit, no answer: a refusal that cannot be recorded is UNAVAILABLE.
-  BUDSTIKKE_RETURN_IF_ERROR(deps_.audit->Record(caller, std::move(event)));
-  return refusal;
+  return common::RecordRefusal(*deps_.audit, caller, std::move(event), std::move(refusal));
 }
 
 absl::StatusOr<v1::AgencyKeyStatus> Admin::GetKeyStatus(const common::Caller& caller,
@@ -140,8 +123,8 @@ absl::StatusOr<v1::AgencyKeyStatus> Admin::ShredAgencyKeyVersion(const common::C
   BUDSTIKKE_RETURN_IF_ERROR(DenyIfRefused(caller, "agency_key.shred", v1::RESOURCE_KIND_AGENCY_KEY,
                                           key_id, "", CheckMayManage(caller, agency)));
   if (confirm != absl::StrCat(agency, "/", version)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "confirm must be exactly \"", agency, "/", version, "\": shredding cannot be undone"));
+    return absl::InvalidArgumentError(absl::StrCat("confirm must be exactly \"", agency, "/",
+                                                   version, "\": shredding cannot be undone"));
   }
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::AgencyKeyStatus status, Status(agency));
   const v1::AgencyKeyVersion* found = nullptr;
@@ -149,8 +132,7 @@ absl::StatusOr<v1::AgencyKeyStatus> Admin::ShredAgencyKeyVersion(const common::C
     if (v.version() == version) found = &v;
   }
   if (found == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("agency '", agency, "' has no key version ", version));
+    return absl::NotFoundError(absl::StrCat("agency '", agency, "' has no key version ", version));
   }
   if (found->state() == v1::KEY_VERSION_STATE_SHREDDED) {
     return DenyIfRefused(caller, "agency_key.shred", v1::RESOURCE_KIND_AGENCY_KEY, key_id, "",
@@ -190,8 +172,9 @@ absl::StatusOr<v1::Backup> Admin::CreateBackup(const common::Caller& caller,
   if (caller.role() != v1::ROLE_ADMIN || caller.agency() != deps_.operator_agency) {
     return DenyIfRefused(
         caller, "backup.create", v1::RESOURCE_KIND_BACKUP, "", request_id,
-        absl::PermissionDeniedError(absl::StrCat("only an admin of the operator agency '",
-                                                 deps_.operator_agency, "' may make backups")));
+        common::RuleRefusal(absl::StatusCode::kPermissionDenied, kRuleOperatorOnly,
+                            absl::StrCat("only an admin of the operator agency '",
+                                         deps_.operator_agency, "' may make backups")));
   }
   std::filesystem::path dir{std::string(dest_dir)};
   if (!dir.is_absolute()) {
@@ -213,7 +196,8 @@ absl::StatusOr<v1::Backup> Admin::CreateBackup(const common::Caller& caller,
     return absl::AlreadyExistsError(
         absl::StrCat("dest_dir ", dest_dir, " is not empty; choose a new directory"));
   }
-  BUDSTIKKE_RETURN_IF_ERROR(Audit(caller, "backup.create", v1::RESOURCE_KIND_BACKUP, dest_dir, request_id));
+  BUDSTIKKE_RETURN_IF_ERROR(
+      Audit(caller, "backup.create", v1::RESOURCE_KIND_BACKUP, dest_dir, request_id));
   BUDSTIKKE_RETURN_IF_ERROR(deps_.store->Backup(dir.string()));
   uint64_t size = 0;
   for (auto& entry : std::filesystem::recursive_directory_iterator(dir, ec)) {

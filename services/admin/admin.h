@@ -33,6 +33,9 @@
 
 namespace budstikke::admin {
 
+inline constexpr char kRuleOwnAgency[] = "admin.own_agency";
+inline constexpr char kRuleOperatorOnly[] = "admin.operator_only";
+
 inline constexpr char kAdminColumnFamily[] = "admin";
 
 struct AdminDeps {
@@ -69,8 +72,7 @@ class Admin {
                                                        absl::string_view agency) const;
   // Operator admin only. `dest_dir` absolute; a non-empty one is ALREADY_EXISTS
   // unless it holds the backup of the same request_id.
-  absl::StatusOr<v1::Backup> CreateBackup(const common::Caller& caller,
-                                          absl::string_view dest_dir,
+  absl::StatusOr<v1::Backup> CreateBackup(const common::Caller& caller, absl::string_view dest_dir,
                                           absl::string_view request_id);
   v1::ServerInfo GetServerInfo() const;
 
@@ -83,8 +85,8 @@ class Admin {
   absl::Status DenyIfRefused(const common::Caller& caller, absl::string_view action,
                              v1::ResourceKind kind, absl::string_view id,
                              absl::string_view request_id, absl::Status refusal);
-  absl::Status Audit(const common::Caller& caller, absl::string_view action,
-                     v1::ResourceKind kind, absl::string_view id, absl::string_view request_id);
+  absl::Status Audit(const common::Caller& caller, absl::string_view action, v1::ResourceKind kind,
+                     absl::string_view id, absl::string_view request_id);
 
   AdminDeps deps_;
   absl::Time start_time_;

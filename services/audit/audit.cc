@@ -3,6 +3,8 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/audit_event.h"
+#include "services/common/errors.h"
 #include "services/common/time_util.h"
 #include "storage/status_macros.h"
 
@@ -21,9 +23,10 @@ absl::Status CheckRange(const google::protobuf::Timestamp* since,
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Audit>> Audit::Create(
-    AuditLog* log, common::AuditOutbox* outbox, const storage::Pseudonymizer* pseudonymizer,
-    const common::AgencyLookup* agencies, common::NationalIdOptions id_options) {
+absl::StatusOr<std::unique_ptr<Audit>> Audit::Create(AuditLog* log, common::AuditOutbox* outbox,
+                                                     const storage::Pseudonymizer* pseudonymizer,
+                                                     const common::AgencyLookup* agencies,
+                                                     common::NationalIdOptions id_options) {
   if (log == nullptr || outbox == nullptr || pseudonymizer == nullptr) {
     return absl::InvalidArgumentError("audit needs a log, an outbox and a pseudonymizer");
   }
@@ -68,17 +71,18 @@ absl::Status Audit::RecordDenied(const common::Caller& caller, const std::string
   return outbox_->Record(caller, std::move(e));
 }
 
-absl::StatusOr<v1::GetEventResponse> Audit::GetEvent(const common::Caller& caller,
-                                                     uint64_t index) {
+absl::StatusOr<v1::GetEventResponse> Audit::GetEvent(const common::Caller& caller, uint64_t index) {
   // The event is looked at, but nothing of it is returned before the access
   // (or its refusal) is recorded.
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::GetEventResponse r, log_->GetEvent(index));
   if (caller.role() != v1::ROLE_AUDITOR && r.event().actor().agency() != caller.agency()) {
-    BUDSTIKKE_RETURN_IF_ERROR(
-        RecordDenied(caller, "audit.get_event", kRuleOwnAgency, "", absl::StrCat(index)));
-    return absl::PermissionDeniedError(absl::StrCat(
-        "audit.own_agency: an admin may read only its own agency's events; event ", index,
-        " is another agency's"));
+    return common::RecordRefusal(
+        *outbox_, caller,
+        common::AllowedEvent("audit.get_event", v1::RESOURCE_KIND_AUDIT_LOG, absl::StrCat(index)),
+        common::RuleRefusal(absl::StatusCode::kPermissionDenied, kRuleOwnAgency,
+                            absl::StrCat("audit.own_agency: an admin may read only its own "
+                                         "agency's events; event ",
+                                         index, " is another agency's")));
   }
   BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, "audit.get_event", "", absl::StrCat(index)));
   return r;
@@ -108,10 +112,14 @@ absl::StatusOr<v1::QueryAuditResponse> Audit::Query(const common::Caller& caller
                                        req.has_until() ? &req.until() : nullptr, &f));
   if (caller.role() != v1::ROLE_AUDITOR) {
     if (!f.actor_agency.empty() && f.actor_agency != caller.agency()) {
-      BUDSTIKKE_RETURN_IF_ERROR(RecordDenied(caller, "audit.query", kRuleOwnAgency, f.subject));
-      return absl::PermissionDeniedError(
-          "an admin may query only its own agency's events; drop actor_agency or set it to " +
-          caller.agency());
+      v1::AuditEvent e = common::AllowedEvent("audit.query", v1::RESOURCE_KIND_AUDIT_LOG, "");
+      e.set_subject(f.subject);
+      return common::RecordRefusal(
+          *outbox_, caller, std::move(e),
+          common::RuleRefusal(absl::StatusCode::kPermissionDenied, kRuleOwnAgency,
+                              "an admin may query only its own agency's events; drop "
+                              "actor_agency or set it to " +
+                                  caller.agency()));
     }
     f.actor_agency = caller.agency();
   }
@@ -173,8 +181,8 @@ absl::StatusOr<v1::SubjectAccessReportResponse> Audit::SubjectAccessReport(
     return absl::InvalidArgumentError("page_size must be between 1 and 1000");
   }
   BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, "audit.subject_access_report", f.subject, ""));
-  BUDSTIKKE_ASSIGN_OR_RETURN(
-      AuditPage page, log_->Query(f, log_->size(), 0, req.page_size(), req.page_token()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(AuditPage page,
+                             log_->Query(f, log_->size(), 0, req.page_size(), req.page_token()));
   v1::SubjectAccessReportResponse resp;
   for (const v1::AuditRecord& r : page.records) {
     const v1::AuditEvent& e = r.event();

@@ -6,7 +6,8 @@
 // the read must fail with UNAVAILABLE and return nothing (no audit, no access).
 // Refusals (DENIED outcomes) are recorded with Record() too.
 //
-// The caller fills action, resource, subject (pseudonym, never a national id),
+// Events are built with audit_event.h (AllowedEvent, RecordRefusal): the
+// caller fills action, resource, subject (pseudonym, never a national id),
 // outcome, rule, legal_basis, consent_id and request_id; the outbox fills the
 // time and the actor from `caller`. `index` is assigned when the audit service
 // appends the event to the Merkle log.
@@ -25,20 +26,6 @@
 #include "storage/store.h"
 
 namespace budstikke::common {
-
-// An ALLOWED event of `action` on the resource (kind, id), with no legal
-// basis: the fields every service's events start from. Callers add subject,
-// rule, consent and request ids, or change outcome and legal basis.
-inline v1::AuditEvent AllowedEvent(absl::string_view action, v1::ResourceKind kind,
-                                   absl::string_view id) {
-  v1::AuditEvent e;
-  e.set_action(std::string(action));
-  e.mutable_resource()->set_kind(kind);
-  e.mutable_resource()->set_id(std::string(id));
-  e.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
-  e.set_legal_basis(v1::LEGAL_BASIS_NONE);
-  return e;
-}
 
 // The one error of an audit event that could not be recorded: UNAVAILABLE
 // "audit log unavailable: <why>".

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/errors.h"
+#include "services/common/policy/rules.h"
 
 namespace budstikke::common {
 namespace {
@@ -20,8 +21,13 @@ constexpr uint32_t kAdmin = Bit(v1::ROLE_ADMIN);
 
 // People who work with children's cases.
 constexpr uint32_t kProfessional = kStaff | kPhysician | kPsychologist | kCwLeader | kClinician;
-// Professionals who may take and answer a consultation.
-constexpr uint32_t kAnswerer = kPhysician | kPsychologist | kCwLeader | kClinician;
+// Professionals who may take and answer a consultation (the policy's table).
+constexpr uint32_t AnswererBits() {
+  uint32_t bits = 0;
+  for (v1::Role r : policy::kAnswererRoles) bits |= Bit(r);
+  return bits;
+}
+constexpr uint32_t kAnswerer = AnswererBits();
 constexpr uint32_t kEveryone = kProfessional | kAuditor | kAdmin;
 
 struct Rule {
@@ -102,21 +108,11 @@ bool IsAllowed(absl::string_view method, Role role) {
 
 absl::Status Authorize(absl::string_view method, Role role) {
   if (IsAllowed(method, role)) return absl::OkStatus();
-  std::string rule_id = "authz.unknown_method";
-  if (Find(method) != nullptr) {
-    rule_id = absl::StrCat("authz.", method.substr(method.rfind('.') + 1));
-    for (char& c : rule_id) {
-      if (c == '/') c = '.';
-    }
-  }
-  v1::ErrorDetails details;
-  auto* v = details.add_violations();
-  v->set_rule(rule_id);
-  v->set_description(absl::StrCat("role '", RoleName(role), "' may not call ", method));
-  return WithDetails(absl::PermissionDeniedError(absl::StrCat(
-                         "permission denied: role '", RoleName(role),
-                         "' may not call ", method, " (", rule_id, ")")),
-                     details);
+  const absl::string_view rule_id = Find(method) != nullptr ? kRuleAuthzRole : kRuleUnknownMethod;
+  const std::string description =
+      absl::StrCat("permission denied: role '", RoleName(role), "' may not call ", method);
+  return RuleRefusal(absl::StatusCode::kPermissionDenied, rule_id,
+                     absl::StrCat(description, " (", rule_id, ")"));
 }
 
 absl::string_view AuditActionFor(absl::string_view method) {

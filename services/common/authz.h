@@ -8,16 +8,20 @@
 #ifndef BUDSTIKKE_SERVICES_COMMON_AUTHZ_H_
 #define BUDSTIKKE_SERVICES_COMMON_AUTHZ_H_
 
-#include "absl/strings/string_view.h"
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "services/common/identity.h"
 
 namespace budstikke::common {
 
-// OK, or PERMISSION_DENIED naming the role, the method and the rule
-// "authz.<Service>.<Method>".
+inline constexpr char kRuleAuthzRole[] = "authz.role";
+inline constexpr char kRuleUnknownMethod[] = "authz.unknown_method";
+
+// OK, or PERMISSION_DENIED whose message names the role and the method and
+// whose details carry the rule "authz.role" ("authz.unknown_method" for a
+// method the table does not know).
 absl::Status Authorize(absl::string_view method, Role role);
 bool IsAllowed(absl::string_view method, Role role);
 // The audit action of `method` ("referral.read" for ReferralService/Get), or

@@ -2,6 +2,8 @@
 // against each role, compared with the expectation written out here.
 #include "services/common/authz.h"
 
+#include <optional>
+
 #include <map>
 #include <set>
 #include <string>
@@ -16,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
+#include "services/common/errors.h"
 #include "storage/status_matchers.h"
 
 namespace budstikke::common {
@@ -24,9 +27,9 @@ namespace {
 using ::budstikke::testing::StatusIs;
 using ::testing::HasSubstr;
 
-const Role kAllRoles[] = {v1::ROLE_STAFF,     v1::ROLE_PHYSICIAN, v1::ROLE_PSYCHOLOGIST,
-                          v1::ROLE_CHILD_WELFARE_LEADER, v1::ROLE_CLINICIAN,
-                          v1::ROLE_AUDITOR,   v1::ROLE_ADMIN};
+const Role kAllRoles[] = {
+    v1::ROLE_STAFF,     v1::ROLE_PHYSICIAN, v1::ROLE_PSYCHOLOGIST, v1::ROLE_CHILD_WELFARE_LEADER,
+    v1::ROLE_CLINICIAN, v1::ROLE_AUDITOR,   v1::ROLE_ADMIN};
 
 using RoleSet = std::set<Role>;
 const RoleSet kEveryone(std::begin(kAllRoles), std::end(kAllRoles));
@@ -88,12 +91,9 @@ const std::map<std::string, RoleSet>& Expected() {
 std::vector<std::string> ApiMethods() {
   // Referencing a message of each file links its descriptor into this binary.
   std::vector<const google::protobuf::FileDescriptor*> files = {
-      v1::Agency::descriptor()->file(),
-      v1::Consultation::descriptor()->file(),
-      v1::Consent::descriptor()->file(),
-      v1::Referral::descriptor()->file(),
-      v1::InboxEvent::descriptor()->file(),
-      v1::AuditEvent::descriptor()->file(),
+      v1::Agency::descriptor()->file(),          v1::Consultation::descriptor()->file(),
+      v1::Consent::descriptor()->file(),         v1::Referral::descriptor()->file(),
+      v1::InboxEvent::descriptor()->file(),      v1::AuditEvent::descriptor()->file(),
       v1::AgencyKeyStatus::descriptor()->file(),
   };
   std::vector<std::string> methods;
@@ -120,9 +120,8 @@ TEST(AuthzTest, EveryCellMatchesExpectation) {
       if (want) {
         EXPECT_TRUE(Authorize(method, role).ok()) << method << " as " << RoleName(role);
       } else {
-        EXPECT_THAT(Authorize(method, role),
-                    StatusIs(absl::StatusCode::kPermissionDenied,
-                             HasSubstr(std::string(RoleName(role)))))
+        EXPECT_THAT(Authorize(method, role), StatusIs(absl::StatusCode::kPermissionDenied,
+                                                      HasSubstr(std::string(RoleName(role)))))
             << method;
       }
     }
@@ -144,10 +143,17 @@ TEST(AuthzTest, UnknownMethodAndUnspecifiedRoleAreDenied) {
   EXPECT_FALSE(IsAllowed("budstikke.v1.DirectoryService/WhoAmI", v1::ROLE_UNSPECIFIED));
 }
 
-TEST(AuthzTest, DenialNamesTheRule) {
-  EXPECT_THAT(Authorize("budstikke.v1.DirectoryService/CreateAgency", v1::ROLE_STAFF),
+TEST(AuthzTest, DenialNamesTheRpcTheRoleAndTheRule) {
+  const absl::Status denied =
+      Authorize("budstikke.v1.DirectoryService/CreateAgency", v1::ROLE_STAFF);
+  EXPECT_THAT(denied,
               StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("authz.DirectoryService.CreateAgency")));
+                       HasSubstr("role 'staff' may not call "
+                                 "budstikke.v1.DirectoryService/CreateAgency (authz.role)")));
+  std::optional<v1::ErrorDetails> details = GetErrorDetails(denied);
+  ASSERT_TRUE(details.has_value());
+  ASSERT_EQ(details->violations_size(), 1);
+  EXPECT_EQ(details->violations(0).rule(), "authz.role");
 }
 
 }  // namespace

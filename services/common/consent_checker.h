@@ -1,5 +1,5 @@
 // ConsentChecker: what the referral service needs from the consent service,
-// without depending on its internals (DESIGN.md "A service never includes
+// without depending on its internals (docs/ARCHITECTURE.md "A service never includes
 // another service's internals"). The consent service implements it in-process
 // (services/consent/consent.h); a gRPC implementation can serve microservices
 // mode.
@@ -23,21 +23,12 @@
 #include "absl/strings/string_view.h"
 #include "budstikke/v1/consent.pb.h"
 #include "services/common/identity.h"
+#include "services/common/policy/consent.h"
 
 namespace budstikke::common {
 
-// The facts of one consent that policy decisions need.
-struct ConsentFacts {
-  std::string id;
-  std::string recording_agency;
-  std::string subject_pseudonym;
-  v1::ConsentGiver giver = v1::CONSENT_GIVER_UNSPECIFIED;
-  v1::ConsentRecipient recipient;
-  std::string purpose;
-  // Last day (inclusive, Norwegian time) the consent holds.
-  v1::Date valid_until;
-  bool revoked = false;
-};
+// The facts of one consent that policy decisions need (no national id).
+using ConsentFacts = policy::ConsentFacts;
 
 class ConsentChecker {
  public:

@@ -5,14 +5,9 @@
 //
 //   auto result = common::RunOn(executor_, [&] { return desk_->Send(caller, req); });
 //
-// Why: a domain call that runs on whichever of gRPC's 8-16 handler threads
-// took the call finds the caches cold (gRPC, TLS and the kernel ran on that
-// core in between). consult_bench, 1 client: Consultations::Ask took 76 us of
-// CPU inside the server against 26 us in a tight loop. On one dedicated
-// thread the same calls stay warm: Ask end to end at 4 clients went from
-// 7.4k to 8.8k req/s on 2 cores (docs/PERFORMANCE.md, Consultations, third
-// round). Limiting concurrency alone (a mutex around the call on gRPC's
-// threads) made it slower (6.5k), so it is the dedicated thread that counts.
+// Why: on whichever of gRPC's handler threads took the call, the domain code
+// finds the caches cold; on a few dedicated threads it stays warm (measured
+// in docs/PERFORMANCE.md, Consultations, third round).
 //
 // Calls run in arrival order; a call made from a worker thread runs inline
 // (no deadlock when domain code nests), and so does a call made once the

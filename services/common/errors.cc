@@ -28,6 +28,15 @@ absl::Status PolicyRefusal(const std::vector<Violation>& violations,
   return WithDetails(absl::FailedPreconditionError(message), details);
 }
 
+absl::Status RuleRefusal(absl::StatusCode code, absl::string_view rule,
+                         absl::string_view description) {
+  v1::ErrorDetails details;
+  v1::PolicyViolation* v = details.add_violations();
+  v->set_rule(std::string(rule));
+  v->set_description(std::string(description));
+  return WithDetails(absl::Status(code, description), details);
+}
+
 std::optional<v1::ErrorDetails> GetErrorDetails(const absl::Status& status) {
   absl::optional<absl::Cord> payload = status.GetPayload(kErrorDetailsTypeUrl);
   if (!payload) return std::nullopt;

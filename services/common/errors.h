@@ -9,8 +9,8 @@
 
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "budstikke/v1/types.pb.h"
@@ -29,6 +29,13 @@ struct Violation {
 // every violation (and optional findings).
 absl::Status PolicyRefusal(const std::vector<Violation>& violations,
                            const std::vector<v1::PiiFinding>& findings = {});
+
+// A refusal by one rule with another code than FAILED_PRECONDITION (e.g.
+// PERMISSION_DENIED "only the operator's admin may create agencies"): the
+// message is `description`, the details carry {rule, description}, so the
+// audit event (audit_event.h) and the client see the same rule id.
+absl::Status RuleRefusal(absl::StatusCode code, absl::string_view rule,
+                         absl::string_view description);
 
 // Any status with the given details attached.
 absl::Status WithDetails(absl::Status status, const v1::ErrorDetails& details);

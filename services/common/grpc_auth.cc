@@ -4,7 +4,7 @@
 #include <grpcpp/security/auth_context.h>
 
 #include "absl/status/status.h"
-#include "services/common/audit_outbox.h"
+#include "services/common/audit_event.h"
 #include "services/common/authz.h"
 #include "storage/status_macros.h"
 
@@ -86,11 +86,8 @@ absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContext* co
   if (!allowed.ok()) {
     const absl::string_view action = AuditActionFor(method);
     if (outbox_ != nullptr && !action.empty()) {
-      v1::AuditEvent e = AllowedEvent(action, KindOfAction(action), "");
-      e.set_outcome(v1::AUDIT_OUTCOME_DENIED);
-      e.set_rule("authz.role");
-      absl::Status recorded = outbox_->Record(caller, std::move(e));
-      if (!recorded.ok()) return recorded;
+      return RecordRefusal(*outbox_, caller, AllowedEvent(action, KindOfAction(action), ""),
+                           allowed);
     }
     return allowed;
   }

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/time/civil_time.h"
 
 namespace budstikke::common {
 namespace {
@@ -80,14 +81,9 @@ DecodeError Decode(const int* d, Decoded* out) {
 }  // namespace
 
 bool IsRealDate(int year, int month, int day) {
-  if (month < 1 || month > 12 || day < 1) return false;
-  static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30,
-                                    31, 31, 30, 31, 30, 31};
-  int max = kDays[month - 1];
-  if (month == 2 && (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))) {
-    max = 29;
-  }
-  return day <= max;
+  // absl::CivilDay normalizes (30 February -> 2 March): a real date survives.
+  const absl::CivilDay d(year, month, day);
+  return d.year() == year && d.month() == month && d.day() == day;
 }
 
 bool IsValidNationalIdDigits(const char* digits, bool allow_synthetic) {
@@ -102,8 +98,7 @@ bool IsValidNationalIdDigits(const char* digits, bool allow_synthetic) {
   return allow_synthetic || !decoded.synthetic;
 }
 
-absl::StatusOr<NationalId> NationalId::Parse(std::string_view text,
-                                             const NationalIdOptions& opts) {
+absl::StatusOr<NationalId> NationalId::Parse(std::string_view text, const NationalIdOptions& opts) {
   std::string digits;
   digits.reserve(11);
   bool non_digit = false;
@@ -125,21 +120,17 @@ absl::StatusOr<NationalId> NationalId::Parse(std::string_view text,
     case DecodeError::kNone:
       break;
     case DecodeError::kFirstCheckDigit:
-      return absl::InvalidArgumentError(
-          "national id has an invalid first check digit");
+      return absl::InvalidArgumentError("national id has an invalid first check digit");
     case DecodeError::kSecondCheckDigit:
-      return absl::InvalidArgumentError(
-          "national id has an invalid second check digit");
+      return absl::InvalidArgumentError("national id has an invalid second check digit");
     case DecodeError::kCentury:
       return absl::InvalidArgumentError(
           "national id individual number does not match the birth year");
     case DecodeError::kDate:
-      return absl::InvalidArgumentError(
-          "national id has an invalid birth date");
+      return absl::InvalidArgumentError("national id has an invalid birth date");
   }
   if (decoded.synthetic && !opts.allow_synthetic) {
-    return absl::InvalidArgumentError(
-        "synthetic national ids are not accepted by this server");
+    return absl::InvalidArgumentError("synthetic national ids are not accepted by this server");
   }
   NationalId id;
   id.digits_ = std::move(digits);

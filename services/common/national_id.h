@@ -1,5 +1,5 @@
 // Norwegian national identity numbers (fødselsnummer, D-number, H-number, and
-// synthetic test numbers), as described in DESIGN.md "Domain rules".
+// synthetic test numbers), as described in docs/ARCHITECTURE.md "Domain rules".
 //
 // Layout: DDMMYY III K1 K2 (11 digits).
 //   - D-number:  day + 40.
@@ -28,6 +28,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
 
 namespace budstikke::common {
 
@@ -62,6 +63,9 @@ class NationalId {
   // day itself; someone born 29 February turns a year older on 1 March in
   // non-leap years). Negative when the date precedes the birth date.
   int AgeOn(int year, int month, int day) const;
+  int AgeOn(const absl::CivilDay& day) const {
+    return AgeOn(static_cast<int>(day.year()), day.month(), day.day());
+  }
 
   // The normalized 11 digits. Sensitive: never log.
   const std::string& digits() const { return digits_; }
@@ -69,9 +73,7 @@ class NationalId {
   friend bool operator==(const NationalId& a, const NationalId& b) {
     return a.digits_ == b.digits_;
   }
-  friend bool operator!=(const NationalId& a, const NationalId& b) {
-    return !(a == b);
-  }
+  friend bool operator!=(const NationalId& a, const NationalId& b) { return !(a == b); }
 
  private:
   NationalId() = default;

@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <memory>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/unknown_field_set.h"
@@ -31,10 +31,7 @@ std::string TimeOrderedId(absl::string_view prefix, absl::Time now, size_t rando
 
 std::string InvertedTimeMicros(absl::Time t) {
   const uint64_t micros = static_cast<uint64_t>(absl::ToUnixMicros(t));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%020llu",
-                static_cast<unsigned long long>(std::numeric_limits<int64_t>::max() - micros));
-  return buf;
+  return absl::StrFormat("%020d", std::numeric_limits<int64_t>::max() - micros);
 }
 
 std::string Frame(absl::string_view a, absl::string_view b) {

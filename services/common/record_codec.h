@@ -23,10 +23,9 @@ std::string RandomHexId(absl::string_view prefix, size_t random_bytes);
 
 // `prefix`, then the milliseconds since the epoch of `now` as 12 hex digits,
 // then `random_bytes` bytes from storage::RandomBytes as hex: ids that sort by
-// creation time, like UUIDv7. Record keys made of new ids then land next to
-// each other in RocksDB's memtable, whose insert hint skips the search from
-// the top of the skip list (BM_DomainSend: 50 -> 45 us; docs/PERFORMANCE.md,
-// Referrals). The time is no secret: the list indexes hold it in their keys.
+// creation time, like UUIDv7, so new record keys land next to each other in
+// RocksDB's memtable (docs/PERFORMANCE.md, Referrals). The time is no secret:
+// the list indexes hold it in their keys.
 std::string TimeOrderedId(absl::string_view prefix, absl::Time now, size_t random_bytes = 10);
 
 // 20-digit decimal of (INT64_MAX - microseconds since the epoch): byte order
@@ -38,12 +37,11 @@ std::string Frame(absl::string_view a, absl::string_view b);
 // The inverse of Frame; false if `framed` is shorter than its length says.
 bool Unframe(absl::string_view framed, std::string* a, std::string* b);
 
-// Protobuf 3.21 checks the UTF-8 of every proto3 string it serializes, at
-// ~2.4 ns per byte once a text has a non-ASCII letter: a referral with a
-// 4 KiB Norwegian reason took 9.7 us to serialize (docs/PERFORMANCE.md,
-// Consultations, fourth round). The two functions below skip that check for
-// strings of kLongString bytes or more. Meant for messages built from parsed
-// requests, whose strings protobuf checked when gRPC parsed them.
+// Protobuf 3.21 checks the UTF-8 of every proto3 string it serializes, which
+// is costly for long Norwegian texts (docs/PERFORMANCE.md, Consultations,
+// fourth round). The two functions below skip that check for strings of
+// kLongString bytes or more. Meant for messages built from parsed requests,
+// whose strings protobuf checked when gRPC parsed them.
 inline constexpr size_t kLongString = 256;
 
 // Moves every long string of `m` and of its sub-messages (maps excepted) into

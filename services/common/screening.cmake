@@ -4,7 +4,7 @@ set(_screening_dir ${CMAKE_CURRENT_LIST_DIR})
 budstikke_cc_library(NAME national_id
   SRCS ${_screening_dir}/national_id.cc
   HDRS ${_screening_dir}/national_id.h
-  DEPS absl::status absl::statusor)
+  DEPS absl::status absl::statusor absl::time)
 
 # Header-only synthetic-id generator for tests of any module.
 budstikke_cc_library(NAME national_id_testing

@@ -2,13 +2,9 @@
 // benchmarks' servers, so the echo baselines run with the same settings).
 //
 // gRPC's synchronous server keeps between MIN_POLLERS and MAX_POLLERS threads
-// waiting for calls; a thread that finishes a call while MAX_POLLERS others
-// are waiting exits, and one is created when fewer than MIN_POLLERS wait. The
-// defaults (1 and 2) made a handler that blocks for tens of microseconds (a
-// RocksDB write) create and destroy a thread for most calls: 632 thread
-// creations in a one-second consult_bench run, each paying for a new stack
-// and RocksDB's per-thread state. With these values there are none after
-// start-up (docs/PERFORMANCE.md, Consultations).
+// waiting for calls. With its defaults (1 and 2) a handler that blocks on a
+// RocksDB write makes gRPC create and destroy a thread for most calls; these
+// values keep the threads (docs/PERFORMANCE.md, Consultations).
 #ifndef BUDSTIKKE_SERVICES_COMMON_SERVER_THREADS_H_
 #define BUDSTIKKE_SERVICES_COMMON_SERVER_THREADS_H_
 

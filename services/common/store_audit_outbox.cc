@@ -1,27 +1,20 @@
 #include "services/common/store_audit_outbox.h"
 
 #include "services/common/time_util.h"
+#include "storage/big_endian.h"
 
 namespace budstikke::common {
 
-std::string StoreAuditOutbox::KeyFor(uint64_t sequence) {
-  std::string key(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    key[i] = static_cast<char>(sequence & 0xff);
-    sequence >>= 8;
-  }
-  return key;
-}
+std::string StoreAuditOutbox::KeyFor(uint64_t sequence) { return storage::BigEndian64(sequence); }
 
-absl::StatusOr<std::unique_ptr<StoreAuditOutbox>> StoreAuditOutbox::Create(
-    storage::Store* store, const Clock* clock) {
+absl::StatusOr<std::unique_ptr<StoreAuditOutbox>> StoreAuditOutbox::Create(storage::Store* store,
+                                                                           const Clock* clock) {
   uint64_t next = 0;
   std::unique_ptr<storage::Iterator> it = store->Scan(kAuditOutboxColumnFamily, "");
   for (; it->Valid(); it->Next()) {
     std::string_view k = it->key();
     if (k.size() != 8) continue;
-    uint64_t seq = 0;
-    for (char c : k) seq = (seq << 8) | static_cast<unsigned char>(c);
+    const uint64_t seq = storage::LoadBigEndian64(k);
     next = std::max(next, seq + 1);
   }
   if (!it->status().ok()) return it->status();
@@ -52,8 +45,8 @@ absl::Status StoreAuditOutbox::Add(storage::WriteBatch* batch, const Caller& cal
 
 absl::Status StoreAuditOutbox::RecordEvent(const Caller& caller, v1::AuditEvent event) {
   Fill(caller, &event);
-  absl::Status s = store_->Put(kAuditOutboxColumnFamily, KeyFor(next_.fetch_add(1)),
-                               event.SerializeAsString());
+  absl::Status s =
+      store_->Put(kAuditOutboxColumnFamily, KeyFor(next_.fetch_add(1)), event.SerializeAsString());
   if (!s.ok()) {
     ReportHealth(false);
     return s;

@@ -1,10 +1,16 @@
 #include "services/consent/consent.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/common/audit_event.h"
 #include "services/common/errors.h"
+#include "services/common/idempotency.h"
 #include "services/common/national_id.h"
+#include "services/common/paging.h"
 #include "services/common/record_codec.h"
+#include "services/common/sealed_records.h"
 #include "services/common/time_util.h"
 #include "storage/status_macros.h"
 
@@ -13,27 +19,17 @@ namespace budstikke::consent {
 namespace {
 
 using common::Caller;
-using common::Frame;
-using common::Unframe;
 std::string NewId(absl::string_view prefix, absl::Time now) {
   return common::TimeOrderedId(prefix, now);
 }
 std::string InvertedTime(absl::Time t) { return common::InvertedTimeMicros(t); }
 
 constexpr char kNotFound[] = "consent not found";
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 500;
 
 std::string RecordKey(absl::string_view id) { return absl::StrCat("c/", id); }
+std::string FactsKey(absl::string_view id) { return absl::StrCat("f/", id); }
 
-v1::Actor ActorOf(const Caller& caller) {
-  v1::Actor a;
-  a.set_agency(caller.identity.agency);
-  a.set_user(caller.identity.user);
-  a.set_role(caller.identity.role);
-  a.set_service(caller.via_service);
-  return a;
-}
+constexpr char kRecordKind[] = "consent.record";
 
 v1::AuditEvent Event(const std::string& action, const std::string& id, const std::string& subject,
                      const std::string& request_id) {
@@ -53,15 +49,13 @@ size_t Utf8Length(absl::string_view s) {
 }  // namespace
 
 ConsentRegistry::ConsentRegistry(storage::Store* store, storage::Keyring* keyring,
-                                 std::unique_ptr<storage::Envelope> envelope,
-                                 std::unique_ptr<storage::Pseudonymizer> pseudonymizer,
+                                 std::unique_ptr<common::SealedRecords> records,
                                  common::AuditOutbox* audit, common::InboxWriter* inbox,
                                  const common::AgencyLookup* directory, const common::Clock* clock,
                                  ConsentOptions options)
     : store_(store),
       keyring_(keyring),
-      envelope_(std::move(envelope)),
-      pseudonymizer_(std::move(pseudonymizer)),
+      records_(std::move(records)),
       audit_(audit),
       inbox_(inbox),
       directory_(directory),
@@ -72,15 +66,13 @@ absl::StatusOr<std::unique_ptr<ConsentRegistry>> ConsentRegistry::Create(
     storage::Store* store, storage::Keyring* keyring, common::AuditOutbox* audit,
     common::InboxWriter* inbox, const common::AgencyLookup* directory, const common::Clock* clock,
     ConsentOptions options) {
-  BUDSTIKKE_ASSIGN_OR_RETURN(auto envelope, storage::Envelope::Create(keyring));
-  BUDSTIKKE_ASSIGN_OR_RETURN(auto pseudonymizer, storage::Pseudonymizer::Create(*keyring));
-  return std::unique_ptr<ConsentRegistry>(
-      new ConsentRegistry(store, keyring, std::move(envelope), std::move(pseudonymizer), audit,
-                          inbox, directory, clock, std::move(options)));
+  BUDSTIKKE_ASSIGN_OR_RETURN(auto records, common::SealedRecords::Create(keyring));
+  return std::unique_ptr<ConsentRegistry>(new ConsentRegistry(
+      store, keyring, std::move(records), audit, inbox, directory, clock, std::move(options)));
 }
 
-referral::CivilDate ConsentRegistry::Today() const {
-  return referral::DateOf(clock_->Now(), options_.zone);
+policy::CivilDate ConsentRegistry::Today() const {
+  return policy::DateOf(clock_->Now(), options_.zone);
 }
 
 absl::Status ConsentRegistry::Commit(storage::WriteBatch batch,
@@ -90,13 +82,12 @@ absl::Status ConsentRegistry::Commit(storage::WriteBatch batch,
   return store_->Write(std::move(batch));
 }
 
-absl::Status ConsentRegistry::RecordDenied(const Caller& caller, const std::string& action,
-                                           const std::string& id, const std::string& subject,
-                                           const std::string& rule, const std::string& request_id) {
-  v1::AuditEvent e = Event(action, id, subject, request_id);
-  e.set_outcome(v1::AUDIT_OUTCOME_DENIED);
-  e.set_rule(rule);
-  return audit_->Record(caller, std::move(e));
+absl::Status ConsentRegistry::Refuse(const Caller& caller, const std::string& action,
+                                     const std::string& subject, const std::string& request_id,
+                                     const std::vector<common::Violation>& violations) {
+  v1::AuditEvent e = Event(action, "", subject, request_id);
+  e.clear_consent_id();
+  return common::RecordRefusal(*audit_, caller, std::move(e), common::PolicyRefusal(violations));
 }
 
 absl::Status ConsentRegistry::RecordRead(const Caller& caller, const Stored& stored,
@@ -106,43 +97,74 @@ absl::Status ConsentRegistry::RecordRead(const Caller& caller, const Stored& sto
   return recorded;
 }
 
-absl::StatusOr<ConsentRegistry::Stored> ConsentRegistry::Load(absl::string_view id) const {
+absl::StatusOr<ConsentRegistry::Stored> ConsentRegistry::Read(absl::string_view id,
+                                                              bool facts_only) const {
   if (id.empty() || id.size() > 128) return absl::NotFoundError(kNotFound);
-  const std::string key = RecordKey(id);
+  const std::string key = facts_only ? FactsKey(id) : RecordKey(id);
   auto value = store_->Get(kColumnFamily, key);
   if (absl::IsNotFound(value.status())) return absl::NotFoundError(kNotFound);
   if (!value.ok()) return value.status();
+  BUDSTIKKE_ASSIGN_OR_RETURN(auto opened, records_->Open(kColumnFamily, key, *value, ""));
   Stored stored;
-  std::string sealed;
-  if (!Unframe(*value, &stored.pseudonym, &sealed)) {
-    return absl::DataLossError("consent record is malformed");
-  }
-  BUDSTIKKE_ASSIGN_OR_RETURN(auto readers, storage::Envelope::Readers(sealed));
-  if (readers.empty()) return absl::DataLossError("consent record has no reader");
-  BUDSTIKKE_ASSIGN_OR_RETURN(std::string plain,
-                             envelope_->Open(kColumnFamily, key, sealed, readers[0].agency));
-  if (!stored.consent.ParseFromString(plain)) {
+  stored.pseudonym = std::move(opened.pseudonym);
+  if (!stored.consent.ParseFromString(opened.plaintext)) {
     return absl::DataLossError("consent record does not parse");
   }
   return stored;
 }
 
-absl::StatusOr<std::string> ConsentRegistry::Encode(const Stored& stored) const {
-  const std::string key = RecordKey(stored.consent.id());
-  BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed,
-                             envelope_->Seal(kColumnFamily, key, stored.consent.SerializeAsString(),
-                                             {stored.consent.recording_agency()}));
-  return Frame(stored.pseudonym, sealed);
+absl::StatusOr<ConsentRegistry::Stored> ConsentRegistry::Load(absl::string_view id) const {
+  return Read(id, /*facts_only=*/false);
 }
 
-v1::Consent ConsentRegistry::Present(const v1::Consent& consent, bool with_subject) const {
-  v1::Consent out = consent;
-  if (out.status() == v1::CONSENT_STATUS_ACTIVE &&
-      referral::FromProto(out.valid_until()) < Today()) {
-    out.set_status(v1::CONSENT_STATUS_EXPIRED);
-  }
+absl::StatusOr<ConsentRegistry::Stored> ConsentRegistry::LoadFacts(absl::string_view id) const {
+  auto facts = Read(id, /*facts_only=*/true);
+  if (absl::IsNotFound(facts.status())) return Load(id);  // recorded before the index existed
+  return facts;
+}
+
+absl::Status ConsentRegistry::Put(const Stored& stored, storage::WriteBatch* batch) const {
+  const v1::Consent& c = stored.consent;
+  const std::vector<std::string> readers = {c.recording_agency()};
+  const std::string key = RecordKey(c.id());
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string value, records_->Seal(kColumnFamily, key, stored.pseudonym,
+                                                               c.SerializeAsString(), readers));
+  batch->Put(kColumnFamily, key, value);
+  // The facts index: what policy decisions need, without the national id.
+  v1::Consent facts;
+  facts.set_id(c.id());
+  facts.set_status(c.status());
+  facts.set_giver(c.giver());
+  *facts.mutable_recipient() = c.recipient();
+  facts.set_purpose(c.purpose());
+  *facts.mutable_valid_until() = c.valid_until();
+  facts.set_recording_agency(c.recording_agency());
+  const std::string fkey = FactsKey(c.id());
+  BUDSTIKKE_ASSIGN_OR_RETURN(
+      std::string fvalue,
+      records_->Seal(kColumnFamily, fkey, stored.pseudonym, facts.SerializeAsString(), readers));
+  batch->Put(kColumnFamily, fkey, fvalue);
+  return absl::OkStatus();
+}
+
+v1::Consent ConsentRegistry::Present(const Stored& stored, bool with_subject) const {
+  v1::Consent out = stored.consent;
+  out.set_status(policy::ConsentStatusOn(FactsOf(stored), Today()));
   if (!with_subject) out.clear_subject_national_id();
   return out;
+}
+
+common::ConsentFacts ConsentRegistry::FactsOf(const Stored& stored) {
+  common::ConsentFacts f;
+  f.id = stored.consent.id();
+  f.recording_agency = stored.consent.recording_agency();
+  f.subject_pseudonym = stored.pseudonym;
+  f.giver = stored.consent.giver();
+  f.recipient = stored.consent.recipient();
+  f.purpose = stored.consent.purpose();
+  f.valid_until = stored.consent.valid_until();
+  f.revoked = stored.consent.status() == v1::CONSENT_STATUS_REVOKED;
+  return f;
 }
 
 absl::StatusOr<bool> ConsentRegistry::MaySee(const Stored& stored, absl::string_view agency) const {
@@ -158,9 +180,7 @@ absl::StatusOr<bool> ConsentRegistry::MaySee(const Stored& stored, absl::string_
 
 absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
                                                     const v1::RecordConsentRequest& req) {
-  if (req.request_id().empty() || req.request_id().size() > 128) {
-    return absl::InvalidArgumentError("request_id is required (1-128 characters)");
-  }
+  BUDSTIKKE_RETURN_IF_ERROR(common::ValidateRequestId(req.request_id()));
   // Synthetic ids parse; refusing them is a policy rule (below).
   auto nid = common::NationalId::Parse(req.subject_national_id());
   if (!nid.ok()) {
@@ -206,39 +226,39 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
   // One reading of the clock: the day of the age and validity checks is the
   // day the consent is stamped with.
   const absl::Time now = clock_->Now();
-  const referral::CivilDate today = referral::DateOf(now, options_.zone);
-  referral::CivilDate valid_until = referral::AddYears(today, 1);
+  const policy::CivilDate today = policy::DateOf(now, options_.zone);
+  policy::CivilDate valid_until = policy::AddYears(today, 1);
   if (req.has_valid_until()) {
     const v1::Date& d = req.valid_until();
     if (!common::IsRealDate(d.year(), d.month(), d.day())) {
       return absl::InvalidArgumentError("valid_until is not a real date");
     }
-    valid_until = referral::FromProto(d);
+    valid_until = policy::FromProto(d);
     if (valid_until < today) return absl::InvalidArgumentError("valid_until is in the past");
   }
-  BUDSTIKKE_ASSIGN_OR_RETURN(std::string pseudonym, pseudonymizer_->Pseudonymize(nid->digits()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string pseudonym, records_->Pseudonymize(nid->digits()));
 
   absl::MutexLock lock(&mu_);
   const std::string req_key = absl::StrCat("q/", caller.agency(), "/", req.request_id());
+  const std::string fingerprint = common::RequestFingerprint(kRecordKind, req);
   auto existing = store_->Get(kColumnFamily, req_key);
   if (existing.ok()) {
-    BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(*existing));
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::string id,
+                               common::ReplayedId(*existing, fingerprint, req.request_id()));
+    BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id));
     // A retry returns the consent with the national id: a read, audited first.
     BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, stored, req.request_id()));
-    return Present(stored.consent, /*with_subject=*/true);
+    return Present(stored, /*with_subject=*/true);
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
 
-  const int age = nid->AgeOn(today.year, today.month, today.day);
-  auto violations = referral::NationalIdViolations(options_.rules, nid->is_synthetic());
-  for (auto& v : referral::GiverViolations(options_.rules, req.giver(), age)) {
+  const int age = nid->AgeOn(today);
+  auto violations = policy::NationalIdViolations(options_.rules, nid->is_synthetic());
+  for (auto& v : policy::GiverViolations(options_.rules, req.giver(), age)) {
     violations.push_back(std::move(v));
   }
   if (!violations.empty()) {
-    BUDSTIKKE_RETURN_IF_ERROR(RecordDenied(caller, "consent.record", "", pseudonym,
-                                           absl::StrJoin(referral::RuleIds(violations), ","),
-                                           req.request_id()));
-    return common::PolicyRefusal(violations);
+    return Refuse(caller, kRecordKind, pseudonym, req.request_id(), violations);
   }
 
   BUDSTIKKE_RETURN_IF_ERROR(keyring_->EnsureAgencyKey(caller.agency()).status());
@@ -254,23 +274,22 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
   c.set_purpose(req.purpose());
   c.set_scope(req.scope());
   c.set_method(req.method());
-  *c.mutable_valid_until() = referral::ToProto(valid_until);
+  *c.mutable_valid_until() = policy::ToProto(valid_until);
   c.set_recording_agency(caller.agency());
-  *c.mutable_recorded_by() = ActorOf(caller);
+  *c.mutable_recorded_by() = common::ActorOf(caller);
   *c.mutable_record_time() = common::ToProtoTime(now);
 
-  BUDSTIKKE_ASSIGN_OR_RETURN(std::string value, Encode(stored));
   const std::string inv = InvertedTime(now);
   storage::WriteBatch batch;
-  batch.Put(kColumnFamily, RecordKey(c.id()), value);
+  BUDSTIKKE_RETURN_IF_ERROR(Put(stored, &batch));
   batch.Put(kColumnFamily, absl::StrCat("l/", caller.agency(), "/", inv, "/", c.id()), "");
   batch.Put(kColumnFamily,
             absl::StrCat("s/", caller.agency(), "/", pseudonym, "/", inv, "/", c.id()), "");
-  batch.Put(kColumnFamily, req_key, c.id());
+  batch.Put(kColumnFamily, req_key, common::RequestRecord(c.id(), fingerprint));
   BUDSTIKKE_RETURN_IF_ERROR(
       audit_->Add(&batch, caller, Event("consent.record", c.id(), pseudonym, req.request_id())));
   BUDSTIKKE_RETURN_IF_ERROR(Commit(std::move(batch), {}));
-  return Present(c, /*with_subject=*/true);
+  return Present(stored, /*with_subject=*/true);
 }
 
 absl::StatusOr<v1::Consent> ConsentRegistry::Revoke(const Caller& caller,
@@ -291,12 +310,11 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Revoke(const Caller& caller,
     } else {
       v1::Consent& c = stored.consent;
       c.set_status(v1::CONSENT_STATUS_REVOKED);
-      *c.mutable_revoked_by() = ActorOf(caller);
+      *c.mutable_revoked_by() = common::ActorOf(caller);
       c.set_revoke_reason(req.reason());
       *c.mutable_revoke_time() = common::ToProtoTime(clock_->Now());
-      BUDSTIKKE_ASSIGN_OR_RETURN(std::string value, Encode(stored));
       storage::WriteBatch batch;
-      batch.Put(kColumnFamily, RecordKey(c.id()), value);
+      BUDSTIKKE_RETURN_IF_ERROR(Put(stored, &batch));
       BUDSTIKKE_RETURN_IF_ERROR(
           audit_->Add(&batch, caller, Event("consent.revoke", c.id(), stored.pseudonym, "")));
       std::vector<common::InboxDelivery> events;
@@ -313,18 +331,10 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Revoke(const Caller& caller,
   // The revocation is durable: every read from now on sees it. Now withdraw
   // the referrals under it that were not acknowledged.
   if (observer_ != nullptr) {
-    common::ConsentFacts facts;
-    facts.id = stored.consent.id();
-    facts.recording_agency = stored.consent.recording_agency();
-    facts.subject_pseudonym = stored.pseudonym;
-    facts.giver = stored.consent.giver();
-    facts.recipient = stored.consent.recipient();
-    facts.purpose = stored.consent.purpose();
-    facts.valid_until = stored.consent.valid_until();
-    facts.revoked = true;
+    const common::ConsentFacts facts = FactsOf(stored);
     BUDSTIKKE_RETURN_IF_ERROR(observer_->OnConsentRevoked(caller, facts));
   }
-  return Present(stored.consent, stored.consent.recording_agency() == caller.agency());
+  return Present(stored, stored.consent.recording_agency() == caller.agency());
 }
 
 absl::StatusOr<v1::Consent> ConsentRegistry::Get(const Caller& caller, absl::string_view id) {
@@ -334,13 +344,12 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Get(const Caller& caller, absl::str
   auto recorded =
       audit_->Record(caller, Event("consent.read", stored.consent.id(), stored.pseudonym, ""));
   if (!recorded.ok()) return recorded;
-  return Present(stored.consent, stored.consent.recording_agency() == caller.agency());
+  return Present(stored, stored.consent.recording_agency() == caller.agency());
 }
 
 absl::StatusOr<v1::ListConsentsResponse> ConsentRegistry::List(const Caller& caller,
                                                                const v1::ListConsentsRequest& req) {
-  int page_size = req.page_size() <= 0 ? kDefaultPageSize : req.page_size();
-  if (page_size > kMaxPageSize) page_size = kMaxPageSize;
+  BUDSTIKKE_ASSIGN_OR_RETURN(int page_size, common::PageSize(req.page_size()));
   std::string prefix = absl::StrCat("l/", caller.agency(), "/");
   std::string subject;
   if (!req.subject_national_id().empty()) {
@@ -349,45 +358,29 @@ absl::StatusOr<v1::ListConsentsResponse> ConsentRegistry::List(const Caller& cal
       return absl::InvalidArgumentError(
           absl::StrCat("subject_national_id: ", nid.status().message()));
     }
-    BUDSTIKKE_ASSIGN_OR_RETURN(subject, pseudonymizer_->Pseudonymize(nid->digits()));
-    auto violations = referral::NationalIdViolations(options_.rules, nid->is_synthetic());
-    if (!violations.empty()) {
-      BUDSTIKKE_RETURN_IF_ERROR(RecordDenied(caller, "consent.list", "", subject,
-                                             absl::StrJoin(referral::RuleIds(violations), ","),
-                                             ""));
-      return common::PolicyRefusal(violations);
-    }
+    BUDSTIKKE_ASSIGN_OR_RETURN(subject, records_->Pseudonymize(nid->digits()));
+    auto violations = policy::NationalIdViolations(options_.rules, nid->is_synthetic());
+    if (!violations.empty()) return Refuse(caller, "consent.list", subject, "", violations);
     prefix = absl::StrCat("s/", caller.agency(), "/", subject, "/");
   }
-  auto it = store_->Scan(kColumnFamily, prefix);
-  if (!req.page_token().empty()) {
-    it->Seek(absl::StrCat(prefix, req.page_token()));
-  }
   v1::ListConsentsResponse resp;
-  std::vector<std::string> ids;
-  for (; it->Valid(); it->Next()) {
-    std::string_view key = it->key();
-    std::string_view rest = key.substr(prefix.size());
-    if (resp.consents_size() >= page_size) {
-      resp.set_next_page_token(std::string(rest));
-      break;
-    }
-    const size_t slash = rest.rfind('/');
-    const std::string id(rest.substr(slash + 1));
-    auto loaded = Load(id);
+  auto row = [&](absl::string_view rest) -> absl::StatusOr<bool> {
+    auto loaded = Load(rest.substr(rest.rfind('/') + 1));
     // Sealed under a key version that was shredded: unreadable for good, so
     // the page lists the readable ones instead of failing forever.
-    if (absl::IsFailedPrecondition(loaded.status())) continue;
+    if (absl::IsFailedPrecondition(loaded.status())) return false;
     if (!loaded.ok()) return loaded.status();
-    v1::Consent c = Present(loaded->consent, /*with_subject=*/false);
-    if (req.statuses_size() > 0) {
-      bool match = false;
-      for (int s : req.statuses()) match |= s == c.status();
-      if (!match) continue;
+    v1::Consent c = Present(*loaded, /*with_subject=*/false);
+    if (req.statuses_size() > 0 && std::find(req.statuses().begin(), req.statuses().end(),
+                                             c.status()) == req.statuses().end()) {
+      return false;
     }
     *resp.add_consents() = std::move(c);
-  }
-  BUDSTIKKE_RETURN_IF_ERROR(it->status());
+    return true;
+  };
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string next, common::ScanPage(*store_, kColumnFamily, prefix,
+                                                                req.page_token(), page_size, row));
+  resp.set_next_page_token(next);
   v1::AuditEvent e = Event("consent.list", "", subject, "");
   e.clear_consent_id();
   auto recorded = audit_->Record(caller, std::move(e));
@@ -397,17 +390,8 @@ absl::StatusOr<v1::ListConsentsResponse> ConsentRegistry::List(const Caller& cal
 
 absl::StatusOr<common::ConsentFacts> ConsentRegistry::GetConsentFacts(
     absl::string_view consent_id) const {
-  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(consent_id));
-  common::ConsentFacts f;
-  f.id = stored.consent.id();
-  f.recording_agency = stored.consent.recording_agency();
-  f.subject_pseudonym = stored.pseudonym;
-  f.giver = stored.consent.giver();
-  f.recipient = stored.consent.recipient();
-  f.purpose = stored.consent.purpose();
-  f.valid_until = stored.consent.valid_until();
-  f.revoked = stored.consent.status() == v1::CONSENT_STATUS_REVOKED;
-  return f;
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, LoadFacts(consent_id));
+  return FactsOf(stored);
 }
 
 }  // namespace budstikke::consent

@@ -1,10 +1,13 @@
 // ConsentRegistry: recorded consents to disclose a named child's information
 // (domain logic, no gRPC). See consent.proto for the API contract and
-// DESIGN.md "Domain rules" / "Settled details".
+// docs/ARCHITECTURE.md "Domain rules" / "Settled details".
 //
 // Storage, column family "consent" (keys hold no personal data):
 //   c/<id>                               framed(subject pseudonym, envelope of
 //                                        v1::Consent sealed for the recording agency)
+//   f/<id>                               the facts index: the same, without the
+//                                        national id and scope (GetConsentFacts,
+//                                        so referral reads never decrypt the id)
 //   l/<agency>/<inverted micros>/<id>    list index of the recording agency
 //   s/<agency>/<pseudonym>/<inv>/<id>    list index by subject
 //   q/<agency>/<request id>              id of the consent a Record created
@@ -35,7 +38,10 @@
 #include "services/common/consent_checker.h"
 #include "services/common/identity.h"
 #include "services/common/inbox_writer.h"
-#include "services/referral/policy.h"
+#include "services/common/policy/consent.h"
+#include "services/common/policy/dates.h"
+#include "services/common/policy/rules.h"
+#include "services/common/sealed_records.h"
 #include "storage/envelope.h"
 #include "storage/keyring.h"
 #include "storage/pseudonymizer.h"
@@ -47,9 +53,9 @@ inline constexpr char kColumnFamily[] = "consent";
 
 struct ConsentOptions {
   // Includes refuse_synthetic_ids (national_id.synthetic_refused).
-  referral::PolicyRules rules;
+  policy::PolicyRules rules;
   // Days are Norwegian calendar days.
-  absl::TimeZone zone = referral::NorwegianTimeZone();
+  absl::TimeZone zone = policy::NorwegianTimeZone();
 };
 
 class ConsentRegistry final : public common::ConsentChecker {
@@ -87,31 +93,37 @@ class ConsentRegistry final : public common::ConsentChecker {
   };
 
   ConsentRegistry(storage::Store* store, storage::Keyring* keyring,
-                  std::unique_ptr<storage::Envelope> envelope,
-                  std::unique_ptr<storage::Pseudonymizer> pseudonymizer, common::AuditOutbox* audit,
+                  std::unique_ptr<common::SealedRecords> records, common::AuditOutbox* audit,
                   common::InboxWriter* inbox, const common::AgencyLookup* directory,
                   const common::Clock* clock, ConsentOptions options);
 
   absl::StatusOr<Stored> Load(absl::string_view id) const;
-  absl::StatusOr<std::string> Encode(const Stored& stored) const;
+  // The facts index entry of consent `id` (national id and scope cleared);
+  // the full record for a consent recorded before the index existed.
+  absl::StatusOr<Stored> LoadFacts(absl::string_view id) const;
+  // The record (or with `facts_only` its facts index entry) of consent `id`.
+  absl::StatusOr<Stored> Read(absl::string_view id, bool facts_only) const;
+  // Puts the record and its facts index entry into `batch`.
+  absl::Status Put(const Stored& stored, storage::WriteBatch* batch) const;
   // Whether `agency` may Get/Revoke the consent.
   absl::StatusOr<bool> MaySee(const Stored& stored, absl::string_view agency) const;
   // Status with EXPIRED computed for today; the national id cleared unless
   // `with_subject`.
-  v1::Consent Present(const v1::Consent& consent, bool with_subject) const;
+  v1::Consent Present(const Stored& stored, bool with_subject) const;
+  static common::ConsentFacts FactsOf(const Stored& stored);
   absl::Status Commit(storage::WriteBatch batch, std::vector<common::InboxDelivery> events);
-  absl::Status RecordDenied(const common::Caller& caller, const std::string& action,
-                            const std::string& id, const std::string& subject,
-                            const std::string& rule, const std::string& request_id);
+  // Records the refusal of `action` (DENIED, every rule id) and returns it.
+  absl::Status Refuse(const common::Caller& caller, const std::string& action,
+                      const std::string& subject, const std::string& request_id,
+                      const std::vector<common::Violation>& violations);
   // Records "consent.read" for `stored`; UNAVAILABLE if it cannot.
   absl::Status RecordRead(const common::Caller& caller, const Stored& stored,
                           const std::string& request_id);
-  referral::CivilDate Today() const;
+  policy::CivilDate Today() const;
 
   storage::Store* const store_;
   storage::Keyring* const keyring_;
-  const std::unique_ptr<storage::Envelope> envelope_;
-  const std::unique_ptr<storage::Pseudonymizer> pseudonymizer_;
+  const std::unique_ptr<common::SealedRecords> records_;
   common::AuditOutbox* const audit_;
   common::InboxWriter* const inbox_;
   const common::AgencyLookup* const directory_;

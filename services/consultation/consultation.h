@@ -43,6 +43,7 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,6 +61,7 @@
 #include "services/common/identity.h"
 #include "services/common/inbox_writer.h"
 #include "services/common/pii/scanner.h"
+#include "services/common/policy/rules.h"
 #include "storage/envelope.h"
 #include "storage/keyring.h"
 #include "storage/store.h"
@@ -68,7 +70,7 @@ namespace budstikke::consultation {
 
 inline constexpr char kColumnFamily[] = "consultations";
 
-// Rule ids (DESIGN.md, docs/API.md).
+// Rule ids (docs/ARCHITECTURE.md, docs/API.md).
 inline constexpr char kRulePiiRefused[] = "consultation.pii.refused";
 inline constexpr char kRulePiiUnacknowledged[] = "consultation.pii.unacknowledged";
 inline constexpr char kRuleAlreadyClaimed[] = "consultation.already_claimed";
@@ -96,10 +98,12 @@ class Consultations {
     absl::Duration retention = absl::Hours(24 * 90);
     // Maximum CheckText input.
     size_t max_check_text_bytes = 100000;
+    // Agency types that answer consultations (policy::PolicyRules).
+    std::set<v1::AgencyType> recipient_types = policy::PolicyRules().consultation_recipients;
   };
 
   struct Deps {
-    storage::Store* store = nullptr;          // with kColumnFamily
+    storage::Store* store = nullptr;  // with kColumnFamily
     storage::Keyring* keyring = nullptr;
     const storage::Envelope* envelope = nullptr;
     common::AuditOutbox* audit = nullptr;
@@ -123,8 +127,8 @@ class Consultations {
   absl::StatusOr<v1::Consultation> Claim(const common::Caller& caller, absl::string_view id);
   absl::StatusOr<v1::Consultation> Answer(const common::Caller& caller,
                                           const v1::AnswerConsultationRequest& request);
-  absl::StatusOr<v1::Consultation> AddMessage(
-      const common::Caller& caller, const v1::AddConsultationMessageRequest& request);
+  absl::StatusOr<v1::Consultation> AddMessage(const common::Caller& caller,
+                                              const v1::AddConsultationMessageRequest& request);
   absl::StatusOr<v1::Consultation> Close(const common::Caller& caller, absl::string_view id);
   // With content; audited before it is returned.
   absl::StatusOr<v1::Consultation> Get(const common::Caller& caller, absl::string_view id);
@@ -167,11 +171,12 @@ class Consultations {
   absl::Status RecordRead(const common::Caller& caller, const std::string& id,
                           const std::string& request_id);
   // Shared by Answer and AddMessage.
-  absl::StatusOr<v1::Consultation> AppendMessage(const common::Caller& caller,
-                                                 const std::string& request_id,
-                                                 const std::string& id, const std::string& text,
-                                                 const google::protobuf::RepeatedField<uint32_t>& acks,
-                                                 bool is_answer);
+  // `request` (the Answer or AddMessage request) is fingerprinted for
+  // idempotency.
+  absl::StatusOr<v1::Consultation> AppendMessage(
+      const common::Caller& caller, const google::protobuf::Message& request,
+      const std::string& request_id, const std::string& id, const std::string& text,
+      const google::protobuf::RepeatedField<uint32_t>& acks, bool is_answer);
   absl::Mutex& StripeFor(absl::string_view key);
   void RetentionLoop(absl::Duration interval);
 
@@ -180,7 +185,7 @@ class Consultations {
   std::array<absl::Mutex, 64> stripes_;
   absl::Mutex keys_mu_;
   absl::flat_hash_set<std::string> keyed_agencies_;  // guarded by keys_mu_
-  absl::Mutex retention_mu_;  // one retention run at a time
+  absl::Mutex retention_mu_;                         // one retention run at a time
   std::unique_ptr<absl::Notification> stop_;
   std::thread retention_thread_;
 };

@@ -8,6 +8,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/audit_event.h"
+#include "services/common/errors.h"
+#include "services/common/idempotency.h"
 #include "services/common/time_util.h"
 #include "storage/status_macros.h"
 
@@ -33,9 +36,7 @@ std::string AgencyKey(absl::string_view id) { return absl::StrCat("agency/", id)
 
 std::string_view Sv(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
-bool IsIdChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-}
+bool IsIdChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
 
 }  // namespace
 
@@ -55,8 +56,8 @@ std::string Directory::TypeName(v1::AgencyType type) {
 
 absl::Status Directory::Validate(const v1::Agency& agency) {
   const std::string& id = agency.id();
-  if (id.size() < 2 || id.size() > 64 ||
-      !std::all_of(id.begin(), id.end(), IsIdChar) || id.front() == '-') {
+  if (id.size() < 2 || id.size() > 64 || !std::all_of(id.begin(), id.end(), IsIdChar) ||
+      id.front() == '-') {
     return absl::InvalidArgumentError(
         "agency.id must be 2-64 characters of a-z, 0-9 and '-', e.g. \"bup-oslo\"");
   }
@@ -83,8 +84,7 @@ absl::StatusOr<std::unique_ptr<Directory>> Directory::Create(storage::Store* sto
   if (store == nullptr || clock == nullptr || audit == nullptr) {
     return absl::InvalidArgumentError("Directory needs a store, a clock and an audit outbox");
   }
-  return std::unique_ptr<Directory>(
-      new Directory(store, clock, audit, std::move(operator_agency)));
+  return std::unique_ptr<Directory>(new Directory(store, clock, audit, std::move(operator_agency)));
 }
 
 namespace {
@@ -105,13 +105,9 @@ common::Caller CallerOf(const common::Identity& identity) {
 
 absl::Status Directory::Deny(const common::Identity& caller, const char* action,
                              const std::string& agency_id, const char* rule,
-                             absl::Status refusal) const {
-  v1::AuditEvent event = AgencyEvent(action, agency_id);
-  event.set_outcome(v1::AUDIT_OUTCOME_DENIED);
-  event.set_rule(rule);
-  // No audit, no answer: a refusal that cannot be recorded is not returned.
-  BUDSTIKKE_RETURN_IF_ERROR(audit_->Record(CallerOf(caller), std::move(event)));
-  return refusal;
+                             absl::string_view why) const {
+  return common::RecordRefusal(*audit_, CallerOf(caller), AgencyEvent(action, agency_id),
+                               common::RuleRefusal(absl::StatusCode::kPermissionDenied, rule, why));
 }
 
 absl::Status Directory::AddAudit(const common::Identity& caller, const char* action,
@@ -131,19 +127,21 @@ absl::StatusOr<v1::Agency> Directory::CreateAgency(const common::Identity& calle
                                                    const v1::Agency& agency,
                                                    absl::string_view request_id) {
   if (caller.role != v1::ROLE_ADMIN || caller.agency != operator_agency_) {
-    return Deny(
-        caller, "agency.create", "", kRuleOperatorOnly,
-        absl::PermissionDeniedError(absl::StrCat("only an admin of the operator agency '",
-                                                 operator_agency_, "' may create agencies")));
+    return Deny(caller, "agency.create", "", kRuleOperatorOnly,
+                absl::StrCat("only an admin of the operator agency '", operator_agency_,
+                             "' may create agencies"));
   }
   BUDSTIKKE_RETURN_IF_ERROR(Validate(agency));
-  if (request_id.empty() || request_id.size() > 128) {
-    return absl::InvalidArgumentError("request_id must be 1-128 characters");
-  }
-  std::string req_key = absl::StrCat("req/", caller.agency, "/", request_id);
+  BUDSTIKKE_RETURN_IF_ERROR(common::ValidateRequestId(request_id));
+  const std::string req_key = absl::StrCat("req/", caller.agency, "/", request_id);
+  const std::string fingerprint = common::RequestFingerprint("agency.create", agency);
   absl::MutexLock lock(&write_mu_);
   auto previous = store_->Get(kColumnFamily, req_key);
-  if (previous.ok()) return ReadAgency(*previous);
+  if (previous.ok()) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::string id,
+                               common::ReplayedId(*previous, fingerprint, request_id));
+    return ReadAgency(id);
+  }
   if (previous.status().code() != absl::StatusCode::kNotFound) return previous.status();
 
   auto existing = store_->Get(kColumnFamily, AgencyKey(agency.id()));
@@ -158,7 +156,7 @@ absl::StatusOr<v1::Agency> Directory::CreateAgency(const common::Identity& calle
   *record.mutable_update_time() = record.create_time();
   storage::WriteBatch batch;
   BUDSTIKKE_RETURN_IF_ERROR(Put(record, &batch));
-  batch.Put(kColumnFamily, req_key, record.id());
+  batch.Put(kColumnFamily, req_key, common::RequestRecord(record.id(), fingerprint));
   BUDSTIKKE_RETURN_IF_ERROR(AddAudit(caller, "agency.create", record.id(), request_id, &batch));
   BUDSTIKKE_RETURN_IF_ERROR(store_->Write(std::move(batch)));
   Remember(record);
@@ -171,8 +169,8 @@ absl::StatusOr<v1::Agency> Directory::UpdateAgency(const common::Identity& calle
   bool is_own = caller.role == v1::ROLE_ADMIN && caller.agency == agency.id();
   if (!is_operator && !is_own) {
     return Deny(caller, "agency.update", "", kRuleOwnAgencyOnly,
-                absl::PermissionDeniedError("an agency admin may update only its own agency; "
-                                            "the operator's admin may update any"));
+                "an agency admin may update only its own agency; the operator's admin may "
+                "update any");
   }
   BUDSTIKKE_RETURN_IF_ERROR(Validate(agency));
   absl::MutexLock lock(&write_mu_);
@@ -182,9 +180,8 @@ absl::StatusOr<v1::Agency> Directory::UpdateAgency(const common::Identity& calle
     // Type and municipality decide routing (e.g. which BUP gets a
     // consultation): only the operator may change them.
     return Deny(caller, "agency.update", record.id(), kRuleRoutingFields,
-                absl::PermissionDeniedError(
-                    "an agency admin may change only its agency's name; type and "
-                    "municipality decide routing and are changed by the operator's admin"));
+                "an agency admin may change only its agency's name; type and municipality "
+                "decide routing and are changed by the operator's admin");
   }
   record.set_name(agency.name());
   record.set_type(agency.type());
@@ -232,8 +229,7 @@ absl::StatusOr<v1::Agency> Directory::ReadAgency(absl::string_view id) const {
 }
 
 absl::StatusOr<AgencyPage> Directory::ListAgencies(v1::AgencyType type,
-                                                   absl::string_view municipality,
-                                                   int page_size,
+                                                   absl::string_view municipality, int page_size,
                                                    absl::string_view page_token) const {
   if (page_size < 0) return absl::InvalidArgumentError("page_size must not be negative");
   if (page_size == 0) page_size = kDefaultPageSize;
@@ -312,8 +308,7 @@ absl::StatusOr<int> Directory::LoadSeedIfEmpty(absl::string_view json_text) {
     std::optional<v1::AgencyType> type = TypeFromName(field("type"));
     if (!type) {
       return absl::InvalidArgumentError(absl::StrCat("seed directory entry ", n + 1,
-                                                     " has an unknown type '", field("type"),
-                                                     "'"));
+                                                     " has an unknown type '", field("type"), "'"));
     }
     agency.set_type(*type);
     absl::Status valid = Validate(agency);

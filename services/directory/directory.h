@@ -75,12 +75,10 @@ class Directory final : public common::AgencyLookup {
 
   // INVALID_ARGUMENT naming the bad field; ALREADY_EXISTS if the id is taken by
   // another request; PERMISSION_DENIED unless the caller is the operator's admin.
-  absl::StatusOr<v1::Agency> CreateAgency(const common::Identity& caller,
-                                          const v1::Agency& agency,
+  absl::StatusOr<v1::Agency> CreateAgency(const common::Identity& caller, const v1::Agency& agency,
                                           absl::string_view request_id);
   // Replaces name, type and municipality. NOT_FOUND for an unknown id.
-  absl::StatusOr<v1::Agency> UpdateAgency(const common::Identity& caller,
-                                          const v1::Agency& agency);
+  absl::StatusOr<v1::Agency> UpdateAgency(const common::Identity& caller, const v1::Agency& agency);
   absl::StatusOr<v1::Agency> GetAgency(absl::string_view id) const override;
   absl::StatusOr<std::vector<v1::Agency>> FindAgencies(
       v1::AgencyType type, absl::string_view municipality) const override;
@@ -101,10 +99,7 @@ class Directory final : public common::AgencyLookup {
  private:
   Directory(storage::Store* store, const common::Clock* clock, common::AuditOutbox* audit,
             std::string operator_agency)
-      : store_(store),
-        clock_(clock),
-        audit_(audit),
-        operator_agency_(std::move(operator_agency)) {}
+      : store_(store), clock_(clock), audit_(audit), operator_agency_(std::move(operator_agency)) {}
 
   absl::Status Put(const v1::Agency& agency, storage::WriteBatch* batch) const;
   // The stored record of `id`, read from the store (NOT_FOUND naming the id).
@@ -113,7 +108,7 @@ class Directory final : public common::AgencyLookup {
   void Remember(const v1::Agency& agency) const;
   // Records the DENIED event of a refused change, then returns `refusal`.
   absl::Status Deny(const common::Identity& caller, const char* action,
-                    const std::string& agency_id, const char* rule, absl::Status refusal) const;
+                    const std::string& agency_id, const char* rule, absl::string_view why) const;
   // Adds the audit event of a change to `batch`.
   absl::Status AddAudit(const common::Identity& caller, const char* action,
                         const std::string& agency_id, absl::string_view request_id,

@@ -104,15 +104,25 @@ TEST_F(DirectoryTest, RetryWithSameRequestIdReturnsFirstResult) {
               StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("already exists")));
 }
 
+TEST_F(DirectoryTest, RequestIdReusedForAnotherAgencyIsAlreadyExists) {
+  ASSERT_TRUE(directory_->CreateAgency(operator_admin_, MakeAgency("bup-oslo"), "r1").ok());
+  EXPECT_THAT(directory_->CreateAgency(operator_admin_, MakeAgency("ppt-oslo"), "r1"),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       HasSubstr("request_id 'r1' was already used for a different request")));
+  EXPECT_THAT(directory_->GetAgency("ppt-oslo"),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+}
+
 TEST_F(DirectoryTest, OnlyOperatorAdminCreates) {
-  EXPECT_THAT(directory_->CreateAgency(Person("bup-oslo", v1::ROLE_ADMIN),
-                                       MakeAgency("x-y"), "r1"),
+  EXPECT_THAT(directory_->CreateAgency(Person("bup-oslo", v1::ROLE_ADMIN), MakeAgency("x-y"), "r1"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("operator agency")));
 }
 
 TEST_F(DirectoryTest, AgencyAdminUpdatesOnlyItsOwn) {
   ASSERT_TRUE(directory_->CreateAgency(operator_admin_, MakeAgency("bup-oslo"), "r1").ok());
-  ASSERT_TRUE(directory_->CreateAgency(operator_admin_, MakeAgency("ppt-oslo", v1::AGENCY_TYPE_PPT), "r2").ok());
+  ASSERT_TRUE(
+      directory_->CreateAgency(operator_admin_, MakeAgency("ppt-oslo", v1::AGENCY_TYPE_PPT), "r2")
+          .ok());
   v1::Agency renamed = MakeAgency("bup-oslo");
   renamed.set_name("BUP Oslo sentrum");
   auto updated = directory_->UpdateAgency(Person("bup-oslo", v1::ROLE_ADMIN), renamed);
@@ -126,9 +136,10 @@ TEST_F(DirectoryTest, AgencyAdminUpdatesOnlyItsOwn) {
 }
 
 TEST_F(DirectoryTest, AgencyAdminCannotChangeRoutingFields) {
-  ASSERT_TRUE(directory_->CreateAgency(operator_admin_,
-                                       MakeAgency("bhg-a", v1::AGENCY_TYPE_KINDERGARTEN), "r1")
-                  .ok());
+  ASSERT_TRUE(
+      directory_
+          ->CreateAgency(operator_admin_, MakeAgency("bhg-a", v1::AGENCY_TYPE_KINDERGARTEN), "r1")
+          .ok());
   // A kindergarten retyping itself as BUP would receive BUP's consultations.
   v1::Agency retyped = MakeAgency("bhg-a", v1::AGENCY_TYPE_BUP);
   EXPECT_THAT(directory_->UpdateAgency(Person("bhg-a", v1::ROLE_ADMIN), retyped),
@@ -161,8 +172,10 @@ TEST_F(DirectoryTest, ValidationNamesTheField) {
 TEST_F(DirectoryTest, ListPagesAndFilters) {
   for (int i = 0; i < 7; ++i) {
     auto type = i % 2 == 0 ? v1::AGENCY_TYPE_BUP : v1::AGENCY_TYPE_SCHOOL;
-    ASSERT_TRUE(directory_->CreateAgency(operator_admin_, MakeAgency("a" + std::to_string(i), type),
-                                         "r" + std::to_string(i)).ok());
+    ASSERT_TRUE(directory_
+                    ->CreateAgency(operator_admin_, MakeAgency("a" + std::to_string(i), type),
+                                   "r" + std::to_string(i))
+                    .ok());
   }
   auto p1 = directory_->ListAgencies(v1::AGENCY_TYPE_UNSPECIFIED, "", 3, "");
   ASSERT_TRUE(p1.ok());
@@ -205,9 +218,10 @@ TEST_F(DirectoryTest, SeedLoadsOnlyWhenEmpty) {
 TEST_F(DirectoryTest, BadSeedIsRefusedWithEntryNumber) {
   EXPECT_THAT(directory_->LoadSeedIfEmpty("{"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("seed directory must be")));
-  EXPECT_THAT(directory_->LoadSeedIfEmpty(
-                  R"({"agencies":[{"id":"x1","name":"X","type":"zoo","municipality":"0301"}]})"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("entry 1 has an unknown type 'zoo'")));
+  EXPECT_THAT(
+      directory_->LoadSeedIfEmpty(
+          R"({"agencies":[{"id":"x1","name":"X","type":"zoo","municipality":"0301"}]})"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("entry 1 has an unknown type 'zoo'")));
   EXPECT_EQ(directory_->ListAgencies(v1::AGENCY_TYPE_UNSPECIFIED, "", 0, "")->agencies.size(), 0u);
 }
 
@@ -289,7 +303,8 @@ TEST_F(DirectoryTest, NoAuditNoChange) {
   audit_.SetFailing(true);
   EXPECT_THAT(directory_->CreateAgency(operator_admin_, MakeAgency("bup-oslo"), "r1"),
               StatusIs(absl::StatusCode::kUnavailable, "audit log unavailable: injected failure"));
-  EXPECT_THAT(directory_->GetAgency("bup-oslo"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("not found")));
+  EXPECT_THAT(directory_->GetAgency("bup-oslo"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("not found")));
 }
 
 // With the real outbox the change and its event are one WriteBatch: a failed
@@ -317,7 +332,8 @@ TEST(DirectoryAtomicityTest, ChangeAndEventCommitTogether) {
   options.fault_injector->SetFailWrites(true);
   EXPECT_THAT((*directory)->CreateAgency(op, MakeAgency("bup-oslo"), "r1"),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected write fault")));
-  EXPECT_THAT((*directory)->GetAgency("bup-oslo"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("not found")));
+  EXPECT_THAT((*directory)->GetAgency("bup-oslo"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("not found")));
   EXPECT_EQ(outbox_entries(), 0);
 
   options.fault_injector->SetFailWrites(false);

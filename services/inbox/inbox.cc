@@ -5,29 +5,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/time_util.h"
+#include "storage/big_endian.h"
 #include "storage/status_macros.h"
 
 namespace budstikke::inbox {
 namespace {
 
-std::string BigEndian(uint64_t v) {
-  std::string s(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    s[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-  return s;
-}
-
-uint64_t FromBigEndian(std::string_view s) {
-  uint64_t v = 0;
-  for (char c : s) v = (v << 8) | static_cast<unsigned char>(c);
-  return v;
-}
+using storage::BigEndian64;
+using storage::LoadBigEndian64;
 
 std::string EventPrefix(absl::string_view agency) { return absl::StrCat("e/", agency, "/"); }
 std::string EventKey(absl::string_view agency, uint64_t cursor) {
-  return absl::StrCat("e/", agency, "/", BigEndian(cursor));
+  return absl::StrCat("e/", agency, "/", BigEndian64(cursor));
 }
 std::string AckedKey(absl::string_view agency) { return absl::StrCat("a/", agency); }
 
@@ -43,7 +32,7 @@ absl::StatusOr<uint64_t> ReadCounter(const storage::Store* store, const std::str
   if (absl::IsNotFound(v.status())) return 0;
   if (!v.ok()) return v.status();
   if (v->size() != 8) return absl::DataLossError("inbox: malformed counter");
-  return FromBigEndian(*v);
+  return LoadBigEndian64(*v);
 }
 
 }  // namespace
@@ -72,7 +61,7 @@ absl::StatusOr<Inbox::AgencyState*> Inbox::State(absl::string_view agency) const
     if (it->Valid()) {
       const std::string_view cursor = it->key().substr(prefix.size());
       if (cursor.size() != 8) return absl::DataLossError("inbox: malformed event key");
-      latest = std::max(latest, FromBigEndian(cursor));
+      latest = std::max(latest, LoadBigEndian64(cursor));
     }
   }
   {
@@ -144,7 +133,7 @@ absl::StatusOr<std::vector<v1::InboxEvent>> Inbox::Read(absl::string_view agency
   it->Seek(EventKey(agency, from + 1));
   for (; it->Valid() && static_cast<int>(out.size()) < max_events; it->Next()) {
     std::string_view key = it->key();
-    uint64_t cursor = FromBigEndian(key.substr(prefix.size()));
+    uint64_t cursor = LoadBigEndian64(key.substr(prefix.size()));
     if (cursor > latest) break;  // committed after we looked: next round
     v1::InboxEvent event;
     if (!event.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
@@ -168,7 +157,7 @@ absl::StatusOr<uint64_t> Inbox::Ack(absl::string_view agency, uint64_t up_to_cur
   for (uint64_t c = s->acked + 1; c <= up_to_cursor; ++c) {
     batch.Delete(kColumnFamily, EventKey(agency, c));
   }
-  batch.Put(kColumnFamily, AckedKey(agency), BigEndian(up_to_cursor));
+  batch.Put(kColumnFamily, AckedKey(agency), BigEndian64(up_to_cursor));
   BUDSTIKKE_RETURN_IF_ERROR(store_->Write(std::move(batch)));
   s->acked = up_to_cursor;
   return s->acked;
@@ -186,8 +175,7 @@ absl::StatusOr<uint64_t> Inbox::Acked(absl::string_view agency) const {
   return s->acked;
 }
 
-bool Inbox::WaitForNewer(absl::string_view agency, uint64_t cursor,
-                         absl::Duration timeout) const {
+bool Inbox::WaitForNewer(absl::string_view agency, uint64_t cursor, absl::Duration timeout) const {
   if (shutting_down()) return false;
   auto s = State(agency);
   if (!s.ok()) return false;
@@ -197,10 +185,9 @@ bool Inbox::WaitForNewer(absl::string_view agency, uint64_t cursor,
     uint64_t cursor;
   } arg{st, cursor};
   absl::MutexLock lock(&st->mu);
-  return st->mu.AwaitWithTimeout(
-      absl::Condition(
-          +[](Arg* a) { return a->st->latest > a->cursor; }, &arg),
-      timeout);
+  return st->mu.AwaitWithTimeout(absl::Condition(
+                                     +[](Arg* a) { return a->st->latest > a->cursor; }, &arg),
+                                 timeout);
 }
 
 void Inbox::Shutdown() {

@@ -17,18 +17,28 @@
 // Attachments are sealed for the uploading agency; Send re-seals them (and the
 // info) for sender + recipient in the same WriteBatch as the referral.
 //
-// Consent gating: the recipient reads a referral (Get, Download, transition
-// responses) only while it is acknowledged, or while its consent holds
-// (fresh read through ConsentChecker, so a revocation that has returned is
-// seen by every later read). A SENT referral whose consent is revoked is
-// presented as WITHDRAWN even before OnConsentRevoked has materialized that.
-// After acknowledgement the recipient keeps Get, but attachments (further
-// disclosure) need the consent to hold.
+// Consent gating (consent_gate.cc): the recipient reads a referral (Get,
+// Download, transition responses) only while it is acknowledged, or while its
+// consent holds: policy::ConsentUsable over the consent's facts, read once per
+// request through ConsentChecker (a fresh read, so a revocation that has
+// returned is seen by every later read). A SENT referral whose consent is
+// revoked is presented as WITHDRAWN even before OnConsentRevoked has
+// materialized that. After acknowledgement the recipient keeps Get, but
+// attachments (further disclosure) need the consent to hold. A consent that
+// cannot be read (e.g. UNAVAILABLE) fails the read with that error.
+//
+// Idempotency (services/common/idempotency.h): Send and upload store the
+// request's fingerprint with the created id; a retry with the same request
+// returns the first result, with another request ALREADY_EXISTS.
+//
+// Source files: referral.cc (reads, transitions), send.cc, consent_gate.cc
+// (gate, revocation), attachments.cc, records.cc (storage codec).
 //
 // Audit: every change with AuditOutbox::Add in its WriteBatch; every read with
 // Record before content is returned (failure: UNAVAILABLE, no content);
-// refusals as DENIED with the rule ids joined by ','. A retried upload (same
-// request id) returns the stored info and records "attachment.read".
+// refusals with common::RecordRefusal (DENIED, every rule id). A retried
+// upload (same request id and metadata) returns the stored info and records
+// "attachment.read".
 //
 // Thread-safe: mutations are serialized by one mutex; reads are lock-free.
 #ifndef BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_H_
@@ -37,6 +47,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +60,8 @@
 #include "services/common/consent_checker.h"
 #include "services/common/identity.h"
 #include "services/common/inbox_writer.h"
+#include "services/common/national_id.h"
+#include "services/common/sealed_records.h"
 #include "services/referral/policy.h"
 #include "storage/envelope.h"
 #include "storage/keyring.h"
@@ -63,7 +76,7 @@ inline constexpr char kAttachmentColumnFamily[] = "referral_attachment";
 struct ReferralOptions {
   // Includes refuse_synthetic_ids.
   PolicyRules rules;
-  absl::TimeZone zone = NorwegianTimeZone();
+  absl::TimeZone zone = policy::NorwegianTimeZone();
   uint64_t max_attachment_bytes = 25ull << 20;
   size_t max_chunk_bytes = 1u << 20;
   int max_attachments = 20;
@@ -152,10 +165,16 @@ class ReferralDesk final : public common::ConsentObserver {
     std::string referral_id;
     v1::AttachmentInfo info;
   };
+  // What Send gathered before deciding: the policy facts and the attachments.
+  struct SendPlan {
+    SendFacts facts;
+    std::vector<StoredAttachment> attachments;
+  };
+  // The consent of a referral sent under one (nullopt: another legal basis).
+  using ConsentOfReferral = std::optional<common::ConsentFacts>;
 
   ReferralDesk(storage::Store* store, storage::Keyring* keyring,
-               std::unique_ptr<storage::Envelope> envelope,
-               std::unique_ptr<storage::Pseudonymizer> pseudonymizer, common::AuditOutbox* audit,
+               std::unique_ptr<common::SealedRecords> records, common::AuditOutbox* audit,
                common::InboxWriter* inbox, const common::AgencyLookup* directory,
                const common::ConsentChecker* consents, const common::Clock* clock,
                ReferralOptions options);
@@ -165,15 +184,24 @@ class ReferralDesk final : public common::ConsentObserver {
   absl::StatusOr<std::string> Encode(const Stored& stored) const;
   absl::StatusOr<StoredAttachment> LoadAttachment(absl::string_view id,
                                                   absl::string_view agency) const;
+  // The consent facts of `r`, read once for the request. A consent that no
+  // longer exists or can never be read again (its key version shredded)
+  // counts as revoked; any other error (e.g. UNAVAILABLE) is returned.
+  absl::StatusOr<ConsentOfReferral> ConsentOf(const v1::Referral& r) const;
   // The status as it holds now (SENT under a revoked consent: WITHDRAWN).
-  v1::ReferralStatus EffectiveStatus(const v1::Referral& r) const;
+  static v1::ReferralStatus EffectiveStatus(const v1::Referral& r,
+                                            const ConsentOfReferral& consent);
   // OK if the recipient may read the referral now; else the refusal.
   // `further` = a new disclosure after acknowledgement (attachments).
-  absl::Status RecipientGate(const v1::Referral& r, bool further) const;
+  absl::Status RecipientGate(const v1::Referral& r, const ConsentOfReferral& consent,
+                             bool further) const;
+  // For a caller who is the recipient (and not the sender): RecipientGate,
+  // with a refusal recorded as DENIED `event`. OK for anyone else.
+  absl::Status GateRead(const common::Caller& caller, const v1::Referral& r,
+                        const ConsentOfReferral& consent, bool further, v1::AuditEvent event);
   absl::Status Commit(storage::WriteBatch batch, std::vector<common::InboxDelivery> events);
   v1::AuditEvent Event(const std::string& action, const Stored& stored,
                        const std::string& request_id) const;
-  absl::Status Deny(const common::Caller& caller, v1::AuditEvent event, absl::Status refusal);
   // Records "referral.read" for `stored`; UNAVAILABLE if it cannot.
   absl::Status RecordRead(const common::Caller& caller, const Stored& stored,
                           const std::string& request_id);
@@ -188,13 +216,34 @@ class ReferralDesk final : public common::ConsentObserver {
       const common::Caller& caller, absl::string_view id, bool as_recipient,
       const std::string& action, const std::function<absl::StatusOr<bool>(v1::Referral*)>& change,
       v1::InboxEventType event_type);
-  CivilDate Today() const { return DateOf(clock_->Now(), options_.zone); }
+  CivilDate Today() const { return policy::DateOf(clock_->Now(), options_.zone); }
+  // Send's steps (send.cc): gather the facts, build the record, persist it.
+  absl::StatusOr<SendPlan> GatherSendFacts(const common::Caller& caller,
+                                           const v1::SendReferralRequest& req,
+                                           const common::NationalId& subject,
+                                           v1::AgencyType recipient_type,
+                                           const std::string& pseudonym, absl::Time now);
+  Stored BuildReferral(const common::Caller& caller, const v1::SendReferralRequest& req,
+                       const SendPlan& plan, v1::AgencyType recipient_type, absl::Time now) const;
+  absl::StatusOr<v1::Referral> PersistSend(const common::Caller& caller,
+                                           const v1::SendReferralRequest& req,
+                                           const std::string& fingerprint, Stored stored,
+                                           std::vector<StoredAttachment> attachments,
+                                           absl::Time now);
+  // Re-seals an attachment's info and chunks for the referral's readers.
+  absl::Status ResealAttachment(const StoredAttachment& a, const std::string& referral_id,
+                                const std::vector<std::string>& readers,
+                                storage::WriteBatch* batch) const;
+  // A retried Send: the referral `stored_request` names (a read, audited).
+  absl::StatusOr<v1::Referral> ReplaySend(const common::Caller& caller,
+                                          absl::string_view stored_request,
+                                          absl::string_view fingerprint,
+                                          const std::string& request_id);
   absl::StatusOr<v1::AttachmentInfo> StoreUpload(AttachmentUpload* upload);
 
   storage::Store* const store_;
   storage::Keyring* const keyring_;
-  const std::unique_ptr<storage::Envelope> envelope_;
-  const std::unique_ptr<storage::Pseudonymizer> pseudonymizer_;
+  const std::unique_ptr<common::SealedRecords> records_;
   common::AuditOutbox* const audit_;
   common::InboxWriter* const inbox_;
   const common::AgencyLookup* const directory_;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <exception>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
 namespace budstikke::server {
@@ -22,25 +23,10 @@ struct Metrics::Impl {
 
 namespace {
 
-const char* CodeName(int code) {
-  static const char* kNames[] = {"OK",
-                                 "CANCELLED",
-                                 "UNKNOWN",
-                                 "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND",
-                                 "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED",
-                                 "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION",
-                                 "ABORTED",
-                                 "OUT_OF_RANGE",
-                                 "UNIMPLEMENTED",
-                                 "INTERNAL",
-                                 "UNAVAILABLE",
-                                 "DATA_LOSS",
-                                 "UNAUTHENTICATED"};
-  return code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN";
+// "FAILED_PRECONDITION": gRPC's codes are absl's, number for number.
+std::string CodeName(int code) {
+  return code >= 0 && code <= 16 ? absl::StatusCodeToString(static_cast<absl::StatusCode>(code))
+                                 : "UNKNOWN";
 }
 
 class MetricsInterceptor final : public grpc::experimental::Interceptor {

@@ -33,6 +33,7 @@
 #include "services/common/grpc_auth.h"
 #include "services/common/key_file.h"
 #include "services/common/pii/scanner.h"
+#include "services/common/policy/rules.h"
 #include "services/common/server_threads.h"
 #include "services/common/store_audit_outbox.h"
 #include "services/common/tls.h"
@@ -228,7 +229,9 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
     impl->executor = std::make_unique<common::DomainExecutor>(
         common::DomainExecutor::DefaultThreads(config.sync_writes));
   }
-  // Services whose domain is not built yet answer UNIMPLEMENTED for every RPC.
+  // One rule set for every service: the policy module owns the rules.
+  policy::PolicyRules rules;
+  rules.refuse_synthetic_ids = config.refuse_synthetic_ids;
   if (targets.count("consultation")) {
     BUDSTIKKE_ASSIGN_OR_RETURN(impl->envelope, storage::Envelope::Create(impl->keyring.get()));
     pii::ScannerConfig scanner_config;
@@ -247,7 +250,10 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
     deps.inbox = impl->inbox.get();
     deps.scanner = impl->scanner.get();
     deps.clock = &impl->clock;
-    BUDSTIKKE_ASSIGN_OR_RETURN(impl->consultations, consultation::Consultations::Create(deps, {}));
+    consultation::Consultations::Options consultation_options;
+    consultation_options.recipient_types = rules.consultation_recipients;
+    BUDSTIKKE_ASSIGN_OR_RETURN(impl->consultations,
+                               consultation::Consultations::Create(deps, consultation_options));
     impl->consultations->StartRetentionJob(absl::Minutes(10));
     impl->services.push_back(std::make_unique<consultation::ConsultationServiceImpl>(
         impl->consultations.get(), impl->auth.get(), impl->executor.get()));
@@ -259,9 +265,6 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
       BUDSTIKKE_ASSIGN_OR_RETURN(impl->inbox,
                                  inbox::Inbox::Create(impl->store.get(), &impl->clock));
     }
-    // One rule set for both: the policy module owns the rules.
-    referral::PolicyRules rules;
-    rules.refuse_synthetic_ids = config.refuse_synthetic_ids;
     consent::ConsentOptions consent_options;
     consent_options.rules = rules;
     BUDSTIKKE_ASSIGN_OR_RETURN(
@@ -283,9 +286,8 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
         std::make_unique<consent::ConsentServiceImpl>(impl->consents.get(), impl->auth.get()));
   }
   if (targets.count("referral")) {
-    impl->services.push_back(
-        std::make_unique<referral::ReferralServiceImpl>(impl->referrals.get(), impl->auth.get(),
-                                                        impl->executor.get()));
+    impl->services.push_back(std::make_unique<referral::ReferralServiceImpl>(
+        impl->referrals.get(), impl->auth.get(), impl->executor.get()));
   }
   if (targets.count("inbox")) {
     if (!impl->inbox) {

@@ -101,10 +101,9 @@ def test_create_refused_for_staff_with_rule(client_for):
     e = ei.value
     assert e.code == grpc.StatusCode.PERMISSION_DENIED
     assert e.code_name == "PERMISSION_DENIED"
-    assert e.rules == ["authz.DirectoryService.CreateAgency"]
+    assert e.rules == ["authz.role"]
     assert "role 'staff' may not call" in e.violations[0].description
-    assert e.to_dict()["error"]["violations"][0]["rule"] == \
-        "authz.DirectoryService.CreateAgency"
+    assert e.to_dict()["error"]["violations"][0]["rule"] == "authz.role"
 
 
 def test_other_agency_admin_cannot_create(client_for):

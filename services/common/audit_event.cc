@@ -1,0 +1,51 @@
+#include "services/common/audit_event.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "services/common/errors.h"
+
+namespace budstikke::common {
+
+v1::Actor ActorOf(const Caller& caller) {
+  v1::Actor a;
+  a.set_agency(caller.identity.agency);
+  a.set_user(caller.identity.user);
+  a.set_role(caller.identity.role);
+  a.set_service(caller.via_service);
+  return a;
+}
+
+v1::AuditEvent AllowedEvent(absl::string_view action, v1::ResourceKind kind, absl::string_view id) {
+  v1::AuditEvent e;
+  e.set_action(std::string(action));
+  e.mutable_resource()->set_kind(kind);
+  e.mutable_resource()->set_id(std::string(id));
+  e.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
+  e.set_legal_basis(v1::LEGAL_BASIS_NONE);
+  return e;
+}
+
+std::string RuleIdsOf(const absl::Status& refusal) {
+  std::vector<std::string> rules;
+  if (auto details = GetErrorDetails(refusal)) {
+    for (const v1::PolicyViolation& v : details->violations()) rules.push_back(v.rule());
+  }
+  return absl::StrJoin(rules, ",");
+}
+
+v1::AuditEvent DeniedEvent(v1::AuditEvent event, const absl::Status& refusal) {
+  event.set_outcome(v1::AUDIT_OUTCOME_DENIED);
+  event.set_rule(RuleIdsOf(refusal));
+  return event;
+}
+
+absl::Status RecordRefusal(AuditOutbox& outbox, const Caller& caller, v1::AuditEvent event,
+                           absl::Status refusal) {
+  absl::Status recorded = outbox.Record(caller, DeniedEvent(std::move(event), refusal));
+  if (!recorded.ok()) return recorded;
+  return refusal;
+}
+
+}  // namespace budstikke::common

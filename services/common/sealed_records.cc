@@ -1,0 +1,43 @@
+#include "services/common/sealed_records.h"
+
+#include "services/common/record_codec.h"
+#include "storage/status_macros.h"
+
+namespace budstikke::common {
+
+absl::StatusOr<std::unique_ptr<SealedRecords>> SealedRecords::Create(
+    const storage::Keyring* keyring) {
+  BUDSTIKKE_ASSIGN_OR_RETURN(auto envelope, storage::Envelope::Create(keyring));
+  BUDSTIKKE_ASSIGN_OR_RETURN(auto pseudonymizer, storage::Pseudonymizer::Create(*keyring));
+  return std::unique_ptr<SealedRecords>(
+      new SealedRecords(std::move(envelope), std::move(pseudonymizer)));
+}
+
+absl::StatusOr<std::string> SealedRecords::Seal(std::string_view cf, std::string_view key,
+                                                std::string_view pseudonym,
+                                                std::string_view plaintext,
+                                                const std::vector<std::string>& readers) const {
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed, envelope_->Seal(cf, key, plaintext, readers));
+  return Frame(absl::string_view(pseudonym.data(), pseudonym.size()), sealed);
+}
+
+absl::StatusOr<SealedRecords::Opened> SealedRecords::Open(std::string_view cf, std::string_view key,
+                                                          std::string_view value,
+                                                          std::string_view reader) const {
+  Opened opened;
+  std::string sealed;
+  if (!Unframe(absl::string_view(value.data(), value.size()), &opened.pseudonym, &sealed)) {
+    return absl::DataLossError("record is malformed (frame)");
+  }
+  std::string first_reader;
+  if (reader.empty()) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(auto readers, storage::Envelope::Readers(sealed));
+    if (readers.empty()) return absl::DataLossError("record is sealed for no reader");
+    first_reader = readers[0].agency;
+    reader = first_reader;
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(opened.plaintext, envelope_->Open(cf, key, sealed, reader));
+  return opened;
+}
+
+}  // namespace budstikke::common

@@ -1,0 +1,60 @@
+// SealedRecords: the value format of records about a named child (consents,
+// referrals): Frame(subject pseudonym, envelope), the envelope sealed for the
+// agencies that may read it and bound to (column family, record key). One
+// place for sealing, opening and pseudonymizing, so the services that hold
+// such records do it the same way.
+//
+// Thread-safe (as storage::Envelope and storage::Pseudonymizer).
+#ifndef BUDSTIKKE_SERVICES_COMMON_SEALED_RECORDS_H_
+#define BUDSTIKKE_SERVICES_COMMON_SEALED_RECORDS_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "storage/envelope.h"
+#include "storage/keyring.h"
+#include "storage/pseudonymizer.h"
+
+namespace budstikke::common {
+
+class SealedRecords {
+ public:
+  // `keyring` is not owned and must outlive the object.
+  static absl::StatusOr<std::unique_ptr<SealedRecords>> Create(const storage::Keyring* keyring);
+
+  struct Opened {
+    std::string pseudonym;
+    std::string plaintext;
+  };
+
+  // Frame(pseudonym, envelope of `plaintext` for `readers`).
+  absl::StatusOr<std::string> Seal(std::string_view cf, std::string_view key,
+                                   std::string_view pseudonym, std::string_view plaintext,
+                                   const std::vector<std::string>& readers) const;
+  // Opens a value written by Seal for `reader`, or for the first agency it is
+  // sealed for when `reader` is empty. DATA_LOSS for a malformed value;
+  // PERMISSION_DENIED when `reader` is not one of its readers;
+  // FAILED_PRECONDITION when its key version was shredded.
+  absl::StatusOr<Opened> Open(std::string_view cf, std::string_view key, std::string_view value,
+                              std::string_view reader) const;
+  // HMAC-SHA256 of the national id under the server's pseudonym secret.
+  absl::StatusOr<std::string> Pseudonymize(std::string_view national_id_digits) const {
+    return pseudonymizer_->Pseudonymize(national_id_digits);
+  }
+  // For values that are envelopes without a frame (e.g. attachment chunks).
+  const storage::Envelope& envelope() const { return *envelope_; }
+
+ private:
+  SealedRecords(std::unique_ptr<storage::Envelope> envelope,
+                std::unique_ptr<storage::Pseudonymizer> pseudonymizer)
+      : envelope_(std::move(envelope)), pseudonymizer_(std::move(pseudonymizer)) {}
+  const std::unique_ptr<storage::Envelope> envelope_;
+  const std::unique_ptr<storage::Pseudonymizer> pseudonymizer_;
+};
+
+}  // namespace budstikke::common
+
+#endif  // BUDSTIKKE_SERVICES_COMMON_SEALED_RECORDS_H_

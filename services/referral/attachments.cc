@@ -1,0 +1,307 @@
+// Attachments: upload (content sniffing, size and checksum), storage sealed
+// for the uploading agency, and download through a referral's consent gate.
+#include <openssl/sha.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/audit_event.h"
+#include "services/common/idempotency.h"
+#include "services/common/record_codec.h"
+#include "services/common/time_util.h"
+#include "services/referral/internal/records.h"
+#include "services/referral/referral.h"
+#include "storage/status_macros.h"
+
+namespace budstikke::referral {
+namespace {
+
+using common::Caller;
+using common::Frame;
+using referral_internal::AttachmentKey;
+using referral_internal::ChunkCount;
+using referral_internal::ChunkKey;
+using referral_internal::kAttachmentNotFound;
+using referral_internal::UploadRequestKey;
+
+constexpr char kUploadKind[] = "attachment.upload";
+
+const char* const kAllowedTypes[] = {
+    "application/pdf",
+    "text/plain",
+    "image/png",
+    "image/jpeg",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.oasis.opendocument.text",
+};
+
+// An allowed action on an attachment before it belongs to a referral (no
+// subject, no legal basis yet).
+v1::AuditEvent AttachmentEvent(const char* action, const std::string& attachment_id,
+                               const std::string& request_id) {
+  v1::AuditEvent e = common::AllowedEvent(action, v1::RESOURCE_KIND_ATTACHMENT, attachment_id);
+  e.set_request_id(request_id);
+  return e;
+}
+
+bool ValidUtf8NoNul(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == 0) return false;
+    const int extra = c < 0x80         ? 0
+                      : (c >> 5) == 6  ? 1
+                      : (c >> 4) == 14 ? 2
+                      : (c >> 3) == 30 ? 3
+                                       : -1;
+    if (extra < 0 || i + extra >= s.size() + (extra == 0 ? 1 : 0)) return false;
+    for (int k = 1; k <= extra; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
+absl::Status ValidateMetadata(const v1::AttachmentMetadata& m, uint64_t max_bytes) {
+  BUDSTIKKE_RETURN_IF_ERROR(common::ValidateRequestId(m.request_id(), "metadata.request_id"));
+  if (m.filename().empty() || m.filename().size() > 255 ||
+      m.filename().find_first_of(std::string("/\\\0", 3)) != std::string::npos ||
+      m.filename() == "." || m.filename() == "..") {
+    return absl::InvalidArgumentError("metadata.filename must be a base name of 1-255 bytes");
+  }
+  bool type_ok = false;
+  for (const char* t : kAllowedTypes) type_ok |= m.content_type() == t;
+  if (!type_ok) {
+    return absl::InvalidArgumentError(
+        "metadata.content_type must be application/pdf, text/plain, image/png, image/jpeg, "
+        "DOCX or ODT");
+  }
+  if (m.kind() != v1::ATTACHMENT_KIND_ACTION_LOG && m.kind() != v1::ATTACHMENT_KIND_OTHER) {
+    return absl::InvalidArgumentError("metadata.kind must be ACTION_LOG or OTHER");
+  }
+  if (m.size() > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metadata.size: attachment too large (at most ", max_bytes, " bytes)"));
+  }
+  if (m.sha256().size() != 32)
+    return absl::InvalidArgumentError("metadata.sha256 must be 32 bytes");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckContentPrefix(absl::string_view type, absl::string_view p) {
+  // Executables are refused whatever the declared type.
+  if (absl::StartsWith(p, "MZ") || absl::StartsWith(p, "\177ELF") || absl::StartsWith(p, "#!") ||
+      absl::StartsWith(p, "\xcf\xfa\xed\xfe") || absl::StartsWith(p, "\xfe\xed\xfa\xcf") ||
+      absl::StartsWith(p, "\xca\xfe\xba\xbe")) {
+    return absl::InvalidArgumentError("attachment content is an executable; not allowed");
+  }
+  bool ok = true;
+  if (type == "application/pdf") {
+    ok = absl::StartsWith(p, "%PDF-");
+  } else if (type == "image/png") {
+    ok = absl::StartsWith(p, absl::string_view("\x89PNG\r\n\x1a\n", 8));
+  } else if (type == "image/jpeg") {
+    ok = absl::StartsWith(p, "\xff\xd8\xff");
+  } else if (type == "text/plain") {
+    ok = p.find('\0') == absl::string_view::npos;
+  } else if (absl::StartsWith(type, "application/vnd.")) {
+    ok = absl::StartsWith(p, absl::string_view("PK\x03\x04", 4));
+  } else {
+    ok = false;
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("attachment content does not match content_type ", type));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReferralDesk::RecordAttachmentRead(const Caller& caller,
+                                                const v1::AttachmentInfo& info,
+                                                const std::string& request_id) {
+  return audit_->Record(caller, AttachmentEvent("attachment.read", info.id(), request_id));
+}
+
+absl::StatusOr<std::unique_ptr<AttachmentUpload>> ReferralDesk::BeginUpload(
+    const Caller& caller, const v1::AttachmentMetadata& m) {
+  BUDSTIKKE_RETURN_IF_ERROR(ValidateMetadata(m, options_.max_attachment_bytes));
+  auto existing =
+      store_->Get(kAttachmentColumnFamily, UploadRequestKey(caller.agency(), m.request_id()));
+  if (existing.ok()) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(
+        std::string id,
+        common::ReplayedId(*existing, common::RequestFingerprint(kUploadKind, m), m.request_id()));
+    BUDSTIKKE_ASSIGN_OR_RETURN(StoredAttachment a, LoadAttachment(id, caller.agency()));
+    // A retry returns the stored attachment's info: a read, audited first.
+    BUDSTIKKE_RETURN_IF_ERROR(RecordAttachmentRead(caller, a.info, m.request_id()));
+    auto upload = std::unique_ptr<AttachmentUpload>(new AttachmentUpload(this, caller, m));
+    upload->done_ = true;
+    upload->first_ = a.info;
+    return upload;
+  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+  // Buffers grow as chunks arrive (no reserve from the declared size), and at
+  // most max_uploads_in_progress of them exist at once.
+  if (uploads_in_progress_.fetch_add(1) >= options_.max_uploads_in_progress) {
+    uploads_in_progress_.fetch_sub(1);
+    return absl::ResourceExhaustedError("too many uploads in progress; retry later");
+  }
+  auto upload = std::unique_ptr<AttachmentUpload>(new AttachmentUpload(this, caller, m));
+  upload->holds_slot_ = true;
+  return upload;
+}
+
+AttachmentUpload::~AttachmentUpload() { ReleaseSlot(); }
+
+void AttachmentUpload::ReleaseSlot() {
+  if (holds_slot_) {
+    holds_slot_ = false;
+    desk_->uploads_in_progress_.fetch_sub(1);
+  }
+}
+
+absl::Status AttachmentUpload::AddChunk(absl::string_view chunk) {
+  if (done_) return absl::OkStatus();
+  if (chunk.size() > desk_->options_.max_chunk_bytes) {
+    return absl::InvalidArgumentError("chunk too large (at most 1 MiB)");
+  }
+  if (data_.size() + chunk.size() > meta_.size()) {
+    return absl::InvalidArgumentError("more bytes than metadata.size");
+  }
+  data_.append(chunk.data(), chunk.size());
+  if (!sniffed_ && data_.size() >= 16) {
+    sniffed_ = true;
+    BUDSTIKKE_RETURN_IF_ERROR(CheckContentPrefix(meta_.content_type(), data_));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::AttachmentInfo> AttachmentUpload::Finish() {
+  if (done_) return first_;
+  if (data_.size() != meta_.size()) {
+    return absl::InvalidArgumentError("fewer bytes than metadata.size");
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(CheckContentPrefix(meta_.content_type(), data_));
+  if (meta_.content_type() == "text/plain" && !ValidUtf8NoNul(data_)) {
+    return absl::InvalidArgumentError("text/plain attachment is not UTF-8 text");
+  }
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data_.data()), data_.size(), digest);
+  if (meta_.sha256() != std::string(reinterpret_cast<const char*>(digest), sizeof digest)) {
+    return absl::InvalidArgumentError("sha256 does not match the content");
+  }
+  auto info = desk_->StoreUpload(this);
+  if (info.ok()) {
+    done_ = true;
+    first_ = *info;
+    std::string().swap(data_);
+    ReleaseSlot();
+  }
+  return info;
+}
+
+absl::StatusOr<v1::AttachmentInfo> ReferralDesk::StoreUpload(AttachmentUpload* up) {
+  const Caller& caller = up->caller_;
+  const v1::AttachmentMetadata& m = up->meta_;
+  const std::string fingerprint = common::RequestFingerprint(kUploadKind, m);
+  absl::MutexLock lock(&mu_);
+  const std::string req_key = UploadRequestKey(caller.agency(), m.request_id());
+  auto existing = store_->Get(kAttachmentColumnFamily, req_key);
+  if (existing.ok()) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::string id,
+                               common::ReplayedId(*existing, fingerprint, m.request_id()));
+    BUDSTIKKE_ASSIGN_OR_RETURN(StoredAttachment a, LoadAttachment(id, caller.agency()));
+    BUDSTIKKE_RETURN_IF_ERROR(RecordAttachmentRead(caller, a.info, m.request_id()));
+    return a.info;
+  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+  BUDSTIKKE_RETURN_IF_ERROR(keyring_->EnsureAgencyKey(caller.agency()).status());
+  const absl::Time now = clock_->Now();
+  v1::AttachmentInfo info;
+  info.set_id(common::TimeOrderedId("att-", now));
+  info.set_filename(m.filename());
+  info.set_content_type(m.content_type());
+  info.set_kind(m.kind());
+  info.set_size(up->data_.size());
+  info.set_sha256(m.sha256());
+  *info.mutable_create_time() = common::ToProtoTime(now);
+  storage::WriteBatch batch;
+  const std::vector<std::string> readers = {caller.agency()};
+  const size_t chunk = options_.max_chunk_bytes;
+  for (size_t off = 0, i = 0; off < up->data_.size(); off += chunk, ++i) {
+    const std::string key = ChunkKey(info.id(), i);
+    BUDSTIKKE_ASSIGN_OR_RETURN(
+        std::string sealed,
+        records_->envelope().Seal(kAttachmentColumnFamily, key,
+                                  std::string_view(up->data_).substr(off, chunk), readers));
+    batch.Put(kAttachmentColumnFamily, key, sealed);
+  }
+  const std::string akey = AttachmentKey(info.id());
+  BUDSTIKKE_ASSIGN_OR_RETURN(
+      std::string sealed_info,
+      records_->envelope().Seal(kAttachmentColumnFamily, akey, info.SerializeAsString(), readers));
+  batch.Put(kAttachmentColumnFamily, akey, Frame(caller.agency(), Frame("", sealed_info)));
+  batch.Put(kAttachmentColumnFamily, req_key, common::RequestRecord(info.id(), fingerprint));
+  BUDSTIKKE_RETURN_IF_ERROR(
+      audit_->Add(&batch, caller, AttachmentEvent("attachment.upload", info.id(), m.request_id())));
+  BUDSTIKKE_RETURN_IF_ERROR(store_->Write(std::move(batch)));
+  return info;
+}
+
+absl::Status ReferralDesk::ResealAttachment(const StoredAttachment& a,
+                                            const std::string& referral_id,
+                                            const std::vector<std::string>& readers,
+                                            storage::WriteBatch* batch) const {
+  const std::string akey = AttachmentKey(a.info.id());
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed_info,
+                             records_->envelope().Seal(kAttachmentColumnFamily, akey,
+                                                       a.info.SerializeAsString(), readers));
+  batch->Put(kAttachmentColumnFamily, akey, Frame(a.owner, Frame(referral_id, sealed_info)));
+  for (size_t i = 0; i < ChunkCount(a.info.size(), options_.max_chunk_bytes); ++i) {
+    const std::string ckey = ChunkKey(a.info.id(), i);
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed, store_->Get(kAttachmentColumnFamily, ckey));
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::string plain, records_->envelope().Open(kAttachmentColumnFamily,
+                                                                            ckey, sealed, a.owner));
+    BUDSTIKKE_ASSIGN_OR_RETURN(
+        std::string resealed,
+        records_->envelope().Seal(kAttachmentColumnFamily, ckey, plain, readers));
+    batch->Put(kAttachmentColumnFamily, ckey, resealed);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReferralDesk::Download(
+    const Caller& caller, absl::string_view referral_id, absl::string_view attachment_id,
+    const std::function<bool(const v1::DownloadAttachmentResponse&)>& sink) {
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(referral_id, caller.agency()));
+  const v1::Referral& r = stored.referral;
+  const v1::AttachmentInfo* info = nullptr;
+  for (const auto& a : r.attachments()) {
+    if (a.id() == attachment_id) info = &a;
+  }
+  if (info == nullptr) return absl::NotFoundError(kAttachmentNotFound);
+  v1::AuditEvent e = Event("attachment.download", stored, "");
+  e.mutable_resource()->set_kind(v1::RESOURCE_KIND_ATTACHMENT);
+  e.mutable_resource()->set_id(info->id());
+  BUDSTIKKE_ASSIGN_OR_RETURN(ConsentOfReferral consent, ConsentOf(r));
+  BUDSTIKKE_RETURN_IF_ERROR(GateRead(caller, r, consent, /*further=*/true, e));
+  BUDSTIKKE_RETURN_IF_ERROR(audit_->Record(caller, std::move(e)));
+  v1::DownloadAttachmentResponse first;
+  *first.mutable_info() = *info;
+  if (!sink(first)) return absl::CancelledError("download cancelled");
+  for (size_t i = 0; i < ChunkCount(info->size(), options_.max_chunk_bytes); ++i) {
+    const std::string key = ChunkKey(info->id(), i);
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed, store_->Get(kAttachmentColumnFamily, key));
+    BUDSTIKKE_ASSIGN_OR_RETURN(
+        std::string plain,
+        records_->envelope().Open(kAttachmentColumnFamily, key, sealed, caller.agency()));
+    v1::DownloadAttachmentResponse part;
+    part.set_chunk(std::move(plain));
+    if (!sink(part)) return absl::CancelledError("download cancelled");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace budstikke::referral

@@ -1,0 +1,66 @@
+// The referral desk's storage codec: loading and sealing referral and
+// attachment records (layout in referral.h).
+#include "services/referral/internal/records.h"
+#include "services/common/record_codec.h"
+#include "services/referral/referral.h"
+#include "storage/status_macros.h"
+
+namespace budstikke::referral {
+
+using common::Unframe;
+using referral_internal::AttachmentKey;
+using referral_internal::kAttachmentNotFound;
+using referral_internal::kMaxIdBytes;
+using referral_internal::kNotFound;
+using referral_internal::RecordKey;
+
+absl::StatusOr<ReferralDesk::Stored> ReferralDesk::Load(absl::string_view id,
+                                                        absl::string_view agency) const {
+  if (id.empty() || id.size() > kMaxIdBytes || agency.empty()) {
+    return absl::NotFoundError(kNotFound);
+  }
+  const std::string key = RecordKey(id);
+  auto value = store_->Get(kColumnFamily, key);
+  if (absl::IsNotFound(value.status())) return absl::NotFoundError(kNotFound);
+  if (!value.ok()) return value.status();
+  auto opened =
+      records_->Open(kColumnFamily, key, *value, std::string_view(agency.data(), agency.size()));
+  // Not a reader: the same answer as a made-up id.
+  if (absl::IsPermissionDenied(opened.status())) return absl::NotFoundError(kNotFound);
+  if (!opened.ok()) return opened.status();
+  Stored stored;
+  stored.pseudonym = std::move(opened->pseudonym);
+  if (!stored.referral.ParseFromString(opened->plaintext)) {
+    return absl::DataLossError("referral record does not parse");
+  }
+  return stored;
+}
+
+absl::StatusOr<std::string> ReferralDesk::Encode(const Stored& stored) const {
+  const v1::Referral& r = stored.referral;
+  return records_->Seal(kColumnFamily, RecordKey(r.id()), stored.pseudonym,
+                        common::SerializeLongTextsUnchecked(r),
+                        {r.sender_agency(), r.recipient_agency()});
+}
+
+absl::StatusOr<ReferralDesk::StoredAttachment> ReferralDesk::LoadAttachment(
+    absl::string_view id, absl::string_view agency) const {
+  if (id.empty() || id.size() > kMaxIdBytes) return absl::NotFoundError(kAttachmentNotFound);
+  const std::string key = AttachmentKey(id);
+  auto value = store_->Get(kAttachmentColumnFamily, key);
+  if (absl::IsNotFound(value.status())) return absl::NotFoundError(kAttachmentNotFound);
+  if (!value.ok()) return value.status();
+  StoredAttachment a;
+  std::string rest, sealed;
+  if (!Unframe(*value, &a.owner, &rest) || !Unframe(rest, &a.referral_id, &sealed)) {
+    return absl::DataLossError("attachment record is malformed");
+  }
+  auto plain = records_->envelope().Open(kAttachmentColumnFamily, key, sealed,
+                                         std::string_view(agency.data(), agency.size()));
+  if (absl::IsPermissionDenied(plain.status())) return absl::NotFoundError(kAttachmentNotFound);
+  if (!plain.ok()) return plain.status();
+  if (!a.info.ParseFromString(*plain)) return absl::DataLossError("attachment does not parse");
+  return a;
+}
+
+}  // namespace budstikke::referral

@@ -1,0 +1,266 @@
+// ReferralDesk::Send: validate the request -> gather the facts -> decide
+// (EvaluateSend) -> build the record -> persist it with its audit event and
+// inbox notice in one WriteBatch.
+#include "absl/strings/str_cat.h"
+#include "services/common/audit_event.h"
+#include "services/common/idempotency.h"
+#include "services/common/record_codec.h"
+#include "services/common/time_util.h"
+#include "services/referral/internal/records.h"
+#include "services/referral/referral.h"
+#include "storage/status_macros.h"
+
+namespace budstikke::referral {
+namespace {
+
+using common::Caller;
+using referral_internal::kAttachmentNotFound;
+using referral_internal::RecordKey;
+using referral_internal::RequestKey;
+
+constexpr char kSendKind[] = "referral.send";
+
+size_t CountUtf8(absl::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// Everything that can be checked from the request alone (INVALID_ARGUMENT).
+absl::Status ValidateSendRequest(const v1::SendReferralRequest& req, int max_attachments) {
+  BUDSTIKKE_RETURN_IF_ERROR(common::ValidateRequestId(req.request_id()));
+  if (req.recipient_agency().empty()) {
+    return absl::InvalidArgumentError("recipient_agency is required");
+  }
+  if (req.reason().empty() || req.reason().size() > 20000) {
+    return absl::InvalidArgumentError("reason is required (1-20000 bytes)");
+  }
+  if (CountUtf8(req.purpose()) > 500) {
+    return absl::InvalidArgumentError("purpose: at most 500 characters");
+  }
+  if (!req.purpose().empty() && req.legal_basis_case() != v1::SendReferralRequest::kConsentId) {
+    return absl::InvalidArgumentError(
+        "purpose goes with consent_id (it names the consent's purpose)");
+  }
+  if (req.attachment_ids_size() > max_attachments) {
+    return absl::InvalidArgumentError(absl::StrCat("attachment_ids: at most ", max_attachments));
+  }
+  if (req.has_parent_conversation_date()) {
+    const v1::Date& d = req.parent_conversation_date();
+    if (!common::IsRealDate(d.year(), d.month(), d.day())) {
+      return absl::InvalidArgumentError("parent_conversation_date is not a real date");
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool DetailsFitRecipient(const v1::SendReferralRequest& req, v1::AgencyType type) {
+  switch (req.details_case()) {
+    case v1::SendReferralRequest::DETAILS_NOT_SET:
+      return true;
+    case v1::SendReferralRequest::kBup:
+      return type == v1::AGENCY_TYPE_BUP;
+    case v1::SendReferralRequest::kPpt:
+      return type == v1::AGENCY_TYPE_PPT;
+    case v1::SendReferralRequest::kChildWelfare:
+      return type == v1::AGENCY_TYPE_CHILD_WELFARE;
+    default:
+      return false;
+  }
+}
+
+void CopyDetails(const v1::SendReferralRequest& req, v1::Referral* r) {
+  switch (req.details_case()) {
+    case v1::SendReferralRequest::kBup:
+      *r->mutable_bup() = req.bup();
+      break;
+    case v1::SendReferralRequest::kPpt:
+      *r->mutable_ppt() = req.ppt();
+      break;
+    case v1::SendReferralRequest::kChildWelfare:
+      *r->mutable_child_welfare() = req.child_welfare();
+      break;
+    default:
+      break;
+  }
+}
+
+// Holds `mu` (if not null) for its lifetime.
+class OptionalLock {
+ public:
+  explicit OptionalLock(absl::Mutex* mu) : mu_(mu) {
+    if (mu_ != nullptr) mu_->Lock();
+  }
+  ~OptionalLock() {
+    if (mu_ != nullptr) mu_->Unlock();
+  }
+  OptionalLock(const OptionalLock&) = delete;
+  OptionalLock& operator=(const OptionalLock&) = delete;
+
+ private:
+  absl::Mutex* const mu_;
+};
+
+}  // namespace
+
+absl::StatusOr<v1::Referral> ReferralDesk::Send(const Caller& caller,
+                                                const v1::SendReferralRequest& req) {
+  BUDSTIKKE_RETURN_IF_ERROR(ValidateSendRequest(req, options_.max_attachments));
+  // Synthetic ids parse; refusing them is a policy rule (EvaluateSend).
+  auto nid = common::NationalId::Parse(req.subject_national_id());
+  if (!nid.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("subject_national_id: ", nid.status().message()));
+  }
+  auto recipient = directory_->GetAgency(req.recipient_agency());
+  if (!recipient.ok()) return absl::NotFoundError("recipient agency not found");
+  if (!DetailsFitRecipient(req, recipient->type())) {
+    return absl::InvalidArgumentError("details do not match the recipient's type");
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string pseudonym, records_->Pseudonymize(nid->digits()));
+
+  const std::string req_key = RequestKey(caller.agency(), req.request_id());
+  const std::string fingerprint = common::RequestFingerprint(kSendKind, req);
+  absl::MutexLock lock(&send_stripes_[std::hash<std::string>()(req_key) % kSendStripes]);
+  // Attaching claims attachments, a change shared with other Sends.
+  OptionalLock attach_lock(req.attachment_ids_size() > 0 ? &mu_ : nullptr);
+  auto prior = store_->Get(kColumnFamily, req_key);
+  if (prior.ok()) return ReplaySend(caller, *prior, fingerprint, req.request_id());
+  if (!absl::IsNotFound(prior.status())) return prior.status();
+
+  // One reading of the clock: the day of the age and validity checks is the
+  // day the referral is stamped with.
+  const absl::Time now = clock_->Now();
+  BUDSTIKKE_ASSIGN_OR_RETURN(SendPlan plan,
+                             GatherSendFacts(caller, req, *nid, recipient->type(), pseudonym, now));
+  Stored stored = BuildReferral(caller, req, plan, recipient->type(), now);
+  std::vector<common::Violation> violations = EvaluateSend(options_.rules, plan.facts);
+  if (!violations.empty()) {
+    v1::AuditEvent e = Event(kSendKind, stored, req.request_id());
+    e.mutable_resource()->clear_id();
+    return common::RecordRefusal(*audit_, caller, std::move(e), common::PolicyRefusal(violations));
+  }
+  stored.referral.set_subject_national_id(nid->digits());
+  return PersistSend(caller, req, fingerprint, std::move(stored), std::move(plan.attachments), now);
+}
+
+absl::StatusOr<v1::Referral> ReferralDesk::ReplaySend(const Caller& caller,
+                                                      absl::string_view stored_request,
+                                                      absl::string_view fingerprint,
+                                                      const std::string& request_id) {
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string id,
+                             common::ReplayedId(stored_request, fingerprint, request_id));
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id, caller.agency()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(ConsentOfReferral consent, ConsentOf(stored.referral));
+  // A retry returns the stored referral: a read, audited first.
+  BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, stored, request_id));
+  stored.referral.set_status(EffectiveStatus(stored.referral, consent));
+  return std::move(stored.referral);
+}
+
+absl::StatusOr<ReferralDesk::SendPlan> ReferralDesk::GatherSendFacts(
+    const Caller& caller, const v1::SendReferralRequest& req, const common::NationalId& subject,
+    v1::AgencyType recipient_type, const std::string& pseudonym, absl::Time now) {
+  SendPlan plan;
+  SendFacts& facts = plan.facts;
+  facts.today = policy::DateOf(now, options_.zone);
+  facts.sender_agency = caller.agency();
+  facts.sender_role = caller.role();
+  facts.recipient_agency = req.recipient_agency();
+  facts.recipient_type = recipient_type;
+  facts.subject_pseudonym = pseudonym;
+  facts.subject_synthetic = subject.is_synthetic();
+  facts.subject_age = subject.AgeOn(facts.today);
+  facts.purpose = req.purpose();
+  if (req.legal_basis_case() == v1::SendReferralRequest::kConsentId) {
+    auto consent = consents_->GetConsentFacts(req.consent_id());
+    // A consent of another agency is as unknown as a made-up id.
+    if (absl::IsNotFound(consent.status()) ||
+        (consent.ok() && consent->recording_agency != caller.agency())) {
+      return absl::NotFoundError("consent not found");
+    }
+    if (!consent.ok()) return consent.status();
+    facts.consent = *std::move(consent);
+  } else if (req.legal_basis_case() == v1::SendReferralRequest::kStatutoryDuty) {
+    facts.statutory_duty = true;
+    facts.justification = req.statutory_duty().justification();
+  }
+  if (req.has_parent_conversation_date()) {
+    facts.parent_conversation = policy::FromProto(req.parent_conversation_date());
+  }
+  for (const std::string& aid : req.attachment_ids()) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(StoredAttachment a, LoadAttachment(aid, caller.agency()));
+    if (a.owner != caller.agency() || !a.referral_id.empty()) {
+      return absl::NotFoundError(kAttachmentNotFound);
+    }
+    if (a.info.kind() == v1::ATTACHMENT_KIND_ACTION_LOG) facts.has_action_log = true;
+    plan.attachments.push_back(std::move(a));
+  }
+  return plan;
+}
+
+ReferralDesk::Stored ReferralDesk::BuildReferral(const Caller& caller,
+                                                 const v1::SendReferralRequest& req,
+                                                 const SendPlan& plan,
+                                                 v1::AgencyType recipient_type,
+                                                 absl::Time now) const {
+  const SendFacts& facts = plan.facts;
+  Stored stored;
+  stored.pseudonym = facts.subject_pseudonym;
+  v1::Referral& r = stored.referral;
+  r.set_id(common::TimeOrderedId("ref-", now));
+  r.set_sender_agency(caller.agency());
+  *r.mutable_sender() = common::ActorOf(caller);
+  r.set_recipient_agency(req.recipient_agency());
+  r.set_recipient_type(recipient_type);
+  r.set_legal_basis(facts.consent          ? v1::LEGAL_BASIS_CONSENT
+                    : facts.statutory_duty ? v1::LEGAL_BASIS_STATUTORY_DUTY
+                                           : v1::LEGAL_BASIS_NONE);
+  if (facts.consent) {
+    r.set_consent_id(facts.consent->id);
+    r.set_purpose(facts.consent->purpose);
+  }
+  r.set_status(v1::REFERRAL_STATUS_SENT);
+  if (facts.statutory_duty) *r.mutable_statutory_duty() = req.statutory_duty();
+  r.set_reason(req.reason());
+  if (req.has_parent_conversation_date()) {
+    *r.mutable_parent_conversation_date() = req.parent_conversation_date();
+  }
+  CopyDetails(req, &r);
+  for (const StoredAttachment& a : plan.attachments) *r.add_attachments() = a.info;
+  *r.mutable_create_time() = common::ToProtoTime(now);
+  *r.mutable_update_time() = common::ToProtoTime(now);
+  return stored;
+}
+
+absl::StatusOr<v1::Referral> ReferralDesk::PersistSend(
+    const Caller& caller, const v1::SendReferralRequest& req, const std::string& fingerprint,
+    Stored stored, std::vector<StoredAttachment> attachments, absl::Time now) {
+  v1::Referral& r = stored.referral;
+  BUDSTIKKE_RETURN_IF_ERROR(keyring_->EnsureAgencyKey(caller.agency()).status());
+  BUDSTIKKE_RETURN_IF_ERROR(keyring_->EnsureAgencyKey(r.recipient_agency()).status());
+  storage::WriteBatch batch;
+  const std::vector<std::string> readers = {caller.agency(), r.recipient_agency()};
+  for (const StoredAttachment& a : attachments) {
+    BUDSTIKKE_RETURN_IF_ERROR(ResealAttachment(a, r.id(), readers, &batch));
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string value, Encode(stored));
+  const std::string inv = common::InvertedTimeMicros(now);
+  batch.Put(kColumnFamily, RecordKey(r.id()), value);
+  batch.Put(kColumnFamily, absl::StrCat("s/", caller.agency(), "/", inv, "/", r.id()), "");
+  batch.Put(kColumnFamily, absl::StrCat("v/", r.recipient_agency(), "/", inv, "/", r.id()), "");
+  batch.Put(kColumnFamily, RequestKey(caller.agency(), req.request_id()),
+            common::RequestRecord(r.id(), fingerprint));
+  if (r.legal_basis() == v1::LEGAL_BASIS_CONSENT) {
+    batch.Put(kColumnFamily,
+              absl::StrCat("k/", r.consent_id(), "/", r.recipient_agency(), "/", r.id()), "");
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(
+      audit_->Add(&batch, caller, Event(kSendKind, stored, req.request_id())));
+  BUDSTIKKE_RETURN_IF_ERROR(
+      Commit(std::move(batch), {{r.recipient_agency(), v1::INBOX_EVENT_TYPE_REFERRAL_RECEIVED,
+                                 common::Ref(v1::RESOURCE_KIND_REFERRAL, r.id())}}));
+  return std::move(r);  // `stored` is not used again: no copy of the content
+}
+
+}  // namespace budstikke::referral
