@@ -1,4 +1,5 @@
-// gRPC adapter for AdminService: authenticate, call Admin, convert.
+// gRPC adapter for AdminService: every method is common::Unary (inline):
+// authenticate, call Admin, convert (common/grpc_adapter.h).
 #ifndef BUDSTIKKE_SERVICES_ADMIN_ADMIN_SERVICE_H_
 #define BUDSTIKKE_SERVICES_ADMIN_ADMIN_SERVICE_H_
 
@@ -10,8 +11,7 @@ namespace budstikke::admin {
 
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
-  AdminServiceImpl(Admin* admin, const common::Authenticator* auth)
-      : admin_(admin), auth_(auth) {}
+  AdminServiceImpl(Admin* admin, const common::Authenticator* auth) : admin_(admin), auth_(auth) {}
 
   grpc::Status GetKeyStatus(grpc::ServerContext* ctx, const v1::GetKeyStatusRequest* req,
                             v1::AgencyKeyStatus* resp) override;
@@ -20,8 +20,7 @@ class AdminServiceImpl final : public v1::AdminService::Service {
   grpc::Status ShredAgencyKeyVersion(grpc::ServerContext* ctx,
                                      const v1::ShredAgencyKeyVersionRequest* req,
                                      v1::AgencyKeyStatus* resp) override;
-  grpc::Status GetRewrapProgress(grpc::ServerContext* ctx,
-                                 const v1::GetRewrapProgressRequest* req,
+  grpc::Status GetRewrapProgress(grpc::ServerContext* ctx, const v1::GetRewrapProgressRequest* req,
                                  v1::RewrapProgress* resp) override;
   grpc::Status CreateBackup(grpc::ServerContext* ctx, const v1::CreateBackupRequest* req,
                             v1::Backup* resp) override;

@@ -1,6 +1,8 @@
-// gRPC adapter for AuditService: authenticate, call Audit, convert.
-// A call the authorization table refuses is itself audited (outcome DENIED,
-// rule "authz.role") before PERMISSION_DENIED is returned.
+// gRPC adapter for AuditService: every method is common::Unary (inline):
+// authenticate, call Audit, convert. A call the authorization table refuses is
+// itself audited by the shared Authenticator (outcome DENIED, rule
+// "authz.role", into the audit outbox the server gives it with
+// SetAuditOutbox) before PERMISSION_DENIED is returned.
 #ifndef BUDSTIKKE_SERVICES_AUDIT_AUDIT_SERVICE_H_
 #define BUDSTIKKE_SERVICES_AUDIT_AUDIT_SERVICE_H_
 
@@ -33,8 +35,6 @@ class AuditServiceImpl final : public v1::AuditService::Service {
                                    v1::SubjectAccessReportResponse* resp) override;
 
  private:
-  absl::StatusOr<common::Caller> Authenticate(grpc::ServerContext* ctx, const char* method,
-                                              const char* action) const;
   Audit* audit_;
   const common::Authenticator* auth_;
 };

@@ -1,50 +1,41 @@
 #include "services/consent/consent_service.h"
 
-#include "services/common/grpc_status.h"
+#include "services/common/grpc_adapter.h"
 
 namespace budstikke::consent {
 namespace {
 
-constexpr char kService[] = "budstikke.v1.ConsentService/";
+using common::Caller;
 
-std::string Method(const char* name) { return std::string(kService) + name; }
-
-template <typename T, typename R>
-grpc::Status Reply(absl::StatusOr<T> result, R* resp) {
-  if (!result.ok()) return common::ToGrpcStatus(result.status());
-  *resp = *std::move(result);
-  return grpc::Status::OK;
-}
+constexpr char kRecord[] = "budstikke.v1.ConsentService/Record";
+constexpr char kRevoke[] = "budstikke.v1.ConsentService/Revoke";
+constexpr char kGet[] = "budstikke.v1.ConsentService/Get";
+constexpr char kList[] = "budstikke.v1.ConsentService/List";
 
 }  // namespace
 
 grpc::Status ConsentServiceImpl::Record(grpc::ServerContext* ctx,
                                         const v1::RecordConsentRequest* req, v1::Consent* resp) {
-  auto caller = auth_->Authenticate(ctx, Method("Record"));
-  if (!caller.ok()) return common::ToGrpcStatus(caller.status());
-  return Reply(registry_->Record(*caller, *req), resp);
+  return common::Unary(ctx, *auth_, kRecord, resp, common::kInline,
+                       [&](const Caller& c) { return registry_->Record(c, *req); });
 }
 
 grpc::Status ConsentServiceImpl::Revoke(grpc::ServerContext* ctx,
                                         const v1::RevokeConsentRequest* req, v1::Consent* resp) {
-  auto caller = auth_->Authenticate(ctx, Method("Revoke"));
-  if (!caller.ok()) return common::ToGrpcStatus(caller.status());
-  return Reply(registry_->Revoke(*caller, *req), resp);
+  return common::Unary(ctx, *auth_, kRevoke, resp, common::kInline,
+                       [&](const Caller& c) { return registry_->Revoke(c, *req); });
 }
 
 grpc::Status ConsentServiceImpl::Get(grpc::ServerContext* ctx, const v1::GetConsentRequest* req,
                                      v1::Consent* resp) {
-  auto caller = auth_->Authenticate(ctx, Method("Get"));
-  if (!caller.ok()) return common::ToGrpcStatus(caller.status());
-  return Reply(registry_->Get(*caller, req->id()), resp);
+  return common::Unary(ctx, *auth_, kGet, resp, common::kInline,
+                       [&](const Caller& c) { return registry_->Get(c, req->id()); });
 }
 
-grpc::Status ConsentServiceImpl::List(grpc::ServerContext* ctx,
-                                      const v1::ListConsentsRequest* req,
+grpc::Status ConsentServiceImpl::List(grpc::ServerContext* ctx, const v1::ListConsentsRequest* req,
                                       v1::ListConsentsResponse* resp) {
-  auto caller = auth_->Authenticate(ctx, Method("List"));
-  if (!caller.ok()) return common::ToGrpcStatus(caller.status());
-  return Reply(registry_->List(*caller, *req), resp);
+  return common::Unary(ctx, *auth_, kList, resp, common::kInline,
+                       [&](const Caller& c) { return registry_->List(c, *req); });
 }
 
 }  // namespace budstikke::consent

@@ -1,6 +1,6 @@
 // ConsentServiceImpl: the thin gRPC adapter of ConsentRegistry. Every method
-// authenticates and authorizes first (common::Authenticator), then calls the
-// domain and converts the status once (common::ToGrpcStatus).
+// is common::Unary (common/grpc_adapter.h), inline: authenticate and
+// authorize, call the domain, convert the status once.
 #ifndef BUDSTIKKE_SERVICES_CONSENT_CONSENT_SERVICE_H_
 #define BUDSTIKKE_SERVICES_CONSENT_CONSENT_SERVICE_H_
 

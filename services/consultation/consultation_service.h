@@ -1,6 +1,7 @@
-// gRPC adapter for ConsultationService: authenticate (authorization table),
-// call Consultations (consultation.h) on the domain executor, convert the
-// status.
+// gRPC adapter for ConsultationService: every method is common::Unary
+// (common/grpc_adapter.h): authenticate (authorization table), call
+// Consultations (consultation.h) on the domain executor (CheckText inline),
+// convert the status.
 #ifndef BUDSTIKKE_SERVICES_CONSULTATION_CONSULTATION_SERVICE_H_
 #define BUDSTIKKE_SERVICES_CONSULTATION_CONSULTATION_SERVICE_H_
 

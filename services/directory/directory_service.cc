@@ -1,77 +1,80 @@
 #include "services/directory/directory_service.h"
 
-#include "services/common/grpc_status.h"
+#include "services/common/grpc_adapter.h"
 
 namespace budstikke::directory {
 namespace {
 
-constexpr char kService[] = "budstikke.v1.DirectoryService/";
+using common::Caller;
 
-std::string Method(const char* name) { return std::string(kService) + name; }
+constexpr char kWhoAmI[] = "budstikke.v1.DirectoryService/WhoAmI";
+constexpr char kCreateAgency[] = "budstikke.v1.DirectoryService/CreateAgency";
+constexpr char kUpdateAgency[] = "budstikke.v1.DirectoryService/UpdateAgency";
+constexpr char kGetAgency[] = "budstikke.v1.DirectoryService/GetAgency";
+constexpr char kListAgencies[] = "budstikke.v1.DirectoryService/ListAgencies";
+
+// The caller as the certificate (and on-behalf-of header) says, with its
+// agency's directory entry if it has one.
+v1::WhoAmIResponse DescribeCaller(const Directory& directory, const Caller& caller) {
+  v1::WhoAmIResponse r;
+  v1::Actor* actor = r.mutable_actor();
+  actor->set_agency(caller.identity.agency);
+  actor->set_user(caller.identity.user);
+  actor->set_role(caller.identity.role);
+  actor->set_service(caller.via_service);
+  r.set_spiffe_id(caller.identity.spiffe_id);
+  absl::StatusOr<v1::Agency> agency = directory.GetAgency(caller.identity.agency);
+  if (agency.ok()) *r.mutable_agency() = *std::move(agency);
+  return r;
+}
+
+absl::StatusOr<v1::ListAgenciesResponse> ToResponse(absl::StatusOr<AgencyPage> page) {
+  if (!page.ok()) return page.status();
+  v1::ListAgenciesResponse r;
+  for (v1::Agency& a : page->agencies) *r.add_agencies() = std::move(a);
+  r.set_next_page_token(std::move(page->next_page_token));
+  return r;
+}
 
 }  // namespace
 
-using common::ToGrpcStatus;
-
 grpc::Status DirectoryServiceImpl::WhoAmI(grpc::ServerContext* ctx, const v1::WhoAmIRequest*,
                                           v1::WhoAmIResponse* resp) {
-  auto caller = auth_->Authenticate(ctx, Method("WhoAmI"));
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  v1::Actor* actor = resp->mutable_actor();
-  actor->set_agency(caller->identity.agency);
-  actor->set_user(caller->identity.user);
-  actor->set_role(caller->identity.role);
-  actor->set_service(caller->via_service);
-  resp->set_spiffe_id(caller->identity.spiffe_id);
-  auto agency = directory_->GetAgency(caller->identity.agency);
-  if (agency.ok()) *resp->mutable_agency() = *agency;
-  return grpc::Status::OK;
+  return common::Unary(ctx, *auth_, kWhoAmI, resp, common::kInline,
+                       [&](const Caller& c) -> absl::StatusOr<v1::WhoAmIResponse> {
+                         return DescribeCaller(*directory_, c);
+                       });
 }
 
 grpc::Status DirectoryServiceImpl::CreateAgency(grpc::ServerContext* ctx,
                                                 const v1::CreateAgencyRequest* req,
                                                 v1::Agency* resp) {
-  auto caller = auth_->Authenticate(ctx, Method("CreateAgency"));
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  auto agency = directory_->CreateAgency(caller->identity, req->agency(), req->request_id());
-  if (!agency.ok()) return ToGrpcStatus(agency.status());
-  *resp = *std::move(agency);
-  return grpc::Status::OK;
+  return common::Unary(ctx, *auth_, kCreateAgency, resp, common::kInline, [&](const Caller& c) {
+    return directory_->CreateAgency(c.identity, req->agency(), req->request_id());
+  });
 }
 
 grpc::Status DirectoryServiceImpl::UpdateAgency(grpc::ServerContext* ctx,
                                                 const v1::UpdateAgencyRequest* req,
                                                 v1::Agency* resp) {
-  auto caller = auth_->Authenticate(ctx, Method("UpdateAgency"));
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  auto agency = directory_->UpdateAgency(caller->identity, req->agency());
-  if (!agency.ok()) return ToGrpcStatus(agency.status());
-  *resp = *std::move(agency);
-  return grpc::Status::OK;
+  return common::Unary(ctx, *auth_, kUpdateAgency, resp, common::kInline, [&](const Caller& c) {
+    return directory_->UpdateAgency(c.identity, req->agency());
+  });
 }
 
 grpc::Status DirectoryServiceImpl::GetAgency(grpc::ServerContext* ctx,
-                                             const v1::GetAgencyRequest* req,
-                                             v1::Agency* resp) {
-  auto caller = auth_->Authenticate(ctx, Method("GetAgency"));
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  auto agency = directory_->GetAgency(req->id());
-  if (!agency.ok()) return ToGrpcStatus(agency.status());
-  *resp = *std::move(agency);
-  return grpc::Status::OK;
+                                             const v1::GetAgencyRequest* req, v1::Agency* resp) {
+  return common::Unary(ctx, *auth_, kGetAgency, resp, common::kInline,
+                       [&](const Caller&) { return directory_->GetAgency(req->id()); });
 }
 
 grpc::Status DirectoryServiceImpl::ListAgencies(grpc::ServerContext* ctx,
                                                 const v1::ListAgenciesRequest* req,
                                                 v1::ListAgenciesResponse* resp) {
-  auto caller = auth_->Authenticate(ctx, Method("ListAgencies"));
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  auto page = directory_->ListAgencies(req->type(), req->municipality(), req->page_size(),
-                                       req->page_token());
-  if (!page.ok()) return ToGrpcStatus(page.status());
-  for (v1::Agency& a : page->agencies) *resp->add_agencies() = std::move(a);
-  resp->set_next_page_token(page->next_page_token);
-  return grpc::Status::OK;
+  return common::Unary(ctx, *auth_, kListAgencies, resp, common::kInline, [&](const Caller&) {
+    return ToResponse(directory_->ListAgencies(req->type(), req->municipality(), req->page_size(),
+                                               req->page_token()));
+  });
 }
 
 }  // namespace budstikke::directory

@@ -1,4 +1,5 @@
-// gRPC adapter for DirectoryService: authenticate, call Directory, convert.
+// gRPC adapter for DirectoryService: every method is common::Unary (inline):
+// authenticate, call Directory, convert (common/grpc_adapter.h).
 #ifndef BUDSTIKKE_SERVICES_DIRECTORY_DIRECTORY_SERVICE_H_
 #define BUDSTIKKE_SERVICES_DIRECTORY_DIRECTORY_SERVICE_H_
 

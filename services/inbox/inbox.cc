@@ -190,6 +190,34 @@ bool Inbox::WaitForNewer(absl::string_view agency, uint64_t cursor, absl::Durati
                                  timeout);
 }
 
+absl::Status Inbox::Follow(absl::string_view agency, uint64_t from_cursor, absl::Duration poll,
+                           const std::function<bool(const v1::InboxEvent&)>& emit,
+                           const std::function<bool()>& cancelled) const {
+  BUDSTIKKE_ASSIGN_OR_RETURN(uint64_t latest, Latest(agency));
+  if (from_cursor > latest) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("from_cursor ", from_cursor, " is beyond the latest event (", latest, ")"));
+  }
+  uint64_t cursor = from_cursor;
+  while (true) {
+    if (cancelled()) return absl::CancelledError("");
+    if (shutting_down()) {
+      return absl::UnavailableError("server shutting down; resubscribe from the last cursor seen");
+    }
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<v1::InboxEvent> events, Read(agency, cursor, 500));
+    for (const v1::InboxEvent& e : events) {
+      if (!emit(e)) return absl::CancelledError("");
+      cursor = e.cursor();
+    }
+    if (events.empty()) {
+      // Read starts after the acknowledged position: wait from there too, or a
+      // subscriber behind it (e.g. from_cursor 0, everything acked) would spin.
+      absl::StatusOr<uint64_t> acked = Acked(agency);
+      WaitForNewer(agency, std::max(cursor, acked.ok() ? *acked : cursor), poll);
+    }
+  }
+}
+
 void Inbox::Shutdown() {
   absl::MutexLock lock(&shutdown_mu_);
   shutdown_ = true;

@@ -21,6 +21,7 @@
 #define BUDSTIKKE_SERVICES_INBOX_INBOX_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -66,6 +67,22 @@ class Inbox final : public common::InboxWriter {
   // Blocks until the agency has an event with cursor > `cursor`, the timeout
   // passes, or Shutdown() is called. Returns true if there is a newer event.
   bool WaitForNewer(absl::string_view agency, uint64_t cursor, absl::Duration timeout) const;
+
+  // Follows the agency's feed for one subscriber: passes `emit` every event
+  // after max(from_cursor, acked) in cursor order (read in batches of 500),
+  // then each new event once it is committed, waiting in slices of `poll` so
+  // that cancellation and Shutdown() are seen promptly. It ends only with:
+  //  - INVALID_ARGUMENT "from_cursor N is beyond the latest event (L)" at once;
+  //  - CANCELLED (empty message) when `cancelled()` returns true (checked
+  //    before each batch) or `emit` returns false (the subscriber went away);
+  //  - UNAVAILABLE "server shutting down; resubscribe from the last cursor
+  //    seen" after Shutdown();
+  //  - the error of reading the store.
+  // Blocks the calling thread for the whole subscription; `emit` and
+  // `cancelled` run on it.
+  absl::Status Follow(absl::string_view agency, uint64_t from_cursor, absl::Duration poll,
+                      const std::function<bool(const v1::InboxEvent&)>& emit,
+                      const std::function<bool()>& cancelled) const;
 
   // Marks the inbox as shutting down: waits return false at once from now on
   // and current waiters within their timeout. For server shutdown.

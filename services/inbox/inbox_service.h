@@ -1,10 +1,10 @@
 // gRPC adapter for InboxService: authenticate, then serve the caller agency's
-// inbox from Inbox (inbox.h).
+// inbox from Inbox (inbox.h). Ack goes through common::Unary (inline).
 //
-// Subscribe replays stored unacknowledged events after `from_cursor`, then
-// follows new ones: it waits on the Inbox in slices of `poll` so that a
-// cancelled call or a server shutdown (Inbox::Shutdown -> UNAVAILABLE) ends the
-// stream promptly.
+// Subscribe authenticates, then streams Inbox::Follow to the client: stored
+// unacknowledged events after `from_cursor`, then new ones, waiting in slices
+// of `poll` so that a cancelled call or a server shutdown (Inbox::Shutdown ->
+// UNAVAILABLE) ends the stream promptly.
 #ifndef BUDSTIKKE_SERVICES_INBOX_INBOX_SERVICE_H_
 #define BUDSTIKKE_SERVICES_INBOX_INBOX_SERVICE_H_
 

@@ -1,93 +1,100 @@
 #include "services/referral/referral_service.h"
 
-#include "services/common/grpc_status.h"
+#include "services/common/grpc_adapter.h"
 
 namespace budstikke::referral {
 namespace {
 
-constexpr char kService[] = "budstikke.v1.ReferralService/";
+using common::Caller;
 
-std::string Method(const char* name) { return std::string(kService) + name; }
+constexpr char kSend[] = "budstikke.v1.ReferralService/Send";
+constexpr char kGet[] = "budstikke.v1.ReferralService/Get";
+constexpr char kList[] = "budstikke.v1.ReferralService/List";
+constexpr char kAcknowledge[] = "budstikke.v1.ReferralService/Acknowledge";
+constexpr char kDecide[] = "budstikke.v1.ReferralService/Decide";
+constexpr char kWithdraw[] = "budstikke.v1.ReferralService/Withdraw";
+constexpr char kUploadAttachment[] = "budstikke.v1.ReferralService/UploadAttachment";
+constexpr char kDownloadAttachment[] = "budstikke.v1.ReferralService/DownloadAttachment";
+
+// The body of UploadAttachment after authentication: metadata first, then
+// chunks into the domain's AttachmentUpload, stored only on a clean half-close.
+absl::StatusOr<v1::AttachmentInfo> ReceiveUpload(
+    ReferralDesk* desk, const Caller& caller, grpc::ServerContext* ctx,
+    grpc::ServerReader<v1::UploadAttachmentRequest>* reader) {
+  v1::UploadAttachmentRequest msg;
+  if (!reader->Read(&msg) || !msg.has_metadata()) {
+    return absl::InvalidArgumentError("metadata must come first");
+  }
+  absl::StatusOr<std::unique_ptr<AttachmentUpload>> upload =
+      desk->BeginUpload(caller, msg.metadata());
+  if (!upload.ok()) return upload.status();
+  while (reader->Read(&msg)) {
+    if (msg.part_case() != v1::UploadAttachmentRequest::kChunk) {
+      return absl::InvalidArgumentError("metadata must come only once");
+    }
+    absl::Status s = (*upload)->AddChunk(msg.chunk());
+    if (!s.ok()) return s;
+  }
+  // The client half-closed; a broken stream is cancelled and stores nothing.
+  if (ctx->IsCancelled()) return absl::CancelledError("upload cancelled");
+  return (*upload)->Finish();
+}
 
 }  // namespace
 
-#define BUDSTIKKE_AUTH_OR_RETURN(name)                  \
-  auto caller = auth_->Authenticate(ctx, Method(name)); \
-  if (!caller.ok()) return common::ToGrpcStatus(caller.status())
-
 grpc::Status ReferralServiceImpl::Send(grpc::ServerContext* ctx, const v1::SendReferralRequest* req,
                                        v1::Referral* resp) {
-  BUDSTIKKE_AUTH_OR_RETURN("Send");
-  return common::ReplyWith(common::RunOn(executor_, [&] { return desk_->Send(*caller, *req); }),
-                           resp);
+  return common::Unary(ctx, *auth_, kSend, resp, executor_,
+                       [&](const Caller& c) { return desk_->Send(c, *req); });
 }
 
 grpc::Status ReferralServiceImpl::Get(grpc::ServerContext* ctx, const v1::GetReferralRequest* req,
                                       v1::Referral* resp) {
-  BUDSTIKKE_AUTH_OR_RETURN("Get");
-  return common::ReplyWith(common::RunOn(executor_, [&] { return desk_->Get(*caller, req->id()); }),
-                           resp);
+  return common::Unary(ctx, *auth_, kGet, resp, executor_,
+                       [&](const Caller& c) { return desk_->Get(c, req->id()); });
 }
 
 grpc::Status ReferralServiceImpl::List(grpc::ServerContext* ctx,
                                        const v1::ListReferralsRequest* req,
                                        v1::ListReferralsResponse* resp) {
-  BUDSTIKKE_AUTH_OR_RETURN("List");
-  return common::ReplyWith(common::RunOn(executor_, [&] { return desk_->List(*caller, *req); }),
-                           resp);
+  return common::Unary(ctx, *auth_, kList, resp, executor_,
+                       [&](const Caller& c) { return desk_->List(c, *req); });
 }
 
 grpc::Status ReferralServiceImpl::Acknowledge(grpc::ServerContext* ctx,
                                               const v1::AcknowledgeReferralRequest* req,
                                               v1::Referral* resp) {
-  BUDSTIKKE_AUTH_OR_RETURN("Acknowledge");
-  return common::ReplyWith(
-      common::RunOn(executor_, [&] { return desk_->Acknowledge(*caller, req->id()); }), resp);
+  return common::Unary(ctx, *auth_, kAcknowledge, resp, executor_,
+                       [&](const Caller& c) { return desk_->Acknowledge(c, req->id()); });
 }
 
 grpc::Status ReferralServiceImpl::Decide(grpc::ServerContext* ctx,
                                          const v1::DecideReferralRequest* req, v1::Referral* resp) {
-  BUDSTIKKE_AUTH_OR_RETURN("Decide");
-  return common::ReplyWith(common::RunOn(executor_, [&] { return desk_->Decide(*caller, *req); }),
-                           resp);
+  return common::Unary(ctx, *auth_, kDecide, resp, executor_,
+                       [&](const Caller& c) { return desk_->Decide(c, *req); });
 }
 
 grpc::Status ReferralServiceImpl::Withdraw(grpc::ServerContext* ctx,
                                            const v1::WithdrawReferralRequest* req,
                                            v1::Referral* resp) {
-  BUDSTIKKE_AUTH_OR_RETURN("Withdraw");
-  return common::ReplyWith(common::RunOn(executor_, [&] { return desk_->Withdraw(*caller, *req); }),
-                           resp);
+  return common::Unary(ctx, *auth_, kWithdraw, resp, executor_,
+                       [&](const Caller& c) { return desk_->Withdraw(c, *req); });
 }
 
 grpc::Status ReferralServiceImpl::UploadAttachment(
     grpc::ServerContext* ctx, grpc::ServerReader<v1::UploadAttachmentRequest>* reader,
     v1::AttachmentInfo* resp) {
-  BUDSTIKKE_AUTH_OR_RETURN("UploadAttachment");
-  v1::UploadAttachmentRequest msg;
-  if (!reader->Read(&msg) || !msg.has_metadata()) {
-    return common::ToGrpcStatus(absl::InvalidArgumentError("metadata must come first"));
-  }
-  auto upload = desk_->BeginUpload(*caller, msg.metadata());
-  if (!upload.ok()) return common::ToGrpcStatus(upload.status());
-  while (reader->Read(&msg)) {
-    if (msg.part_case() != v1::UploadAttachmentRequest::kChunk) {
-      return common::ToGrpcStatus(absl::InvalidArgumentError("metadata must come only once"));
-    }
-    absl::Status s = (*upload)->AddChunk(msg.chunk());
-    if (!s.ok()) return common::ToGrpcStatus(s);
-  }
-  // The client half-closed; a broken stream is cancelled and stores nothing.
-  if (ctx->IsCancelled()) {
-    return common::ToGrpcStatus(absl::CancelledError("upload cancelled"));
-  }
-  return common::ReplyWith((*upload)->Finish(), resp);
+  // Streaming: runs on gRPC's thread for the whole stream (never the executor).
+  absl::StatusOr<Caller> caller = auth_->Authenticate(ctx, kUploadAttachment);
+  if (!caller.ok()) return common::ToGrpcStatus(caller.status());
+  return common::ReplyWith(ReceiveUpload(desk_, *caller, ctx, reader), resp);
 }
 
 grpc::Status ReferralServiceImpl::DownloadAttachment(
     grpc::ServerContext* ctx, const v1::DownloadAttachmentRequest* req,
     grpc::ServerWriter<v1::DownloadAttachmentResponse>* writer) {
-  BUDSTIKKE_AUTH_OR_RETURN("DownloadAttachment");
+  absl::StatusOr<Caller> caller = auth_->Authenticate(ctx, kDownloadAttachment);
+  if (!caller.ok()) return common::ToGrpcStatus(caller.status());
   return common::ToGrpcStatus(desk_->Download(
       *caller, req->referral_id(), req->attachment_id(),
       [writer](const v1::DownloadAttachmentResponse& part) { return writer->Write(part); }));

@@ -1,7 +1,8 @@
 // ReferralServiceImpl: the thin gRPC adapter of ReferralDesk. Every method
 // authenticates and authorizes first (common::Authenticator), then calls the
-// domain (unary calls on the domain executor, common/domain_executor.h) and
-// converts the status once (common::ToGrpcStatus). Uploads are
+// domain and converts the status once (common::ToGrpcStatus). Unary methods
+// are common::Unary on the domain executor (common/grpc_adapter.h); the two
+// streaming ones run on gRPC's thread. Uploads are
 // handed to the domain chunk by chunk; a stream that ends early (client
 // disconnect) never reaches AttachmentUpload::Finish, so nothing is stored.
 #ifndef BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_SERVICE_H_
