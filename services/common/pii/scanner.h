@@ -51,8 +51,8 @@ struct Finding {
   size_t end = 0;    // exclusive
 
   friend bool operator==(const Finding& a, const Finding& b) {
-    return a.id == b.id && a.kind == b.kind && a.severity == b.severity &&
-           a.start == b.start && a.end == b.end;
+    return a.id == b.id && a.kind == b.kind && a.severity == b.severity && a.start == b.start &&
+           a.end == b.end;
   }
 };
 
