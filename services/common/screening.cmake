@@ -23,8 +23,8 @@ configure_file(${_screening_dir}/pii/names_embedded.cc.in
   ${CMAKE_CURRENT_BINARY_DIR}/pii/names_embedded.cc @ONLY)
 
 # Public interface: pii/scanner.h. pii/internal/ holds the rules, one job per
-# file (character classes, digit runs, numbers, dates, e-mail, names,
-# addresses); scanner.cc combines them.
+# file (character classes, digit runs, numbers, dates, e-mail, names and
+# their word lists, addresses); scanner.cc combines them.
 set(_pii_dir ${_screening_dir}/pii)
 budstikke_cc_library(NAME pii
   SRCS ${_pii_dir}/scanner.cc
@@ -34,6 +34,7 @@ budstikke_cc_library(NAME pii
        ${_pii_dir}/internal/date_rules.cc
        ${_pii_dir}/internal/email_rule.cc
        ${_pii_dir}/internal/name_rules.cc
+       ${_pii_dir}/internal/word_lists.cc
        ${_pii_dir}/internal/address_rules.cc
        ${CMAKE_CURRENT_BINARY_DIR}/pii/names_embedded.cc
   HDRS ${_pii_dir}/scanner.h
@@ -44,6 +45,7 @@ budstikke_cc_library(NAME pii
        ${_pii_dir}/internal/date_rules.h
        ${_pii_dir}/internal/email_rule.h
        ${_pii_dir}/internal/name_rules.h
+       ${_pii_dir}/internal/word_lists.h
        ${_pii_dir}/internal/address_rules.h
   DEPS budstikke::national_id PkgConfig::RE2 absl::status absl::statusor
        absl::strings absl::time absl::flat_hash_map absl::flat_hash_set)

@@ -90,7 +90,6 @@ struct Scanner::Impl {
   bool allow_synthetic = true;
   std::unique_ptr<pii_internal::NameRules> names;  // null when NAME is not scanned
   std::unique_ptr<pii_internal::DateRules> dates;
-  std::unique_ptr<pii_internal::AddressRules> addresses;
 
   // Runs the digit-run rules on the run at p; returns where the run ends.
   size_t ScanDigitRun(std::string_view text, size_t p, std::vector<Candidate>* out) const;
@@ -109,13 +108,13 @@ size_t Scanner::Impl::ScanDigitRun(std::string_view text, size_t p,
   }
   if (kinds.Has(FindingKind::kPhone)) pii_internal::FindPhones(text, run, out);
   if (kinds.Has(FindingKind::kBirthDate)) dates->Find(text, run, out);
-  if (kinds.Has(FindingKind::kAddress)) pii_internal::AddressRules::FindPostalCode(text, run, out);
+  if (kinds.Has(FindingKind::kAddress)) pii_internal::FindPostalCode(text, run, out);
   return run.end;
 }
 
 void Scanner::Impl::ScanWord(std::string_view text, size_t start, size_t end,
                              std::vector<Candidate>* out, size_t* last_name) const {
-  if (kinds.Has(FindingKind::kAddress)) addresses->FindStreet(text, start, end, out);
+  if (kinds.Has(FindingKind::kAddress)) pii_internal::FindStreet(text, start, end, out);
   if (names != nullptr) names->Find(text, start, end, out, last_name);
 }
 
@@ -134,7 +133,10 @@ std::vector<Candidate> Scanner::Impl::Candidates(std::string_view text) const {
     const unsigned char c = text[p];
     if (IsAsciiLower(c)) {  // fast path: lower-case words
       const size_t e = pii_internal::WordEnd(text, p);
-      if (want_words && e - p >= 3) ScanWord(text, p, e, &cands, &last_name);
+      // Short words matter only as street abbreviations ("gt. 5").
+      if (want_words && (e - p >= 3 || (e < n && text[e] == '.'))) {
+        ScanWord(text, p, e, &cands, &last_name);
+      }
       p = e;
     } else if (IsDigit(c)) {
       if (want_runs) {
@@ -218,9 +220,6 @@ absl::StatusOr<std::unique_ptr<Scanner>> Scanner::Create(ScannerConfig config) {
   auto dates = pii_internal::DateRules::Create();
   if (!dates.ok()) return dates.status();
   impl->dates = *std::move(dates);
-  auto addresses = pii_internal::AddressRules::Create();
-  if (!addresses.ok()) return addresses.status();
-  impl->addresses = *std::move(addresses);
   return std::unique_ptr<Scanner>(new Scanner(std::move(impl)));
 }
 

@@ -25,14 +25,16 @@ int MonthNumber(std::string_view name) {
 }
 
 // Reads day, month and year from groups a..a+2; false if they are not
-// written as a date with one kind of separator.
+// written as a date: one kind of separator ("14.03.2019", "14/03/19",
+// "2019-03-14"), or "14/3-19" and "14/3-2019".
 bool NumericDateAt(std::string_view text, const Group* g, size_t a, int* year, int* month,
                    int* day) {
   const Group& d = g[a];
   const Group& m = g[a + 1];
   const Group& y = g[a + 2];
   const Sep s1 = m.sep_before, s2 = y.sep_before;
-  if (s1 != s2 || s1 == Sep::kSpace || s1 == Sep::kNone) return false;
+  const bool slash_dash = s1 == Sep::kSlash && s2 == Sep::kDash;
+  if ((s1 != s2 && !slash_dash) || s1 == Sep::kSpace || s1 == Sep::kNone) return false;
   if (d.len() <= 2 && m.len() <= 2 && (y.len() == 2 || y.len() == 4)) {
     *day = GroupValue(text, d);
     *month = GroupValue(text, m);
@@ -43,7 +45,7 @@ bool NumericDateAt(std::string_view text, const Group* g, size_t a, int* year, i
     }
     return *year >= 1900 && *year <= 2099;
   }
-  if (d.len() == 4 && m.len() == 2 && y.len() == 2 && s1 == Sep::kDash) {
+  if (d.len() == 4 && m.len() <= 2 && y.len() <= 2 && s1 == Sep::kDash && s2 == Sep::kDash) {
     *year = GroupValue(text, d);
     *month = GroupValue(text, m);
     *day = GroupValue(text, y);

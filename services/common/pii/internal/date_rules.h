@@ -1,5 +1,6 @@
 // Full dates with a year in a digit run (BIRTH_DATE, WARN by default):
-// dd.mm.yyyy, d.m.yy, dd/mm/yyyy, dd-mm-yyyy, yyyy-mm-dd, and a day number
+// dd.mm.yyyy, d.m.yy, dd/mm/yyyy, dd-mm-yyyy, dd/mm-yy ("14/3-19"),
+// yyyy-mm-dd, and a day number
 // followed by a month name and year ("3. mars 2019", "14 okt. 2020").
 // Only real calendar dates count ("31.04.2020" does not).
 //

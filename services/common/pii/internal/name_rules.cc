@@ -7,66 +7,35 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "services/common/pii/internal/text.h"
+#include "services/common/pii/internal/word_lists.h"
 
 namespace budstikke::pii::pii_internal {
 namespace {
 
-// Words after which a capitalised word is a name ("gutten Zyxtor").
-constexpr std::string_view kCueWords[] = {"gutten",
-                                          "gutt",
-                                          "jenta",
-                                          "jente",
-                                          "jenten",
-                                          "barnet",
-                                          "eleven",
-                                          "mor",
-                                          "far",
-                                          "mora",
-                                          "moren",
-                                          "faren",
-                                          "mamma",
-                                          "pappa",
-                                          "bror",
-                                          "broren",
-                                          "s\xC3\xB8ster",
-                                          "s\xC3\xB8steren",
-                                          "s\xC3\xB8stera",
-                                          "heter",
-                                          "het",
-                                          "kalt",
-                                          "kalles",
-                                          "navn",
-                                          "navnet",
-                                          "onkel",
-                                          "tante",
-                                          "bestemor",
-                                          "bestefar",
-                                          "farmor",
-                                          "mormor",
-                                          "morfar",
-                                          "farfar",
-                                          "stefar",
-                                          "stemor",
-                                          "stefaren",
-                                          "stemoren",
-                                          "venninnen",
-                                          "venninna",
-                                          "vennen",
-                                          "kompisen",
-                                          "lillebror",
-                                          "storebror",
-                                          "lilles\xC3\xB8ster",
-                                          "stores\xC3\xB8ster",
-                                          "s\xC3\xB8nnen",
-                                          "datteren",
-                                          "dattera",
-                                          "fosterfar",
-                                          "fostermor",
-                                          "kj\xC3\xA6resten",
-                                          "samboer",
-                                          "samboeren",
-                                          "foresatt",
-                                          "verge"};
+// "Jonas' far", "Emma’s": where a name ending at `end` ends with its
+// genitive apostrophe (after s, x, z) or apostrophe + s.
+size_t GenitiveEnd(std::string_view text, size_t end) {
+  const size_t n = text.size();
+  size_t q;
+  if (end < n && text[end] == '\'') {
+    q = end + 1;
+  } else if (text.compare(end, 3, "\xE2\x80\x99") == 0) {  // ’
+    q = end + 3;
+  } else {
+    return end;
+  }
+  auto ends_word = [&](size_t p) {
+    return p >= n || (LetterLen(text, p) == 0 && !IsDigit(text[p]));
+  };
+  if (q < n && text[q] == 's' && ends_word(q + 1)) return q + 1;
+  const char last = text[end - 1];
+  if ((last == 's' || last == 'x' || last == 'z') && ends_word(q)) return q;
+  return end;
+}
+
+void AddAll(absl::Span<const std::string_view> words, absl::flat_hash_set<std::string_view>* set) {
+  for (std::string_view w : words) set->insert(w);
+}
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -111,18 +80,101 @@ absl::StatusOr<std::unique_ptr<NameRules>> NameRules::Create(const std::string& 
   }
   absl::Status st = LoadNames(data, &rules->names_);
   if (!st.ok()) return st;
-  for (std::string_view cue : kCueWords) rules->cues_.emplace(cue);
+  AddAll(CueWords(), &rules->cues_);
+  AddAll(SubjectVerbs(), &rules->verbs_);
+  AddAll(ClauseAdverbs(), &rules->adverbs_);
+  AddAll(Conjunctions(), &rules->conjunctions_);
+  AddAll(OrdinarySubjects(), &rules->ordinary_);
   return rules;
 }
 
-bool NameRules::IsNameWord(std::string_view text, size_t start, size_t end) const {
-  auto it = names_.find(text.substr(start, end - start));
-  if (it != names_.end() && !(it->second && IsSentenceInitial(text, start))) return true;
+NameRules::ListHit NameRules::Lookup(std::string_view word) const {
+  auto it = names_.find(word);
+  if (it == names_.end()) {
+    // Genitive: "Emmas", "Emma's".
+    std::string_view stem;
+    if (word.size() > 3 && word.substr(word.size() - 2) == "'s") {
+      stem = word.substr(0, word.size() - 2);
+    } else if (word.size() >= 3 && word.back() == 's') {
+      stem = word.substr(0, word.size() - 1);
+    } else {
+      return ListHit::kNone;
+    }
+    it = names_.find(stem);
+    if (it == names_.end()) return ListHit::kNone;
+  }
+  return it->second ? ListHit::kOrdinaryWord : ListHit::kName;
+}
+
+bool NameRules::AfterCue(std::string_view text, size_t start) const {
   size_t pe;
   const size_t ps = PrevWordStart(text, start, &pe);
   if (ps == std::string_view::npos || pe - ps > 24) return false;
   const std::string lower = LowerWord(text.substr(ps, pe - ps));
   return cues_.contains(std::string_view(lower));
+}
+
+bool NameRules::InSubjectPosition(std::string_view text, size_t start) const {
+  if (IsSentenceInitial(text, start)) return true;
+  size_t pe;
+  const size_t ps = PrevWordStart(text, start, &pe);
+  if (ps == std::string_view::npos || pe - ps > 8) return false;
+  const std::string lower = LowerWord(text.substr(ps, pe - ps));
+  return conjunctions_.contains(std::string_view(lower));
+}
+
+// A finite verb follows the word ending at `end`, directly, after a clause
+// adverb ("Hawa ikke vil") or after "og" and a capitalised word ("Tenzin og
+// Hawa leker").
+bool NameRules::FollowedByVerb(std::string_view text, size_t end) const {
+  bool after_og = false;
+  for (int hop = 0; hop < 3; ++hop) {
+    if (end + 1 >= text.size() || text[end] != ' ') return false;
+    const size_t w = end + 1;
+    end = WordEnd(text, w);
+    const std::string_view next = text.substr(w, end - w);
+    if (after_og) {
+      if (!IsCapitalized(text, w, end)) return false;
+      after_og = false;
+    } else if (verbs_.contains(next)) {
+      return true;
+    } else if (next == "og") {
+      after_og = true;
+    } else if (!adverbs_.contains(next)) {
+      return false;
+    }
+  }
+  return false;
+}
+
+bool NameRules::IsOrdinaryWord(std::string_view word) const {
+  const std::string lower = LowerWord(word);
+  if (ordinary_.contains(std::string_view(lower))) return true;
+  for (std::string_view ending : OrdinaryEndings()) {
+    if (lower.size() >= ending.size() + 3 &&
+        std::string_view(lower).substr(lower.size() - ending.size()) == ending) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool NameRules::IsNameWord(std::string_view text, size_t start, size_t end) const {
+  const std::string_view word = text.substr(start, end - start);
+  switch (Lookup(word)) {
+    case ListHit::kName:
+      return true;
+    case ListHit::kOrdinaryWord:
+      if (!IsSentenceInitial(text, start) || FollowedByVerb(text, end)) return true;
+      break;
+    case ListHit::kNone:
+      if (end - start >= 3 && FollowedByVerb(text, end) && InSubjectPosition(text, start) &&
+          !IsOrdinaryWord(word)) {
+        return true;
+      }
+      break;
+  }
+  return AfterCue(text, start);
 }
 
 void NameRules::Find(std::string_view text, size_t start, size_t end, std::vector<Candidate>* out,
@@ -138,7 +190,7 @@ void NameRules::Find(std::string_view text, size_t start, size_t end, std::vecto
   }
   if (IsNameWord(text, start, end)) {
     *last_name = out->size();
-    out->push_back({FindingKind::kName, start, end});
+    out->push_back({FindingKind::kName, start, GenitiveEnd(text, end)});
   }
 }
 

@@ -1,8 +1,17 @@
 // Likely names (NAME, WARN by default), one capitalised word at a time:
-// a word on the name list (not at a sentence start when the list marks it as
-// an ordinary word too, "Dag for dag"), a capitalised word right after a cue
-// word ("gutten Zyxtor", "mor Kari"), and a capitalised word right after a
-// name just found ("Ola Nordmann", one span).
+//  - a word on the name list, also in the genitive ("Emmas", "Emma's",
+//    "Jonas'"; the span covers the genitive ending). A listed name that is
+//    also an ordinary word ("Dag", "Per", "Liv") counts at a sentence start
+//    only when a verb follows ("Per har", not "Dag for dag");
+//  - a capitalised word right after a cue word ("gutten Zyxtor", "lille
+//    Hawa", "mor Kari");
+//  - an unlisted capitalised word in a subject's place (a sentence start, or
+//    after "og", "at", "fordi", ...) followed by a finite verb ("Hawa gråter",
+//    "fordi Dawit ikke vil"), unless it is an ordinary word: pronouns,
+//    adverbs, days, common nouns, places (word_lists.h), or a word with a
+//    noun or adjective ending ("Barnet", "Situasjonen", "Mobbing");
+//  - a capitalised word right after a name just found ("Ola Nordmann", one
+//    span).
 //
 // Name list format: one entry per line, "first|last <Name> [common]", '#'
 // starts a comment line.
@@ -45,12 +54,23 @@ class NameRules {
             size_t* last_name) const;
 
  private:
+  enum class ListHit { kNone, kName, kOrdinaryWord };
+
   NameRules() = default;
   bool IsNameWord(std::string_view text, size_t start, size_t end) const;
+  ListHit Lookup(std::string_view word) const;
+  bool AfterCue(std::string_view text, size_t start) const;
+  bool InSubjectPosition(std::string_view text, size_t start) const;
+  bool FollowedByVerb(std::string_view text, size_t end) const;
+  bool IsOrdinaryWord(std::string_view word) const;
 
   std::string storage_;                                // backs names_ when loaded from a file
   absl::flat_hash_map<std::string_view, bool> names_;  // name -> also an ordinary word
   absl::flat_hash_set<std::string_view> cues_;
+  absl::flat_hash_set<std::string_view> verbs_;
+  absl::flat_hash_set<std::string_view> adverbs_;
+  absl::flat_hash_set<std::string_view> conjunctions_;
+  absl::flat_hash_set<std::string_view> ordinary_;
 };
 
 }  // namespace budstikke::pii::pii_internal

@@ -18,6 +18,10 @@ bool IdGroupingOk(const Group* g, size_t a, size_t b) {
   return !(singles && multi);
 }
 
+bool DateShaped(int year, int month, int day) {
+  return year >= 1900 && year <= 2099 && month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
+
 // Groups i..j (8 digits, no prefix) are written like a phone number.
 bool PhoneShapeOk(std::string_view text, const Group* g, size_t i, size_t j) {
   if (j - i >= 4) return false;
@@ -38,12 +42,15 @@ bool PhoneShapeOk(std::string_view text, const Group* g, size_t i, size_t j) {
     const int a = GroupValue(text, g[i]), b = GroupValue(text, g[j]);
     if (a >= 1900 && a <= 2099 && b >= 1900 && b <= 2099) return false;
   }
-  // Date-shaped ("24.12.2019", "24 12 2019", also impossible ones like
-  // "31.04.2020").
+  // Date-shaped ("24.12.2019", "24 12 2019", "2019-03-14", also impossible
+  // ones like "31.04.2020").
   if (j == i + 2 && g[j].len() == 4) {
-    const int y = GroupValue(text, g[j]);
-    const int m = GroupValue(text, g[i + 1]), d = GroupValue(text, g[i]);
-    if (y >= 1900 && y <= 2099 && m >= 1 && m <= 12 && d >= 1 && d <= 31) {
+    if (DateShaped(GroupValue(text, g[j]), GroupValue(text, g[i + 1]), GroupValue(text, g[i]))) {
+      return false;
+    }
+  }
+  if (j == i + 2 && g[i].len() == 4 && (sep == Sep::kDash || sep == Sep::kDot)) {
+    if (DateShaped(GroupValue(text, g[i]), GroupValue(text, g[i + 1]), GroupValue(text, g[j]))) {
       return false;
     }
   }

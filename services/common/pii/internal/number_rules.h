@@ -5,7 +5,7 @@
 // (common::IsValidNationalIdDigits); not bank accounts written 4.2.5.
 // Phone: 8 digits starting 2-9 in up to four groups of one grouping style,
 // or after a "+47" / "0047" / "(+47)" prefix; amounts in thousands, year
-// ranges and date-shaped runs are not phones.
+// ranges and date-shaped runs ("24.12.2019", "2019-03-14") are not phones.
 //
 // Internal to services/common/pii. Pure functions, thread-safe.
 #ifndef BUDSTIKKE_SERVICES_COMMON_PII_INTERNAL_NUMBER_RULES_H_

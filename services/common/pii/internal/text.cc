@@ -83,6 +83,7 @@ bool IsSentenceInitial(std::string_view text, size_t p) {
       p -= 2;
       continue;
     }
+    if (p == 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) return true;  // byte-order mark
     if (p >= 3 && static_cast<unsigned char>(text[p - 3]) == 0xE2 &&
         static_cast<unsigned char>(text[p - 2]) == 0x80) {
       // “ ‘ – — (quotes and dashes used as bullets) and • (E2 80 A2).

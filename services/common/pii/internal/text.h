@@ -3,7 +3,8 @@
 // Byte-oriented UTF-8: positions are byte offsets, a "letter" is an ASCII
 // letter, a Latin-1 letter (C3 xx except the signs x and /), another two-byte
 // script letter, or a three/four-byte character outside General Punctuation
-// (E2 leads). Upper and lower case are known for ASCII
+// (E2 leads) other than the byte-order mark U+FEFF (a text may start with
+// one). Upper and lower case are known for ASCII
 // and the Latin-1 range (Æ Ø Å É ...), which covers Norwegian. Malformed UTF-8
 // never reads past the end of the text.
 //
@@ -34,7 +35,12 @@ inline size_t LetterLen(std::string_view text, size_t p) {
     return (c1 == 0x97 || c1 == 0xB7 || c1 < 0x80 || c1 > 0xBF) ? 0 : 2;
   }
   if (c >= 0xC4 && c <= 0xDF) return p + 1 < n ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF && c != 0xE2) return p + 2 < n ? 3 : 0;
+  if (c >= 0xE0 && c <= 0xEF && c != 0xE2) {
+    if (p + 2 >= n) return 0;
+    const bool bom = c == 0xEF && static_cast<unsigned char>(text[p + 1]) == 0xBB &&
+                     static_cast<unsigned char>(text[p + 2]) == 0xBF;
+    return bom ? 0 : 3;
+  }
   if (c >= 0xF0 && c <= 0xF4) return p + 3 < n ? 4 : 0;
   return 0;
 }
@@ -76,8 +82,8 @@ std::string LowerWord(std::string_view word);
 // goes to *prev_end), or npos when there is none.
 size_t PrevWordStart(std::string_view text, size_t p, size_t* prev_end);
 
-// The word at p starts a sentence: only spaces, quotes and opening brackets
-// lie between it and the start of text, '.', '!', '?', a line break or a
+// The word at p starts a sentence: only spaces, quotes, opening brackets and
+// a byte-order mark lie between it and the start of text, '.', '!', '?', a line break or a
 // bullet.
 bool IsSentenceInitial(std::string_view text, size_t p);
 
