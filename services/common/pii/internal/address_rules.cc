@@ -129,13 +129,15 @@ size_t HouseNumberEnd(std::string_view text, size_t p) {
 }  // namespace
 
 void FindStreet(std::string_view text, size_t start, size_t end, std::vector<Candidate>* out) {
-  const bool abbreviated = end < text.size() && text[end] == '.';
+  const size_t n = text.size();
+  const bool abbreviated = end < n && text[end] == '.';
   if (!abbreviated && end - start < 3) return;
   const size_t after = abbreviated ? end + 1 : end;
-  if (after + 1 >= text.size() ||
-      (text[after] != ' ' && static_cast<unsigned char>(text[after]) != 0xC2)) {
-    return;
-  }
+  // Cheap test first: a house number follows ("gate 5", "gt. 5", NBSP).
+  const size_t sep = after < n && text[after] == ' '           ? 1
+                     : text.compare(after, 2, "\xC2\xA0") == 0 ? 2
+                                                               : 0;
+  if (sep == 0 || after + sep >= n || !IsDigit(text[after + sep])) return;
   const size_t street_start = StreetStart(text, start, end, abbreviated);
   if (street_start == std::string_view::npos) return;
   const size_t house_end = HouseNumberEnd(text, after);
