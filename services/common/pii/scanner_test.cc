@@ -402,6 +402,10 @@ TEST(ScannerNorwegianTest, HarmlessTextsStayOk) {
       "Nav har gitt støtte, og BUP har lang ventetid.",
       "Ellers går det greit på skolen.",
       "Gutten og søsteren bor hos mor.",
+      "Innimellom er hun glad, men stort sett er hun stille.",
+      "Sosionom har vært på hjemmebesøk, og logoped har vurdert språket.",
+      "Jordmor har fulgt familien siden fødselen.",
+      "Barnevernspedagog kan delta på møtet.",
   });
 }
 

@@ -66,6 +66,10 @@ constexpr std::string_view kOrdinarySubjects[] = {
     "hvis", "om", "n\xC3\xA5r", "mens", "fordi", "at", "og", "men", "eller", "som", "hei",
     "takk", "ja", "nei", "ok", "jo", "vel", "nettopp", "omtrent", "cirka", "ca", "mvh",
     "viktig", "klart", "sikkert", "greit", "bra", "fint", "godt", "sant", "rart",
+    "innimellom", "stadig", "gradvis", "sjeldent", "enn\xC3\xA5", "delvis", "stort",
+    "alene", "sammen", "hallo", "stefar", "fosterfar", "svigerfar", "besteforeldre", "to", "tre", "fire", "fem", "seks", "sju", "syv",
+    "\xC3\xA5tte", "ni", "ti", "elleve", "tolv", "ett", "tredje", "annet", "slikt",
+    "s\xC3\xA5nt",
     // Days, months, seasons, holidays.
     "mandag", "tirsdag", "onsdag", "torsdag", "fredag", "l\xC3\xB8rdag", "s\xC3\xB8ndag",
     "januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september",
@@ -111,7 +115,7 @@ constexpr std::string_view kOrdinarySubjects[] = {
 constexpr std::string_view kOrdinaryEndings[] = {
     "en", "et", "ene", "ane", "ing", "het", "else", "sjon", "skap", "dom", "tet",
     "isme", "er", "lig", "ig", "sk", "ste", "log", "pedagog", "terapeut", "ball", "\xC3\xB8r",
-    "ikk"};
+    "ikk", "lege", "mor", "nom", "ped", "ist"};
 // clang-format on
 
 }  // namespace
