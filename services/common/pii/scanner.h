@@ -8,10 +8,16 @@
 //            not bank accounts written 4.2.5), PHONE (Norwegian 8-digit
 //            numbers starting 2-9, optional +47 / 0047 / (+47), any common
 //            grouping), EMAIL.
-//   WARN (default):   NAME (name list + context cues), BIRTH_DATE (full dates
-//            with year: dd.mm.yyyy, dd/mm/yy, yyyy-mm-dd, "3. mars 2019"),
-//            ADDRESS (street name with a street suffix + house number;
+//   WARN (default):   NAME (name list, also genitives "Emmas", "Jonas'";
+//            a capitalised word after a cue word "gutten", "lille"; an
+//            unlisted capitalised word as a sentence's subject before a verb,
+//            "Hawa gråter"), BIRTH_DATE (full dates with year: dd.mm.yyyy,
+//            dd/mm/yy, 14/3-19, yyyy-mm-dd, "3. mars 2019"; a date is never
+//            PHONE), ADDRESS (street name with a street suffix, written out or
+//            abbreviated "Storgt.", "gt.", "vn.", "pl.", + house number;
 //            4-digit postal code + place name).
+//   Ordinary capitalised words (sentence starts such as "Barnet", "Hun",
+//   "Mandag", place names) are not findings.
 //
 // Findings are sorted by start, do not overlap (on overlap the stronger kind
 // wins: EMAIL, NATIONAL_ID, PHONE, BIRTH_DATE, ADDRESS, NAME), and carry their
@@ -51,8 +57,8 @@ struct Finding {
   size_t end = 0;    // exclusive
 
   friend bool operator==(const Finding& a, const Finding& b) {
-    return a.id == b.id && a.kind == b.kind && a.severity == b.severity &&
-           a.start == b.start && a.end == b.end;
+    return a.id == b.id && a.kind == b.kind && a.severity == b.severity && a.start == b.start &&
+           a.end == b.end;
   }
 };
 

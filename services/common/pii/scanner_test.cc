@@ -262,6 +262,153 @@ TEST(ScannerTableTest, NegativesHaveNoRefuse) {
   std::cout << "negatives: " << lines.size() << " texts, " << false_refuse << " false REFUSE\n";
 }
 
+// Rows written as Norwegian texts are written, in the markup of the tables
+// ([[DATE:...]], [[NAME:...]], [[ADDR:...]], [[PHONE:...]]): every marked span
+// is found with exactly that kind and range and nothing else is, severities
+// are the defaults (so the verdict is OK, WARN or REFUSE from the markup).
+void ExpectExactRows(const std::vector<std::string>& rows) {
+  auto scanner = DefaultScanner();
+  int counter = 0;
+  for (const std::string& row : rows) {
+    const Expanded e = Expand(row, &counter);
+    const std::vector<Finding> findings = scanner->Scan(e.text);
+    EXPECT_EQ(Spans(findings), e.expected) << "text: " << e.text;
+    Verdict want = Verdict::kOk;
+    for (const Span& span : e.expected) {
+      if (IsRefuseKind(span.kind)) {
+        want = Verdict::kRefuse;
+      } else if (want == Verdict::kOk) {
+        want = Verdict::kWarn;
+      }
+    }
+    EXPECT_EQ(VerdictOf(findings), want) << "text: " << e.text;
+  }
+}
+
+// Issue 21, kind 1: dates in every common Norwegian form are BIRTH_DATE
+// (WARN), never PHONE.
+TEST(ScannerNorwegianTest, DatesInEveryFormAreBirthDates) {
+  ExpectExactRows({
+      "Hun er født [[DATE:2019-03-14]] og går i barnehagen.",
+      "Gutten ble født [[DATE:14.03.2019]] på Ullevål.",
+      "Født [[DATE:14/3-19]], ifølge helsestasjonen.",
+      "Født [[DATE:14/3-2019]] i Drammen.",
+      "Jenta er født [[DATE:14. mars 2019]] og har to søsken.",
+      "Fødselsdato: [[DATE:3.1.2018]]",
+      "Fødselsdato: [[DATE:14/03/2019]]",
+      "Datoen var [[DATE:2024-02-29]], en skuddårsdag.",
+      "Vi møttes [[DATE:2019-03-14]] kl. 10.15 på skolen.",
+      // Not real dates, and not phone numbers either.
+      "Datoen 2023-02-29 finnes ikke.",
+      "Han skrev 31.04.2020 på skjemaet.",
+  });
+}
+
+// Kind 2: genitive first names warn like the nominative; the span covers the
+// genitive ending.
+TEST(ScannerNorwegianTest, GenitiveNames) {
+  ExpectExactRows({
+      "[[NAME:Emmas]] mor ringte i dag.",
+      "Vi har snakket med [[NAME:Jonas']] far om fraværet.",
+      "Vi har snakket med [[NAME:Jonas’]] far om fraværet.",
+      "[[NAME:Sofies]] bror går i tredje klasse.",
+      "Hun er redd for [[NAME:Emma's]] far.",
+      "Vi ringte [[NAME:Emma’s]] mor.",
+      "Det er [[NAME:Kari Nordmanns]] datter det gjelder.",
+  });
+}
+
+// Kind 3: a capitalised word where a name stands is a likely name even when
+// no list has it; a common first name as the text's first word is found.
+TEST(ScannerNorwegianTest, UnlistedNamesWhereANameStands) {
+  ExpectExactRows({
+      "Vi er bekymret for lille [[NAME:Hawa]] på 3 år.",
+      "Lille [[NAME:Hawa]] gråter når mor går.",
+      "Gutten [[NAME:Nikodem]] sier lite i samlingsstund.",
+      "I klassen har jenta [[NAME:Oliwia]] ingen venner.",
+      "Det gjelder eleven [[NAME:Dawit]] i 7B.",
+      "Barnet [[NAME:Tenzin]] sover dårlig.",
+      "[[NAME:Hawa]] gråter mye om morgenen.",
+      "Vi har merket oss at [[NAME:Dawit]] ikke spiser lunsj.",
+      "[[NAME:Nikodem]] og [[NAME:Oliwia]] leker alltid alene.",
+      "Mor sier at [[NAME:Tenzin]] sover lite. Hun er sliten.",
+      "[[NAME:Emma]] har vært borte i to uker.",
+      "\xEF\xBB\xBF[[NAME:Emma]] har vært borte i to uker.",
+      "[[NAME:Per]] har ADHD og trenger mye støtte.",
+      "[[NAME:Hans]] sier at han ikke vil hjem.",
+      "Han heter [[NAME:Gustav]]. 5 barn var med på turen.",
+  });
+}
+
+// Kind 4: abbreviated street names are addresses.
+TEST(ScannerNorwegianTest, AbbreviatedStreets) {
+  ExpectExactRows({
+      "Familien bor i [[ADDR:Storgt. 5]].",
+      "Adressen er [[ADDR:Kirkevn. 12 B]], andre etasje.",
+      "De har flyttet til [[ADDR:Bjerkepl. 3]] i høst.",
+      "Far bor i [[ADDR:Trondheimsv. 12]].",
+      "Mor bor i [[ADDR:Thorvald Meyers gt. 5]] med den nye kjæresten.",
+      "Møtet var i [[ADDR:Ole Bulls pl. 3]].",
+      "De bor i [[ADDR:Bygdøy allé 5]] nå.",
+      "Adresse: [[ADDR:Bygdøy Allé 5]]",
+      "Post sendes til [[ADDR:Storgt. 5, 0155 Oslo]].",
+      "Han bor i [[ADDR:Storgata 5]] i Oslo.",
+  });
+}
+
+// Near misses: times, case numbers, year ranges, weights and weeks stay OK;
+// phone numbers written with spaces stay PHONE (REFUSE).
+TEST(ScannerNorwegianTest, NearMisses) {
+  ExpectExactRows({
+      "Møtet er kl. 14.30 i morgen.",
+      "Saken har saksnr 2024/1234 hos kommunen.",
+      "Skoleåret 2023-2024 var vanskelig.",
+      "Hun veier 24,5 kg og er 110 cm.",
+      "Vi tok det opp i uke 12.",
+      "Bruk v. 2 av skjemaet.",
+      "Se pkt. 5 i planen.",
+      "Helsesykepleier kan nås på [[PHONE:22 33 44 55]] på dagtid.",
+      "Far har mobil [[PHONE:+47 912 34 567]].",
+      "Ring [[PHONE:912 34 567]] etter kl. 16.",
+  });
+}
+
+// Ordinary capitalised words (sentence starts, places after "i", nouns,
+// days) stay OK under the new rules.
+TEST(ScannerNorwegianTest, HarmlessTextsStayOk) {
+  ExpectExactRows({
+      "Barnet gråter mye om morgenen.",
+      "Hun har vondt i magen hver dag.",
+      "Mandag kom han for sent igjen.",
+      "Vi bor i Oslo og har gjort det lenge.",
+      "Familien har flyttet fra Bergen til Trondheim.",
+      "Situasjonen er vanskelig for alle.",
+      "Helsesykepleier har snakket med eleven.",
+      "Mobbing skjer ofte i friminuttene.",
+      "Snapchat er et problem i klassen.",
+      "Torsdag var hun borte, og fredag var hun syk.",
+      "Oslo og Bergen er langt fra hverandre.",
+      "Klokka var 23 da politiet kom.",
+      "Svar kan sendes til skolen.",
+      "Norsk er andrespråket hans.",
+      "Fotball er det eneste han liker.",
+      "Vold forekommer hjemme, ifølge naboen.",
+      "Dag for dag blir det verre.",
+      "Jeg er bekymret. Vi er usikre. De svarer ikke.",
+      "Han sier at Oslo er kjedelig.",
+      "Barnehagen har meldt bekymring før.",
+      "Foreldrene er skilt og Mor har ny samboer.",
+      "Tidligere var han glad. Nå er han stille.",
+      "Nav har gitt støtte, og BUP har lang ventetid.",
+      "Ellers går det greit på skolen.",
+      "Gutten og søsteren bor hos mor.",
+      "Innimellom er hun glad, men stort sett er hun stille.",
+      "Sosionom har vært på hjemmebesøk, og logoped har vurdert språket.",
+      "Jordmor har fulgt familien siden fødselen.",
+      "Barnevernspedagog kan delta på møtet.",
+  });
+}
+
 TEST(ScannerTest, IdSeparatorsAndSpacing) {
   auto scanner = DefaultScanner();
   const std::string id = MakeSyntheticNationalId(2018, 1, 1, 512);
