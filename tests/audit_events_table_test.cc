@@ -25,10 +25,10 @@
 //    of key status, rewrap progress and server information (no child's data),
 //    and retries of rotations (key metadata only). Each of these has a row
 //    asserting it emits nothing.
-//  - a refusal by the authorization table happens in the adapters: the audit
-//    service's through Audit::RecordDenied (a row here), the others' through
-//    common::Authenticator with the action common::AuditActionFor(method)
-//    (tests/audit_integration_test.cc). This test checks that the methods
+//  - a refusal by the authorization table happens in the adapters, every
+//    service's through common::Authenticator with the action
+//    common::AuditActionFor(method) and the one event builder (a row here;
+//    over gRPC in tests/audit_integration_test.cc). This test checks that the methods
 //    with such an action are exactly those whose calls are audited.
 // Every method of the authorization table is covered by at least one row
 // except DirectoryService/WhoAmI (it echoes the caller's own certificate).
@@ -48,6 +48,7 @@
 #include "services/admin/admin.h"
 #include "services/audit/audit.h"
 #include "services/audit/audit_log.h"
+#include "services/common/audit_event.h"
 #include "services/common/authz.h"
 #include "services/common/caller_testing.h"
 #include "services/common/fake_clock.h"
@@ -861,7 +862,14 @@ std::vector<Row> Rows() {
         "by=bup-oslo/admin/ola req="}},
       {absl::StrCat(kAud, "Query"),
        "denied by the authorization table (adapter)",
-       [](T* t) { return t->audit_->RecordDenied(kBup, "audit.query"); },
+       [](T* t) {
+         // What Authenticator::Authenticate does for every service.
+         absl::Status s = common::RecordRefusal(
+             *t->outbox_, kBup,
+             common::AllowedEvent("audit.query", v1::RESOURCE_KIND_AUDIT_LOG, ""),
+             common::Authorize("budstikke.v1.AuditService/Query", kBup.role()));
+         return absl::IsPermissionDenied(s) ? absl::OkStatus() : s;
+       },
        {"audit.query DENIED rule=authz.role AUDIT_LOG: basis=NONE consent= subject=- "
         "by=bup-oslo/clinician/terapeut1 req="}},
       {absl::StrCat(kAud, "SubjectAccessReport"),

@@ -61,16 +61,6 @@ absl::Status Audit::RecordRead(const common::Caller& caller, const std::string& 
   return outbox_->Record(caller, std::move(e));
 }
 
-absl::Status Audit::RecordDenied(const common::Caller& caller, const std::string& action,
-                                 const std::string& rule, const std::string& subject,
-                                 const std::string& resource_id) {
-  v1::AuditEvent e = common::AllowedEvent(action, v1::RESOURCE_KIND_AUDIT_LOG, resource_id);
-  e.set_subject(subject);
-  e.set_outcome(v1::AUDIT_OUTCOME_DENIED);
-  e.set_rule(rule);
-  return outbox_->Record(caller, std::move(e));
-}
-
 absl::StatusOr<v1::GetEventResponse> Audit::GetEvent(const common::Caller& caller, uint64_t index) {
   // The event is looked at, but nothing of it is returned before the access
   // (or its refusal) is recorded.

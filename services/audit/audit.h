@@ -40,27 +40,20 @@ inline constexpr char kRuleOwnAgency[] = "audit.own_agency";
 class Audit {
  public:
   // All must outlive the Audit; `agencies` may be null (no agency names).
-  static absl::StatusOr<std::unique_ptr<Audit>> Create(
-      AuditLog* log, common::AuditOutbox* outbox, const storage::Pseudonymizer* pseudonymizer,
-      const common::AgencyLookup* agencies, common::NationalIdOptions id_options = {});
+  static absl::StatusOr<std::unique_ptr<Audit>> Create(AuditLog* log, common::AuditOutbox* outbox,
+                                                       const storage::Pseudonymizer* pseudonymizer,
+                                                       const common::AgencyLookup* agencies,
+                                                       common::NationalIdOptions id_options = {});
 
   v1::GetPublicKeyResponse GetPublicKey() const;
   absl::StatusOr<v1::Checkpoint> GetCheckpoint() const;
   absl::StatusOr<v1::GetEventResponse> GetEvent(const common::Caller& caller, uint64_t index);
   absl::StatusOr<v1::InclusionProof> GetInclusionProof(uint64_t index, uint64_t tree_size) const;
-  absl::StatusOr<v1::ConsistencyProof> GetConsistencyProof(uint64_t first,
-                                                           uint64_t second) const;
+  absl::StatusOr<v1::ConsistencyProof> GetConsistencyProof(uint64_t first, uint64_t second) const;
   absl::StatusOr<v1::QueryAuditResponse> Query(const common::Caller& caller,
                                                const v1::QueryAuditRequest& request);
   absl::StatusOr<v1::SubjectAccessReportResponse> SubjectAccessReport(
       const common::Caller& caller, const v1::SubjectAccessReportRequest& request);
-
-  // Records a refusal (outcome DENIED, by default rule "authz.role": the
-  // authorization table) for `action`; UNAVAILABLE if it cannot be recorded.
-  absl::Status RecordDenied(const common::Caller& caller, const std::string& action,
-                            const std::string& rule = "authz.role",
-                            const std::string& subject = "",
-                            const std::string& resource_id = "");
 
   // "leste en henvisning" for "referral.read" (Norwegian Bokmål).
   static std::string Describe(const std::string& action, v1::AuditOutcome outcome);

@@ -7,6 +7,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/audit/event_codec.h"
+#include "services/common/audit_event.h"
+#include "services/common/authz.h"
 #include "services/common/caller_testing.h"
 #include "services/common/fake_clock.h"
 #include "services/common/national_id_testing.h"
@@ -141,7 +143,8 @@ TEST_F(AuditTest, EveryAuditReadEmitsExactlyTheExpectedEvents) {
   ASSERT_THAT(log_->DrainAll(), IsOk());
   Checkpoint();
   const std::vector<Row> rows = {
-      {"GetEvent", [](AuditTest* t) { return t->audit_->GetEvent(t->auditor_, 0).status(); },
+      {"GetEvent",
+       [](AuditTest* t) { return t->audit_->GetEvent(t->auditor_, 0).status(); },
        {{"audit.get_event", v1::AUDIT_OUTCOME_ALLOWED}}},
       {"Query by subject",
        [](AuditTest* t) {
@@ -160,12 +163,20 @@ TEST_F(AuditTest, EveryAuditReadEmitsExactlyTheExpectedEvents) {
        {{"audit.subject_access_report", v1::AUDIT_OUTCOME_ALLOWED}},
        true},
       {"denied by the authorization table",
-       [](AuditTest* t) { return t->audit_->RecordDenied(t->clinician_, "audit.query"); },
+       [](AuditTest* t) {
+         absl::Status s = common::RecordRefusal(
+             *t->outbox_, t->clinician_,
+             common::AllowedEvent("audit.query", v1::RESOURCE_KIND_AUDIT_LOG, ""),
+             common::Authorize("budstikke.v1.AuditService/Query", t->clinician_.role()));
+         return absl::IsPermissionDenied(s) ? absl::OkStatus() : s;
+       },
        {{"audit.query", v1::AUDIT_OUTCOME_DENIED}}},
       {"GetCheckpoint reads no child data",
-       [](AuditTest* t) { return t->audit_->GetCheckpoint().status(); }, {}},
+       [](AuditTest* t) { return t->audit_->GetCheckpoint().status(); },
+       {}},
       {"GetInclusionProof reads no child data",
-       [](AuditTest* t) { return t->audit_->GetInclusionProof(0, 0).status(); }, {}},
+       [](AuditTest* t) { return t->audit_->GetInclusionProof(0, 0).status(); },
+       {}},
   };
   for (const Row& row : rows) {
     SCOPED_TRACE(row.name);
@@ -203,8 +214,8 @@ TEST_F(AuditTest, QueryFiltersVisibilityAndProofs) {
   ASSERT_EQ(r->records_size(), 2);
   EXPECT_EQ(r->records(0).event().index(), 0u);
   EXPECT_EQ(r->records(1).event().actor().agency(), "barnevern-oslo");
-  auto cp = tlog::Checkpoint::Parse(r->checkpoint().signed_note().substr(
-      0, r->checkpoint().signed_note().find("\n\n") + 1));
+  auto cp = tlog::Checkpoint::Parse(
+      r->checkpoint().signed_note().substr(0, r->checkpoint().signed_note().find("\n\n") + 1));
   ASSERT_TRUE(cp.ok());
   EXPECT_EQ(cp->size, 3u);
   for (const auto& rec : r->records()) {
@@ -214,8 +225,8 @@ TEST_F(AuditTest, QueryFiltersVisibilityAndProofs) {
       std::memcpy(h.data(), b.data(), 32);
       path.push_back(h);
     }
-    EXPECT_TRUE(tlog::VerifyInclusion(rec.event().index(), 3, tlog::LeafHash(rec.leaf_data()),
-                                      path, cp->root)
+    EXPECT_TRUE(tlog::VerifyInclusion(rec.event().index(), 3, tlog::LeafHash(rec.leaf_data()), path,
+                                      cp->root)
                     .ok());
   }
 
@@ -322,16 +333,16 @@ TEST_F(AuditTest, BackgroundThreadDrainsAndCheckpoints) {
 // full rescan otherwise; nothing is drained twice.
 TEST_F(AuditTest, LateOutboxCommitsAreDrainedByTheRescans) {
   AuditLogOptions o;
-  o.rescan_interval = absl::ZeroDuration();      // every drain rescans
-  o.full_rescan_interval = absl::Hours(1);        // only the first drain is full
+  o.rescan_interval = absl::ZeroDuration();  // every drain rescans
+  o.full_rescan_interval = absl::Hours(1);   // only the first drain is full
   log_ = *AuditLog::Create(store_.get(), signer_.get(), &clock_, o);
   v1::AuditEvent e;
   e.set_action("referral.read");
   e.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
   auto late_put = [&](uint64_t seq, const std::string& id) {
     e.mutable_resource()->set_id(id);
-    ASSERT_THAT(store_->Put(common::kAuditOutboxColumnFamily,
-                            common::StoreAuditOutbox::KeyFor(seq), e.SerializeAsString()),
+    ASSERT_THAT(store_->Put(common::kAuditOutboxColumnFamily, common::StoreAuditOutbox::KeyFor(seq),
+                            e.SerializeAsString()),
                 IsOk());
   };
   late_put(10, "a");
@@ -342,7 +353,7 @@ TEST_F(AuditTest, LateOutboxCommitsAreDrainedByTheRescans) {
   late_put(30, "c");
   EXPECT_EQ(*log_->DrainOnce(), 1);  // from past 20: key 30
   EXPECT_EQ(*log_->DrainOnce(), 0);
-  late_put(5, "late-2");             // below every recent rescan start: full rescan only
+  late_put(5, "late-2");  // below every recent rescan start: full rescan only
   EXPECT_EQ(*log_->DrainOnce(), 0);
   EXPECT_EQ(*log_->DrainOnce(), 0);
   ASSERT_THAT(log_->DrainAll(), IsOk());
