@@ -324,6 +324,41 @@ TEST(AuditIntegrationTest, RefusalsByTheAuthorizationTableAreAudited) {
                   "agency.create RESOURCE_KIND_AGENCY authz.role bhg-solsikken/ROLE_STAFF"));
 }
 
+// The audit service's own methods are authorized like every other one: a
+// refused read of the log is itself logged (DENIED, authz.role); a method
+// open to everyone (GetPublicKey) is answered.
+TEST(AuditIntegrationTest, RefusedReadsOfTheLogAreAudited) {
+  TestServer server;
+  ASSERT_FALSE(server.address().empty());
+  auto staff = v1::AuditService::NewStub(server.Channel("kindergarten-staff"));
+  v1::QueryAuditRequest query;
+  v1::QueryAuditResponse page;
+  grpc::Status refused = staff->Query(Ctx().get(), query, &page);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("(authz.AuditService.Query)"));
+  v1::GetPublicKeyResponse key;
+  EXPECT_TRUE(staff->GetPublicKey(Ctx().get(), v1::GetPublicKeyRequest(), &key).ok());
+  auto admin = v1::DirectoryService::NewStub(server.Channel("admin"));
+  ASSERT_TRUE(CreateAgency(admin.get(), "skole-merke").ok());
+  std::vector<std::string> denied;
+  bool marker = false;
+  for (int i = 0; i < 100 && !marker; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    denied.clear();
+    for (const auto& e : AllEvents(server)) {
+      marker |= e.action() == "agency.create" && e.resource().id() == "skole-merke";
+      if (e.outcome() != v1::AUDIT_OUTCOME_DENIED) continue;
+      denied.push_back(absl::StrCat(e.action(), " ", v1::ResourceKind_Name(e.resource().kind()),
+                                    " ", e.rule(), " ", e.actor().agency(), "/",
+                                    v1::Role_Name(e.actor().role())));
+    }
+  }
+  ASSERT_TRUE(marker);
+  EXPECT_THAT(denied,
+              ::testing::ElementsAre(
+                  "audit.query RESOURCE_KIND_AUDIT_LOG authz.role bhg-solsikken/ROLE_STAFF"));
+}
+
 // The data dir of a stopped server, opened with the storage library.
 std::unique_ptr<storage::Store> OpenStopped(TestServer& server) {
   storage::Store::Options o;

@@ -23,9 +23,9 @@
 //
 // `call` takes `const Caller&` and returns absl::StatusOr<T> with T
 // assignable to Response (usually Response itself). Both are invoked at most
-// once. Streaming methods authenticate with Authenticator::Authenticate
-// themselves and keep their loop in the domain class (they must not block a
-// DomainExecutor thread for a whole stream).
+// once. Streaming methods do not use it: they authenticate with
+// Authenticator::Authenticate, stay on gRPC's thread for the whole stream
+// (never a DomainExecutor thread) and convert with ToGrpcStatus / ReplyWith.
 //
 // Thread safety: as that of `auth`, `executor` and `call`; nothing is shared.
 #ifndef BUDSTIKKE_SERVICES_COMMON_GRPC_ADAPTER_H_
