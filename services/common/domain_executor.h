@@ -5,6 +5,8 @@
 //
 //   auto result = common::RunOn(executor_, [&] { return desk_->Send(caller, req); });
 //
+// (Adapters do this through common::Unary, grpc_adapter.h.)
+//
 // Why: on whichever of gRPC's handler threads took the call, the domain code
 // finds the caches cold; on a few dedicated threads it stays warm (measured
 // in docs/PERFORMANCE.md, Consultations, third round).

@@ -2,8 +2,10 @@
 // caller from the mTLS peer certificate (identity.h), resolves an on-behalf-of
 // caller asserted by a Budstikke service, and checks the authorization table.
 //
-//   BUDSTIKKE_ASSIGN_OR_RETURN_GRPC(Caller caller,
-//       auth_.Authenticate(ctx, "budstikke.v1.DirectoryService/WhoAmI"));
+//   absl::StatusOr<Caller> caller =
+//       auth_.Authenticate(ctx, "budstikke.v1.DirectoryService/WhoAmI");
+//
+// Unary adapter methods call it through common::Unary (grpc_adapter.h).
 //
 // Only a service identity may send the `budstikke-on-behalf-of` metadata (the
 // original caller's SPIFFE ID); from anyone else it is PERMISSION_DENIED. A
