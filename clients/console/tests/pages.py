@@ -1,6 +1,7 @@
 """Browser helpers for the console tests: login, axe-core, keyboard, screenshots."""
 
 import os
+import re
 import time
 
 from selenium.webdriver.common.by import By
@@ -27,7 +28,8 @@ def axe_violations(driver):
     driver.execute_script(axe_source())
     result = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}})"
+        "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, "
+        "resultTypes: ['violations']})"
         ".then(r => done(r.violations.map(v => [v.id, v.nodes.map(n => n.target.join(' '))])))"
         ".catch(e => done([['axe-error', [String(e)]]]));", WCAG_TAGS)
     return [tuple(v) for v in result]
@@ -42,10 +44,14 @@ class Visits:
         self.pages = 0
 
     def check(self, driver, name=None):
+        """Records the URL; runs axe once per page kind (route and title, ids
+        replaced) and whenever a screenshot is taken (a new state of the page)."""
         self.urls.append(driver.current_url)
-        key = driver.current_url.split("?")[0]
-        self.axe[key + " " + driver.title] = axe_violations(driver)
-        self.pages += 1
+        path = re.sub(r"^https?://[^/]+", "", driver.current_url.split("?")[0])
+        key = re.sub(r"/[A-Za-z0-9_-]{16,}", "/<id>", path) + " " + driver.title
+        if key not in self.axe or name:
+            self.axe[key + (" " + name if name else "")] = axe_violations(driver)
+            self.pages += 1
         if name:
             shot(driver, name)
 
@@ -53,7 +59,7 @@ class Visits:
 def shot(driver, name):
     os.makedirs(SHOTS, exist_ok=True)
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, max(700, min(int(height) + 40, 2400)))
+    driver.set_window_size(1280, max(700, min(int(height) + 160, 2600)))
     driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
     driver.set_window_size(1280, 1000)
 

@@ -34,6 +34,12 @@ def worry_text(with_id):
             "Han sier at han heter Ola Nordmann." + ident + " Hva bør vi gjøre?")
 
 
+def fresh(driver):
+    """The same browser with no cookies: the next person logs in on it."""
+    driver.delete_all_cookies()
+    return driver
+
+
 def marked(d, mark):
     """The text a <mark> highlights (without its screen-reader suffix)."""
     return d.execute_script("return arguments[0].firstChild.nodeValue", mark)
@@ -171,13 +177,12 @@ def test_auditor_query_verify_and_admin(console, browsers):
     assert int(text_of(aud, "storrelse")) > 5
     VISITS.check(aud, "verifisering")
 
-    admin = browsers()
+    admin = fresh(STATE["auditor"])
     login(admin, console.url, "drift1", VISITS)
     assert admin.current_url == console.url + "/admin/virksomheter"
     rows = admin.find_elements(By.CSS_SELECTOR, "#virksomheter tbody tr")
     assert len(rows) == 9
     VISITS.check(admin, "virksomheter")
-    admin.quit()
 
 
 # -- 3. security ---------------------------------------------------------------------
@@ -227,7 +232,7 @@ def test_post_without_csrf_token_is_refused(console):
 
 
 def test_other_agency_sees_the_same_page_as_for_a_made_up_id(console, browsers):
-    ppt = browsers()
+    ppt = fresh(STATE["auditor"])
     login(ppt, console.url, "psykolog1", VISITS)
     ppt.get(console.url + "/drofting/" + STATE["cid"])
     other = ppt.page_source
@@ -239,7 +244,6 @@ def test_other_agency_sees_the_same_page_as_for_a_made_up_id(console, browsers):
     for rid in (STATE["referral"], "r-made-up-000000"):
         ppt.get(console.url + "/henvisninger/" + rid)
         assert ppt.title == "Fant ikke siden – Budstikke"
-    ppt.quit()
 
 
 def test_headers_health_and_metrics(console):
@@ -269,8 +273,8 @@ def test_logout_ends_the_session(console):
 
 # -- 4. keyboard ---------------------------------------------------------------------
 
-def test_keyboard_only_worry(console, browsers):
-    d = browsers()
+def test_keyboard_only_worry(console):
+    d = fresh(STATE["staff"])
     login(d, console.url, "kari")
     d.get(console.url + "/drofting/ny")
     press(d, Keys.TAB)
@@ -297,7 +301,6 @@ def test_keyboard_only_worry(console, browsers):
     tab_to_element = link.get_attribute("href")
     assert tab_to_element.endswith("#text")
     VISITS.check(d, "skjemafeil")
-    d.quit()
 
 
 # -- 4/3. accessibility and canary, over everything the tests visited ---------------

@@ -322,8 +322,12 @@ class Client:
 
     def _unary(self, method: Any, request: Any, *, retry: bool,
                timeout: Optional[float]) -> Any:
-        return self._retrying(lambda t: method(request, timeout=t, metadata=self._metadata),
+        return self._retrying(lambda t: method(request, timeout=t, **self._call_kwargs()),
                               retry, timeout)
+
+    def _call_kwargs(self) -> Dict[str, Any]:
+        """Per-call keyword arguments: the on-behalf-of metadata of a view."""
+        return {"metadata": self._metadata} if self._metadata else {}
 
 
 class _Group:
@@ -684,7 +688,7 @@ class Referrals(_Group):
                     yield referral_pb2.UploadAttachmentRequest(chunk=block)
 
         return self._c._retrying(lambda t: self._stub.UploadAttachment(
-            requests(), timeout=t, metadata=self._c._metadata),
+            requests(), timeout=t, **self._c._call_kwargs()),
                                  True, timeout)
 
     def download_attachment(self, referral_id: str, attachment_id: str,
@@ -700,7 +704,7 @@ class Referrals(_Group):
             info = None
             buf = bytearray()
             for msg in self._stub.DownloadAttachment(req, timeout=t,
-                                                     metadata=self._c._metadata):
+                                                     **self._c._call_kwargs()):
                 if msg.HasField("info"):
                     info = msg.info
                 else:
@@ -805,7 +809,7 @@ class Subscription:
                 c._ensure_connected(time.monotonic() + t)
                 self._call = self._inbox._stub.Subscribe(
                     inbox_pb2.SubscribeRequest(from_cursor=self.acked_cursor), timeout=t,
-                    metadata=c._metadata)
+                    **c._call_kwargs())
                 for event in self._call:
                     failures = 0
                     if event.cursor <= self.last_cursor:
