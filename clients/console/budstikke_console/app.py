@@ -107,7 +107,9 @@ def create_app(cfg: Config, service_client: Optional[budstikke.Client] = None) -
     def load_session():
         g.start = time.monotonic()
         g.sid = request.cookies.get(cookie)
-        g.sess = store.get(g.sid)
+        # A page's own polling (htmx) does not count as activity: the idle timeout
+        # still logs out a person who left the queue open.
+        g.sess = store.get(g.sid, touch=not request.headers.get("HX-Request"))
         g.person = g.sess.get("person") if g.sess else None
         if request.endpoint in PUBLIC:
             return None
@@ -146,6 +148,7 @@ def create_app(cfg: Config, service_client: Optional[budstikke.Client] = None) -
     def common():
         p = g.get("person")
         return {"person": p, "csrf_token": g.sess["csrf"] if g.get("sess") else "",
+                "refresh": cfg.queue_refresh_seconds,
                 "nav": _nav(p["role"]) if p else []}
 
     @app.get("/vendor/<path:name>", endpoint="vendor")

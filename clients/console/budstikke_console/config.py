@@ -12,6 +12,8 @@ Keys (paths relative to the file's folder):
   secure_cookies    default true; only a plain-HTTP localhost test may set false
   audit_verifier_key    optional: the pinned note verifier key of the audit log
                     (default: the key the server publishes)
+  queue_refresh_seconds  how often an open consultation queue refreshes itself
+                    (default 30; each refresh is one List call, which is audited)
   login             {"method": "oidc", ...} (see auth.py)
 Raises ConfigError with a one-line reason on a bad file.
 """
@@ -42,6 +44,7 @@ class Config:
     tls_cert: Optional[str] = None
     tls_key: Optional[str] = None
     audit_verifier_key: Optional[str] = None
+    queue_refresh_seconds: int = 30
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -71,8 +74,9 @@ def from_dict(raw: Dict[str, Any], base_dir: str = ".") -> Config:
         values["login"]["client_secret_file"] = os.path.join(
             base_dir, values["login"]["client_secret_file"])
     cfg = Config(**values)
-    if cfg.idle_timeout_seconds <= 0:
-        raise ConfigError("config: idle_timeout_seconds must be positive")
+    if cfg.idle_timeout_seconds <= 0 or cfg.queue_refresh_seconds <= 0:
+        raise ConfigError("config: idle_timeout_seconds and queue_refresh_seconds must be "
+                          "positive")
     if not isinstance(cfg.login, dict) or not cfg.login.get("method"):
         raise ConfigError("config: login.method is required (\"oidc\")")
     return cfg

@@ -31,9 +31,9 @@ class SessionStore:
             self._data[sid] = {"_seen": self._clock(), "csrf": secrets.token_urlsafe(32)}
         return sid
 
-    def get(self, sid: Optional[str]) -> Optional[Dict[str, Any]]:
-        """The session's dict (mutable), touching its idle timer; None if unknown or
-        idle too long."""
+    def get(self, sid: Optional[str], touch: bool = True) -> Optional[Dict[str, Any]]:
+        """The session's dict (mutable), touching its idle timer unless ``touch`` is
+        false; None if unknown or idle too long."""
         if not sid:
             return None
         with self._lock:
@@ -44,7 +44,8 @@ class SessionStore:
             if now - s["_seen"] > self.idle_timeout:
                 del self._data[sid]
                 return None
-            s["_seen"] = now
+            if touch:
+                s["_seen"] = now
             return s
 
     def delete(self, sid: Optional[str]) -> None:

@@ -10,7 +10,7 @@ from flask import abort, g, redirect, render_template, request, url_for
 from budstikke_console import screening, texts
 from budstikke_console.app import PROFESSIONAL, WRITERS, api, require_role
 
-_QUEUE_VIEWS = {"apne": ("Åpne", ["open"]), "mine": ("Tatt av meg", ["claimed"]),
+_QUEUE_VIEWS = {"apne": ("Åpne", ["open"]), "mine": ("Tatt av meg", ["claimed", "answered"]),
                 "besvart": ("Besvart", ["answered"]), "lukket": ("Lukket", ["closed"])}
 
 
@@ -77,12 +77,18 @@ def consult_new():
     return redirect(url_for("consult_show", cid=sent.id, sendt=1), code=303)
 
 
-def consult_list(mailbox: str, statuses, title: str, active: str = ""):
+def consult_list(mailbox: str, statuses, title: str, active: str = "", mine: bool = False):
     items = list(api().consultations.list(mailbox=mailbox, statuses=statuses, page_size=100))
+    if mine:
+        me = g.person
+        items = [c for c in items
+                 if (c.claimed_by.agency, c.claimed_by.user) == (me["agency"], me["user"])]
     items.sort(key=lambda c: c.create_time.seconds, reverse=True)
-    return render_template("consult_list.html", title=title, items=items, mailbox=mailbox,
-                           views=_QUEUE_VIEWS if mailbox == "received" else {},
-                           active=active)
+    live = mailbox == "received"
+    template = "consult_queue_fragment.html" if live and request.headers.get("HX-Request") \
+        else "consult_list.html"
+    return render_template(template, title=title, items=items, mailbox=mailbox,
+                           views=_QUEUE_VIEWS if live else {}, active=active, live=live)
 
 
 def register(app):
@@ -100,8 +106,8 @@ def register(app):
         if view not in _QUEUE_VIEWS:
             abort(404)
         label, statuses = _QUEUE_VIEWS[view]
-        resp = consult_list("received", statuses, "Drøftingskø: " + label.lower(), view)
-        return resp
+        return consult_list("received", statuses, "Drøftingskø: " + label.lower(), view,
+                            mine=view == "mine")
 
     @app.get("/drofting/<cid>", endpoint="consult_show")
     def consult_show(cid):

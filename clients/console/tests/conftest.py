@@ -83,7 +83,7 @@ class Console:
             "ca": os.path.join(cert_dir, "ca.pem"),
             "cert": os.path.join(cert_dir, "svc-console.pem"),
             "key": os.path.join(cert_dir, "svc-console.key"),
-            "assets_dir": ASSETS, "idle_timeout_seconds": 600,
+            "assets_dir": ASSETS, "idle_timeout_seconds": 600, "queue_refresh_seconds": 1,
             "login": {"method": "oidc", "issuer": idp.issuer,
                       "client_id": idp.client_id, "client_secret_file": secret}}
         self.log_path = os.path.join(workdir, "console.log")

@@ -20,7 +20,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 import sdk_support_ids
-from pages import Visits, login, press, shot, tab_to, text_of, wait_for
+from pages import Visits, axe_violations, login, press, shot, tab_to, text_of, wait_for
 
 CANARY = sdk_support_ids.child_id(7, 611)
 ANSWER = "Takk for en grundig beskrivelse. Vi anbefaler en samtale med foreldrene først."
@@ -61,6 +61,9 @@ def fill_worry(d, text):
 def test_consultation_story(console, browsers):
     staff, clin = browsers(), browsers()
     STATE["staff"], STATE["clinician"] = staff, clin
+    login(clin, console.url, "terapeut1", VISITS)
+    assert clin.current_url == console.url + "/ko"
+    before = clin.find_elements(By.CSS_SELECTOR, "#ko tbody tr")
     login(staff, console.url, "kari", VISITS)
     assert staff.current_url == console.url + "/drofting"
     VISITS.check(staff, "mine-droftinger")
@@ -94,15 +97,23 @@ def test_consultation_story(console, browsers):
     assert text_of(staff, "status") == "Åpen"
     VISITS.check(staff, "drofting-sendt")
 
-    login(clin, console.url, "terapeut1", VISITS)
-    assert clin.current_url == console.url + "/ko"
-    link = clin.find_element(By.CSS_SELECTOR, "a[href='/drofting/%s']" % cid)
+    # The open queue updates in place (htmx): no reload, same page.
+    assert clin.current_url == console.url + "/ko" and before == []
+    clin.execute_script("window.notReloaded = true")
+    wait_for(lambda: clin.find_element(By.CSS_SELECTOR, "a[href='/drofting/%s']" % cid),
+             what="the new worry to appear in the open queue")
+    assert clin.execute_script("return window.notReloaded") is True
     VISITS.check(clin, "droftingsko")
-    link.click()
+    clin.get(console.url + "/drofting/" + cid)  # the link is renewed every second
     assert "Ola Nordmann" in text_of(clin, "tekst")
     clin.find_element(By.ID, "ta").click()
     wait_for(lambda: text_of(clin, "status") == "Tatt av behandler")
     VISITS.check(clin, "drofting-tatt")
+    clin.get(console.url + "/ko?vis=mine")
+    assert len(clin.find_elements(By.CSS_SELECTOR, "a[href='/drofting/%s']" % cid)) == 1
+    clin.get(console.url + "/ko?vis=apne")
+    assert clin.find_elements(By.CSS_SELECTOR, "a[href='/drofting/%s']" % cid) == []
+    clin.get(console.url + "/drofting/" + cid)
     clin.find_element(By.ID, "svar").send_keys(ANSWER)
     clin.find_element(By.ID, "send-svar").click()
     wait_for(lambda: text_of(clin, "status") == "Besvart")
@@ -304,6 +315,14 @@ def test_keyboard_only_worry(console):
 
 
 # -- 4/3. accessibility and canary, over everything the tests visited ---------------
+
+def test_axe_finds_violations_on_a_bad_page(browsers):
+    """The accessibility check can fail: a page without lang, title or labels."""
+    d = STATE["auditor"]
+    d.get("data:text/html,<html><body><input type=text><img src=x.png></body></html>")
+    rules = sorted(rule for rule, _ in axe_violations(d))
+    assert rules == ["document-title", "html-has-lang", "image-alt", "label"]
+
 
 def test_every_page_passes_axe_wcag21_aa():
     assert VISITS.pages >= 15

@@ -78,3 +78,14 @@ def test_config_errors_name_the_problem(tmp_path):
     assert cfg.ca == os.path.join(str(tmp_path), "ca")
     assert cfg.login["client_secret_file"] == os.path.join(str(tmp_path), "s")
     assert cfg.idle_timeout_seconds == 900 and cfg.secure_cookies
+
+
+def test_polling_does_not_keep_a_session_alive():
+    now = [0.0]
+    store = SessionStore(10, clock=lambda: now[0])
+    sid = store.create()
+    for t in (4, 8):
+        now[0] = t
+        assert store.get(sid, touch=False) is not None
+    now[0] = 11
+    assert store.get(sid, touch=False) is None
