@@ -153,6 +153,7 @@ def browsers():
                   "--disable-extensions", "--no-first-run"):
             opts.add_argument(a)
         opts.binary_location = "/usr/bin/chromium"
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
         d.set_page_load_timeout(20)
         made.append(d)

@@ -42,11 +42,13 @@ class Visits:
         self.urls = []
         self.axe = {}
         self.pages = 0
+        self.console = []  # the browsers' console messages (CSP reports land here)
 
     def check(self, driver, name=None):
         """Records the URL; runs axe once per page kind (route and title, ids
         replaced) and whenever a screenshot is taken (a new state of the page)."""
         self.urls.append(driver.current_url)
+        self.console += [e["message"] for e in driver.get_log("browser")]
         path = re.sub(r"^https?://[^/]+", "", driver.current_url.split("?")[0])
         key = re.sub(r"/[A-Za-z0-9_-]{16,}", "/<id>", path) + " " + driver.title
         if key not in self.axe or name:

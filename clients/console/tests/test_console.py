@@ -160,7 +160,7 @@ def test_referral_and_subject_access_report(console, server, browsers):
         aud.find_element(By.ID, "lag-rapport").click()
         rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
                 for tr in aud.find_elements(By.CSS_SELECTOR, "#innsyn tbody tr")]
-        if sum(1 for r in rows if r[2].startswith("terapeut1")) >= 3:
+        if any(r[3] == "tok en beslutning om en henvisning" for r in rows):
             break
         time.sleep(0.3)
     VISITS.check(aud, "innsyn")
@@ -168,7 +168,10 @@ def test_referral_and_subject_access_report(console, server, browsers):
     assert by_clinician, rows
     assert all(r[2] == "terapeut1 (behandler)" for r in by_clinician)
     assert not any("console" in " ".join(r) for r in rows)
-    assert len(by_clinician) >= 3  # the list read, show, acknowledge and decide
+    actions = [r[3] for r in by_clinician]
+    assert actions.index("bekreftet mottak av en henvisning") < \
+        actions.index("tok en beslutning om en henvisning")
+    assert actions.count("leste en henvisning") == 3  # the page, after ack, after decide
     STATE["referral"] = ref.id
 
 
@@ -257,6 +260,20 @@ def test_other_agency_sees_the_same_page_as_for_a_made_up_id(console, browsers):
         assert ppt.title == "Fant ikke siden – Budstikke"
 
 
+def test_browser_enforces_the_csp(console):
+    """An injected inline script does not run, and the browser reports it (which is
+    how test_no_content_security_policy_violation would see a real one)."""
+    d = STATE["staff"]
+    d.get(console.url + "/drofting")
+    d.get_log("browser")  # drain
+    d.execute_script("const s = document.createElement('script');"
+                     "s.textContent = 'window.injected = 1';"
+                     "document.head.appendChild(s);")
+    assert d.execute_script("return window.injected === undefined") is True
+    messages = [e["message"] for e in d.get_log("browser")]
+    assert any("Content Security Policy" in m for m in messages), messages
+
+
 def test_headers_health_and_metrics(console):
     status, headers, body = _http(console.url + "/logg-inn")
     assert status == 200
@@ -328,6 +345,11 @@ def test_every_page_passes_axe_wcag21_aa():
     assert VISITS.pages >= 15
     failing = {page: v for page, v in VISITS.axe.items() if v}
     assert failing == {}
+
+
+def test_no_content_security_policy_violation():
+    assert VISITS.console is not None
+    assert [m for m in VISITS.console if "Content Security Policy" in m] == []
 
 
 def test_canary_never_in_a_url_or_a_log(console, server):
