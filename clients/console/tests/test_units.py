@@ -89,3 +89,16 @@ def test_polling_does_not_keep_a_session_alive():
         assert store.get(sid, touch=False) is not None
     now[0] = 11
     assert store.get(sid, touch=False) is None
+
+
+def test_entry_point_refuses_a_bad_config_with_one_line(tmp_path):
+    import subprocess
+    import sys
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    p = tmp_path / "c.json"
+    p.write_text("{not json")
+    res = subprocess.run([sys.executable, os.path.join(here, "budstikke-console"), "--config",
+                          str(p)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    assert res.stderr.startswith("budstikke-console: config: %s is not valid JSON" % p)
+    assert res.stderr.count("\n") == 1
