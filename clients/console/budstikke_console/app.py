@@ -16,20 +16,18 @@ Contract:
 
 import json
 import logging
-import os
 import secrets
 import sys
 import time
-from typing import Any, Callable, Optional
+from typing import Optional
 
 import budstikke
-from flask import (Flask, abort, g, redirect, render_template, request,
-                   send_from_directory, url_for)
+from flask import Flask, abort, g, redirect, request, send_from_directory, url_for
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from budstikke_console import texts
-from budstikke_console.auth import LoginError, Person, make_login
+from budstikke_console.auth import Person, make_login
 from budstikke_console.config import Config
 from budstikke_console.sessions import SessionStore
 
@@ -103,6 +101,40 @@ def create_app(cfg: Config, service_client: Optional[budstikke.Client] = None) -
     app.extensions["console"]["set_cookie"] = set_session_cookie
     app.extensions["console"]["cookie"] = cookie
 
+    _install_hooks(app, cfg, store, metrics, log, cookie)
+
+    @app.context_processor
+    def common():
+        p = g.get("person")
+        return {"person": p, "csrf_token": g.sess["csrf"] if g.get("sess") else "",
+                "refresh": cfg.queue_refresh_seconds,
+                "nav": _nav(p["role"]) if p else []}
+
+    @app.get("/vendor/<path:name>", endpoint="vendor")
+    def vendor(name):
+        """The vendored Designsystemet files (setup-assets.sh), cached for a day."""
+        return send_from_directory(cfg.assets_dir, name, max_age=86400)
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    @app.get("/metrics", endpoint="metrics")
+    def metrics_page():
+        return generate_latest(metrics.registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}
+
+    from budstikke_console import (error_pages, views_audit, views_consult, views_login,
+                                   views_referral)
+    for module in (error_pages, views_login, views_consult, views_referral, views_audit):
+        module.register(app)
+    return app
+
+
+def _install_hooks(app: Flask, cfg: Config, store: SessionStore, metrics: Metrics,
+                   log: logging.Logger, cookie: str) -> None:
+    """Session and CSRF checks before each request; headers, metrics and the log
+    line after it."""
+
     @app.before_request
     def load_session():
         g.start = time.monotonic()
@@ -143,82 +175,6 @@ def create_app(cfg: Config, service_client: Optional[budstikke.Client] = None) -
                 "ms": round(elapsed * 1000, 1), "agency": p["agency"] if p else None,
                 "role": p["role"] if p else None}})
         return resp
-
-    @app.context_processor
-    def common():
-        p = g.get("person")
-        return {"person": p, "csrf_token": g.sess["csrf"] if g.get("sess") else "",
-                "refresh": cfg.queue_refresh_seconds,
-                "nav": _nav(p["role"]) if p else []}
-
-    @app.get("/vendor/<path:name>", endpoint="vendor")
-    def vendor(name):
-        """The vendored Designsystemet files (setup-assets.sh), cached for a day."""
-        return send_from_directory(cfg.assets_dir, name, max_age=86400)
-
-    @app.get("/healthz")
-    def healthz():
-        return {"status": "ok"}
-
-    @app.get("/metrics", endpoint="metrics")
-    def metrics_page():
-        return generate_latest(metrics.registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}
-
-    @app.errorhandler(budstikke.NotFound)
-    def not_found(e):
-        metrics.api_errors.labels("NOT_FOUND").inc()
-        return render_template("error.html", title="Fant ikke siden",
-                               message="Vi fant ikke det du lette etter. Saken finnes ikke, "
-                               "eller du har ikke tilgang til den."), 404
-
-    @app.errorhandler(budstikke.InvalidArgument)
-    def invalid(e):
-        # A malformed id in a page address is "not found" like any other unknown id.
-        if request.method == "GET":
-            return not_found(e)
-        metrics.api_errors.labels("INVALID_ARGUMENT").inc()
-        return render_template("error.html", title="Ugyldig forespørsel",
-                               message="Budstikke kunne ikke bruke det som ble sendt."), 400
-
-    @app.errorhandler(404)
-    def not_found_page(e):
-        return not_found(e)
-
-    @app.errorhandler(budstikke.PermissionDenied)
-    def forbidden(e):
-        metrics.api_errors.labels("PERMISSION_DENIED").inc()
-        return render_template("error.html", title="Ingen tilgang",
-                               message="Rollen din gir ikke tilgang til dette."), 403
-
-    @app.errorhandler(403)
-    def forbidden_page(e):
-        return render_template("error.html", title="Ingen tilgang",
-                               message="Rollen din gir ikke tilgang til dette."), 403
-
-    @app.errorhandler(budstikke.Unavailable)
-    def unavailable(e):
-        metrics.api_errors.labels("UNAVAILABLE").inc()
-        return render_template("error.html", title="Tjenesten svarer ikke",
-                               message="Budstikke svarer ikke akkurat nå. Prøv igjen om "
-                               "litt."), 503
-
-    @app.errorhandler(budstikke.PolicyViolation)
-    def refused(e):
-        metrics.api_errors.labels("FAILED_PRECONDITION").inc()
-        return render_template("error.html", title="Ikke utført",
-                               message="Budstikke avviste handlingen: " + "; ".join(
-                                   v.description for v in e.violations)), 409
-
-    @app.errorhandler(400)
-    def bad_request(e):
-        return render_template("error.html", title="Ugyldig forespørsel",
-                               message="Skjemaet var utløpt eller ugyldig. Gå tilbake, "
-                               "last siden på nytt og prøv igjen."), 400
-
-    from budstikke_console import views_login, views_consult, views_referral, views_audit
-    for module in (views_login, views_consult, views_referral, views_audit):
-        module.register(app)
-    return app
 
 
 def _nav(role: str):

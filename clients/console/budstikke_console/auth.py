@@ -27,7 +27,6 @@ that looks like a national id (11 digits) is refused: the console never carries 
 import base64
 import hashlib
 import json
-import os
 import re
 import secrets
 import urllib.parse
@@ -80,7 +79,7 @@ def _b64url(data: bytes) -> str:
 class OidcLogin:
     """OpenID Connect authorization code flow with PKCE (S256), state and nonce."""
 
-    def __init__(self, settings: Dict[str, Any], redirect_uri: str, base_dir: str = "."):
+    def __init__(self, settings: Dict[str, Any], redirect_uri: str):
         for k in ("issuer", "client_id", "client_secret_file"):
             if not settings.get(k):
                 raise LoginError("login.%s is required for oidc" % k)
@@ -88,7 +87,7 @@ class OidcLogin:
         self.client_id = settings["client_id"]
         path = settings["client_secret_file"]
         try:
-            with open(os.path.join(base_dir, path)) as f:
+            with open(path) as f:
                 self._secret = f.read().strip()
         except OSError as e:
             raise LoginError("login.client_secret_file: %s" % e.strerror) from None
@@ -157,8 +156,8 @@ class OidcLogin:
         return claims
 
 
-def make_login(settings: Dict[str, Any], redirect_uri: str, base_dir: str = "."):
+def make_login(settings: Dict[str, Any], redirect_uri: str):
     method = settings.get("method")
     if method == "oidc":
-        return OidcLogin(settings, redirect_uri, base_dir)
+        return OidcLogin(settings, redirect_uri)
     raise LoginError("login.method %r is not supported (oidc)" % method)

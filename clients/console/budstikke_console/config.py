@@ -20,7 +20,7 @@ Raises ConfigError with a one-line reason on a bad file.
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 
@@ -45,7 +45,6 @@ class Config:
     tls_key: Optional[str] = None
     audit_verifier_key: Optional[str] = None
     queue_refresh_seconds: int = 30
-    extra: Dict[str, Any] = field(default_factory=dict)
 
 
 _REQUIRED = ("public_url", "trust_domain", "server", "ca", "cert", "key", "assets_dir",
@@ -64,7 +63,7 @@ def from_dict(raw: Dict[str, Any], base_dir: str = ".") -> Config:
     if not os.path.isdir(values["assets_dir"]):
         raise ConfigError("config: assets_dir %s is not a folder (run "
                           "clients/console/setup-assets.sh)" % values["assets_dir"])
-    known = set(Config.__dataclass_fields__) - {"extra"}
+    known = set(Config.__dataclass_fields__)
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError("config: unknown key(s) %s" % ", ".join(unknown))

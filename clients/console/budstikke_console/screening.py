@@ -21,10 +21,6 @@ class Mark:
     severity: int = 0
     number: int = 0
 
-    @property
-    def kind_label(self) -> str:
-        return ""
-
 
 @dataclass
 class FindingView:

@@ -4,8 +4,8 @@ the answers; professionals of the recipient agency work the queue."""
 import re
 
 import budstikke
-from werkzeug.datastructures import MultiDict
 from flask import abort, g, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from budstikke_console import screening, texts
 from budstikke_console.app import PROFESSIONAL, WRITERS, api, require_role

@@ -1,8 +1,6 @@
 """Login, logout and the start page."""
 
-import secrets
-
-from flask import abort, current_app, g, redirect, render_template, request, url_for
+from flask import abort, g, redirect, render_template, request, url_for
 
 from budstikke_console.app import ctx, _nav
 from budstikke_console.auth import LoginError

@@ -66,13 +66,33 @@ def shot(driver, name):
     driver.set_window_size(1280, 1000)
 
 
+def click_and_wait(driver, element, timeout=15.0):
+    """Clicks an element that navigates, and waits until the old page is gone (so the
+    next lookup cannot find the previous page's elements)."""
+    from selenium.common.exceptions import WebDriverException
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            old.is_enabled()  # raises once the page is replaced
+        except WebDriverException:  # stale element, or "node not in document"
+            return
+        time.sleep(0.05)
+    raise AssertionError("the click did not lead to a new page")
+
+
+def click_id(driver, element_id):
+    click_and_wait(driver, driver.find_element(By.ID, element_id))
+
+
 def login(driver, console_url, user, visits=None):
     driver.get(console_url + "/")
     assert driver.current_url.endswith("/logg-inn"), driver.current_url
     if visits is not None:
         visits.check(driver, "logg-inn" if user == "kari" else None)
-    driver.find_element(By.ID, "logg-inn").click()
-    driver.find_element(By.ID, "user-" + user).click()
+    click_id(driver, "logg-inn")
+    click_id(driver, "user-" + user)
     wait_for(lambda: driver.current_url.startswith(console_url) and
              "/logg-inn" not in driver.current_url)
 

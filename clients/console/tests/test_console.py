@@ -20,7 +20,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 import sdk_support_ids
-from pages import Visits, axe_violations, login, press, shot, tab_to, text_of, wait_for
+from pages import Visits, axe_violations, click_and_wait, click_id, login, press, shot, tab_to, text_of, wait_for
 
 CANARY = sdk_support_ids.child_id(7, 611)
 ANSWER = "Takk for en grundig beskrivelse. Vi anbefaler en samtale med foreldrene først."
@@ -53,7 +53,7 @@ def fill_worry(d, text):
     area = d.find_element(By.ID, "text")
     area.clear()
     area.send_keys(text)
-    d.find_element(By.ID, "send").click()
+    click_id(d, "send")
 
 
 # -- 1. the anonymous consultation story -------------------------------------------
@@ -85,12 +85,12 @@ def test_consultation_story(console, browsers):
     assert len(acks) == len(warned)
     VISITS.check(staff, "screening-advarsel")
     # Sending without the ticks is refused again.
-    staff.find_element(By.ID, "send").click()
+    click_id(staff, "send")
     assert staff.current_url == console.url + "/drofting/ny"
     assert "kryss av for hvert funn" in text_of(staff, "feiloppsummering")
     for box in staff.find_elements(By.NAME, "ack"):
         box.click()
-    staff.find_element(By.ID, "send").click()
+    click_id(staff, "send")
     wait_for(lambda: "/drofting/" in staff.current_url and "/ny" not in staff.current_url)
     cid = re.search(r"/drofting/([^/?]+)", staff.current_url).group(1)
     STATE["cid"] = cid
@@ -106,7 +106,7 @@ def test_consultation_story(console, browsers):
     VISITS.check(clin, "droftingsko")
     clin.get(console.url + "/drofting/" + cid)  # the link is renewed every second
     assert "Ola Nordmann" in text_of(clin, "tekst")
-    clin.find_element(By.ID, "ta").click()
+    click_id(clin, "ta")
     wait_for(lambda: text_of(clin, "status") == "Tatt av behandler")
     VISITS.check(clin, "drofting-tatt")
     clin.get(console.url + "/ko?vis=mine")
@@ -115,7 +115,7 @@ def test_consultation_story(console, browsers):
     assert clin.find_elements(By.CSS_SELECTOR, "a[href='/drofting/%s']" % cid) == []
     clin.get(console.url + "/drofting/" + cid)
     clin.find_element(By.ID, "svar").send_keys(ANSWER)
-    clin.find_element(By.ID, "send-svar").click()
+    click_id(clin, "send-svar")
     wait_for(lambda: text_of(clin, "status") == "Besvart")
 
     staff.get(console.url + "/drofting/" + cid)
@@ -138,13 +138,13 @@ def test_referral_and_subject_access_report(console, server, browsers):
     clin.get(console.url + "/henvisninger")
     link = clin.find_element(By.CSS_SELECTOR, "a[href='/henvisninger/%s']" % ref.id)
     VISITS.check(clin, "henvisninger")
-    link.click()
+    click_and_wait(clin, link)
     assert text_of(clin, "status") == "Sendt"
     VISITS.check(clin, "henvisning")
-    clin.find_element(By.ID, "bekreft").click()
+    click_id(clin, "bekreft")
     wait_for(lambda: text_of(clin, "status") == "Mottatt")
     clin.find_element(By.ID, "decision").click()  # accept
-    clin.find_element(By.ID, "beslutt").click()
+    click_id(clin, "beslutt")
     wait_for(lambda: text_of(clin, "status") == "Tatt inn")
     VISITS.check(clin, "henvisning-besluttet")
 
@@ -157,7 +157,7 @@ def test_referral_and_subject_access_report(console, server, browsers):
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # events reach the log within 2 s
         aud.find_element(By.ID, "subject").send_keys(CANARY)
-        aud.find_element(By.ID, "lag-rapport").click()
+        click_id(aud, "lag-rapport")
         rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
                 for tr in aud.find_elements(By.CSS_SELECTOR, "#innsyn tbody tr")]
         if any(r[3] == "tok en beslutning om en henvisning" for r in rows):
@@ -181,7 +181,7 @@ def test_auditor_query_verify_and_admin(console, browsers):
     VISITS.check(aud)
     aud.find_element(By.ID, "actor_user").send_keys("terapeut1")
     aud.find_element(By.ID, "action").send_keys("referral.acknowledge")
-    aud.find_element(By.ID, "sok").click()
+    click_id(aud, "sok")
     rows = aud.find_elements(By.CSS_SELECTOR, "#treff tbody tr")
     assert len(rows) == 1
     assert "terapeut1, behandler (bup-oslo) via console" in rows[0].text
@@ -293,7 +293,7 @@ def test_logout_ends_the_session(console):
     staff = STATE["staff"]
     staff.get(console.url + "/drofting")
     old = "__Host-budstikke=" + staff.get_cookie("__Host-budstikke")["value"]
-    staff.find_element(By.CSS_SELECTOR, "form[action='/logg-ut'] button").click()
+    click_and_wait(staff, staff.find_element(By.CSS_SELECTOR, "form[action='/logg-ut'] button"))
     wait_for(lambda: staff.current_url.endswith("/logg-inn"))
     status, headers, _ = _http(console.url + "/drofting", cookie=old)
     assert (status, headers["Location"]) == (303, "/logg-inn")
