@@ -225,6 +225,22 @@ def test_no_session_redirects_to_login(console):
     assert (status, headers["Location"]) == (303, "/logg-inn")
 
 
+def test_login_with_a_forged_callback_is_refused(console, idp):
+    status, headers, _ = _http(console.url + "/logg-inn/start")
+    assert status == 303 and headers["Location"].startswith(idp.issuer + "/authorize?")
+    jar = headers["Set-Cookie"].split(";")[0]
+    assert jar.startswith("__Host-budstikke=")
+    state = urllib.parse.parse_qs(urllib.parse.urlsplit(headers["Location"]).query)["state"][0]
+    tokens_before = idp.token_requests
+    status, _, page = _http(console.url + "/logg-inn/tilbake?code=x&state=forged", cookie=jar)
+    assert status == 403 and "Innloggingen mislyktes" in page
+    # The pending login is gone: the right state no longer works either.
+    status, headers, _ = _http(console.url + "/logg-inn/tilbake?code=x&state=" + state,
+                               cookie=jar)
+    assert (status, headers["Location"]) == (303, "/logg-inn")
+    assert idp.token_requests == tokens_before  # no code was ever redeemed
+
+
 def test_post_without_csrf_token_is_refused(console):
     staff = STATE["staff"]
     cookie = staff.get_cookie("__Host-budstikke")
