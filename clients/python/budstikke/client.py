@@ -22,6 +22,10 @@ Contract:
   (``"bup"``, ``"3-5"``, ``"suspected_neglect"``).
 - Thread safety: a Client may be shared by threads (gRPC channels are);
   a :class:`Subscription` belongs to one consumer thread.
+- A client with a service certificate (``spiffe://TD/service/NAME``, e.g. the web
+  console) calls for a person through :meth:`Client.on_behalf_of`, which sends the
+  ``budstikke-on-behalf-of`` metadata on every call; the server then authorizes and
+  audits the person (the service is recorded as ``actor.service``).
 """
 
 import datetime as _dt
@@ -58,6 +62,10 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: Attachment chunk size: the API's maximum, 1 MiB.
 CHUNK_SIZE = 1 << 20
 _MAX_MESSAGE = 8 << 20
+#: Metadata key with which a service identity names the person it calls for.
+ON_BEHALF_OF_METADATA = "budstikke-on-behalf-of"
+_GROUPS = {"agencies": "Agencies", "consultations": "Consultations", "consents": "Consents",
+           "referrals": "Referrals", "inbox": "Inbox", "audit": "Audit", "admin": "Admin"}
 _ENV = {"server": "BUDSTIKKE_SERVER", "ca": "BUDSTIKKE_CA", "cert": "BUDSTIKKE_CERT",
         "key": "BUDSTIKKE_KEY"}
 
@@ -163,6 +171,10 @@ class Client:
         self._ready = False
         self._lock = threading.Lock()
         self._closed = False
+        self._owns_channel = True
+        self._root = self  # views (on_behalf_of) share their root's connection state
+        self.acting_for: Optional[str] = None
+        self._metadata: Tuple[Tuple[str, str], ...] = ()
         self._directory = directory_pb2_grpc.DirectoryServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self.agencies = Agencies(self, self._directory)
@@ -191,13 +203,34 @@ class Client:
         server = args.pop("server")
         return cls(server, _sources=sources, **args, **kwargs)
 
+    def on_behalf_of(self, spiffe_id: str) -> "Client":
+        """A view of this client whose every call asserts ``spiffe_id`` (a person's
+        SPIFFE ID, ``spiffe://TD/agency/A/role/R/user/U``) as the caller. It shares
+        this client's channel (cheap to make per request; closing it does nothing).
+        Only a service certificate may do this: the server refuses the metadata from
+        a person's certificate with PERMISSION_DENIED."""
+        if not isinstance(spiffe_id, str) or not spiffe_id.startswith("spiffe://") or \
+                any(ch in spiffe_id for ch in "\r\n\0"):
+            raise ConfigurationError("on_behalf_of: %r is not a SPIFFE ID" % (spiffe_id,))
+        view = object.__new__(Client)
+        view.__dict__.update(self.__dict__)
+        view._owns_channel = False
+        view.acting_for = spiffe_id
+        view._metadata = ((ON_BEHALF_OF_METADATA, spiffe_id),)
+        for attr, cls_name in _GROUPS.items():
+            group = getattr(self, attr)
+            setattr(view, attr, globals()[cls_name](view, group._stub))
+        return view
+
     # -- lifecycle -----------------------------------------------------------------
 
     def close(self) -> None:
-        """Closes the channel; calls in flight are cancelled."""
+        """Closes the channel; calls in flight are cancelled. A view made by
+        :meth:`on_behalf_of` leaves the shared channel open."""
         if not self._closed:
             self._closed = True
-            self._channel.close()
+            if self._owns_channel:
+                self._channel.close()
 
     def __enter__(self) -> "Client":
         return self
@@ -245,9 +278,10 @@ class Client:
         return errors.from_rpc_error(e, self._hint(code) if code else "")
 
     def _ensure_connected(self, deadline: float, force: bool = False) -> None:
-        if self._ready and not force:
+        root = self._root
+        if root._ready and not force:
             return
-        if self._closed:
+        if self._closed or root._closed:
             raise ConfigurationError("the client is closed")
         wait = min(self.connect_timeout, deadline - time.monotonic())
         if wait <= 0:
@@ -261,7 +295,7 @@ class Client:
                 "handshake refused (check BUDSTIKKE_SERVER, BUDSTIKKE_CA, BUDSTIKKE_CERT, "
                 "BUDSTIKKE_KEY)" % (self.server, wait),
                 code=grpc.StatusCode.UNAVAILABLE) from None
-        self._ready = True
+        root._ready = True
 
     def _retrying(self, attempt_fn: Callable[[float], T], retry: bool,
                   timeout: Optional[float]) -> T:
@@ -288,7 +322,12 @@ class Client:
 
     def _unary(self, method: Any, request: Any, *, retry: bool,
                timeout: Optional[float]) -> Any:
-        return self._retrying(lambda t: method(request, timeout=t), retry, timeout)
+        return self._retrying(lambda t: method(request, timeout=t, **self._call_kwargs()),
+                              retry, timeout)
+
+    def _call_kwargs(self) -> Dict[str, Any]:
+        """Per-call keyword arguments: the on-behalf-of metadata of a view."""
+        return {"metadata": self._metadata} if self._metadata else {}
 
 
 class _Group:
@@ -648,7 +687,8 @@ class Referrals(_Group):
                 for block in iter(lambda: f.read(chunk_size), b""):
                     yield referral_pb2.UploadAttachmentRequest(chunk=block)
 
-        return self._c._retrying(lambda t: self._stub.UploadAttachment(requests(), timeout=t),
+        return self._c._retrying(lambda t: self._stub.UploadAttachment(
+            requests(), timeout=t, **self._c._call_kwargs()),
                                  True, timeout)
 
     def download_attachment(self, referral_id: str, attachment_id: str,
@@ -663,7 +703,8 @@ class Referrals(_Group):
         def attempt(t: float) -> Tuple[Any, bytes]:
             info = None
             buf = bytearray()
-            for msg in self._stub.DownloadAttachment(req, timeout=t):
+            for msg in self._stub.DownloadAttachment(req, timeout=t,
+                                                     **self._c._call_kwargs()):
                 if msg.HasField("info"):
                     info = msg.info
                 else:
@@ -767,7 +808,8 @@ class Subscription:
             try:
                 c._ensure_connected(time.monotonic() + t)
                 self._call = self._inbox._stub.Subscribe(
-                    inbox_pb2.SubscribeRequest(from_cursor=self.acked_cursor), timeout=t)
+                    inbox_pb2.SubscribeRequest(from_cursor=self.acked_cursor), timeout=t,
+                    **c._call_kwargs())
                 for event in self._call:
                     failures = 0
                     if event.cursor <= self.last_cursor:
@@ -795,7 +837,7 @@ class Subscription:
                                   % (c.server, failures), code=grpc.StatusCode.UNAVAILABLE)
             if failures:
                 time.sleep(min(0.2 * (2 ** (failures - 1)), 5.0))
-                c._ready = False
+                c._root._ready = False
 
 
 class Inbox(_Group):

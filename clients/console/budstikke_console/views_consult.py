@@ -1,0 +1,145 @@
+"""Anonymous consultations: staff write a worry (screened by the server) and follow
+the answers; professionals of the recipient agency work the queue."""
+
+import re
+
+import budstikke
+from flask import abort, g, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from budstikke_console import screening, texts
+from budstikke_console.app import PROFESSIONAL, WRITERS, api, require_role
+
+_QUEUE_VIEWS = {"apne": ("Åpne", ["open"]), "mine": ("Tatt av meg", ["claimed", "answered"]),
+                "besvart": ("Besvart", ["answered"]), "lukket": ("Lukket", ["closed"])}
+
+
+def _form_errors(form) -> dict:
+    errors = {}
+    if form.get("recipient_type") not in dict(texts.RECIPIENT_TYPES):
+        errors["recipient_type"] = "Velg hvem du vil drøfte med."
+    if not re.fullmatch(r"[0-9]{4}", form.get("municipality", "")):
+        errors["municipality"] = "Skriv kommunenummeret med fire sifre, for eksempel 0301."
+    if form.get("age_band") not in dict(texts.AGE_BANDS):
+        errors["age_band"] = "Velg barnets alder."
+    if not form.getlist("concerns") or \
+            any(c not in dict(texts.CONCERNS) for c in form.getlist("concerns")):
+        errors["concerns"] = "Velg minst ett tema for bekymringen."
+    if not form.get("text", "").strip():
+        errors["text"] = "Beskriv bekymringen."
+    return errors
+
+
+def _render_new(form, errors=None, check=None, status=200):
+    findings = list(check.findings) if check is not None else []
+    return render_template(
+        "consult_new.html", title="Ny drøfting", form=form, errors=errors or {},
+        marks=screening.segments(form.get("text", ""), findings) if findings else [],
+        findings=screening.views(findings),
+        refused=any(f.severity == screening.REFUSE for f in findings),
+        digest=screening.text_digest(form.get("text", "")),
+        acked={int(a) for a in form.getlist("ack") if a.isdigit()}), status
+
+
+def consult_new():
+    require_role(*WRITERS)
+    if request.method == "GET":
+        return _render_new(MultiDict({"municipality": "0301", "recipient_type": "bup"}))[0]
+    form = request.form
+    errors = _form_errors(form)
+    if errors:
+        return _render_new(form, errors, status=400)
+    text = form["text"]
+    c = api()
+    check = c.consultations.check_text(text)
+    refuse = [f for f in check.findings if f.severity == screening.REFUSE]
+    if refuse:
+        return _render_new(form, {"text": "Teksten kan identifisere barnet. Fjern det som "
+                                  "er markert før du sender."}, check, 400)
+    warns = {f.id for f in check.findings if f.severity == screening.WARN}
+    acks = {int(a) for a in form.getlist("ack") if a.isdigit()}
+    if form.get("digest") != screening.text_digest(text):
+        acks = set()
+    if not warns <= acks:
+        msg = "Sjekk det som er markert, og kryss av for hvert funn før du sender."
+        return _render_new(form, {"ack": msg}, check, 400)
+    try:
+        sent = c.consultations.ask(
+            text, age_band=form["age_band"], concerns=form.getlist("concerns"),
+            to_type=form["recipient_type"], municipality=form["municipality"],
+            ack=sorted(acks & warns))
+    except budstikke.PolicyViolation as e:
+        rules = {v.rule for v in e.violations}
+        msg = ("Fant ingen mottaker av denne typen i kommunen." if "routing.no_recipient"
+               in rules else "Drøftingen ble ikke sendt: " + "; ".join(
+                   v.description for v in e.violations))
+        return _render_new(form, {"recipient_type": msg}, check, 400)
+    return redirect(url_for("consult_show", cid=sent.id, sendt=1), code=303)
+
+
+def consult_list(mailbox: str, statuses, title: str, active: str = "", mine: bool = False):
+    items = list(api().consultations.list(mailbox=mailbox, statuses=statuses, page_size=100))
+    if mine:
+        me = g.person
+        items = [c for c in items
+                 if (c.claimed_by.agency, c.claimed_by.user) == (me["agency"], me["user"])]
+    items.sort(key=lambda c: c.create_time.seconds, reverse=True)
+    live = mailbox == "received"
+    template = "consult_queue_fragment.html" if live and request.headers.get("HX-Request") \
+        else "consult_list.html"
+    return render_template(template, title=title, items=items, mailbox=mailbox,
+                           views=_QUEUE_VIEWS if live else {}, active=active, live=live)
+
+
+def register(app):
+    app.add_url_rule("/drofting/ny", "consult_new", consult_new, methods=["GET", "POST"])
+
+    @app.get("/drofting", endpoint="consult_sent")
+    def consult_sent():
+        require_role(*WRITERS)
+        return consult_list("sent", [], "Sendte drøftinger")
+
+    @app.get("/ko", endpoint="consult_queue")
+    def consult_queue():
+        require_role(*PROFESSIONAL)
+        view = request.args.get("vis", "apne")
+        if view not in _QUEUE_VIEWS:
+            abort(404)
+        label, statuses = _QUEUE_VIEWS[view]
+        return consult_list("received", statuses, "Drøftingskø: " + label.lower(), view,
+                            mine=view == "mine")
+
+    @app.get("/drofting/<cid>", endpoint="consult_show")
+    def consult_show(cid):
+        c = api().consultations.get(cid)
+        me = g.person
+        return render_template(
+            "consult_show.html", title="Drøfting", c=c, sent=request.args.get("sendt"),
+            is_recipient=c.recipient_agency == me["agency"],
+            is_sender=c.sender_agency == me["agency"],
+            claimed_by_me=c.claimed_by.user == me["user"] and
+            c.claimed_by.agency == me["agency"], professional=me["role"] in PROFESSIONAL)
+
+    @app.post("/drofting/<cid>/ta", endpoint="consult_claim")
+    def consult_claim(cid):
+        try:
+            api().consultations.claim(cid)
+        except budstikke.PolicyViolation:
+            pass  # already claimed: the page shows by whom
+        return redirect(url_for("consult_show", cid=cid), code=303)
+
+    @app.post("/drofting/<cid>/svar", endpoint="consult_answer")
+    def consult_answer(cid):
+        text = request.form.get("text", "").strip()
+        if not text:
+            c = api().consultations.get(cid)
+            return render_template("consult_show.html", title="Drøfting", c=c,
+                                   is_recipient=True, is_sender=False, claimed_by_me=True,
+                                   professional=True, answer_error="Skriv et svar."), 400
+        api().consultations.answer(cid, text)
+        return redirect(url_for("consult_show", cid=cid), code=303)
+
+    @app.post("/drofting/<cid>/lukk", endpoint="consult_close")
+    def consult_close(cid):
+        api().consultations.close(cid)
+        return redirect(url_for("consult_show", cid=cid), code=303)

@@ -1,0 +1,381 @@
+"""Acceptance tests of the web console in a real browser (headless Chromium) against
+a real budstikke-server. The tests run in file order and share one server, console
+and IdP: the story of issue 22, then security, accessibility and keyboard checks.
+
+Only synthetic national ids (month + 80) are used; CANARY is the one written into a
+worry and used as the referral's child, and must never show up in a URL or a log.
+"""
+
+import datetime as dt
+import os
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
+
+import sdk_support_ids
+from pages import Visits, axe_violations, click_and_wait, click_id, login, press, shot, tab_to, text_of, wait_for
+
+CANARY = sdk_support_ids.child_id(7, 611)
+ANSWER = "Takk for en grundig beskrivelse. Vi anbefaler en samtale med foreldrene først."
+VISITS = Visits()
+STATE = {}
+
+
+def worry_text(with_id):
+    ident = " Fødselsnummeret er %s." % CANARY if with_id else ""
+    return ("Gutten har sovet dårlig i flere uker og er sliten i barnehagen. "
+            "Han sier at han heter Ola Nordmann." + ident + " Hva bør vi gjøre?")
+
+
+def fresh(driver):
+    """The same browser with no cookies: the next person logs in on it."""
+    driver.delete_all_cookies()
+    return driver
+
+
+def marked(d, mark):
+    """The text a <mark> highlights (without its screen-reader suffix)."""
+    return d.execute_script("return arguments[0].firstChild.nodeValue", mark)
+
+
+def fill_worry(d, text):
+    Select(d.find_element(By.ID, "age_band")).select_by_value("6-9")
+    box = d.find_element(By.ID, "concerns")
+    if not box.is_selected():
+        box.click()
+    area = d.find_element(By.ID, "text")
+    area.clear()
+    area.send_keys(text)
+    click_id(d, "send")
+
+
+# -- 1. the anonymous consultation story -------------------------------------------
+
+def test_consultation_story(console, browsers):
+    staff, clin = browsers(), browsers()
+    STATE["staff"], STATE["clinician"] = staff, clin
+    login(clin, console.url, "terapeut1", VISITS)
+    assert clin.current_url == console.url + "/ko"
+    before = clin.find_elements(By.CSS_SELECTOR, "#ko tbody tr")
+    login(staff, console.url, "kari", VISITS)
+    assert staff.current_url == console.url + "/drofting"
+    VISITS.check(staff, "mine-droftinger")
+    staff.get(console.url + "/drofting/ny")
+    VISITS.check(staff, "ny-drofting")
+
+    fill_worry(staff, worry_text(with_id=True))
+    refused = staff.find_elements(By.CSS_SELECTOR, "mark.refuse")
+    assert [marked(staff, m) for m in refused] == [CANARY]
+    assert "Teksten kan ikke sendes" in text_of(staff, "funn-tittel")
+    assert staff.find_elements(By.NAME, "ack") == []  # nothing to tick: it cannot go
+    assert staff.current_url == console.url + "/drofting/ny"
+    VISITS.check(staff, "screening-avvist")
+
+    fill_worry(staff, worry_text(with_id=False))
+    warned = staff.find_elements(By.CSS_SELECTOR, "mark.warn")
+    assert len(warned) >= 1 and "Ola Nordmann" in [marked(staff, m) for m in warned]
+    acks = staff.find_elements(By.NAME, "ack")
+    assert len(acks) == len(warned)
+    VISITS.check(staff, "screening-advarsel")
+    # Sending without the ticks is refused again.
+    click_id(staff, "send")
+    assert staff.current_url == console.url + "/drofting/ny"
+    assert "kryss av for hvert funn" in text_of(staff, "feiloppsummering")
+    for box in staff.find_elements(By.NAME, "ack"):
+        box.click()
+    click_id(staff, "send")
+    wait_for(lambda: "/drofting/" in staff.current_url and "/ny" not in staff.current_url)
+    cid = re.search(r"/drofting/([^/?]+)", staff.current_url).group(1)
+    STATE["cid"] = cid
+    assert text_of(staff, "status") == "Åpen"
+    VISITS.check(staff, "drofting-sendt")
+
+    # The open queue updates in place (htmx): no reload, same page.
+    assert clin.current_url == console.url + "/ko" and before == []
+    clin.execute_script("window.notReloaded = true")
+    wait_for(lambda: clin.find_element(By.CSS_SELECTOR, "a[href='/drofting/%s']" % cid),
+             what="the new worry to appear in the open queue")
+    assert clin.execute_script("return window.notReloaded") is True
+    VISITS.check(clin, "droftingsko")
+    clin.get(console.url + "/drofting/" + cid)  # the link is renewed every second
+    assert "Ola Nordmann" in text_of(clin, "tekst")
+    click_id(clin, "ta")
+    wait_for(lambda: text_of(clin, "status") == "Tatt av behandler")
+    VISITS.check(clin, "drofting-tatt")
+    clin.get(console.url + "/ko?vis=mine")
+    assert len(clin.find_elements(By.CSS_SELECTOR, "a[href='/drofting/%s']" % cid)) == 1
+    clin.get(console.url + "/ko?vis=apne")
+    assert clin.find_elements(By.CSS_SELECTOR, "a[href='/drofting/%s']" % cid) == []
+    clin.get(console.url + "/drofting/" + cid)
+    clin.find_element(By.ID, "svar").send_keys(ANSWER)
+    click_id(clin, "send-svar")
+    wait_for(lambda: text_of(clin, "status") == "Besvart")
+
+    staff.get(console.url + "/drofting/" + cid)
+    assert text_of(staff, "status") == "Besvart"
+    answers = [e.text for e in staff.find_elements(By.CSS_SELECTOR, ".answer")]
+    assert answers == [ANSWER]
+    VISITS.check(staff, "drofting-besvart")
+
+
+# -- 2. referral: acknowledge, decide, and the auditor's subject access report -------
+
+def test_referral_and_subject_access_report(console, server, browsers):
+    with server.client("gp-physician") as gp:
+        con = gp.consents.record(CANARY, giver="guardian", giver_relation="mother",
+                                 recipient="bup-oslo", purpose="henvisning til BUP",
+                                 scope="bekymring og tiltak", method="written")
+        ref = gp.referrals.send("bup-oslo", CANARY, "Søvnvansker og uro over tid.",
+                                consent_id=con.id)
+    clin = STATE["clinician"]
+    clin.get(console.url + "/henvisninger")
+    link = clin.find_element(By.CSS_SELECTOR, "a[href='/henvisninger/%s']" % ref.id)
+    VISITS.check(clin, "henvisninger")
+    click_and_wait(clin, link)
+    assert text_of(clin, "status") == "Sendt"
+    VISITS.check(clin, "henvisning")
+    click_id(clin, "bekreft")
+    wait_for(lambda: text_of(clin, "status") == "Mottatt")
+    clin.find_element(By.ID, "decision").click()  # accept
+    click_id(clin, "beslutt")
+    wait_for(lambda: text_of(clin, "status") == "Tatt inn")
+    VISITS.check(clin, "henvisning-besluttet")
+
+    aud = browsers()
+    STATE["auditor"] = aud
+    login(aud, console.url, "revisor1", VISITS)
+    aud.get(console.url + "/revisjon/innsyn")
+    VISITS.check(aud)
+    rows = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # events reach the log within 2 s
+        aud.find_element(By.ID, "subject").send_keys(CANARY)
+        click_id(aud, "lag-rapport")
+        rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+                for tr in aud.find_elements(By.CSS_SELECTOR, "#innsyn tbody tr")]
+        if any(r[3] == "tok en beslutning om en henvisning" for r in rows):
+            break
+        time.sleep(0.3)
+    VISITS.check(aud, "innsyn")
+    by_clinician = [r for r in rows if r[1] == "BUP Oslo"]
+    assert by_clinician, rows
+    assert all(r[2] == "terapeut1 (behandler)" for r in by_clinician)
+    assert not any("console" in " ".join(r) for r in rows)
+    actions = [r[3] for r in by_clinician]
+    assert actions.index("bekreftet mottak av en henvisning") < \
+        actions.index("tok en beslutning om en henvisning")
+    assert actions.count("leste en henvisning") == 3  # the page, after ack, after decide
+    STATE["referral"] = ref.id
+
+
+def test_auditor_query_verify_and_admin(console, browsers):
+    aud = STATE["auditor"]
+    aud.get(console.url + "/revisjon")
+    VISITS.check(aud)
+    aud.find_element(By.ID, "actor_user").send_keys("terapeut1")
+    aud.find_element(By.ID, "action").send_keys("referral.acknowledge")
+    click_id(aud, "sok")
+    rows = aud.find_elements(By.CSS_SELECTOR, "#treff tbody tr")
+    assert len(rows) == 1
+    assert "terapeut1, behandler (bup-oslo) via console" in rows[0].text
+    VISITS.check(aud, "logg-sok")
+    aud.get(console.url + "/revisjon/verifisering")
+    assert aud.find_element(By.ID, "verifisert").is_displayed()
+    assert int(text_of(aud, "storrelse")) > 5
+    VISITS.check(aud, "verifisering")
+
+    admin = fresh(STATE["auditor"])
+    login(admin, console.url, "drift1", VISITS)
+    assert admin.current_url == console.url + "/admin/virksomheter"
+    rows = admin.find_elements(By.CSS_SELECTOR, "#virksomheter tbody tr")
+    assert len(rows) == 9
+    VISITS.check(admin, "virksomheter")
+
+
+# -- 3. security ---------------------------------------------------------------------
+
+def _http(url, data=None, cookie=None):
+    req = urllib.request.Request(url, data=data)
+    if cookie:
+        req.add_header("Cookie", cookie)
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(req, timeout=5) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+
+
+def test_no_session_redirects_to_login(console):
+    for path in ("/", "/drofting", "/drofting/ny", "/ko", "/revisjon", "/drofting/x"):
+        status, headers, _ = _http(console.url + path)
+        assert (status, headers["Location"]) == (303, "/logg-inn"), path
+    status, headers, _ = _http(console.url + "/drofting/ny", data=b"text=x")
+    assert (status, headers["Location"]) == (303, "/logg-inn")
+
+
+def test_login_with_a_forged_callback_is_refused(console, idp):
+    status, headers, _ = _http(console.url + "/logg-inn/start")
+    assert status == 303 and headers["Location"].startswith(idp.issuer + "/authorize?")
+    jar = headers["Set-Cookie"].split(";")[0]
+    assert jar.startswith("__Host-budstikke=")
+    state = urllib.parse.parse_qs(urllib.parse.urlsplit(headers["Location"]).query)["state"][0]
+    tokens_before = idp.token_requests
+    status, _, page = _http(console.url + "/logg-inn/tilbake?code=x&state=forged", cookie=jar)
+    assert status == 403 and "Innloggingen mislyktes" in page
+    # The pending login is gone: the right state no longer works either.
+    status, headers, _ = _http(console.url + "/logg-inn/tilbake?code=x&state=" + state,
+                               cookie=jar)
+    assert (status, headers["Location"]) == (303, "/logg-inn")
+    assert idp.token_requests == tokens_before  # no code was ever redeemed
+
+
+def test_post_without_csrf_token_is_refused(console):
+    staff = STATE["staff"]
+    cookie = staff.get_cookie("__Host-budstikke")
+    assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    jar = "__Host-budstikke=" + cookie["value"]
+    cid = STATE["cid"]
+    for body in (b"", b"csrf_token=wrong"):
+        status, _, page = _http(console.url + "/drofting/%s/lukk" % cid, body, jar)
+        assert status == 400 and "Ugyldig foresp" in page
+    # Nothing happened: still answered, not closed; and a real token works.
+    staff.get(console.url + "/drofting/" + cid)
+    assert text_of(staff, "status") == "Besvart"
+    token = staff.find_element(By.NAME, "csrf_token").get_attribute("value")
+    status, headers, _ = _http(console.url + "/drofting/%s/lukk" % cid,
+                               ("csrf_token=" + token).encode(), jar)
+    assert (status, headers["Location"]) == (303, "/drofting/" + cid)
+    staff.get(console.url + "/drofting/" + cid)
+    assert text_of(staff, "status") == "Lukket"
+
+
+def test_other_agency_sees_the_same_page_as_for_a_made_up_id(console, browsers):
+    ppt = fresh(STATE["auditor"])
+    login(ppt, console.url, "psykolog1", VISITS)
+    ppt.get(console.url + "/drofting/" + STATE["cid"])
+    other = ppt.page_source
+    title = ppt.title
+    ppt.get(console.url + "/drofting/c-made-up-0000000000000000")
+    assert ppt.page_source == other
+    assert title == ppt.title == "Fant ikke siden – Budstikke"
+    VISITS.check(ppt, "ikke-funnet")
+    for rid in (STATE["referral"], "r-made-up-000000"):
+        ppt.get(console.url + "/henvisninger/" + rid)
+        assert ppt.title == "Fant ikke siden – Budstikke"
+
+
+def test_browser_enforces_the_csp(console):
+    """An injected inline script does not run, and the browser reports it (which is
+    how test_no_content_security_policy_violation would see a real one)."""
+    d = STATE["staff"]
+    d.get(console.url + "/drofting")
+    d.get_log("browser")  # drain
+    d.execute_script("const s = document.createElement('script');"
+                     "s.textContent = 'window.injected = 1';"
+                     "document.head.appendChild(s);")
+    assert d.execute_script("return window.injected === undefined") is True
+    messages = [e["message"] for e in d.get_log("browser")]
+    assert any("Content Security Policy" in m for m in messages), messages
+
+
+def test_headers_health_and_metrics(console):
+    status, headers, body = _http(console.url + "/logg-inn")
+    assert status == 200
+    csp = headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert "http" not in csp  # nothing from another origin
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Cache-Control"] == "no-store"
+    assert _http(console.url + "/healthz")[:3:2] == (200, '{"status":"ok"}\n')
+    status, _, metrics = _http(console.url + "/metrics")
+    assert status == 200
+    assert re.search(r'budstikke_console_logins_total\{outcome="ok"\} [1-9]', metrics)
+    assert 'route="/drofting/<cid>"' in metrics
+
+
+def test_logout_ends_the_session(console):
+    staff = STATE["staff"]
+    staff.get(console.url + "/drofting")
+    old = "__Host-budstikke=" + staff.get_cookie("__Host-budstikke")["value"]
+    click_and_wait(staff, staff.find_element(By.CSS_SELECTOR, "form[action='/logg-ut'] button"))
+    wait_for(lambda: staff.current_url.endswith("/logg-inn"))
+    status, headers, _ = _http(console.url + "/drofting", cookie=old)
+    assert (status, headers["Location"]) == (303, "/logg-inn")
+
+
+# -- 4. keyboard ---------------------------------------------------------------------
+
+def test_keyboard_only_worry(console):
+    d = fresh(STATE["staff"])
+    login(d, console.url, "kari")
+    d.get(console.url + "/drofting/ny")
+    press(d, Keys.TAB)
+    assert d.execute_script("return document.activeElement.textContent") == \
+        "Hopp til hovedinnhold"
+    tab_to(d, "age_band")
+    press(d, Keys.DOWN, Keys.DOWN)  # 3–5 år
+    tab_to(d, "concerns-behaviour")
+    press(d, Keys.SPACE)
+    tab_to(d, "text")
+    press(d, "Jenta er urolig i samlingsstund og trekker seg unna de andre barna.")
+    tab_to(d, "send")
+    press(d, Keys.ENTER)
+    wait_for(lambda: "/drofting/" in d.current_url and "/ny" not in d.current_url,
+             what="the worry to be sent")
+    assert text_of(d, "status") == "Åpen"
+    assert "Atferd" in d.find_element(By.CSS_SELECTOR, ".facts").text
+    # The error summary takes keyboard users to the field.
+    d.get(console.url + "/drofting/ny")
+    tab_to(d, "send")
+    press(d, Keys.ENTER)
+    wait_for(lambda: d.find_element(By.ID, "feiloppsummering"))
+    link = d.find_element(By.CSS_SELECTOR, "#feiloppsummering a[href='#text']")
+    tab_to_element = link.get_attribute("href")
+    assert tab_to_element.endswith("#text")
+    VISITS.check(d, "skjemafeil")
+
+
+# -- 4/3. accessibility and canary, over everything the tests visited ---------------
+
+def test_axe_finds_violations_on_a_bad_page(browsers):
+    """The accessibility check can fail: a page without lang, title or labels."""
+    d = STATE["auditor"]
+    d.get("data:text/html,<html><body><input type=text><img src=x.png></body></html>")
+    rules = sorted(rule for rule, _ in axe_violations(d))
+    assert rules == ["document-title", "html-has-lang", "image-alt", "label"]
+
+
+def test_every_page_passes_axe_wcag21_aa():
+    assert VISITS.pages >= 15
+    failing = {page: v for page, v in VISITS.axe.items() if v}
+    assert failing == {}
+
+
+def test_no_content_security_policy_violation():
+    assert VISITS.console is not None
+    assert [m for m in VISITS.console if "Content Security Policy" in m] == []
+
+
+def test_canary_never_in_a_url_or_a_log(console, server):
+    assert VISITS.urls
+    for url in VISITS.urls:
+        assert CANARY not in url
+    log = console.log()
+    assert '"route": "/drofting/<cid>"' in log  # the log is there and structured
+    assert CANARY not in log
+    assert "Ola" not in log and "Nordmann" not in log
+    for path in (server.out_path, server.err_path):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            assert CANARY not in f.read()
