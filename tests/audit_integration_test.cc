@@ -335,7 +335,8 @@ TEST(AuditIntegrationTest, RefusedReadsOfTheLogAreAudited) {
   v1::QueryAuditResponse page;
   grpc::Status refused = staff->Query(Ctx().get(), query, &page);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_THAT(refused.error_message(), HasSubstr("(authz.AuditService.Query)"));
+  EXPECT_THAT(refused.error_message(),
+              HasSubstr("may not call budstikke.v1.AuditService/Query (authz.role)"));
   v1::GetPublicKeyResponse key;
   EXPECT_TRUE(staff->GetPublicKey(Ctx().get(), v1::GetPublicKeyRequest(), &key).ok());
   auto admin = v1::DirectoryService::NewStub(server.Channel("admin"));

@@ -28,9 +28,17 @@ def test_record_get_list_revoke_consent(client_for):
     assert con.subject_national_id == fnr
     assert con.recipient.agency_type == types_pb2.AGENCY_TYPE_BUP
     assert con.recording_agency == "legekontor-sentrum"
+    # A retry (same request_id, same request) returns the first consent ...
     assert gp.consents.record(fnr, giver="guardian", giver_relation="father",
                               recipient_type="bup", purpose="henvisning", scope="alt",
-                              method="verbal", request_id=rid).id == con.id
+                              method="verbal", valid_until=dt.date.today() + dt.timedelta(30),
+                              request_id=rid).id == con.id
+    # ... and the same request_id for another request is ALREADY_EXISTS.
+    with pytest.raises(budstikke.AlreadyExists) as ei:
+        gp.consents.record(fnr, giver="guardian", giver_relation="father",
+                           recipient_type="bup", purpose="henvisning", scope="alt",
+                           method="verbal", request_id=rid)
+    assert f"request_id '{rid}' was already used for a different request" in str(ei.value)
     assert gp.consents.get(con.id).subject_national_id == fnr
     listed = [x for x in gp.consents.iter(subject=fnr)]
     assert [x.id for x in listed] == [con.id]
