@@ -56,6 +56,19 @@ function(budstikke_cc_library)
   add_library(budstikke::${B_NAME} ALIAS budstikke_${B_NAME})
 endfunction()
 
+# `unit_tests` builds everything the tests labelled `unit` run: every
+# budstikke_cc_test with LABELS unit joins it, and a script test labelled
+# `unit` adds what it runs with budstikke_unit_test_needs(target...).
+# make test-asan builds this target and runs `ctest -L unit`.
+if(BUDSTIKKE_BUILD_TESTS)
+  add_custom_target(unit_tests)
+endif()
+function(budstikke_unit_test_needs)
+  if(BUDSTIKKE_BUILD_TESTS)
+    add_dependencies(unit_tests ${ARGN})
+  endif()
+endfunction()
+
 # budstikke_cc_test(NAME n SRCS a_test.cc DEPS x y [LABELS l])
 # Registers a GoogleTest binary with CTest (one CTest entry per binary keeps
 # CTest start-up cheap; gtest output names the failing case).
@@ -76,6 +89,9 @@ function(budstikke_cc_test)
     ENVIRONMENT "BUDSTIKKE_SOURCE_DIR=${PROJECT_SOURCE_DIR};BUDSTIKKE_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
   if(B_LABELS)
     set_tests_properties(${B_NAME} PROPERTIES LABELS "${B_LABELS}")
+  endif()
+  if("unit" IN_LIST B_LABELS)
+    add_dependencies(unit_tests ${B_NAME})
   endif()
 endfunction()
 
