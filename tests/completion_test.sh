@@ -33,9 +33,9 @@ check "key-status" budstikke admin k
 check "" budstikke nosuchgroup x
 check "--timeout" budstikke consent list --ti
 
-# Subcommands of a CLI group, from "budstikke GROUP --help" (CLI11's SUBCOMMANDS list).
+# Subcommands of a CLI group, from "budstikke GROUP --help" (CLI11's "Subcommands:" list).
 subcommands() {
-  "$cli" "$@" --help 2>/dev/null | awk '/^SUBCOMMANDS:/ {on = 1; next} on && /^  [a-z]/ {print $1}' | sort | xargs
+  "$cli" "$@" --help 2>/dev/null | awk '/^Subcommands:/ {on = 1; next} /^[^ ]/ {on = 0} on && /^  [a-z]/ {print $1}' | sort | xargs
 }
 if [ -n "$cli" ]; then
   for group in $(subcommands) ; do
