@@ -45,10 +45,11 @@ void AddConsentCommands(CLI::App& app, CliContext& ctx) {
       "--how written");
   record->add_option("--subject", ra->subject, "the child's national id (11 digits)")->required();
   AddEnumOption(record, "--giver", &ra->giver, "child or guardian")->required();
-  AddEnumOption(record, "--giver-relation", &ra->relation, "mother, father or other");
+  AddEnumOption(record, "--giver-relation", &ra->relation, "mother, father or other",
+                "mother, father or other (guardian)");
   auto* to = record->add_option("--recipient", ra->recipient, "recipient agency id");
-  auto* to_type =
-      AddEnumOption(record, "--recipient-type", &ra->recipient_type, "an agency type, e.g. bup");
+  auto* to_type = AddEnumOption(record, "--recipient-type", &ra->recipient_type,
+                                "an agency type, e.g. bup", "recipient agency type, e.g. bup");
   to->excludes(to_type);
   record->add_option("--purpose", ra->purpose, "what the information is for")->required();
   record->add_option("--scope", ra->scope, "which information may be shared (default: purpose)");

@@ -103,7 +103,8 @@ void AddConsultCommands(CLI::App& app, CliContext& ctx) {
       "describe a worry without identifying the child\n  example: budstikke consult ask --to "
       "bup-oslo --age-band 3-5 --concern sleep --text \"Gutten sover dårlig\"");
   ask->add_option("--to", ask_args->to, "recipient agency id");
-  AddEnumOption(ask, "--to-type", &ask_args->to_type, "bup, ppt or child_welfare");
+  AddEnumOption(ask, "--to-type", &ask_args->to_type, "bup, ppt or child_welfare",
+                "recipient agency type: bup, ppt or child_welfare");
   ask->add_option("--municipality", ask_args->municipality, "four-digit number with --to-type");
   AddEnumOption(ask, "--age-band", &ask_args->age_band, kAgeBands)->required();
   AddEnumOption(ask, "--concern", &ask_args->concerns, kConcerns)->required();

@@ -3,6 +3,7 @@
 //   v1::AgencyType type = v1::AGENCY_TYPE_UNSPECIFIED;
 //   AddEnumOption(cmd, "--type", &type, "bup, ppt or child_welfare");
 //
+// (an optional last argument is the help text; default: the choices)
 // accepts the enum's value names without their prefix, in any case and with
 // '-' or '_' ("child-welfare", "CHILD_WELFARE"; "3-5" for AGE_BAND_3_5), never
 // the UNSPECIFIED value, and stores the value. Anything else is a usage error
@@ -29,18 +30,19 @@ int EnumNumber(const google::protobuf::EnumDescriptor* type, const std::string& 
 
 template <typename E>
 CLI::Option* AddEnumOption(CLI::App* cmd, const std::string& flag, E* out,
-                           const std::string& choices) {
+                           const std::string& choices, const std::string& help = "") {
   const google::protobuf::EnumDescriptor* type = google::protobuf::GetEnumDescriptor<E>();
   return cmd
       ->add_option_function<std::string>(
-          flag, [out, type](const std::string& name) { *out = E(EnumNumber(type, name)); }, choices)
+          flag, [out, type](const std::string& name) { *out = E(EnumNumber(type, name)); },
+          help.empty() ? choices : help)
       ->transform(EnumNames(type, choices));
 }
 
 // The same for a repeatable flag (`--status open --status closed`).
 template <typename E>
 CLI::Option* AddEnumOption(CLI::App* cmd, const std::string& flag, std::vector<E>* out,
-                           const std::string& choices) {
+                           const std::string& choices, const std::string& help = "") {
   const google::protobuf::EnumDescriptor* type = google::protobuf::GetEnumDescriptor<E>();
   return cmd
       ->add_option_function<std::vector<std::string>>(
@@ -48,7 +50,7 @@ CLI::Option* AddEnumOption(CLI::App* cmd, const std::string& flag, std::vector<E
           [out, type](const std::vector<std::string>& names) {
             for (const std::string& name : names) out->push_back(E(EnumNumber(type, name)));
           },
-          choices)
+          help.empty() ? choices : help)
       ->transform(EnumNames(type, choices));
 }
 

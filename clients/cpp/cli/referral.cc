@@ -245,7 +245,7 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
                                   "  example: budstikke attachment put epikrise.pdf");
   put->add_option("file", pa->file, "PDF, text, PNG, JPEG, DOCX or ODT, at most 25 MiB")
       ->required();
-  AddEnumOption(put, "--kind", &pa->kind, "action-log or other");
+  AddEnumOption(put, "--kind", &pa->kind, "action-log or other", "action-log or other (default)");
   put->add_option("--type", pa->type, "content type (default: from the file name)");
   put->callback([&ctx, pa] {
     ctx.Run([&]() -> absl::Status {
