@@ -55,6 +55,13 @@ report=$(
         printf "%s:%d: #include %s (%s)\n", FILENAME, FNR, inc, why
     }'
 )
+# Allow-list entries that match no include any more should be deleted.
+for entry in "${allowed[@]}"; do
+  f=${entry%% *} inc=${entry#* }
+  if [ ! -f "$f" ] || ! grep -q "^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]$inc[>\"]" "$f"; then
+    echo "check_includes: note: allow-list entry '$entry' matches nothing: delete it" >&2
+  fi
+done
 if [ -n "$report" ]; then
   printf '%s\n' "$report"
   echo "check_includes: $(printf '%s\n' "$report" | wc -l) include(s) against the dependency direction"
