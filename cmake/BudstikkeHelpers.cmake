@@ -56,7 +56,20 @@ function(budstikke_cc_library)
   add_library(budstikke::${B_NAME} ALIAS budstikke_${B_NAME})
 endfunction()
 
-# budstikke_cc_test(NAME n SRCS a_test.cc DEPS x y [LABELS l])
+# `unit_tests` builds everything the tests labelled `unit` run: every
+# budstikke_cc_test with LABELS unit joins it, and a script test labelled
+# `unit` adds what it runs with budstikke_unit_test_needs(target...).
+# make test-asan builds this target and runs `ctest -L unit`.
+if(BUDSTIKKE_BUILD_TESTS)
+  add_custom_target(unit_tests)
+endif()
+function(budstikke_unit_test_needs)
+  if(BUDSTIKKE_BUILD_TESTS)
+    add_dependencies(unit_tests ${ARGN})
+  endif()
+endfunction()
+
+# budstikke_cc_test(NAME n SRCS a_test.cc DEPS x y LABELS l [TIMEOUT s])
 # Registers a GoogleTest binary with CTest (one CTest entry per binary keeps
 # CTest start-up cheap; gtest output names the failing case).
 function(budstikke_cc_test)
@@ -64,6 +77,11 @@ function(budstikke_cc_test)
     return()
   endif()
   cmake_parse_arguments(B "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  # Every test says what it is: `unit` (no servers or processes; run again
+  # under ASan by make test-asan), `integration` or `e2e`.
+  if(NOT B_LABELS)
+    message(FATAL_ERROR "budstikke_cc_test(${B_NAME}): give LABELS unit, integration or e2e")
+  endif()
   add_executable(${B_NAME} ${B_SRCS})
   set_target_properties(${B_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   target_link_libraries(${B_NAME} PRIVATE ${B_DEPS} GTest::gmock GTest::gtest_main
@@ -74,8 +92,9 @@ function(budstikke_cc_test)
   endif()
   set_tests_properties(${B_NAME} PROPERTIES TIMEOUT ${B_TIMEOUT}
     ENVIRONMENT "BUDSTIKKE_SOURCE_DIR=${PROJECT_SOURCE_DIR};BUDSTIKKE_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
-  if(B_LABELS)
-    set_tests_properties(${B_NAME} PROPERTIES LABELS "${B_LABELS}")
+  set_tests_properties(${B_NAME} PROPERTIES LABELS "${B_LABELS}")
+  if("unit" IN_LIST B_LABELS)
+    add_dependencies(unit_tests ${B_NAME})
   endif()
 endfunction()
 

@@ -6,6 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tlog/base64.h"
+#include "tlog/internal/result_matchers.h"
 #include "tlog/internal/test_keys.h"
 #include "tlog/note.h"
 
@@ -13,6 +14,8 @@ namespace budstikke::tlog {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::IsError;
+using testing::IsOk;
 using tlog_internal::Ed25519PemFromSeed;
 using tlog_internal::FilledSeed;
 
@@ -74,9 +77,7 @@ TEST(CheckpointTest, StrictParseRejects) {
   };
   for (const Case& c : cases) {
     Result<Checkpoint> r = Checkpoint::Parse(c.text);
-    ASSERT_FALSE(r.ok()) << c.text;
-    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_THAT(r.error().message, HasSubstr(c.message)) << c.text;
+    EXPECT_THAT(r, IsError(ErrorCode::kInvalidArgument, HasSubstr(c.message))) << c.text;
   }
 }
 
@@ -85,8 +86,8 @@ class SignedCheckpointTest : public ::testing::Test {
   void SetUp() override {
     signer_ = std::move(
         Signer::FromPem("budstikke.test/audit", Ed25519PemFromSeed(FilledSeed(0x42))).value());
-    verifier_ = std::make_unique<Verifier>(
-        Verifier::FromVerifierKey(signer_->VerifierKey()).value());
+    verifier_ =
+        std::make_unique<Verifier>(Verifier::FromVerifierKey(signer_->VerifierKey()).value());
     cp_ = Checkpoint{"budstikke.test/audit", 1234, LeafHash("x"), {}};
     note_ = signer_->SignNote(cp_.Format()).value();
   }
@@ -115,9 +116,7 @@ TEST_F(SignedCheckpointTest, TamperedSizeRootOrOriginFailVerification) {
   origin[0] = 'c';
   for (const std::string& bad : {size, root, origin}) {
     Result<Checkpoint> r = OpenCheckpoint(bad, *verifier_);
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error().code, ErrorCode::kDataLoss);
-    EXPECT_THAT(r.error().message, HasSubstr("does not verify"));
+    EXPECT_THAT(r, IsError(ErrorCode::kDataLoss, HasSubstr("does not verify")));
   }
 }
 
@@ -125,18 +124,16 @@ TEST_F(SignedCheckpointTest, OriginMustMatchKeyName) {
   Checkpoint other{"other.test/log", 1, EmptyHash(), {}};
   std::string note = signer_->SignNote(other.Format()).value();
   Result<Checkpoint> r = OpenCheckpoint(note, *verifier_);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_THAT(r.error().message,
-              HasSubstr("origin 'other.test/log' does not match key name 'budstikke.test/audit'"));
+  EXPECT_THAT(
+      r,
+      IsError(ErrorCode::kInvalidArgument,
+              HasSubstr("origin 'other.test/log' does not match key name 'budstikke.test/audit'")));
 }
 
 TEST_F(SignedCheckpointTest, SignedButMalformedBodyIsInvalid) {
   std::string note = signer_->SignNote("budstikke.test/audit\n012\nAAAA\n").value();
   Result<Checkpoint> r = OpenCheckpoint(note, *verifier_);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_THAT(r.error().message, HasSubstr("leading zeros"));
+  EXPECT_THAT(r, IsError(ErrorCode::kInvalidArgument, HasSubstr("leading zeros")));
 }
 
 }  // namespace

@@ -13,13 +13,24 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tlog/base64.h"
+#include "tlog/internal/result_matchers.h"
 #include "tlog/internal/test_keys.h"
 
 namespace budstikke::tlog {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
+using testing::IsError;
+using testing::IsOk;
 using tlog_internal::Ed25519PemFromSeed;
+
+// A key id as signed notes print it: 8 lowercase hex digits.
+std::string Hex(uint32_t key_id) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", key_id);
+  return buf;
+}
 using tlog_internal::FilledSeed;
 
 constexpr char kEmDash[] = "\xE2\x80\x94";
@@ -35,7 +46,8 @@ constexpr char kGoText[] =
     "then you don't know what your problem is.\n";
 constexpr char kGoSignatureLine[] =
     "\xE2\x80\x94 PeterNeumann "
-    "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
+    "x08go/ZJkuBS9UG/"
+    "SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
 
 std::array<uint8_t, 32> GoSeed() {
   std::string raw = *Base64Decode(kGoSignerSeedB64);  // 0x01 || seed
@@ -102,25 +114,24 @@ TEST(SignedNoteTest, TamperedTextOrSignatureIsRejected) {
   std::string body = note;
   body[3] = 'X';
   Result<std::string> r = OpenNote(body, verifier);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kDataLoss);
-  EXPECT_THAT(r.error().message, HasSubstr("signature by key budstikke.test/audit+"));
-  EXPECT_THAT(r.error().message, HasSubstr("does not verify"));
+  EXPECT_THAT(
+      r, IsError(ErrorCode::kDataLoss, AllOf(HasSubstr("signature by key budstikke.test/audit+"),
+                                             HasSubstr("does not verify"))));
 
   // Flip the signature's last byte (keeping the key id and canonical base64).
   size_t b64_at = note.rfind(' ') + 1;
   std::string blob = *Base64Decode(note.substr(b64_at, note.size() - b64_at - 1));
   blob.back() ^= 0x01;
   std::string bad_sig = note.substr(0, b64_at) + Base64Encode(blob) + "\n";
+  const std::string does_not_verify =
+      "signature by key budstikke.test/audit+" + Hex(verifier.key_id()) + " does not verify";
   r = OpenNote(bad_sig, verifier);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kDataLoss);
+  EXPECT_THAT(r, IsError(ErrorCode::kDataLoss, does_not_verify));
 
   // A truncated signature from the known key does not verify either.
   blob.pop_back();
   r = OpenNote(note.substr(0, b64_at) + Base64Encode(blob) + "\n", verifier);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kDataLoss);
+  EXPECT_THAT(r, IsError(ErrorCode::kDataLoss, does_not_verify));
 }
 
 TEST(SignedNoteTest, WrongOrUnknownKeyIsNotFound) {
@@ -128,14 +139,17 @@ TEST(SignedNoteTest, WrongOrUnknownKeyIsNotFound) {
   auto other = MakeSigner("budstikke.test/audit", 0x43);  // same name, other key
   std::string note = *signer->SignNote("hello\n");
   Result<std::string> r = OpenNote(note, MakeVerifier(*other));
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
-  EXPECT_THAT(r.error().message, HasSubstr("no signature by a known key"));
+  EXPECT_THAT(r, IsError(ErrorCode::kNotFound,
+                         "note has no signature by a known key "
+                         "(budstikke.test/audit+" +
+                             Hex(other->key_id()) + ")"));
 
   auto renamed = MakeSigner("elsewhere.test/audit", 0x42);  // same key, other name
   r = OpenNote(note, MakeVerifier(*renamed));
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(r, IsError(ErrorCode::kNotFound,
+                         "note has no signature by a known key "
+                         "(elsewhere.test/audit+" +
+                             Hex(renamed->key_id()) + ")"));
 }
 
 TEST(SignedNoteTest, UnknownSignaturesAreIgnoredKnownBadOnesAreNot) {
@@ -159,8 +173,8 @@ TEST(SignedNoteTest, UnknownSignaturesAreIgnoredKnownBadOnesAreNot) {
   std::string mixed = log_note + other_line;
   EXPECT_TRUE(OpenNote(mixed, MakeVerifier(*log)).ok());
   r = OpenNote(mixed, std::vector<Verifier>{MakeVerifier(*log), MakeVerifier(*witness)});
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kDataLoss);
+  EXPECT_THAT(r, IsError(ErrorCode::kDataLoss, "signature by key witness.test+" +
+                                                   Hex(witness->key_id()) + " does not verify"));
 }
 
 TEST(SignedNoteTest, MalformedNotesAreInvalid) {
@@ -179,28 +193,36 @@ TEST(SignedNoteTest, MalformedNotesAreInvalid) {
       {"hello\n\n" + std::string(kEmDash) + " budstikke.test/audit\n", "no space"},
       {"hello\n\n" + std::string(kEmDash) + " x AAA=\n", "base64(key id || signature)"},
       {"hello\n\n" + std::string(kEmDash) + " x QUJDRA==\n", "base64(key id || signature)"},
-      {"hel\xff" "lo\n" + note.substr(5), "not valid UTF-8"},
+      {"hel\xff"
+       "lo\n" +
+           note.substr(5),
+       "not valid UTF-8"},
   };
   for (const Case& c : cases) {
     Result<std::string> r = OpenNote(c.note, v);
-    ASSERT_FALSE(r.ok()) << c.message;
-    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << c.message;
-    EXPECT_THAT(r.error().message, HasSubstr(c.message));
+    EXPECT_THAT(r, IsError(ErrorCode::kInvalidArgument, HasSubstr(c.message))) << c.message;
   }
   std::string many = note;
   std::string line = note.substr(7);
   for (int i = 0; i < 100; ++i) many += line;
   Result<std::string> r = OpenNote(many, v);
-  ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.error().message, HasSubstr("more than 100 signatures"));
+  EXPECT_THAT(r, IsError(ErrorCode::kInvalidArgument, "signed note has more than 100 signatures"));
 }
 
 TEST(SignedNoteTest, SignRefusesBadText) {
   auto signer = MakeSigner("budstikke.test/audit", 0x42);
-  for (const char* text : {"", "no newline", "tab\there\n", "cr\r\n"}) {
-    Result<std::string> r = signer->SignNote(text);
-    ASSERT_FALSE(r.ok()) << text;
-    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  struct Case {
+    const char* text;
+    const char* message;
+  } cases[] = {
+      {"", "note text must end with a newline"},
+      {"no newline", "note text must end with a newline"},
+      {"tab\there\n", "note holds control character 9 at byte 3"},
+      {"cr\r\n", "note holds control character 13 at byte 2"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_THAT(signer->SignNote(c.text), IsError(ErrorCode::kInvalidArgument, c.message))
+        << c.text;
   }
 }
 
@@ -214,16 +236,20 @@ TEST(KeyNameTest, InvalidNamesAreRejected) {
       {"a+b", "must not contain '+'"},
       {"a b", "whitespace"},
       {"a\tb", "whitespace"},
-      {"a\xC2\xA0" "b", "whitespace"},  // U+00A0 NO-BREAK SPACE
-      {"a\xE3\x80\x80" "b", "whitespace"},  // U+3000 IDEOGRAPHIC SPACE
-      {"a\x01" "b", "control"},
+      {"a\xC2\xA0"
+       "b",
+       "whitespace"},  // U+00A0 NO-BREAK SPACE
+      {"a\xE3\x80\x80"
+       "b",
+       "whitespace"},  // U+3000 IDEOGRAPHIC SPACE
+      {"a\x01"
+       "b",
+       "control"},
       {"a\xC0\xAF", "UTF-8"},
   };
   for (const Case& c : cases) {
     Result<std::unique_ptr<Signer>> s = Signer::FromPem(c.name, pem);
-    ASSERT_FALSE(s.ok()) << c.name;
-    EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_THAT(s.error().message, HasSubstr(c.message)) << c.name;
+    EXPECT_THAT(s, IsError(ErrorCode::kInvalidArgument, HasSubstr(c.message))) << c.name;
   }
   EXPECT_TRUE(ValidateKeyName("budstikke.test/audit").ok());
   EXPECT_TRUE(ValidateKeyName("bud\xC3\xB8stikke").ok());  // ø is fine
@@ -253,9 +279,7 @@ TEST(VerifierKeyTest, MalformedKeysAreRejected) {
   };
   for (const Case& c : cases) {
     Result<Verifier> v = Verifier::FromVerifierKey(c.key);
-    ASSERT_FALSE(v.ok()) << c.key;
-    EXPECT_EQ(v.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_THAT(v.error().message, HasSubstr(c.message)) << c.key;
+    EXPECT_THAT(v, IsError(ErrorCode::kInvalidArgument, HasSubstr(c.message))) << c.key;
   }
 }
 
@@ -263,8 +287,7 @@ class KeyFileTest : public ::testing::Test {
  protected:
   std::string WriteKey(const std::string& pem, mode_t mode) {
     std::string path = ::testing::TempDir() + "tlog_note_test_" +
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name() +
-                       ".pem";
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".pem";
     std::remove(path.c_str());
     std::ofstream(path) << pem;
     EXPECT_EQ(::chmod(path.c_str(), mode), 0);
@@ -280,18 +303,19 @@ class KeyFileTest : public ::testing::Test {
 TEST_F(KeyFileTest, GroupOrOtherReadableFileIsRefused) {
   std::string path = WriteKey(Ed25519PemFromSeed(FilledSeed(0x42)), 0644);
   Result<std::unique_ptr<Signer>> s = Signer::FromPemFile("budstikke.test/audit", path);
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, ErrorCode::kPermissionDenied);
-  EXPECT_EQ(s.error().message,
-            "signing key file " + path +
-                " has mode 0644; it must not be accessible by group or others (chmod 600 " +
-                path + ")");
-  EXPECT_EQ(s.error().message.find('\n'), std::string::npos);
+  EXPECT_THAT(
+      s, IsError(ErrorCode::kPermissionDenied,
+                 "signing key file " + path +
+                     " has mode 0644; it must not be accessible by group or others (chmod 600 " +
+                     path + ")"));
 
   ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
   s = Signer::FromPemFile("budstikke.test/audit", path);
-  ASSERT_FALSE(s.ok());
-  EXPECT_THAT(s.error().message, HasSubstr("has mode 0640"));
+  EXPECT_THAT(s, IsError(ErrorCode::kPermissionDenied,
+                         "signing key file " + path +
+                             " has mode 0640; it must not be accessible by group or others "
+                             "(chmod 600 " +
+                             path + ")"));
 }
 
 TEST_F(KeyFileTest, OwnerOnlyFileLoads) {
@@ -304,9 +328,7 @@ TEST_F(KeyFileTest, OwnerOnlyFileLoads) {
 TEST_F(KeyFileTest, MissingFileIsNotFound) {
   Result<std::unique_ptr<Signer>> s =
       Signer::FromPemFile("budstikke.test/audit", ::testing::TempDir() + "no-such-key.pem");
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, ErrorCode::kNotFound);
-  EXPECT_THAT(s.error().message, HasSubstr("no-such-key.pem"));
+  EXPECT_THAT(s, IsError(ErrorCode::kNotFound, HasSubstr("no-such-key.pem")));
 }
 
 TEST_F(KeyFileTest, NonEd25519OrGarbageIsInvalid) {
@@ -322,14 +344,11 @@ TEST_F(KeyFileTest, NonEd25519OrGarbageIsInvalid) {
 
   Result<std::unique_ptr<Signer>> s =
       Signer::FromPemFile("budstikke.test/audit", WriteKey(ec_pem, 0600));
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_THAT(s.error().message, HasSubstr("not an Ed25519 key"));
+  EXPECT_THAT(s, IsError(ErrorCode::kInvalidArgument, HasSubstr("not an Ed25519 key")));
 
   s = Signer::FromPem("budstikke.test/audit", "not a pem");
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_THAT(s.error().message, HasSubstr("not an unencrypted PEM private key"));
+  EXPECT_THAT(
+      s, IsError(ErrorCode::kInvalidArgument, HasSubstr("not an unencrypted PEM private key")));
 }
 
 }  // namespace

@@ -14,20 +14,22 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tlog/internal/result_matchers.h"
 
 namespace budstikke::tlog {
 namespace {
 
+using ::testing::AnyOf;
 using ::testing::HasSubstr;
+using testing::IsError;
+using testing::IsOk;
 
 // ------------------------------------------------ RFC 9162 §2.1 reference
 
 Hash RefSha256(const std::string& bytes) {
   Hash out;
   unsigned int len = 0;
-  EXPECT_EQ(EVP_Digest(bytes.data(), bytes.size(), out.data(), &len,
-                       EVP_sha256(), nullptr),
-            1);
+  EXPECT_EQ(EVP_Digest(bytes.data(), bytes.size(), out.data(), &len, EVP_sha256(), nullptr), 1);
   return out;
 }
 
@@ -106,9 +108,7 @@ struct Reference {
   }
 
   // PROOF(m, D[n]) = SUBPROOF(m, D[n], true).
-  std::vector<Hash> PROOF(uint64_t m, uint64_t n) const {
-    return SUBPROOF(m, 0, n, true);
-  }
+  std::vector<Hash> PROOF(uint64_t m, uint64_t n) const { return SUBPROOF(m, 0, n, true); }
 };
 
 std::string LeafData(uint64_t i) { return "leaf-" + std::to_string(i); }
@@ -134,8 +134,7 @@ Hash Flip(Hash h, int byte = 0) {
 class CountingReader : public HashReader {
  public:
   explicit CountingReader(const HashReader& inner) : inner_(inner) {}
-  Result<std::vector<Hash>> ReadHashes(
-      const std::vector<HashIndex>& indexes) const override {
+  Result<std::vector<Hash>> ReadHashes(const std::vector<HashIndex>& indexes) const override {
     ++calls;
     hashes += indexes.size();
     return inner_.ReadHashes(indexes);
@@ -200,9 +199,7 @@ TEST(TreeHashTest, EveryPrefixMatchesReference) {
 TEST(TreeHashTest, MissingHashIsNotFound) {
   Fixture f(3);
   Result<Hash> h = TreeHash(4, f.tree);
-  ASSERT_FALSE(h.ok());
-  EXPECT_EQ(h.error().code, ErrorCode::kNotFound);
-  EXPECT_THAT(h.error().message, HasSubstr("no stored hash at level"));
+  EXPECT_THAT(h, IsError(ErrorCode::kNotFound, HasSubstr("no stored hash at level")));
 }
 
 // ---------------------------------------------------------- stored hashes
@@ -210,8 +207,7 @@ TEST(TreeHashTest, MissingHashIsNotFound) {
 TEST(StoredHashesForAppendTest, StoresLeafAndEveryCompletedSubtree) {
   Fixture f(70);
   for (uint64_t n = 0; n < 70; ++n) {
-    Result<std::vector<StoredHash>> entries =
-        StoredHashesForAppend(n, f.ref.leaves[n], f.tree);
+    Result<std::vector<StoredHash>> entries = StoredHashesForAppend(n, f.ref.leaves[n], f.tree);
     ASSERT_TRUE(entries.ok()) << entries.error().message;
     // One entry per level 0..t, t = trailing ones of n.
     size_t expected = 1;
@@ -244,6 +240,27 @@ TEST(StoredHashesForAppendTest, ExampleForSeven) {
 
 // -------------------------------------------------------------- inclusion
 
+std::string Str(uint64_t v) { return std::to_string(v); }
+
+// The error of a well-formed inclusion proof that does not lead to the root.
+::testing::Matcher<const Result<void>&> InclusionMismatch(uint64_t i, uint64_t n) {
+  return IsError(ErrorCode::kDataLoss, "inclusion proof for leaf " + Str(i) + " in tree size " +
+                                           Str(n) + " does not match the root hash");
+}
+
+// The errors a proof of `path_size` hashes can get for leaf i of size n when
+// it was made for another leaf: the index is out of range, the path has the
+// wrong length for this index, or it does not lead to the root.
+::testing::Matcher<const Result<void>&> InclusionRefused(uint64_t i, uint64_t n, size_t path_size) {
+  const std::string path = "inclusion path of " + Str(path_size) + " hashes is too ";
+  const std::string leaf = " for leaf " + Str(i) + " in tree size " + Str(n);
+  return AnyOf(InclusionMismatch(i, n),
+               IsError(ErrorCode::kInvalidArgument,
+                       "leaf index " + Str(i) + " is not below tree size " + Str(n)),
+               IsError(ErrorCode::kInvalidArgument, path + "long" + leaf),
+               IsError(ErrorCode::kInvalidArgument, path + "short" + leaf));
+}
+
 TEST(InclusionTest, AllLeavesOfTreesUpTo70MatchReferenceAndTamperingFails) {
   Fixture f(70);
   size_t proofs = 0;
@@ -263,41 +280,34 @@ TEST(InclusionTest, AllLeavesOfTreesUpTo70MatchReferenceAndTamperingFails) {
         std::vector<Hash> bad = *path;
         bad[j] = Flip(bad[j], static_cast<int>(j % kHashSize));
         Result<void> r = VerifyInclusion(i, n, leaf, bad, root);
-        ASSERT_FALSE(r.ok()) << "element " << j;
-        EXPECT_EQ(r.error().code, ErrorCode::kDataLoss);
+        EXPECT_THAT(r, InclusionMismatch(i, n)) << "element " << j;
       }
       Result<void> r = VerifyInclusion(i, n, Flip(leaf), *path, root);
-      ASSERT_FALSE(r.ok());
-      EXPECT_EQ(r.error().code, ErrorCode::kDataLoss);
-      EXPECT_THAT(r.error().message, HasSubstr("does not match the root hash"));
+      EXPECT_THAT(r, InclusionMismatch(i, n));
 
       r = VerifyInclusion(i, n, leaf, *path, Flip(root, 31));
-      ASSERT_FALSE(r.ok());
-      EXPECT_EQ(r.error().code, ErrorCode::kDataLoss);
+      EXPECT_THAT(r, InclusionMismatch(i, n));
 
       for (uint64_t other : {i ^ 1, i + 1, i + 2, i == 0 ? n : i - 1}) {
         if (other == i) continue;
-        EXPECT_FALSE(VerifyInclusion(other, n, leaf, *path, root).ok())
+        EXPECT_THAT(VerifyInclusion(other, n, leaf, *path, root),
+                    InclusionRefused(other, n, path->size()))
             << "index " << other;
       }
       // Another leaf's hash at this index fails too.
       if (n > 1) {
-        EXPECT_FALSE(
-            VerifyInclusion(i, n, f.ref.leaves[(i + 1) % n], *path, root).ok());
+        EXPECT_THAT(VerifyInclusion(i, n, f.ref.leaves[(i + 1) % n], *path, root),
+                    InclusionMismatch(i, n));
       }
 
       std::vector<Hash> longer = *path;
       longer.push_back(root);
       r = VerifyInclusion(i, n, leaf, longer, root);
-      ASSERT_FALSE(r.ok());
-      EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
-      EXPECT_THAT(r.error().message, HasSubstr("too long"));
+      EXPECT_THAT(r, IsError(ErrorCode::kInvalidArgument, HasSubstr("too long")));
       if (!path->empty()) {
         std::vector<Hash> shorter(path->begin(), path->end() - 1);
         r = VerifyInclusion(i, n, leaf, shorter, root);
-        ASSERT_FALSE(r.ok());
-        EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
-        EXPECT_THAT(r.error().message, HasSubstr("too short"));
+        EXPECT_THAT(r, IsError(ErrorCode::kInvalidArgument, HasSubstr("too short")));
       }
     }
   }
@@ -307,15 +317,49 @@ TEST(InclusionTest, AllLeavesOfTreesUpTo70MatchReferenceAndTamperingFails) {
 TEST(InclusionTest, IndexNotBelowSizeIsInvalid) {
   Fixture f(5);
   Result<std::vector<Hash>> p = ProveInclusion(5, 5, f.tree);
-  ASSERT_FALSE(p.ok());
-  EXPECT_EQ(p.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_EQ(p.error().message, "leaf index 5 is not below tree size 5");
+  EXPECT_THAT(p, IsError(ErrorCode::kInvalidArgument, "leaf index 5 is not below tree size 5"));
   Result<void> v = VerifyInclusion(0, 0, f.ref.leaves[0], {}, EmptyHash());
-  ASSERT_FALSE(v.ok());
-  EXPECT_EQ(v.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(v, IsError(ErrorCode::kInvalidArgument, "leaf index 0 is not below tree size 0"));
 }
 
 // ------------------------------------------------------------ consistency
+
+// The message when the first root (size m) does not match the proof.
+std::string FirstRootMismatch(uint64_t m, uint64_t n) {
+  if (m == n) return "roots of equal tree size " + Str(n) + " differ";
+  return "consistency proof does not match the root of size " + Str(m);
+}
+
+// The message when the second root (size n) does not match the proof.
+std::string SecondRootMismatch(uint64_t m, uint64_t n) {
+  if (m == n) return "roots of equal tree size " + Str(n) + " differ";
+  return "consistency proof does not match the root of size " + Str(n);
+}
+
+// The error of a well-formed consistency proof that does not lead to one of
+// the roots (which one depends on where the proof was changed).
+::testing::Matcher<const Result<void>&> ConsistencyMismatch(uint64_t m, uint64_t n) {
+  return AnyOf(IsError(ErrorCode::kDataLoss, FirstRootMismatch(m, n)),
+               IsError(ErrorCode::kDataLoss, SecondRootMismatch(m, n)));
+}
+
+// The errors a consistency proof of `path_size` hashes can get from size m to
+// n when it was made for other sizes or tampered with.
+::testing::Matcher<const Result<void>&> ConsistencyRefused(uint64_t m, uint64_t n,
+                                                           size_t path_size) {
+  const std::string path = "consistency path of " + Str(path_size) + " hashes is too ";
+  const std::string sizes = " from size " + Str(m) + " to " + Str(n);
+  return AnyOf(IsError(ErrorCode::kDataLoss, FirstRootMismatch(m, n)),
+               IsError(ErrorCode::kDataLoss, SecondRootMismatch(m, n)),
+               IsError(ErrorCode::kInvalidArgument, path + "long" + sizes),
+               IsError(ErrorCode::kInvalidArgument, path + "short" + sizes),
+               IsError(ErrorCode::kInvalidArgument,
+                       "consistency proof from size " + Str(m) + " to smaller size " + Str(n)),
+               IsError(ErrorCode::kInvalidArgument,
+                       "consistency path from size " + Str(m) + " to " + Str(n) + " must be empty"),
+               IsError(ErrorCode::kInvalidArgument,
+                       "empty consistency path from size " + Str(m) + " to " + Str(n)));
+}
 
 TEST(ConsistencyTest, AllPairsUpTo70MatchReferenceAndTamperingFails) {
   Fixture f(70);
@@ -336,32 +380,35 @@ TEST(ConsistencyTest, AllPairsUpTo70MatchReferenceAndTamperingFails) {
         std::vector<Hash> bad = *path;
         bad[j] = Flip(bad[j], static_cast<int>(j % kHashSize));
         Result<void> r = VerifyConsistency(m, n, roots[m], roots[n], bad);
-        ASSERT_FALSE(r.ok()) << "element " << j;
-        EXPECT_EQ(r.error().code, ErrorCode::kDataLoss);
+        EXPECT_THAT(r, ConsistencyMismatch(m, n)) << "element " << j;
       }
       Result<void> r = VerifyConsistency(m, n, Flip(roots[m]), roots[n], *path);
-      ASSERT_FALSE(r.ok());
-      EXPECT_EQ(r.error().code, ErrorCode::kDataLoss);
+      EXPECT_THAT(r, ConsistencyMismatch(m, n));
       r = VerifyConsistency(m, n, roots[m], Flip(roots[n], 7), *path);
-      ASSERT_FALSE(r.ok());
-      EXPECT_EQ(r.error().code, ErrorCode::kDataLoss);
+      EXPECT_THAT(r, IsError(ErrorCode::kDataLoss, SecondRootMismatch(m, n)));
       // The proof does not carry over to other sizes.
       if (m > 1) {
-        EXPECT_FALSE(VerifyConsistency(m - 1, n, roots[m - 1], roots[n], *path).ok());
+        EXPECT_THAT(VerifyConsistency(m - 1, n, roots[m - 1], roots[n], *path),
+                    ConsistencyRefused(m - 1, n, path->size()));
       }
       if (m < n) {
-        EXPECT_FALSE(VerifyConsistency(m + 1, n, roots[m + 1], roots[n], *path).ok());
-        EXPECT_FALSE(VerifyConsistency(m, n - 1, roots[m], roots[n - 1], *path).ok());
+        EXPECT_THAT(VerifyConsistency(m + 1, n, roots[m + 1], roots[n], *path),
+                    ConsistencyRefused(m + 1, n, path->size()));
+        EXPECT_THAT(VerifyConsistency(m, n - 1, roots[m], roots[n - 1], *path),
+                    ConsistencyRefused(m, n - 1, path->size()));
       }
       if (n < 70) {
-        EXPECT_FALSE(VerifyConsistency(m, n + 1, roots[m], roots[n + 1], *path).ok());
+        EXPECT_THAT(VerifyConsistency(m, n + 1, roots[m], roots[n + 1], *path),
+                    ConsistencyRefused(m, n + 1, path->size()));
       }
       std::vector<Hash> longer = *path;
       longer.push_back(roots[n]);
-      EXPECT_FALSE(VerifyConsistency(m, n, roots[m], roots[n], longer).ok());
+      EXPECT_THAT(VerifyConsistency(m, n, roots[m], roots[n], longer),
+                  ConsistencyRefused(m, n, longer.size()));
       if (!path->empty()) {
         std::vector<Hash> shorter(path->begin(), path->end() - 1);
-        EXPECT_FALSE(VerifyConsistency(m, n, roots[m], roots[n], shorter).ok());
+        EXPECT_THAT(VerifyConsistency(m, n, roots[m], roots[n], shorter),
+                    ConsistencyRefused(m, n, shorter.size()));
       }
     }
   }
@@ -377,29 +424,23 @@ TEST(ConsistencyTest, TrivialAndInvalidCases) {
   EXPECT_TRUE(p->empty());
   EXPECT_TRUE(VerifyConsistency(0, 10, EmptyHash(), root10, {}).ok());
   Result<void> r = VerifyConsistency(0, 10, root10, root10, {});
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kDataLoss);
+  EXPECT_THAT(r, IsError(ErrorCode::kDataLoss, "root of size 0 is not the empty tree hash"));
   // Equal sizes: equal roots, empty path.
   r = VerifyConsistency(10, 10, root10, Flip(root10), {});
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kDataLoss);
-  EXPECT_THAT(r.error().message, HasSubstr("roots of equal tree size 10 differ"));
+  EXPECT_THAT(r, IsError(ErrorCode::kDataLoss, HasSubstr("roots of equal tree size 10 differ")));
   r = VerifyConsistency(10, 10, root10, root10, {root10});
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(
+      r, IsError(ErrorCode::kInvalidArgument, "consistency path from size 10 to 10 must be empty"));
   // RFC 9162 §2.1.4.2 step 1: an empty path for 0 < m < n fails.
   r = VerifyConsistency(4, 10, f.ref.MTH(0, 4), root10, {});
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_THAT(r.error().message, HasSubstr("empty consistency path"));
+  EXPECT_THAT(r, IsError(ErrorCode::kInvalidArgument, HasSubstr("empty consistency path")));
   // m > n.
   p = ProveConsistency(11, 10, f.tree);
-  ASSERT_FALSE(p.ok());
-  EXPECT_EQ(p.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_EQ(p.error().message, "consistency proof from size 11 to smaller size 10");
+  EXPECT_THAT(
+      p, IsError(ErrorCode::kInvalidArgument, "consistency proof from size 11 to smaller size 10"));
   r = VerifyConsistency(11, 10, root10, root10, {root10});
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(
+      r, IsError(ErrorCode::kInvalidArgument, "consistency proof from size 11 to smaller size 10"));
 }
 
 // ----------------------------------------------------- large random trees
@@ -422,7 +463,8 @@ TEST(LargeTreeTest, RandomSizesUpTo100000) {
       EXPECT_LE(counting.hashes, 2u * 17u);  // O(log n): 17 = ceil(log2 1e5)
       EXPECT_EQ(*path, f.ref.PATH(i, 0, n)) << "leaf " << i;
       EXPECT_TRUE(VerifyInclusion(i, n, f.ref.leaves[i], *path, root).ok());
-      EXPECT_FALSE(VerifyInclusion(i, n, f.ref.leaves[i], *path, Flip(root)).ok());
+      EXPECT_THAT(VerifyInclusion(i, n, f.ref.leaves[i], *path, Flip(root)),
+                  InclusionMismatch(i, n));
     }
     uint64_t m = 1 + rng() % n;
     CountingReader counting(f.tree);

@@ -16,12 +16,10 @@ namespace budstikke::tlog::tlog_internal {
 // The PKCS#8 PEM text of the Ed25519 key made from `seed`, at run time (no key
 // is stored in the source).
 inline std::string Ed25519PemFromSeed(const std::array<uint8_t, 32>& seed) {
-  EVP_PKEY* key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr,
-                                               seed.data(), seed.size());
+  EVP_PKEY* key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size());
   BIO* bio = BIO_new(BIO_s_mem());
   if (key == nullptr || bio == nullptr ||
-      PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr,
-                               nullptr) != 1) {
+      PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     std::abort();
   }
   char* data = nullptr;

@@ -7,11 +7,11 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "budstikke/retry_policy.h"
 #include "google/rpc/status.pb.h"
 
 namespace budstikke {
@@ -104,6 +104,12 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
   ssl.pem_root_certs = *std::move(ca);
   ssl.pem_cert_chain = *std::move(cert);
   ssl.pem_private_key = *std::move(key);
+  auto channel =
+      grpc::CreateCustomChannel(options.server, grpc::SslCredentials(ssl), ChannelArgs(options));
+  return std::unique_ptr<Client>(new Client(options, std::move(channel)));
+}
+
+grpc::ChannelArguments Client::ChannelArgs(const ClientOptions& options) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   // Reconnect soon after a server restart: start at 200 ms, at most 1 s apart.
@@ -114,8 +120,9 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
   // again after 500 ms, so a client recovers soon after a server restart.
   args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 500);
   args.SetMaxReceiveMessageSize(16 * 1024 * 1024);
-  auto channel = grpc::CreateCustomChannel(options.server, grpc::SslCredentials(ssl), args);
-  return std::unique_ptr<Client>(new Client(options, std::move(channel)));
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
+  args.SetServiceConfigJSON(internal::RetryServiceConfig(options.max_attempts));
+  return args;
 }
 
 std::chrono::system_clock::time_point Client::Deadline() const {
@@ -142,23 +149,6 @@ absl::Status Client::AwaitConnection(std::chrono::system_clock::time_point deadl
     state = channel_->GetState(/*try_to_connect=*/true);
   }
   return absl::OkStatus();
-}
-
-bool Client::SleepBeforeRetry(int attempt, std::chrono::system_clock::time_point deadline) {
-  const auto backoff = std::chrono::milliseconds(100 << std::min(attempt - 1, 4));
-  if (std::chrono::system_clock::now() + backoff >= deadline) return false;
-  std::this_thread::sleep_for(backoff);
-  return true;
-}
-
-bool Client::IsSafeToRetry(const google::protobuf::Message& request) {
-  const google::protobuf::Descriptor* d = request.GetDescriptor();
-  for (const char* read : {"Get", "List", "Query", "Check", "WhoAmI", "SubjectAccessReport"}) {
-    if (d->name().rfind(read, 0) == 0) return true;
-  }
-  const google::protobuf::FieldDescriptor* f = d->FindFieldByName("request_id");
-  return f != nullptr && f->type() == google::protobuf::FieldDescriptor::TYPE_STRING &&
-         !f->is_repeated() && !request.GetReflection()->GetString(request, f).empty();
 }
 
 std::unique_ptr<grpc::ClientContext> Client::NewContext() const {

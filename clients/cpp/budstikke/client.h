@@ -42,7 +42,8 @@ struct ClientOptions {
   // failing with UNAVAILABLE, e.g. when the address answers TCP but never
   // speaks TLS; capped by the call's own deadline (then DEADLINE_EXCEEDED).
   absl::Duration connect_timeout = absl::Seconds(4);
-  // Attempts for calls that are safe to repeat (see Client::Call); 1 = no retry.
+  // Attempts for calls that are safe to repeat (see Client::Call); 1 = no
+  // retry, at most 5 (gRPC's limit).
   int max_attempts = 3;
 
   // BUDSTIKKE_SERVER, BUDSTIKKE_CA, BUDSTIKKE_CERT, BUDSTIKKE_KEY.
@@ -101,10 +102,13 @@ class Client {
   // A context with the default deadline.
   std::unique_ptr<grpc::ClientContext> NewContext() const;
 
-  // Unary call with the default deadline, converting the status. A call that
-  // is safe to repeat (a read, or a write carrying a request_id: see
-  // IsSafeToRetry) is retried on UNAVAILABLE with backoff (100 ms, 200 ms, ...)
-  // up to ClientOptions::max_attempts, within the one deadline.
+  // Unary call with the default deadline, converting the status. gRPC itself
+  // retries the calls that are safe to repeat on UNAVAILABLE, with backoff
+  // (about 100 ms, doubling, at most 1 s) up to ClientOptions::max_attempts
+  // within the one deadline: the channel's service config (ChannelArgs) lists
+  // them by name: every read, and the creates, which carry a request_id (the
+  // server refuses a create without one and answers a repeated id with the
+  // first result). Other changes and streams are never retried.
   template <typename Stub, typename Request, typename Response>
   absl::StatusOr<Response> Call(Stub& stub,
                                 grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
@@ -112,25 +116,17 @@ class Client {
                                 const Request& request) const {
     const auto deadline = Deadline();
     if (absl::Status connected = AwaitConnection(deadline); !connected.ok()) return connected;
-    const bool retry = IsSafeToRetry(request);
-    grpc::Status status;
-    for (int attempt = 1;; ++attempt) {
-      grpc::ClientContext context;
-      context.set_deadline(deadline);
-      Response response;
-      status = (stub.*method)(&context, request, &response);
-      if (status.ok()) return response;
-      if (!retry || status.error_code() != grpc::StatusCode::UNAVAILABLE ||
-          attempt >= options_.max_attempts || !SleepBeforeRetry(attempt, deadline)) {
-        break;
-      }
-    }
+    grpc::ClientContext context;
+    context.set_deadline(deadline);
+    Response response;
+    grpc::Status status = (stub.*method)(&context, request, &response);
+    if (status.ok()) return response;
     return FromGrpcStatus(status);
   }
 
-  // True for reads (requests named Get*, List*, Query*, Check*, WhoAmI*,
-  // SubjectAccessReport*) and for requests with a non-empty `request_id`.
-  static bool IsSafeToRetry(const google::protobuf::Message& request);
+  // The channel arguments Connect uses: keepalive, reconnect backoff, message
+  // size and the retry service config for options.max_attempts.
+  static grpc::ChannelArguments ChannelArgs(const ClientOptions& options);
 
   // Typed wrappers.
   absl::StatusOr<v1::WhoAmIResponse> WhoAmI() const;
@@ -206,6 +202,32 @@ class Client {
                                                         const std::string& attachment_id,
                                                         std::string* data) const;
 
+  // AuditService: the log's public key, checkpoints, proofs and (auditor, or
+  // an agency's admin for its own agency) events. See audit_verify.h to check
+  // what these return.
+  absl::StatusOr<v1::GetPublicKeyResponse> GetAuditPublicKey() const;
+  absl::StatusOr<v1::Checkpoint> GetCheckpoint() const;
+  absl::StatusOr<v1::GetEventResponse> GetAuditEvent(const v1::GetEventRequest& request) const;
+  absl::StatusOr<v1::InclusionProof> GetInclusionProof(
+      const v1::GetInclusionProofRequest& request) const;
+  absl::StatusOr<v1::ConsistencyProof> GetConsistencyProof(
+      const v1::GetConsistencyProofRequest& request) const;
+  absl::StatusOr<v1::QueryAuditResponse> QueryAudit(const v1::QueryAuditRequest& request) const;
+  absl::StatusOr<v1::SubjectAccessReportResponse> SubjectAccessReport(
+      const v1::SubjectAccessReportRequest& request) const;
+
+  // AdminService (role admin). RotateAgencyKey and CreateBackup need
+  // request.request_id.
+  absl::StatusOr<v1::AgencyKeyStatus> GetKeyStatus(const v1::GetKeyStatusRequest& request) const;
+  absl::StatusOr<v1::AgencyKeyStatus> RotateAgencyKey(
+      const v1::RotateAgencyKeyRequest& request) const;
+  absl::StatusOr<v1::AgencyKeyStatus> ShredAgencyKeyVersion(
+      const v1::ShredAgencyKeyVersionRequest& request) const;
+  absl::StatusOr<v1::RewrapProgress> GetRewrapProgress(
+      const v1::GetRewrapProgressRequest& request) const;
+  absl::StatusOr<v1::Backup> CreateBackup(const v1::CreateBackupRequest& request) const;
+  absl::StatusOr<v1::ServerInfo> GetServerInfo() const;
+
   v1::DirectoryService::Stub& directory() const { return *directory_; }
   v1::ConsultationService::Stub& consultation() const { return *consultation_; }
   v1::ConsentService::Stub& consent() const { return *consent_; }
@@ -223,8 +245,6 @@ class Client {
   // is idle or connecting. OK when ready, or when it failed: the call then
   // reports the failure itself (e.g. connection refused, bad certificate).
   absl::Status AwaitConnection(std::chrono::system_clock::time_point deadline) const;
-  // Sleeps the backoff for `attempt`; false if that would pass the deadline.
-  static bool SleepBeforeRetry(int attempt, std::chrono::system_clock::time_point deadline);
 
   ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -4,16 +4,13 @@
 namespace budstikke::cli {
 namespace {
 
-// Runs one unary AdminService call and prints its result.
-template <typename Request, typename Response>
-void RunAdminCall(CliContext& ctx,
-                  grpc::Status (v1::AdminService::Stub::*method)(grpc::ClientContext*,
-                                                                 const Request&, Response*),
-                  const Request& request) {
+// Runs one AdminService call of the SDK (`call`) and prints its result.
+template <typename Call>
+void RunAdminCall(CliContext& ctx, const Call& call) {
   ctx.Run([&]() -> absl::Status {
     auto client = ctx.client();
     if (!client.ok()) return client.status();
-    auto result = (*client)->Call((*client)->admin(), method, request);
+    auto result = call(**client);
     if (!result.ok()) return result.status();
     ctx.Emit(ToJson(*result));
     return absl::OkStatus();
@@ -28,30 +25,31 @@ void AddAdminCommands(CLI::App& app, CliContext& ctx) {
 
   auto agency = std::make_shared<std::string>();
   auto* status = admin->add_subcommand(
-      "key-status", "show an agency's key versions\n  example: budstikke admin key-status bup-oslo");
+      "key-status",
+      "show an agency's key versions\n  example: budstikke admin key-status bup-oslo");
   status->add_option("agency", *agency, "agency id")->required();
   status->callback([&ctx, agency] {
     v1::GetKeyStatusRequest req;
     req.set_agency(*agency);
-    RunAdminCall(ctx, &v1::AdminService::Stub::GetKeyStatus, req);
+    RunAdminCall(ctx, [&](const Client& c) { return c.GetKeyStatus(req); });
   });
 
   struct RotateArgs {
     std::string agency, request_id;
   };
   auto rotate_args = std::make_shared<RotateArgs>();
-  auto* rotate = admin->add_subcommand(
-      "rotate-key", "add a key version for new writes (old versions still decrypt)\n"
-                    "  example: budstikke admin rotate-key bup-oslo");
+  auto* rotate =
+      admin->add_subcommand("rotate-key",
+                            "add a key version for new writes (old versions still decrypt)\n"
+                            "  example: budstikke admin rotate-key bup-oslo");
   rotate->add_option("agency", rotate_args->agency, "agency id")->required();
   rotate->add_option("--request-id", rotate_args->request_id,
                      "idempotency key (generated if omitted)");
   rotate->callback([&ctx, rotate_args] {
     v1::RotateAgencyKeyRequest req;
     req.set_agency(rotate_args->agency);
-    req.set_request_id(rotate_args->request_id.empty() ? NewRequestId()
-                                                       : rotate_args->request_id);
-    RunAdminCall(ctx, &v1::AdminService::Stub::RotateAgencyKey, req);
+    req.set_request_id(rotate_args->request_id.empty() ? NewRequestId() : rotate_args->request_id);
+    RunAdminCall(ctx, [&](const Client& c) { return c.RotateAgencyKey(req); });
   });
 
   struct ShredArgs {
@@ -60,8 +58,9 @@ void AddAdminCommands(CLI::App& app, CliContext& ctx) {
   };
   auto shred_args = std::make_shared<ShredArgs>();
   auto* shred = admin->add_subcommand(
-      "shred-key", "destroy an old key version: its copies become unreadable (irreversible)\n"
-                   "  example: budstikke admin shred-key bup-oslo 1 --confirm bup-oslo/1");
+      "shred-key",
+      "destroy an old key version: its copies become unreadable (irreversible)\n"
+      "  example: budstikke admin shred-key bup-oslo 1 --confirm bup-oslo/1");
   shred->add_option("agency", shred_args->agency, "agency id")->required();
   shred->add_option("version", shred_args->version, "key version")->required();
   shred->add_option("--confirm", shred_args->confirm, "must be <agency>/<version>")->required();
@@ -70,7 +69,7 @@ void AddAdminCommands(CLI::App& app, CliContext& ctx) {
     req.set_agency(shred_args->agency);
     req.set_version(shred_args->version);
     req.set_confirm(shred_args->confirm);
-    RunAdminCall(ctx, &v1::AdminService::Stub::ShredAgencyKeyVersion, req);
+    RunAdminCall(ctx, [&](const Client& c) { return c.ShredAgencyKeyVersion(req); });
   });
 
   struct BackupArgs {
@@ -78,8 +77,9 @@ void AddAdminCommands(CLI::App& app, CliContext& ctx) {
   };
   auto backup_args = std::make_shared<BackupArgs>();
   auto* backup = admin->add_subcommand(
-      "backup", "write a consistent backup on the server (operator admin)\n"
-                "  example: budstikke admin backup --dest /var/backups/budstikke/2026-11-23");
+      "backup",
+      "write a consistent backup on the server (operator admin)\n"
+      "  example: budstikke admin backup --dest /var/backups/budstikke/2026-11-23");
   backup->add_option("--dest", backup_args->dest, "absolute, new directory on the server")
       ->required();
   backup->add_option("--request-id", backup_args->request_id,
@@ -87,16 +87,13 @@ void AddAdminCommands(CLI::App& app, CliContext& ctx) {
   backup->callback([&ctx, backup_args] {
     v1::CreateBackupRequest req;
     req.set_dest_dir(backup_args->dest);
-    req.set_request_id(backup_args->request_id.empty() ? NewRequestId()
-                                                       : backup_args->request_id);
-    RunAdminCall(ctx, &v1::AdminService::Stub::CreateBackup, req);
+    req.set_request_id(backup_args->request_id.empty() ? NewRequestId() : backup_args->request_id);
+    RunAdminCall(ctx, [&](const Client& c) { return c.CreateBackup(req); });
   });
 
   auto* info = admin->add_subcommand(
       "server-info", "version, hosted services, uptime\n  example: budstikke admin server-info");
-  info->callback([&ctx] {
-    RunAdminCall(ctx, &v1::AdminService::Stub::GetServerInfo, v1::GetServerInfoRequest());
-  });
+  info->callback([&ctx] { RunAdminCall(ctx, [](const Client& c) { return c.GetServerInfo(); }); });
 }
 
 }  // namespace budstikke::cli

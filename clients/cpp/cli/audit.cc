@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "budstikke/audit_verify.h"
 #include "cli/context.h"
+#include "cli/enum_flag.h"
 #include "tlog/base64.h"
 
 namespace budstikke::cli {
@@ -55,8 +56,7 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
     ctx.Run([&]() -> absl::Status {
       auto client = ctx.client();
       if (!client.ok()) return client.status();
-      auto r = (*client)->Call((*client)->audit(), &v1::AuditService::Stub::GetPublicKey,
-                               v1::GetPublicKeyRequest());
+      auto r = (*client)->GetAuditPublicKey();
       if (!r.ok()) return r.status();
       if (ctx.format() == OutputFormat::kJson) {
         ctx.Emit(ToJson(*r));
@@ -74,8 +74,7 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
     ctx.Run([&]() -> absl::Status {
       auto client = ctx.client();
       if (!client.ok()) return client.status();
-      auto r = (*client)->Call((*client)->audit(), &v1::AuditService::Stub::GetCheckpoint,
-                               v1::GetCheckpointRequest());
+      auto r = (*client)->GetCheckpoint();
       if (!r.ok()) return r.status();
       if (ctx.format() == OutputFormat::kJson) {
         ctx.Emit(ToJson(*r));
@@ -97,7 +96,7 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
       if (!client.ok()) return client.status();
       v1::GetEventRequest req;
       req.set_index(*get_index);
-      auto r = (*client)->Call((*client)->audit(), &v1::AuditService::Stub::GetEvent, req);
+      auto r = (*client)->GetAuditEvent(req);
       if (!r.ok()) return r.status();
       nlohmann::json j = EventJson(r->event());
       j["index"] = *get_index;
@@ -123,7 +122,7 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
       v1::GetInclusionProofRequest req;
       req.set_index(prove_args->index);
       req.set_tree_size(prove_args->tree_size);
-      auto r = (*client)->Call((*client)->audit(), &v1::AuditService::Stub::GetInclusionProof, req);
+      auto r = (*client)->GetInclusionProof(req);
       if (!r.ok()) return r.status();
       ctx.Emit(ToJson(*r));
       return absl::OkStatus();
@@ -146,8 +145,7 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
       v1::GetConsistencyProofRequest req;
       req.set_first(cons_args->from);
       req.set_second(cons_args->to);
-      auto r =
-          (*client)->Call((*client)->audit(), &v1::AuditService::Stub::GetConsistencyProof, req);
+      auto r = (*client)->GetConsistencyProof(req);
       if (!r.ok()) return r.status();
       ctx.Emit(ToJson(*r));
       return absl::OkStatus();
@@ -155,7 +153,8 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
   });
 
   struct QueryArgs {
-    std::string subject, agency, user, action, outcome, since, until, page_token;
+    std::string subject, agency, user, action, since, until, page_token;
+    v1::AuditOutcome outcome = v1::AUDIT_OUTCOME_UNSPECIFIED;
     bool proofs = false;
     int page_size = 0;
   };
@@ -168,7 +167,7 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
   query->add_option("--actor-agency", qa->agency, "agency id of the actor");
   query->add_option("--actor-user", qa->user, "user id of the actor");
   query->add_option("--action", qa->action, "e.g. referral.read");
-  query->add_option("--outcome", qa->outcome, "allowed or denied");
+  AddEnumOption(query, "--outcome", &qa->outcome, "allowed or denied");
   query->add_option("--since", qa->since, "from this time (RFC 3339 or YYYY-MM-DD)");
   query->add_option("--until", qa->until, "before this time");
   query->add_flag("--proofs", qa->proofs, "attach and verify inclusion proofs");
@@ -181,13 +180,7 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
       req.set_actor_agency(qa->agency);
       req.set_actor_user(qa->user);
       req.set_action(qa->action);
-      if (qa->outcome == "allowed") {
-        req.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
-      } else if (qa->outcome == "denied") {
-        req.set_outcome(v1::AUDIT_OUTCOME_DENIED);
-      } else if (!qa->outcome.empty()) {
-        return absl::InvalidArgumentError("--outcome must be allowed or denied");
-      }
+      req.set_outcome(qa->outcome);
       if (!qa->since.empty()) {
         absl::Status s = ParseTime("--since", qa->since, req.mutable_since());
         if (!s.ok()) return s;
@@ -201,11 +194,10 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
       req.set_page_token(qa->page_token);
       auto client = ctx.client();
       if (!client.ok()) return client.status();
-      auto r = (*client)->Call((*client)->audit(), &v1::AuditService::Stub::Query, req);
+      auto r = (*client)->QueryAudit(req);
       if (!r.ok()) return r.status();
       if (qa->proofs) {
-        auto key = (*client)->Call((*client)->audit(), &v1::AuditService::Stub::GetPublicKey,
-                                   v1::GetPublicKeyRequest());
+        auto key = (*client)->GetAuditPublicKey();
         if (!key.ok()) return key.status();
         auto cpv = VerifyCheckpoint(key->verifier_key(), r->checkpoint().signed_note());
         if (!cpv.ok()) return cpv.status();
@@ -257,8 +249,7 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
       req.set_page_token(ra->page_token);
       auto client = ctx.client();
       if (!client.ok()) return client.status();
-      auto r =
-          (*client)->Call((*client)->audit(), &v1::AuditService::Stub::SubjectAccessReport, req);
+      auto r = (*client)->SubjectAccessReport(req);
       if (!r.ok()) return r.status();
       std::vector<nlohmann::json> items;
       for (const auto& e : r->entries()) items.push_back(ToJson(e));
@@ -303,13 +294,11 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
       std::string key = va->public_key;
       if (key.empty() && saved.is_object()) key = saved["verifier_key"].get<std::string>();
       if (key.empty()) {
-        auto r =
-            c.Call(c.audit(), &v1::AuditService::Stub::GetPublicKey, v1::GetPublicKeyRequest());
+        auto r = c.GetAuditPublicKey();
         if (!r.ok()) return r.status();
         key = r->verifier_key();
       }
-      auto note =
-          c.Call(c.audit(), &v1::AuditService::Stub::GetCheckpoint, v1::GetCheckpointRequest());
+      auto note = c.GetCheckpoint();
       if (!note.ok()) return note.status();
       auto cp = VerifyCheckpoint(key, note->signed_note());
       if (!cp.ok()) return cp.status();
@@ -326,7 +315,7 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
           v1::GetConsistencyProofRequest req;
           req.set_first(old->size);
           req.set_second(cp->size);
-          auto proof = c.Call(c.audit(), &v1::AuditService::Stub::GetConsistencyProof, req);
+          auto proof = c.GetConsistencyProof(req);
           if (!proof.ok()) return proof.status();
           path = proof->path();
         }
@@ -343,7 +332,7 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
         req.set_with_proofs(true);
         req.set_page_size(1000);
         while (true) {
-          auto page = c.Call(c.audit(), &v1::AuditService::Stub::Query, req);
+          auto page = c.QueryAudit(req);
           if (!page.ok()) return page.status();
           // Each page proves against its own (possibly newer) checkpoint.
           auto pcp = VerifyCheckpoint(key, page->checkpoint().signed_note());

@@ -1,19 +1,14 @@
 // budstikke consent record|revoke|show|list
-#include <cctype>
+#include <cstdio>
 
 #include "cli/context.h"
+#include "cli/enum_flag.h"
 
 namespace budstikke::cli {
 namespace {
 
-const std::vector<std::string> kConsentColumns = {"id", "status", "giver", "recipient",
-                                                  "purpose", "valid_until"};
-
-std::string Upper(const std::string& s) {
-  std::string out;
-  for (char c : s) out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-  return out;
-}
+const std::vector<std::string> kConsentColumns = {"id",        "status",  "giver",
+                                                  "recipient", "purpose", "valid_until"};
 
 }  // namespace
 
@@ -30,29 +25,35 @@ bool ParseCliDate(const std::string& text, v1::Date* out) {
 }
 
 void AddConsentCommands(CLI::App& app, CliContext& ctx) {
-  auto* group = app.add_subcommand("consent", "record and revoke consent to share a child's information");
+  auto* group =
+      app.add_subcommand("consent", "record and revoke consent to share a child's information");
   group->require_subcommand(1);
 
   struct RecordArgs {
-    std::string subject, giver, relation, recipient, recipient_type, purpose, scope, how,
-        valid_until, request_id;
+    std::string subject, recipient, purpose, scope, valid_until, request_id;
+    v1::ConsentGiver giver = v1::CONSENT_GIVER_UNSPECIFIED;
+    v1::GuardianRelation relation = v1::GUARDIAN_RELATION_UNSPECIFIED;
+    v1::AgencyType recipient_type = v1::AGENCY_TYPE_UNSPECIFIED;
+    v1::ConsentMethod how = v1::CONSENT_METHOD_UNSPECIFIED;
   };
   auto ra = std::make_shared<RecordArgs>();
   auto* record = group->add_subcommand(
-      "record", "record a consent for your agency\n"
-                "  example: budstikke consent record --subject 01518012345 --giver guardian "
-                "--giver-relation mother --recipient bup-oslo --purpose \"henvisning til BUP\" "
-                "--how written");
+      "record",
+      "record a consent for your agency\n"
+      "  example: budstikke consent record --subject 01518012345 --giver guardian "
+      "--giver-relation mother --recipient bup-oslo --purpose \"henvisning til BUP\" "
+      "--how written");
   record->add_option("--subject", ra->subject, "the child's national id (11 digits)")->required();
-  record->add_option("--giver", ra->giver, "child or guardian")->required();
-  record->add_option("--giver-relation", ra->relation, "mother, father or other (guardian)");
+  AddEnumOption(record, "--giver", &ra->giver, "child or guardian")->required();
+  AddEnumOption(record, "--giver-relation", &ra->relation, "mother, father or other",
+                "mother, father or other (guardian)");
   auto* to = record->add_option("--recipient", ra->recipient, "recipient agency id");
-  auto* to_type = record->add_option("--recipient-type", ra->recipient_type,
-                                     "recipient agency type, e.g. bup");
+  auto* to_type = AddEnumOption(record, "--recipient-type", &ra->recipient_type,
+                                "an agency type, e.g. bup", "recipient agency type, e.g. bup");
   to->excludes(to_type);
   record->add_option("--purpose", ra->purpose, "what the information is for")->required();
   record->add_option("--scope", ra->scope, "which information may be shared (default: purpose)");
-  record->add_option("--how", ra->how, "written, verbal or digital")->required();
+  AddEnumOption(record, "--how", &ra->how, "written, verbal or digital")->required();
   record->add_option("--valid-until", ra->valid_until, "YYYY-MM-DD (default: one year)");
   record->add_option("--request-id", ra->request_id, "idempotency key (generated if omitted)");
   record->callback([&ctx, ra] {
@@ -60,42 +61,22 @@ void AddConsentCommands(CLI::App& app, CliContext& ctx) {
       v1::RecordConsentRequest req;
       req.set_request_id(ra->request_id.empty() ? NewRequestId() : ra->request_id);
       req.set_subject_national_id(ra->subject);
-      v1::ConsentGiver giver;
-      if (!v1::ConsentGiver_Parse("CONSENT_GIVER_" + Upper(ra->giver), &giver) ||
-          giver == v1::CONSENT_GIVER_UNSPECIFIED) {
-        return absl::InvalidArgumentError("--giver must be child or guardian");
-      }
-      req.set_giver(giver);
-      if (!ra->relation.empty()) {
-        v1::GuardianRelation rel;
-        if (!v1::GuardianRelation_Parse("GUARDIAN_RELATION_" + Upper(ra->relation), &rel) ||
-            rel == v1::GUARDIAN_RELATION_UNSPECIFIED) {
-          return absl::InvalidArgumentError("--giver-relation must be mother, father or other");
-        }
-        req.set_giver_relation(rel);
-      } else if (giver == v1::CONSENT_GIVER_GUARDIAN) {
+      req.set_giver(ra->giver);
+      if (ra->relation != v1::GUARDIAN_RELATION_UNSPECIFIED) {
+        req.set_giver_relation(ra->relation);
+      } else if (ra->giver == v1::CONSENT_GIVER_GUARDIAN) {
         req.set_giver_relation(v1::GUARDIAN_RELATION_OTHER);
       }
       if (!ra->recipient.empty()) {
         req.mutable_recipient()->set_agency(ra->recipient);
-      } else if (!ra->recipient_type.empty()) {
-        v1::AgencyType t;
-        if (!v1::AgencyType_Parse("AGENCY_TYPE_" + Upper(ra->recipient_type), &t) ||
-            t == v1::AGENCY_TYPE_UNSPECIFIED) {
-          return absl::InvalidArgumentError("--recipient-type must be an agency type, e.g. bup");
-        }
-        req.mutable_recipient()->set_agency_type(t);
+      } else if (ra->recipient_type != v1::AGENCY_TYPE_UNSPECIFIED) {
+        req.mutable_recipient()->set_agency_type(ra->recipient_type);
       } else {
         return absl::InvalidArgumentError("give --recipient AGENCY or --recipient-type TYPE");
       }
       req.set_purpose(ra->purpose);
       req.set_scope(ra->scope.empty() ? ra->purpose : ra->scope);
-      v1::ConsentMethod method;
-      if (!v1::ConsentMethod_Parse("CONSENT_METHOD_" + Upper(ra->how), &method) ||
-          method == v1::CONSENT_METHOD_UNSPECIFIED) {
-        return absl::InvalidArgumentError("--how must be written, verbal or digital");
-      }
-      req.set_method(method);
+      req.set_method(ra->how);
       if (!ra->valid_until.empty() && !ParseCliDate(ra->valid_until, req.mutable_valid_until())) {
         return absl::InvalidArgumentError("--valid-until must be YYYY-MM-DD");
       }
@@ -113,8 +94,9 @@ void AddConsentCommands(CLI::App& app, CliContext& ctx) {
   };
   auto rv = std::make_shared<RevokeArgs>();
   auto* revoke = group->add_subcommand(
-      "revoke", "revoke a consent on the word of the person who gave it\n"
-                "  example: budstikke consent revoke cns-... --reason \"mor trekker samtykket\"");
+      "revoke",
+      "revoke a consent on the word of the person who gave it\n"
+      "  example: budstikke consent revoke cns-... --reason \"mor trekker samtykket\"");
   revoke->add_option("id", rv->id, "consent id")->required();
   revoke->add_option("--reason", rv->reason, "why, in the giver's words")->required();
   revoke->callback([&ctx, rv] {
@@ -129,8 +111,9 @@ void AddConsentCommands(CLI::App& app, CliContext& ctx) {
   });
 
   auto show_id = std::make_shared<std::string>();
-  auto* show = group->add_subcommand("show", "show one consent\n"
-                                             "  example: budstikke consent show cns-...");
+  auto* show = group->add_subcommand("show",
+                                     "show one consent\n"
+                                     "  example: budstikke consent show cns-...");
   show->add_option("id", *show_id, "consent id")->required();
   show->callback([&ctx, show_id] {
     ctx.Run([&]() -> absl::Status {
@@ -148,8 +131,9 @@ void AddConsentCommands(CLI::App& app, CliContext& ctx) {
     int page_size = 0;
   };
   auto la = std::make_shared<ListArgs>();
-  auto* list = group->add_subcommand("list", "your agency's consents\n"
-                                             "  example: budstikke consent list --subject 01518012345");
+  auto* list = group->add_subcommand("list",
+                                     "your agency's consents\n"
+                                     "  example: budstikke consent list --subject 01518012345");
   list->add_option("--subject", la->subject, "only consents for this child");
   list->add_option("--page-size", la->page_size, "items per page (default 50)");
   list->add_option("--page-token", la->page_token, "token from the previous page");

@@ -5,58 +5,18 @@
 #include <sstream>
 
 #include "cli/context.h"
+#include "cli/enum_flag.h"
 
 namespace budstikke::cli {
 namespace {
 
-const std::vector<std::string> kListColumns = {"id", "status", "sender_agency",
-                                               "recipient_agency", "age_band", "create_time"};
+const std::vector<std::string> kListColumns = {
+    "id", "status", "sender_agency", "recipient_agency", "age_band", "create_time"};
 
 const char* kAgeBands = "0-2, 3-5, 6-9, 10-12, 13-15 or 16-17";
 const char* kConcerns =
     "sleep, nutrition, injury, behaviour, language, social, family_conflict, "
     "suspected_violence, suspected_neglect, suspected_sexual_abuse or other";
-
-std::string Upper(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-  }
-  return out;
-}
-
-std::optional<v1::AgeBand> ParseAgeBand(const std::string& s) {
-  v1::AgeBand band;
-  if (!v1::AgeBand_Parse("AGE_BAND_" + Upper(s), &band) || band == v1::AGE_BAND_UNSPECIFIED) {
-    return std::nullopt;
-  }
-  return band;
-}
-
-std::optional<v1::Concern> ParseConcern(const std::string& s) {
-  v1::Concern c;
-  if (!v1::Concern_Parse("CONCERN_" + Upper(s), &c) || c == v1::CONCERN_UNSPECIFIED) {
-    return std::nullopt;
-  }
-  return c;
-}
-
-std::optional<v1::ConsultationStatus> ParseStatus(const std::string& s) {
-  v1::ConsultationStatus st;
-  if (!v1::ConsultationStatus_Parse("CONSULTATION_STATUS_" + Upper(s), &st) ||
-      st == v1::CONSULTATION_STATUS_UNSPECIFIED) {
-    return std::nullopt;
-  }
-  return st;
-}
-
-std::optional<v1::AgencyType> ParseType(const std::string& s) {
-  v1::AgencyType t;
-  if (!v1::AgencyType_Parse("AGENCY_TYPE_" + Upper(s), &t) || t == v1::AGENCY_TYPE_UNSPECIFIED) {
-    return std::nullopt;
-  }
-  return t;
-}
 
 // Age bands print in their command-line form ("3-5").
 nlohmann::json ConsultationJson(const v1::Consultation& c) {
@@ -130,8 +90,11 @@ void AddConsultCommands(CLI::App& app, CliContext& ctx) {
 
   // ask
   struct AskArgs {
-    std::string to, to_type, municipality, age_band, text, text_file, request_id;
-    std::vector<std::string> concerns, questions;
+    std::string to, municipality, text, text_file, request_id;
+    v1::AgencyType to_type = v1::AGENCY_TYPE_UNSPECIFIED;
+    v1::AgeBand age_band = v1::AGE_BAND_UNSPECIFIED;
+    std::vector<v1::Concern> concerns;
+    std::vector<std::string> questions;
     std::vector<uint32_t> acks;
   };
   auto ask_args = std::make_shared<AskArgs>();
@@ -140,10 +103,11 @@ void AddConsultCommands(CLI::App& app, CliContext& ctx) {
       "describe a worry without identifying the child\n  example: budstikke consult ask --to "
       "bup-oslo --age-band 3-5 --concern sleep --text \"Gutten sover dårlig\"");
   ask->add_option("--to", ask_args->to, "recipient agency id");
-  ask->add_option("--to-type", ask_args->to_type, "recipient agency type: bup, ppt or child_welfare");
+  AddEnumOption(ask, "--to-type", &ask_args->to_type, "bup, ppt or child_welfare",
+                "recipient agency type: bup, ppt or child_welfare");
   ask->add_option("--municipality", ask_args->municipality, "four-digit number with --to-type");
-  ask->add_option("--age-band", ask_args->age_band, kAgeBands)->required();
-  ask->add_option("--concern", ask_args->concerns, kConcerns)->required();
+  AddEnumOption(ask, "--age-band", &ask_args->age_band, kAgeBands)->required();
+  AddEnumOption(ask, "--concern", &ask_args->concerns, kConcerns)->required();
   ask->add_option("--text", ask_args->text, "the worry, without names or numbers");
   ask->add_option("--text-file", ask_args->text_file, "read the text from a file (- = stdin)");
   ask->add_option("--question", ask_args->questions, "a specific question (repeatable)");
@@ -153,31 +117,21 @@ void AddConsultCommands(CLI::App& app, CliContext& ctx) {
     ctx.Run([&]() -> absl::Status {
       const AskArgs& a = *ask_args;
       v1::AskConsultationRequest req;
-      if (a.to.empty() == a.to_type.empty()) {
+      if (a.to.empty() == (a.to_type == v1::AGENCY_TYPE_UNSPECIFIED)) {
         return absl::InvalidArgumentError(
             "give either --to AGENCY or --to-type TYPE --municipality NNNN");
       }
       if (!a.to.empty()) {
         req.mutable_recipient()->set_agency(a.to);
       } else {
-        auto t = ParseType(a.to_type);
-        if (!t) return absl::InvalidArgumentError("--to-type must be bup, ppt or child_welfare");
         if (a.municipality.empty()) {
           return absl::InvalidArgumentError("--to-type needs --municipality NNNN");
         }
-        req.mutable_recipient()->mutable_by_type()->set_type(*t);
+        req.mutable_recipient()->mutable_by_type()->set_type(a.to_type);
         req.mutable_recipient()->mutable_by_type()->set_municipality(a.municipality);
       }
-      auto band = ParseAgeBand(a.age_band);
-      if (!band) return absl::InvalidArgumentError(std::string("--age-band must be ") + kAgeBands);
-      req.set_age_band(*band);
-      for (const auto& c : a.concerns) {
-        auto concern = ParseConcern(c);
-        if (!concern) {
-          return absl::InvalidArgumentError("--concern " + c + " is unknown; use " + kConcerns);
-        }
-        req.add_concerns(*concern);
-      }
+      req.set_age_band(a.age_band);
+      for (v1::Concern c : a.concerns) req.add_concerns(c);
       auto text = ReadText(a.text, a.text_file);
       if (!text.ok()) return text.status();
       req.set_text(*text);
@@ -196,28 +150,24 @@ void AddConsultCommands(CLI::App& app, CliContext& ctx) {
   // list
   struct ListArgs {
     bool received = false, sent = false;
-    std::vector<std::string> statuses;
+    std::vector<v1::ConsultationStatus> statuses;
     int page_size = 0;
     std::string page_token;
   };
   auto list_args = std::make_shared<ListArgs>();
-  auto* list = consult->add_subcommand(
-      "list", "your agency's received (default) or sent consultations\n"
-              "  example: budstikke consult list --sent --output json");
+  auto* list = consult->add_subcommand("list",
+                                       "your agency's received (default) or sent consultations\n"
+                                       "  example: budstikke consult list --sent --output json");
   auto* received_flag = list->add_flag("--received", list_args->received, "received (default)");
   list->add_flag("--sent", list_args->sent, "sent by your agency")->excludes(received_flag);
-  list->add_option("--status", list_args->statuses, "open, claimed, answered or closed");
+  AddEnumOption(list, "--status", &list_args->statuses, "open, claimed, answered or closed");
   list->add_option("--page-size", list_args->page_size, "items per page (default 50)");
   list->add_option("--page-token", list_args->page_token, "token from the previous page");
   list->callback([&ctx, list_args] {
     ctx.Run([&]() -> absl::Status {
       v1::ListConsultationsRequest req;
       req.set_mailbox(list_args->sent ? v1::MAILBOX_SENT : v1::MAILBOX_RECEIVED);
-      for (const auto& s : list_args->statuses) {
-        auto st = ParseStatus(s);
-        if (!st) return absl::InvalidArgumentError("--status must be open, claimed, answered or closed");
-        req.add_statuses(*st);
-      }
+      for (v1::ConsultationStatus s : list_args->statuses) req.add_statuses(s);
       req.set_page_size(list_args->page_size);
       req.set_page_token(list_args->page_token);
       auto client = ctx.client();

@@ -1,18 +1,11 @@
 // budstikke whoami | directory list|get|create|update
 #include "cli/context.h"
+#include "cli/enum_flag.h"
 
 namespace budstikke::cli {
 namespace {
 
 const std::vector<std::string> kAgencyColumns = {"id", "name", "type", "municipality"};
-
-std::optional<v1::AgencyType> ParseType(const std::string& name) {
-  std::string upper = "AGENCY_TYPE_";
-  for (char c : name) upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-  v1::AgencyType t;
-  if (!v1::AgencyType_Parse(upper, &t) || t == v1::AGENCY_TYPE_UNSPECIFIED) return std::nullopt;
-  return t;
-}
 
 const char* kTypeHelp =
     "kindergarten, school, ppt, health_station, gp, child_welfare, bup, "
@@ -21,8 +14,9 @@ const char* kTypeHelp =
 }  // namespace
 
 void AddDirectoryCommands(CLI::App& app, CliContext& ctx) {
-  auto* whoami = app.add_subcommand("whoami", "show who your certificate says you are\n"
-                                               "  example: budstikke whoami --output json");
+  auto* whoami = app.add_subcommand("whoami",
+                                    "show who your certificate says you are\n"
+                                    "  example: budstikke whoami --output json");
   whoami->callback([&ctx] {
     ctx.Run([&]() -> absl::Status {
       auto client = ctx.client();
@@ -38,24 +32,22 @@ void AddDirectoryCommands(CLI::App& app, CliContext& ctx) {
   dir->require_subcommand(1);
 
   struct ListArgs {
-    std::string type, municipality, page_token;
+    v1::AgencyType type = v1::AGENCY_TYPE_UNSPECIFIED;
+    std::string municipality, page_token;
     int page_size = 0;
   };
   auto list_args = std::make_shared<ListArgs>();
-  auto* list = dir->add_subcommand("list", "list agencies\n"
-                                           "  example: budstikke directory list --type bup");
-  list->add_option("--type", list_args->type, kTypeHelp);
+  auto* list = dir->add_subcommand("list",
+                                   "list agencies\n"
+                                   "  example: budstikke directory list --type bup");
+  AddEnumOption(list, "--type", &list_args->type, kTypeHelp);
   list->add_option("--municipality", list_args->municipality, "four-digit number, e.g. 0301");
   list->add_option("--page-size", list_args->page_size, "items per page (default 50)");
   list->add_option("--page-token", list_args->page_token, "token from the previous page");
   list->callback([&ctx, list_args] {
     ctx.Run([&]() -> absl::Status {
       v1::ListAgenciesRequest req;
-      if (!list_args->type.empty()) {
-        auto t = ParseType(list_args->type);
-        if (!t) return absl::InvalidArgumentError(std::string("--type must be ") + kTypeHelp);
-        req.set_type(*t);
-      }
+      req.set_type(list_args->type);
       req.set_municipality(list_args->municipality);
       req.set_page_size(list_args->page_size);
       req.set_page_token(list_args->page_token);
@@ -71,8 +63,9 @@ void AddDirectoryCommands(CLI::App& app, CliContext& ctx) {
   });
 
   auto get_id = std::make_shared<std::string>();
-  auto* get = dir->add_subcommand("get", "show one agency\n"
-                                         "  example: budstikke directory get bup-oslo");
+  auto* get = dir->add_subcommand("get",
+                                  "show one agency\n"
+                                  "  example: budstikke directory get bup-oslo");
   get->add_option("id", *get_id, "agency id")->required();
   get->callback([&ctx, get_id] {
     ctx.Run([&]() -> absl::Status {
@@ -86,7 +79,8 @@ void AddDirectoryCommands(CLI::App& app, CliContext& ctx) {
   });
 
   struct AgencyArgs {
-    std::string id, name, type, municipality, request_id;
+    std::string id, name, municipality, request_id;
+    v1::AgencyType type = v1::AGENCY_TYPE_UNSPECIFIED;
   };
   for (const char* verb : {"create", "update"}) {
     auto args = std::make_shared<AgencyArgs>();
@@ -100,27 +94,24 @@ void AddDirectoryCommands(CLI::App& app, CliContext& ctx) {
                           "\"BUP Oslo\" --type bup --municipality 0301");
     cmd->add_option("--id", args->id, "agency id, e.g. bup-bergen")->required();
     cmd->add_option("--name", args->name, "display name")->required();
-    cmd->add_option("--type", args->type, kTypeHelp)->required();
+    AddEnumOption(cmd, "--type", &args->type, kTypeHelp)->required();
     cmd->add_option("--municipality", args->municipality, "four-digit number")->required();
     if (is_create) {
       cmd->add_option("--request-id", args->request_id, "idempotency key (generated if omitted)");
     }
     cmd->callback([&ctx, args, is_create] {
       ctx.Run([&]() -> absl::Status {
-        auto t = ParseType(args->type);
-        if (!t) return absl::InvalidArgumentError(std::string("--type must be ") + kTypeHelp);
         v1::Agency agency;
         agency.set_id(args->id);
         agency.set_name(args->name);
-        agency.set_type(*t);
+        agency.set_type(args->type);
         agency.set_municipality(args->municipality);
         auto client = ctx.client();
         if (!client.ok()) return client.status();
-        auto result = is_create
-                          ? (*client)->CreateAgency(agency, args->request_id.empty()
-                                                                ? NewRequestId()
-                                                                : args->request_id)
-                          : (*client)->UpdateAgency(agency);
+        auto result =
+            is_create ? (*client)->CreateAgency(
+                            agency, args->request_id.empty() ? NewRequestId() : args->request_id)
+                      : (*client)->UpdateAgency(agency);
         if (!result.ok()) return result.status();
         ctx.Emit(ToJson(*result));
         return absl::OkStatus();

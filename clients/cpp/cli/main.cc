@@ -11,12 +11,13 @@
 
 int main(int argc, char** argv) {
   budstikke::cli::CliContext ctx;
-  CLI::App app{"budstikke: secure messages, anonymous consultations, consent-gated referrals "
-               "and audit trails for the agencies around a child.\n"
-               "Connection: BUDSTIKKE_SERVER, BUDSTIKKE_CA, BUDSTIKKE_CERT, BUDSTIKKE_KEY "
-               "(or --server --ca --cert --key).\n"
-               "Exit codes: 0 ok, 2 usage, 3 refused by policy, 4 not found/permission, "
-               "5 unavailable."};
+  CLI::App app{
+      "budstikke: secure messages, anonymous consultations, consent-gated referrals "
+      "and audit trails for the agencies around a child.\n"
+      "Connection: BUDSTIKKE_SERVER, BUDSTIKKE_CA, BUDSTIKKE_CERT, BUDSTIKKE_KEY "
+      "(or --server --ca --cert --key).\n"
+      "Exit codes: 0 ok, 2 usage, 3 refused by policy, 4 not found/permission, "
+      "5 unavailable."};
   app.fallthrough();
   app.require_subcommand(1);
   ctx.AddGlobalFlags(app);
@@ -36,6 +37,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     if (what.empty()) what = "missing command; see budstikke --help";
+    // CLI11 writes a value check's error as "<flag>: must be ...": "<flag> must be ...".
+    if (size_t at = what.find(": must be "); at != std::string::npos && at == what.find(": ")) {
+      what.erase(at, 1);
+    }
     std::cerr << "budstikke: usage: " << what << " (see --help)" << std::endl;
     return 2;
   }

@@ -150,8 +150,7 @@ void Print(OutputFormat format, const nlohmann::json& value,
     print_row(header);
     for (const auto& row : rows) print_row(row);
     if (!value["next_page_token"].get<std::string>().empty()) {
-      std::cout << "(more: --page-token " << value["next_page_token"].get<std::string>()
-                << ")\n";
+      std::cout << "(more: --page-token " << value["next_page_token"].get<std::string>() << ")\n";
     }
     std::cout.flush();
     return;

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "cli/context.h"
+#include "cli/enum_flag.h"
 
 namespace budstikke::cli {
 
@@ -205,7 +206,8 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
   }
 
   struct DecideArgs {
-    std::string id, decision, reason;
+    std::string id, reason;
+    v1::ReferralDecision decision = v1::REFERRAL_DECISION_UNSPECIFIED;
   };
   auto da = std::make_shared<DecideArgs>();
   auto* decide = group->add_subcommand(
@@ -213,21 +215,13 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
       "accept, reject or ask for more information (recipient)\n"
       "  example: budstikke referral decide ref-... reject --reason \"ikke indikasjon\"");
   decide->add_option("id", da->id, "referral id")->required();
-  decide->add_option("decision", da->decision, "accept, reject or need-info")->required();
+  AddEnumOption(decide, "decision", &da->decision, "accept, reject or need-info")->required();
   decide->add_option("--reason", da->reason, "required for reject and need-info");
   decide->callback([&ctx, da] {
     ctx.Run([&]() -> absl::Status {
       v1::DecideReferralRequest req;
       req.set_id(da->id);
-      if (da->decision == "accept") {
-        req.set_decision(v1::REFERRAL_DECISION_ACCEPT);
-      } else if (da->decision == "reject") {
-        req.set_decision(v1::REFERRAL_DECISION_REJECT);
-      } else if (da->decision == "need-info" || da->decision == "need_info") {
-        req.set_decision(v1::REFERRAL_DECISION_NEED_INFO);
-      } else {
-        return absl::InvalidArgumentError("decision must be accept, reject or need-info");
-      }
+      req.set_decision(da->decision);
       req.set_reason(da->reason);
       auto client = ctx.client();
       if (!client.ok()) return client.status();
@@ -242,7 +236,8 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
   auto* att = app.add_subcommand("attachment", "upload and download referral attachments");
   att->require_subcommand(1);
   struct PutArgs {
-    std::string file, kind = "other", type;
+    std::string file, type;
+    v1::AttachmentKind kind = v1::ATTACHMENT_KIND_OTHER;
   };
   auto pa = std::make_shared<PutArgs>();
   auto* put = att->add_subcommand("put",
@@ -250,21 +245,13 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
                                   "  example: budstikke attachment put epikrise.pdf");
   put->add_option("file", pa->file, "PDF, text, PNG, JPEG, DOCX or ODT, at most 25 MiB")
       ->required();
-  put->add_option("--kind", pa->kind, "action-log or other (default)");
+  AddEnumOption(put, "--kind", &pa->kind, "action-log or other", "action-log or other (default)");
   put->add_option("--type", pa->type, "content type (default: from the file name)");
   put->callback([&ctx, pa] {
     ctx.Run([&]() -> absl::Status {
-      v1::AttachmentKind kind;
-      if (pa->kind == "action-log" || pa->kind == "action_log") {
-        kind = v1::ATTACHMENT_KIND_ACTION_LOG;
-      } else if (pa->kind == "other") {
-        kind = v1::ATTACHMENT_KIND_OTHER;
-      } else {
-        return absl::InvalidArgumentError("--kind must be action-log or other");
-      }
       auto client = ctx.client();
       if (!client.ok()) return client.status();
-      auto info = PutFile(*client, "file", pa->file, kind, pa->type);
+      auto info = PutFile(*client, "file", pa->file, pa->kind, pa->type);
       if (!info.ok()) return info.status();
       ctx.Emit(ToJson(*info));
       return absl::OkStatus();
