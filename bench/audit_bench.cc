@@ -25,13 +25,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -99,9 +99,8 @@ double MsSince(Clock::time_point t0) {
 
 const tlog::Signer& TheSigner() {
   static const tlog::Signer* signer =
-      tlog::Signer::FromPem("budstikke.bench/audit",
-                            tlog::tlog_internal::Ed25519PemFromSeed(
-                                tlog::tlog_internal::FilledSeed(3)))
+      tlog::Signer::FromPem("budstikke.bench/audit", tlog::tlog_internal::Ed25519PemFromSeed(
+                                                         tlog::tlog_internal::FilledSeed(3)))
           .value()
           .release();
   return *signer;
@@ -163,7 +162,8 @@ struct AuditEnv {
   }
 
   // What the services do: `n` events in one WriteBatch through the outbox.
-  void WriteEvents(uint64_t first, uint64_t n, const std::function<std::string(uint64_t)>& subject) {
+  void WriteEvents(uint64_t first, uint64_t n,
+                   const std::function<std::string(uint64_t)>& subject) {
     storage::WriteBatch batch;
     const common::Caller who = Clinician();
     for (uint64_t i = first; i < first + n; ++i) {
@@ -260,8 +260,7 @@ void BM_CheckpointLatency(benchmark::State& state) {
     while (index == UINT64_MAX) {
       for (const uint64_t size = env->log->size(); scan < size; ++scan) {
         auto e = env->log->GetEvent(scan);
-        if (e.ok() && e->event().subject() == QuerySubject() &&
-            e->event().resource().id() == id) {
+        if (e.ok() && e->event().subject() == QuerySubject() && e->event().resource().id() == id) {
           index = scan;
           break;
         }
@@ -342,7 +341,8 @@ void BM_InclusionProof(benchmark::State& state) {
 
 std::vector<int64_t> ProofSizes() {
   const char* env = std::getenv("BUDSTIKKE_AUDIT_BENCH_PROOF_SIZES");
-  std::string spec = env != nullptr && *env != '\0' ? env : (g_smoke ? "20000" : "100000,1000000,4000000");
+  std::string spec =
+      env != nullptr && *env != '\0' ? env : (g_smoke ? "20000" : "100000,1000000,4000000");
   std::vector<int64_t> out;
   size_t pos = 0;
   while (pos < spec.size()) {

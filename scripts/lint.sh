@@ -8,17 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD_DIR:-build}
 
-pending_list=scripts/clang_format_pending.txt
-mapfile -t pending < <(grep -v '^#' "$pending_list" | grep -v '^$' || true)
-mapfile -t files < <(git ls-files '*.cc' '*.h' | grep -v '^proto/third_party/' |
-  grep -v -x -F -f <(printf '%s\n' "${pending[@]}" ""))
-echo "lint: clang-format on ${#files[@]} files (${#pending[@]} listed in $pending_list wait)"
+mapfile -t files < <(git ls-files '*.cc' '*.h' | grep -v '^proto/third_party/')
+echo "lint: clang-format on ${#files[@]} files"
 clang-format --dry-run --Werror "${files[@]}"
-for f in "${pending[@]}"; do
-  if [ ! -f "$f" ] || clang-format --dry-run --Werror "$f" 2>/dev/null; then
-    echo "lint: note: $f is gone or formatted now: delete its line in $pending_list"
-  fi
-done
 
 bash scripts/check_includes_test.sh
 bash scripts/check_includes.sh

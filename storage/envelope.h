@@ -90,8 +90,7 @@ class Envelope {
                                    const std::vector<std::string>& reader_agencies) const;
 
   absl::StatusOr<std::string> Open(std::string_view cf, std::string_view record_key,
-                                   std::string_view envelope,
-                                   std::string_view reader_agency) const;
+                                   std::string_view envelope, std::string_view reader_agency) const;
 
   // The readers and key versions named in an envelope's header (unauthenticated:
   // for rewrap planning and diagnostics only). DATA_LOSS if malformed.

@@ -88,8 +88,7 @@ TEST_F(EnvelopeTest, SealErrors) {
   EXPECT_THAT(envelope_->Seal(kCf, "k", "x", {"bad/agency"}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("agency id")));
   // Duplicates are sealed once.
-  EXPECT_THAT(*Envelope::Readers(Seal("k", "x", {kA, kA})),
-              ElementsAre(Envelope::Reader{kA, 1}));
+  EXPECT_THAT(*Envelope::Readers(Seal("k", "x", {kA, kA})), ElementsAre(Envelope::Reader{kA, 1}));
 }
 
 TEST_F(EnvelopeTest, MovedToAnotherRecordOrColumnFamilyIsDataLoss) {
@@ -133,8 +132,8 @@ TEST_F(EnvelopeTest, EveryTamperedByteIsRefused) {
     for (const char* agency : {kA, kB}) {
       auto opened = envelope_->Open(kCf, "rec-1", bad, agency);
       if (structural) {
-        EXPECT_THAT(opened.status().code(), AnyOf(absl::StatusCode::kDataLoss,
-                                                  absl::StatusCode::kPermissionDenied))
+        EXPECT_THAT(opened.status().code(),
+                    AnyOf(absl::StatusCode::kDataLoss, absl::StatusCode::kPermissionDenied))
             << "byte " << i << " agency " << agency << ": " << opened.status();
       } else {
         EXPECT_THAT(opened, StatusIs(absl::StatusCode::kDataLoss, HasSubstr("")))
@@ -145,7 +144,8 @@ TEST_F(EnvelopeTest, EveryTamperedByteIsRefused) {
   // Truncations are DATA_LOSS too.
   for (size_t n : {size_t{0}, size_t{1}, size_t{40}, l.content, sealed.size() - 1}) {
     EXPECT_THAT(envelope_->Open(kCf, "rec-1", sealed.substr(0, n), kA),
-                StatusIs(absl::StatusCode::kDataLoss, HasSubstr(""))) << n;
+                StatusIs(absl::StatusCode::kDataLoss, HasSubstr("")))
+        << n;
   }
   std::string future = sealed;
   future[0] = 3;
@@ -172,14 +172,14 @@ TEST_F(EnvelopeTest, WrappedKeySwappedBetweenRecordsIsDataLoss) {
   ASSERT_NE(r1.substr(l.a_name_end + 4, 60), r2.substr(l.a_name_end + 4, 60));
   std::string swapped = r1;
   swapped.replace(l.a_name_end + 4, 60, r2.substr(l.a_name_end + 4, 60));
-  EXPECT_THAT(envelope_->Open(kCf, "rec-1", swapped, kA),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       HasSubstr("envelope content does not authenticate")));
+  EXPECT_THAT(
+      envelope_->Open(kCf, "rec-1", swapped, kA),
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("envelope content does not authenticate")));
   // The whole header of rec-2 with the content of rec-1.
   std::string spliced = r2.substr(0, l.content) + r1.substr(l.content);
-  EXPECT_THAT(envelope_->Open(kCf, "rec-2", spliced, kB),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       HasSubstr("envelope content does not authenticate")));
+  EXPECT_THAT(
+      envelope_->Open(kCf, "rec-2", spliced, kB),
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("envelope content does not authenticate")));
 }
 
 TEST_F(EnvelopeTest, RotationKeepsOldValuesReadableAndUsesTheNewVersion) {
@@ -315,9 +315,9 @@ TEST_F(EnvelopeTest, ReadsFormatVersion1) {
   }
   const std::string content_aad = std::string("budstikke envelope v1 content") + '\0' + base;
   const std::string header = env;  // the content's associated data ends with it
-  ASSERT_THAT(aead_internal::SealWithKey(content_key, nonce, "written by v1", content_aad, &env,
-                                         header),
-              IsOk());
+  ASSERT_THAT(
+      aead_internal::SealWithKey(content_key, nonce, "written by v1", content_aad, &env, header),
+      IsOk());
   EXPECT_EQ(*envelope_->Open(kCf, "rec-1", env, kA), "written by v1");
   EXPECT_EQ(*envelope_->Open(kCf, "rec-1", env, kB), "written by v1");
   EXPECT_THAT(envelope_->Open(kCf, "rec-2", env, kA),

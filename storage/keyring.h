@@ -148,8 +148,8 @@ class Keyring {
   mutable std::map<std::string, AgencyCache, std::less<>> cache_;  // guarded by cache_mu_
   std::atomic<uint64_t> generation_{1};
   mutable std::mutex listeners_mu_;
-  mutable uint64_t last_listener_id_ = 0;                              // guarded by listeners_mu_
-  mutable std::map<uint64_t, std::function<void()>> listeners_;        // guarded by listeners_mu_
+  mutable uint64_t last_listener_id_ = 0;                        // guarded by listeners_mu_
+  mutable std::map<uint64_t, std::function<void()>> listeners_;  // guarded by listeners_mu_
 };
 
 namespace keyring_internal {

@@ -61,10 +61,10 @@ TEST(MasterKeyFileTest, RefusesWrongLength) {
   TempDir dir;
   const std::string path = dir.Sub("master.key");
   WriteFile(path, std::string(32, 'k') + "\n", 0600);  // the classic trailing newline
-  EXPECT_THAT(Keyring::ReadMasterKeyFile(path),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("master key file " + path +
-                                 " must hold exactly 32 raw bytes, found 33")));
+  EXPECT_THAT(
+      Keyring::ReadMasterKeyFile(path),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("master key file " + path + " must hold exactly 32 raw bytes, found 33")));
   WriteFile(path, std::string(16, 'k'), 0600);
   EXPECT_THAT(Keyring::ReadMasterKeyFile(path),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("found 16")));
@@ -106,9 +106,9 @@ class KeyringTest : public ::testing::Test {
 
 TEST_F(KeyringTest, DerivesThePseudonymSecretWithHkdf) {
   // HKDF-SHA256(0x07 * 32, salt "", info "budstikke pseudonym v1"), computed independently.
-  EXPECT_EQ(absl::BytesToHexString(
-                std::string(keyring_->pseudonym_secret().secret_bytes_for_crypto())),
-            "b5ce9b200f00d6a1b34c7f94ad6e6f0ad8bf02bcfae76814cf537b0c83adfdc2");
+  EXPECT_EQ(
+      absl::BytesToHexString(std::string(keyring_->pseudonym_secret().secret_bytes_for_crypto())),
+      "b5ce9b200f00d6a1b34c7f94ad6e6f0ad8bf02bcfae76814cf537b0c83adfdc2");
   auto p = Pseudonymizer::Create(*keyring_);
   ASSERT_THAT(p, IsOk());
   EXPECT_EQ(*(*p)->Pseudonymize("15831012345"),
@@ -133,13 +133,13 @@ TEST_F(KeyringTest, EnsureRotateListAndCurrent) {
   EXPECT_EQ(*keyring_->CurrentVersion(kAgency), 2u);
   EXPECT_THAT(*keyring_->ListVersions(kAgency),
               ElementsAre(KeyVersionInfo{1, false}, KeyVersionInfo{2, false}));
-  EXPECT_EQ(*keyring_->Rotate("other-agency"), 1u);  // Rotate creates v1 too
+  EXPECT_EQ(*keyring_->Rotate("other-agency"), 1u);            // Rotate creates v1 too
   EXPECT_THAT(*keyring_->ListVersions("bup"), ElementsAre());  // no prefix bleed
 }
 
 TEST_F(KeyringTest, RejectsMalformedAgencyIds) {
-  for (std::string bad : {std::string(), std::string("a/b"), std::string("a\nb"),
-                          std::string(256, 'a')}) {
+  for (std::string bad :
+       {std::string(), std::string("a/b"), std::string("a\nb"), std::string(256, 'a')}) {
     EXPECT_THAT(keyring_->EnsureAgencyKey(bad),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("agency id")));
   }

@@ -9,18 +9,18 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define BUDSTIKKE_RETURN_IF_ERROR(expr)                 \
-  do {                                                  \
-    ::absl::Status budstikke_status_ = (expr);          \
+#define BUDSTIKKE_RETURN_IF_ERROR(expr)                    \
+  do {                                                     \
+    ::absl::Status budstikke_status_ = (expr);             \
     if (!budstikke_status_.ok()) return budstikke_status_; \
   } while (0)
 
 #define BUDSTIKKE_STATUS_CONCAT_INNER_(a, b) a##b
 #define BUDSTIKKE_STATUS_CONCAT_(a, b) BUDSTIKKE_STATUS_CONCAT_INNER_(a, b)
 
-#define BUDSTIKKE_ASSIGN_OR_RETURN(lhs, rexpr)                                   \
-  BUDSTIKKE_ASSIGN_OR_RETURN_IMPL_(                                              \
-      BUDSTIKKE_STATUS_CONCAT_(budstikke_statusor_, __LINE__), lhs, rexpr)
+#define BUDSTIKKE_ASSIGN_OR_RETURN(lhs, rexpr)                                                   \
+  BUDSTIKKE_ASSIGN_OR_RETURN_IMPL_(BUDSTIKKE_STATUS_CONCAT_(budstikke_statusor_, __LINE__), lhs, \
+                                   rexpr)
 
 #define BUDSTIKKE_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
   auto statusor = (rexpr);                                     \

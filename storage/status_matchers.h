@@ -22,13 +22,11 @@ const absl::Status& GetStatus(const absl::StatusOr<T>& s) {
   return s.status();
 }
 
-MATCHER_P2(StatusIs, code, message_matcher,
-           "status code " + ::testing::PrintToString(code)) {
+MATCHER_P2(StatusIs, code, message_matcher, "status code " + ::testing::PrintToString(code)) {
   const absl::Status& s = ::budstikke::testing::GetStatus(arg);
   *result_listener << "which is " << s;
   return s.code() == code &&
-         ::testing::ExplainMatchResult(message_matcher, std::string(s.message()),
-                                       result_listener);
+         ::testing::ExplainMatchResult(message_matcher, std::string(s.message()), result_listener);
 }
 
 MATCHER(IsOk, "is OK") {

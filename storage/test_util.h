@@ -39,8 +39,7 @@ inline std::string ReadWholeFile(const std::string& path) {
 }
 
 // Paths of every regular file under `dir` whose content contains `needle`.
-inline std::vector<std::string> FilesContaining(const std::string& dir,
-                                                const std::string& needle) {
+inline std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle) {
   std::vector<std::string> hits;
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
     if (!e.is_regular_file()) continue;

@@ -88,8 +88,7 @@ TEST_F(AuditTamperTest, AlteredEventNamesItsIndex) {
   std::string leaf = *store_->Get("audit_leaves", key);
   leaf.replace(leaf.find("ref-17"), 6, "ref-99");
   ASSERT_THAT(store_->Put("audit_leaves", key, leaf), IsOk());
-  EXPECT_THAT(Verify(), StatusIs(absl::StatusCode::kDataLoss,
-                                 HasSubstr("audit event 17: ")));
+  EXPECT_THAT(Verify(), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("audit event 17: ")));
 }
 
 TEST_F(AuditTamperTest, ReplacedEventWithConsistentLeafHashIsCaughtByTheProof) {
@@ -133,10 +132,11 @@ TEST_F(AuditTamperTest, TreeAlteredUnderItsCheckpointIsRefusedAtOpen) {
   hash[0] ^= 1;
   ASSERT_THAT(store_->Put("audit_tree", key, hash), IsOk());
   Open();
-  EXPECT_THAT(open_status_,
-              StatusIs(absl::StatusCode::kDataLoss,
-                       ::testing::StrEq("stored audit tree does not match its stored checkpoint: "
-                                        "the root at size 40 differs (a stored hash was altered)")));
+  EXPECT_THAT(
+      open_status_,
+      StatusIs(absl::StatusCode::kDataLoss,
+               ::testing::StrEq("stored audit tree does not match its stored checkpoint: "
+                                "the root at size 40 differs (a stored hash was altered)")));
   // Restored, it opens again.
   hash[0] ^= 1;
   ASSERT_THAT(store_->Put("audit_tree", key, hash), IsOk());

@@ -57,11 +57,14 @@ class Watcher {
  public:
   explicit Watcher(std::unique_ptr<Client> client) : client_(std::move(client)) {
     thread_ = std::thread([this] {
-      (void)client_->SubscribeInbox(0, [this](const v1::InboxEvent& e) {
-        std::lock_guard<std::mutex> lock(mu_);
-        events_.push_back(e);
-        return true;
-      }, &ctx_);
+      (void)client_->SubscribeInbox(
+          0,
+          [this](const v1::InboxEvent& e) {
+            std::lock_guard<std::mutex> lock(mu_);
+            events_.push_back(e);
+            return true;
+          },
+          &ctx_);
     });
   }
   ~Watcher() {
@@ -128,8 +131,8 @@ TEST_F(ConsultationIntegrationTest, CheckTextOverTheWireEqualsTheScanner) {
       EXPECT_EQ(f.end(), local[i].end);
     }
     EXPECT_EQ(pii::VerdictName(pii::VerdictOf(local)),
-              v1::ScreeningVerdict_Name(wire->verdict()).substr(
-                  std::string("SCREENING_VERDICT_").size()));
+              v1::ScreeningVerdict_Name(wire->verdict())
+                  .substr(std::string("SCREENING_VERDICT_").size()));
   }
   // auditor and admin may not use it (authorization table).
   EXPECT_EQ(ClientAs(*server_, "auditor")->CheckText("x").status().code(),
@@ -179,8 +182,7 @@ TEST_F(ConsultationIntegrationTest, KindergartenToBupFlowWithInboxStreams) {
   auto made_up = gp->GetConsultation("0123456789abcdef01234567");
   EXPECT_EQ(foreign.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(made_up.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(std::string(foreign.status().message()),
-            "consultation '" + id + "' not found");
+  EXPECT_EQ(std::string(foreign.status().message()), "consultation '" + id + "' not found");
   EXPECT_EQ(std::string(made_up.status().message()),
             "consultation '0123456789abcdef01234567' not found");
   EXPECT_EQ(ClientAs(*server_, "ppt-psychologist")->ClaimConsultation(id).status().code(),
@@ -211,9 +213,9 @@ TEST_F(ConsultationIntegrationTest, KindergartenToBupFlowWithInboxStreams) {
 TEST_F(ConsultationIntegrationTest, CliCheckTextAndConsultCommands) {
   const std::string cli = testing::BinDir() + "/budstikke";
   std::string out, err;
-  int rc = RunCommand({"/bin/sh", "-c",
-                       "printf 'Ring mor på 912 34 567.' | \"$0\" check-text --output json", cli},
-                      &out, &err, server_->CliEnv("kindergarten-staff"));
+  int rc = RunCommand(
+      {"/bin/sh", "-c", "printf 'Ring mor på 912 34 567.' | \"$0\" check-text --output json", cli},
+      &out, &err, server_->CliEnv("kindergarten-staff"));
   ASSERT_EQ(rc, 0) << err;
   auto j = nlohmann::json::parse(out);
   EXPECT_EQ(j["verdict"], "REFUSE");
@@ -248,9 +250,9 @@ TEST_F(ConsultationIntegrationTest, CliCheckTextAndConsultCommands) {
                   server_->CliEnv("bup-clinician"));
   ASSERT_EQ(rc, 0) << err;
   EXPECT_EQ(nlohmann::json::parse(out)["status"], "CLAIMED");
-  rc = RunCommand({cli, "consult", "answer", id, "--text", "Vi foreslår et møte.", "--output",
-                   "json"},
-                  &out, &err, server_->CliEnv("bup-clinician"));
+  rc = RunCommand(
+      {cli, "consult", "answer", id, "--text", "Vi foreslår et møte.", "--output", "json"}, &out,
+      &err, server_->CliEnv("bup-clinician"));
   ASSERT_EQ(rc, 0) << err;
   EXPECT_EQ(nlohmann::json::parse(out)["status"], "ANSWERED");
   rc = RunCommand({cli, "consult", "list", "--sent", "--output", "json"}, &out, &err,
@@ -296,8 +298,7 @@ TEST(ConsultationCanaryTest, RefusedTextIsFoundNowhere) {
   msg.set_request_id(NewRequestId());
   msg.set_id(kg->AskConsultation(AskReq("Jenta spiser lite.")).value().id());
   msg.set_text(text);
-  EXPECT_EQ(kg->AddConsultationMessage(msg).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(kg->AddConsultationMessage(msg).status().code(), absl::StatusCode::kFailedPrecondition);
 
   server.Stop();
   int files = 0;

@@ -18,8 +18,7 @@ std::string Checkpoint::Format() const {
   out += '\n';
   out += std::to_string(size);
   out += '\n';
-  out += Base64Encode(
-      std::string_view(reinterpret_cast<const char*>(root.data()), root.size()));
+  out += Base64Encode(std::string_view(reinterpret_cast<const char*>(root.data()), root.size()));
   out += '\n';
   for (const std::string& e : extensions) {
     out += e;
@@ -65,8 +64,7 @@ Result<Checkpoint> Checkpoint::Parse(std::string_view text) {
 
   std::optional<std::string> root = Base64Decode(lines[2]);
   if (!root || root->size() != kHashSize) {
-    return Invalid("root hash '" + std::string(lines[2]) +
-                   "' is not canonical base64 of 32 bytes");
+    return Invalid("root hash '" + std::string(lines[2]) + "' is not canonical base64 of 32 bytes");
   }
   std::memcpy(cp.root.data(), root->data(), kHashSize);
 
@@ -79,15 +77,13 @@ Result<Checkpoint> Checkpoint::Parse(std::string_view text) {
   return cp;
 }
 
-Result<Checkpoint> OpenCheckpoint(std::string_view signed_note,
-                                  const Verifier& verifier) {
+Result<Checkpoint> OpenCheckpoint(std::string_view signed_note, const Verifier& verifier) {
   Result<std::string> text = OpenNote(signed_note, verifier);
   if (!text.ok()) return text.error();
   Result<Checkpoint> cp = Checkpoint::Parse(*text);
   if (!cp.ok()) return cp;
   if (cp->origin != verifier.name()) {
-    return Invalid("origin '" + cp->origin + "' does not match key name '" +
-                   verifier.name() + "'");
+    return Invalid("origin '" + cp->origin + "' does not match key name '" + verifier.name() + "'");
   }
   return cp;
 }

@@ -41,15 +41,13 @@ struct Checkpoint {
   static Result<Checkpoint> Parse(std::string_view text);
 
   bool operator==(const Checkpoint& o) const {
-    return origin == o.origin && size == o.size && root == o.root &&
-           extensions == o.extensions;
+    return origin == o.origin && size == o.size && root == o.root && extensions == o.extensions;
   }
 };
 
 // OpenNote + Checkpoint::Parse + origin == verifier.name() (kInvalidArgument
 // "origin ... does not match key name ..." otherwise).
-Result<Checkpoint> OpenCheckpoint(std::string_view signed_note,
-                                  const Verifier& verifier);
+Result<Checkpoint> OpenCheckpoint(std::string_view signed_note, const Verifier& verifier);
 
 }  // namespace budstikke::tlog
 

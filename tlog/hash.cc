@@ -32,8 +32,8 @@ EVP_MD_CTX* ThreadCtx() {
 
 // SHA-256(prefix || a || b). Aborts on OpenSSL failure, which only happens on
 // allocation failure for a fetched digest.
-Hash Digest(const uint8_t* prefix, size_t prefix_len, const void* a,
-            size_t a_len, const void* b, size_t b_len) {
+Hash Digest(const uint8_t* prefix, size_t prefix_len, const void* a, size_t a_len, const void* b,
+            size_t b_len) {
   EVP_MD_CTX* ctx = ThreadCtx();
   Hash out;
   unsigned int len = 0;
@@ -56,8 +56,7 @@ Hash LeafHash(std::string_view data) {
 
 Hash NodeHash(const Hash& left, const Hash& right) {
   static constexpr uint8_t kPrefix = 0x01;
-  return Digest(&kPrefix, 1, left.data(), left.size(), right.data(),
-                right.size());
+  return Digest(&kPrefix, 1, left.data(), left.size(), right.data(), right.size());
 }
 
 const Hash& EmptyHash() {

@@ -59,10 +59,9 @@ int32_t NextCodePoint(std::string_view s, size_t* i) {
 }
 
 bool IsUnicodeSpace(int32_t cp) {
-  return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || cp == 0x85 ||
-         cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
-         cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-         cp == 0x3000;
+  return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+         cp == 0x205F || cp == 0x3000;
 }
 
 // Valid UTF-8 with no control character other than '\n'.
@@ -72,15 +71,14 @@ Result<void> CheckNoteChars(std::string_view s) {
     int32_t cp = NextCodePoint(s, &i);
     if (cp < 0) return Invalid("note is not valid UTF-8 at byte " + std::to_string(at));
     if ((cp < 0x20 && cp != '\n') || cp == 0x7F) {
-      return Invalid("note holds control character " + std::to_string(cp) +
-                     " at byte " + std::to_string(at));
+      return Invalid("note holds control character " + std::to_string(cp) + " at byte " +
+                     std::to_string(at));
     }
   }
   return {};
 }
 
-uint32_t ComputeKeyId(std::string_view name,
-                      const std::array<uint8_t, 32>& public_key) {
+uint32_t ComputeKeyId(std::string_view name, const std::array<uint8_t, 32>& public_key) {
   std::string buf(name);
   buf += '\n';
   buf += static_cast<char>(kAlgEd25519);
@@ -90,8 +88,7 @@ uint32_t ComputeKeyId(std::string_view name,
   if (EVP_Digest(buf.data(), buf.size(), md, &len, EVP_sha256(), nullptr) != 1) {
     std::abort();
   }
-  return (uint32_t{md[0]} << 24) | (uint32_t{md[1]} << 16) |
-         (uint32_t{md[2]} << 8) | md[3];
+  return (uint32_t{md[0]} << 24) | (uint32_t{md[1]} << 16) | (uint32_t{md[2]} << 8) | md[3];
 }
 
 std::string KeyIdHex(uint32_t id) {
@@ -142,15 +139,12 @@ Signer::Signer(std::string name, EVP_PKEY* key, uint32_t key_id,
 
 Signer::~Signer() { EVP_PKEY_free(key_); }
 
-Result<std::unique_ptr<Signer>> Signer::FromPemFile(std::string name,
-                                                    const std::string& path) {
+Result<std::unique_ptr<Signer>> Signer::FromPemFile(std::string name, const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
-    return MakeError(err == ENOENT ? ErrorCode::kNotFound
-                                   : ErrorCode::kPermissionDenied,
-                     "cannot open signing key file " + path + ": " +
-                         std::strerror(err));
+    return MakeError(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kPermissionDenied,
+                     "cannot open signing key file " + path + ": " + std::strerror(err));
   }
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -164,7 +158,8 @@ Result<std::unique_ptr<Signer>> Signer::FromPemFile(std::string name,
     return MakeError(ErrorCode::kPermissionDenied,
                      "signing key file " + path + " has mode " + mode +
                          "; it must not be accessible by group or others "
-                         "(chmod 600 " + path + ")");
+                         "(chmod 600 " +
+                         path + ")");
   }
   std::string pem;
   char buf[4096];
@@ -176,19 +171,16 @@ Result<std::unique_ptr<Signer>> Signer::FromPemFile(std::string name,
   ::close(fd);
   OPENSSL_cleanse(buf, sizeof buf);
   Result<std::unique_ptr<Signer>> signer =
-      got < 0 ? Result<std::unique_ptr<Signer>>(
-                    Invalid("cannot read signing key file " + path))
+      got < 0 ? Result<std::unique_ptr<Signer>>(Invalid("cannot read signing key file " + path))
               : FromPem(std::move(name), pem);
   OPENSSL_cleanse(pem.data(), pem.size());
   if (!signer.ok()) {
-    return MakeError(signer.error().code,
-                     signer.error().message + " (in " + path + ")");
+    return MakeError(signer.error().code, signer.error().message + " (in " + path + ")");
   }
   return signer;
 }
 
-Result<std::unique_ptr<Signer>> Signer::FromPem(std::string name,
-                                                std::string_view pem) {
+Result<std::unique_ptr<Signer>> Signer::FromPem(std::string name, std::string_view pem) {
   Result<void> valid = ValidateKeyName(name);
   if (!valid.ok()) return valid.error();
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
@@ -204,17 +196,14 @@ Result<std::unique_ptr<Signer>> Signer::FromPem(std::string name,
   }
   std::array<uint8_t, 32> pub;
   size_t pub_len = pub.size();
-  if (EVP_PKEY_get_raw_public_key(key.get(), pub.data(), &pub_len) != 1 ||
-      pub_len != pub.size()) {
+  if (EVP_PKEY_get_raw_public_key(key.get(), pub.data(), &pub_len) != 1 || pub_len != pub.size()) {
     return MakeError(ErrorCode::kInternal, "cannot derive Ed25519 public key");
   }
   uint32_t id = ComputeKeyId(name, pub);
   return std::unique_ptr<Signer>(new Signer(std::move(name), key.release(), id, pub));
 }
 
-std::string Signer::VerifierKey() const {
-  return FormatVerifierKey(name_, key_id_, public_key_);
-}
+std::string Signer::VerifierKey() const { return FormatVerifierKey(name_, key_id_, public_key_); }
 
 Result<std::string> Signer::SignNote(std::string_view text) const {
   if (text.empty() || text.back() != '\n') {
@@ -226,10 +215,8 @@ Result<std::string> Signer::SignNote(std::string_view text) const {
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
   uint8_t sig[4 + kEd25519SignatureSize];
   size_t sig_len = kEd25519SignatureSize;
-  if (ctx == nullptr ||
-      EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_) != 1 ||
-      EVP_DigestSign(ctx.get(), sig + 4, &sig_len,
-                     reinterpret_cast<const uint8_t*>(text.data()),
+  if (ctx == nullptr || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_) != 1 ||
+      EVP_DigestSign(ctx.get(), sig + 4, &sig_len, reinterpret_cast<const uint8_t*>(text.data()),
                      text.size()) != 1 ||
       sig_len != kEd25519SignatureSize) {
     return MakeError(ErrorCode::kInternal, "Ed25519 signing failed");
@@ -262,8 +249,7 @@ Result<Verifier> Verifier::FromVerifierKey(std::string_view text) {
   std::string_view b64 = text.substr(p2 + 1);
   Result<void> valid = ValidateKeyName(name);
   if (!valid.ok()) return Invalid("verifier key: " + valid.error().message);
-  if (hex.size() != 8 ||
-      hex.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+  if (hex.size() != 8 || hex.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
     return Invalid("verifier key id must be 8 lowercase hex digits");
   }
   std::optional<std::string> raw = Base64Decode(b64);
@@ -278,33 +264,27 @@ Result<Verifier> Verifier::FromVerifierKey(std::string_view text) {
     return Invalid("verifier key id " + std::string(hex) +
                    " does not match the name and public key");
   }
-  EVP_PKEY* key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
-                                              v.public_key_.data(), 32);
+  EVP_PKEY* key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, v.public_key_.data(), 32);
   if (key == nullptr) return Invalid("verifier key is not a valid Ed25519 public key");
   v.key_.reset(key, PkeyFree());
   return v;
 }
 
-std::string Verifier::VerifierKey() const {
-  return FormatVerifierKey(name_, key_id_, public_key_);
-}
+std::string Verifier::VerifierKey() const { return FormatVerifierKey(name_, key_id_, public_key_); }
 
 bool Verifier::Verify(std::string_view message, std::string_view signature) const {
   if (signature.size() != kEd25519SignatureSize) return false;
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
   return ctx != nullptr &&
          EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) == 1 &&
-         EVP_DigestVerify(ctx.get(),
-                          reinterpret_cast<const uint8_t*>(signature.data()),
-                          signature.size(),
-                          reinterpret_cast<const uint8_t*>(message.data()),
+         EVP_DigestVerify(ctx.get(), reinterpret_cast<const uint8_t*>(signature.data()),
+                          signature.size(), reinterpret_cast<const uint8_t*>(message.data()),
                           message.size()) == 1;
 }
 
 // ----------------------------------------------------------------- Open
 
-Result<std::string> OpenNote(std::string_view note,
-                             const std::vector<Verifier>& verifiers) {
+Result<std::string> OpenNote(std::string_view note, const std::vector<Verifier>& verifiers) {
   Result<void> chars = CheckNoteChars(note);
   if (!chars.ok()) return chars.error();
   if (note.empty() || note.back() != '\n') {
@@ -325,8 +305,7 @@ Result<std::string> OpenNote(std::string_view note,
     std::string_view line = sigs.substr(0, eol);
     sigs.remove_prefix(eol + 1);
     if (++count > kMaxSignatures) {
-      return Invalid("signed note has more than " + std::to_string(kMaxSignatures) +
-                     " signatures");
+      return Invalid("signed note has more than " + std::to_string(kMaxSignatures) + " signatures");
     }
     if (line.substr(0, sizeof kEmDashSpace - 1) != kEmDashSpace) {
       return Invalid("signature line " + std::to_string(count) +
@@ -340,8 +319,7 @@ Result<std::string> OpenNote(std::string_view note,
     }
     std::string_view name = line.substr(0, space);
     if (!ValidateKeyName(name).ok()) {
-      return Invalid("signature line " + std::to_string(count) +
-                     " has an invalid key name");
+      return Invalid("signature line " + std::to_string(count) + " has an invalid key name");
     }
     std::optional<std::string> blob = Base64Decode(line.substr(space + 1));
     if (!blob || blob->size() <= 4) {
@@ -349,14 +327,12 @@ Result<std::string> OpenNote(std::string_view note,
                      " does not hold base64(key id || signature)");
     }
     const auto* b = reinterpret_cast<const uint8_t*>(blob->data());
-    uint32_t id = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) |
-                  (uint32_t{b[2]} << 8) | b[3];
+    uint32_t id = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
     for (const Verifier& v : verifiers) {
       if (v.name() != name || v.key_id() != id) continue;  // unknown: ignore
       if (!v.Verify(text, std::string_view(*blob).substr(4))) {
-        return MakeError(ErrorCode::kDataLoss,
-                         "signature by key " + std::string(name) + "+" +
-                             KeyIdHex(id) + " does not verify");
+        return MakeError(ErrorCode::kDataLoss, "signature by key " + std::string(name) + "+" +
+                                                   KeyIdHex(id) + " does not verify");
       }
       ++verified;
     }
@@ -366,8 +342,7 @@ Result<std::string> OpenNote(std::string_view note,
     for (const Verifier& v : verifiers) {
       known += (known.empty() ? "" : ", ") + v.name() + "+" + KeyIdHex(v.key_id());
     }
-    return MakeError(ErrorCode::kNotFound,
-                     "note has no signature by a known key (" + known + ")");
+    return MakeError(ErrorCode::kNotFound, "note has no signature by a known key (" + known + ")");
   }
   return std::string(text);
 }

@@ -49,10 +49,8 @@ class Signer {
   // Loads a PKCS#8 PEM Ed25519 private key (`openssl genpkey -algorithm
   // ed25519`). Refuses (kPermissionDenied) a file with any group or other
   // permission bit, naming the file and its mode. Encrypted keys are refused.
-  static Result<std::unique_ptr<Signer>> FromPemFile(std::string name,
-                                                     const std::string& path);
-  static Result<std::unique_ptr<Signer>> FromPem(std::string name,
-                                                 std::string_view pem);
+  static Result<std::unique_ptr<Signer>> FromPemFile(std::string name, const std::string& path);
+  static Result<std::unique_ptr<Signer>> FromPem(std::string name, std::string_view pem);
 
   ~Signer();
   Signer(const Signer&) = delete;
@@ -102,8 +100,7 @@ class Verifier {
 // iff the note is well-formed, at least one signature is by a key in
 // `verifiers` (same name AND key id) and every such signature verifies.
 // At most 100 signature lines are accepted.
-Result<std::string> OpenNote(std::string_view note,
-                             const std::vector<Verifier>& verifiers);
+Result<std::string> OpenNote(std::string_view note, const std::vector<Verifier>& verifiers);
 Result<std::string> OpenNote(std::string_view note, const Verifier& verifier);
 
 }  // namespace budstikke::tlog

@@ -48,20 +48,32 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
 
-  const T& value() const& { Check(ok()); return std::get<0>(v_); }
-  T& value() & { Check(ok()); return std::get<0>(v_); }
-  T&& value() && { Check(ok()); return std::get<0>(std::move(v_)); }
+  const T& value() const& {
+    Check(ok());
+    return std::get<0>(v_);
+  }
+  T& value() & {
+    Check(ok());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    Check(ok());
+    return std::get<0>(std::move(v_));
+  }
   const T& operator*() const& { return value(); }
   T& operator*() & { return value(); }
   const T* operator->() const { return &value(); }
   T* operator->() { return &value(); }
 
-  const Error& error() const { Check(!ok()); return std::get<1>(v_); }
+  const Error& error() const {
+    Check(!ok());
+    return std::get<1>(v_);
+  }
 
  private:
   static void Check(bool b) {

@@ -39,10 +39,9 @@ struct Plan {
     if (!read.ok()) return read.error();
     const std::vector<Hash>& hashes = read.value();
     if (hashes.size() != indexes.size()) {
-      return MakeError(ErrorCode::kInternal,
-                       "hash reader returned " + std::to_string(hashes.size()) +
-                           " hashes for " + std::to_string(indexes.size()) +
-                           " indexes");
+      return MakeError(ErrorCode::kInternal, "hash reader returned " +
+                                                 std::to_string(hashes.size()) + " hashes for " +
+                                                 std::to_string(indexes.size()) + " indexes");
     }
     out.reserve(group_sizes.size());
     size_t pos = 0;
@@ -90,8 +89,7 @@ std::string Str(uint64_t v) { return std::to_string(v); }
 
 }  // namespace
 
-Result<std::vector<StoredHash>> StoredHashesForAppend(uint64_t n,
-                                                      const Hash& leaf_hash,
+Result<std::vector<StoredHash>> StoredHashesForAppend(uint64_t n, const Hash& leaf_hash,
                                                       const HashReader& reader) {
   if (n == UINT64_MAX) {
     return MakeError(ErrorCode::kInvalidArgument, "tree is full");
@@ -109,8 +107,7 @@ Result<std::vector<StoredHash>> StoredHashesForAppend(uint64_t n,
   Result<std::vector<Hash>> read = reader.ReadHashes(siblings);
   if (!read.ok()) return read.error();
   if (read->size() != siblings.size()) {
-    return MakeError(ErrorCode::kInternal,
-                     "hash reader returned a wrong number of hashes");
+    return MakeError(ErrorCode::kInternal, "hash reader returned a wrong number of hashes");
   }
   Hash h = leaf_hash;
   for (size_t i = 0; i < siblings.size(); ++i) {
@@ -130,25 +127,21 @@ Result<Hash> TreeHash(uint64_t n, const HashReader& reader) {
   return folded->front();
 }
 
-Result<std::vector<Hash>> ProveInclusion(uint64_t leaf_index,
-                                         uint64_t tree_size,
+Result<std::vector<Hash>> ProveInclusion(uint64_t leaf_index, uint64_t tree_size,
                                          const HashReader& reader) {
   if (leaf_index >= tree_size) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "leaf index " + Str(leaf_index) +
-                         " is not below tree size " + Str(tree_size));
+                     "leaf index " + Str(leaf_index) + " is not below tree size " + Str(tree_size));
   }
   Plan plan;
   PlanInclusion(0, tree_size, leaf_index, &plan);
   return plan.Execute(reader);
 }
 
-Result<std::vector<Hash>> ProveConsistency(uint64_t m, uint64_t n,
-                                           const HashReader& reader) {
+Result<std::vector<Hash>> ProveConsistency(uint64_t m, uint64_t n, const HashReader& reader) {
   if (m > n) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "consistency proof from size " + Str(m) +
-                         " to smaller size " + Str(n));
+                     "consistency proof from size " + Str(m) + " to smaller size " + Str(n));
   }
   if (m == 0 || m == n) return std::vector<Hash>{};
   Plan plan;
@@ -156,14 +149,12 @@ Result<std::vector<Hash>> ProveConsistency(uint64_t m, uint64_t n,
   return plan.Execute(reader);
 }
 
-Result<Hash> RootFromInclusionProof(uint64_t leaf_index, uint64_t tree_size,
-                                    const Hash& leaf_hash,
+Result<Hash> RootFromInclusionProof(uint64_t leaf_index, uint64_t tree_size, const Hash& leaf_hash,
                                     const std::vector<Hash>& path) {
   // 1. leaf_index must be below tree_size.
   if (leaf_index >= tree_size) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "leaf index " + Str(leaf_index) +
-                         " is not below tree size " + Str(tree_size));
+                     "leaf index " + Str(leaf_index) + " is not below tree size " + Str(tree_size));
   }
   // 2-3.
   uint64_t fn = leaf_index;
@@ -173,9 +164,8 @@ Result<Hash> RootFromInclusionProof(uint64_t leaf_index, uint64_t tree_size,
   for (const Hash& p : path) {
     if (sn == 0) {  // a.
       return MakeError(ErrorCode::kInvalidArgument,
-                       "inclusion path of " + Str(path.size()) +
-                           " hashes is too long for leaf " + Str(leaf_index) +
-                           " in tree size " + Str(tree_size));
+                       "inclusion path of " + Str(path.size()) + " hashes is too long for leaf " +
+                           Str(leaf_index) + " in tree size " + Str(tree_size));
     }
     if ((fn & 1) == 1 || fn == sn) {  // b.
       r = NodeHash(p, r);
@@ -194,57 +184,48 @@ Result<Hash> RootFromInclusionProof(uint64_t leaf_index, uint64_t tree_size,
   // 5. (first half)
   if (sn != 0) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "inclusion path of " + Str(path.size()) +
-                         " hashes is too short for leaf " + Str(leaf_index) +
-                         " in tree size " + Str(tree_size));
+                     "inclusion path of " + Str(path.size()) + " hashes is too short for leaf " +
+                         Str(leaf_index) + " in tree size " + Str(tree_size));
   }
   return r;
 }
 
-Result<void> VerifyInclusion(uint64_t leaf_index, uint64_t tree_size,
-                             const Hash& leaf_hash,
+Result<void> VerifyInclusion(uint64_t leaf_index, uint64_t tree_size, const Hash& leaf_hash,
                              const std::vector<Hash>& path, const Hash& root) {
-  Result<Hash> computed =
-      RootFromInclusionProof(leaf_index, tree_size, leaf_hash, path);
+  Result<Hash> computed = RootFromInclusionProof(leaf_index, tree_size, leaf_hash, path);
   if (!computed.ok()) return computed.error();
   // 5. (second half)
   if (*computed != root) {
-    return MakeError(ErrorCode::kDataLoss,
-                     "inclusion proof for leaf " + Str(leaf_index) +
-                         " in tree size " + Str(tree_size) +
-                         " does not match the root hash");
+    return MakeError(ErrorCode::kDataLoss, "inclusion proof for leaf " + Str(leaf_index) +
+                                               " in tree size " + Str(tree_size) +
+                                               " does not match the root hash");
   }
   return {};
 }
 
-Result<void> VerifyConsistency(uint64_t m, uint64_t n, const Hash& root_m,
-                               const Hash& root_n,
+Result<void> VerifyConsistency(uint64_t m, uint64_t n, const Hash& root_m, const Hash& root_n,
                                const std::vector<Hash>& path) {
   if (m > n) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "consistency proof from size " + Str(m) +
-                         " to smaller size " + Str(n));
+                     "consistency proof from size " + Str(m) + " to smaller size " + Str(n));
   }
   if (m == n || m == 0) {
     if (!path.empty()) {
       return MakeError(ErrorCode::kInvalidArgument,
-                       "consistency path from size " + Str(m) + " to " +
-                           Str(n) + " must be empty");
+                       "consistency path from size " + Str(m) + " to " + Str(n) + " must be empty");
     }
     const Hash& expected = m == 0 ? EmptyHash() : root_n;
     if (root_m != expected) {
       return MakeError(ErrorCode::kDataLoss,
                        m == 0 ? "root of size 0 is not the empty tree hash"
-                              : "roots of equal tree size " + Str(n) +
-                                    " differ");
+                              : "roots of equal tree size " + Str(n) + " differ");
     }
     return {};
   }
   // 1.
   if (path.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "empty consistency path from size " + Str(m) + " to " +
-                         Str(n));
+                     "empty consistency path from size " + Str(m) + " to " + Str(n));
   }
   // 2. Prepend root_m if m is a power of two (without copying the path).
   const bool prepend = (m & (m - 1)) == 0;
@@ -267,10 +248,9 @@ Result<void> VerifyConsistency(uint64_t m, uint64_t n, const Hash& root_m,
   for (size_t i = 1; i < count; ++i) {
     const Hash& c = at(i);
     if (sn == 0) {  // a.
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "consistency path of " + Str(path.size()) +
-                           " hashes is too long from size " + Str(m) + " to " +
-                           Str(n));
+      return MakeError(ErrorCode::kInvalidArgument, "consistency path of " + Str(path.size()) +
+                                                        " hashes is too long from size " + Str(m) +
+                                                        " to " + Str(n));
     }
     if ((fn & 1) == 1 || fn == sn) {  // b.
       fr = NodeHash(c, fr);
@@ -289,32 +269,26 @@ Result<void> VerifyConsistency(uint64_t m, uint64_t n, const Hash& root_m,
   }
   // 7.
   if (sn != 0) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "consistency path of " + Str(path.size()) +
-                         " hashes is too short from size " + Str(m) + " to " +
-                         Str(n));
+    return MakeError(ErrorCode::kInvalidArgument, "consistency path of " + Str(path.size()) +
+                                                      " hashes is too short from size " + Str(m) +
+                                                      " to " + Str(n));
   }
   if (fr != root_m) {
     return MakeError(ErrorCode::kDataLoss,
-                     "consistency proof does not match the root of size " +
-                         Str(m));
+                     "consistency proof does not match the root of size " + Str(m));
   }
   if (sr != root_n) {
     return MakeError(ErrorCode::kDataLoss,
-                     "consistency proof does not match the root of size " +
-                         Str(n));
+                     "consistency proof does not match the root of size " + Str(n));
   }
   return {};
 }
 
-uint64_t MemoryTree::Append(std::string_view data) {
-  return AppendLeafHash(LeafHash(data));
-}
+uint64_t MemoryTree::Append(std::string_view data) { return AppendLeafHash(LeafHash(data)); }
 
 uint64_t MemoryTree::AppendLeafHash(const Hash& leaf_hash) {
   // Reads only hashes this tree holds, so it cannot fail.
-  Result<std::vector<StoredHash>> entries =
-      StoredHashesForAppend(size_, leaf_hash, *this);
+  Result<std::vector<StoredHash>> entries = StoredHashesForAppend(size_, leaf_hash, *this);
   if (!entries.ok()) std::abort();
   for (const StoredHash& e : *entries) {
     if (levels_.size() <= static_cast<size_t>(e.at.level)) {
@@ -331,16 +305,14 @@ Hash MemoryTree::Root() const {
   return *root;
 }
 
-Result<std::vector<Hash>> MemoryTree::ReadHashes(
-    const std::vector<HashIndex>& indexes) const {
+Result<std::vector<Hash>> MemoryTree::ReadHashes(const std::vector<HashIndex>& indexes) const {
   std::vector<Hash> out;
   out.reserve(indexes.size());
   for (const HashIndex& i : indexes) {
     if (i.level < 0 || static_cast<size_t>(i.level) >= levels_.size() ||
         i.index >= levels_[i.level].size()) {
-      return MakeError(ErrorCode::kNotFound,
-                       "no stored hash at level " + std::to_string(i.level) +
-                           " index " + Str(i.index));
+      return MakeError(ErrorCode::kNotFound, "no stored hash at level " + std::to_string(i.level) +
+                                                 " index " + Str(i.index));
     }
     out.push_back(levels_[i.level][i.index]);
   }

@@ -37,9 +37,7 @@ namespace budstikke::tlog {
 struct HashIndex {
   int level = 0;
   uint64_t index = 0;
-  bool operator==(const HashIndex& o) const {
-    return level == o.level && index == o.index;
-  }
+  bool operator==(const HashIndex& o) const { return level == o.level && index == o.index; }
   bool operator!=(const HashIndex& o) const { return !(*this == o); }
 };
 
@@ -55,16 +53,14 @@ struct StoredHash {
 class HashReader {
  public:
   virtual ~HashReader() = default;
-  virtual Result<std::vector<Hash>> ReadHashes(
-      const std::vector<HashIndex>& indexes) const = 0;
+  virtual Result<std::vector<Hash>> ReadHashes(const std::vector<HashIndex>& indexes) const = 0;
 };
 
 // Given a tree of n leaves whose stored hashes `reader` serves, returns the
 // entries to store when appending leaf n with `leaf_hash`: the leaf hash at
 // (0, n) followed by each parent the append completes, lowest level first.
 // Reads the left siblings (one batch, trailing-ones-of-n many).
-Result<std::vector<StoredHash>> StoredHashesForAppend(uint64_t n,
-                                                      const Hash& leaf_hash,
+Result<std::vector<StoredHash>> StoredHashesForAppend(uint64_t n, const Hash& leaf_hash,
                                                       const HashReader& reader);
 
 // Root hash of the first n leaves (EmptyHash() for n == 0).
@@ -72,35 +68,30 @@ Result<Hash> TreeHash(uint64_t n, const HashReader& reader);
 
 // Audit path for leaf `leaf_index` in the tree of the first `tree_size`
 // leaves (RFC 9162 §2.1.3.1). kInvalidArgument unless leaf_index < tree_size.
-Result<std::vector<Hash>> ProveInclusion(uint64_t leaf_index,
-                                         uint64_t tree_size,
+Result<std::vector<Hash>> ProveInclusion(uint64_t leaf_index, uint64_t tree_size,
                                          const HashReader& reader);
 
 // Consistency proof from the tree of size m to the tree of size n (RFC 9162
 // §2.1.4.1). kInvalidArgument unless m <= n. For m == 0 or m == n the proof
 // is empty (RFC 9162 defines proofs only for 0 < m < n; see
 // VerifyConsistency for how these trivial cases are checked).
-Result<std::vector<Hash>> ProveConsistency(uint64_t m, uint64_t n,
-                                           const HashReader& reader);
+Result<std::vector<Hash>> ProveConsistency(uint64_t m, uint64_t n, const HashReader& reader);
 
 // RFC 9162 §2.1.3.2. OK iff `path` proves that `leaf_hash` is the leaf at
 // `leaf_index` of the tree of size `tree_size` with root `root`.
-Result<void> VerifyInclusion(uint64_t leaf_index, uint64_t tree_size,
-                             const Hash& leaf_hash,
+Result<void> VerifyInclusion(uint64_t leaf_index, uint64_t tree_size, const Hash& leaf_hash,
                              const std::vector<Hash>& path, const Hash& root);
 
 // RFC 9162 §2.1.4.2. OK iff `path` proves that the tree of size m with root
 // `root_m` is a prefix of the tree of size n with root `root_n`.
 // Trivial cases, outside the RFC algorithm: m == n needs an empty path and
 // root_m == root_n; m == 0 needs an empty path and root_m == EmptyHash().
-Result<void> VerifyConsistency(uint64_t m, uint64_t n, const Hash& root_m,
-                               const Hash& root_n,
+Result<void> VerifyConsistency(uint64_t m, uint64_t n, const Hash& root_m, const Hash& root_n,
                                const std::vector<Hash>& path);
 
 // RFC 9162 §2.1.3.2 steps 1-5 without the final comparison: the root that
 // `path` implies (used by VerifyInclusion; useful to report mismatches).
-Result<Hash> RootFromInclusionProof(uint64_t leaf_index, uint64_t tree_size,
-                                    const Hash& leaf_hash,
+Result<Hash> RootFromInclusionProof(uint64_t leaf_index, uint64_t tree_size, const Hash& leaf_hash,
                                     const std::vector<Hash>& path);
 
 // An in-memory log: stored hashes in vectors. For tests, benchmarks and
@@ -117,8 +108,7 @@ class MemoryTree : public HashReader {
   // Root of the whole tree (EmptyHash() when empty).
   Hash Root() const;
 
-  Result<std::vector<Hash>> ReadHashes(
-      const std::vector<HashIndex>& indexes) const override;
+  Result<std::vector<Hash>> ReadHashes(const std::vector<HashIndex>& indexes) const override;
 
  private:
   std::vector<std::vector<Hash>> levels_;  // levels_[L][k] = hash (L, k)

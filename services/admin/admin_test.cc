@@ -37,7 +37,7 @@ class AdminTest : public ::testing::Test {
       {"id":"bup-oslo","name":"BUP Oslo","type":"bup","municipality":"0301"},
       {"id":"ppt-oslo","name":"PPT Oslo","type":"ppt","municipality":"0301"}]})")
                     .ok());
-    AdminDeps deps{store_.get(), keyring_.get(), directory_.get(), &audit_, &clock_,
+    AdminDeps deps{store_.get(),      keyring_.get(),   directory_.get(),       &audit_, &clock_,
                    "budstikke-drift", "budstikke.test", {"admin", "directory"}, "0.1.0"};
     admin_ = *Admin::Create(deps);
     ASSERT_TRUE(keyring_->EnsureAgencyKey("bup-oslo").ok());
@@ -77,9 +77,8 @@ TEST_F(AdminTest, RotateThenShredOldVersion) {
   EXPECT_THAT(
       admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 1, "bup-oslo/1"),
       StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("key.shred.already_shredded")));
-  EXPECT_THAT(
-      admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 9, "bup-oslo/9"),
-      StatusIs(absl::StatusCode::kNotFound, HasSubstr("no key version 9")));
+  EXPECT_THAT(admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 9, "bup-oslo/9"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no key version 9")));
 
   // Refusals by a rule are audited as DENIED with the rule; bad input is not.
   std::vector<v1::AuditEvent> events = audit_.events();

@@ -89,9 +89,9 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(storage::Store* store
     // log2(size) top-level stored hashes, mostly from the cached levels.
     const uint64_t size = log->tree_->size();
     if (cp.tree_size() > size) {
-      return absl::DataLossError(absl::StrCat(
-          "stored audit checkpoint covers ", cp.tree_size(), " events but the stored log holds ",
-          size, " (log truncated or rolled back)"));
+      return absl::DataLossError(absl::StrCat("stored audit checkpoint covers ", cp.tree_size(),
+                                              " events but the stored log holds ", size,
+                                              " (log truncated or rolled back)"));
     }
     auto root = log->tree_->Root(cp.tree_size());
     if (!root.ok()) {
@@ -99,9 +99,9 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(storage::Store* store
                                               cp.tree_size(), ": ", root.status().message()));
     }
     if (HashBytes(*root) != cp.root_hash()) {
-      return absl::DataLossError(absl::StrCat(
-          "stored audit tree does not match its stored checkpoint: the root at size ",
-          cp.tree_size(), " differs (a stored hash was altered)"));
+      return absl::DataLossError(
+          absl::StrCat("stored audit tree does not match its stored checkpoint: the root at size ",
+                       cp.tree_size(), " differs (a stored hash was altered)"));
     }
     absl::MutexLock lock(&log->cp_mu_);
     log->checkpoint_ = std::move(cp);

@@ -122,9 +122,8 @@ class AuditLog {
   // Events matching `filter` with index < `bound`, from the page token on.
   // With `proof_size` > 0, records carry leaf data and inclusion proofs
   // against that tree size. page_size in [1, 1000] (0 = 50).
-  absl::StatusOr<AuditPage> Query(const AuditFilter& filter, uint64_t bound,
-                                  uint64_t proof_size, int page_size,
-                                  const std::string& page_token) const;
+  absl::StatusOr<AuditPage> Query(const AuditFilter& filter, uint64_t bound, uint64_t proof_size,
+                                  int page_size, const std::string& page_token) const;
 
   storage::MerkleLog& tree() { return *tree_; }
 
@@ -148,7 +147,7 @@ class AuditLog {
   // Drain cursor (drain thread only).
   std::string cursor_;
   std::string previous_rescan_cursor_;  // high_water_ at the previous rescan
-  std::string high_water_;             // past the highest key drained
+  std::string high_water_;              // past the highest key drained
   absl::Time last_rescan_ = absl::InfinitePast();
   absl::Time last_full_rescan_ = absl::InfinitePast();
 

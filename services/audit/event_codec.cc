@@ -91,8 +91,8 @@ absl::StatusOr<v1::AuditEvent> DecodeLeaf(absl::string_view leaf) {
   v1::Actor* a = e.mutable_actor();
   if (!str(*actor, "agency", a->mutable_agency()) || !str(*actor, "user", a->mutable_user()) ||
       !str(*actor, "role", &role) || !str(*actor, "service", a->mutable_service()) ||
-      !str(j, "action", e.mutable_action()) ||
-      !str(*resource, "kind", &kind) || !str(*resource, "id", e.mutable_resource()->mutable_id()) ||
+      !str(j, "action", e.mutable_action()) || !str(*resource, "kind", &kind) ||
+      !str(*resource, "id", e.mutable_resource()->mutable_id()) ||
       !str(j, "subject", e.mutable_subject()) || !str(j, "outcome", &outcome) ||
       !str(j, "rule", e.mutable_rule()) || !str(j, "legal_basis", &basis) ||
       !str(j, "consent_id", e.mutable_consent_id()) ||
@@ -103,8 +103,7 @@ absl::StatusOr<v1::AuditEvent> DecodeLeaf(absl::string_view leaf) {
   v1::ResourceKind k;
   v1::AuditOutcome o;
   v1::LegalBasis b;
-  if (!v1::Role_Parse("ROLE_" + role, &r) ||
-      !v1::ResourceKind_Parse("RESOURCE_KIND_" + kind, &k) ||
+  if (!v1::Role_Parse("ROLE_" + role, &r) || !v1::ResourceKind_Parse("RESOURCE_KIND_" + kind, &k) ||
       !v1::AuditOutcome_Parse("AUDIT_OUTCOME_" + outcome, &o) ||
       !v1::LegalBasis_Parse("LEGAL_BASIS_" + basis, &b)) {
     return Bad("unknown enum value");

@@ -29,8 +29,8 @@ TEST(ToGrpcStatusTest, CarriesDetailsAsGoogleRpcStatus) {
   finding.set_severity(v1::SEVERITY_REFUSE);
   finding.set_start(4);
   finding.set_end(15);
-  absl::Status s = PolicyRefusal({{"consultation.pii.refused", "remove the national id"}},
-                                 {finding});
+  absl::Status s =
+      PolicyRefusal({{"consultation.pii.refused", "remove the national id"}}, {finding});
   grpc::Status g = ToGrpcStatus(s);
   EXPECT_EQ(g.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(g.error_message(), std::string(s.message()));

@@ -29,8 +29,7 @@ constexpr std::array<std::pair<absl::string_view, Role>, 7> kRoles = {{
 }};
 
 bool IsIdChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-         c == '.';
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
 }
 
 bool IsValidId(absl::string_view s) {
@@ -74,8 +73,7 @@ bool IsProfessionalRole(Role role) {
   }
 }
 
-absl::StatusOr<Identity> ParseSpiffeId(absl::string_view uri,
-                                       absl::string_view trust_domain) {
+absl::StatusOr<Identity> ParseSpiffeId(absl::string_view uri, absl::string_view trust_domain) {
   constexpr absl::string_view kScheme = "spiffe://";
   if (!absl::StartsWith(uri, kScheme)) {
     return Unauthenticated("URI SAN is not a spiffe:// ID");
@@ -87,9 +85,8 @@ absl::StatusOr<Identity> ParseSpiffeId(absl::string_view uri,
   }
   absl::string_view td = rest.substr(0, slash);
   if (td != trust_domain) {
-    return Unauthenticated(absl::StrCat("SPIFFE trust domain '", td,
-                                        "' is not this server's trust domain '",
-                                        trust_domain, "'"));
+    return Unauthenticated(absl::StrCat(
+        "SPIFFE trust domain '", td, "' is not this server's trust domain '", trust_domain, "'"));
   }
   std::vector<absl::string_view> parts = absl::StrSplit(rest.substr(slash + 1), '/');
   Identity id;
@@ -99,8 +96,7 @@ absl::StatusOr<Identity> ParseSpiffeId(absl::string_view uri,
     id.service = std::string(parts[1]);
     return id;
   }
-  if (parts.size() != 6 || parts[0] != "agency" || parts[2] != "role" ||
-      parts[4] != "user") {
+  if (parts.size() != 6 || parts[0] != "agency" || parts[2] != "role" || parts[4] != "user") {
     return Unauthenticated(
         "SPIFFE path must be /agency/<agency>/role/<role>/user/<user> or "
         "/service/<name>");

@@ -52,8 +52,7 @@ absl::string_view RoleName(Role role);
 // True for the roles that handle children's cases (all but auditor and admin).
 bool IsProfessionalRole(Role role);
 
-absl::StatusOr<Identity> ParseSpiffeId(absl::string_view uri,
-                                       absl::string_view trust_domain);
+absl::StatusOr<Identity> ParseSpiffeId(absl::string_view uri, absl::string_view trust_domain);
 
 // Parses the PEM leaf certificate, counts its URI SANs (exactly one required)
 // and parses that SPIFFE ID.

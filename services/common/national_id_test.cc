@@ -47,8 +47,7 @@ std::string Complete(const std::string& nine, int k1_remainder) {
 }
 
 // Searches individual numbers from `first` for a completable prefix.
-std::string Build(const std::string& ddmmyy, int first, int last,
-                  int k1_remainder = 0) {
+std::string Build(const std::string& ddmmyy, int first, int last, int k1_remainder = 0) {
   for (int ind = first; ind <= last; ++ind) {
     std::string nine = ddmmyy;
     nine += static_cast<char>('0' + ind / 100);
@@ -84,44 +83,41 @@ TEST_P(ValidIdTest, ParsesKindAndBirthDate) {
   EXPECT_EQ(parsed->birth_day(), c.day);
   EXPECT_EQ(parsed->digits(), id);
   EXPECT_TRUE(IsValidNationalIdDigits(id.data()));
-  EXPECT_EQ(IsValidNationalIdDigits(id.data(), /*allow_synthetic=*/false),
-            !c.synthetic);
+  EXPECT_EQ(IsValidNationalIdDigits(id.data(), /*allow_synthetic=*/false), !c.synthetic);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Variants, ValidIdTest,
     ::testing::Values(
         // Plain synthetic fødselsnummer: month + 80.
-        ValidCase{"synthetic", "158415", 500, 999,
-                  NationalIdKind::kFodselsnummer, true, 2015, 4, 15},
+        ValidCase{"synthetic", "158415", 500, 999, NationalIdKind::kFodselsnummer, true, 2015, 4,
+                  15},
         // Synthetic D-number: day + 40 and month + 80.
-        ValidCase{"synthetic D", "559212", 500, 999, NationalIdKind::kDNumber,
-                  true, 2012, 12, 15},
-        ValidCase{"synthetic D day 71", "718101", 500, 999,
-                  NationalIdKind::kDNumber, true, 2001, 1, 31},
+        ValidCase{"synthetic D", "559212", 500, 999, NationalIdKind::kDNumber, true, 2012, 12, 15},
+        ValidCase{"synthetic D day 71", "718101", 500, 999, NationalIdKind::kDNumber, true, 2001, 1,
+                  31},
         // H-number (month + 40), dated 2039.
-        ValidCase{"H-number", "104339", 500, 999, NationalIdKind::kHNumber,
-                  false, 2039, 3, 10},
+        ValidCase{"H-number", "104339", 500, 999, NationalIdKind::kHNumber, false, 2039, 3, 10},
         // Plain fødselsnummer shape, dated 2038.
-        ValidCase{"fodselsnummer 2038", "010638", 500, 999,
-                  NationalIdKind::kFodselsnummer, false, 2038, 6, 1},
+        ValidCase{"fodselsnummer 2038", "010638", 500, 999, NationalIdKind::kFodselsnummer, false,
+                  2038, 6, 1},
         // Century rules (synthetic).
-        ValidCase{"000-499 -> 1900s", "018205", 0, 499,
-                  NationalIdKind::kFodselsnummer, true, 1905, 2, 1},
-        ValidCase{"000-499 year 99 -> 1999", "288299", 0, 499,
-                  NationalIdKind::kFodselsnummer, true, 1999, 2, 28},
-        ValidCase{"500-749 year 54-99 -> 1800s", "108154", 500, 749,
-                  NationalIdKind::kFodselsnummer, true, 1854, 1, 10},
-        ValidCase{"500-749 year 99 -> 1899", "109299", 500, 749,
-                  NationalIdKind::kFodselsnummer, true, 1899, 12, 10},
-        ValidCase{"500-999 year 00 -> 2000", "298200", 500, 999,
-                  NationalIdKind::kFodselsnummer, true, 2000, 2, 29},
-        ValidCase{"750-999 year 39 -> 2039", "018139", 750, 999,
-                  NationalIdKind::kFodselsnummer, true, 2039, 1, 1},
-        ValidCase{"900-999 year 40 -> 1940", "018140", 900, 999,
-                  NationalIdKind::kFodselsnummer, true, 1940, 1, 1},
-        ValidCase{"900-999 year 99 -> 1999", "019199", 900, 999,
-                  NationalIdKind::kFodselsnummer, true, 1999, 11, 1}),
+        ValidCase{"000-499 -> 1900s", "018205", 0, 499, NationalIdKind::kFodselsnummer, true, 1905,
+                  2, 1},
+        ValidCase{"000-499 year 99 -> 1999", "288299", 0, 499, NationalIdKind::kFodselsnummer, true,
+                  1999, 2, 28},
+        ValidCase{"500-749 year 54-99 -> 1800s", "108154", 500, 749, NationalIdKind::kFodselsnummer,
+                  true, 1854, 1, 10},
+        ValidCase{"500-749 year 99 -> 1899", "109299", 500, 749, NationalIdKind::kFodselsnummer,
+                  true, 1899, 12, 10},
+        ValidCase{"500-999 year 00 -> 2000", "298200", 500, 999, NationalIdKind::kFodselsnummer,
+                  true, 2000, 2, 29},
+        ValidCase{"750-999 year 39 -> 2039", "018139", 750, 999, NationalIdKind::kFodselsnummer,
+                  true, 2039, 1, 1},
+        ValidCase{"900-999 year 40 -> 1940", "018140", 900, 999, NationalIdKind::kFodselsnummer,
+                  true, 1940, 1, 1},
+        ValidCase{"900-999 year 99 -> 1999", "019199", 900, 999, NationalIdKind::kFodselsnummer,
+                  true, 1999, 11, 1}),
     [](const ::testing::TestParamInfo<ValidCase>& info) {
       std::string n;
       for (const char* p = info.param.name; *p; ++p) {
@@ -132,16 +128,14 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(NationalIdTest, CenturyGapsAreRejected) {
   // 750-899 with YY 40-99 and 500-749 with YY 40-53 encode no century.
-  for (const auto& [ddmmyy, lo, hi] :
-       {std::tuple<std::string, int, int>{"018150", 750, 899},
-        {"018199", 750, 899},
-        {"018140", 500, 749},
-        {"018153", 500, 749}}) {
+  for (const auto& [ddmmyy, lo, hi] : {std::tuple<std::string, int, int>{"018150", 750, 899},
+                                       {"018199", 750, 899},
+                                       {"018140", 500, 749},
+                                       {"018153", 500, 749}}) {
     const std::string id = Build(ddmmyy, lo, hi);
     ASSERT_EQ(id.size(), 11u);
-    EXPECT_THAT(NationalId::Parse(id),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         HasSubstr("individual number does not match")))
+    EXPECT_THAT(NationalId::Parse(id), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                HasSubstr("individual number does not match")))
         << ddmmyy;
     EXPECT_FALSE(IsValidNationalIdDigits(id.data()));
   }
@@ -161,9 +155,8 @@ TEST(NationalIdTest, Rule2032AcceptsK1RemaindersOneToThree) {
   for (int r = 4; r <= 10; ++r) {
     const std::string id = Build("158415", 500, 999, r);
     ASSERT_EQ(id.size(), 11u) << r;
-    EXPECT_THAT(NationalId::Parse(id),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         HasSubstr("invalid first check digit")))
+    EXPECT_THAT(NationalId::Parse(id), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                HasSubstr("invalid first check digit")))
         << "remainder " << r;
     EXPECT_FALSE(IsValidNationalIdDigits(id.data()));
   }
@@ -175,9 +168,8 @@ TEST(NationalIdTest, BadSecondCheckDigit) {
   for (int delta = 1; delta <= 9; ++delta) {
     std::string bad = id;
     bad[10] = static_cast<char>('0' + (id[10] - '0' + delta) % 10);
-    EXPECT_THAT(NationalId::Parse(bad),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         HasSubstr("invalid second check digit")));
+    EXPECT_THAT(NationalId::Parse(bad), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                 HasSubstr("invalid second check digit")));
     EXPECT_FALSE(IsValidNationalIdDigits(bad.data()));
   }
 }
@@ -187,8 +179,7 @@ TEST(NationalIdTest, SwappedDigitsFailAChecksum) {
   std::swap(id[6], id[7]);
   if (id[6] == id[7]) GTEST_SKIP();
   EXPECT_THAT(NationalId::Parse(id),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("check digit")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("check digit")));
 }
 
 TEST(NationalIdTest, InvalidDates) {
@@ -196,24 +187,17 @@ TEST(NationalIdTest, InvalidDates) {
     const char* what;
     std::string ddmmyy;
   };
-  for (const Case& c : {Case{"31 April", "318418"},
-                        Case{"29 Feb non-leap", "298219"},
-                        Case{"29 Feb 2100-less 1900", "298200"},
-                        Case{"month 13", "019318"},
-                        Case{"month 0 (synthetic 80)", "018018"},
-                        Case{"day 0", "008118"},
-                        Case{"day 32", "328118"},
-                        Case{"D-number day 72", "728118"},
-                        Case{"D + H", "414418"},
-                        Case{"H month 53", "015339"}}) {
+  for (const Case& c :
+       {Case{"31 April", "318418"}, Case{"29 Feb non-leap", "298219"},
+        Case{"29 Feb 2100-less 1900", "298200"}, Case{"month 13", "019318"},
+        Case{"month 0 (synthetic 80)", "018018"}, Case{"day 0", "008118"}, Case{"day 32", "328118"},
+        Case{"D-number day 72", "728118"}, Case{"D + H", "414418"}, Case{"H month 53", "015339"}}) {
     // 29.02.00 with 000-499 is 1900 (not a leap year).
     const bool nineteen = std::string(c.what).find("1900") != std::string::npos;
-    const std::string id =
-        nineteen ? Build(c.ddmmyy, 0, 499) : Build(c.ddmmyy, 500, 999);
+    const std::string id = nineteen ? Build(c.ddmmyy, 0, 499) : Build(c.ddmmyy, 500, 999);
     ASSERT_EQ(id.size(), 11u) << c.what;
     EXPECT_THAT(NationalId::Parse(id),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         HasSubstr("invalid birth date")))
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("invalid birth date")))
         << c.what;
     EXPECT_FALSE(IsValidNationalIdDigits(id.data())) << c.what;
   }
@@ -229,22 +213,17 @@ TEST(NationalIdTest, LeapDayInLeapYearIsValid) {
 TEST(NationalIdTest, WrongLengthAndCharacters) {
   const std::string id = MakeSyntheticNationalId(2018, 3, 5, 512);
   EXPECT_THAT(NationalId::Parse(id.substr(0, 10)),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("must have 11 digits")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must have 11 digits")));
   EXPECT_THAT(NationalId::Parse(id + "0"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("must have 11 digits")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must have 11 digits")));
   EXPECT_THAT(NationalId::Parse(""),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("must have 11 digits")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must have 11 digits")));
   std::string letters = id;
   letters[4] = 'a';
   EXPECT_THAT(NationalId::Parse(letters),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("only digits")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("only digits")));
   EXPECT_THAT(NationalId::Parse(id.substr(0, 6) + "-" + id.substr(6)),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("only digits")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("only digits")));
   EXPECT_FALSE(IsValidNationalIdDigits(letters.data()));
 }
 
@@ -255,15 +234,13 @@ TEST(NationalIdTest, ErrorsNeverEchoTheNumber) {
   for (const std::string& input : {bad, id.substr(0, 10), id + "x"}) {
     auto parsed = NationalId::Parse(input);
     ASSERT_THAT(parsed, Not(IsOk()));
-    EXPECT_THAT(std::string(parsed.status().message()),
-                Not(HasSubstr(id.substr(0, 6))));
+    EXPECT_THAT(std::string(parsed.status().message()), Not(HasSubstr(id.substr(0, 6))));
   }
 }
 
 TEST(NationalIdTest, SpacesAreIgnored) {
   const std::string id = MakeSyntheticNationalId(2018, 3, 5, 512);
-  auto parsed = NationalId::Parse(" " + id.substr(0, 6) + " " + id.substr(6) +
-                                  " ");
+  auto parsed = NationalId::Parse(" " + id.substr(0, 6) + " " + id.substr(6) + " ");
   ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(parsed->digits(), id);
 }
@@ -283,8 +260,8 @@ TEST(NationalIdTest, SyntheticRefusedWhenNotAllowed) {
 
 TEST(NationalIdTest, GeneratedSyntheticIdsRoundTrip) {
   std::mt19937 rng(20240611);
-  std::uniform_int_distribution<int> year(1900, 2039), month(1, 12),
-      day(1, 31), ind(0, 999), coin(0, 1);
+  std::uniform_int_distribution<int> year(1900, 2039), month(1, 12), day(1, 31), ind(0, 999),
+      coin(0, 1);
   int generated = 0;
   while (generated < 10000) {
     const int y = year(rng), m = month(rng), d = day(rng);
@@ -295,8 +272,7 @@ TEST(NationalIdTest, GeneratedSyntheticIdsRoundTrip) {
     auto parsed = NationalId::Parse(id);
     ASSERT_THAT(parsed, IsOk()) << y << "-" << m << "-" << d;
     ASSERT_TRUE(parsed->is_synthetic());
-    ASSERT_EQ(parsed->kind(), d_number ? NationalIdKind::kDNumber
-                                       : NationalIdKind::kFodselsnummer);
+    ASSERT_EQ(parsed->kind(), d_number ? NationalIdKind::kDNumber : NationalIdKind::kFodselsnummer);
     ASSERT_EQ(parsed->birth_year(), y);
     ASSERT_EQ(parsed->birth_month(), m);
     ASSERT_EQ(parsed->birth_day(), d);
@@ -307,23 +283,20 @@ TEST(NationalIdTest, GeneratedSyntheticIdsRoundTrip) {
 }
 
 TEST(NationalIdTest, AgeOn) {
-  auto birthday_today =
-      NationalId::Parse(MakeSyntheticNationalIdWithBirthdayOn(16, 2024, 6, 11));
+  auto birthday_today = NationalId::Parse(MakeSyntheticNationalIdWithBirthdayOn(16, 2024, 6, 11));
   ASSERT_THAT(birthday_today, IsOk());
   EXPECT_EQ(birthday_today->AgeOn(2024, 6, 11), 16);
   EXPECT_EQ(birthday_today->AgeOn(2024, 6, 10), 15);
   EXPECT_EQ(birthday_today->AgeOn(2024, 5, 30), 15);
   EXPECT_EQ(birthday_today->AgeOn(2025, 1, 1), 16);
 
-  auto turns_tomorrow =
-      NationalId::Parse(MakeSyntheticNationalIdAgedOn(15, 2024, 6, 11));
+  auto turns_tomorrow = NationalId::Parse(MakeSyntheticNationalIdAgedOn(15, 2024, 6, 11));
   ASSERT_THAT(turns_tomorrow, IsOk());
   EXPECT_EQ(turns_tomorrow->AgeOn(2024, 6, 11), 15);
   EXPECT_EQ(turns_tomorrow->AgeOn(2024, 6, 12), 16);
 
   // Year-end rollover: aged 9 on 31 December, born 1 January.
-  auto new_year =
-      NationalId::Parse(MakeSyntheticNationalIdAgedOn(9, 2023, 12, 31));
+  auto new_year = NationalId::Parse(MakeSyntheticNationalIdAgedOn(9, 2023, 12, 31));
   ASSERT_THAT(new_year, IsOk());
   EXPECT_EQ(new_year->birth_month(), 1);
   EXPECT_EQ(new_year->birth_day(), 1);

@@ -31,8 +31,7 @@ inline bool AppendCheckDigits(std::string* s) {
 }
 
 inline std::string TwoDigits(int v) {
-  return std::string{static_cast<char>('0' + v / 10),
-                     static_cast<char>('0' + v % 10)};
+  return std::string{static_cast<char>('0' + v / 10), static_cast<char>('0' + v % 10)};
 }
 
 }  // namespace national_id_testing_internal
@@ -42,8 +41,7 @@ inline std::string TwoDigits(int v) {
 // number is the one nearest to `individual` (0-999) within the range that
 // encodes the birth year's century. Returns "" when the date is not real or
 // the year is outside 1854-2039.
-inline std::string MakeSyntheticNationalId(int year, int month, int day,
-                                           int individual,
+inline std::string MakeSyntheticNationalId(int year, int month, int day, int individual,
                                            bool d_number = false) {
   using national_id_testing_internal::AppendCheckDigits;
   using national_id_testing_internal::TwoDigits;
@@ -61,8 +59,8 @@ inline std::string MakeSyntheticNationalId(int year, int month, int day,
   }
   if (individual < lo) individual = lo;
   if (individual > hi) individual = hi;
-  const std::string prefix = TwoDigits(day + (d_number ? 40 : 0)) +
-                             TwoDigits(month + 80) + TwoDigits(year % 100);
+  const std::string prefix =
+      TwoDigits(day + (d_number ? 40 : 0)) + TwoDigits(month + 80) + TwoDigits(year % 100);
   for (int delta = 0; delta <= hi - lo; ++delta) {
     for (int sign : {1, -1}) {
       const int ind = individual + sign * delta;
@@ -77,15 +75,13 @@ inline std::string MakeSyntheticNationalId(int year, int month, int day,
   return "";
 }
 
-inline bool IsLeapYear(int y) {
-  return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-}
+inline bool IsLeapYear(int y) { return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0); }
 
 // A synthetic id for someone who turns `age` on `year-month-day` (their
 // birthday is that day; 29 February maps to 28 February in non-leap years).
-inline std::string MakeSyntheticNationalIdWithBirthdayOn(
-    int age, int year, int month, int day, int individual = 123,
-    bool d_number = false) {
+inline std::string MakeSyntheticNationalIdWithBirthdayOn(int age, int year, int month, int day,
+                                                         int individual = 123,
+                                                         bool d_number = false) {
   int by = year - age;
   int bd = day;
   if (month == 2 && day == 29 && !IsLeapYear(by)) bd = 28;
@@ -95,11 +91,9 @@ inline std::string MakeSyntheticNationalIdWithBirthdayOn(
 // A synthetic id for someone who is `age` on `year-month-day` and turns
 // `age + 1` on the next day (i.e. born on the day after, `age + 1` years
 // earlier).
-inline std::string MakeSyntheticNationalIdAgedOn(int age, int year, int month,
-                                                 int day, int individual = 123,
-                                                 bool d_number = false) {
-  static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30,
-                                    31, 31, 30, 31, 30, 31};
+inline std::string MakeSyntheticNationalIdAgedOn(int age, int year, int month, int day,
+                                                 int individual = 123, bool d_number = false) {
+  static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   int by = year - age - 1, bm = month, bd = day + 1;
   int max = kDays[month - 1] + (month == 2 && IsLeapYear(by) ? 1 : 0);
   if (bd > max) {

@@ -53,16 +53,16 @@ absl::Status CheckTlsFiles(const TlsFiles& files) {
   }
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(absl::StrCat("TLS key file ", files.key,
-                                                   " does not match certificate ", files.cert));
+    return absl::InvalidArgumentError(
+        absl::StrCat("TLS key file ", files.key, " does not match certificate ", files.cert));
   }
   return absl::OkStatus();
 }
 
 namespace {
 
-std::shared_ptr<grpc::experimental::CertificateProviderInterface> Provider(
-    const TlsFiles& files, int refresh_seconds) {
+std::shared_ptr<grpc::experimental::CertificateProviderInterface> Provider(const TlsFiles& files,
+                                                                           int refresh_seconds) {
   return std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
       files.key, files.cert, files.ca, refresh_seconds);
 }
@@ -70,7 +70,7 @@ std::shared_ptr<grpc::experimental::CertificateProviderInterface> Provider(
 }  // namespace
 
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsFiles& files,
-                                                              int refresh_seconds) {
+                                                               int refresh_seconds) {
   grpc::experimental::TlsServerCredentialsOptions options(Provider(files, refresh_seconds));
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
@@ -79,7 +79,7 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsFiles& f
 }
 
 std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const TlsFiles& files,
-                                                                int refresh_seconds) {
+                                                                 int refresh_seconds) {
   grpc::experimental::TlsChannelCredentialsOptions options;
   options.set_certificate_provider(Provider(files, refresh_seconds));
   options.watch_root_certs();

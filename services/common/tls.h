@@ -30,11 +30,11 @@ struct TlsFiles {
 absl::Status CheckTlsFiles(const TlsFiles& files);
 
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsFiles& files,
-                                                              int refresh_seconds = 60);
+                                                               int refresh_seconds = 60);
 
 // Client credentials for a Budstikke service calling another one.
 std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const TlsFiles& files,
-                                                                int refresh_seconds = 60);
+                                                                 int refresh_seconds = 60);
 
 }  // namespace budstikke::common
 

@@ -51,8 +51,7 @@ class Inbox final : public common::InboxWriter {
 
   // Events of `agency` with cursor > max(after_cursor, acked), in cursor order,
   // at most `max_events` (1..10000).
-  absl::StatusOr<std::vector<v1::InboxEvent>> Read(absl::string_view agency,
-                                                   uint64_t after_cursor,
+  absl::StatusOr<std::vector<v1::InboxEvent>> Read(absl::string_view agency, uint64_t after_cursor,
                                                    int max_events) const;
 
   // Acknowledges every event up to `up_to_cursor`; returns the acked position.

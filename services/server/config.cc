@@ -26,8 +26,9 @@ std::set<std::string> ServerConfig::Targets() const {
 
 absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
   ServerConfig c;
-  CLI::App app{"budstikke-server: secure messaging and consultation service for the agencies "
-               "around a child (gRPC over mTLS)."};
+  CLI::App app{
+      "budstikke-server: secure messaging and consultation service for the agencies "
+      "around a child (gRPC over mTLS)."};
   app.add_option("--listen", c.listen, "address to serve gRPC on, host:port")
       ->capture_default_str();
   app.add_option("--data-dir", c.data_dir, "RocksDB data directory (created 0700)")
@@ -69,8 +70,7 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
       "restore the latest backup (budstikke admin backup) into a new --data-dir and exit:\n"
       "  budstikke-server restore --backup-dir /var/backups/b1 --data-dir /var/lib/budstikke");
   restore->add_option("--backup-dir", c.backup_dir, "directory written by a backup")->required();
-  restore->add_option("--data-dir", c.data_dir, "new data directory (must not exist)")
-      ->required();
+  restore->add_option("--data-dir", c.data_dir, "new data directory (must not exist)")->required();
   try {
     app.parse(argc, argv);
     c.restore = restore->parsed();

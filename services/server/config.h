@@ -14,9 +14,8 @@
 
 namespace budstikke::server {
 
-inline constexpr const char* kAllTargets[] = {"directory", "consultation", "consent",
-                                              "referral",  "inbox",        "audit",
-                                              "admin"};
+inline constexpr const char* kAllTargets[] = {"directory", "consultation", "consent", "referral",
+                                              "inbox",     "audit",        "admin"};
 
 struct ServerConfig {
   std::string listen = "127.0.0.1:7443";

@@ -20,8 +20,7 @@ int main(int argc, char** argv) {
   auto config = budstikke::server::ParseFlags(argc, argv);
   if (!config.ok()) {
     if (config.status().code() == absl::StatusCode::kCancelled) return 0;  // --help
-    std::cerr << "budstikke-server: " << config.status().message()
-              << " (see --help)" << std::endl;
+    std::cerr << "budstikke-server: " << config.status().message() << " (see --help)" << std::endl;
     return 2;
   }
   if (config->restore) {
@@ -32,7 +31,8 @@ int main(int argc, char** argv) {
                 << ": it is not empty; restore into a new directory" << std::endl;
       return 1;
     }
-    absl::Status restored = budstikke::storage::Store::Restore(config->backup_dir, config->data_dir);
+    absl::Status restored =
+        budstikke::storage::Store::Restore(config->backup_dir, config->data_dir);
     if (!restored.ok()) {
       std::cerr << "budstikke-server: restore failed: " << restored.message() << std::endl;
       return 1;

@@ -23,16 +23,16 @@ std::string ReadWholeFile(const std::string& path) {
   return ss.str();
 }
 
-Process::Process(std::vector<std::string> argv, std::string stdout_path,
-                 std::string stderr_path, std::vector<std::string> extra_env)
+Process::Process(std::vector<std::string> argv, std::string stdout_path, std::string stderr_path,
+                 std::vector<std::string> extra_env)
     : stdout_path_(std::move(stdout_path)), stderr_path_(std::move(stderr_path)) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, stdout_path_.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, stderr_path_.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 1, stdout_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  posix_spawn_file_actions_addopen(&actions, 2, stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);

@@ -23,18 +23,22 @@ std::string MakeCertsScript() {
   // Making ~20 certificates takes seconds on a loaded 2-core machine, so one
   // set per build directory is made (under a lock) and copied per server.
   // dev-certs.sh is idempotent and fills in anything missing.
-  return "set -e; cache=\"" + BinDir() + "/../test-certs\"; "
+  return "set -e; cache=\"" + BinDir() +
+         "/../test-certs\"; "
          "exec 9>\"$cache.lock\"; flock 9; "
-         "bash \"" + SourceDir() + "/certs/dev-certs.sh\" \"$cache\" >/dev/null; "
+         "bash \"" +
+         SourceDir() +
+         "/certs/dev-certs.sh\" \"$cache\" >/dev/null; "
          "exec 9>&-; mkdir -p \"$1\"; cp -a \"$cache/.\" \"$1/\"";
 }
 
 TestServer::TestServer(std::vector<std::string> extra_args)
-    : cert_dir_(dir_.Sub("certs")), data_dir_(dir_.Sub("data")),
+    : cert_dir_(dir_.Sub("certs")),
+      data_dir_(dir_.Sub("data")),
       extra_args_(std::move(extra_args)) {
   std::string err;
-  int rc = RunCommand({"/bin/bash", "-c", MakeCertsScript(), "make-certs", cert_dir_}, nullptr,
-                      &err);
+  int rc =
+      RunCommand({"/bin/bash", "-c", MakeCertsScript(), "make-certs", cert_dir_}, nullptr, &err);
   if (rc != 0) {
     ADD_FAILURE() << "making certificates failed (" << rc << "): " << err;
     return;
@@ -47,14 +51,22 @@ TestServer::~TestServer() { Stop(); }
 void TestServer::Start() {
   std::string listen = "127.0.0.1:" + std::to_string(port_);
   std::vector<std::string> argv = {BinDir() + "/budstikke-server",
-                                   "--listen", listen,
-                                   "--data-dir", data_dir_,
-                                   "--tls-cert", cert_dir_ + "/server.pem",
-                                   "--tls-key", cert_dir_ + "/server.key",
-                                   "--tls-ca", cert_dir_ + "/ca.pem",
-                                   "--master-key-file", cert_dir_ + "/master.key",
-                                   "--audit-signing-key-file", cert_dir_ + "/audit-signing.key",
-                                   "--seed-directory", SourceDir() + "/certs/dev-directory.json"};
+                                   "--listen",
+                                   listen,
+                                   "--data-dir",
+                                   data_dir_,
+                                   "--tls-cert",
+                                   cert_dir_ + "/server.pem",
+                                   "--tls-key",
+                                   cert_dir_ + "/server.key",
+                                   "--tls-ca",
+                                   cert_dir_ + "/ca.pem",
+                                   "--master-key-file",
+                                   cert_dir_ + "/master.key",
+                                   "--audit-signing-key-file",
+                                   cert_dir_ + "/audit-signing.key",
+                                   "--seed-directory",
+                                   SourceDir() + "/certs/dev-directory.json"};
   for (const auto& a : extra_args_) argv.push_back(a);
   process_ = std::make_unique<Process>(argv, dir_.Sub("server.out"), dir_.Sub("server.err"));
   const std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
