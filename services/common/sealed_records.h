@@ -14,6 +14,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "services/common/agency_lookup.h"
+#include "services/common/audit_outbox.h"
+#include "services/common/clock.h"
+#include "services/common/inbox_writer.h"
 #include "storage/envelope.h"
 #include "storage/keyring.h"
 #include "storage/pseudonymizer.h"
@@ -53,6 +57,26 @@ class SealedRecords {
       : envelope_(std::move(envelope)), pseudonymizer_(std::move(pseudonymizer)) {}
   const std::unique_ptr<storage::Envelope> envelope_;
   const std::unique_ptr<storage::Pseudonymizer> pseudonymizer_;
+};
+
+// What a domain class that keeps sealed records about a named child works
+// with (the consent registry, the referral desk). Everything but `records` is
+// not owned and must outlive the class; `inbox` may be null (no inbox events).
+struct RecordDeps {
+  storage::Store* store = nullptr;
+  storage::Keyring* keyring = nullptr;
+  std::unique_ptr<SealedRecords> records;
+  AuditOutbox* audit = nullptr;
+  InboxWriter* inbox = nullptr;
+  const AgencyLookup* directory = nullptr;
+  const Clock* clock = nullptr;
+
+  // Commits `batch` with `events` through the inbox, or writes it alone when
+  // there is no inbox.
+  absl::Status Commit(storage::WriteBatch batch, std::vector<InboxDelivery> events) const {
+    if (inbox != nullptr) return inbox->Commit(std::move(batch), events);
+    return store->Write(std::move(batch));
+  }
 };
 
 }  // namespace budstikke::common

@@ -48,38 +48,17 @@ size_t Utf8Length(absl::string_view s) {
 
 }  // namespace
 
-ConsentRegistry::ConsentRegistry(storage::Store* store, storage::Keyring* keyring,
-                                 std::unique_ptr<common::SealedRecords> records,
-                                 common::AuditOutbox* audit, common::InboxWriter* inbox,
-                                 const common::AgencyLookup* directory, const common::Clock* clock,
-                                 ConsentOptions options)
-    : store_(store),
-      keyring_(keyring),
-      records_(std::move(records)),
-      audit_(audit),
-      inbox_(inbox),
-      directory_(directory),
-      clock_(clock),
-      options_(std::move(options)) {}
-
 absl::StatusOr<std::unique_ptr<ConsentRegistry>> ConsentRegistry::Create(
     storage::Store* store, storage::Keyring* keyring, common::AuditOutbox* audit,
     common::InboxWriter* inbox, const common::AgencyLookup* directory, const common::Clock* clock,
     ConsentOptions options) {
-  BUDSTIKKE_ASSIGN_OR_RETURN(auto records, common::SealedRecords::Create(keyring));
-  return std::unique_ptr<ConsentRegistry>(new ConsentRegistry(
-      store, keyring, std::move(records), audit, inbox, directory, clock, std::move(options)));
+  common::RecordDeps deps{store, keyring, nullptr, audit, inbox, directory, clock};
+  BUDSTIKKE_ASSIGN_OR_RETURN(deps.records, common::SealedRecords::Create(keyring));
+  return std::unique_ptr<ConsentRegistry>(new ConsentRegistry(std::move(deps), std::move(options)));
 }
 
 policy::CivilDate ConsentRegistry::Today() const {
-  return policy::DateOf(clock_->Now(), options_.zone);
-}
-
-absl::Status ConsentRegistry::Commit(storage::WriteBatch batch,
-                                     std::vector<common::InboxDelivery> events) {
-  if (inbox_ != nullptr) return inbox_->Commit(std::move(batch), events);
-  // TODO(referral): no inbox configured; events are dropped.
-  return store_->Write(std::move(batch));
+  return policy::DateOf(deps_.clock->Now(), options_.zone);
 }
 
 absl::Status ConsentRegistry::Refuse(const Caller& caller, const std::string& action,
@@ -87,12 +66,13 @@ absl::Status ConsentRegistry::Refuse(const Caller& caller, const std::string& ac
                                      const std::vector<common::Violation>& violations) {
   v1::AuditEvent e = Event(action, "", subject, request_id);
   e.clear_consent_id();
-  return common::RecordRefusal(*audit_, caller, std::move(e), common::PolicyRefusal(violations));
+  return common::RecordRefusal(*deps_.audit, caller, std::move(e),
+                               common::PolicyRefusal(violations));
 }
 
 absl::Status ConsentRegistry::RecordRead(const Caller& caller, const Stored& stored,
                                          const std::string& request_id) {
-  auto recorded = audit_->Record(
+  auto recorded = deps_.audit->Record(
       caller, Event("consent.read", stored.consent.id(), stored.pseudonym, request_id));
   return recorded;
 }
@@ -101,10 +81,10 @@ absl::StatusOr<ConsentRegistry::Stored> ConsentRegistry::Read(absl::string_view 
                                                               bool facts_only) const {
   if (id.empty() || id.size() > 128) return absl::NotFoundError(kNotFound);
   const std::string key = facts_only ? FactsKey(id) : RecordKey(id);
-  auto value = store_->Get(kColumnFamily, key);
+  auto value = deps_.store->Get(kColumnFamily, key);
   if (absl::IsNotFound(value.status())) return absl::NotFoundError(kNotFound);
   if (!value.ok()) return value.status();
-  BUDSTIKKE_ASSIGN_OR_RETURN(auto opened, records_->Open(kColumnFamily, key, *value, ""));
+  BUDSTIKKE_ASSIGN_OR_RETURN(auto opened, deps_.records->Open(kColumnFamily, key, *value, ""));
   Stored stored;
   stored.pseudonym = std::move(opened.pseudonym);
   if (!stored.consent.ParseFromString(opened.plaintext)) {
@@ -127,8 +107,9 @@ absl::Status ConsentRegistry::Put(const Stored& stored, storage::WriteBatch* bat
   const v1::Consent& c = stored.consent;
   const std::vector<std::string> readers = {c.recording_agency()};
   const std::string key = RecordKey(c.id());
-  BUDSTIKKE_ASSIGN_OR_RETURN(std::string value, records_->Seal(kColumnFamily, key, stored.pseudonym,
-                                                               c.SerializeAsString(), readers));
+  BUDSTIKKE_ASSIGN_OR_RETURN(
+      std::string value,
+      deps_.records->Seal(kColumnFamily, key, stored.pseudonym, c.SerializeAsString(), readers));
   batch->Put(kColumnFamily, key, value);
   // The facts index: what policy decisions need, without the national id.
   v1::Consent facts;
@@ -140,9 +121,9 @@ absl::Status ConsentRegistry::Put(const Stored& stored, storage::WriteBatch* bat
   *facts.mutable_valid_until() = c.valid_until();
   facts.set_recording_agency(c.recording_agency());
   const std::string fkey = FactsKey(c.id());
-  BUDSTIKKE_ASSIGN_OR_RETURN(
-      std::string fvalue,
-      records_->Seal(kColumnFamily, fkey, stored.pseudonym, facts.SerializeAsString(), readers));
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string fvalue,
+                             deps_.records->Seal(kColumnFamily, fkey, stored.pseudonym,
+                                                 facts.SerializeAsString(), readers));
   batch->Put(kColumnFamily, fkey, fvalue);
   return absl::OkStatus();
 }
@@ -200,7 +181,7 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
   }
   switch (req.recipient().target_case()) {
     case v1::ConsentRecipient::kAgency: {
-      auto agency = directory_->GetAgency(req.recipient().agency());
+      auto agency = deps_.directory->GetAgency(req.recipient().agency());
       if (!agency.ok()) {
         return absl::InvalidArgumentError("recipient.agency: unknown agency");
       }
@@ -225,7 +206,7 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
   }
   // One reading of the clock: the day of the age and validity checks is the
   // day the consent is stamped with.
-  const absl::Time now = clock_->Now();
+  const absl::Time now = deps_.clock->Now();
   const policy::CivilDate today = policy::DateOf(now, options_.zone);
   policy::CivilDate valid_until = policy::AddYears(today, 1);
   if (req.has_valid_until()) {
@@ -236,12 +217,12 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
     valid_until = policy::FromProto(d);
     if (valid_until < today) return absl::InvalidArgumentError("valid_until is in the past");
   }
-  BUDSTIKKE_ASSIGN_OR_RETURN(std::string pseudonym, records_->Pseudonymize(nid->digits()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string pseudonym, deps_.records->Pseudonymize(nid->digits()));
 
   absl::MutexLock lock(&mu_);
   const std::string req_key = absl::StrCat("q/", caller.agency(), "/", req.request_id());
   const std::string fingerprint = common::RequestFingerprint(kRecordKind, req);
-  auto existing = store_->Get(kColumnFamily, req_key);
+  auto existing = deps_.store->Get(kColumnFamily, req_key);
   if (existing.ok()) {
     BUDSTIKKE_ASSIGN_OR_RETURN(std::string id,
                                common::ReplayedId(*existing, fingerprint, req.request_id()));
@@ -261,7 +242,7 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
     return Refuse(caller, kRecordKind, pseudonym, req.request_id(), violations);
   }
 
-  BUDSTIKKE_RETURN_IF_ERROR(keyring_->EnsureAgencyKey(caller.agency()).status());
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.keyring->EnsureAgencyKey(caller.agency()).status());
   Stored stored;
   stored.pseudonym = pseudonym;
   v1::Consent& c = stored.consent;
@@ -286,9 +267,9 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
   batch.Put(kColumnFamily,
             absl::StrCat("s/", caller.agency(), "/", pseudonym, "/", inv, "/", c.id()), "");
   batch.Put(kColumnFamily, req_key, common::RequestRecord(c.id(), fingerprint));
-  BUDSTIKKE_RETURN_IF_ERROR(
-      audit_->Add(&batch, caller, Event("consent.record", c.id(), pseudonym, req.request_id())));
-  BUDSTIKKE_RETURN_IF_ERROR(Commit(std::move(batch), {}));
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.audit->Add(
+      &batch, caller, Event("consent.record", c.id(), pseudonym, req.request_id())));
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.Commit(std::move(batch), {}));
   return Present(stored, /*with_subject=*/true);
 }
 
@@ -312,11 +293,11 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Revoke(const Caller& caller,
       c.set_status(v1::CONSENT_STATUS_REVOKED);
       *c.mutable_revoked_by() = common::ActorOf(caller);
       c.set_revoke_reason(req.reason());
-      *c.mutable_revoke_time() = common::ToProtoTime(clock_->Now());
+      *c.mutable_revoke_time() = common::ToProtoTime(deps_.clock->Now());
       storage::WriteBatch batch;
       BUDSTIKKE_RETURN_IF_ERROR(Put(stored, &batch));
       BUDSTIKKE_RETURN_IF_ERROR(
-          audit_->Add(&batch, caller, Event("consent.revoke", c.id(), stored.pseudonym, "")));
+          deps_.audit->Add(&batch, caller, Event("consent.revoke", c.id(), stored.pseudonym, "")));
       std::vector<common::InboxDelivery> events;
       events.push_back({c.recording_agency(), v1::INBOX_EVENT_TYPE_CONSENT_REVOKED,
                         common::Ref(v1::RESOURCE_KIND_CONSENT, c.id())});
@@ -325,7 +306,7 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Revoke(const Caller& caller,
         events.push_back({c.recipient().agency(), v1::INBOX_EVENT_TYPE_CONSENT_REVOKED,
                           common::Ref(v1::RESOURCE_KIND_CONSENT, c.id())});
       }
-      BUDSTIKKE_RETURN_IF_ERROR(Commit(std::move(batch), std::move(events)));
+      BUDSTIKKE_RETURN_IF_ERROR(deps_.Commit(std::move(batch), std::move(events)));
     }
   }
   // The revocation is durable: every read from now on sees it. Now withdraw
@@ -342,7 +323,7 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Get(const Caller& caller, absl::str
   BUDSTIKKE_ASSIGN_OR_RETURN(bool may, MaySee(stored, caller.agency()));
   if (!may) return absl::NotFoundError(kNotFound);
   auto recorded =
-      audit_->Record(caller, Event("consent.read", stored.consent.id(), stored.pseudonym, ""));
+      deps_.audit->Record(caller, Event("consent.read", stored.consent.id(), stored.pseudonym, ""));
   if (!recorded.ok()) return recorded;
   return Present(stored, stored.consent.recording_agency() == caller.agency());
 }
@@ -358,7 +339,7 @@ absl::StatusOr<v1::ListConsentsResponse> ConsentRegistry::List(const Caller& cal
       return absl::InvalidArgumentError(
           absl::StrCat("subject_national_id: ", nid.status().message()));
     }
-    BUDSTIKKE_ASSIGN_OR_RETURN(subject, records_->Pseudonymize(nid->digits()));
+    BUDSTIKKE_ASSIGN_OR_RETURN(subject, deps_.records->Pseudonymize(nid->digits()));
     auto violations = policy::NationalIdViolations(options_.rules, nid->is_synthetic());
     if (!violations.empty()) return Refuse(caller, "consent.list", subject, "", violations);
     prefix = absl::StrCat("s/", caller.agency(), "/", subject, "/");
@@ -378,12 +359,12 @@ absl::StatusOr<v1::ListConsentsResponse> ConsentRegistry::List(const Caller& cal
     *resp.add_consents() = std::move(c);
     return true;
   };
-  BUDSTIKKE_ASSIGN_OR_RETURN(std::string next, common::ScanPage(*store_, kColumnFamily, prefix,
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string next, common::ScanPage(*deps_.store, kColumnFamily, prefix,
                                                                 req.page_token(), page_size, row));
   resp.set_next_page_token(next);
   v1::AuditEvent e = Event("consent.list", "", subject, "");
   e.clear_consent_id();
-  auto recorded = audit_->Record(caller, std::move(e));
+  auto recorded = deps_.audit->Record(caller, std::move(e));
   if (!recorded.ok()) return recorded;
   return resp;
 }

@@ -92,10 +92,8 @@ class ConsentRegistry final : public common::ConsentChecker {
     v1::Consent consent;  // as stored (status ACTIVE or REVOKED)
   };
 
-  ConsentRegistry(storage::Store* store, storage::Keyring* keyring,
-                  std::unique_ptr<common::SealedRecords> records, common::AuditOutbox* audit,
-                  common::InboxWriter* inbox, const common::AgencyLookup* directory,
-                  const common::Clock* clock, ConsentOptions options);
+  ConsentRegistry(common::RecordDeps deps, ConsentOptions options)
+      : deps_(std::move(deps)), options_(std::move(options)) {}
 
   absl::StatusOr<Stored> Load(absl::string_view id) const;
   // The facts index entry of consent `id` (national id and scope cleared);
@@ -111,7 +109,6 @@ class ConsentRegistry final : public common::ConsentChecker {
   // `with_subject`.
   v1::Consent Present(const Stored& stored, bool with_subject) const;
   static common::ConsentFacts FactsOf(const Stored& stored);
-  absl::Status Commit(storage::WriteBatch batch, std::vector<common::InboxDelivery> events);
   // Records the refusal of `action` (DENIED, every rule id) and returns it.
   absl::Status Refuse(const common::Caller& caller, const std::string& action,
                       const std::string& subject, const std::string& request_id,
@@ -121,13 +118,7 @@ class ConsentRegistry final : public common::ConsentChecker {
                           const std::string& request_id);
   policy::CivilDate Today() const;
 
-  storage::Store* const store_;
-  storage::Keyring* const keyring_;
-  const std::unique_ptr<common::SealedRecords> records_;
-  common::AuditOutbox* const audit_;
-  common::InboxWriter* const inbox_;
-  const common::AgencyLookup* const directory_;
-  const common::Clock* const clock_;
+  const common::RecordDeps deps_;
   const ConsentOptions options_;
   common::ConsentObserver* observer_ = nullptr;
   absl::Mutex mu_;  // serializes Record and Revoke

@@ -121,14 +121,14 @@ absl::Status CheckContentPrefix(absl::string_view type, absl::string_view p) {
 absl::Status ReferralDesk::RecordAttachmentRead(const Caller& caller,
                                                 const v1::AttachmentInfo& info,
                                                 const std::string& request_id) {
-  return audit_->Record(caller, AttachmentEvent("attachment.read", info.id(), request_id));
+  return deps_.audit->Record(caller, AttachmentEvent("attachment.read", info.id(), request_id));
 }
 
 absl::StatusOr<std::unique_ptr<AttachmentUpload>> ReferralDesk::BeginUpload(
     const Caller& caller, const v1::AttachmentMetadata& m) {
   BUDSTIKKE_RETURN_IF_ERROR(ValidateMetadata(m, options_.max_attachment_bytes));
   auto existing =
-      store_->Get(kAttachmentColumnFamily, UploadRequestKey(caller.agency(), m.request_id()));
+      deps_.store->Get(kAttachmentColumnFamily, UploadRequestKey(caller.agency(), m.request_id()));
   if (existing.ok()) {
     BUDSTIKKE_ASSIGN_OR_RETURN(
         std::string id,
@@ -208,7 +208,7 @@ absl::StatusOr<v1::AttachmentInfo> ReferralDesk::StoreUpload(AttachmentUpload* u
   const std::string fingerprint = common::RequestFingerprint(kUploadKind, m);
   absl::MutexLock lock(&mu_);
   const std::string req_key = UploadRequestKey(caller.agency(), m.request_id());
-  auto existing = store_->Get(kAttachmentColumnFamily, req_key);
+  auto existing = deps_.store->Get(kAttachmentColumnFamily, req_key);
   if (existing.ok()) {
     BUDSTIKKE_ASSIGN_OR_RETURN(std::string id,
                                common::ReplayedId(*existing, fingerprint, m.request_id()));
@@ -217,8 +217,8 @@ absl::StatusOr<v1::AttachmentInfo> ReferralDesk::StoreUpload(AttachmentUpload* u
     return a.info;
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
-  BUDSTIKKE_RETURN_IF_ERROR(keyring_->EnsureAgencyKey(caller.agency()).status());
-  const absl::Time now = clock_->Now();
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.keyring->EnsureAgencyKey(caller.agency()).status());
+  const absl::Time now = deps_.clock->Now();
   v1::AttachmentInfo info;
   info.set_id(common::TimeOrderedId("att-", now));
   info.set_filename(m.filename());
@@ -234,19 +234,19 @@ absl::StatusOr<v1::AttachmentInfo> ReferralDesk::StoreUpload(AttachmentUpload* u
     const std::string key = ChunkKey(info.id(), i);
     BUDSTIKKE_ASSIGN_OR_RETURN(
         std::string sealed,
-        records_->envelope().Seal(kAttachmentColumnFamily, key,
-                                  std::string_view(up->data_).substr(off, chunk), readers));
+        deps_.records->envelope().Seal(kAttachmentColumnFamily, key,
+                                       std::string_view(up->data_).substr(off, chunk), readers));
     batch.Put(kAttachmentColumnFamily, key, sealed);
   }
   const std::string akey = AttachmentKey(info.id());
-  BUDSTIKKE_ASSIGN_OR_RETURN(
-      std::string sealed_info,
-      records_->envelope().Seal(kAttachmentColumnFamily, akey, info.SerializeAsString(), readers));
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed_info,
+                             deps_.records->envelope().Seal(kAttachmentColumnFamily, akey,
+                                                            info.SerializeAsString(), readers));
   batch.Put(kAttachmentColumnFamily, akey, Frame(caller.agency(), Frame("", sealed_info)));
   batch.Put(kAttachmentColumnFamily, req_key, common::RequestRecord(info.id(), fingerprint));
-  BUDSTIKKE_RETURN_IF_ERROR(
-      audit_->Add(&batch, caller, AttachmentEvent("attachment.upload", info.id(), m.request_id())));
-  BUDSTIKKE_RETURN_IF_ERROR(store_->Write(std::move(batch)));
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.audit->Add(
+      &batch, caller, AttachmentEvent("attachment.upload", info.id(), m.request_id())));
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.store->Write(std::move(batch)));
   return info;
 }
 
@@ -256,17 +256,18 @@ absl::Status ReferralDesk::ResealAttachment(const StoredAttachment& a,
                                             storage::WriteBatch* batch) const {
   const std::string akey = AttachmentKey(a.info.id());
   BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed_info,
-                             records_->envelope().Seal(kAttachmentColumnFamily, akey,
-                                                       a.info.SerializeAsString(), readers));
+                             deps_.records->envelope().Seal(kAttachmentColumnFamily, akey,
+                                                            a.info.SerializeAsString(), readers));
   batch->Put(kAttachmentColumnFamily, akey, Frame(a.owner, Frame(referral_id, sealed_info)));
   for (size_t i = 0; i < ChunkCount(a.info.size(), options_.max_chunk_bytes); ++i) {
     const std::string ckey = ChunkKey(a.info.id(), i);
-    BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed, store_->Get(kAttachmentColumnFamily, ckey));
-    BUDSTIKKE_ASSIGN_OR_RETURN(std::string plain, records_->envelope().Open(kAttachmentColumnFamily,
-                                                                            ckey, sealed, a.owner));
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed, deps_.store->Get(kAttachmentColumnFamily, ckey));
+    BUDSTIKKE_ASSIGN_OR_RETURN(
+        std::string plain,
+        deps_.records->envelope().Open(kAttachmentColumnFamily, ckey, sealed, a.owner));
     BUDSTIKKE_ASSIGN_OR_RETURN(
         std::string resealed,
-        records_->envelope().Seal(kAttachmentColumnFamily, ckey, plain, readers));
+        deps_.records->envelope().Seal(kAttachmentColumnFamily, ckey, plain, readers));
     batch->Put(kAttachmentColumnFamily, ckey, resealed);
   }
   return absl::OkStatus();
@@ -287,16 +288,16 @@ absl::Status ReferralDesk::Download(
   e.mutable_resource()->set_id(info->id());
   BUDSTIKKE_ASSIGN_OR_RETURN(ConsentOfReferral consent, ConsentOf(r));
   BUDSTIKKE_RETURN_IF_ERROR(GateRead(caller, r, consent, /*further=*/true, e));
-  BUDSTIKKE_RETURN_IF_ERROR(audit_->Record(caller, std::move(e)));
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.audit->Record(caller, std::move(e)));
   v1::DownloadAttachmentResponse first;
   *first.mutable_info() = *info;
   if (!sink(first)) return absl::CancelledError("download cancelled");
   for (size_t i = 0; i < ChunkCount(info->size(), options_.max_chunk_bytes); ++i) {
     const std::string key = ChunkKey(info->id(), i);
-    BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed, store_->Get(kAttachmentColumnFamily, key));
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed, deps_.store->Get(kAttachmentColumnFamily, key));
     BUDSTIKKE_ASSIGN_OR_RETURN(
         std::string plain,
-        records_->envelope().Open(kAttachmentColumnFamily, key, sealed, caller.agency()));
+        deps_.records->envelope().Open(kAttachmentColumnFamily, key, sealed, caller.agency()));
     v1::DownloadAttachmentResponse part;
     part.set_chunk(std::move(plain));
     if (!sink(part)) return absl::CancelledError("download cancelled");

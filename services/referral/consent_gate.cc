@@ -60,13 +60,13 @@ absl::Status ReferralDesk::GateRead(const Caller& caller, const v1::Referral& r,
   }
   absl::Status gate = RecipientGate(r, consent, further);
   if (gate.ok() || !absl::IsFailedPrecondition(gate)) return gate;
-  return common::RecordRefusal(*audit_, caller, std::move(event), gate);
+  return common::RecordRefusal(*deps_.audit, caller, std::move(event), gate);
 }
 
 absl::StatusOr<bool> ReferralDesk::ReceivedUnderConsent(absl::string_view consent_id,
                                                         absl::string_view agency) const {
   if (consent_id.empty() || agency.empty()) return false;
-  auto it = store_->Scan(kColumnFamily, absl::StrCat("k/", consent_id, "/", agency, "/"));
+  auto it = deps_.store->Scan(kColumnFamily, absl::StrCat("k/", consent_id, "/", agency, "/"));
   const bool any = it->Valid();
   BUDSTIKKE_RETURN_IF_ERROR(it->status());
   return any;
@@ -76,12 +76,12 @@ absl::Status ReferralDesk::OnConsentRevoked(const Caller& caller,
                                             const common::ConsentFacts& consent) {
   absl::MutexLock lock(&mu_);
   const std::string prefix = absl::StrCat("k/", consent.id, "/");
-  const absl::Time now = clock_->Now();
+  const absl::Time now = deps_.clock->Now();
   // Each referral is withdrawn in its own batch: a failure on one is kept
   // (the first is returned at the end) and the others are still withdrawn.
   // Idempotent, so a repeated Revoke finishes a fan-out that failed part-way.
   absl::Status first_error;
-  auto it = store_->Scan(kColumnFamily, prefix);
+  auto it = deps_.store->Scan(kColumnFamily, prefix);
   for (; it->Valid(); it->Next()) {
     std::string_view rest = it->key().substr(prefix.size());
     const std::string id(rest.substr(rest.rfind('/') + 1));
@@ -104,7 +104,7 @@ absl::Status ReferralDesk::WithdrawUnderRevokedConsent(const Caller& caller,
     // The consent service notified the recording and the named agency; any
     // other recipient is notified once (marker in the same batch).
     const std::string marker = absl::StrCat("n/", consent.id, "/", r.recipient_agency());
-    auto seen = store_->Get(kColumnFamily, marker);
+    auto seen = deps_.store->Get(kColumnFamily, marker);
     if (!seen.ok() && !absl::IsNotFound(seen.status())) return seen.status();
     if (absl::IsNotFound(seen.status())) {
       batch.Put(kColumnFamily, marker, "");
@@ -118,12 +118,13 @@ absl::Status ReferralDesk::WithdrawUnderRevokedConsent(const Caller& caller,
     *r.mutable_update_time() = common::ToProtoTime(now);
     BUDSTIKKE_ASSIGN_OR_RETURN(std::string value, Encode(stored));
     batch.Put(kColumnFamily, RecordKey(r.id()), value);
-    BUDSTIKKE_RETURN_IF_ERROR(audit_->Add(&batch, caller, Event("referral.withdraw", stored, "")));
+    BUDSTIKKE_RETURN_IF_ERROR(
+        deps_.audit->Add(&batch, caller, Event("referral.withdraw", stored, "")));
     events.push_back({r.recipient_agency(), v1::INBOX_EVENT_TYPE_REFERRAL_WITHDRAWN,
                       common::Ref(v1::RESOURCE_KIND_REFERRAL, r.id())});
   }
   if (batch.Count() == 0 && events.empty()) return absl::OkStatus();
-  return Commit(std::move(batch), std::move(events));
+  return deps_.Commit(std::move(batch), std::move(events));
 }
 
 }  // namespace budstikke::referral

@@ -20,11 +20,11 @@ absl::StatusOr<ReferralDesk::Stored> ReferralDesk::Load(absl::string_view id,
     return absl::NotFoundError(kNotFound);
   }
   const std::string key = RecordKey(id);
-  auto value = store_->Get(kColumnFamily, key);
+  auto value = deps_.store->Get(kColumnFamily, key);
   if (absl::IsNotFound(value.status())) return absl::NotFoundError(kNotFound);
   if (!value.ok()) return value.status();
-  auto opened =
-      records_->Open(kColumnFamily, key, *value, std::string_view(agency.data(), agency.size()));
+  auto opened = deps_.records->Open(kColumnFamily, key, *value,
+                                    std::string_view(agency.data(), agency.size()));
   // Not a reader: the same answer as a made-up id.
   if (absl::IsPermissionDenied(opened.status())) return absl::NotFoundError(kNotFound);
   if (!opened.ok()) return opened.status();
@@ -38,16 +38,16 @@ absl::StatusOr<ReferralDesk::Stored> ReferralDesk::Load(absl::string_view id,
 
 absl::StatusOr<std::string> ReferralDesk::Encode(const Stored& stored) const {
   const v1::Referral& r = stored.referral;
-  return records_->Seal(kColumnFamily, RecordKey(r.id()), stored.pseudonym,
-                        common::SerializeLongTextsUnchecked(r),
-                        {r.sender_agency(), r.recipient_agency()});
+  return deps_.records->Seal(kColumnFamily, RecordKey(r.id()), stored.pseudonym,
+                             common::SerializeLongTextsUnchecked(r),
+                             {r.sender_agency(), r.recipient_agency()});
 }
 
 absl::StatusOr<ReferralDesk::StoredAttachment> ReferralDesk::LoadAttachment(
     absl::string_view id, absl::string_view agency) const {
   if (id.empty() || id.size() > kMaxIdBytes) return absl::NotFoundError(kAttachmentNotFound);
   const std::string key = AttachmentKey(id);
-  auto value = store_->Get(kAttachmentColumnFamily, key);
+  auto value = deps_.store->Get(kAttachmentColumnFamily, key);
   if (absl::IsNotFound(value.status())) return absl::NotFoundError(kAttachmentNotFound);
   if (!value.ok()) return value.status();
   StoredAttachment a;
@@ -55,8 +55,8 @@ absl::StatusOr<ReferralDesk::StoredAttachment> ReferralDesk::LoadAttachment(
   if (!Unframe(*value, &a.owner, &rest) || !Unframe(rest, &a.referral_id, &sealed)) {
     return absl::DataLossError("attachment record is malformed");
   }
-  auto plain = records_->envelope().Open(kAttachmentColumnFamily, key, sealed,
-                                         std::string_view(agency.data(), agency.size()));
+  auto plain = deps_.records->envelope().Open(kAttachmentColumnFamily, key, sealed,
+                                              std::string_view(agency.data(), agency.size()));
   if (absl::IsPermissionDenied(plain.status())) return absl::NotFoundError(kAttachmentNotFound);
   if (!plain.ok()) return plain.status();
   if (!a.info.ParseFromString(*plain)) return absl::DataLossError("attachment does not parse");

@@ -44,36 +44,14 @@ absl::StatusOr<bool> RefuseWithdrawn(const v1::Referral& r) {
 
 }  // namespace
 
-ReferralDesk::ReferralDesk(storage::Store* store, storage::Keyring* keyring,
-                           std::unique_ptr<common::SealedRecords> records,
-                           common::AuditOutbox* audit, common::InboxWriter* inbox,
-                           const common::AgencyLookup* directory,
-                           const common::ConsentChecker* consents, const common::Clock* clock,
-                           ReferralOptions options)
-    : store_(store),
-      keyring_(keyring),
-      records_(std::move(records)),
-      audit_(audit),
-      inbox_(inbox),
-      directory_(directory),
-      consents_(consents),
-      clock_(clock),
-      options_(std::move(options)) {}
-
 absl::StatusOr<std::unique_ptr<ReferralDesk>> ReferralDesk::Create(
     storage::Store* store, storage::Keyring* keyring, common::AuditOutbox* audit,
     common::InboxWriter* inbox, const common::AgencyLookup* directory,
     const common::ConsentChecker* consents, const common::Clock* clock, ReferralOptions options) {
-  BUDSTIKKE_ASSIGN_OR_RETURN(auto records, common::SealedRecords::Create(keyring));
-  return std::unique_ptr<ReferralDesk>(new ReferralDesk(store, keyring, std::move(records), audit,
-                                                        inbox, directory, consents, clock,
-                                                        std::move(options)));
-}
-
-absl::Status ReferralDesk::Commit(storage::WriteBatch batch,
-                                  std::vector<common::InboxDelivery> events) {
-  if (inbox_ != nullptr) return inbox_->Commit(std::move(batch), events);
-  return store_->Write(std::move(batch));
+  common::RecordDeps deps{store, keyring, nullptr, audit, inbox, directory, clock};
+  BUDSTIKKE_ASSIGN_OR_RETURN(deps.records, common::SealedRecords::Create(keyring));
+  return std::unique_ptr<ReferralDesk>(
+      new ReferralDesk(std::move(deps), consents, std::move(options)));
 }
 
 v1::AuditEvent ReferralDesk::Event(const std::string& action, const Stored& stored,
@@ -90,7 +68,7 @@ v1::AuditEvent ReferralDesk::Event(const std::string& action, const Stored& stor
 
 absl::Status ReferralDesk::RecordRead(const Caller& caller, const Stored& stored,
                                       const std::string& request_id) {
-  return audit_->Record(caller, Event("referral.read", stored, request_id));
+  return deps_.audit->Record(caller, Event("referral.read", stored, request_id));
 }
 
 // ---------------------------------------------------------------------------
@@ -136,10 +114,10 @@ absl::StatusOr<v1::ListReferralsResponse> ReferralDesk::List(const Caller& calle
     *resp.add_referrals() = std::move(s);
     return true;
   };
-  BUDSTIKKE_ASSIGN_OR_RETURN(std::string next, common::ScanPage(*store_, kColumnFamily, prefix,
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string next, common::ScanPage(*deps_.store, kColumnFamily, prefix,
                                                                 req.page_token(), page_size, row));
   resp.set_next_page_token(next);
-  BUDSTIKKE_RETURN_IF_ERROR(audit_->Record(
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.audit->Record(
       caller, common::AllowedEvent("referral.list", v1::RESOURCE_KIND_REFERRAL, "")));
   return resp;
 }
@@ -165,26 +143,26 @@ absl::StatusOr<v1::Referral> ReferralDesk::Transition(
   auto changed = change(&r);
   if (!changed.ok()) {
     if (!absl::IsFailedPrecondition(changed.status())) return changed.status();
-    return common::RecordRefusal(*audit_, caller, Event(action, stored, ""), changed.status());
+    return common::RecordRefusal(*deps_.audit, caller, Event(action, stored, ""), changed.status());
   }
   if (!*changed) {
     // Idempotent no-op: returns the referral, so it is a read, audited first.
     BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, stored, ""));
     return r;
   }
-  *r.mutable_update_time() = common::ToProtoTime(clock_->Now());
+  *r.mutable_update_time() = common::ToProtoTime(deps_.clock->Now());
   BUDSTIKKE_ASSIGN_OR_RETURN(std::string value, Encode(stored));
   storage::WriteBatch batch;
   batch.Put(kColumnFamily, RecordKey(r.id()), value);
-  BUDSTIKKE_RETURN_IF_ERROR(audit_->Add(&batch, caller, Event(action, stored, "")));
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.audit->Add(&batch, caller, Event(action, stored, "")));
   const std::string& notify = as_recipient ? r.sender_agency() : r.recipient_agency();
-  BUDSTIKKE_RETURN_IF_ERROR(Commit(
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.Commit(
       std::move(batch), {{notify, event_type, common::Ref(v1::RESOURCE_KIND_REFERRAL, r.id())}}));
   return r;
 }
 
 absl::StatusOr<v1::Referral> ReferralDesk::Acknowledge(const Caller& caller, absl::string_view id) {
-  const absl::Time now = clock_->Now();
+  const absl::Time now = deps_.clock->Now();
   return Transition(
       caller, id, /*as_recipient=*/true, "referral.acknowledge",
       [&](v1::Referral* r) -> absl::StatusOr<bool> {
@@ -218,7 +196,7 @@ absl::StatusOr<v1::Referral> ReferralDesk::Decide(const Caller& caller,
     return absl::InvalidArgumentError("reason is required for REJECT and NEED_INFO");
   }
   if (req.reason().size() > 5000) return absl::InvalidArgumentError("reason: at most 5000 bytes");
-  const absl::Time now = clock_->Now();
+  const absl::Time now = deps_.clock->Now();
   return Transition(
       caller, req.id(), /*as_recipient=*/true, "referral.decide",
       [&](v1::Referral* r) -> absl::StatusOr<bool> {
@@ -243,7 +221,7 @@ absl::StatusOr<v1::Referral> ReferralDesk::Decide(const Caller& caller,
 absl::StatusOr<v1::Referral> ReferralDesk::Withdraw(const Caller& caller,
                                                     const v1::WithdrawReferralRequest& req) {
   if (req.reason().size() > 5000) return absl::InvalidArgumentError("reason: at most 5000 bytes");
-  const absl::Time now = clock_->Now();
+  const absl::Time now = deps_.clock->Now();
   return Transition(
       caller, req.id(), /*as_recipient=*/false, "referral.withdraw",
       [&](v1::Referral* r) -> absl::StatusOr<bool> {

@@ -173,11 +173,9 @@ class ReferralDesk final : public common::ConsentObserver {
   // The consent of a referral sent under one (nullopt: another legal basis).
   using ConsentOfReferral = std::optional<common::ConsentFacts>;
 
-  ReferralDesk(storage::Store* store, storage::Keyring* keyring,
-               std::unique_ptr<common::SealedRecords> records, common::AuditOutbox* audit,
-               common::InboxWriter* inbox, const common::AgencyLookup* directory,
-               const common::ConsentChecker* consents, const common::Clock* clock,
-               ReferralOptions options);
+  ReferralDesk(common::RecordDeps deps, const common::ConsentChecker* consents,
+               ReferralOptions options)
+      : deps_(std::move(deps)), consents_(consents), options_(std::move(options)) {}
 
   // NOT_FOUND unless `agency` is the sender or the recipient.
   absl::StatusOr<Stored> Load(absl::string_view id, absl::string_view agency) const;
@@ -199,7 +197,6 @@ class ReferralDesk final : public common::ConsentObserver {
   // with a refusal recorded as DENIED `event`. OK for anyone else.
   absl::Status GateRead(const common::Caller& caller, const v1::Referral& r,
                         const ConsentOfReferral& consent, bool further, v1::AuditEvent event);
-  absl::Status Commit(storage::WriteBatch batch, std::vector<common::InboxDelivery> events);
   v1::AuditEvent Event(const std::string& action, const Stored& stored,
                        const std::string& request_id) const;
   // Records "referral.read" for `stored`; UNAVAILABLE if it cannot.
@@ -216,7 +213,7 @@ class ReferralDesk final : public common::ConsentObserver {
       const common::Caller& caller, absl::string_view id, bool as_recipient,
       const std::string& action, const std::function<absl::StatusOr<bool>(v1::Referral*)>& change,
       v1::InboxEventType event_type);
-  CivilDate Today() const { return policy::DateOf(clock_->Now(), options_.zone); }
+  CivilDate Today() const { return policy::DateOf(deps_.clock->Now(), options_.zone); }
   // Send's steps (send.cc): gather the facts, build the record, persist it.
   absl::StatusOr<SendPlan> GatherSendFacts(const common::Caller& caller,
                                            const v1::SendReferralRequest& req,
@@ -241,14 +238,8 @@ class ReferralDesk final : public common::ConsentObserver {
                                           const std::string& request_id);
   absl::StatusOr<v1::AttachmentInfo> StoreUpload(AttachmentUpload* upload);
 
-  storage::Store* const store_;
-  storage::Keyring* const keyring_;
-  const std::unique_ptr<common::SealedRecords> records_;
-  common::AuditOutbox* const audit_;
-  common::InboxWriter* const inbox_;
-  const common::AgencyLookup* const directory_;
+  const common::RecordDeps deps_;
   const common::ConsentChecker* const consents_;
-  const common::Clock* const clock_;
   const ReferralOptions options_;
   absl::Mutex mu_;  // serializes state changes of existing referrals
   // Send creates a new referral, so it only needs to be serialized with

@@ -112,25 +112,25 @@ absl::StatusOr<v1::Referral> ReferralDesk::Send(const Caller& caller,
     return absl::InvalidArgumentError(
         absl::StrCat("subject_national_id: ", nid.status().message()));
   }
-  auto recipient = directory_->GetAgency(req.recipient_agency());
+  auto recipient = deps_.directory->GetAgency(req.recipient_agency());
   if (!recipient.ok()) return absl::NotFoundError("recipient agency not found");
   if (!DetailsFitRecipient(req, recipient->type())) {
     return absl::InvalidArgumentError("details do not match the recipient's type");
   }
-  BUDSTIKKE_ASSIGN_OR_RETURN(std::string pseudonym, records_->Pseudonymize(nid->digits()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string pseudonym, deps_.records->Pseudonymize(nid->digits()));
 
   const std::string req_key = RequestKey(caller.agency(), req.request_id());
   const std::string fingerprint = common::RequestFingerprint(kSendKind, req);
   absl::MutexLock lock(&send_stripes_[std::hash<std::string>()(req_key) % kSendStripes]);
   // Attaching claims attachments, a change shared with other Sends.
   OptionalLock attach_lock(req.attachment_ids_size() > 0 ? &mu_ : nullptr);
-  auto prior = store_->Get(kColumnFamily, req_key);
+  auto prior = deps_.store->Get(kColumnFamily, req_key);
   if (prior.ok()) return ReplaySend(caller, *prior, fingerprint, req.request_id());
   if (!absl::IsNotFound(prior.status())) return prior.status();
 
   // One reading of the clock: the day of the age and validity checks is the
   // day the referral is stamped with.
-  const absl::Time now = clock_->Now();
+  const absl::Time now = deps_.clock->Now();
   BUDSTIKKE_ASSIGN_OR_RETURN(SendPlan plan,
                              GatherSendFacts(caller, req, *nid, recipient->type(), pseudonym, now));
   Stored stored = BuildReferral(caller, req, plan, recipient->type(), now);
@@ -138,7 +138,8 @@ absl::StatusOr<v1::Referral> ReferralDesk::Send(const Caller& caller,
   if (!violations.empty()) {
     v1::AuditEvent e = Event(kSendKind, stored, req.request_id());
     e.mutable_resource()->clear_id();
-    return common::RecordRefusal(*audit_, caller, std::move(e), common::PolicyRefusal(violations));
+    return common::RecordRefusal(*deps_.audit, caller, std::move(e),
+                                 common::PolicyRefusal(violations));
   }
   stored.referral.set_subject_national_id(nid->digits());
   return PersistSend(caller, req, fingerprint, std::move(stored), std::move(plan.attachments), now);
@@ -237,8 +238,8 @@ absl::StatusOr<v1::Referral> ReferralDesk::PersistSend(
     const Caller& caller, const v1::SendReferralRequest& req, const std::string& fingerprint,
     Stored stored, std::vector<StoredAttachment> attachments, absl::Time now) {
   v1::Referral& r = stored.referral;
-  BUDSTIKKE_RETURN_IF_ERROR(keyring_->EnsureAgencyKey(caller.agency()).status());
-  BUDSTIKKE_RETURN_IF_ERROR(keyring_->EnsureAgencyKey(r.recipient_agency()).status());
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.keyring->EnsureAgencyKey(caller.agency()).status());
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.keyring->EnsureAgencyKey(r.recipient_agency()).status());
   storage::WriteBatch batch;
   const std::vector<std::string> readers = {caller.agency(), r.recipient_agency()};
   for (const StoredAttachment& a : attachments) {
@@ -256,10 +257,10 @@ absl::StatusOr<v1::Referral> ReferralDesk::PersistSend(
               absl::StrCat("k/", r.consent_id(), "/", r.recipient_agency(), "/", r.id()), "");
   }
   BUDSTIKKE_RETURN_IF_ERROR(
-      audit_->Add(&batch, caller, Event(kSendKind, stored, req.request_id())));
+      deps_.audit->Add(&batch, caller, Event(kSendKind, stored, req.request_id())));
   BUDSTIKKE_RETURN_IF_ERROR(
-      Commit(std::move(batch), {{r.recipient_agency(), v1::INBOX_EVENT_TYPE_REFERRAL_RECEIVED,
-                                 common::Ref(v1::RESOURCE_KIND_REFERRAL, r.id())}}));
+      deps_.Commit(std::move(batch), {{r.recipient_agency(), v1::INBOX_EVENT_TYPE_REFERRAL_RECEIVED,
+                                       common::Ref(v1::RESOURCE_KIND_REFERRAL, r.id())}}));
   return std::move(r);  // `stored` is not used again: no copy of the content
 }
 
