@@ -19,12 +19,12 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
 
 #include "absl/synchronization/mutex.h"
+#include "bench/bench_env.h"
 #include "bench/one_server.h"
 #include "budstikke/v1/consultation.grpc.pb.h"
 #include "services/common/domain_executor.h"
@@ -39,6 +39,9 @@
 #include "storage/keyring.h"
 
 namespace budstikke {
+
+const char bench::kBenchName[] = "consult_bench";
+
 namespace {
 
 constexpr int kClients = 4;
@@ -50,11 +53,6 @@ const char kWorry[] =
     "prøvd å skjerme ham i mindre grupper, og det hjelper noe. Vi lurer på om dette er "
     "noe vi bør følge opp videre, hvordan vi kan ta det opp med foreldrene på en god måte, "
     "og om det er tegn vi bør være særlig oppmerksomme på framover.";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 // The baseline: same request and response types, same TLS, no work.
 class EchoService final : public v1::ConsultationService::Service {
@@ -69,22 +67,14 @@ class EchoService final : public v1::ConsultationService::Service {
   }
 };
 
-struct Env {
-  std::string dir, certs;
-  common::SystemClock clock;
-  std::unique_ptr<storage::Store> store;
-  std::unique_ptr<storage::Keyring> keyring;
+using bench::Must;
+
+struct Env : bench::ServiceEnv {
   std::unique_ptr<storage::Envelope> envelope;
-  std::unique_ptr<common::StoreAuditOutbox> audit;
-  std::unique_ptr<directory::Directory> directory;
-  std::unique_ptr<inbox::Inbox> inbox;
   std::unique_ptr<pii::Scanner> scanner;
   std::unique_ptr<consultation::Consultations> consultations;
-  std::unique_ptr<common::Authenticator> auth;
-  std::unique_ptr<common::DomainExecutor> executor;
   std::unique_ptr<consultation::ConsultationServiceImpl> service;
   EchoService echo;
-  std::unique_ptr<bench::OneServer> server;
 
   ~Env() {
     server.reset();
@@ -94,51 +84,16 @@ struct Env {
   }
 };
 
-#define CHECK_OK(expr)                                                          \
-  do {                                                                          \
-    auto _s = (expr);                                                           \
-    if (!_s.ok()) {                                                             \
-      std::fprintf(stderr, "consult_bench setup: %s\n", _s.ToString().c_str()); \
-      std::abort();                                                             \
-    }                                                                           \
-  } while (0)
-
-template <typename T>
-T Must(absl::StatusOr<T> v) {
-  CHECK_OK(v.status());
-  return *std::move(v);
-}
-
 Env* g_env = nullptr;
 std::atomic<uint64_t> g_request_counter{0};
 
 Env* GetEnv() {
   static Env* env = [] {
     auto* e = new Env();
-    char tmpl[] = "/tmp/budstikke-consult-bench-XXXXXX";
-    e->dir = mkdtemp(tmpl);
-    e->certs = e->dir + "/certs";
-    const std::string cmd = std::string("/bin/bash ") + BUDSTIKKE_SOURCE_DIR +
-                            "/certs/dev-certs.sh " + e->certs + " >/dev/null 2>&1";
-    if (std::system(cmd.c_str()) != 0) {
-      std::fprintf(stderr, "consult_bench: certs/dev-certs.sh failed\n");
-      std::abort();
-    }
-    storage::Store::Options o;
-    o.column_families = {storage::Keyring::kKeysColumnFamily, common::kAuditOutboxColumnFamily,
-                         directory::kColumnFamily, consultation::kColumnFamily,
-                         inbox::kColumnFamily};
-    e->store = Must(storage::Store::Open(e->dir + "/db", o));
-    e->keyring = Must(storage::Keyring::CreateFromFile(e->certs + "/master.key", e->store.get()));
+    bench::OpenStores(
+        e, {storage::Keyring::kKeysColumnFamily, common::kAuditOutboxColumnFamily,
+            directory::kColumnFamily, consultation::kColumnFamily, inbox::kColumnFamily});
     e->envelope = Must(storage::Envelope::Create(e->keyring.get()));
-    e->audit = Must(common::StoreAuditOutbox::Create(e->store.get(), &e->clock));
-    e->directory = Must(
-        directory::Directory::Create(e->store.get(), &e->clock, e->audit.get(), "budstikke-drift"));
-    CHECK_OK(e->directory
-                 ->LoadSeedIfEmpty(
-                     ReadFile(std::string(BUDSTIKKE_SOURCE_DIR) + "/certs/dev-directory.json"))
-                 .status());
-    e->inbox = Must(inbox::Inbox::Create(e->store.get(), &e->clock));
     e->scanner = Must(pii::Scanner::Create(pii::ScannerConfig()));
     consultation::Consultations::Deps d;
     d.store = e->store.get();
@@ -150,13 +105,9 @@ Env* GetEnv() {
     d.scanner = e->scanner.get();
     d.clock = &e->clock;
     e->consultations = Must(consultation::Consultations::Create(d, {}));
-    e->auth = std::make_unique<common::Authenticator>("budstikke.test");
-    e->executor = std::make_unique<common::DomainExecutor>(
-        common::DomainExecutor::DefaultThreads(/*sync_writes=*/false));  // as budstikke-server
+    bench::MakeServerSide(e);
     e->service = std::make_unique<consultation::ConsultationServiceImpl>(
         e->consultations.get(), e->auth.get(), e->executor.get());
-    e->server = std::make_unique<bench::OneServer>(
-        common::TlsFiles{e->certs + "/server.pem", e->certs + "/server.key", e->certs + "/ca.pem"});
     g_env = e;
     return e;
   }();
@@ -164,17 +115,8 @@ Env* GetEnv() {
 }
 
 std::unique_ptr<v1::ConsultationService::Stub> NewStub(int port, int client_index) {
-  Env* e = GetEnv();
-  grpc::SslCredentialsOptions o;
-  o.pem_root_certs = ReadFile(e->certs + "/ca.pem");
-  o.pem_cert_chain = ReadFile(e->certs + "/kindergarten-staff.pem");
-  o.pem_private_key = ReadFile(e->certs + "/kindergarten-staff.key");
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // one connection per client
-  args.SetInt("budstikke.bench.client", client_index);
-  auto channel =
-      grpc::CreateCustomChannel("localhost:" + std::to_string(port), grpc::SslCredentials(o), args);
-  return v1::ConsultationService::NewStub(channel);
+  return v1::ConsultationService::NewStub(
+      bench::ClientChannel(*GetEnv(), "kindergarten-staff", port, client_index));
 }
 
 v1::AskConsultationRequest AskRequest() {
@@ -319,12 +261,7 @@ std::optional<Summary> Summarize(const std::string& name) {
 }  // namespace budstikke
 
 int main(int argc, char** argv) {
-  // As budstikke-server does: no deadlock-cycle detection on every lock.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
+  if (!budstikke::bench::RunBenchmarks(&argc, argv)) return 1;
   auto echo = budstikke::Summarize("echo");
   auto ask = budstikke::Summarize("ask");
   if (echo && ask) {
@@ -339,7 +276,6 @@ int main(int argc, char** argv) {
   }
   // The Env (servers, store) is deliberately leaked at exit: gRPC's shutdown
   // order at static destruction is fragile. Remove the temp dir though.
-  std::error_code ec;
-  if (budstikke::g_env != nullptr) std::filesystem::remove_all(budstikke::g_env->dir, ec);
+  budstikke::bench::RemoveTempDir(budstikke::g_env);
   return 0;
 }

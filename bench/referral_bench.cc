@@ -37,8 +37,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,6 +44,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "bench/bench_env.h"
 #include "bench/one_server.h"
 #include "bench/paired.h"
 #include "budstikke/v1/referral.grpc.pb.h"
@@ -62,14 +61,12 @@
 #include "storage/keyring.h"
 
 namespace budstikke {
+
+const char bench::kBenchName[] = "referral_bench";
+
 namespace {
 
 constexpr int kClients = 4;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 class EchoService final : public v1::ReferralService::Service {
  public:
@@ -84,37 +81,15 @@ class EchoService final : public v1::ReferralService::Service {
   }
 };
 
-struct Env {
-  std::string dir, certs, consent_id, subject;
-  common::SystemClock clock;
-  std::unique_ptr<storage::Store> store;
-  std::unique_ptr<storage::Keyring> keyring;
-  std::unique_ptr<common::StoreAuditOutbox> audit;
-  std::unique_ptr<directory::Directory> directory;
-  std::unique_ptr<inbox::Inbox> inbox;
+using bench::Must;
+
+struct Env : bench::ServiceEnv {
+  std::string consent_id, subject;
   std::unique_ptr<consent::ConsentRegistry> consents;
   std::unique_ptr<referral::ReferralDesk> desk;
-  std::unique_ptr<common::Authenticator> auth;
-  std::unique_ptr<common::DomainExecutor> executor;
   std::unique_ptr<referral::ReferralServiceImpl> service;
   EchoService echo;
-  std::unique_ptr<bench::OneServer> server;
 };
-
-#define CHECK_OK(expr)                                                           \
-  do {                                                                           \
-    auto _s = (expr);                                                            \
-    if (!_s.ok()) {                                                              \
-      std::fprintf(stderr, "referral_bench setup: %s\n", _s.ToString().c_str()); \
-      std::abort();                                                              \
-    }                                                                            \
-  } while (0)
-
-template <typename T>
-T Must(absl::StatusOr<T> v) {
-  CHECK_OK(v.status());
-  return *std::move(v);
-}
 
 Env* g_env = nullptr;
 std::atomic<uint64_t> g_counter{0};
@@ -122,33 +97,9 @@ std::atomic<uint64_t> g_counter{0};
 Env* GetEnv() {
   static Env* env = [] {
     auto* e = new Env();
-    char tmpl[] = "/tmp/budstikke-referral-bench-XXXXXX";
-    e->dir = mkdtemp(tmpl);
-    e->certs = e->dir + "/certs";
-    const std::string cmd = std::string("/bin/bash ") + BUDSTIKKE_SOURCE_DIR +
-                            "/certs/dev-certs.sh " + e->certs + " >/dev/null 2>&1";
-    if (std::system(cmd.c_str()) != 0) {
-      std::fprintf(stderr, "referral_bench: certs/dev-certs.sh failed\n");
-      std::abort();
-    }
-    storage::Store::Options o;
-    o.column_families = {storage::Keyring::kKeysColumnFamily,
-                         common::kAuditOutboxColumnFamily,
-                         directory::kColumnFamily,
-                         inbox::kColumnFamily,
-                         consent::kColumnFamily,
-                         referral::kColumnFamily,
-                         referral::kAttachmentColumnFamily};
-    e->store = Must(storage::Store::Open(e->dir + "/db", o));
-    e->keyring = Must(storage::Keyring::CreateFromFile(e->certs + "/master.key", e->store.get()));
-    e->audit = Must(common::StoreAuditOutbox::Create(e->store.get(), &e->clock));
-    e->directory = Must(
-        directory::Directory::Create(e->store.get(), &e->clock, e->audit.get(), "budstikke-drift"));
-    CHECK_OK(e->directory
-                 ->LoadSeedIfEmpty(
-                     ReadFile(std::string(BUDSTIKKE_SOURCE_DIR) + "/certs/dev-directory.json"))
-                 .status());
-    e->inbox = Must(inbox::Inbox::Create(e->store.get(), &e->clock));
+    bench::OpenStores(e, {storage::Keyring::kKeysColumnFamily, common::kAuditOutboxColumnFamily,
+                          directory::kColumnFamily, inbox::kColumnFamily, consent::kColumnFamily,
+                          referral::kColumnFamily, referral::kAttachmentColumnFamily});
     e->consents =
         Must(consent::ConsentRegistry::Create(e->store.get(), e->keyring.get(), e->audit.get(),
                                               e->inbox.get(), e->directory.get(), &e->clock));
@@ -176,14 +127,9 @@ Env* GetEnv() {
     rc.set_method(v1::CONSENT_METHOD_WRITTEN);
     e->consent_id = Must(e->consents->Record(gp, rc)).id();
 
-    e->auth = std::make_unique<common::Authenticator>("budstikke.test");
-    e->executor = std::make_unique<common::DomainExecutor>(
-        common::DomainExecutor::DefaultThreads(/*sync_writes=*/false));  // as budstikke-server
+    bench::MakeServerSide(e, /*max_receive_bytes=*/4 << 20);
     e->service = std::make_unique<referral::ReferralServiceImpl>(e->desk.get(), e->auth.get(),
                                                                  e->executor.get());
-    e->server = std::make_unique<bench::OneServer>(
-        common::TlsFiles{e->certs + "/server.pem", e->certs + "/server.key", e->certs + "/ca.pem"},
-        /*max_receive_bytes=*/4 << 20);
     g_env = e;
     return e;
   }();
@@ -191,18 +137,8 @@ Env* GetEnv() {
 }
 
 std::unique_ptr<v1::ReferralService::Stub> NewStub(int port, int client_index) {
-  Env* e = GetEnv();
-  grpc::SslCredentialsOptions o;
-  o.pem_root_certs = ReadFile(e->certs + "/ca.pem");
-  o.pem_cert_chain = ReadFile(e->certs + "/gp-physician.pem");
-  o.pem_private_key = ReadFile(e->certs + "/gp-physician.key");
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // one connection per client
-  args.SetInt("budstikke.bench.client", client_index);
-  args.SetMaxSendMessageSize(4 << 20);
-  auto channel =
-      grpc::CreateCustomChannel("localhost:" + std::to_string(port), grpc::SslCredentials(o), args);
-  return v1::ReferralService::NewStub(channel);
+  return v1::ReferralService::NewStub(bench::ClientChannel(
+      *GetEnv(), "gp-physician", port, client_index, /*max_send_bytes=*/4 << 20));
 }
 
 struct RunStats {
@@ -305,6 +241,7 @@ BENCHMARK(BM_DomainSend)->UseRealTime();
 void BM_UploadAttachment(benchmark::State& state) {
   Env* e = GetEnv();
   auto stub = NewStub(e->server->Serve(e->service.get()), 0);
+  constexpr size_t kChunkBytes = 1 << 20;  // the PDF goes in 1 MiB chunks
   std::string data(10u << 20, 'p');
   std::memcpy(data.data(), "%PDF-1.7\n", 9);
   unsigned char d[SHA256_DIGEST_LENGTH];
@@ -323,9 +260,9 @@ void BM_UploadAttachment(benchmark::State& state) {
     meta->set_size(data.size());
     meta->set_sha256(sha);
     bool ok = writer->Write(m);
-    for (size_t off = 0; ok && off < data.size(); off += 1 << 20) {
+    for (size_t off = 0; ok && off < data.size(); off += kChunkBytes) {
       v1::UploadAttachmentRequest c;
-      c.set_chunk(data.substr(off, 1 << 20));
+      c.set_chunk(data.substr(off, kChunkBytes));
       ok = writer->Write(c);
     }
     writer->WritesDone();
@@ -460,12 +397,7 @@ bool RunPairedSendEcho(const PairFlags& flags) {
 
 int main(int argc, char** argv) {
   const budstikke::PairFlags pair_flags = budstikke::TakePairFlags(&argc, argv);
-  // As budstikke-server does: no deadlock-cycle detection on every lock.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
+  if (!budstikke::bench::RunBenchmarks(&argc, argv)) return 1;
   const budstikke::Summary echo = budstikke::Summarize("echo");
   const budstikke::Summary send = budstikke::Summarize("send");
   if (echo.rate > 0 && send.rate > 0) {
@@ -483,7 +415,6 @@ int main(int argc, char** argv) {
   // Last, so that it is what a run ends with.
   const bool ok = pair_flags.pairs <= 0 || budstikke::RunPairedSendEcho(pair_flags);
   // The Env is deliberately leaked (gRPC shutdown order at exit); the temp dir is removed.
-  std::error_code ec;
-  if (budstikke::g_env != nullptr) std::filesystem::remove_all(budstikke::g_env->dir, ec);
+  budstikke::bench::RemoveTempDir(budstikke::g_env);
   return ok ? 0 : 1;
 }
