@@ -72,9 +72,10 @@ std::vector<Violation> EvaluateSend(const PolicyRules& rules, const SendFacts& f
                                                     policy::RoleList(rules.bup_sender_roles))});
   }
   if (!f.consent.has_value() && !f.statutory_duty) {
-    out.push_back({kRuleLegalBasis,
-                   "give a consent id, or (child welfare only) the statutory duty with a "
-                   "justification"});
+    out.push_back(
+        {kRuleLegalBasis, absl::StrCat("give a consent id, or (",
+                                       policy::AgencyTypeList(rules.statutory_duty_recipients),
+                                       " only) the statutory duty with a justification")});
   }
   if (f.statutory_duty) Append(&out, StatutoryDutyViolations(rules, f));
   if (f.consent.has_value()) {
