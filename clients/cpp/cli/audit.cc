@@ -43,12 +43,32 @@ std::string ReadFileOrEmpty(const std::string& path) {
   return ss.str();
 }
 
-}  // namespace
+struct ProveArgs {
+  uint64_t index = 0, tree_size = 0;
+};
 
-void AddAuditCommands(CLI::App& app, CliContext& ctx) {
-  auto* audit = app.add_subcommand("audit", "the tamper-evident audit log");
-  audit->require_subcommand(1);
+struct ConsArgs {
+  uint64_t from = 0, to = 0;
+};
 
+struct QueryArgs {
+  std::string subject, agency, user, action, since, until, page_token;
+  v1::AuditOutcome outcome = v1::AUDIT_OUTCOME_UNSPECIFIED;
+  bool proofs = false;
+  int page_size = 0;
+};
+
+struct ReportArgs {
+  std::string subject, since, until, page_token;
+  int page_size = 0;
+};
+
+struct VerifyArgs {
+  std::string state, public_key;
+  bool checkpoint_only = false;
+};
+
+void AddAuditPublicKey(CLI::App* audit, CliContext& ctx) {
   auto* pk = audit->add_subcommand("public-key",
                                    "print the checkpoint signing key (note verifier key)\n"
                                    "  example: budstikke audit public-key > audit.vkey");
@@ -66,7 +86,9 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
+void AddAuditCheckpoint(CLI::App* audit, CliContext& ctx) {
   auto* cp = audit->add_subcommand("checkpoint",
                                    "print the latest signed checkpoint (C2SP signed note)\n"
                                    "  example: budstikke audit checkpoint > checkpoint.txt");
@@ -84,7 +106,9 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
+void AddAuditGet(CLI::App* audit, CliContext& ctx) {
   auto get_index = std::make_shared<uint64_t>(0);
   auto* get = audit->add_subcommand("get",
                                     "show one event with its leaf bytes\n"
@@ -105,10 +129,9 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
-  struct ProveArgs {
-    uint64_t index = 0, tree_size = 0;
-  };
+void AddAuditProve(CLI::App* audit, CliContext& ctx) {
   auto prove_args = std::make_shared<ProveArgs>();
   auto* prove = audit->add_subcommand("prove",
                                       "inclusion proof of one event (RFC 9162)\n"
@@ -128,10 +151,9 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
-  struct ConsArgs {
-    uint64_t from = 0, to = 0;
-  };
+void AddAuditConsistency(CLI::App* audit, CliContext& ctx) {
   auto cons_args = std::make_shared<ConsArgs>();
   auto* cons = audit->add_subcommand("consistency",
                                      "consistency proof between two tree sizes\n"
@@ -151,13 +173,9 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
-  struct QueryArgs {
-    std::string subject, agency, user, action, since, until, page_token;
-    v1::AuditOutcome outcome = v1::AUDIT_OUTCOME_UNSPECIFIED;
-    bool proofs = false;
-    int page_size = 0;
-  };
+void AddAuditQuery(CLI::App* audit, CliContext& ctx) {
   auto qa = std::make_shared<QueryArgs>();
   auto* query = audit->add_subcommand(
       "query",
@@ -219,11 +237,9 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
-  struct ReportArgs {
-    std::string subject, since, until, page_token;
-    int page_size = 0;
-  };
+void AddAuditReport(CLI::App* audit, CliContext& ctx) {
   auto ra = std::make_shared<ReportArgs>();
   auto* report = audit->add_subcommand("report",
                                        "who accessed a child's data, when and why (innsyn i logg)\n"
@@ -258,11 +274,117 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
-  struct VerifyArgs {
-    std::string state, public_key;
-    bool checkpoint_only = false;
-  };
+// Reads the --state file, if one is named and exists, into *saved; a file
+// that is not a state file of audit verify is an InvalidArgument error.
+absl::Status LoadVerifyState(const std::string& state, nlohmann::json* saved) {
+  if (state.empty()) return absl::OkStatus();
+  std::string text = ReadFileOrEmpty(state);
+  if (text.empty()) return absl::OkStatus();
+  *saved = nlohmann::json::parse(text, nullptr, false);
+  if (saved->is_discarded() || !saved->is_object() || !saved->contains("checkpoint") ||
+      !saved->contains("verifier_key")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--state ", state, " is not a state file of audit verify"));
+  }
+  return absl::OkStatus();
+}
+
+// Verifies that `cp` extends the checkpoint saved in the state file `state`.
+absl::Status CheckSavedConsistency(Client& c, const std::string& key, const std::string& state,
+                                   nlohmann::json& saved, const tlog::Checkpoint& cp) {
+  auto old = VerifyCheckpoint(key, saved["checkpoint"].get<std::string>());
+  if (!old.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("saved checkpoint in ", state, " does not verify: ", old.status().message()));
+  }
+  google::protobuf::RepeatedPtrField<std::string> path;
+  if (old->size > 0 && old->size < cp.size) {
+    v1::GetConsistencyProofRequest req;
+    req.set_first(old->size);
+    req.set_second(cp.size);
+    auto proof = c.GetConsistencyProof(req);
+    if (!proof.ok()) return proof.status();
+    path = proof->path();
+  }
+  return VerifyConsistency(*old, cp, path);
+}
+
+// Fetches every event the caller may read with proofs and verifies each page
+// against its own checkpoint; counts the verified events in *verified.
+absl::Status VerifyAllEvents(Client& c, const std::string& key, uint64_t* verified) {
+  auto me = c.WhoAmI();
+  const bool sees_all = me.ok() && me->actor().role() == v1::ROLE_AUDITOR;
+  v1::QueryAuditRequest req;
+  req.set_with_proofs(true);
+  req.set_page_size(1000);
+  while (true) {
+    auto page = c.QueryAudit(req);
+    if (!page.ok()) return page.status();
+    // Each page proves against its own (possibly newer) checkpoint.
+    auto pcp = VerifyCheckpoint(key, page->checkpoint().signed_note());
+    if (!pcp.ok()) return pcp.status();
+    // An auditor sees every event, so indexes must run without a gap.
+    absl::Status s = VerifyRecords(*pcp, page->records(),
+                                   sees_all ? std::optional<uint64_t>(*verified) : std::nullopt);
+    if (!s.ok()) return s;
+    *verified += page->records_size();
+    if (page->next_page_token().empty() || page->records_size() == 0) break;
+    req.set_page_token(page->next_page_token());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunAuditVerify(CliContext& ctx, const VerifyArgs& va) {
+  auto client = ctx.client();
+  if (!client.ok()) return client.status();
+  Client& c = **client;
+  nlohmann::json saved;
+  absl::Status loaded = LoadVerifyState(va.state, &saved);
+  if (!loaded.ok()) return loaded;
+  std::string key = va.public_key;
+  if (key.empty() && saved.is_object()) key = saved["verifier_key"].get<std::string>();
+  if (key.empty()) {
+    auto r = c.GetAuditPublicKey();
+    if (!r.ok()) return r.status();
+    key = r->verifier_key();
+  }
+  auto note = c.GetCheckpoint();
+  if (!note.ok()) return note.status();
+  auto cp = VerifyCheckpoint(key, note->signed_note());
+  if (!cp.ok()) return cp.status();
+
+  bool consistent_checked = false;
+  if (saved.is_object()) {
+    absl::Status s = CheckSavedConsistency(c, key, va.state, saved, *cp);
+    if (!s.ok()) return s;
+    consistent_checked = true;
+  }
+
+  uint64_t verified = 0;
+  if (!va.checkpoint_only && cp->size > 0) {
+    absl::Status s = VerifyAllEvents(c, key, &verified);
+    if (!s.ok()) return s;
+  }
+  if (!va.state.empty()) {
+    nlohmann::json state{{"verifier_key", key}, {"checkpoint", note->signed_note()}};
+    std::ofstream out(va.state, std::ios::binary | std::ios::trunc);
+    out << state.dump() << "\n";
+    if (!out) return absl::UnavailableError("cannot write --state " + va.state);
+  }
+  nlohmann::json result{
+      {"ok", true},
+      {"tree_size", cp->size},
+      {"root_hash", tlog::Base64Encode(std::string(reinterpret_cast<const char*>(cp->root.data()),
+                                                   cp->root.size()))},
+      {"events_verified", verified},
+      {"consistent_with_state", consistent_checked}};
+  ctx.Emit(result);
+  return absl::OkStatus();
+}
+
+void AddAuditVerify(CLI::App* audit, CliContext& ctx) {
   auto va = std::make_shared<VerifyArgs>();
   auto* verify = audit->add_subcommand(
       "verify",
@@ -274,95 +396,23 @@ void AddAuditCommands(CLI::App& app, CliContext& ctx) {
                      "expected verifier key (default: from --state, else the server's)");
   verify->add_flag("--checkpoint-only", va->checkpoint_only,
                    "do not fetch events (for roles that may not read them)");
-  verify->callback([&ctx, va] {
-    ctx.Run([&]() -> absl::Status {
-      auto client = ctx.client();
-      if (!client.ok()) return client.status();
-      Client& c = **client;
-      nlohmann::json saved;
-      if (!va->state.empty()) {
-        std::string text = ReadFileOrEmpty(va->state);
-        if (!text.empty()) {
-          saved = nlohmann::json::parse(text, nullptr, false);
-          if (saved.is_discarded() || !saved.is_object() || !saved.contains("checkpoint") ||
-              !saved.contains("verifier_key")) {
-            return absl::InvalidArgumentError(
-                absl::StrCat("--state ", va->state, " is not a state file of audit verify"));
-          }
-        }
-      }
-      std::string key = va->public_key;
-      if (key.empty() && saved.is_object()) key = saved["verifier_key"].get<std::string>();
-      if (key.empty()) {
-        auto r = c.GetAuditPublicKey();
-        if (!r.ok()) return r.status();
-        key = r->verifier_key();
-      }
-      auto note = c.GetCheckpoint();
-      if (!note.ok()) return note.status();
-      auto cp = VerifyCheckpoint(key, note->signed_note());
-      if (!cp.ok()) return cp.status();
+  verify->callback(
+      [&ctx, va] { ctx.Run([&]() -> absl::Status { return RunAuditVerify(ctx, *va); }); });
+}
 
-      bool consistent_checked = false;
-      if (saved.is_object()) {
-        auto old = VerifyCheckpoint(key, saved["checkpoint"].get<std::string>());
-        if (!old.ok()) {
-          return absl::DataLossError(absl::StrCat("saved checkpoint in ", va->state,
-                                                  " does not verify: ", old.status().message()));
-        }
-        google::protobuf::RepeatedPtrField<std::string> path;
-        if (old->size > 0 && old->size < cp->size) {
-          v1::GetConsistencyProofRequest req;
-          req.set_first(old->size);
-          req.set_second(cp->size);
-          auto proof = c.GetConsistencyProof(req);
-          if (!proof.ok()) return proof.status();
-          path = proof->path();
-        }
-        absl::Status s = VerifyConsistency(*old, *cp, path);
-        if (!s.ok()) return s;
-        consistent_checked = true;
-      }
+}  // namespace
 
-      uint64_t verified = 0;
-      if (!va->checkpoint_only && cp->size > 0) {
-        auto me = c.WhoAmI();
-        const bool sees_all = me.ok() && me->actor().role() == v1::ROLE_AUDITOR;
-        v1::QueryAuditRequest req;
-        req.set_with_proofs(true);
-        req.set_page_size(1000);
-        while (true) {
-          auto page = c.QueryAudit(req);
-          if (!page.ok()) return page.status();
-          // Each page proves against its own (possibly newer) checkpoint.
-          auto pcp = VerifyCheckpoint(key, page->checkpoint().signed_note());
-          if (!pcp.ok()) return pcp.status();
-          // An auditor sees every event, so indexes must run without a gap.
-          absl::Status s = VerifyRecords(
-              *pcp, page->records(), sees_all ? std::optional<uint64_t>(verified) : std::nullopt);
-          if (!s.ok()) return s;
-          verified += page->records_size();
-          if (page->next_page_token().empty() || page->records_size() == 0) break;
-          req.set_page_token(page->next_page_token());
-        }
-      }
-      if (!va->state.empty()) {
-        nlohmann::json state{{"verifier_key", key}, {"checkpoint", note->signed_note()}};
-        std::ofstream out(va->state, std::ios::binary | std::ios::trunc);
-        out << state.dump() << "\n";
-        if (!out) return absl::UnavailableError("cannot write --state " + va->state);
-      }
-      nlohmann::json result{
-          {"ok", true},
-          {"tree_size", cp->size},
-          {"root_hash", tlog::Base64Encode(std::string(
-                            reinterpret_cast<const char*>(cp->root.data()), cp->root.size()))},
-          {"events_verified", verified},
-          {"consistent_with_state", consistent_checked}};
-      ctx.Emit(result);
-      return absl::OkStatus();
-    });
-  });
+void AddAuditCommands(CLI::App& app, CliContext& ctx) {
+  auto* audit = app.add_subcommand("audit", "the tamper-evident audit log");
+  audit->require_subcommand(1);
+  AddAuditPublicKey(audit, ctx);
+  AddAuditCheckpoint(audit, ctx);
+  AddAuditGet(audit, ctx);
+  AddAuditProve(audit, ctx);
+  AddAuditConsistency(audit, ctx);
+  AddAuditQuery(audit, ctx);
+  AddAuditReport(audit, ctx);
+  AddAuditVerify(audit, ctx);
 }
 
 }  // namespace budstikke::cli

@@ -5,12 +5,6 @@
 #include "cli/enum_flag.h"
 
 namespace budstikke::cli {
-namespace {
-
-const std::vector<std::string> kConsentColumns = {"id",        "status",  "giver",
-                                                  "recipient", "purpose", "valid_until"};
-
-}  // namespace
 
 // YYYY-MM-DD -> Date; false if malformed.
 bool ParseCliDate(const std::string& text, v1::Date* out) {
@@ -24,18 +18,29 @@ bool ParseCliDate(const std::string& text, v1::Date* out) {
   return true;
 }
 
-void AddConsentCommands(CLI::App& app, CliContext& ctx) {
-  auto* group =
-      app.add_subcommand("consent", "record and revoke consent to share a child's information");
-  group->require_subcommand(1);
+namespace {
 
-  struct RecordArgs {
-    std::string subject, recipient, purpose, scope, valid_until, request_id;
-    v1::ConsentGiver giver = v1::CONSENT_GIVER_UNSPECIFIED;
-    v1::GuardianRelation relation = v1::GUARDIAN_RELATION_UNSPECIFIED;
-    v1::AgencyType recipient_type = v1::AGENCY_TYPE_UNSPECIFIED;
-    v1::ConsentMethod how = v1::CONSENT_METHOD_UNSPECIFIED;
-  };
+const std::vector<std::string> kConsentColumns = {"id",        "status",  "giver",
+                                                  "recipient", "purpose", "valid_until"};
+
+struct RecordArgs {
+  std::string subject, recipient, purpose, scope, valid_until, request_id;
+  v1::ConsentGiver giver = v1::CONSENT_GIVER_UNSPECIFIED;
+  v1::GuardianRelation relation = v1::GUARDIAN_RELATION_UNSPECIFIED;
+  v1::AgencyType recipient_type = v1::AGENCY_TYPE_UNSPECIFIED;
+  v1::ConsentMethod how = v1::CONSENT_METHOD_UNSPECIFIED;
+};
+
+struct RevokeArgs {
+  std::string id, reason;
+};
+
+struct ListArgs {
+  std::string subject, page_token;
+  int page_size = 0;
+};
+
+void AddConsentRecord(CLI::App* group, CliContext& ctx) {
   auto ra = std::make_shared<RecordArgs>();
   auto* record = group->add_subcommand(
       "record",
@@ -88,10 +93,9 @@ void AddConsentCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
-  struct RevokeArgs {
-    std::string id, reason;
-  };
+void AddConsentRevoke(CLI::App* group, CliContext& ctx) {
   auto rv = std::make_shared<RevokeArgs>();
   auto* revoke = group->add_subcommand(
       "revoke",
@@ -109,7 +113,9 @@ void AddConsentCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
+void AddConsentShow(CLI::App* group, CliContext& ctx) {
   auto show_id = std::make_shared<std::string>();
   auto* show = group->add_subcommand("show",
                                      "show one consent\n"
@@ -125,11 +131,9 @@ void AddConsentCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
-  struct ListArgs {
-    std::string subject, page_token;
-    int page_size = 0;
-  };
+void AddConsentList(CLI::App* group, CliContext& ctx) {
   auto la = std::make_shared<ListArgs>();
   auto* list = group->add_subcommand("list",
                                      "your agency's consents\n"
@@ -153,6 +157,18 @@ void AddConsentCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
+
+}  // namespace
+
+void AddConsentCommands(CLI::App& app, CliContext& ctx) {
+  auto* group =
+      app.add_subcommand("consent", "record and revoke consent to share a child's information");
+  group->require_subcommand(1);
+  AddConsentRecord(group, ctx);
+  AddConsentRevoke(group, ctx);
+  AddConsentShow(group, ctx);
+  AddConsentList(group, ctx);
 }
 
 }  // namespace budstikke::cli

@@ -63,10 +63,32 @@ nlohmann::json CheckTextJson(const v1::CheckTextResponse& resp) {
           {"findings", findings}};
 }
 
-}  // namespace
+// ask
+struct AskArgs {
+  std::string to, municipality, text, text_file, request_id;
+  v1::AgencyType to_type = v1::AGENCY_TYPE_UNSPECIFIED;
+  v1::AgeBand age_band = v1::AGE_BAND_UNSPECIFIED;
+  std::vector<v1::Concern> concerns;
+  std::vector<std::string> questions;
+  std::vector<uint32_t> acks;
+};
 
-void AddConsultCommands(CLI::App& app, CliContext& ctx) {
-  auto* check = app.add_subcommand(
+// list
+struct ListArgs {
+  bool received = false, sent = false;
+  std::vector<v1::ConsultationStatus> statuses;
+  int page_size = 0;
+  std::string page_token;
+};
+
+// answer | message
+struct TextArgs {
+  std::string id, text, text_file, request_id;
+  std::vector<uint32_t> acks;
+};
+
+void AddCheckText(CLI::App* app, CliContext& ctx) {
+  auto* check = app->add_subcommand(
       "check-text",
       "screen text on stdin for identifying data with the server's rules; prints "
       "{\"verdict\",\"findings\":[{\"id\",\"kind\",\"severity\",\"start\",\"end\"}]} and exits 0 "
@@ -84,19 +106,9 @@ void AddConsultCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
-  auto* consult = app.add_subcommand("consult", "anonymous consultations (anonym drøfting)");
-  consult->require_subcommand(1);
-
-  // ask
-  struct AskArgs {
-    std::string to, municipality, text, text_file, request_id;
-    v1::AgencyType to_type = v1::AGENCY_TYPE_UNSPECIFIED;
-    v1::AgeBand age_band = v1::AGE_BAND_UNSPECIFIED;
-    std::vector<v1::Concern> concerns;
-    std::vector<std::string> questions;
-    std::vector<uint32_t> acks;
-  };
+void AddConsultAsk(CLI::App* consult, CliContext& ctx) {
   auto ask_args = std::make_shared<AskArgs>();
   auto* ask = consult->add_subcommand(
       "ask",
@@ -146,14 +158,9 @@ void AddConsultCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
-  // list
-  struct ListArgs {
-    bool received = false, sent = false;
-    std::vector<v1::ConsultationStatus> statuses;
-    int page_size = 0;
-    std::string page_token;
-  };
+void AddConsultList(CLI::App* consult, CliContext& ctx) {
   auto list_args = std::make_shared<ListArgs>();
   auto* list = consult->add_subcommand("list",
                                        "your agency's received (default) or sent consultations\n"
@@ -180,7 +187,9 @@ void AddConsultCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
+void AddConsultShowClaimClose(CLI::App* consult, CliContext& ctx) {
   // show | claim | close
   for (const char* verb : {"show", "claim", "close"}) {
     auto id = std::make_shared<std::string>();
@@ -205,12 +214,9 @@ void AddConsultCommands(CLI::App& app, CliContext& ctx) {
       });
     });
   }
+}
 
-  // answer | message
-  struct TextArgs {
-    std::string id, text, text_file, request_id;
-    std::vector<uint32_t> acks;
-  };
+void AddConsultAnswerMessage(CLI::App* consult, CliContext& ctx) {
   for (const char* verb : {"answer", "message"}) {
     auto args = std::make_shared<TextArgs>();
     const std::string v = verb;
@@ -252,6 +258,19 @@ void AddConsultCommands(CLI::App& app, CliContext& ctx) {
       });
     });
   }
+}
+
+}  // namespace
+
+void AddConsultCommands(CLI::App& app, CliContext& ctx) {
+  AddCheckText(&app, ctx);
+
+  auto* consult = app.add_subcommand("consult", "anonymous consultations (anonym drøfting)");
+  consult->require_subcommand(1);
+  AddConsultAsk(consult, ctx);
+  AddConsultList(consult, ctx);
+  AddConsultShowClaimClose(consult, ctx);
+  AddConsultAnswerMessage(consult, ctx);
 }
 
 }  // namespace budstikke::cli

@@ -11,12 +11,21 @@ const char* kTypeHelp =
     "kindergarten, school, ppt, health_station, gp, child_welfare, bup, "
     "supervisory_authority or operator";
 
-}  // namespace
+struct ListArgs {
+  v1::AgencyType type = v1::AGENCY_TYPE_UNSPECIFIED;
+  std::string municipality, page_token;
+  int page_size = 0;
+};
 
-void AddDirectoryCommands(CLI::App& app, CliContext& ctx) {
-  auto* whoami = app.add_subcommand("whoami",
-                                    "show who your certificate says you are\n"
-                                    "  example: budstikke whoami --output json");
+struct AgencyArgs {
+  std::string id, name, municipality, request_id;
+  v1::AgencyType type = v1::AGENCY_TYPE_UNSPECIFIED;
+};
+
+void AddWhoAmI(CLI::App* app, CliContext& ctx) {
+  auto* whoami = app->add_subcommand("whoami",
+                                     "show who your certificate says you are\n"
+                                     "  example: budstikke whoami --output json");
   whoami->callback([&ctx] {
     ctx.Run([&]() -> absl::Status {
       auto client = ctx.client();
@@ -27,15 +36,9 @@ void AddDirectoryCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
-  auto* dir = app.add_subcommand("directory", "agencies on the network");
-  dir->require_subcommand(1);
-
-  struct ListArgs {
-    v1::AgencyType type = v1::AGENCY_TYPE_UNSPECIFIED;
-    std::string municipality, page_token;
-    int page_size = 0;
-  };
+void AddDirectoryList(CLI::App* dir, CliContext& ctx) {
   auto list_args = std::make_shared<ListArgs>();
   auto* list = dir->add_subcommand("list",
                                    "list agencies\n"
@@ -61,7 +64,9 @@ void AddDirectoryCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
+void AddDirectoryGet(CLI::App* dir, CliContext& ctx) {
   auto get_id = std::make_shared<std::string>();
   auto* get = dir->add_subcommand("get",
                                   "show one agency\n"
@@ -77,11 +82,9 @@ void AddDirectoryCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
-  struct AgencyArgs {
-    std::string id, name, municipality, request_id;
-    v1::AgencyType type = v1::AGENCY_TYPE_UNSPECIFIED;
-  };
+void AddDirectoryCreateUpdate(CLI::App* dir, CliContext& ctx) {
   for (const char* verb : {"create", "update"}) {
     auto args = std::make_shared<AgencyArgs>();
     bool is_create = std::string(verb) == "create";
@@ -118,6 +121,18 @@ void AddDirectoryCommands(CLI::App& app, CliContext& ctx) {
       });
     });
   }
+}
+
+}  // namespace
+
+void AddDirectoryCommands(CLI::App& app, CliContext& ctx) {
+  AddWhoAmI(&app, ctx);
+
+  auto* dir = app.add_subcommand("directory", "agencies on the network");
+  dir->require_subcommand(1);
+  AddDirectoryList(dir, ctx);
+  AddDirectoryGet(dir, ctx);
+  AddDirectoryCreateUpdate(dir, ctx);
 }
 
 }  // namespace budstikke::cli

@@ -66,19 +66,34 @@ absl::StatusOr<v1::AttachmentInfo> PutFile(Client* client, const std::string& fl
   return client->UploadAttachment(meta, *data);
 }
 
-}  // namespace
+struct SendArgs {
+  std::string to, subject, consent, purpose, justification, reason, parent_conversation, action_log,
+      request_id;
+  bool statutory = false;
+  std::vector<std::string> attach;
+};
 
-void AddReferralCommands(CLI::App& app, CliContext& ctx) {
-  auto* group =
-      app.add_subcommand("referral", "consent-gated referrals to BUP, PPT and child welfare");
-  group->require_subcommand(1);
+struct ListArgs {
+  bool received = false, sent = false;
+  std::string page_token;
+  int page_size = 0;
+};
 
-  struct SendArgs {
-    std::string to, subject, consent, purpose, justification, reason, parent_conversation,
-        action_log, request_id;
-    bool statutory = false;
-    std::vector<std::string> attach;
-  };
+struct DecideArgs {
+  std::string id, reason;
+  v1::ReferralDecision decision = v1::REFERRAL_DECISION_UNSPECIFIED;
+};
+
+struct PutArgs {
+  std::string file, type;
+  v1::AttachmentKind kind = v1::ATTACHMENT_KIND_OTHER;
+};
+
+struct GetArgs {
+  std::string referral, attachment, out;
+};
+
+void AddReferralSend(CLI::App* group, CliContext& ctx) {
   auto sa = std::make_shared<SendArgs>();
   auto* send = group->add_subcommand(
       "send",
@@ -145,12 +160,9 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
-  struct ListArgs {
-    bool received = false, sent = false;
-    std::string page_token;
-    int page_size = 0;
-  };
+void AddReferralList(CLI::App* group, CliContext& ctx) {
   auto la = std::make_shared<ListArgs>();
   auto* list = group->add_subcommand("list",
                                      "your agency's received (default) or sent referrals\n"
@@ -176,7 +188,9 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
+void AddReferralShowAckWithdraw(CLI::App* group, CliContext& ctx) {
   // show | ack | withdraw ID
   for (const char* verb : {"show", "ack", "withdraw"}) {
     auto id = std::make_shared<std::string>();
@@ -204,11 +218,9 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
       });
     });
   }
+}
 
-  struct DecideArgs {
-    std::string id, reason;
-    v1::ReferralDecision decision = v1::REFERRAL_DECISION_UNSPECIFIED;
-  };
+void AddReferralDecide(CLI::App* group, CliContext& ctx) {
   auto da = std::make_shared<DecideArgs>();
   auto* decide = group->add_subcommand(
       "decide",
@@ -231,14 +243,9 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
 
-  // attachment put FILE [--kind action-log|other] [--type MIME] | get REFERRAL ATTACHMENT --out F
-  auto* att = app.add_subcommand("attachment", "upload and download referral attachments");
-  att->require_subcommand(1);
-  struct PutArgs {
-    std::string file, type;
-    v1::AttachmentKind kind = v1::ATTACHMENT_KIND_OTHER;
-  };
+void AddAttachmentPut(CLI::App* att, CliContext& ctx) {
   auto pa = std::make_shared<PutArgs>();
   auto* put = att->add_subcommand("put",
                                   "upload a file for a later `referral send`\n"
@@ -257,9 +264,9 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
-  struct GetArgs {
-    std::string referral, attachment, out;
-  };
+}
+
+void AddAttachmentGet(CLI::App* att, CliContext& ctx) {
   auto ga = std::make_shared<GetArgs>();
   auto* get =
       att->add_subcommand("get",
@@ -282,6 +289,24 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
+
+}  // namespace
+
+void AddReferralCommands(CLI::App& app, CliContext& ctx) {
+  auto* group =
+      app.add_subcommand("referral", "consent-gated referrals to BUP, PPT and child welfare");
+  group->require_subcommand(1);
+  AddReferralSend(group, ctx);
+  AddReferralList(group, ctx);
+  AddReferralShowAckWithdraw(group, ctx);
+  AddReferralDecide(group, ctx);
+
+  // attachment put FILE [--kind action-log|other] [--type MIME] | get REFERRAL ATTACHMENT --out F
+  auto* att = app.add_subcommand("attachment", "upload and download referral attachments");
+  att->require_subcommand(1);
+  AddAttachmentPut(att, ctx);
+  AddAttachmentGet(att, ctx);
 }
 
 }  // namespace budstikke::cli
