@@ -175,6 +175,51 @@ def test_referral_and_subject_access_report(console, server, browsers):
     STATE["referral"] = ref.id
 
 
+def _post_bytes(url, data, cookie=None):
+    req = urllib.request.Request(url, data=data)
+    if cookie:
+        req.add_header("Cookie", cookie)
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+    try:
+        with urllib.request.build_opener(NoRedirect).open(req, timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_subject_access_report_as_pdf(console):
+    """The report page (still showing the report) links to the same report as a PDF;
+    the national id goes in the POST body, and the PDF needs the auditor's session."""
+    aud = STATE["auditor"]
+    button = aud.find_element(By.ID, "last-ned-pdf")
+    form = button.find_element(By.XPATH, "./ancestor::form")
+    assert form.get_attribute("action") == console.url + "/revisjon/innsyn.pdf"
+    assert form.get_attribute("method") == "post"
+    token = form.find_element(By.NAME, "csrf_token").get_attribute("value")
+    jar = "__Host-budstikke=" + aud.get_cookie("__Host-budstikke")["value"]
+    body = urllib.parse.urlencode({"csrf_token": token, "subject": CANARY}).encode()
+    status, headers, pdf = _post_bytes(console.url + "/revisjon/innsyn.pdf", body, jar)
+    assert status == 200
+    assert headers["Content-Type"] == "application/pdf"
+    assert headers["Content-Disposition"] == 'attachment; filename="innsyn-i-logg.pdf"'
+    assert pdf.startswith(b"%PDF-")
+    assert b"(Innsyn i logg)" in pdf and b"terapeut1 \\(behandler\\)" in pdf
+    assert CANARY.encode() not in pdf
+    # No session: to the login page, no PDF. Another role: refused.
+    status, headers, pdf = _post_bytes(console.url + "/revisjon/innsyn.pdf", body)
+    assert (status, headers["Location"]) == (303, "/logg-inn") and not pdf.startswith(b"%PDF")
+    clin = STATE["clinician"]
+    clin.get(console.url + "/henvisninger")
+    token = clin.find_element(By.NAME, "csrf_token").get_attribute("value")
+    jar = "__Host-budstikke=" + clin.get_cookie("__Host-budstikke")["value"]
+    body = urllib.parse.urlencode({"csrf_token": token, "subject": CANARY}).encode()
+    status, _, pdf = _post_bytes(console.url + "/revisjon/innsyn.pdf", body, jar)
+    assert status == 403 and not pdf.startswith(b"%PDF")
+
+
 def test_auditor_query_verify_and_admin(console, browsers):
     aud = STATE["auditor"]
     aud.get(console.url + "/revisjon")
