@@ -242,6 +242,38 @@ def test_auditor_query_verify_and_admin(console, browsers):
     rows = admin.find_elements(By.CSS_SELECTOR, "#virksomheter tbody tr")
     assert len(rows) == 9
     VISITS.check(admin, "virksomheter")
+    STATE["admin"] = admin
+
+
+def test_admin_key_status_and_rewrap_progress(console, server):
+    """Read-only: the page shows what GetKeyStatus and GetRewrapProgress say."""
+    with server.client("admin") as op:
+        status = op.admin.key_status("bup-oslo")
+        progress = op.admin.rewrap_progress("bup-oslo")
+    assert status.current_version >= 1
+    admin = STATE["admin"]
+    link = admin.find_element(By.CSS_SELECTOR, "a[href='/admin/virksomheter/bup-oslo/nokler']")
+    click_and_wait(admin, link)
+    assert admin.find_element(By.TAG_NAME, "h1").text == "Nøkler for bup-oslo"
+    assert text_of(admin, "gjeldende") == str(status.current_version)
+    rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+            for tr in admin.find_elements(By.CSS_SELECTOR, "#nokler tbody tr")]
+    assert [r[:2] for r in rows] == [[str(v.version), {1: "i bruk", 2: "pensjonert",
+                                                       3: "makulert"}[v.state]]
+                                     for v in status.versions]
+    assert text_of(admin, "omkryptering-tilstand") == {
+        1: "ikke startet siden serveren startet", 2: "pågår", 3: "ferdig",
+        4: "feilet (prøves igjen)"}[progress.state]
+    assert text_of(admin, "omkryptering-flyttet") == "%d av %d" % (
+        progress.records_done, progress.records_total)
+    forms = [f.get_attribute("action") for f in admin.find_elements(By.TAG_NAME, "form")]
+    assert forms == [console.url + "/logg-ut"]  # read-only: only the menu's logout
+    VISITS.check(admin, "nokler")
+    admin.get(console.url + "/admin/virksomheter/finnes-ikke/nokler")
+    assert admin.title.startswith("Fant ikke siden")
+    clin = STATE["clinician"]  # another role (the auditor's browser is the admin's now)
+    clin.get(console.url + "/admin/virksomheter/bup-oslo/nokler")
+    assert clin.title == "Ingen tilgang – Budstikke"
 
 
 # -- 3. security ---------------------------------------------------------------------
