@@ -5,7 +5,7 @@ put in a URL."""
 import datetime as _dt
 
 import budstikke
-from flask import render_template, request
+from flask import make_response, render_template, request
 
 from budstikke_console.app import api, ctx, require_role
 
@@ -64,10 +64,31 @@ def audit_report():
                            entries=entries, form=form), 400 if errors else 200
 
 
+def audit_report_pdf():
+    """POST subject (in the body, never the URL): the same report as a PDF download."""
+    require_role("auditor")
+    subject = request.form.get("subject", "").strip()
+    try:
+        entries = api().audit.subject_access_report(subject) if subject else None
+    except budstikke.InvalidArgument:
+        entries = None
+    if entries is None:
+        return render_template("audit_report.html", title="Innsyn i logg", form={},
+                               errors={"subject": "Fødselsnummeret er ikke gyldig."},
+                               entries=None), 400
+    from budstikke_console import report_pdf  # ReportLab only when a PDF is asked for
+    resp = make_response(report_pdf.render(entries))
+    resp.headers["Content-Type"] = "application/pdf"
+    resp.headers["Content-Disposition"] = 'attachment; filename="innsyn-i-logg.pdf"'
+    return resp
+
+
 def register(app):
     app.add_url_rule("/revisjon", "audit_query", audit_query, methods=["GET", "POST"])
     app.add_url_rule("/revisjon/innsyn", "audit_report", audit_report,
                      methods=["GET", "POST"])
+    app.add_url_rule("/revisjon/innsyn.pdf", "audit_report_pdf", audit_report_pdf,
+                     methods=["POST"])
 
     @app.get("/revisjon/verifisering", endpoint="audit_verify")
     def audit_verify():

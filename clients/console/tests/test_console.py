@@ -175,6 +175,51 @@ def test_referral_and_subject_access_report(console, server, browsers):
     STATE["referral"] = ref.id
 
 
+def _post_bytes(url, data, cookie=None):
+    req = urllib.request.Request(url, data=data)
+    if cookie:
+        req.add_header("Cookie", cookie)
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+    try:
+        with urllib.request.build_opener(NoRedirect).open(req, timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_subject_access_report_as_pdf(console):
+    """The report page (still showing the report) links to the same report as a PDF;
+    the national id goes in the POST body, and the PDF needs the auditor's session."""
+    aud = STATE["auditor"]
+    button = aud.find_element(By.ID, "last-ned-pdf")
+    form = button.find_element(By.XPATH, "./ancestor::form")
+    assert form.get_attribute("action") == console.url + "/revisjon/innsyn.pdf"
+    assert form.get_attribute("method") == "post"
+    token = form.find_element(By.NAME, "csrf_token").get_attribute("value")
+    jar = "__Host-budstikke=" + aud.get_cookie("__Host-budstikke")["value"]
+    body = urllib.parse.urlencode({"csrf_token": token, "subject": CANARY}).encode()
+    status, headers, pdf = _post_bytes(console.url + "/revisjon/innsyn.pdf", body, jar)
+    assert status == 200
+    assert headers["Content-Type"] == "application/pdf"
+    assert headers["Content-Disposition"] == 'attachment; filename="innsyn-i-logg.pdf"'
+    assert pdf.startswith(b"%PDF-")
+    assert b"(Innsyn i logg)" in pdf and b"terapeut1 \\(behandler\\)" in pdf
+    assert CANARY.encode() not in pdf
+    # No session: to the login page, no PDF. Another role: refused.
+    status, headers, pdf = _post_bytes(console.url + "/revisjon/innsyn.pdf", body)
+    assert (status, headers["Location"]) == (303, "/logg-inn") and not pdf.startswith(b"%PDF")
+    clin = STATE["clinician"]
+    clin.get(console.url + "/henvisninger")
+    token = clin.find_element(By.NAME, "csrf_token").get_attribute("value")
+    jar = "__Host-budstikke=" + clin.get_cookie("__Host-budstikke")["value"]
+    body = urllib.parse.urlencode({"csrf_token": token, "subject": CANARY}).encode()
+    status, _, pdf = _post_bytes(console.url + "/revisjon/innsyn.pdf", body, jar)
+    assert status == 403 and not pdf.startswith(b"%PDF")
+
+
 def test_auditor_query_verify_and_admin(console, browsers):
     aud = STATE["auditor"]
     aud.get(console.url + "/revisjon")
@@ -197,6 +242,38 @@ def test_auditor_query_verify_and_admin(console, browsers):
     rows = admin.find_elements(By.CSS_SELECTOR, "#virksomheter tbody tr")
     assert len(rows) == 9
     VISITS.check(admin, "virksomheter")
+    STATE["admin"] = admin
+
+
+def test_admin_key_status_and_rewrap_progress(console, server):
+    """Read-only: the page shows what GetKeyStatus and GetRewrapProgress say."""
+    with server.client("admin") as op:
+        status = op.admin.key_status("bup-oslo")
+        progress = op.admin.rewrap_progress("bup-oslo")
+    assert status.current_version >= 1
+    admin = STATE["admin"]
+    link = admin.find_element(By.CSS_SELECTOR, "a[href='/admin/virksomheter/bup-oslo/nokler']")
+    click_and_wait(admin, link)
+    assert admin.find_element(By.TAG_NAME, "h1").text == "Nøkler for bup-oslo"
+    assert text_of(admin, "gjeldende") == str(status.current_version)
+    rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+            for tr in admin.find_elements(By.CSS_SELECTOR, "#nokler tbody tr")]
+    assert [r[:2] for r in rows] == [[str(v.version), {1: "i bruk", 2: "pensjonert",
+                                                       3: "makulert"}[v.state]]
+                                     for v in status.versions]
+    assert text_of(admin, "omkryptering-tilstand") == {
+        1: "ikke startet siden serveren startet", 2: "pågår", 3: "ferdig",
+        4: "feilet (prøves igjen)"}[progress.state]
+    assert text_of(admin, "omkryptering-flyttet") == "%d av %d" % (
+        progress.records_done, progress.records_total)
+    forms = [f.get_attribute("action") for f in admin.find_elements(By.TAG_NAME, "form")]
+    assert forms == [console.url + "/logg-ut"]  # read-only: only the menu's logout
+    VISITS.check(admin, "nokler")
+    admin.get(console.url + "/admin/virksomheter/finnes-ikke/nokler")
+    assert admin.title.startswith("Fant ikke siden")
+    clin = STATE["clinician"]  # another role (the auditor's browser is the admin's now)
+    clin.get(console.url + "/admin/virksomheter/bup-oslo/nokler")
+    assert clin.title == "Ingen tilgang – Budstikke"
 
 
 # -- 3. security ---------------------------------------------------------------------
