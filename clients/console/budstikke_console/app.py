@@ -188,7 +188,7 @@ def _nav(role: str):
         items += [("audit_query", "Søk i loggen"), ("audit_report", "Innsyn"),
                   ("audit_verify", "Verifisering")]
     if role == "admin":
-        items += [("admin_directory", "Virksomheter")]
+        items += [("admin_directory", "Virksomheter"), ("admin_backup", "Sikkerhetskopi")]
     return items
 
 

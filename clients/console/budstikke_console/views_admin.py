@@ -1,8 +1,16 @@
 """The operator's read-only key page: an agency's key versions (GetKeyStatus) and the
 progress of the rewrap to its current key (GetRewrapProgress), through the SDK's
-Admin group. Role admin only; nothing on it changes anything."""
+Admin group. Role admin only; nothing on it changes anything.
 
-from flask import render_template
+The operator's backup page /admin/sikkerhetskopi: a form that asks the server for an
+online backup (CreateBackup) into a new directory on the server and shows the Backup it
+returns. The server allows only the operator agency's admin; the console requires the
+admin role and shows the server's refusal next to the field."""
+
+import uuid
+
+import budstikke
+from flask import render_template, request
 
 from budstikke_console.app import api, require_role
 
@@ -21,5 +29,32 @@ def admin_keys(agency: str):
                            rewrap_state=REWRAP_STATE)
 
 
+def _render_backup(dest_dir="", errors=None, backup=None, status=200):
+    # A fresh request id per form: a resent POST returns the same backup.
+    return render_template("admin_backup.html", title="Sikkerhetskopi", dest_dir=dest_dir,
+                           errors=errors or {}, backup=backup,
+                           request_id=str(uuid.uuid4())), status
+
+
+def admin_backup():
+    require_role("admin")
+    if request.method == "GET":
+        return _render_backup()
+    dest_dir = request.form.get("dest_dir", "").strip()
+    if not dest_dir:
+        return _render_backup(dest_dir, {"dest_dir": "Skriv mappen på serveren som "
+                                         "sikkerhetskopien skal legges i."}, status=400)
+    try:
+        backup = api().admin.backup(dest_dir,
+                                    request_id=request.form.get("request_id") or None)
+    except (budstikke.InvalidArgument, budstikke.AlreadyExists) as e:
+        # The server's own words (a relative path, a directory that is not empty).
+        return _render_backup(dest_dir, {"dest_dir": "Serveren avviste mappen: " +
+                                         e.message}, status=400)
+    return _render_backup(backup=backup)
+
+
 def register(app):
     app.add_url_rule("/admin/virksomheter/<agency>/nokler", "admin_keys", admin_keys)
+    app.add_url_rule("/admin/sikkerhetskopi", "admin_backup", admin_backup,
+                     methods=["GET", "POST"])

@@ -276,6 +276,46 @@ def test_admin_key_status_and_rewrap_progress(console, server):
     assert clin.title == "Ingen tilgang – Budstikke"
 
 
+def test_admin_backup(console, tmp_path):
+    """The operator's admin asks for an online backup into a new directory on the
+    server; a relative path shows the server's refusal at the field."""
+    admin = STATE["admin"]
+    click_and_wait(admin, admin.find_element(By.CSS_SELECTOR, "a[href='/admin/sikkerhetskopi']"))
+    assert admin.find_element(By.TAG_NAME, "h1").text == "Sikkerhetskopi"
+    VISITS.check(admin)
+    admin.find_element(By.ID, "dest_dir").send_keys("kopier/i-dag")
+    click_id(admin, "ta-kopi")
+    assert text_of(admin, "dest_dir-feil") == (
+        "Serveren avviste mappen: dest_dir must be an absolute path on the server")
+    assert admin.find_element(By.ID, "dest_dir").get_attribute("aria-invalid") == "true"
+    assert admin.find_element(By.CSS_SELECTOR, "#feiloppsummering a").get_attribute(
+        "href").endswith("#dest_dir")
+    assert not admin.find_elements(By.ID, "kopi")
+    VISITS.check(admin, "sikkerhetskopi-feil")
+    dest = tmp_path / "sikkerhetskopi-1"
+    field = admin.find_element(By.ID, "dest_dir")
+    field.clear()
+    field.send_keys(str(dest))
+    click_id(admin, "ta-kopi")
+    assert text_of(admin, "kopi-mappe") == str(dest)
+    assert text_of(admin, "kopi-id") != ""
+    assert re.fullmatch(r"\d\d\.\d\d\.20\d\d kl\. \d\d:\d\d", text_of(admin, "kopi-tid"))
+    size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
+    assert size > 0 and sorted(p.name for p in dest.iterdir())
+    assert text_of(admin, "kopi-storrelse") == "{:,} byte".format(size).replace(",", " ")
+    VISITS.check(admin, "sikkerhetskopi")
+    # The same directory again: not empty, the server refuses.
+    field = admin.find_element(By.ID, "dest_dir")
+    field.clear()
+    field.send_keys(str(dest))
+    click_id(admin, "ta-kopi")
+    assert text_of(admin, "dest_dir-feil") == (
+        "Serveren avviste mappen: dest_dir %s is not empty; choose a new directory" % dest)
+    clin = STATE["clinician"]
+    clin.get(console.url + "/admin/sikkerhetskopi")
+    assert clin.title == "Ingen tilgang – Budstikke"
+
+
 # -- 3. security ---------------------------------------------------------------------
 
 def _http(url, data=None, cookie=None):
