@@ -11,6 +11,7 @@
 #include "services/common/paging.h"
 #include "services/common/record_codec.h"
 #include "services/common/sealed_records.h"
+#include "services/common/text.h"
 #include "services/common/time_util.h"
 #include "storage/status_macros.h"
 
@@ -40,11 +41,7 @@ v1::AuditEvent Event(const std::string& action, const std::string& id, const std
   return e;
 }
 
-size_t Utf8Length(absl::string_view s) {
-  size_t n = 0;
-  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  return n;
-}
+using common::Utf8Length;
 
 }  // namespace
 

@@ -140,16 +140,10 @@ absl::Status Consultations::Screen(const Caller& caller, absl::string_view text,
 }
 
 absl::Status Consultations::EnsureKeys(const std::string& a, const std::string& b) {
-  for (const std::string* agency : {&a, &b}) {
-    {
-      absl::MutexLock lock(&keys_mu_);
-      if (keyed_agencies_.contains(*agency)) continue;
-    }
-    BUDSTIKKE_RETURN_IF_ERROR(d_.keyring->EnsureAgencyKey(*agency).status());
-    absl::MutexLock lock(&keys_mu_);
-    keyed_agencies_.insert(*agency);
-  }
-  return absl::OkStatus();
+  // Keyring::EnsureAgencyKey answers from its cache, without a write lock,
+  // once the key exists.
+  BUDSTIKKE_RETURN_IF_ERROR(d_.keyring->EnsureAgencyKey(a).status());
+  return d_.keyring->EnsureAgencyKey(b).status();
 }
 
 absl::StatusOr<v1::Consultation> Consultations::LoadMeta(absl::string_view id) const {

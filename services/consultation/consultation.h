@@ -48,7 +48,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -183,9 +182,7 @@ class Consultations {
   Deps d_;
   Options options_;
   std::array<absl::Mutex, 64> stripes_;
-  absl::Mutex keys_mu_;
-  absl::flat_hash_set<std::string> keyed_agencies_;  // guarded by keys_mu_
-  absl::Mutex retention_mu_;                         // one retention run at a time
+  absl::Mutex retention_mu_;  // one retention run at a time
   std::unique_ptr<absl::Notification> stop_;
   std::thread retention_thread_;
 };

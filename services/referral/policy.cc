@@ -3,18 +3,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "services/common/text.h"
 
 namespace budstikke::referral {
 namespace {
 
 using common::Violation;
-
-// Unicode code points (UTF-8 continuation bytes are not counted).
-int CountChars(absl::string_view s) {
-  int n = 0;
-  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  return n;
-}
 
 int CountWords(absl::string_view s) {
   return static_cast<int>(std::vector<absl::string_view>(
@@ -34,7 +28,7 @@ std::vector<Violation> StatutoryDutyViolations(const PolicyRules& rules, const S
                                 policy::AgencyTypeList(rules.statutory_duty_recipients), " only")});
   }
   absl::string_view j = absl::StripAsciiWhitespace(f.justification);
-  if (CountChars(j) < rules.justification_min_chars ||
+  if (static_cast<int>(common::Utf8Length(j)) < rules.justification_min_chars ||
       CountWords(j) < rules.justification_min_words) {
     out.push_back({kRuleChildWelfareJustification,
                    absl::StrCat("the justification needs at least ", rules.justification_min_chars,

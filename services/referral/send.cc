@@ -5,6 +5,7 @@
 #include "services/common/audit_event.h"
 #include "services/common/idempotency.h"
 #include "services/common/record_codec.h"
+#include "services/common/text.h"
 #include "services/common/time_util.h"
 #include "services/referral/internal/records.h"
 #include "services/referral/referral.h"
@@ -20,12 +21,6 @@ using referral_internal::RequestKey;
 
 constexpr char kSendKind[] = "referral.send";
 
-size_t CountUtf8(absl::string_view s) {
-  size_t n = 0;
-  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  return n;
-}
-
 // Everything that can be checked from the request alone (INVALID_ARGUMENT).
 absl::Status ValidateSendRequest(const v1::SendReferralRequest& req, int max_attachments) {
   BUDSTIKKE_RETURN_IF_ERROR(common::ValidateRequestId(req.request_id()));
@@ -35,7 +30,7 @@ absl::Status ValidateSendRequest(const v1::SendReferralRequest& req, int max_att
   if (req.reason().empty() || req.reason().size() > 20000) {
     return absl::InvalidArgumentError("reason is required (1-20000 bytes)");
   }
-  if (CountUtf8(req.purpose()) > 500) {
+  if (common::Utf8Length(req.purpose()) > 500) {
     return absl::InvalidArgumentError("purpose: at most 500 characters");
   }
   if (!req.purpose().empty() && req.legal_basis_case() != v1::SendReferralRequest::kConsentId) {
