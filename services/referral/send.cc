@@ -80,22 +80,6 @@ void CopyDetails(const v1::SendReferralRequest& req, v1::Referral* r) {
   }
 }
 
-// Holds `mu` (if not null) for its lifetime.
-class OptionalLock {
- public:
-  explicit OptionalLock(absl::Mutex* mu) : mu_(mu) {
-    if (mu_ != nullptr) mu_->Lock();
-  }
-  ~OptionalLock() {
-    if (mu_ != nullptr) mu_->Unlock();
-  }
-  OptionalLock(const OptionalLock&) = delete;
-  OptionalLock& operator=(const OptionalLock&) = delete;
-
- private:
-  absl::Mutex* const mu_;
-};
-
 }  // namespace
 
 absl::StatusOr<v1::Referral> ReferralDesk::Send(const Caller& caller,
@@ -118,7 +102,7 @@ absl::StatusOr<v1::Referral> ReferralDesk::Send(const Caller& caller,
   const std::string fingerprint = common::RequestFingerprint(kSendKind, req);
   absl::MutexLock lock(&send_stripes_[std::hash<std::string>()(req_key) % kSendStripes]);
   // Attaching claims attachments, a change shared with other Sends.
-  OptionalLock attach_lock(req.attachment_ids_size() > 0 ? &mu_ : nullptr);
+  absl::MutexLockMaybe attach_lock(req.attachment_ids_size() > 0 ? &mu_ : nullptr);
   auto prior = deps_.store->Get(kColumnFamily, req_key);
   if (prior.ok()) return ReplaySend(caller, *prior, fingerprint, req.request_id());
   if (!absl::IsNotFound(prior.status())) return prior.status();
