@@ -6,7 +6,9 @@
 #   server.pem, server.key    server certificate, SANs DNS:localhost, IP:127.0.0.1,
 #                             URI:spiffe://<td>/service/server
 #   <name>.pem, <name>.key    one client certificate per line of dev-identities.txt,
-#                             exactly one URI SAN (the SPIFFE ID), EKU clientAuth
+#                             exactly one URI SAN (the SPIFFE ID), EKU clientAuth;
+#                             svc-* (services) also serverAuth with DNS:localhost,
+#                             IP:127.0.0.1 SANs (microservices mode)
 #   master.key                32 raw random bytes (--master-key-file)
 #   audit-signing.key         Ed25519 PKCS#8 PEM (--audit-signing-key-file)
 # Keys are ECDSA P-256 (PKCS#8 PEM); every key file is mode 0600. Certificates are
@@ -71,7 +73,12 @@ while IFS= read -r line || [[ -n "$line" ]]; do
     kept=$((kept + 1))
     continue
   fi
-  bash "$MINT" "$DIR" "$name" --uri "$id"
+  if [[ "$name" == svc-* ]]; then
+    # Microservices: one certificate per service, to serve and to call peers.
+    bash "$MINT" "$DIR" "$name" --service --dns localhost --ip 127.0.0.1 --uri "$id"
+  else
+    bash "$MINT" "$DIR" "$name" --uri "$id"
+  fi
   made=$((made + 1))
 done <"$IDENTITIES"
 

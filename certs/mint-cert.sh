@@ -7,12 +7,14 @@
 #       Writes CADIR/ca.pem and CADIR/ca.key (0600) unless CADIR/ca.pem exists.
 #       Use a separate CADIR for a second, untrusted CA.
 #   mint-cert.sh DIR NAME [--uri URI]... [--dns NAME]... [--ip ADDR]...
-#                [--ca-dir CADIR] [--server] [--days N] [--cn CN]
+#                [--ca-dir CADIR] [--server | --service] [--days N] [--cn CN]
 #       Writes DIR/NAME.pem and DIR/NAME.key (0600), overwriting them, signed by
 #       the CA in CADIR (default DIR). Every --uri/--dns/--ip becomes one SAN
 #       entry, in order; none at all gives a certificate without SAN extension.
 #       The URI is taken verbatim, so any string (malformed SPIFFE IDs, two URI
-#       SANs, ...) can be minted. EKU is clientAuth, or serverAuth with --server.
+#       SANs, ...) can be minted. EKU is clientAuth, or serverAuth with --server,
+#       or both with --service (a microservice's one certificate: it serves and
+#       it calls its peers).
 #       --days defaults to 825 (the maximum).
 #
 # Examples:
@@ -96,6 +98,7 @@ mint() {
       --ip) [[ $# -ge 2 ]] || die "--ip needs a value"; sans+=("IP:$2"); shift 2 ;;
       --ca-dir) [[ $# -ge 2 ]] || die "--ca-dir needs a value"; cadir=$2; shift 2 ;;
       --server) server=1; shift ;;
+      --service) server=2; shift ;;
       --days) [[ $# -ge 2 ]] || die "--days needs a value"; check_days "$2"; days=$2; shift 2 ;;
       --cn) [[ $# -ge 2 ]] || die "--cn needs a value"; cn=$2; shift 2 ;;
       *) die "unknown option: $1" ;;
@@ -107,7 +110,8 @@ mint() {
 
   local tmp=$TMP
   local eku=clientAuth
-  (( server )) && eku=serverAuth
+  (( server == 1 )) && eku=serverAuth
+  (( server == 2 )) && eku=serverAuth,clientAuth
   {
     echo "[req]"
     echo "distinguished_name = dn"
