@@ -5,7 +5,7 @@ ASAN_DIR := build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-asan lint demo bench bench-smoke fmt clean
+.PHONY: all deps configure build test test-asan lint demo demo-cluster cluster cluster-stop bench bench-smoke fmt clean
 
 all: build
 
@@ -45,6 +45,18 @@ lint: configure
 
 demo: deps build
 	bash scripts/demo.sh
+
+# The same story against the microservices (one process per service).
+demo-cluster: deps build
+	DEMO_MODE=cluster bash scripts/demo.sh
+
+# Microservices mode on loopback: every service its own process, the gateway
+# in front (scripts/cluster.sh; `make cluster-stop` stops it).
+cluster: build
+	bash scripts/cluster.sh start
+
+cluster-stop:
+	bash scripts/cluster.sh stop
 
 bench: build
 	bash scripts/bench.sh

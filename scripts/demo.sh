@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make demo: the Budstikke story, narrated, on the embedded all-in-one server.
+# make demo: the Budstikke story, narrated, on the embedded all-in-one server
+# (DEMO_MODE=cluster: on the microservices, every service its own process).
 # Makes development certificates under ./var/certs, starts budstikke-server on
 # a fresh RocksDB under ./var/data, walks through the main flows with the
 # budstikke CLI, stops the server, and exits 0 only if every step behaved as
@@ -17,8 +18,21 @@ say() { printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
 [ -x "$BIN/budstikke-server" ] && [ -x "$BIN/budstikke" ] || { echo "demo: run make build first"; exit 1; }
 
 bash certs/dev-certs.sh "$CERTS" >/dev/null || { echo "demo: dev-certs.sh failed"; exit 1; }
-rm -rf "$VAR/data"
+rm -rf "$VAR/data" "$VAR/cluster"
 mkdir -p "$VAR"
+
+if [ "${DEMO_MODE:-all}" = cluster ]; then
+  # Microservices mode: every service its own process, the gateway in front
+  # (scripts/cluster.sh, as `make cluster`).
+  export CLUSTER_DIR=$VAR/cluster BUILD_DIR=${BUILD_DIR:-build}
+  mkdir -p "$CLUSTER_DIR"
+  cp -a "$CERTS" "$CLUSTER_DIR/certs"
+  OUT=$(bash scripts/cluster.sh start) || { echo "demo: cluster did not start: $OUT"; exit 1; }
+  trap 'bash scripts/cluster.sh stop' EXIT
+  PORT=${OUT##*gateway on localhost:}; PORT=${PORT%% *}
+  SERVER_PID=""
+  bold "Microservices mode: $(bash scripts/cluster.sh status | wc -l) processes; clients use the gateway"
+else
 # Emptied here, not by the redirect below: the background job opens it after
 # the loop may already have read a previous run's port.
 : >"$VAR/server.out"
@@ -38,6 +52,7 @@ for _ in $(seq 1 200); do
   sleep 0.05
 done
 [ -n "$PORT" ] || { echo "demo: server did not start:"; cat "$VAR/server.log"; exit 1; }
+fi
 
 export BUDSTIKKE_SERVER=localhost:$PORT BUDSTIKKE_CA=$CERTS/ca.pem
 passed=0; failed=0; LAST=""
@@ -113,7 +128,8 @@ for chapter in scripts/demo.d/*.sh; do
   . "$chapter"
 done
 
-kill $SERVER_PID 2>/dev/null; wait $SERVER_PID 2>/dev/null
+if [ -n "$SERVER_PID" ]; then kill $SERVER_PID 2>/dev/null; wait $SERVER_PID 2>/dev/null
+else bash scripts/cluster.sh stop; fi
 trap - EXIT
 say "Summary"
 echo "$passed checks passed, $failed failed"

@@ -158,9 +158,33 @@ class PrefixIterator final : public Iterator {
 // ---- WriteBatch ----
 
 WriteBatch::WriteBatch() = default;
-WriteBatch::~WriteBatch() = default;
-WriteBatch::WriteBatch(WriteBatch&&) noexcept = default;
-WriteBatch& WriteBatch::operator=(WriteBatch&&) noexcept = default;
+WriteBatch::~WriteBatch() { Settle(false); }
+WriteBatch::WriteBatch(WriteBatch&& other) noexcept
+    : data_(std::move(other.data_)), count_(other.count_), hooks_(std::move(other.hooks_)) {
+  other.hooks_.clear();
+  other.count_ = 0;
+}
+WriteBatch& WriteBatch::operator=(WriteBatch&& other) noexcept {
+  if (this != &other) {
+    Settle(false);
+    data_ = std::move(other.data_);
+    count_ = other.count_;
+    hooks_ = std::move(other.hooks_);
+    other.hooks_.clear();
+    other.count_ = 0;
+  }
+  return *this;
+}
+
+void WriteBatch::OnSettled(std::function<void(bool written)> hook) {
+  hooks_.push_back(std::move(hook));
+}
+
+void WriteBatch::Settle(bool written) {
+  std::vector<std::function<void(bool)>> hooks;
+  hooks.swap(hooks_);
+  for (auto& hook : hooks) hook(written);
+}
 
 namespace {
 
@@ -360,8 +384,10 @@ absl::Status Store::Write(WriteBatch batch) {
     if (!s.ok()) return FromRocks(s, "write batch");
   }
   absl::Status r = impl_->BeforeWrite();
-  if (!r.ok()) return r;
-  return impl_->AfterWrite(impl_->db->Write(impl_->write_options, &wb), "write");
+  if (!r.ok()) return r;  // the batch settles unwritten as it goes
+  r = impl_->AfterWrite(impl_->db->Write(impl_->write_options, &wb), "write");
+  batch.Settle(r.ok());
+  return r;
 }
 
 std::unique_ptr<Iterator> Store::Scan(std::string_view cf, std::string_view prefix,

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,14 +60,23 @@ class WriteBatch {
   // Number of operations added so far.
   int Count() const;
 
+  // Runs `hook` exactly once when the batch is settled: with true after
+  // Store::Write wrote it, with false when the write failed or the batch was
+  // destroyed unwritten. (A transactional outbox uses it to know which of its
+  // sequence numbers can still appear; services/common/outbox_sequence.h.)
+  // Moved with the batch.
+  void OnSettled(std::function<void(bool written)> hook);
+
  private:
   friend class Store;
+  void Settle(bool written);
   // The operations one after another in one buffer, so adding one allocates
   // nothing most of the time: u8 kind (0 put, 1 delete), then column family,
   // key and value (empty for a delete), each as u32 size and bytes.
   void Append(char kind, std::string_view cf, std::string_view key, std::string_view value);
   std::string data_;
   int count_ = 0;
+  std::vector<std::function<void(bool)>> hooks_;
 };
 
 // A consistent read view; release by destroying it (before the Store).

@@ -1,7 +1,7 @@
 // The audit log over the real budstikke-server process and CLI:
 //  - fail closed: while store writes fail (the hidden test hook
 //    --test-fail-store-writes-file), an audited read returns UNAVAILABLE and
-//    no content, health is NOT_SERVING, and both recover when the fault clears;
+//    no content, readiness (budstikke.ready) is NOT_SERVING while liveness stays SERVING, and both recover when the fault clears;
 //  - kill -9 during heavy audited writing loses no acknowledged event, leaves
 //    no gap in the indexes, and `budstikke audit verify` passes after restart;
 //  - `budstikke audit verify` names the first altered event, and with --state
@@ -58,10 +58,15 @@ std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 5) {
   return ctx;
 }
 
-grpc::health::v1::HealthCheckResponse::ServingStatus Health(TestServer& server) {
+// Readiness ("budstikke.ready") by default; "" is liveness.
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(TestServer& server,
+                                                            const std::string& service =
+                                                                "budstikke.ready") {
   auto stub = grpc::health::v1::Health::NewStub(server.Channel("auditor"));
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(service);
   grpc::health::v1::HealthCheckResponse resp;
-  grpc::Status s = stub->Check(Ctx().get(), grpc::health::v1::HealthCheckRequest(), &resp);
+  grpc::Status s = stub->Check(Ctx().get(), req, &resp);
   if (!s.ok()) return grpc::health::v1::HealthCheckResponse::UNKNOWN;
   return resp.status();
 }
@@ -137,6 +142,8 @@ TEST(AuditIntegrationTest, FailsClosedWhileAuditWritesFailAndRecovers) {
   EXPECT_THAT(s.error_message(), Not(HasSubstr("audit log unavailable: audit log unavailable")));
   EXPECT_EQ(resp.records_size(), 0);
   EXPECT_EQ(Health(server), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  // Liveness stays SERVING: the process is alive, it just cannot work.
+  EXPECT_EQ(Health(server, ""), grpc::health::v1::HealthCheckResponse::SERVING);
   // The CLI reports it with exit code 5.
   std::string out, err;
   EXPECT_EQ(Cli(server, {"audit", "query"}, &out, &err), 5) << err;

@@ -122,14 +122,22 @@ TEST_F(ServerIntegrationTest, OnlyServicesMayActOnBehalfOfSomeone) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(s.error_message(), HasSubstr("only a Budstikke service identity"));
 
-  s = WhoAmI(As("svc-referral"), &resp);
+  s = WhoAmI(As("svc-console"), &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(s.error_message(), HasSubstr("must name the caller"));
 
-  s = WhoAmI(As("svc-referral"), &resp, kari);
+  s = WhoAmI(As("svc-console"), &resp, kari);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(resp.actor().agency(), "bhg-solsikken");
-  EXPECT_EQ(resp.actor().service(), "referral");
+  EXPECT_EQ(resp.actor().service(), "console");
+
+  // Only the gateway and the console may act for people on the public API
+  // (services/common/service_allow_list.cc).
+  s = WhoAmI(As("svc-referral"), &resp, kari);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(s.error_message(),
+            "service 'referral' may not act on behalf of a person on "
+            "budstikke.v1.DirectoryService/WhoAmI");
 }
 
 TEST_F(ServerIntegrationTest, StaffCannotCreateAgencyAdminCanAndStaffSeesIt) {

@@ -158,6 +158,7 @@ absl::StatusOr<int> AuditLog::DrainBatch() {
     std::unique_ptr<storage::Iterator> it = store_->Scan(common::kAuditOutboxColumnFamily, "");
     if (!cursor_.empty()) it->Seek(cursor_);
     for (; it->Valid() && static_cast<int>(keys.size()) < options_.max_batch; it->Next()) {
+      if (it->key().size() != 8) continue;  // not an event (e.g. the outbox's source id)
       keys.emplace_back(it->key());
       v1::AuditEvent& e = events.emplace_back();
       if (!e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {

@@ -5,7 +5,10 @@
 
 #include "absl/status/status.h"
 #include "services/common/audit_event.h"
+#include "absl/strings/str_cat.h"
 #include "services/common/authz.h"
+#include "services/common/errors.h"
+#include "services/common/service_allow_list.h"
 #include "storage/status_macros.h"
 
 namespace budstikke::common {
@@ -42,7 +45,7 @@ absl::StatusOr<Identity> Authenticator::PeerIdentity(absl::string_view pem) cons
   return identity;
 }
 
-absl::StatusOr<Caller> Authenticator::Identify(const grpc::ServerContext* context) const {
+absl::StatusOr<Identity> Authenticator::Peer(const grpc::ServerContext* context) const {
   std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
   if (auth == nullptr || !auth->IsPeerAuthenticated()) {
     return absl::UnauthenticatedError("client certificate required");
@@ -51,22 +54,43 @@ absl::StatusOr<Caller> Authenticator::Identify(const grpc::ServerContext* contex
   if (pems.size() != 1) {
     return absl::UnauthenticatedError("client certificate required");
   }
-  BUDSTIKKE_ASSIGN_OR_RETURN(Identity peer,
-                             PeerIdentity(absl::string_view(pems[0].data(), pems[0].size())));
+  return PeerIdentity(absl::string_view(pems[0].data(), pems[0].size()));
+}
+
+absl::StatusOr<Caller> Authenticator::Resolve(const grpc::ServerContext* context,
+                                              const Identity& peer,
+                                              absl::string_view method) const {
   auto obo = context->client_metadata().find(kOnBehalfOfMetadata);
-  bool has_obo = obo != context->client_metadata().end();
+  const bool has_obo = obo != context->client_metadata().end();
   Caller caller;
+  if (IsInternalMethod(method)) {
+    if (!peer.is_service()) {
+      return RuleRefusal(absl::StatusCode::kPermissionDenied, kRuleAuthzService,
+                         absl::StrCat("only a Budstikke service may call ", method));
+    }
+    BUDSTIKKE_RETURN_IF_ERROR(AuthorizeService(peer.service, method));
+    if (!has_obo) {
+      caller.identity = peer;
+      caller.via_service = peer.service;
+      return caller;
+    }
+  }
   if (!peer.is_service()) {
     if (has_obo) {
-      return absl::PermissionDeniedError(
-          "only a Budstikke service identity may assert an on-behalf-of caller");
+      return RuleRefusal(absl::StatusCode::kPermissionDenied, kRuleOnBehalfOf,
+                         "only a Budstikke service identity may assert an on-behalf-of caller");
     }
-    caller.identity = std::move(peer);
+    caller.identity = peer;
     return caller;
   }
   if (!has_obo) {
     return absl::PermissionDeniedError(
         "a service identity must name the caller it acts for (budstikke-on-behalf-of)");
+  }
+  if (!MayActOnBehalf(peer.service, method)) {
+    return RuleRefusal(absl::StatusCode::kPermissionDenied, kRuleOnBehalfOf,
+                       absl::StrCat("service '", peer.service,
+                                    "' may not act on behalf of a person on ", method));
   }
   BUDSTIKKE_ASSIGN_OR_RETURN(
       Identity person,
@@ -79,14 +103,41 @@ absl::StatusOr<Caller> Authenticator::Identify(const grpc::ServerContext* contex
   return caller;
 }
 
+absl::StatusOr<Caller> Authenticator::Identify(const grpc::ServerContext* context) const {
+  BUDSTIKKE_ASSIGN_OR_RETURN(Identity peer, Peer(context));
+  return Resolve(context, peer, kPublicApiMethod);
+}
+
+absl::Status Authenticator::Refuse(const Identity& actor, absl::string_view method,
+                                   absl::Status refusal) const {
+  if (outbox_ == nullptr) return refusal;
+  Caller caller;
+  caller.identity = actor;
+  caller.via_service = actor.service;
+  absl::string_view action = AuditActionFor(method);
+  if (action.empty()) action = kActionApiCall;
+  return RecordRefusal(*outbox_, caller,
+                       AllowedEvent(action, KindOfAction(action), action == kActionApiCall
+                                                                      ? std::string(method)
+                                                                      : std::string()),
+                       refusal);
+}
+
 absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContext* context,
                                                    absl::string_view method) const {
-  BUDSTIKKE_ASSIGN_OR_RETURN(Caller caller, Identify(context));
-  absl::Status allowed = Authorize(method, caller.role());
+  BUDSTIKKE_ASSIGN_OR_RETURN(Identity peer, Peer(context));
+  absl::StatusOr<Caller> caller = Resolve(context, peer, method);
+  if (!caller.ok()) {
+    // Who sent it is known: a refused assertion or internal call is audited.
+    if (caller.status().code() != absl::StatusCode::kPermissionDenied) return caller.status();
+    return Refuse(peer, method, caller.status());
+  }
+  if (IsInternalMethod(method)) return caller;
+  absl::Status allowed = Authorize(method, caller->role());
   if (!allowed.ok()) {
     const absl::string_view action = AuditActionFor(method);
     if (outbox_ != nullptr && !action.empty()) {
-      return RecordRefusal(*outbox_, caller, AllowedEvent(action, KindOfAction(action), ""),
+      return RecordRefusal(*outbox_, *caller, AllowedEvent(action, KindOfAction(action), ""),
                            allowed);
     }
     return allowed;

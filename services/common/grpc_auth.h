@@ -7,15 +7,22 @@
 //
 // Unary adapter methods call it through common::Unary (grpc_adapter.h).
 //
-// Only a service identity may send the `budstikke-on-behalf-of` metadata (the
-// original caller's SPIFFE ID); from anyone else it is PERMISSION_DENIED. A
-// service identity without it is PERMISSION_DENIED too: services act only for
-// a person.
+// Only a service identity that the allow-list lets act for people (the
+// gateway and the console on the public API; service_allow_list.h) may send
+// the `budstikke-on-behalf-of` metadata (the original caller's SPIFFE ID);
+// from anyone else it is PERMISSION_DENIED (rule authz.on_behalf_of). A
+// service identity without it is PERMISSION_DENIED too on the public API:
+// services act only for a person. Internal methods (budstikke.internal.v1.*)
+// are open only to the services the allow-list names for them (otherwise
+// PERMISSION_DENIED, rule authz.service); the caller is then the service
+// itself, or the person it asserts where the allow-list permits.
 //
 // With an audit outbox set, a refusal by the authorization table of a method
 // that has an audit action (AuditActionFor) is recorded first as a DENIED
-// event of that action with rule "authz.role"; if that cannot be recorded
-// the call is UNAVAILABLE. Thread-safe (set the outbox before serving).
+// event of that action with rule "authz.role", and every PERMISSION_DENIED
+// refusal of an identity (on-behalf-of, allow-list) as a DENIED event of the
+// method's action, or of "api.call" with the method as resource id; if that
+// cannot be recorded the call is UNAVAILABLE. Thread-safe (set the outbox before serving).
 #ifndef BUDSTIKKE_SERVICES_COMMON_GRPC_AUTH_H_
 #define BUDSTIKKE_SERVICES_COMMON_GRPC_AUTH_H_
 
@@ -40,7 +47,8 @@ class Authenticator {
 
   absl::StatusOr<Caller> Authenticate(const grpc::ServerContext* context,
                                       absl::string_view method) const;
-  // Only the certificate part (no authorization), for e.g. WhoAmI tests.
+  // Only the certificate part (no authorization table), as for a public
+  // method: WhoAmI, and the gateway before it forwards a call.
   absl::StatusOr<Caller> Identify(const grpc::ServerContext* context) const;
 
   const std::string& trust_domain() const { return trust_domain_; }
@@ -51,6 +59,20 @@ class Authenticator {
   // Parsing the peer certificate with OpenSSL costs tens of microseconds; the
   // identity of a given certificate never changes, so it is cached (bounded).
   absl::StatusOr<Identity> PeerIdentity(absl::string_view pem) const;
+  // The identity of the peer certificate (UNAUTHENTICATED if none or bad).
+  absl::StatusOr<Identity> Peer(const grpc::ServerContext* context) const;
+  // The caller of `method` from `peer` and the on-behalf-of metadata, by the
+  // service allow-list (service_allow_list.h). Refusals are PERMISSION_DENIED.
+  absl::StatusOr<Caller> Resolve(const grpc::ServerContext* context, const Identity& peer,
+                                 absl::string_view method) const;
+  // Records `refusal` as a DENIED event of `actor` (when an outbox is set).
+  absl::Status Refuse(const Identity& actor, absl::string_view method, absl::Status refusal) const;
+
+  // Identify() resolves as for any public method.
+  static constexpr char kPublicApiMethod[] = "budstikke.v1.DirectoryService/WhoAmI";
+  // The audit action of a refused call to a method that has none of its own
+  // (its resource id is the method).
+  static constexpr char kActionApiCall[] = "api.call";
 
   static constexpr size_t kMaxCachedIdentities = 4096;
   std::string trust_domain_;

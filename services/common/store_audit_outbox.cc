@@ -2,22 +2,30 @@
 
 #include "services/common/time_util.h"
 #include "storage/big_endian.h"
+#include "storage/status_macros.h"
 
 namespace budstikke::common {
 
 std::string StoreAuditOutbox::KeyFor(uint64_t sequence) { return storage::BigEndian64(sequence); }
 
-absl::StatusOr<std::unique_ptr<StoreAuditOutbox>> StoreAuditOutbox::Create(storage::Store* store,
-                                                                           const Clock* clock) {
+absl::StatusOr<uint64_t> NextOutboxSequence(storage::Store* store, std::string_view cf) {
   uint64_t next = 0;
-  std::unique_ptr<storage::Iterator> it = store->Scan(kAuditOutboxColumnFamily, "");
+  std::unique_ptr<storage::Iterator> it = store->Scan(cf, "");
   for (; it->Valid(); it->Next()) {
     std::string_view k = it->key();
+    if (k == kOutboxDeliveredKey && it->value().size() == 8) {
+      next = std::max(next, storage::LoadBigEndian64(it->value()) + 1);
+    }
     if (k.size() != 8) continue;
-    const uint64_t seq = storage::LoadBigEndian64(k);
-    next = std::max(next, seq + 1);
+    next = std::max(next, storage::LoadBigEndian64(k) + 1);
   }
   if (!it->status().ok()) return it->status();
+  return next;
+}
+
+absl::StatusOr<std::unique_ptr<StoreAuditOutbox>> StoreAuditOutbox::Create(storage::Store* store,
+                                                                           const Clock* clock) {
+  BUDSTIKKE_ASSIGN_OR_RETURN(uint64_t next, NextOutboxSequence(store, kAuditOutboxColumnFamily));
   return std::unique_ptr<StoreAuditOutbox>(new StoreAuditOutbox(store, clock, next));
 }
 
@@ -39,14 +47,19 @@ void StoreAuditOutbox::Fill(const Caller& caller, v1::AuditEvent* event) const {
 absl::Status StoreAuditOutbox::Add(storage::WriteBatch* batch, const Caller& caller,
                                    v1::AuditEvent event) {
   Fill(caller, &event);
-  batch->Put(kAuditOutboxColumnFamily, KeyFor(next_.fetch_add(1)), event.SerializeAsString());
+  AddFilled(batch, event);
   return absl::OkStatus();
+}
+
+void StoreAuditOutbox::AddFilled(storage::WriteBatch* batch, const v1::AuditEvent& event) {
+  batch->Put(kAuditOutboxColumnFamily, KeyFor(sequence_.Reserve(batch)), event.SerializeAsString());
 }
 
 absl::Status StoreAuditOutbox::RecordEvent(const Caller& caller, v1::AuditEvent event) {
   Fill(caller, &event);
-  absl::Status s =
-      store_->Put(kAuditOutboxColumnFamily, KeyFor(next_.fetch_add(1)), event.SerializeAsString());
+  const uint64_t sequence = sequence_.ReserveUnbatched();
+  absl::Status s = store_->Put(kAuditOutboxColumnFamily, KeyFor(sequence), event.SerializeAsString());
+  sequence_.Settle(sequence);
   if (!s.ok()) {
     ReportHealth(false);
     return s;

@@ -3,8 +3,12 @@
 // family into the Merkle log.
 //
 // Keys: 8-byte big-endian sequence number, increasing within the process
-// (initialized past the largest key present at start). Values: serialized
+// (initialized past the largest key present at start and past the delivered
+// high-water mark kOutboxDeliveredKey, so numbers never go back even when
+// every entry was delivered and deleted). Values: serialized
 // budstikke.v1.AuditEvent with time and actor filled in, index unset.
+// In microservices mode an OutboxDrainer delivers the entries to the audit
+// service; sequence() tells it which numbers are final (outbox_sequence.h).
 //
 // Record() writes with sync when the store syncs; an error from the store is
 // returned as UNAVAILABLE ("audit log unavailable: ...") and reported to the
@@ -19,10 +23,18 @@
 #include "absl/status/statusor.h"
 #include "services/common/audit_outbox.h"
 #include "services/common/clock.h"
+#include "services/common/outbox_sequence.h"
 
 namespace budstikke::common {
 
 inline constexpr char kAuditOutboxColumnFamily[] = "audit_outbox";
+// In an outbox column family: the highest sequence delivered to its receiver
+// (8-byte big-endian), written by the drainer with each delivery.
+inline constexpr char kOutboxDeliveredKey[] = "delivered";
+
+// The first sequence number to use in `cf`: past every key and past the
+// delivered high-water mark.
+absl::StatusOr<uint64_t> NextOutboxSequence(storage::Store* store, std::string_view cf);
 
 class StoreAuditOutbox final : public AuditOutbox {
  public:
@@ -37,6 +49,11 @@ class StoreAuditOutbox final : public AuditOutbox {
   void SetHealthObserver(HealthObserver observer) { observer_ = std::move(observer); }
 
   absl::Status Add(storage::WriteBatch* batch, const Caller& caller, v1::AuditEvent event) override;
+  // Adds an event whose time and actor are already filled in (events that
+  // arrive from another process's outbox).
+  void AddFilled(storage::WriteBatch* batch, const v1::AuditEvent& event);
+
+  OutboxSequence& sequence() { return sequence_; }
 
   static std::string KeyFor(uint64_t sequence);
 
@@ -45,13 +62,13 @@ class StoreAuditOutbox final : public AuditOutbox {
 
  private:
   StoreAuditOutbox(storage::Store* store, const Clock* clock, uint64_t next)
-      : store_(store), clock_(clock), next_(next) {}
+      : store_(store), clock_(clock), sequence_(next) {}
   void Fill(const Caller& caller, v1::AuditEvent* event) const;
   void ReportHealth(bool healthy);
 
   storage::Store* store_;
   const Clock* clock_;
-  std::atomic<uint64_t> next_;
+  OutboxSequence sequence_;
   std::atomic<int> healthy_{1};
   HealthObserver observer_;
 };

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "services/common/key_file.h"
 #include "services/common/tls.h"
+#include "services/server/topology.h"
 #include "storage/status_macros.h"
 
 namespace budstikke::server {
@@ -45,7 +46,16 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
                  "(openssl genpkey -algorithm ed25519)");
   app.add_option("--target", c.target,
                  "services to host: all, or a comma list of directory, consultation, consent, "
-                 "referral, inbox, audit, admin")
+                 "referral, inbox, audit, admin, gateway")
+      ->capture_default_str();
+  app.add_option("--peers", c.peers_file,
+                 "JSON file {\"directory\":\"host:port\",...}: where the services this process "
+                 "needs but does not host are (microservices mode)");
+  app.add_option("--health-listen", c.health_listen,
+                 "also serve gRPC health only, in plaintext, on host:port (Kubernetes probes)");
+  app.add_option("--outbox-max-age", c.outbox_max_age_seconds,
+                 "seconds an outbox entry may wait for delivery before readiness "
+                 "(budstikke.ready) turns NOT_SERVING")
       ->capture_default_str();
   app.add_flag("--sync-writes", c.sync_writes, "fsync the WAL before acknowledging a write");
   app.add_option("--seed-directory", c.seed_directory,
@@ -83,13 +93,17 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
   return c;
 }
 
-absl::Status Validate(const ServerConfig& c) {
+absl::Status Validate(ServerConfig* config) {
+  const ServerConfig& c = *config;
+  const std::set<std::string> targets = c.Targets();
   for (const auto& [flag, value] :
        {std::pair<const char*, const std::string*>{"--tls-cert", &c.tls_cert},
         {"--tls-key", &c.tls_key},
-        {"--tls-ca", &c.tls_ca},
-        {"--master-key-file", &c.master_key_file}}) {
+        {"--tls-ca", &c.tls_ca}}) {
     if (value->empty()) return absl::InvalidArgumentError(absl::StrCat(flag, " is required"));
+  }
+  if (KeepsData(targets) && c.master_key_file.empty()) {
+    return absl::InvalidArgumentError("--master-key-file is required");
   }
   size_t colon = c.listen.rfind(':');
   if (colon == std::string::npos || colon + 1 == c.listen.size()) {
@@ -100,18 +114,34 @@ absl::Status Validate(const ServerConfig& c) {
     return absl::InvalidArgumentError(
         absl::StrCat("--metrics-listen '", c.metrics_listen, "' must be host:port"));
   }
-  std::set<std::string> targets = c.Targets();
+  if (!c.health_listen.empty() && c.health_listen.rfind(':') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--health-listen '", c.health_listen, "' must be host:port"));
+  }
+  if (c.outbox_max_age_seconds < 1) {
+    return absl::InvalidArgumentError("--outbox-max-age must be at least 1 (seconds)");
+  }
   if (targets.empty()) return absl::InvalidArgumentError("--target names no service");
   for (const std::string& t : targets) {
-    bool known = false;
+    bool known = t == kGatewayTarget;
     for (const char* name : kAllTargets) known = known || t == name;
     if (!known) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--target '", t,
           "' is not a service; use all or directory, consultation, consent, referral, inbox, "
-          "audit, admin"));
+          "audit, admin, gateway"));
     }
   }
+  if (!c.peers_file.empty()) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::string json, common::ReadFile("peers file", c.peers_file));
+    absl::StatusOr<std::map<std::string, std::string>> peers = ParsePeers(json);
+    if (!peers.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--peers ", c.peers_file, ": ", peers.status().message()));
+    }
+    config->peers = *std::move(peers);
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(CheckPeers(targets, c.peers));
   if (c.trust_domain.empty() || c.trust_domain.find('/') != std::string::npos) {
     return absl::InvalidArgumentError("--trust-domain must be a host name, e.g. budstikke.test");
   }
@@ -119,7 +149,9 @@ absl::Status Validate(const ServerConfig& c) {
     return absl::InvalidArgumentError("--max-message-bytes must be at least 1024");
   }
   BUDSTIKKE_RETURN_IF_ERROR(common::CheckTlsFiles({c.tls_cert, c.tls_key, c.tls_ca}));
-  BUDSTIKKE_RETURN_IF_ERROR(common::CheckPrivateFile("master key file", c.master_key_file));
+  if (KeepsData(targets)) {
+    BUDSTIKKE_RETURN_IF_ERROR(common::CheckPrivateFile("master key file", c.master_key_file));
+  }
   if (targets.count("audit") > 0 && c.audit_signing_key_file.empty()) {
     return absl::InvalidArgumentError(
         "--audit-signing-key-file is required when the audit service runs "

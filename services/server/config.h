@@ -6,6 +6,7 @@
 #ifndef BUDSTIKKE_SERVICES_SERVER_CONFIG_H_
 #define BUDSTIKKE_SERVICES_SERVER_CONFIG_H_
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -16,6 +17,8 @@ namespace budstikke::server {
 
 inline constexpr const char* kAllTargets[] = {"directory", "consultation", "consent", "referral",
                                               "inbox",     "audit",        "admin"};
+// Not part of "all": the client-facing forwarder of microservices mode.
+inline constexpr char kGatewayTarget[] = "gateway";
 
 struct ServerConfig {
   std::string listen = "127.0.0.1:7443";
@@ -27,6 +30,15 @@ struct ServerConfig {
   std::string master_key_file;
   std::string audit_signing_key_file;
   std::string target = "all";
+  // Microservices mode: JSON file {"directory":"host:port",...} naming where
+  // the services this process needs but does not host are (topology.h).
+  std::string peers_file;
+  std::map<std::string, std::string> peers;  // parsed by Validate()
+  // Plaintext gRPC health only (Kubernetes probes), e.g. 0.0.0.0:7444.
+  std::string health_listen;
+  // Readiness (budstikke.ready) turns NOT_SERVING while an outbox's oldest
+  // undelivered entry is older than this.
+  int outbox_max_age_seconds = 60;
   bool sync_writes = false;
   std::string seed_directory;
   std::string metrics_listen;
@@ -52,7 +64,8 @@ struct ServerConfig {
 // flag returns INVALID_ARGUMENT with a one-line message.
 absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv);
 
-absl::Status Validate(const ServerConfig& config);
+// Checks the flags and files and reads --peers into config->peers.
+absl::Status Validate(ServerConfig* config);
 
 }  // namespace budstikke::server
 

@@ -2,11 +2,16 @@
 
 #include <grpcpp/grpcpp.h>
 #include <prometheus/counter.h>
+#include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include <chrono>
+#include <functional>
+#include <mutex>
+#include <vector>
 #include <exception>
 
 #include "absl/status/status.h"
@@ -14,7 +19,52 @@
 
 namespace budstikke::server {
 
+namespace {
+
+// The outbox gauges, computed when Prometheus scrapes.
+class OutboxGauges final : public prometheus::Collectable {
+ public:
+  struct Outbox {
+    std::string name;
+    std::function<double()> backlog, age;
+  };
+  void Add(Outbox outbox) {
+    std::lock_guard<std::mutex> lock(mu_);
+    outboxes_.push_back(std::move(outbox));
+  }
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    prometheus::MetricFamily backlog{"budstikke_outbox_backlog",
+                                     "Outbox entries not yet delivered to their receiver",
+                                     prometheus::MetricType::Gauge,
+                                     {}};
+    prometheus::MetricFamily age{"budstikke_outbox_oldest_age_seconds",
+                                 "Age of the oldest undelivered outbox entry",
+                                 prometheus::MetricType::Gauge,
+                                 {}};
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Outbox& o : outboxes_) {
+      backlog.metric.push_back(Gauge(o.name, o.backlog()));
+      age.metric.push_back(Gauge(o.name, o.age()));
+    }
+    if (outboxes_.empty()) return {};
+    return {backlog, age};
+  }
+
+ private:
+  static prometheus::ClientMetric Gauge(const std::string& outbox, double value) {
+    prometheus::ClientMetric m;
+    m.label.push_back({"outbox", outbox});
+    m.gauge.value = value;
+    return m;
+  }
+  mutable std::mutex mu_;
+  std::vector<Outbox> outboxes_;
+};
+
+}  // namespace
+
 struct Metrics::Impl {
+  std::shared_ptr<OutboxGauges> outboxes = std::make_shared<OutboxGauges>();
   std::unique_ptr<prometheus::Exposer> exposer;
   std::shared_ptr<prometheus::Registry> registry;
   prometheus::Family<prometheus::Counter>* requests = nullptr;
@@ -90,6 +140,7 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::string& list
                          .Help("gRPC call duration by method")
                          .Register(*impl->registry);
   impl->exposer->RegisterCollectable(impl->registry);
+  impl->exposer->RegisterCollectable(impl->outboxes);
   return std::unique_ptr<Metrics>(new Metrics(std::move(impl)));
 }
 
@@ -103,6 +154,11 @@ void Metrics::Observe(const std::string& method, int code, double seconds) {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
   impl_->durations->Add({{"method", method}}, kBuckets).Observe(seconds);
+}
+
+void Metrics::AddOutbox(const std::string& outbox, std::function<double()> backlog,
+                        std::function<double()> oldest_age_seconds) {
+  impl_->outboxes->Add({outbox, std::move(backlog), std::move(oldest_age_seconds)});
 }
 
 }  // namespace budstikke::server

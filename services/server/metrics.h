@@ -7,6 +7,7 @@
 
 #include <grpcpp/support/server_interceptor.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,12 @@ class Metrics {
 
   // Records one finished call.
   void Observe(const std::string& method, int code, double seconds);
+
+  // Gauges budstikke_outbox_backlog{outbox} and
+  // budstikke_outbox_oldest_age_seconds{outbox}, read from the callbacks once
+  // a second (they must stay valid until the Metrics is destroyed).
+  void AddOutbox(const std::string& outbox, std::function<double()> backlog,
+                 std::function<double()> oldest_age_seconds);
 
  private:
   struct Impl;

@@ -11,14 +11,20 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <set>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "budstikke/v1/admin.grpc.pb.h"
 #include "budstikke/v1/audit.grpc.pb.h"
 #include "budstikke/v1/consent.grpc.pb.h"
@@ -29,12 +35,17 @@
 #include "services/admin/admin_service.h"
 #include "services/audit/audit.h"
 #include "services/audit/audit_service.h"
+#include "services/audit/ingest_service.h"
 #include "services/common/domain_executor.h"
 #include "services/common/grpc_auth.h"
 #include "services/common/key_file.h"
 #include "services/common/pii/scanner.h"
 #include "services/common/policy/rules.h"
 #include "services/common/server_threads.h"
+#include "services/common/outbox/ingest_ledger.h"
+#include "services/common/outbox/outbox_drainer.h"
+#include "services/common/outbox/outbox_inbox_writer.h"
+#include "services/common/remote/remote.h"
 #include "services/common/store_audit_outbox.h"
 #include "services/common/tls.h"
 #include "services/consent/consent.h"
@@ -45,9 +56,11 @@
 #include "services/directory/directory_service.h"
 #include "services/inbox/inbox.h"
 #include "services/inbox/inbox_service.h"
+#include "services/inbox/ingest_service.h"
 #include "services/referral/referral.h"
 #include "services/referral/referral_service.h"
 #include "services/server/metrics.h"
+#include "services/server/topology.h"
 #include "storage/envelope.h"
 #include "storage/keyring.h"
 #include "storage/pseudonymizer.h"
@@ -56,6 +69,10 @@
 #include "tlog/note.h"
 
 namespace budstikke::server {
+
+// Readiness: the gRPC health service name that reports whether this process
+// can do its work (outboxes delivering, audit writes succeeding).
+constexpr char kReadyService[] = "budstikke.ready";
 
 // TEST ONLY (--test-fail-store-writes-file): polls a file and makes the
 // store's writes fail while it exists.
@@ -83,51 +100,74 @@ class FaultFileWatcher {
   std::thread thread_;
 };
 
-// Serving status from several audit sources (the outbox of this process and
-// the log drainer): NOT_SERVING while any of them fails. Observers may fire
-// from any thread, also before the gRPC server exists.
+// Readiness from several sources (the audit outbox of this process, the
+// audit log's drainer, the delivery of each outbox to another process):
+// "budstikke.ready" is NOT_SERVING while any of them fails; the empty service
+// name (liveness) stays SERVING while the process runs. Observers may fire
+// from any thread, also before the gRPC servers exist.
 class HealthAggregator {
  public:
-  enum Source : unsigned { kOutbox = 1, kDrainer = 2 };
-
-  std::function<void(bool)> ObserverFor(Source source) {
+  std::function<void(bool)> ObserverFor(std::string source) {
     return [this, source](bool healthy) { Update(source, healthy); };
   }
   void Attach(grpc::Server* server) {
     std::lock_guard<std::mutex> lock(mu_);
-    server_ = server;
+    servers_.push_back(server);
     Apply();
   }
   void Detach() {
     std::lock_guard<std::mutex> lock(mu_);
-    server_ = nullptr;
+    servers_.clear();
   }
 
  private:
-  void Update(Source source, bool healthy) {
+  void Update(const std::string& source, bool healthy) {
     std::lock_guard<std::mutex> lock(mu_);
-    failing_ = healthy ? (failing_ & ~source) : (failing_ | source);
+    if (healthy) {
+      failing_.erase(source);
+    } else {
+      failing_.insert(source);
+    }
     Apply();
   }
   void Apply() {
-    if (server_ != nullptr) server_->GetHealthCheckService()->SetServingStatus(failing_ == 0);
+    for (grpc::Server* server : servers_) {
+      server->GetHealthCheckService()->SetServingStatus("", true);
+      server->GetHealthCheckService()->SetServingStatus(kReadyService, failing_.empty());
+    }
   }
 
   std::mutex mu_;
-  unsigned failing_ = 0;
-  grpc::Server* server_ = nullptr;
+  std::set<std::string> failing_;
+  std::vector<grpc::Server*> servers_;
 };
 
 struct BudstikkeServer::Impl {
   HealthAggregator health;
   std::unique_ptr<FaultFileWatcher> fault_watcher;  // test hook
   ServerConfig config;
+  std::set<std::string> targets;
   common::SystemClock clock;
+  // Channels to the services this process reaches remotely (--peers).
+  std::map<std::string, common::Peer> peers;
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<storage::Keyring> keyring;
   std::unique_ptr<common::Authenticator> auth;
+  // Where this process's audit events go: its own outbox (a process with
+  // data), or the audit service directly (gateway, admin alone).
   std::unique_ptr<common::StoreAuditOutbox> audit_outbox;
+  std::unique_ptr<common::RemoteAuditOutbox> remote_audit;
+  common::AuditOutbox* audit_sink = nullptr;
+  // Agency lookups: the directory here, or the directory service (cached).
   std::unique_ptr<directory::Directory> directory;
+  std::unique_ptr<common::RemoteAgencyLookup> remote_directory;
+  const common::AgencyLookup* agencies = nullptr;
+  // Notifications: the inbox here, or this process's inbox outbox.
+  std::unique_ptr<common::OutboxInboxWriter> inbox_outbox;
+  common::InboxWriter* inbox_writer = nullptr;
+  std::unique_ptr<common::IngestLedger> ledger;
+  std::unique_ptr<common::RemoteConsentChecker> remote_consents;
+  std::unique_ptr<common::RemoteConsentObserver> remote_referrals;
   std::unique_ptr<admin::Admin> admin;
   std::unique_ptr<storage::Envelope> envelope;
   std::unique_ptr<pii::Scanner> scanner;
@@ -144,33 +184,72 @@ struct BudstikkeServer::Impl {
   std::unique_ptr<audit::AuditLog> audit_log;
   std::unique_ptr<audit::Audit> audit;
   std::unique_ptr<Metrics> metrics;
+  // Deliver this process's outboxes to the audit and inbox services (stopped
+  // before the store closes: declared after it).
+  std::vector<std::unique_ptr<common::OutboxDrainer>> drainers;
+  std::unique_ptr<grpc::Server> health_server;
   std::unique_ptr<grpc::Server> server;
+
+  bool Hosts(const char* target) const { return targets.count(target) > 0; }
+  // Part of a deployment of several processes (microservices mode): serves
+  // the internal API its peers call.
+  bool Split() const {
+    for (const char* t : kAllTargets) {
+      if (!Hosts(t)) return true;
+    }
+    return false;
+  }
+  // The peer for `service` (Validate() checked that every needed one exists).
+  const common::Peer& PeerFor(const std::string& service) const { return peers.at(service); }
 };
 
-BudstikkeServer::BudstikkeServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-BudstikkeServer::~BudstikkeServer() = default;
+namespace {
 
-absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
-    const ServerConfig& config) {
-  BUDSTIKKE_RETURN_IF_ERROR(Validate(config));
-  auto impl = std::make_unique<Impl>();
-  impl->config = config;
-  const std::set<std::string> targets = config.Targets();
+using Impl = BudstikkeServer::Impl;
 
+absl::Status ConnectPeers(Impl* impl) {
+  const ServerConfig& c = impl->config;
+  std::shared_ptr<grpc::ChannelCredentials> creds =
+      common::MakeChannelCredentials({c.tls_cert, c.tls_key, c.tls_ca});
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(c.max_message_bytes);
+  args.SetMaxSendMessageSize(c.max_message_bytes);
+  for (const std::string& service : RemoteNeeds(impl->targets)) {
+    common::Peer peer;
+    peer.name = service;
+    peer.channel = grpc::CreateCustomChannel(c.peers.at(service), creds, args);
+    impl->peers[service] = std::move(peer);
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> ColumnFamiliesFor(const Impl& impl) {
+  std::vector<std::string> cfs = storage::Keyring::ColumnFamilies();
+  cfs.push_back(common::kAuditOutboxColumnFamily);
+  if (impl.Hosts("directory")) cfs.push_back(directory::kColumnFamily);
+  if (impl.Hosts("audit")) {
+    for (const std::string& cf : audit::AuditLog::ColumnFamilies()) {
+      if (cf != common::kAuditOutboxColumnFamily) cfs.push_back(cf);
+    }
+  }
+  if (impl.Hosts("admin")) cfs.push_back(admin::kAdminColumnFamily);
+  if (impl.Hosts("consultation")) cfs.push_back(consultation::kColumnFamily);
+  if (impl.Hosts("inbox")) cfs.push_back(inbox::kColumnFamily);
+  if (!impl.Hosts("inbox")) cfs.push_back(common::kInboxOutboxColumnFamily);
+  if (impl.Hosts("consent")) cfs.push_back(consent::kColumnFamily);
+  if (impl.Hosts("referral")) {
+    for (const std::string& cf : referral::ReferralDesk::ColumnFamilies()) cfs.push_back(cf);
+  }
+  if (impl.Hosts("audit") || impl.Hosts("inbox")) cfs.push_back(common::kIngestColumnFamily);
+  return cfs;
+}
+
+// The store, keyring and audit outbox of a process that keeps data.
+absl::Status OpenData(Impl* impl) {
+  const ServerConfig& config = impl->config;
   // Read the master key first: a bad key file must not leave a new data dir.
   BUDSTIKKE_ASSIGN_OR_RETURN(storage::SecretBytes master_key,
                              storage::Keyring::ReadMasterKeyFile(config.master_key_file));
-
-  if (!config.audit_signing_key_file.empty()) {
-    auto signer =
-        tlog::Signer::FromPemFile(config.trust_domain + "/audit", config.audit_signing_key_file);
-    if (!signer.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(signer.error().code),
-                          signer.error().message);
-    }
-    impl->audit_signer = std::move(signer).value();
-  }
-
   storage::Store::Options options;
   options.sync_writes = config.sync_writes;
   if (!config.test_fail_store_writes_file.empty()) {
@@ -180,19 +259,7 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
     impl->fault_watcher = std::make_unique<FaultFileWatcher>(config.test_fail_store_writes_file,
                                                              options.fault_injector);
   }
-  options.column_families = storage::Keyring::ColumnFamilies();
-  options.column_families.push_back(directory::kColumnFamily);
-  options.column_families.push_back(common::kAuditOutboxColumnFamily);
-  for (const std::string& cf : audit::AuditLog::ColumnFamilies()) {
-    options.column_families.push_back(cf);
-  }
-  options.column_families.push_back(admin::kAdminColumnFamily);
-  options.column_families.push_back(consultation::kColumnFamily);
-  options.column_families.push_back(inbox::kColumnFamily);
-  options.column_families.push_back(consent::kColumnFamily);
-  for (const std::string& cf : referral::ReferralDesk::ColumnFamilies()) {
-    options.column_families.push_back(cf);
-  }
+  options.column_families = ColumnFamiliesFor(*impl);
   auto store = storage::Store::Open(config.data_dir, options);
   if (!store.ok()) {
     return absl::Status(
@@ -202,131 +269,301 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   impl->store = *std::move(store);
   BUDSTIKKE_ASSIGN_OR_RETURN(impl->keyring,
                              storage::Keyring::Create(master_key, impl->store.get()));
-  impl->auth = std::make_unique<common::Authenticator>(config.trust_domain);
   BUDSTIKKE_ASSIGN_OR_RETURN(impl->audit_outbox,
                              common::StoreAuditOutbox::Create(impl->store.get(), &impl->clock));
-  // Refusals by the authorization table are audited (DENIED, authz.role).
-  impl->auth->SetAuditOutbox(impl->audit_outbox.get());
+  impl->audit_sink = impl->audit_outbox.get();
+  if (impl->Hosts("audit") || impl->Hosts("inbox")) {
+    impl->ledger = std::make_unique<common::IngestLedger>(impl->store.get());
+  }
+  return absl::OkStatus();
+}
 
+// The name under which this process's outboxes deliver: its targets and a
+// random id kept in its data dir (so another process with the same targets,
+// e.g. a second data dir, never shares a deduplication mark with it).
+absl::StatusOr<std::string> OutboxSource(Impl* impl) {
+  constexpr char kSourceIdKey[] = "source-id";
+  std::string id;
+  absl::StatusOr<std::string> stored = impl->store->Get(common::kAuditOutboxColumnFamily,
+                                                        kSourceIdKey);
+  if (stored.ok()) {
+    id = *stored;
+  } else if (absl::IsNotFound(stored.status())) {
+    absl::BitGen gen;
+    id = absl::StrFormat("%016x", absl::Uniform<uint64_t>(gen));
+    BUDSTIKKE_RETURN_IF_ERROR(impl->store->Put(common::kAuditOutboxColumnFamily, kSourceIdKey, id));
+  } else {
+    return stored.status();
+  }
+  return absl::StrCat(absl::StrJoin(impl->targets, "+"), "/", id);
+}
+
+// Drainers for the outboxes whose receiver runs in another process.
+absl::Status StartDelivery(Impl* impl) {
+  if (!impl->store || (impl->Hosts("audit") && !impl->inbox_outbox)) return absl::OkStatus();
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string source, OutboxSource(impl));
+  common::OutboxDrainerOptions options;
+  options.max_age = absl::Seconds(impl->config.outbox_max_age_seconds);
+  if (!impl->Hosts("audit")) {
+    impl->drainers.push_back(std::make_unique<common::OutboxDrainer>(
+        impl->store.get(), common::kAuditOutboxColumnFamily, &impl->audit_outbox->sequence(),
+        common::DeliverToAudit(impl->PeerFor("audit"), source), &impl->clock, options));
+  }
+  if (impl->inbox_outbox) {
+    impl->drainers.push_back(std::make_unique<common::OutboxDrainer>(
+        impl->store.get(), common::kInboxOutboxColumnFamily, &impl->inbox_outbox->sequence(),
+        common::DeliverToInbox(impl->PeerFor("inbox"), source), &impl->clock, options));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WireDirectory(Impl* impl) {
+  if (!impl->Hosts("directory")) {
+    if (impl->peers.count("directory") == 0) return absl::OkStatus();  // not needed
+    impl->remote_directory =
+        std::make_unique<common::RemoteAgencyLookup>(impl->PeerFor("directory"), &impl->clock);
+    impl->agencies = impl->remote_directory.get();
+    return absl::OkStatus();
+  }
+  const ServerConfig& config = impl->config;
   BUDSTIKKE_ASSIGN_OR_RETURN(
-      impl->directory,
-      directory::Directory::Create(impl->store.get(), &impl->clock, impl->audit_outbox.get(),
-                                   config.operator_agency));
+      impl->directory, directory::Directory::Create(impl->store.get(), &impl->clock,
+                                                    impl->audit_sink, config.operator_agency));
+  impl->agencies = impl->directory.get();
   if (!config.seed_directory.empty()) {
     BUDSTIKKE_ASSIGN_OR_RETURN(std::string seed,
                                common::ReadFile("seed directory", config.seed_directory));
     BUDSTIKKE_ASSIGN_OR_RETURN(int added, impl->directory->LoadSeedIfEmpty(seed));
     if (added > 0) spdlog::info("seeded directory with {} agencies", added);
   }
-
-  if (targets.count("directory")) {
+  impl->services.push_back(
+      std::make_unique<directory::DirectoryServiceImpl>(impl->directory.get(), impl->auth.get()));
+  if (impl->Split()) {
     impl->services.push_back(
-        std::make_unique<directory::DirectoryServiceImpl>(impl->directory.get(), impl->auth.get()));
+        std::make_unique<common::DirectoryLookupService>(impl->directory.get(), impl->auth.get()));
   }
-  // The consultation and referral services run their unary domain calls on
-  // dedicated threads (services/common/domain_executor.h).
-  if (targets.count("consultation") || targets.count("referral")) {
-    impl->executor = std::make_unique<common::DomainExecutor>(
-        common::DomainExecutor::DefaultThreads(config.sync_writes));
-  }
-  // One rule set for every service: the policy module owns the rules.
-  policy::PolicyRules rules;
-  rules.refuse_synthetic_ids = config.refuse_synthetic_ids;
-  if (targets.count("consultation")) {
-    BUDSTIKKE_ASSIGN_OR_RETURN(impl->envelope, storage::Envelope::Create(impl->keyring.get()));
-    pii::ScannerConfig scanner_config;
-    scanner_config.allow_synthetic = !config.refuse_synthetic_ids;
-    BUDSTIKKE_ASSIGN_OR_RETURN(impl->scanner, pii::Scanner::Create(scanner_config));
-    if (!impl->inbox) {
-      BUDSTIKKE_ASSIGN_OR_RETURN(impl->inbox,
-                                 inbox::Inbox::Create(impl->store.get(), &impl->clock));
+  return absl::OkStatus();
+}
+
+// The inbox here, or an outbox that delivers to the inbox service.
+absl::Status WireInbox(Impl* impl) {
+  if (impl->Hosts("inbox")) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(impl->inbox, inbox::Inbox::Create(impl->store.get(), &impl->clock));
+    impl->inbox_writer = impl->inbox.get();
+    impl->services.push_back(
+        std::make_unique<inbox::InboxServiceImpl>(impl->inbox.get(), impl->auth.get()));
+    if (impl->Split()) {
+      impl->services.push_back(std::make_unique<inbox::InboxIngestService>(
+          impl->inbox.get(), impl->ledger.get(), impl->auth.get()));
     }
-    consultation::Consultations::Deps deps;
-    deps.store = impl->store.get();
-    deps.keyring = impl->keyring.get();
-    deps.envelope = impl->envelope.get();
-    deps.audit = impl->audit_outbox.get();
-    deps.directory = impl->directory.get();
-    deps.inbox = impl->inbox.get();
-    deps.scanner = impl->scanner.get();
-    deps.clock = &impl->clock;
-    consultation::Consultations::Options consultation_options;
-    consultation_options.recipient_types = rules.consultation_recipients;
-    BUDSTIKKE_ASSIGN_OR_RETURN(impl->consultations,
-                               consultation::Consultations::Create(deps, consultation_options));
-    impl->consultations->StartRetentionJob(absl::Minutes(10));
-    impl->services.push_back(std::make_unique<consultation::ConsultationServiceImpl>(
-        impl->consultations.get(), impl->auth.get(), impl->executor.get()));
+    return absl::OkStatus();
   }
-  // Consent and referral: in-process ConsentChecker / ConsentObserver (the
-  // referral service needs the consent registry even when only it is served).
-  if (targets.count("consent") || targets.count("referral")) {
-    if (!impl->inbox) {
-      BUDSTIKKE_ASSIGN_OR_RETURN(impl->inbox,
-                                 inbox::Inbox::Create(impl->store.get(), &impl->clock));
-    }
-    consent::ConsentOptions consent_options;
-    consent_options.rules = rules;
+  if (impl->Hosts("consultation") || impl->Hosts("consent") || impl->Hosts("referral")) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(impl->inbox_outbox,
+                               common::OutboxInboxWriter::Create(impl->store.get()));
+    impl->inbox_writer = impl->inbox_outbox.get();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WireConsultation(Impl* impl, const policy::PolicyRules& rules) {
+  if (!impl->Hosts("consultation")) return absl::OkStatus();
+  const ServerConfig& config = impl->config;
+  BUDSTIKKE_ASSIGN_OR_RETURN(impl->envelope, storage::Envelope::Create(impl->keyring.get()));
+  pii::ScannerConfig scanner_config;
+  scanner_config.allow_synthetic = !config.refuse_synthetic_ids;
+  BUDSTIKKE_ASSIGN_OR_RETURN(impl->scanner, pii::Scanner::Create(scanner_config));
+  consultation::Consultations::Deps deps;
+  deps.store = impl->store.get();
+  deps.keyring = impl->keyring.get();
+  deps.envelope = impl->envelope.get();
+  deps.audit = impl->audit_sink;
+  deps.directory = impl->agencies;
+  deps.inbox = impl->inbox_writer;
+  deps.scanner = impl->scanner.get();
+  deps.clock = &impl->clock;
+  consultation::Consultations::Options options;
+  options.recipient_types = rules.consultation_recipients;
+  BUDSTIKKE_ASSIGN_OR_RETURN(impl->consultations,
+                             consultation::Consultations::Create(deps, options));
+  impl->consultations->StartRetentionJob(absl::Minutes(10));
+  impl->services.push_back(std::make_unique<consultation::ConsultationServiceImpl>(
+      impl->consultations.get(), impl->auth.get(), impl->executor.get()));
+  return absl::OkStatus();
+}
+
+// Consent and referral call each other: in-process when both are here
+// (ConsentRegistry is the ConsentChecker, ReferralDesk the ConsentObserver),
+// otherwise through ConsentLookup and ConsentHooks.
+absl::Status WireConsentAndReferral(Impl* impl, const policy::PolicyRules& rules) {
+  const bool consent_here = impl->Hosts("consent");
+  const bool referral_here = impl->Hosts("referral");
+  if (consent_here) {
+    consent::ConsentOptions options;
+    options.rules = rules;
     BUDSTIKKE_ASSIGN_OR_RETURN(
         impl->consents,
-        consent::ConsentRegistry::Create(impl->store.get(), impl->keyring.get(),
-                                         impl->audit_outbox.get(), impl->inbox.get(),
-                                         impl->directory.get(), &impl->clock, consent_options));
-    referral::ReferralOptions referral_options;
-    referral_options.rules = rules;
-    BUDSTIKKE_ASSIGN_OR_RETURN(
-        impl->referrals, referral::ReferralDesk::Create(impl->store.get(), impl->keyring.get(),
-                                                        impl->audit_outbox.get(), impl->inbox.get(),
-                                                        impl->directory.get(), impl->consents.get(),
-                                                        &impl->clock, referral_options));
-    impl->consents->SetObserver(impl->referrals.get());
-  }
-  if (targets.count("consent")) {
+        consent::ConsentRegistry::Create(impl->store.get(), impl->keyring.get(), impl->audit_sink,
+                                         impl->inbox_writer, impl->agencies, &impl->clock,
+                                         options));
     impl->services.push_back(
         std::make_unique<consent::ConsentServiceImpl>(impl->consents.get(), impl->auth.get()));
   }
-  if (targets.count("referral")) {
+  if (referral_here) {
+    const common::ConsentChecker* checker = impl->consents.get();
+    if (!consent_here) {
+      impl->remote_consents =
+          std::make_unique<common::RemoteConsentChecker>(impl->PeerFor("consent"));
+      checker = impl->remote_consents.get();
+    }
+    referral::ReferralOptions options;
+    options.rules = rules;
+    BUDSTIKKE_ASSIGN_OR_RETURN(
+        impl->referrals,
+        referral::ReferralDesk::Create(impl->store.get(), impl->keyring.get(), impl->audit_sink,
+                                       impl->inbox_writer, impl->agencies, checker, &impl->clock,
+                                       options));
     impl->services.push_back(std::make_unique<referral::ReferralServiceImpl>(
         impl->referrals.get(), impl->auth.get(), impl->executor.get()));
-  }
-  if (targets.count("inbox")) {
-    if (!impl->inbox) {
-      BUDSTIKKE_ASSIGN_OR_RETURN(impl->inbox,
-                                 inbox::Inbox::Create(impl->store.get(), &impl->clock));
+    if (!consent_here) {
+      impl->services.push_back(
+          std::make_unique<common::ConsentHooksService>(impl->referrals.get(), impl->auth.get()));
     }
-    impl->services.push_back(
-        std::make_unique<inbox::InboxServiceImpl>(impl->inbox.get(), impl->auth.get()));
   }
-  if (targets.count("audit")) {
-    BUDSTIKKE_ASSIGN_OR_RETURN(
-        impl->audit_log,
-        audit::AuditLog::Create(impl->store.get(), impl->audit_signer.get(), &impl->clock));
-    BUDSTIKKE_ASSIGN_OR_RETURN(impl->audit_pseudonymizer,
-                               storage::Pseudonymizer::Create(*impl->keyring));
-    common::NationalIdOptions id_options;
-    id_options.allow_synthetic = !config.refuse_synthetic_ids;
-    BUDSTIKKE_ASSIGN_OR_RETURN(
-        impl->audit,
-        audit::Audit::Create(impl->audit_log.get(), impl->audit_outbox.get(),
-                             impl->audit_pseudonymizer.get(), impl->directory.get(), id_options));
+  if (consent_here && referral_here) impl->consents->SetObserver(impl->referrals.get());
+  if (consent_here && !referral_here) {
+    impl->remote_referrals =
+        std::make_unique<common::RemoteConsentObserver>(impl->PeerFor("referral"));
+    impl->consents->SetObserver(impl->remote_referrals.get());
     impl->services.push_back(
-        std::make_unique<audit::AuditServiceImpl>(impl->audit.get(), impl->auth.get()));
+        std::make_unique<common::ConsentLookupService>(impl->consents.get(), impl->auth.get()));
   }
-  if (targets.count("admin")) {
-    admin::AdminDeps deps{
-        impl->store.get(), impl->keyring.get(),    impl->directory.get(), impl->audit_outbox.get(),
-        &impl->clock,      config.operator_agency, config.trust_domain,   targets,
-        BUDSTIKKE_VERSION};
-    BUDSTIKKE_ASSIGN_OR_RETURN(impl->admin, admin::Admin::Create(std::move(deps)));
-    impl->services.push_back(
-        std::make_unique<admin::AdminServiceImpl>(impl->admin.get(), impl->auth.get()));
-  }
+  return absl::OkStatus();
+}
 
-  if (!config.metrics_listen.empty()) {
-    BUDSTIKKE_ASSIGN_OR_RETURN(impl->metrics, Metrics::Create(config.metrics_listen));
+absl::Status WireAudit(Impl* impl) {
+  if (!impl->Hosts("audit")) return absl::OkStatus();
+  const ServerConfig& config = impl->config;
+  auto signer =
+      tlog::Signer::FromPemFile(config.trust_domain + "/audit", config.audit_signing_key_file);
+  if (!signer.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(signer.error().code),
+                        signer.error().message);
+  }
+  impl->audit_signer = std::move(signer).value();
+  BUDSTIKKE_ASSIGN_OR_RETURN(
+      impl->audit_log,
+      audit::AuditLog::Create(impl->store.get(), impl->audit_signer.get(), &impl->clock));
+  BUDSTIKKE_ASSIGN_OR_RETURN(impl->audit_pseudonymizer,
+                             storage::Pseudonymizer::Create(*impl->keyring));
+  common::NationalIdOptions id_options;
+  id_options.allow_synthetic = !config.refuse_synthetic_ids;
+  BUDSTIKKE_ASSIGN_OR_RETURN(
+      impl->audit, audit::Audit::Create(impl->audit_log.get(), impl->audit_outbox.get(),
+                                        impl->audit_pseudonymizer.get(), impl->agencies,
+                                        id_options));
+  impl->services.push_back(
+      std::make_unique<audit::AuditServiceImpl>(impl->audit.get(), impl->auth.get()));
+  if (impl->Split()) {
+    impl->services.push_back(std::make_unique<audit::AuditIngestService>(
+        impl->store.get(), impl->audit_outbox.get(), impl->ledger.get(), impl->auth.get()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WireAdmin(Impl* impl) {
+  if (!impl->Hosts("admin")) return absl::OkStatus();
+  const ServerConfig& config = impl->config;
+  if (!impl->store) {
+    return absl::FailedPreconditionError(
+        "target admin needs a service with data in the same process (key management and "
+        "backups act on that process's store); host it with e.g. --target directory,admin");
+  }
+  admin::AdminDeps deps{impl->store.get(), impl->keyring.get(),    impl->agencies,
+                        impl->audit_sink,  &impl->clock,           config.operator_agency,
+                        config.trust_domain, impl->targets,        BUDSTIKKE_VERSION};
+  BUDSTIKKE_ASSIGN_OR_RETURN(impl->admin, admin::Admin::Create(std::move(deps)));
+  impl->services.push_back(
+      std::make_unique<admin::AdminServiceImpl>(impl->admin.get(), impl->auth.get()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+BudstikkeServer::BudstikkeServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+BudstikkeServer::~BudstikkeServer() = default;
+
+absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
+    const ServerConfig& flags) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = flags;
+  BUDSTIKKE_RETURN_IF_ERROR(Validate(&impl->config));
+  impl->targets = impl->config.Targets();
+  BUDSTIKKE_RETURN_IF_ERROR(ConnectPeers(impl.get()));
+  if (KeepsData(impl->targets)) {
+    BUDSTIKKE_RETURN_IF_ERROR(OpenData(impl.get()));
+  } else {
+    impl->remote_audit = std::make_unique<common::RemoteAuditOutbox>(
+        impl->PeerFor("audit"), absl::StrJoin(impl->targets, "+"), &impl->clock);
+    impl->audit_sink = impl->remote_audit.get();
+  }
+  impl->auth = std::make_unique<common::Authenticator>(impl->config.trust_domain);
+  // Refusals by the authorization table are audited (DENIED, authz.role).
+  impl->auth->SetAuditOutbox(impl->audit_sink);
+  // The consultation and referral services run their unary domain calls on
+  // dedicated threads (services/common/domain_executor.h).
+  if (impl->Hosts("consultation") || impl->Hosts("referral")) {
+    impl->executor = std::make_unique<common::DomainExecutor>(
+        common::DomainExecutor::DefaultThreads(impl->config.sync_writes));
+  }
+  // One rule set for every service: the policy module owns the rules.
+  policy::PolicyRules rules;
+  rules.refuse_synthetic_ids = impl->config.refuse_synthetic_ids;
+  BUDSTIKKE_RETURN_IF_ERROR(WireDirectory(impl.get()));
+  BUDSTIKKE_RETURN_IF_ERROR(WireInbox(impl.get()));
+  BUDSTIKKE_RETURN_IF_ERROR(WireConsultation(impl.get(), rules));
+  BUDSTIKKE_RETURN_IF_ERROR(WireConsentAndReferral(impl.get(), rules));
+  BUDSTIKKE_RETURN_IF_ERROR(WireAudit(impl.get()));
+  BUDSTIKKE_RETURN_IF_ERROR(WireAdmin(impl.get()));
+  BUDSTIKKE_RETURN_IF_ERROR(StartDelivery(impl.get()));
+  if (!impl->config.metrics_listen.empty()) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(impl->metrics, Metrics::Create(impl->config.metrics_listen));
+    for (const auto& drainer : impl->drainers) {
+      common::OutboxDrainer* d = drainer.get();
+      impl->metrics->AddOutbox(
+          d->column_family(), [d] { return static_cast<double>(d->backlog()); },
+          [d] { return absl::ToDoubleSeconds(d->oldest_age()); });
+    }
   }
   return std::unique_ptr<BudstikkeServer>(new BudstikkeServer(std::move(impl)));
 }
+
+namespace {
+
+// Drops the reflection plugin (which Debian's grpc++_reflection registers for
+// every server at start-up) from a server that must serve health only.
+class NoReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->clear();
+  }
+};
+
+// --health-listen: gRPC health in plaintext for Kubernetes probes.
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthServer(const std::string& listen) {
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetOption(std::make_unique<NoReflection>());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on --health-listen ", listen));
+  }
+  return server;
+}
+
+}  // namespace
 
 absl::StatusOr<int> BudstikkeServer::Start() {
   const ServerConfig& c = impl_->config;
@@ -352,11 +589,20 @@ absl::StatusOr<int> BudstikkeServer::Start() {
     f.push_back(impl_->metrics->InterceptorFactory());
     builder.experimental().SetInterceptorCreators(std::move(f));
   }
-  // No audit, no access: a failing audit write turns the whole server
-  // NOT_SERVING until every audit source works again.
-  impl_->audit_outbox->SetHealthObserver(impl_->health.ObserverFor(HealthAggregator::kOutbox));
+  // No audit, no access: a failing audit write or an outbox that cannot
+  // deliver turns readiness NOT_SERVING until every source works again.
+  if (impl_->audit_outbox) {
+    impl_->audit_outbox->SetHealthObserver(impl_->health.ObserverFor("audit outbox"));
+  }
   if (impl_->audit_log) {
-    impl_->audit_log->SetHealthObserver(impl_->health.ObserverFor(HealthAggregator::kDrainer));
+    impl_->audit_log->SetHealthObserver(impl_->health.ObserverFor("audit log"));
+  }
+  for (auto& drainer : impl_->drainers) {
+    drainer->SetHealthObserver(impl_->health.ObserverFor(drainer->column_family()));
+  }
+  if (!c.health_listen.empty()) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(impl_->health_server, StartHealthServer(c.health_listen));
+    impl_->health.Attach(impl_->health_server.get());
   }
   impl_->server = builder.BuildAndStart();
   if (impl_->server == nullptr || port == 0) {
@@ -365,6 +611,7 @@ absl::StatusOr<int> BudstikkeServer::Start() {
   }
   impl_->health.Attach(impl_->server.get());
   if (impl_->audit_log) impl_->audit_log->Start();
+  for (auto& drainer : impl_->drainers) drainer->Start();
   return port;
 }
 
@@ -375,9 +622,14 @@ void BudstikkeServer::Wait() {
 void BudstikkeServer::Shutdown(int grace_seconds) {
   if (!impl_->server) return;
   impl_->health.Detach();
-  impl_->server->GetHealthCheckService()->SetServingStatus(false);
+  for (grpc::Server* s : {impl_->server.get(), impl_->health_server.get()}) {
+    if (s != nullptr) s->GetHealthCheckService()->SetServingStatus(false);
+  }
   if (impl_->inbox) impl_->inbox->Shutdown();  // ends inbox streams (UNAVAILABLE)
-  impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(grace_seconds));
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(grace_seconds);
+  impl_->server->Shutdown(deadline);
+  if (impl_->health_server) impl_->health_server->Shutdown(deadline);
+  for (auto& drainer : impl_->drainers) drainer->Stop();
 }
 
 }  // namespace budstikke::server

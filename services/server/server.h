@@ -25,8 +25,9 @@ class BudstikkeServer {
   // Stops accepting calls and waits up to `grace_seconds` for in-flight ones.
   void Shutdown(int grace_seconds = 5);
 
+  struct Impl;  // services/server/server.cc
+
  private:
-  struct Impl;
   explicit BudstikkeServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -1,0 +1,213 @@
+// modes_bench: Send and Ask at 4 clients through the microservices gateway
+// against the all-in-one server, both real budstikke-server processes on
+// loopback with development certificates, measured in paired slices (A M, M A,
+// ...) so that both see about the same machine. Prints, per operation, the
+// median throughput ratio (microservices / all-in-one) and both p99s.
+//
+//   modes_bench [--pairs=8] [--pair_seconds=2] [--clients=4]
+//
+// Needs BUDSTIKKE_BIN_DIR and BUDSTIKKE_SOURCE_DIR (scripts/bench.sh sets them).
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "budstikke/v1/consent.grpc.pb.h"
+#include "budstikke/v1/consultation.grpc.pb.h"
+#include "budstikke/v1/referral.grpc.pb.h"
+#include "services/common/national_id_testing.h"
+#include "tests/support/test_cluster.h"
+#include "tests/support/test_server.h"
+
+namespace budstikke::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Deployment {
+  std::string name;
+  std::function<std::shared_ptr<grpc::Channel>(const std::string&)> channel;
+  std::string consent_id;
+};
+
+struct SliceResult {
+  double rate = 0;
+  std::vector<double> latencies_us;
+  int failures = 0;
+};
+
+std::unique_ptr<grpc::ClientContext> Ctx() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return ctx;
+}
+
+const std::string& Child() {
+  static const std::string child = common::testing::MakeSyntheticNationalId(2016, 9, 3, 1);
+  return child;
+}
+
+// One call of `op` ("ask" or "send") by client `c`, call `i`.
+using Op = std::function<bool(int c, int64_t i)>;
+
+Op MakeOp(const Deployment& d, const std::string& op, int clients, const std::string& tag) {
+  if (op == "ask") {
+    std::vector<std::shared_ptr<v1::ConsultationService::Stub>> stubs;
+    for (int c = 0; c < clients; ++c) {
+      stubs.push_back(v1::ConsultationService::NewStub(d.channel("kindergarten-staff")));
+    }
+    return [stubs, tag](int c, int64_t i) {
+      v1::AskConsultationRequest a;
+      a.set_request_id(absl::StrCat(tag, "-", c, "-", i));
+      a.mutable_recipient()->set_agency("bup-oslo");
+      a.set_age_band(v1::AGE_BAND_3_5);
+      a.add_concerns(v1::CONCERN_BEHAVIOUR);
+      a.set_text(std::string(1000, 'a').replace(0, 40, "Gutten er urolig og sover dårlig. "));
+      v1::Consultation out;
+      return stubs[c]->Ask(Ctx().get(), a, &out).ok();
+    };
+  }
+  std::vector<std::shared_ptr<v1::ReferralService::Stub>> stubs;
+  for (int c = 0; c < clients; ++c) {
+    stubs.push_back(v1::ReferralService::NewStub(d.channel("gp-physician")));
+  }
+  const std::string consent = d.consent_id;
+  return [stubs, tag, consent](int c, int64_t i) {
+    v1::SendReferralRequest r;
+    r.set_request_id(absl::StrCat(tag, "-", c, "-", i));
+    r.set_recipient_agency("bup-oslo");
+    r.set_subject_national_id(Child());
+    r.set_consent_id(consent);
+    r.set_reason("Vedvarende angst og søvnvansker over seks måneder.");
+    v1::Referral out;
+    return stubs[c]->Send(Ctx().get(), r, &out).ok();
+  };
+}
+
+SliceResult RunSlice(const Op& op, int clients, double seconds) {
+  std::vector<std::vector<double>> lat(clients);
+  std::atomic<int> failures{0};
+  const Clock::time_point end =
+      Clock::now() + std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
+  const Clock::time_point start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      for (int64_t i = 0; Clock::now() < end; ++i) {
+        const Clock::time_point t0 = Clock::now();
+        if (!op(c, i)) ++failures;
+        lat[c].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  SliceResult r;
+  for (auto& l : lat) r.latencies_us.insert(r.latencies_us.end(), l.begin(), l.end());
+  r.rate = static_cast<double>(r.latencies_us.size()) /
+           std::chrono::duration<double>(Clock::now() - start).count();
+  r.failures = failures;
+  return r;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+double Median(std::vector<double> v) { return Percentile(std::move(v), 0.5); }
+
+std::string RecordConsent(const Deployment& d) {
+  v1::RecordConsentRequest req;
+  req.set_request_id("modes-bench-consent-" + d.name);
+  req.set_subject_national_id(Child());
+  req.set_giver(v1::CONSENT_GIVER_GUARDIAN);
+  req.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
+  req.mutable_recipient()->set_agency("bup-oslo");
+  req.set_purpose("henvisning");
+  req.set_scope("journalnotat");
+  req.set_method(v1::CONSENT_METHOD_WRITTEN);
+  v1::Consent consent;
+  grpc::Status s =
+      v1::ConsentService::NewStub(d.channel("gp-physician"))->Record(Ctx().get(), req, &consent);
+  if (!s.ok()) {
+    std::fprintf(stderr, "modes_bench: consent on %s: %s\n", d.name.c_str(),
+                 s.error_message().c_str());
+    std::exit(1);
+  }
+  return consent.id();
+}
+
+int FlagValue(int argc, char** argv, const char* name, int def) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], name, std::strlen(name)) == 0) return std::atoi(argv[i] + std::strlen(name));
+  }
+  return def;
+}
+
+double FlagDouble(int argc, char** argv, const char* name, double def) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], name, std::strlen(name)) == 0) return std::atof(argv[i] + std::strlen(name));
+  }
+  return def;
+}
+
+int Main(int argc, char** argv) {
+  const int pairs = FlagValue(argc, argv, "--pairs=", 8);
+  const double seconds = FlagDouble(argc, argv, "--pair_seconds=", 2.0);
+  const int clients = FlagValue(argc, argv, "--clients=", 4);
+  testing::TestServer server;
+  testing::TestCluster cluster;
+  if (server.address().empty() || !cluster.started()) return 1;
+  Deployment all{"all-in-one", [&](const std::string& who) { return server.Channel(who); }, ""};
+  Deployment micro{"gateway", [&](const std::string& who) { return cluster.Channel(who); }, ""};
+  all.consent_id = RecordConsent(all);
+  micro.consent_id = RecordConsent(micro);
+  std::printf("modes_bench: %d clients, %d pairs of %.1f s slices per operation\n", clients, pairs,
+              seconds);
+  std::printf("%-6s %12s %12s %8s %12s %12s %8s %s\n", "op", "all rps", "gateway rps", "ratio",
+              "all p99 us", "gw p99 us", "p99 x", "failures");
+  int failures = 0;
+  for (const std::string op : {"ask", "send"}) {
+    std::vector<double> ratios, rate_a, rate_m, lat_a, lat_m;
+    for (int p = 0; p < pairs + 1; ++p) {  // pair 0 warms up
+      const std::string tag = absl::StrCat("mb-", op, "-", p);
+      Op a = MakeOp(all, op, clients, tag + "-a");
+      Op m = MakeOp(micro, op, clients, tag + "-m");
+      SliceResult ra, rm;
+      if (p % 2 == 0) {
+        ra = RunSlice(a, clients, seconds);
+        rm = RunSlice(m, clients, seconds);
+      } else {
+        rm = RunSlice(m, clients, seconds);
+        ra = RunSlice(a, clients, seconds);
+      }
+      if (p == 0) continue;
+      failures += ra.failures + rm.failures;
+      ratios.push_back(rm.rate / ra.rate);
+      rate_a.push_back(ra.rate);
+      rate_m.push_back(rm.rate);
+      lat_a.insert(lat_a.end(), ra.latencies_us.begin(), ra.latencies_us.end());
+      lat_m.insert(lat_m.end(), rm.latencies_us.begin(), rm.latencies_us.end());
+    }
+    const double p99a = Percentile(lat_a, 0.99), p99m = Percentile(lat_m, 0.99);
+    std::printf("%-6s %12.0f %12.0f %8.2f %12.0f %12.0f %8.2f %d\n", op.c_str(), Median(rate_a),
+                Median(rate_m), Median(ratios), p99a, p99m, p99m / p99a, failures);
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace budstikke::bench
+
+int main(int argc, char** argv) { return budstikke::bench::Main(argc, argv); }

@@ -1,0 +1,36 @@
+#include "services/audit/ingest_service.h"
+
+#include "services/common/grpc_adapter.h"
+#include "services/common/remote/ingest.h"
+#include "storage/status_macros.h"
+
+namespace budstikke::audit {
+
+namespace {
+constexpr char kAppend[] = "budstikke.internal.v1.AuditIngest/Append";
+}  // namespace
+
+grpc::Status AuditIngestService::Append(grpc::ServerContext* ctx,
+                                        const internal::v1::AppendRequest* req,
+                                        internal::v1::AppendResponse* resp) {
+  return common::Unary(
+      ctx, *auth_, kAppend, resp, common::kInline,
+      [&](const common::Caller&) -> absl::StatusOr<internal::v1::AppendResponse> {
+        BUDSTIKKE_RETURN_IF_ERROR(common::CheckIngestEntries(req->entries()));
+        internal::v1::AppendResponse out;
+        if (req->entries().empty()) return out;
+        BUDSTIKKE_ASSIGN_OR_RETURN(
+            uint64_t next,
+            ledger_->Apply(req->source(), req->entries().rbegin()->sequence(),
+                           [&](uint64_t first_new, storage::WriteBatch batch) {
+                             for (const internal::v1::AuditEntry& e : req->entries()) {
+                               if (e.sequence() >= first_new) outbox_->AddFilled(&batch, e.event());
+                             }
+                             return store_->Write(std::move(batch));
+                           }));
+        out.set_high_water_mark(next - 1);
+        return out;
+      });
+}
+
+}  // namespace budstikke::audit

@@ -1,0 +1,189 @@
+// Remote seams (microservices mode): gRPC implementations of the interfaces
+// services use of each other, over budstikke.internal.v1, and the thin
+// adapters that serve those RPCs from the in-process implementations.
+//
+//   interface (services/common)   client here              served by
+//   AgencyLookup                  RemoteAgencyLookup       DirectoryLookupService
+//   ConsentChecker                RemoteConsentChecker     ConsentLookupService
+//   ConsentObserver               RemoteConsentObserver    ConsentHooksService
+//   AuditOutbox (no local data)   RemoteAuditOutbox        audit/ingest_service.h
+//   outbox delivery               DeliverToAudit,           audit/ingest_service.h,
+//                                 DeliverToInbox           inbox/ingest_service.h
+//
+// Every call has a deadline (`timeout`, default 5 s). A peer that cannot be
+// reached, or does not answer in time, is UNAVAILABLE "<peer> service
+// unavailable: <why>": callers fail closed. Other errors keep their code and
+// message (NOT_FOUND "consent 'x' not found" reads the same in both modes).
+//
+// Thread-safe.
+#ifndef BUDSTIKKE_SERVICES_COMMON_REMOTE_REMOTE_H_
+#define BUDSTIKKE_SERVICES_COMMON_REMOTE_REMOTE_H_
+
+#include <grpcpp/channel.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "budstikke/internal/v1/internal.grpc.pb.h"
+#include "services/common/agency_lookup.h"
+#include "services/common/audit_outbox.h"
+#include "services/common/clock.h"
+#include "services/common/consent_checker.h"
+#include "services/common/grpc_auth.h"
+#include "services/common/outbox/outbox_drainer.h"
+
+namespace budstikke::common {
+
+// One channel to a peer process, with its name for error messages.
+struct Peer {
+  std::string name;  // "consent"
+  std::shared_ptr<grpc::Channel> channel;
+  absl::Duration timeout = absl::Seconds(5);
+};
+
+// The error of a failed call to `peer`, as described above.
+absl::Status PeerError(const std::string& peer, const grpc::Status& status);
+
+// ConsentFacts <-> wire.
+internal::v1::ConsentFacts ToProto(const ConsentFacts& facts);
+ConsentFacts FromProto(const internal::v1::ConsentFacts& proto);
+
+// Directory lookups with a cache: an answer is reused for at most
+// `max_staleness` (default 30 s), so a directory change reaches other
+// services within that time; unknown agencies are not cached.
+class RemoteAgencyLookup final : public AgencyLookup {
+ public:
+  RemoteAgencyLookup(Peer peer, const Clock* clock,
+                     absl::Duration max_staleness = absl::Seconds(30));
+  absl::StatusOr<v1::Agency> GetAgency(absl::string_view id) const override;
+  absl::StatusOr<std::vector<v1::Agency>> FindAgencies(
+      v1::AgencyType type, absl::string_view municipality) const override;
+
+ private:
+  template <typename T>
+  struct Cached {
+    T value;
+    absl::Time at;
+  };
+  Peer peer_;
+  std::unique_ptr<internal::v1::DirectoryLookup::Stub> stub_;
+  const Clock* clock_;
+  absl::Duration max_staleness_;
+  mutable absl::Mutex mu_;
+  mutable absl::flat_hash_map<std::string, Cached<v1::Agency>> agencies_ ABSL_GUARDED_BY(mu_);
+  mutable absl::flat_hash_map<std::string, Cached<std::vector<v1::Agency>>> found_
+      ABSL_GUARDED_BY(mu_);
+};
+
+// Every read asks the consent service (no cache): a revocation that has
+// returned is seen by the next read.
+class RemoteConsentChecker final : public ConsentChecker {
+ public:
+  explicit RemoteConsentChecker(Peer peer);
+  absl::StatusOr<ConsentFacts> GetConsentFacts(absl::string_view consent_id) const override;
+
+ private:
+  Peer peer_;
+  std::unique_ptr<internal::v1::ConsentLookup::Stub> stub_;
+};
+
+// The consent service's view of the referral service. OnConsentRevoked
+// returns only when the referral service has withdrawn the referrals, so a
+// Revoke that returns has stopped every disclosure (docs/ARCHITECTURE.md).
+class RemoteConsentObserver final : public ConsentObserver {
+ public:
+  explicit RemoteConsentObserver(Peer peer);
+  absl::StatusOr<bool> ReceivedUnderConsent(absl::string_view consent_id,
+                                            absl::string_view agency) const override;
+  absl::Status OnConsentRevoked(const Caller& caller, const ConsentFacts& consent) override;
+
+ private:
+  Peer peer_;
+  std::unique_ptr<internal::v1::ConsentHooks::Stub> stub_;
+};
+
+// The AuditOutbox of a process without data (gateway, admin): Record()
+// appends the event at the audit service before returning, and fails closed.
+// Add() (a local batch) is FAILED_PRECONDITION: such a process has no store.
+// Events carry source "<source>/<instance>" with a per-process sequence, so
+// a retried Append is not appended twice.
+class RemoteAuditOutbox final : public AuditOutbox {
+ public:
+  RemoteAuditOutbox(Peer peer, std::string source, const Clock* clock);
+  absl::Status Add(storage::WriteBatch* batch, const Caller& caller,
+                   v1::AuditEvent event) override;
+
+ protected:
+  absl::Status RecordEvent(const Caller& caller, v1::AuditEvent event) override;
+
+ private:
+  Peer peer_;
+  std::unique_ptr<internal::v1::AuditIngest::Stub> stub_;
+  std::string source_;
+  const Clock* clock_;
+  absl::Mutex mu_;  // one Append at a time keeps the source's order
+  uint64_t next_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Delivery functions for OutboxDrainer: the audit outbox to AuditIngest, the
+// inbox outbox to InboxIngest, as `source`.
+OutboxDrainer::Deliver DeliverToAudit(Peer peer, std::string source);
+OutboxDrainer::Deliver DeliverToInbox(Peer peer, std::string source);
+
+// Serves DirectoryLookup from an AgencyLookup (the directory's own).
+class DirectoryLookupService final : public internal::v1::DirectoryLookup::Service {
+ public:
+  DirectoryLookupService(const AgencyLookup* agencies, const Authenticator* auth)
+      : agencies_(agencies), auth_(auth) {}
+  grpc::Status GetAgency(grpc::ServerContext* ctx, const internal::v1::GetAgencyRequest* req,
+                         v1::Agency* resp) override;
+  grpc::Status FindAgencies(grpc::ServerContext* ctx, const internal::v1::FindAgenciesRequest* req,
+                            internal::v1::FindAgenciesResponse* resp) override;
+
+ private:
+  const AgencyLookup* agencies_;
+  const Authenticator* auth_;
+};
+
+// Serves ConsentLookup from the consent registry.
+class ConsentLookupService final : public internal::v1::ConsentLookup::Service {
+ public:
+  ConsentLookupService(const ConsentChecker* consents, const Authenticator* auth)
+      : consents_(consents), auth_(auth) {}
+  grpc::Status GetConsentFacts(grpc::ServerContext* ctx,
+                               const internal::v1::GetConsentFactsRequest* req,
+                               internal::v1::ConsentFacts* resp) override;
+
+ private:
+  const ConsentChecker* consents_;
+  const Authenticator* auth_;
+};
+
+// Serves ConsentHooks from the referral desk.
+class ConsentHooksService final : public internal::v1::ConsentHooks::Service {
+ public:
+  ConsentHooksService(ConsentObserver* observer, const Authenticator* auth)
+      : observer_(observer), auth_(auth) {}
+  grpc::Status ReceivedUnderConsent(grpc::ServerContext* ctx,
+                                    const internal::v1::ReceivedUnderConsentRequest* req,
+                                    internal::v1::ReceivedUnderConsentResponse* resp) override;
+  grpc::Status ConsentRevoked(grpc::ServerContext* ctx,
+                              const internal::v1::ConsentRevokedRequest* req,
+                              internal::v1::ConsentRevokedResponse* resp) override;
+
+ private:
+  ConsentObserver* observer_;
+  const Authenticator* auth_;
+};
+
+}  // namespace budstikke::common
+
+#endif  // BUDSTIKKE_SERVICES_COMMON_REMOTE_REMOTE_H_

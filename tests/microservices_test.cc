@@ -1,0 +1,191 @@
+// Microservices mode end to end: every service its own process (scripts/
+// cluster.sh), real mTLS between them, the gateway in front. Refusals of
+// service identities, a missing peer, a stopped consent service, and the
+// readiness of a process whose outbox cannot deliver.
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "budstikke/internal/v1/internal.grpc.pb.h"
+#include "budstikke/v1/audit.grpc.pb.h"
+#include "budstikke/v1/consent.grpc.pb.h"
+#include "budstikke/v1/directory.grpc.pb.h"
+#include "budstikke/v1/referral.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/support/process.h"
+#include "tests/support/test_cluster.h"
+#include "tests/support/test_server.h"
+
+namespace budstikke {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::TestCluster;
+
+constexpr char kKari[] = "spiffe://budstikke.test/agency/bhg-solsikken/role/staff/user/kari";
+constexpr char kRevisor[] =
+    "spiffe://budstikke.test/agency/statsforvalteren/role/auditor/user/revisor1";
+
+std::unique_ptr<grpc::ClientContext> Ctx(const std::string& on_behalf_of = "", int seconds = 10) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  if (!on_behalf_of.empty()) ctx->AddMetadata("budstikke-on-behalf-of", on_behalf_of);
+  return ctx;
+}
+
+// DENIED events with `rule` among the log's events (polls: delivery is async).
+int DeniedEvents(const TestCluster& cluster, const std::string& rule) {
+  auto audit = v1::AuditService::NewStub(cluster.Channel("auditor"));
+  int found = 0;
+  for (int i = 0; i < 100 && found == 0; ++i) {
+    v1::QueryAuditRequest req;
+    req.set_outcome(v1::AUDIT_OUTCOME_DENIED);
+    req.set_page_size(1000);
+    v1::QueryAuditResponse resp;
+    grpc::Status s = audit->Query(Ctx().get(), req, &resp);
+    if (s.ok()) {
+      for (const auto& r : resp.records()) found += r.event().rule() == rule ? 1 : 0;
+    }
+    if (found == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return found;
+}
+
+class MicroservicesTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { cluster_ = new TestCluster("--outbox-max-age 2"); }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(cluster_->started()); }
+  static TestCluster* cluster_;
+};
+TestCluster* MicroservicesTest::cluster_ = nullptr;
+
+TEST_F(MicroservicesTest, TheGatewayForwardsAsTheCaller) {
+  auto stub = v1::DirectoryService::NewStub(cluster_->Channel("kindergarten-staff"));
+  v1::WhoAmIResponse resp;
+  grpc::Status s = stub->WhoAmI(Ctx().get(), v1::WhoAmIRequest(), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.actor().agency(), "bhg-solsikken");
+  EXPECT_EQ(resp.actor().user(), "kari");
+  EXPECT_EQ(resp.actor().service(), "gateway");
+}
+
+TEST_F(MicroservicesTest, AUserCertificateMayNotAssertSomeoneElse) {
+  auto stub = v1::DirectoryService::NewStub(cluster_->Channel("bup-clinician"));
+  v1::WhoAmIResponse resp;
+  grpc::Status s = stub->WhoAmI(Ctx(kKari).get(), v1::WhoAmIRequest(), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(s.error_message(),
+            "only a Budstikke service identity may assert an on-behalf-of caller");
+  EXPECT_GE(DeniedEvents(*cluster_, "authz.on_behalf_of"), 1);
+}
+
+TEST_F(MicroservicesTest, AServiceMayCallOnlyTheInternalRpcsOfTheAllowList) {
+  // The consultation service has no business reading consents.
+  auto stub = internal::v1::ConsentLookup::NewStub(
+      cluster_->ChannelTo("consent", "svc-consultation"));
+  internal::v1::GetConsentFactsRequest req;
+  req.set_consent_id("any");
+  internal::v1::ConsentFacts resp;
+  grpc::Status s = stub->GetConsentFacts(Ctx().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(s.error_message(),
+            "service 'consultation' may not call "
+            "budstikke.internal.v1.ConsentLookup/GetConsentFacts");
+  EXPECT_GE(DeniedEvents(*cluster_, "authz.service"), 1);
+
+  // A person may not call internal RPCs at all.
+  auto person = internal::v1::ConsentLookup::NewStub(
+      cluster_->ChannelTo("consent", "gp-physician"));
+  s = person->GetConsentFacts(Ctx().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(s.error_message(),
+            "only a Budstikke service may call budstikke.internal.v1.ConsentLookup/GetConsentFacts");
+}
+
+TEST_F(MicroservicesTest, AServiceThatMayNotActForPeopleIsRefused) {
+  // The referral service may not act for a person on the public API.
+  auto stub = v1::DirectoryService::NewStub(cluster_->ChannelTo("directory", "svc-referral"));
+  v1::WhoAmIResponse resp;
+  grpc::Status s = stub->WhoAmI(Ctx(kKari).get(), v1::WhoAmIRequest(), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(s.error_message(),
+            "service 'referral' may not act on behalf of a person on "
+            "budstikke.v1.DirectoryService/WhoAmI");
+}
+
+TEST_F(MicroservicesTest, TheCalleeChecksTheAssertedCallersRole) {
+  // The gateway's identity asserting a kindergarten employee who asks the
+  // audit service for the log: refused by the authorization table, audited.
+  auto stub = v1::AuditService::NewStub(cluster_->ChannelTo("audit", "svc-gateway"));
+  v1::QueryAuditRequest req;
+  v1::QueryAuditResponse resp;
+  grpc::Status s = stub->Query(Ctx(kKari).get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("(authz.role)"));
+  // ... and allowed for an auditor.
+  s = stub->Query(Ctx(kRevisor).get(), req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_GE(DeniedEvents(*cluster_, "authz.role"), 1);
+}
+
+TEST_F(MicroservicesTest, HealthIsLiveAndReady) {
+  auto health = grpc::health::v1::Health::NewStub(cluster_->ChannelTo("referral", "auditor"));
+  for (const char* service : {"", "budstikke.ready"}) {
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::Status s = health->Check(Ctx().get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << service << ": " << s.error_message();
+    EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
+  }
+}
+
+// Last: stops the consent service.
+TEST_F(MicroservicesTest, ZzWithoutTheConsentServiceReferralsFailClosed) {
+  cluster_->Kill("consent");
+  auto stub = v1::ReferralService::NewStub(cluster_->Channel("gp-physician"));
+  v1::SendReferralRequest send;
+  send.set_recipient_agency("bup-oslo");
+  send.set_consent_id("c-unknown");
+  send.set_subject_national_id("03891650050");
+  send.set_reason("Vedvarende angst.");
+  send.set_request_id("ms-send-1");
+  v1::Referral out;
+  const auto start = std::chrono::steady_clock::now();
+  grpc::Status s = stub->Send(Ctx("", 10).get(), send, &out);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("consent service unavailable"));
+  EXPECT_LT(took, std::chrono::seconds(6));
+  EXPECT_TRUE(out.id().empty());
+  EXPECT_TRUE(cluster_->Restart("consent"));
+}
+
+TEST(MicroservicesStartTest, AProcessWithoutANeededPeerRefusesToStart) {
+  testing::TempDir dir;
+  std::string err;
+  const std::string certs = dir.Sub("certs");
+  ASSERT_EQ(testing::RunCommand({"/bin/bash", "-c", testing::MakeCertsScript(), "c", certs}), 0);
+  int rc = testing::RunCommand(
+      {testing::BinDir() + "/budstikke-server", "--target", "referral", "--data-dir",
+       dir.Sub("data"), "--tls-cert", certs + "/svc-referral.pem", "--tls-key",
+       certs + "/svc-referral.key", "--tls-ca", certs + "/ca.pem", "--master-key-file",
+       certs + "/master.key"},
+      nullptr, &err);
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(err,
+            "budstikke-server: target referral needs the audit service: host it here (--target) "
+            "or name it in --peers\n");
+}
+
+}  // namespace
+}  // namespace budstikke
