@@ -9,23 +9,6 @@
 #include "storage/status_macros.h"
 
 namespace budstikke::common {
-namespace {
-
-// "referral.read" -> REFERRAL: the resource kind of an audit action.
-v1::ResourceKind KindOfAction(absl::string_view action) {
-  const absl::string_view noun = action.substr(0, action.find('.'));
-  if (noun == "consultation") return v1::RESOURCE_KIND_CONSULTATION;
-  if (noun == "consent") return v1::RESOURCE_KIND_CONSENT;
-  if (noun == "referral") return v1::RESOURCE_KIND_REFERRAL;
-  if (noun == "attachment") return v1::RESOURCE_KIND_ATTACHMENT;
-  if (noun == "agency") return v1::RESOURCE_KIND_AGENCY;
-  if (noun == "agency_key") return v1::RESOURCE_KIND_AGENCY_KEY;
-  if (noun == "backup") return v1::RESOURCE_KIND_BACKUP;
-  if (noun == "audit") return v1::RESOURCE_KIND_AUDIT_LOG;
-  return v1::RESOURCE_KIND_UNSPECIFIED;
-}
-
-}  // namespace
 
 absl::StatusOr<Identity> Authenticator::PeerIdentity(absl::string_view pem) const {
   {
@@ -42,7 +25,7 @@ absl::StatusOr<Identity> Authenticator::PeerIdentity(absl::string_view pem) cons
   return identity;
 }
 
-absl::StatusOr<Caller> Authenticator::Identify(const grpc::ServerContext* context) const {
+absl::StatusOr<Caller> Authenticator::Identify(const grpc::ServerContextBase* context) const {
   std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
   if (auth == nullptr || !auth->IsPeerAuthenticated()) {
     return absl::UnauthenticatedError("client certificate required");
@@ -79,14 +62,14 @@ absl::StatusOr<Caller> Authenticator::Identify(const grpc::ServerContext* contex
   return caller;
 }
 
-absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContext* context,
+absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContextBase* context,
                                                    absl::string_view method) const {
   BUDSTIKKE_ASSIGN_OR_RETURN(Caller caller, Identify(context));
   absl::Status allowed = Authorize(method, caller.role());
   if (!allowed.ok()) {
     const absl::string_view action = AuditActionFor(method);
     if (outbox_ != nullptr && !action.empty()) {
-      return RecordRefusal(*outbox_, caller, AllowedEvent(action, KindOfAction(action), ""),
+      return RecordRefusal(*outbox_, caller, AllowedEvent(action, ResourceKindOfAction(action), ""),
                            allowed);
     }
     return allowed;

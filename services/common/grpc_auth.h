@@ -38,10 +38,11 @@ class Authenticator {
  public:
   explicit Authenticator(std::string trust_domain) : trust_domain_(std::move(trust_domain)) {}
 
-  absl::StatusOr<Caller> Authenticate(const grpc::ServerContext* context,
+  absl::StatusOr<Caller> Authenticate(const grpc::ServerContextBase* context,
                                       absl::string_view method) const;
-  // Only the certificate part (no authorization), for e.g. WhoAmI tests.
-  absl::StatusOr<Caller> Identify(const grpc::ServerContext* context) const;
+  // Only the certificate part (no authorization), for e.g. WhoAmI tests and
+  // the gateway. Both take a sync or a callback server's context.
+  absl::StatusOr<Caller> Identify(const grpc::ServerContextBase* context) const;
 
   const std::string& trust_domain() const { return trust_domain_; }
   // Not owned; must outlive the Authenticator.
