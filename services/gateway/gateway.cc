@@ -69,15 +69,44 @@ std::chrono::milliseconds TimeoutRounding(std::chrono::milliseconds remaining) {
 }
 
 // The backend's deadline: the incoming one less what the grpc-timeout
-// encoding may have added on the way in and may add on the way out (and 1 ms
-// for its millisecond truncation), so that the backend gives up no later than
+// encoding may have added on the way in and may add on the way out, and
+// kClockAllowance for gRPC's millisecond clocks (each hop converts and caches
+// "now" at millisecond precision), so that the backend gives up no later than
 // the client. No deadline stays none.
+constexpr std::chrono::milliseconds kClockAllowance(10);
+
 std::chrono::system_clock::time_point BackendDeadline(std::chrono::system_clock::time_point in) {
   if (in == std::chrono::system_clock::time_point::max()) return in;
   const auto remaining =
       std::chrono::duration_cast<std::chrono::milliseconds>(in - std::chrono::system_clock::now());
-  return in - 2 * TimeoutRounding(remaining) - std::chrono::milliseconds(1);
+  return in - 2 * TimeoutRounding(remaining) - kClockAllowance;
 }
+
+// The forwarded calls still alive. The gateway waits for them before it
+// releases its channels: a call may end after the server's Shutdown returned,
+// and the last reference to a channel must not go away on one of gRPC's
+// callback threads (gRPC 1.51 then joins that thread from itself and frees
+// its completion queue twice).
+class InFlight {
+ public:
+  void Enter() {
+    absl::MutexLock lock(&mu_);
+    ++calls_;
+  }
+  void Leave() {
+    absl::MutexLock lock(&mu_);
+    --calls_;
+  }
+  void AwaitNone() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](int* calls) { return *calls == 0; }, &calls_));
+  }
+
+ private:
+  absl::Mutex mu_;
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
 
 // Ends an incoming call at once with `status` (refusals, unknown services).
 class Refusal final : public grpc::ServerGenericBidiReactor {
@@ -106,8 +135,9 @@ class Refusal final : public grpc::ServerGenericBidiReactor {
 class ForwardCall final : public grpc::ServerGenericBidiReactor {
  public:
   ForwardCall(grpc::GenericCallbackServerContext* ctx, grpc::GenericStub* stub,
-              const std::string& on_behalf_of)
-      : server_ctx_(ctx), method_(ctx->method()), backend_(this) {
+              const std::string& on_behalf_of, InFlight* in_flight)
+      : in_flight_(in_flight), server_ctx_(ctx), method_(ctx->method()), backend_(this) {
+    in_flight_->Enter();
     backend_ctx_.set_deadline(BackendDeadline(ctx->deadline()));
     for (const auto& [key, value] : ctx->client_metadata()) {
       if (!Forwardable(View(key)) || View(key) == common::kOnBehalfOfMetadata) continue;
@@ -224,9 +254,13 @@ class ForwardCall final : public grpc::ServerGenericBidiReactor {
   }
 
   void Unref() {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    InFlight* in_flight = in_flight_;
+    delete this;  // drops this call's reference to the channel
+    in_flight->Leave();
   }
 
+  InFlight* const in_flight_;
   grpc::GenericCallbackServerContext* const server_ctx_;
   const std::string method_;  // outlives the backend call
   grpc::ClientContext backend_ctx_;
@@ -245,6 +279,7 @@ class Gateway::Service final : public grpc::CallbackGenericService {
   Service(const common::Authenticator* auth, common::AuditOutbox* audit,
           absl::flat_hash_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs)
       : auth_(auth), audit_(audit), stubs_(std::move(stubs)) {}
+  ~Service() override { in_flight_.AwaitNone(); }
 
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
     absl::StatusOr<common::Caller> caller = auth_->Identify(ctx);
@@ -255,7 +290,7 @@ class Gateway::Service final : public grpc::CallbackGenericService {
       return new Refusal(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                                       absl::StrCat("unknown service '", service, "'")));
     }
-    return new ForwardCall(ctx, route->second.get(), caller->identity.spiffe_id);
+    return new ForwardCall(ctx, route->second.get(), caller->identity.spiffe_id, &in_flight_);
   }
 
  private:
@@ -289,6 +324,7 @@ class Gateway::Service final : public grpc::CallbackGenericService {
   const common::Authenticator* auth_;
   common::AuditOutbox* audit_;
   absl::flat_hash_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_;
+  InFlight in_flight_;
 };
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options) {

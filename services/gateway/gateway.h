@@ -22,13 +22,13 @@
 //    "unknown service 'pkg.Service'". Services registered on the same server
 //    (health) never reach the gateway.
 //  - The backend call has the same method, the incoming deadline (less twice
-//    what gRPC's grpc-timeout encoding may round up, e.g. 21 ms of a 7 s
-//    deadline, so that the backend gives up no later than the client), the
-//    client's custom metadata (without pseudo-headers, reserved HTTP/2 headers, `grpc-*`
-//    keys and any `budstikke-on-behalf-of`) and `budstikke-on-behalf-of: <the
-//    caller's SPIFFE ID>`. Messages are copied as raw bytes, one at a time in
-//    each direction: the next message is read from one side only after the
-//    previous write to the other side completed (no unbounded buffering).
+//    what gRPC's grpc-timeout encoding may round up and 10 ms for its
+//    millisecond clocks, e.g. 30 ms of a 7 s deadline, so that the backend
+//    gives up no later than the client), the client's custom metadata (without pseudo-headers,
+//    reserved HTTP/2 headers, `grpc-*` keys and any `budstikke-on-behalf-of`) and
+//    `budstikke-on-behalf-of: <the caller's SPIFFE ID>`. Messages are copied as raw bytes, one at a
+//    time in each direction: the next message is read from one side only after the previous write
+//    to the other side completed (no unbounded buffering).
 //  - The backend's initial metadata, trailing metadata and final status (code,
 //    message and binary `grpc-status-details-bin`) come back unchanged. A
 //    backend that cannot be reached gives the channel's UNAVAILABLE.
@@ -44,8 +44,10 @@
 // accepts the call.
 //
 // Thread-safe: one Gateway serves any number of concurrent calls. The Gateway
-// must outlive the server it is registered with (shut the server down first);
-// the Authenticator, the outbox and the channels must outlive the Gateway.
+// must outlive the server it is registered with: shut the server down first
+// (which cancels the calls still open); the destructor then waits for the
+// forwarded calls still ending. The Authenticator and the outbox must outlive
+// the Gateway.
 #ifndef BUDSTIKKE_SERVICES_GATEWAY_GATEWAY_H_
 #define BUDSTIKKE_SERVICES_GATEWAY_GATEWAY_H_
 
