@@ -17,6 +17,19 @@ v1::Actor ActorOf(const Caller& caller) {
   return a;
 }
 
+v1::ResourceKind ResourceKindOfAction(absl::string_view action) {
+  const absl::string_view noun = action.substr(0, action.find('.'));
+  if (noun == "consultation") return v1::RESOURCE_KIND_CONSULTATION;
+  if (noun == "consent") return v1::RESOURCE_KIND_CONSENT;
+  if (noun == "referral") return v1::RESOURCE_KIND_REFERRAL;
+  if (noun == "attachment") return v1::RESOURCE_KIND_ATTACHMENT;
+  if (noun == "agency") return v1::RESOURCE_KIND_AGENCY;
+  if (noun == "agency_key") return v1::RESOURCE_KIND_AGENCY_KEY;
+  if (noun == "backup") return v1::RESOURCE_KIND_BACKUP;
+  if (noun == "audit") return v1::RESOURCE_KIND_AUDIT_LOG;
+  return v1::RESOURCE_KIND_UNSPECIFIED;
+}
+
 v1::AuditEvent AllowedEvent(absl::string_view action, v1::ResourceKind kind, absl::string_view id) {
   v1::AuditEvent e;
   e.set_action(std::string(action));

@@ -28,6 +28,10 @@ namespace budstikke::common {
 // fields such as `sender`, `claimed_by` or `revoked_by`.
 v1::Actor ActorOf(const Caller& caller);
 
+// The kind of resource an audit action is about: "referral.read" -> REFERRAL,
+// UNSPECIFIED for an action it does not know.
+v1::ResourceKind ResourceKindOfAction(absl::string_view action);
+
 // An ALLOWED event of `action` on the resource (kind, id), legal basis NONE.
 v1::AuditEvent AllowedEvent(absl::string_view action, v1::ResourceKind kind, absl::string_view id);
 

@@ -4,31 +4,14 @@
 #include <grpcpp/security/auth_context.h>
 
 #include "absl/status/status.h"
-#include "services/common/audit_event.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/audit_event.h"
 #include "services/common/authz.h"
 #include "services/common/errors.h"
 #include "services/common/service_allow_list.h"
 #include "storage/status_macros.h"
 
 namespace budstikke::common {
-namespace {
-
-// "referral.read" -> REFERRAL: the resource kind of an audit action.
-v1::ResourceKind KindOfAction(absl::string_view action) {
-  const absl::string_view noun = action.substr(0, action.find('.'));
-  if (noun == "consultation") return v1::RESOURCE_KIND_CONSULTATION;
-  if (noun == "consent") return v1::RESOURCE_KIND_CONSENT;
-  if (noun == "referral") return v1::RESOURCE_KIND_REFERRAL;
-  if (noun == "attachment") return v1::RESOURCE_KIND_ATTACHMENT;
-  if (noun == "agency") return v1::RESOURCE_KIND_AGENCY;
-  if (noun == "agency_key") return v1::RESOURCE_KIND_AGENCY_KEY;
-  if (noun == "backup") return v1::RESOURCE_KIND_BACKUP;
-  if (noun == "audit") return v1::RESOURCE_KIND_AUDIT_LOG;
-  return v1::RESOURCE_KIND_UNSPECIFIED;
-}
-
-}  // namespace
 
 absl::StatusOr<Identity> Authenticator::PeerIdentity(absl::string_view pem) const {
   {
@@ -45,7 +28,7 @@ absl::StatusOr<Identity> Authenticator::PeerIdentity(absl::string_view pem) cons
   return identity;
 }
 
-absl::StatusOr<Identity> Authenticator::Peer(const grpc::ServerContext* context) const {
+absl::StatusOr<Identity> Authenticator::Peer(const grpc::ServerContextBase* context) const {
   std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
   if (auth == nullptr || !auth->IsPeerAuthenticated()) {
     return absl::UnauthenticatedError("client certificate required");
@@ -57,7 +40,7 @@ absl::StatusOr<Identity> Authenticator::Peer(const grpc::ServerContext* context)
   return PeerIdentity(absl::string_view(pems[0].data(), pems[0].size()));
 }
 
-absl::StatusOr<Caller> Authenticator::Resolve(const grpc::ServerContext* context,
+absl::StatusOr<Caller> Authenticator::Resolve(const grpc::ServerContextBase* context,
                                               const Identity& peer,
                                               absl::string_view method) const {
   auto obo = context->client_metadata().find(kOnBehalfOfMetadata);
@@ -103,9 +86,22 @@ absl::StatusOr<Caller> Authenticator::Resolve(const grpc::ServerContext* context
   return caller;
 }
 
-absl::StatusOr<Caller> Authenticator::Identify(const grpc::ServerContext* context) const {
+absl::StatusOr<Caller> Authenticator::Identify(const grpc::ServerContextBase* context) const {
   BUDSTIKKE_ASSIGN_OR_RETURN(Identity peer, Peer(context));
   return Resolve(context, peer, kPublicApiMethod);
+}
+
+absl::StatusOr<Caller> Authenticator::IdentifyForForwarding(const grpc::ServerContextBase* context,
+                                                            absl::string_view method) const {
+  BUDSTIKKE_ASSIGN_OR_RETURN(Identity peer, Peer(context));
+  // The gateway forwards only public methods: anything else is identified as
+  // for one (and then has no route).
+  absl::StatusOr<Caller> caller =
+      Resolve(context, peer, IsInternalMethod(method) ? kPublicApiMethod : method);
+  if (!caller.ok() && caller.status().code() == absl::StatusCode::kPermissionDenied) {
+    return Refuse(peer, method, caller.status());
+  }
+  return caller;
 }
 
 absl::Status Authenticator::Refuse(const Identity& actor, absl::string_view method,
@@ -117,13 +113,13 @@ absl::Status Authenticator::Refuse(const Identity& actor, absl::string_view meth
   absl::string_view action = AuditActionFor(method);
   if (action.empty()) action = kActionApiCall;
   return RecordRefusal(*outbox_, caller,
-                       AllowedEvent(action, KindOfAction(action), action == kActionApiCall
+                       AllowedEvent(action, ResourceKindOfAction(action), action == kActionApiCall
                                                                       ? std::string(method)
                                                                       : std::string()),
                        refusal);
 }
 
-absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContext* context,
+absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContextBase* context,
                                                    absl::string_view method) const {
   BUDSTIKKE_ASSIGN_OR_RETURN(Identity peer, Peer(context));
   absl::StatusOr<Caller> caller = Resolve(context, peer, method);
@@ -137,7 +133,7 @@ absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContext* co
   if (!allowed.ok()) {
     const absl::string_view action = AuditActionFor(method);
     if (outbox_ != nullptr && !action.empty()) {
-      return RecordRefusal(*outbox_, *caller, AllowedEvent(action, KindOfAction(action), ""),
+      return RecordRefusal(*outbox_, *caller, AllowedEvent(action, ResourceKindOfAction(action), ""),
                            allowed);
     }
     return allowed;

@@ -45,11 +45,17 @@ class Authenticator {
  public:
   explicit Authenticator(std::string trust_domain) : trust_domain_(std::move(trust_domain)) {}
 
-  absl::StatusOr<Caller> Authenticate(const grpc::ServerContext* context,
+  absl::StatusOr<Caller> Authenticate(const grpc::ServerContextBase* context,
                                       absl::string_view method) const;
   // Only the certificate part (no authorization table), as for a public
   // method: WhoAmI, and the gateway before it forwards a call.
-  absl::StatusOr<Caller> Identify(const grpc::ServerContext* context) const;
+  absl::StatusOr<Caller> Identify(const grpc::ServerContextBase* context) const;
+
+  // The caller of a call the gateway forwards to `method` (without the
+  // authorization table, which the callee checks): Identify's rules, and a
+  // PERMISSION_DENIED refusal is audited as Authenticate audits it.
+  absl::StatusOr<Caller> IdentifyForForwarding(const grpc::ServerContextBase* context,
+                                               absl::string_view method) const;
 
   const std::string& trust_domain() const { return trust_domain_; }
   // Not owned; must outlive the Authenticator.
@@ -60,10 +66,10 @@ class Authenticator {
   // identity of a given certificate never changes, so it is cached (bounded).
   absl::StatusOr<Identity> PeerIdentity(absl::string_view pem) const;
   // The identity of the peer certificate (UNAUTHENTICATED if none or bad).
-  absl::StatusOr<Identity> Peer(const grpc::ServerContext* context) const;
+  absl::StatusOr<Identity> Peer(const grpc::ServerContextBase* context) const;
   // The caller of `method` from `peer` and the on-behalf-of metadata, by the
   // service allow-list (service_allow_list.h). Refusals are PERMISSION_DENIED.
-  absl::StatusOr<Caller> Resolve(const grpc::ServerContext* context, const Identity& peer,
+  absl::StatusOr<Caller> Resolve(const grpc::ServerContextBase* context, const Identity& peer,
                                  absl::string_view method) const;
   // Records `refusal` as a DENIED event of `actor` (when an outbox is set).
   absl::Status Refuse(const Identity& actor, absl::string_view method, absl::Status refusal) const;

@@ -54,6 +54,7 @@
 #include "services/consultation/consultation_service.h"
 #include "services/directory/directory.h"
 #include "services/directory/directory_service.h"
+#include "services/gateway/gateway.h"
 #include "services/inbox/inbox.h"
 #include "services/inbox/inbox_service.h"
 #include "services/inbox/ingest_service.h"
@@ -184,6 +185,8 @@ struct BudstikkeServer::Impl {
   std::unique_ptr<audit::AuditLog> audit_log;
   std::unique_ptr<audit::Audit> audit;
   std::unique_ptr<Metrics> metrics;
+  // --target gateway: forwards the public API to the processes in --peers.
+  std::unique_ptr<gateway::Gateway> gateway;
   // Deliver this process's outboxes to the audit and inbox services (stopped
   // before the store closes: declared after it).
   std::vector<std::unique_ptr<common::OutboxDrainer>> drainers;
@@ -488,6 +491,29 @@ absl::Status WireAdmin(Impl* impl) {
   return absl::OkStatus();
 }
 
+// The public services by target, for the gateway's routes.
+constexpr std::pair<const char*, const char*> kPublicServices[] = {
+    {"directory", "budstikke.v1.DirectoryService"},
+    {"consultation", "budstikke.v1.ConsultationService"},
+    {"consent", "budstikke.v1.ConsentService"},
+    {"referral", "budstikke.v1.ReferralService"},
+    {"inbox", "budstikke.v1.InboxService"},
+    {"audit", "budstikke.v1.AuditService"},
+    {"admin", "budstikke.v1.AdminService"},
+};
+
+absl::Status WireGateway(Impl* impl) {
+  if (!impl->Hosts(kGatewayTarget)) return absl::OkStatus();
+  gateway::GatewayOptions options;
+  options.auth = impl->auth.get();
+  for (const auto& [target, service] : kPublicServices) {
+    auto it = impl->peers.find(target);
+    if (it != impl->peers.end()) options.routes[service] = it->second.channel;
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(impl->gateway, gateway::Gateway::Create(std::move(options)));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 BudstikkeServer::BudstikkeServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -525,6 +551,7 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   BUDSTIKKE_RETURN_IF_ERROR(WireConsentAndReferral(impl.get(), rules));
   BUDSTIKKE_RETURN_IF_ERROR(WireAudit(impl.get()));
   BUDSTIKKE_RETURN_IF_ERROR(WireAdmin(impl.get()));
+  BUDSTIKKE_RETURN_IF_ERROR(WireGateway(impl.get()));
   BUDSTIKKE_RETURN_IF_ERROR(StartDelivery(impl.get()));
   if (!impl->config.metrics_listen.empty()) {
     BUDSTIKKE_ASSIGN_OR_RETURN(impl->metrics, Metrics::Create(impl->config.metrics_listen));
@@ -584,6 +611,7 @@ absl::StatusOr<int> BudstikkeServer::Start() {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   for (auto& service : impl_->services) builder.RegisterService(service.get());
+  if (impl_->gateway) builder.RegisterCallbackGenericService(impl_->gateway->service());
   if (impl_->metrics) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> f;
     f.push_back(impl_->metrics->InterceptorFactory());

@@ -1,0 +1,328 @@
+#include "services/gateway/gateway.h"
+
+#include <grpc/grpc_security_constants.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/security/auth_context.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/client_callback.h>
+#include <grpcpp/support/server_callback.h>
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "services/common/audit_event.h"
+#include "services/common/authz.h"
+#include "services/common/grpc_status.h"
+#include "services/common/identity.h"
+
+namespace budstikke::gateway {
+namespace {
+
+using grpc::ByteBuffer;
+
+absl::string_view View(grpc::string_ref s) { return absl::string_view(s.data(), s.size()); }
+
+// Whether a metadata key is the application's to forward: not a pseudo-header,
+// not one of HTTP/2's or gRPC's own headers (gRPC sets them on each hop).
+bool Forwardable(absl::string_view key) {
+  if (key.empty() || key[0] == ':' || absl::StartsWith(key, "grpc-")) return false;
+  return key != "te" && key != "content-type" && key != "user-agent" && key != "host" &&
+         key != "connection" && key != "keep-alive" && key != "proxy-connection" &&
+         key != "transfer-encoding" && key != "upgrade";
+}
+
+// "/pkg.Service/Method" -> "pkg.Service"; "" when `method` has another shape.
+absl::string_view ServiceOf(absl::string_view method) {
+  if (method.size() < 4 || method[0] != '/') return "";
+  const size_t slash = method.find('/', 1);
+  if (slash == absl::string_view::npos || slash == 1 || slash + 1 == method.size()) return "";
+  return method.substr(1, slash - 1);
+}
+
+// How much the grpc-timeout header may round a remaining time up on one hop
+// (gRPC sends about three digits: milliseconds below 1 s, then units of 10 ms,
+// 100 ms, 1 s, 10 s, 100 s, minutes ...).
+std::chrono::milliseconds TimeoutRounding(std::chrono::milliseconds remaining) {
+  using std::chrono::milliseconds;
+  static constexpr struct {
+    milliseconds below, unit;
+  } kSteps[] = {
+      {milliseconds(1'000), milliseconds(1)},
+      {milliseconds(10'000), milliseconds(10)},
+      {milliseconds(100'000), milliseconds(100)},
+      {milliseconds(1'000'000), milliseconds(1'000)},
+      {milliseconds(10'000'000), milliseconds(10'000)},
+      {milliseconds(100'000'000), milliseconds(100'000)},
+  };
+  for (const auto& step : kSteps) {
+    if (remaining < step.below) return step.unit;
+  }
+  return std::chrono::minutes(100);
+}
+
+// The backend's deadline: the incoming one less what the grpc-timeout
+// encoding may have added on the way in and may add on the way out, and
+// kClockAllowance for gRPC's millisecond clocks (each hop converts and caches
+// "now" at millisecond precision), so that the backend gives up no later than
+// the client. No deadline stays none.
+constexpr std::chrono::milliseconds kClockAllowance(10);
+
+std::chrono::system_clock::time_point BackendDeadline(std::chrono::system_clock::time_point in) {
+  if (in == std::chrono::system_clock::time_point::max()) return in;
+  const auto remaining =
+      std::chrono::duration_cast<std::chrono::milliseconds>(in - std::chrono::system_clock::now());
+  return in - 2 * TimeoutRounding(remaining) - kClockAllowance;
+}
+
+// The forwarded calls still alive. The gateway waits for them before it
+// releases its channels: a call may end after the server's Shutdown returned,
+// and the last reference to a channel must not go away on one of gRPC's
+// callback threads (gRPC 1.51 then joins that thread from itself and frees
+// its completion queue twice).
+class InFlight {
+ public:
+  void Enter() {
+    absl::MutexLock lock(&mu_);
+    ++calls_;
+  }
+  void Leave() {
+    absl::MutexLock lock(&mu_);
+    --calls_;
+  }
+  void AwaitNone() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](int* calls) { return *calls == 0; }, &calls_));
+  }
+
+ private:
+  absl::Mutex mu_;
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Ends an incoming call at once with `status` (refusals, unknown services).
+class Refusal final : public grpc::ServerGenericBidiReactor {
+ public:
+  explicit Refusal(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
+// One forwarded call: the incoming call (this reactor) and the backend call
+// (`backend_`). Two pumps, each with at most one message in flight:
+//   requests:  client read -> backend write -> client read ...
+//   responses: backend initial metadata -> backend read -> client write ->
+//              backend read ...
+// The backend's final status ends the incoming call.
+//
+// Lifetime: two references, dropped by the incoming call's OnDone and the
+// backend call's OnDone; the last one deletes. The incoming call is finished
+// only from the backend's OnDone, so its OnDone always comes later, but the
+// two may run concurrently on different threads.
+//
+// The backend call object is destroyed by gRPC just before its OnDone, so
+// every backend operation started outside a backend reaction is covered by a
+// hold: one for the request pump (released when it stops) and one for each
+// client write of the response pump (released after the next backend read has
+// started).
+class ForwardCall final : public grpc::ServerGenericBidiReactor {
+ public:
+  ForwardCall(grpc::GenericCallbackServerContext* ctx, grpc::GenericStub* stub,
+              const std::string& on_behalf_of, InFlight* in_flight)
+      : in_flight_(in_flight), server_ctx_(ctx), method_(ctx->method()), backend_(this) {
+    in_flight_->Enter();
+    backend_ctx_.set_deadline(BackendDeadline(ctx->deadline()));
+    for (const auto& [key, value] : ctx->client_metadata()) {
+      if (!Forwardable(View(key)) || View(key) == common::kOnBehalfOfMetadata) continue;
+      backend_ctx_.AddMetadata(std::string(key.data(), key.size()),
+                               std::string(value.data(), value.size()));
+    }
+    backend_ctx_.AddMetadata(common::kOnBehalfOfMetadata, on_behalf_of);
+    stub->PrepareBidiStreamingCall(&backend_ctx_, method_, grpc::StubOptions(), &backend_);
+    backend_.AddHold();  // the request pump's
+    backend_.StartCall();
+    StartRead(&request_);
+  }
+
+  // Request pump: a client message (or the client's half-close).
+  void OnReadDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (requests_ == Pump::kStopped) return;  // the backend call is over
+      requests_ = ok ? Pump::kWriting : Pump::kStopped;
+    }
+    if (ok) {
+      backend_.StartWrite(&request_);
+    } else {
+      backend_.StartWritesDone();
+      backend_.RemoveHold();
+    }
+  }
+
+  // Response pump: a message written to the client.
+  void OnWriteDone(bool ok) override {
+    if (ok) {
+      backend_.StartRead(&response_);
+    } else {
+      backend_ctx_.TryCancel();  // the client is gone
+    }
+    backend_.RemoveHold();
+  }
+
+  void OnCancel() override { backend_ctx_.TryCancel(); }
+
+  void OnDone() override { Unref(); }
+
+ private:
+  enum class Pump { kReading, kWriting, kStopped };
+
+  class Backend final : public grpc::ClientBidiReactor<ByteBuffer, ByteBuffer> {
+   public:
+    explicit Backend(ForwardCall* call) : call_(call) {}
+    void OnReadInitialMetadataDone(bool ok) override { call_->BackendInitialMetadata(ok); }
+    void OnReadDone(bool ok) override { call_->BackendRead(ok); }
+    void OnWriteDone(bool ok) override { call_->BackendWrote(ok); }
+    void OnDone(const grpc::Status& status) override { call_->BackendDone(status); }
+
+   private:
+    ForwardCall* call_;
+  };
+
+  void BackendInitialMetadata(bool ok) {
+    if (!ok) {
+      StopRequests();
+      return;
+    }
+    for (const auto& [key, value] : backend_ctx_.GetServerInitialMetadata()) {
+      if (!Forwardable(View(key))) continue;
+      server_ctx_->AddInitialMetadata(std::string(key.data(), key.size()),
+                                      std::string(value.data(), value.size()));
+    }
+    StartSendInitialMetadata();
+    backend_.StartRead(&response_);
+  }
+
+  void BackendRead(bool ok) {
+    if (!ok) {
+      StopRequests();  // the backend has ended the call
+      return;
+    }
+    backend_.AddHold();  // released in OnWriteDone
+    StartWrite(&response_);
+  }
+
+  void BackendWrote(bool ok) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (requests_ == Pump::kStopped) return;
+      requests_ = ok ? Pump::kReading : Pump::kStopped;
+    }
+    if (ok) {
+      StartRead(&request_);
+    } else {
+      backend_.RemoveHold();
+    }
+  }
+
+  // The backend call is ending: a client read still pending must not keep it
+  // open. The read completes later (at the latest when the incoming call is
+  // finished) and is ignored.
+  void StopRequests() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (requests_ != Pump::kReading) return;  // kWriting ends in BackendWrote
+      requests_ = Pump::kStopped;
+    }
+    backend_.RemoveHold();
+  }
+
+  void BackendDone(const grpc::Status& status) {
+    for (const auto& [key, value] : backend_ctx_.GetServerTrailingMetadata()) {
+      if (!Forwardable(View(key))) continue;
+      server_ctx_->AddTrailingMetadata(std::string(key.data(), key.size()),
+                                       std::string(value.data(), value.size()));
+    }
+    Finish(status);
+    Unref();
+  }
+
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    InFlight* in_flight = in_flight_;
+    delete this;  // drops this call's reference to the channel
+    in_flight->Leave();
+  }
+
+  InFlight* const in_flight_;
+  grpc::GenericCallbackServerContext* const server_ctx_;
+  const std::string method_;  // outlives the backend call
+  grpc::ClientContext backend_ctx_;
+  Backend backend_;
+  ByteBuffer request_;   // the request pump's one message in flight
+  ByteBuffer response_;  // the response pump's one message in flight
+  std::atomic<int> refs_{2};
+  absl::Mutex mu_;
+  Pump requests_ ABSL_GUARDED_BY(mu_) = Pump::kReading;
+};
+
+}  // namespace
+
+class Gateway::Service final : public grpc::CallbackGenericService {
+ public:
+  Service(const common::Authenticator* auth,
+          absl::flat_hash_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs)
+      : auth_(auth), stubs_(std::move(stubs)) {}
+  ~Service() override { in_flight_.AwaitNone(); }
+
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
+    absl::StatusOr<common::Caller> caller =
+        auth_->IdentifyForForwarding(ctx, absl::StripPrefix(ctx->method(), "/"));
+    if (!caller.ok()) return new Refusal(common::ToGrpcStatus(caller.status()));
+    const absl::string_view service = ServiceOf(ctx->method());
+    auto route = stubs_.find(service);
+    if (route == stubs_.end()) {
+      return new Refusal(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                      absl::StrCat("unknown service '", service, "'")));
+    }
+    return new ForwardCall(ctx, route->second.get(), caller->identity.spiffe_id, &in_flight_);
+  }
+
+ private:
+  const common::Authenticator* auth_;
+  absl::flat_hash_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_;
+  InFlight in_flight_;
+};
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options) {
+  if (options.auth == nullptr) {
+    return absl::InvalidArgumentError("gateway: an authenticator is required");
+  }
+  absl::flat_hash_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs;
+  for (auto& [service, channel] : options.routes) {
+    if (service.empty() || absl::StrContains(service, '/')) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("gateway: bad service name '", service, "' (want e.g. pkg.Service)"));
+    }
+    if (channel == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("gateway: no channel for '", service, "'"));
+    }
+    stubs.emplace(service, std::make_unique<grpc::GenericStub>(std::move(channel)));
+  }
+  return std::unique_ptr<Gateway>(
+      new Gateway(std::make_unique<Service>(options.auth, std::move(stubs))));
+}
+
+Gateway::Gateway(std::unique_ptr<Service> service) : service_(std::move(service)) {}
+
+Gateway::~Gateway() = default;
+
+grpc::CallbackGenericService* Gateway::service() { return service_.get(); }
+
+}  // namespace budstikke::gateway
