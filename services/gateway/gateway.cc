@@ -172,6 +172,7 @@ class ForwardCall final : public grpc::ServerGenericBidiReactor {
       backend_.StartRead(&response_);
     } else {
       backend_ctx_.TryCancel();  // the client is gone
+      StopRequests();
     }
     backend_.RemoveHold();
   }
@@ -218,25 +219,29 @@ class ForwardCall final : public grpc::ServerGenericBidiReactor {
     StartWrite(&response_);
   }
 
+  // Request pump: a client message written to the backend. A write can
+  // complete after the backend call began to end; then the pump stops here.
   void BackendWrote(bool ok) {
+    bool read_more;
     {
       absl::MutexLock lock(&mu_);
-      if (requests_ == Pump::kStopped) return;
-      requests_ = ok ? Pump::kReading : Pump::kStopped;
+      read_more = ok && !backend_ending_;
+      requests_ = read_more ? Pump::kReading : Pump::kStopped;
     }
-    if (ok) {
+    if (read_more) {
       StartRead(&request_);
     } else {
       backend_.RemoveHold();
     }
   }
 
-  // The backend call is ending: a client read still pending must not keep it
-  // open. The read completes later (at the latest when the incoming call is
-  // finished) and is ignored.
+  // The backend call is ending (its responses ended, or the client is gone):
+  // a client read still pending must not keep it open. That read completes
+  // later (at the latest when the incoming call is finished) and is ignored.
   void StopRequests() {
     {
       absl::MutexLock lock(&mu_);
+      backend_ending_ = true;
       if (requests_ != Pump::kReading) return;  // kWriting ends in BackendWrote
       requests_ = Pump::kStopped;
     }
@@ -270,6 +275,7 @@ class ForwardCall final : public grpc::ServerGenericBidiReactor {
   std::atomic<int> refs_{2};
   absl::Mutex mu_;
   Pump requests_ ABSL_GUARDED_BY(mu_) = Pump::kReading;
+  bool backend_ending_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace

@@ -223,7 +223,8 @@ class TestReferral final : public v1::ReferralService::Service {
  public:
   explicit TestReferral(Recorder* recorder) : recorder_(recorder) {}
 
-  // Answers with the file name and the chunks concatenated in arrival order.
+  // Answers with the file name and the chunks concatenated in arrival order;
+  // refuses "refuse.txt" at once, without waiting for the rest.
   grpc::Status UploadAttachment(grpc::ServerContext* ctx,
                                 grpc::ServerReader<v1::UploadAttachmentRequest>* reader,
                                 v1::AttachmentInfo* resp) override {
@@ -231,6 +232,9 @@ class TestReferral final : public v1::ReferralService::Service {
     v1::UploadAttachmentRequest part;
     std::string content;
     while (reader->Read(&part)) {
+      if (part.has_metadata() && part.metadata().filename() == "refuse.txt") {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "filename refused");
+      }
       if (part.has_metadata()) resp->set_filename(part.metadata().filename());
       content += part.chunk();
     }
@@ -737,6 +741,22 @@ TEST_F(GatewayTest, ClientStreamingUploadArrivesInOrder) {
   EXPECT_EQ(info.filename(), "notat.txt");
   EXPECT_EQ(info.id(), want);
   EXPECT_EQ(info.size(), want.size());
+}
+
+TEST_F(GatewayTest, BackendEndingAnUploadEarlyEndsItWithoutTheClientsHalfClose) {
+  auto stub = v1::ReferralService::NewStub(Client("gp-physician"));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, 20);
+  v1::AttachmentInfo info;
+  auto writer = stub->UploadAttachment(&ctx, &info);
+  v1::UploadAttachmentRequest part;
+  part.mutable_metadata()->set_filename("refuse.txt");
+  ASSERT_TRUE(writer->Write(part));
+  const auto start = std::chrono::steady_clock::now();
+  grpc::Status status = writer->Finish();  // no WritesDone: the stream stays open
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "filename refused");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 TEST_F(GatewayTest, UnknownServiceIsUnimplemented) {
