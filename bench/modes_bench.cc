@@ -150,14 +150,16 @@ std::string RecordConsent(const Deployment& d) {
 
 int FlagValue(int argc, char** argv, const char* name, int def) {
   for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], name, std::strlen(name)) == 0) return std::atoi(argv[i] + std::strlen(name));
+    if (std::strncmp(argv[i], name, std::strlen(name)) == 0)
+      return std::atoi(argv[i] + std::strlen(name));
   }
   return def;
 }
 
 double FlagDouble(int argc, char** argv, const char* name, double def) {
   for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], name, std::strlen(name)) == 0) return std::atof(argv[i] + std::strlen(name));
+    if (std::strncmp(argv[i], name, std::strlen(name)) == 0)
+      return std::atof(argv[i] + std::strlen(name));
   }
   return def;
 }

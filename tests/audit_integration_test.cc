@@ -1,7 +1,8 @@
 // The audit log over the real budstikke-server process and CLI:
 //  - fail closed: while store writes fail (the hidden test hook
 //    --test-fail-store-writes-file), an audited read returns UNAVAILABLE and
-//    no content, readiness (budstikke.ready) is NOT_SERVING while liveness stays SERVING, and both recover when the fault clears;
+//    no content, readiness (budstikke.ready) is NOT_SERVING while liveness stays SERVING, and both
+//    recover when the fault clears;
 //  - kill -9 during heavy audited writing loses no acknowledged event, leaves
 //    no gap in the indexes, and `budstikke audit verify` passes after restart;
 //  - `budstikke audit verify` names the first altered event, and with --state
@@ -59,9 +60,8 @@ std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 5) {
 }
 
 // Readiness ("budstikke.ready") by default; "" is liveness.
-grpc::health::v1::HealthCheckResponse::ServingStatus Health(TestServer& server,
-                                                            const std::string& service =
-                                                                "budstikke.ready") {
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(
+    TestServer& server, const std::string& service = "budstikke.ready") {
   auto stub = grpc::health::v1::Health::NewStub(server.Channel("auditor"));
   grpc::health::v1::HealthCheckRequest req;
   req.set_service(service);

@@ -90,8 +90,8 @@ TEST_F(MicroservicesTest, AUserCertificateMayNotAssertSomeoneElse) {
 
 TEST_F(MicroservicesTest, AServiceMayCallOnlyTheInternalRpcsOfTheAllowList) {
   // The consultation service has no business reading consents.
-  auto stub = internal::v1::ConsentLookup::NewStub(
-      cluster_->ChannelTo("consent", "svc-consultation"));
+  auto stub =
+      internal::v1::ConsentLookup::NewStub(cluster_->ChannelTo("consent", "svc-consultation"));
   internal::v1::GetConsentFactsRequest req;
   req.set_consent_id("any");
   internal::v1::ConsentFacts resp;
@@ -103,12 +103,13 @@ TEST_F(MicroservicesTest, AServiceMayCallOnlyTheInternalRpcsOfTheAllowList) {
   EXPECT_GE(DeniedEvents(*cluster_, "authz.service"), 1);
 
   // A person may not call internal RPCs at all.
-  auto person = internal::v1::ConsentLookup::NewStub(
-      cluster_->ChannelTo("consent", "gp-physician"));
+  auto person =
+      internal::v1::ConsentLookup::NewStub(cluster_->ChannelTo("consent", "gp-physician"));
   s = person->GetConsentFacts(Ctx().get(), req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_EQ(s.error_message(),
-            "only a Budstikke service may call budstikke.internal.v1.ConsentLookup/GetConsentFacts");
+  EXPECT_EQ(
+      s.error_message(),
+      "only a Budstikke service may call budstikke.internal.v1.ConsentLookup/GetConsentFacts");
 }
 
 TEST_F(MicroservicesTest, AServiceThatMayNotActForPeopleIsRefused) {
@@ -175,12 +176,12 @@ TEST(MicroservicesStartTest, AProcessWithoutANeededPeerRefusesToStart) {
   std::string err;
   const std::string certs = dir.Sub("certs");
   ASSERT_EQ(testing::RunCommand({"/bin/bash", "-c", testing::MakeCertsScript(), "c", certs}), 0);
-  int rc = testing::RunCommand(
-      {testing::BinDir() + "/budstikke-server", "--target", "referral", "--data-dir",
-       dir.Sub("data"), "--tls-cert", certs + "/svc-referral.pem", "--tls-key",
-       certs + "/svc-referral.key", "--tls-ca", certs + "/ca.pem", "--master-key-file",
-       certs + "/master.key"},
-      nullptr, &err);
+  int rc =
+      testing::RunCommand({testing::BinDir() + "/budstikke-server", "--target", "referral",
+                           "--data-dir", dir.Sub("data"), "--tls-cert", certs + "/svc-referral.pem",
+                           "--tls-key", certs + "/svc-referral.key", "--tls-ca", certs + "/ca.pem",
+                           "--master-key-file", certs + "/master.key"},
+                          nullptr, &err);
   EXPECT_EQ(rc, 1);
   EXPECT_EQ(err,
             "budstikke-server: target referral needs the audit service: host it here (--target) "

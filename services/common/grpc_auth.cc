@@ -71,9 +71,9 @@ absl::StatusOr<Caller> Authenticator::Resolve(const grpc::ServerContextBase* con
         "a service identity must name the caller it acts for (budstikke-on-behalf-of)");
   }
   if (!MayActOnBehalf(peer.service, method)) {
-    return RuleRefusal(absl::StatusCode::kPermissionDenied, kRuleOnBehalfOf,
-                       absl::StrCat("service '", peer.service,
-                                    "' may not act on behalf of a person on ", method));
+    return RuleRefusal(
+        absl::StatusCode::kPermissionDenied, kRuleOnBehalfOf,
+        absl::StrCat("service '", peer.service, "' may not act on behalf of a person on ", method));
   }
   BUDSTIKKE_ASSIGN_OR_RETURN(
       Identity person,
@@ -113,9 +113,8 @@ absl::Status Authenticator::Refuse(const Identity& actor, absl::string_view meth
   absl::string_view action = AuditActionFor(method);
   if (action.empty()) action = kActionApiCall;
   return RecordRefusal(*outbox_, caller,
-                       AllowedEvent(action, ResourceKindOfAction(action), action == kActionApiCall
-                                                                      ? std::string(method)
-                                                                      : std::string()),
+                       AllowedEvent(action, ResourceKindOfAction(action),
+                                    action == kActionApiCall ? std::string(method) : std::string()),
                        refusal);
 }
 
@@ -133,8 +132,8 @@ absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContextBase
   if (!allowed.ok()) {
     const absl::string_view action = AuditActionFor(method);
     if (outbox_ != nullptr && !action.empty()) {
-      return RecordRefusal(*outbox_, *caller, AllowedEvent(action, ResourceKindOfAction(action), ""),
-                           allowed);
+      return RecordRefusal(*outbox_, *caller,
+                           AllowedEvent(action, ResourceKindOfAction(action), ""), allowed);
     }
     return allowed;
   }

@@ -58,7 +58,8 @@ void StoreAuditOutbox::AddFilled(storage::WriteBatch* batch, const v1::AuditEven
 absl::Status StoreAuditOutbox::RecordEvent(const Caller& caller, v1::AuditEvent event) {
   Fill(caller, &event);
   const uint64_t sequence = sequence_.ReserveUnbatched();
-  absl::Status s = store_->Put(kAuditOutboxColumnFamily, KeyFor(sequence), event.SerializeAsString());
+  absl::Status s =
+      store_->Put(kAuditOutboxColumnFamily, KeyFor(sequence), event.SerializeAsString());
   sequence_.Settle(sequence);
   if (!s.ok()) {
     ReportHealth(false);

@@ -1,18 +1,18 @@
 #include "services/server/metrics.h"
 
 #include <grpcpp/grpcpp.h>
-#include <prometheus/counter.h>
 #include <prometheus/collectable.h>
+#include <prometheus/counter.h>
 #include <prometheus/exposer.h>
-#include <prometheus/metric_family.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <vector>
-#include <exception>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"

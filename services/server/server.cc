@@ -16,8 +16,8 @@
 #include <chrono>
 #include <functional>
 #include <map>
-#include <set>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -39,13 +39,13 @@
 #include "services/common/domain_executor.h"
 #include "services/common/grpc_auth.h"
 #include "services/common/key_file.h"
-#include "services/common/pii/scanner.h"
-#include "services/common/policy/rules.h"
-#include "services/common/server_threads.h"
 #include "services/common/outbox/ingest_ledger.h"
 #include "services/common/outbox/outbox_drainer.h"
 #include "services/common/outbox/outbox_inbox_writer.h"
+#include "services/common/pii/scanner.h"
+#include "services/common/policy/rules.h"
 #include "services/common/remote/remote.h"
+#include "services/common/server_threads.h"
 #include "services/common/store_audit_outbox.h"
 #include "services/common/tls.h"
 #include "services/consent/consent.h"
@@ -287,8 +287,8 @@ absl::Status OpenData(Impl* impl) {
 absl::StatusOr<std::string> OutboxSource(Impl* impl) {
   constexpr char kSourceIdKey[] = "source-id";
   std::string id;
-  absl::StatusOr<std::string> stored = impl->store->Get(common::kAuditOutboxColumnFamily,
-                                                        kSourceIdKey);
+  absl::StatusOr<std::string> stored =
+      impl->store->Get(common::kAuditOutboxColumnFamily, kSourceIdKey);
   if (stored.ok()) {
     id = *stored;
   } else if (absl::IsNotFound(stored.status())) {
@@ -405,10 +405,9 @@ absl::Status WireConsentAndReferral(Impl* impl, const policy::PolicyRules& rules
     consent::ConsentOptions options;
     options.rules = rules;
     BUDSTIKKE_ASSIGN_OR_RETURN(
-        impl->consents,
-        consent::ConsentRegistry::Create(impl->store.get(), impl->keyring.get(), impl->audit_sink,
-                                         impl->inbox_writer, impl->agencies, &impl->clock,
-                                         options));
+        impl->consents, consent::ConsentRegistry::Create(impl->store.get(), impl->keyring.get(),
+                                                         impl->audit_sink, impl->inbox_writer,
+                                                         impl->agencies, &impl->clock, options));
     impl->services.push_back(
         std::make_unique<consent::ConsentServiceImpl>(impl->consents.get(), impl->auth.get()));
   }
@@ -422,10 +421,9 @@ absl::Status WireConsentAndReferral(Impl* impl, const policy::PolicyRules& rules
     referral::ReferralOptions options;
     options.rules = rules;
     BUDSTIKKE_ASSIGN_OR_RETURN(
-        impl->referrals,
-        referral::ReferralDesk::Create(impl->store.get(), impl->keyring.get(), impl->audit_sink,
-                                       impl->inbox_writer, impl->agencies, checker, &impl->clock,
-                                       options));
+        impl->referrals, referral::ReferralDesk::Create(
+                             impl->store.get(), impl->keyring.get(), impl->audit_sink,
+                             impl->inbox_writer, impl->agencies, checker, &impl->clock, options));
     impl->services.push_back(std::make_unique<referral::ReferralServiceImpl>(
         impl->referrals.get(), impl->auth.get(), impl->executor.get()));
     if (!consent_here) {
@@ -450,8 +448,7 @@ absl::Status WireAudit(Impl* impl) {
   auto signer =
       tlog::Signer::FromPemFile(config.trust_domain + "/audit", config.audit_signing_key_file);
   if (!signer.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(signer.error().code),
-                        signer.error().message);
+    return absl::Status(static_cast<absl::StatusCode>(signer.error().code), signer.error().message);
   }
   impl->audit_signer = std::move(signer).value();
   BUDSTIKKE_ASSIGN_OR_RETURN(
@@ -462,9 +459,9 @@ absl::Status WireAudit(Impl* impl) {
   common::NationalIdOptions id_options;
   id_options.allow_synthetic = !config.refuse_synthetic_ids;
   BUDSTIKKE_ASSIGN_OR_RETURN(
-      impl->audit, audit::Audit::Create(impl->audit_log.get(), impl->audit_outbox.get(),
-                                        impl->audit_pseudonymizer.get(), impl->agencies,
-                                        id_options));
+      impl->audit,
+      audit::Audit::Create(impl->audit_log.get(), impl->audit_outbox.get(),
+                           impl->audit_pseudonymizer.get(), impl->agencies, id_options));
   impl->services.push_back(
       std::make_unique<audit::AuditServiceImpl>(impl->audit.get(), impl->auth.get()));
   if (impl->Split()) {
@@ -482,9 +479,9 @@ absl::Status WireAdmin(Impl* impl) {
         "target admin needs a service with data in the same process (key management and "
         "backups act on that process's store); host it with e.g. --target directory,admin");
   }
-  admin::AdminDeps deps{impl->store.get(), impl->keyring.get(),    impl->agencies,
-                        impl->audit_sink,  &impl->clock,           config.operator_agency,
-                        config.trust_domain, impl->targets,        BUDSTIKKE_VERSION};
+  admin::AdminDeps deps{impl->store.get(),   impl->keyring.get(), impl->agencies,
+                        impl->audit_sink,    &impl->clock,        config.operator_agency,
+                        config.trust_domain, impl->targets,       BUDSTIKKE_VERSION};
   BUDSTIKKE_ASSIGN_OR_RETURN(impl->admin, admin::Admin::Create(std::move(deps)));
   impl->services.push_back(
       std::make_unique<admin::AdminServiceImpl>(impl->admin.get(), impl->auth.get()));

@@ -31,8 +31,7 @@ constexpr Needs kNeeds[] = {
     {"inbox", {"audit"}},
     {"audit", {"directory"}},
     {"admin", {"directory", "audit"}},
-    {"gateway",
-     {"directory", "consultation", "consent", "referral", "inbox", "audit", "admin"}},
+    {"gateway", {"directory", "consultation", "consent", "referral", "inbox", "audit", "admin"}},
 };
 
 }  // namespace

@@ -23,7 +23,8 @@ absl::StatusOr<uint64_t> IngestLedger::Apply(absl::string_view source, uint64_t 
   State* state = StateOf(source);
   absl::MutexLock lock(&state->mu);
   if (!state->loaded) {
-    absl::StatusOr<std::string> stored = store_->Get(kIngestColumnFamily, std::string_view(source.data(), source.size()));
+    absl::StatusOr<std::string> stored =
+        store_->Get(kIngestColumnFamily, std::string_view(source.data(), source.size()));
     if (stored.ok()) {
       if (stored->size() != 8) {
         return absl::DataLossError(absl::StrCat("ingest mark of source '", source, "' is corrupt"));

@@ -50,7 +50,8 @@ absl::StatusOr<int> OutboxDrainer::DrainOnce() {
   if (!loaded_) {
     // Start past what an earlier run delivered (skips its delete tombstones).
     absl::StatusOr<std::string> mark = store_->Get(cf_, kOutboxDeliveredKey);
-    if (mark.ok() && mark->size() == 8) next_undelivered_.store(storage::LoadBigEndian64(*mark) + 1);
+    if (mark.ok() && mark->size() == 8)
+      next_undelivered_.store(storage::LoadBigEndian64(*mark) + 1);
     if (!mark.ok() && !absl::IsNotFound(mark.status())) return mark.status();
     loaded_ = true;
   }

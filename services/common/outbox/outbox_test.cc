@@ -48,16 +48,17 @@ class OutboxTest : public ::testing::Test {
   }
   // A receiver that applies entries through the ledger into "applied".
   absl::Status Receive(const std::vector<OutboxEntry>& entries) {
-    return ledger_->Apply("src", entries.back().sequence,
-                          [&](uint64_t next, storage::WriteBatch batch) {
-                            for (const OutboxEntry& e : entries) {
-                              if (e.sequence < next) continue;
-                              internal::v1::InboxEntry entry;
-                              EXPECT_TRUE(entry.ParseFromString(e.value));
-                              received_.push_back(entry.agency());
-                            }
-                            return store_->Write(std::move(batch));
-                          })
+    return ledger_
+        ->Apply("src", entries.back().sequence,
+                [&](uint64_t next, storage::WriteBatch batch) {
+                  for (const OutboxEntry& e : entries) {
+                    if (e.sequence < next) continue;
+                    internal::v1::InboxEntry entry;
+                    EXPECT_TRUE(entry.ParseFromString(e.value));
+                    received_.push_back(entry.agency());
+                  }
+                  return store_->Write(std::move(batch));
+                })
         .status();
   }
   std::unique_ptr<OutboxDrainer> Drainer(OutboxDrainer::Deliver deliver) {
@@ -157,8 +158,8 @@ TEST_F(OutboxTest, OldestAgeAndHealthFollowAStuckReceiver) {
   options.max_age = absl::Seconds(30);
   OutboxDrainer drainer(
       store_.get(), kInboxOutboxColumnFamily, &writer_->sequence(),
-      [](const std::vector<OutboxEntry>&) { return absl::UnavailableError("inbox down"); },
-      &clock_, options);
+      [](const std::vector<OutboxEntry>&) { return absl::UnavailableError("inbox down"); }, &clock_,
+      options);
   EXPECT_THAT(drainer.DrainOnce().status(), StatusIs(absl::StatusCode::kUnavailable, "inbox down"));
   clock_.Advance(absl::Seconds(31));
   EXPECT_THAT(drainer.DrainOnce().status(), StatusIs(absl::StatusCode::kUnavailable, "inbox down"));
@@ -167,9 +168,9 @@ TEST_F(OutboxTest, OldestAgeAndHealthFollowAStuckReceiver) {
 }
 
 TEST_F(OutboxTest, RefusesEventsWithoutAgencyOrType) {
-  EXPECT_THAT(writer_->Commit(storage::WriteBatch(),
-                              {{"", v1::INBOX_EVENT_TYPE_REFERRAL_RECEIVED, {}}}),
-              StatusIs(absl::StatusCode::kInvalidArgument, "inbox: agency id is empty"));
+  EXPECT_THAT(
+      writer_->Commit(storage::WriteBatch(), {{"", v1::INBOX_EVENT_TYPE_REFERRAL_RECEIVED, {}}}),
+      StatusIs(absl::StatusCode::kInvalidArgument, "inbox: agency id is empty"));
   EXPECT_THAT(writer_->Commit(storage::WriteBatch(), {{"a", v1::INBOX_EVENT_TYPE_UNSPECIFIED, {}}}),
               StatusIs(absl::StatusCode::kInvalidArgument, "inbox: event type unspecified"));
   EXPECT_EQ(writer_->sequence().next(), 0u);

@@ -64,8 +64,7 @@ ConsentFacts FromProto(const internal::v1::ConsentFacts& p) {
 
 // --- RemoteAgencyLookup ---
 
-RemoteAgencyLookup::RemoteAgencyLookup(Peer peer, const Clock* clock,
-                                       absl::Duration max_staleness)
+RemoteAgencyLookup::RemoteAgencyLookup(Peer peer, const Clock* clock, absl::Duration max_staleness)
     : peer_(std::move(peer)),
       stub_(internal::v1::DirectoryLookup::NewStub(peer_.channel)),
       clock_(clock),
@@ -167,8 +166,10 @@ absl::Status RemoteAuditOutbox::Add(storage::WriteBatch*, const Caller&, v1::Aud
 absl::Status RemoteAuditOutbox::RecordEvent(const Caller& caller, v1::AuditEvent event) {
   *event.mutable_time() = ToProtoTime(clock_->Now());
   *event.mutable_actor() = ActorOf(caller);
-  if (event.outcome() == v1::AUDIT_OUTCOME_UNSPECIFIED) event.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
-  if (event.legal_basis() == v1::LEGAL_BASIS_UNSPECIFIED) event.set_legal_basis(v1::LEGAL_BASIS_NONE);
+  if (event.outcome() == v1::AUDIT_OUTCOME_UNSPECIFIED)
+    event.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
+  if (event.legal_basis() == v1::LEGAL_BASIS_UNSPECIFIED)
+    event.set_legal_basis(v1::LEGAL_BASIS_NONE);
   absl::MutexLock lock(&mu_);
   internal::v1::AppendRequest req;
   req.set_source(source_);

@@ -118,8 +118,7 @@ class RemoteConsentObserver final : public ConsentObserver {
 class RemoteAuditOutbox final : public AuditOutbox {
  public:
   RemoteAuditOutbox(Peer peer, std::string source, const Clock* clock);
-  absl::Status Add(storage::WriteBatch* batch, const Caller& caller,
-                   v1::AuditEvent event) override;
+  absl::Status Add(storage::WriteBatch* batch, const Caller& caller, v1::AuditEvent event) override;
 
  protected:
   absl::Status RecordEvent(const Caller& caller, v1::AuditEvent event) override;
