@@ -20,6 +20,15 @@ for b in "$BIN"/*_bench; do
   if [ "$(basename "$b")" = referral_bench ]; then
     if [ $smoke = 1 ]; then pairs=(--pairs=1 --pair_seconds=0.2); else pairs=(--pairs=16); fi
   fi
+  # modes_bench: real processes, the all-in-one server against the
+  # microservices gateway, in paired slices (not Google Benchmark).
+  if [ "$(basename "$b")" = modes_bench ]; then
+    BUDSTIKKE_BIN_DIR=$(cd "$BIN" && pwd) BUDSTIKKE_SOURCE_DIR=$PWD
+    export BUDSTIKKE_BIN_DIR BUDSTIKKE_SOURCE_DIR
+    if [ $smoke = 1 ]; then "$b" --pairs=1 --pair_seconds=0.3 || { echo "bench: modes_bench failed"; exit 1; }
+    else "$b" --pairs=8 --pair_seconds=2; fi
+    continue
+  fi
   if [ $smoke = 1 ]; then
     "$b" --benchmark_min_time=0.01 --benchmark_repetitions=1 "${pairs[@]}" >/tmp/bench-smoke.$$ 2>&1 || {
       cat /tmp/bench-smoke.$$; rm -f /tmp/bench-smoke.$$; echo "bench: $(basename "$b") failed"; exit 1; }

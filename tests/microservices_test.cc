@@ -152,17 +152,54 @@ TEST_F(MicroservicesTest, HealthIsLiveAndReady) {
 
 // Last: stops the consent service.
 TEST_F(MicroservicesTest, ZzWithoutTheConsentServiceReferralsFailClosed) {
-  cluster_->Kill("consent");
+  // A referral BUP has not yet acknowledged, made while consent is up.
+  v1::RecordConsentRequest rec;
+  rec.set_request_id("ms-consent-1");
+  rec.set_subject_national_id("03891650050");
+  rec.set_giver(v1::CONSENT_GIVER_GUARDIAN);
+  rec.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
+  rec.mutable_recipient()->set_agency("bup-oslo");
+  rec.set_purpose("henvisning");
+  rec.set_scope("journalnotat");
+  rec.set_method(v1::CONSENT_METHOD_WRITTEN);
+  v1::Consent consent;
+  grpc::Status s = v1::ConsentService::NewStub(cluster_->Channel("gp-physician"))
+                       ->Record(Ctx().get(), rec, &consent);
+  ASSERT_TRUE(s.ok()) << s.error_message();
   auto stub = v1::ReferralService::NewStub(cluster_->Channel("gp-physician"));
+  v1::SendReferralRequest first;
+  first.set_recipient_agency("bup-oslo");
+  first.set_consent_id(consent.id());
+  first.set_subject_national_id("03891650050");
+  first.set_reason("Vedvarende angst.");
+  first.set_request_id("ms-send-0");
+  v1::Referral sent;
+  s = stub->Send(Ctx().get(), first, &sent);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  cluster_->Kill("consent");
+  // BUP's read needs the consent service: refused, no data.
+  auto bup = v1::ReferralService::NewStub(cluster_->Channel("bup-clinician"));
+  v1::GetReferralRequest get;
+  get.set_id(sent.id());
+  v1::Referral read;
+  auto get_start = std::chrono::steady_clock::now();
+  s = bup->Get(Ctx("", 10).get(), get, &read);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("consent service unavailable"));
+  EXPECT_LT(std::chrono::steady_clock::now() - get_start, std::chrono::seconds(6));
+  EXPECT_TRUE(read.id().empty());
+  EXPECT_TRUE(read.reason().empty());
+
   v1::SendReferralRequest send;
   send.set_recipient_agency("bup-oslo");
-  send.set_consent_id("c-unknown");
+  send.set_consent_id(consent.id());
   send.set_subject_national_id("03891650050");
   send.set_reason("Vedvarende angst.");
   send.set_request_id("ms-send-1");
   v1::Referral out;
   const auto start = std::chrono::steady_clock::now();
-  grpc::Status s = stub->Send(Ctx("", 10).get(), send, &out);
+  s = stub->Send(Ctx("", 10).get(), send, &out);
   const auto took = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("consent service unavailable"));
