@@ -783,6 +783,50 @@ std::vector<Row> Rows() {
        },
        {"referral.withdraw ALLOWED rule= REFERRAL:REF3 basis=STATUTORY_DUTY consent= "
         "subject=child by=bhg-solsikken/staff/kari req="}},
+      {absl::StrCat(kRef, "Draft"),
+       "a draft for the GP office to co-sign",
+       [](T* t) {
+         v1::SendReferralRequest r = t->SendRequest("barnevern-oslo", "rd-1");
+         r.mutable_statutory_duty()->set_justification(
+             "Barnet har fortalt om vold hjemme flere ganger denne maaneden.");
+         r.set_cosigner_agency("legekontor-sentrum");
+         auto draft = t->desk_->Draft(kStaff, r);
+         if (draft.ok()) t->Name(draft->id(), "REF4");
+         return t->Consume(draft);
+       },
+       {"referral.draft ALLOWED rule= REFERRAL:REF4 basis=STATUTORY_DUTY consent= subject=child "
+        "by=bhg-solsikken/staff/kari req=rd-1"}},
+      {absl::StrCat(kRef, "Cosign"),
+       "the co-signer signs and sends it",
+       [](T* t) { return t->Consume(t->desk_->Cosign(kGp, t->Id("REF4"))); },
+       {"referral.cosign ALLOWED rule= REFERRAL:REF4 basis=STATUTORY_DUTY consent= subject=child "
+        "by=legekontor-sentrum/physician/lege1 req="}},
+      {absl::StrCat(kRef, "Return"),
+       "the co-signer returns a second draft",
+       [](T* t) {
+         v1::SendReferralRequest d = t->SendRequest("barnevern-oslo", "rd-2");
+         d.mutable_statutory_duty()->set_justification(
+             "Barnet har fortalt om vold hjemme flere ganger denne maaneden.");
+         d.set_cosigner_agency("legekontor-sentrum");
+         auto draft = t->desk_->Draft(kStaff, d);
+         if (!draft.ok()) return draft.status();
+         t->Name(draft->id(), "REF5");
+         t->NewEvents();  // the draft's event is the row above's kind
+         v1::ReturnReferralRequest r;
+         r.set_id(draft->id());
+         r.set_reason("beskriv tiltakene");
+         return t->Consume(t->desk_->Return(kGp, r));
+       },
+       {"referral.return ALLOWED rule= REFERRAL:REF5 basis=STATUTORY_DUTY consent= "
+        "subject=child by=legekontor-sentrum/physician/lege1 req="}},
+      {absl::StrCat(kRef, "Cosign"),
+       "denied: a returned draft",
+       [](T* t) {
+         absl::Status s = t->Consume(t->desk_->Cosign(kGp, t->Id("REF5")));
+         return absl::IsFailedPrecondition(s) ? absl::OkStatus() : s;
+       },
+       {"referral.cosign DENIED rule=referral.cosign.state REFERRAL:REF5 basis=STATUTORY_DUTY "
+        "consent= subject=child by=legekontor-sentrum/physician/lege1 req="}},
 
       // --- InboxService -----------------------------------------------------
       {absl::StrCat(kInb, "Subscribe"),

@@ -8,6 +8,9 @@ namespace {
 using common::Caller;
 
 constexpr char kSend[] = "budstikke.v1.ReferralService/Send";
+constexpr char kDraft[] = "budstikke.v1.ReferralService/Draft";
+constexpr char kCosign[] = "budstikke.v1.ReferralService/Cosign";
+constexpr char kReturn[] = "budstikke.v1.ReferralService/Return";
 constexpr char kGet[] = "budstikke.v1.ReferralService/Get";
 constexpr char kList[] = "budstikke.v1.ReferralService/List";
 constexpr char kAcknowledge[] = "budstikke.v1.ReferralService/Acknowledge";
@@ -46,6 +49,24 @@ grpc::Status ReferralServiceImpl::Send(grpc::ServerContext* ctx, const v1::SendR
                                        v1::Referral* resp) {
   return common::Unary(ctx, *auth_, kSend, resp, executor_,
                        [&](const Caller& c) { return desk_->Send(c, *req); });
+}
+
+grpc::Status ReferralServiceImpl::Draft(grpc::ServerContext* ctx,
+                                        const v1::SendReferralRequest* req, v1::Referral* resp) {
+  return common::Unary(ctx, *auth_, kDraft, resp, executor_,
+                       [&](const Caller& c) { return desk_->Draft(c, *req); });
+}
+
+grpc::Status ReferralServiceImpl::Cosign(grpc::ServerContext* ctx,
+                                         const v1::CosignReferralRequest* req, v1::Referral* resp) {
+  return common::Unary(ctx, *auth_, kCosign, resp, executor_,
+                       [&](const Caller& c) { return desk_->Cosign(c, req->id()); });
+}
+
+grpc::Status ReferralServiceImpl::Return(grpc::ServerContext* ctx,
+                                         const v1::ReturnReferralRequest* req, v1::Referral* resp) {
+  return common::Unary(ctx, *auth_, kReturn, resp, executor_,
+                       [&](const Caller& c) { return desk_->Return(c, *req); });
 }
 
 grpc::Status ReferralServiceImpl::Get(grpc::ServerContext* ctx, const v1::GetReferralRequest* req,
