@@ -1552,5 +1552,100 @@ TEST_F(ReferralDomainTest, UnacknowledgedUrgentReferralEscalatesExactlyOnce) {
   EXPECT_THAT(acked_now->history(), SizeIs(2));  // sent, acknowledged
 }
 
+// Acceptance 2 and 3 of issue 19 at the domain level: the thread both ways,
+// an invited kindergarten, NEED_INFO and the supplement; then revocation.
+TEST_F(ReferralDraftTest, ThreadInvitationSupplementAndRevocation) {
+  const std::string child = Child(10);
+  v1::RecordConsentRequest creq = ConsentRequest(child, "legekontor-sentrum");
+  creq.clear_recipient();
+  *creq.add_recipients() = AgencyRef("legekontor-sentrum");
+  *creq.add_recipients() = AgencyRef("bup-oslo");
+  creq.add_recipients()->set_type(v1::AGENCY_TYPE_KINDERGARTEN);
+  auto c = consents_->Record(kNurse, creq);
+  ASSERT_THAT(c, IsOk());
+  auto draft = desk_->Draft(kNurse, DraftRequest(child, c->id()));
+  ASSERT_THAT(draft, IsOk());
+  auto sent = desk_->Cosign(kGp, draft->id());
+  ASSERT_THAT(sent, IsOk());
+  const std::string id = sent->id();
+  ASSERT_THAT(desk_->Acknowledge(kBup, id), IsOk());
+  // Only the recipient invites; only agencies the consent covers.
+  v1::InviteToReferralRequest inv;
+  inv.set_referral_id(id);
+  inv.set_agency("ppt-oslo");
+  EXPECT_THAT(Rules(desk_->Invite(kBup, inv).status()), ElementsAre("consent.recipient_mismatch"));
+  inv.set_agency("bhg-solsikken");
+  EXPECT_THAT(desk_->Invite(kGp, inv), StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  // BUP asks first; the kindergarten then sees that message too.
+  v1::PostReferralMessageRequest ask;
+  ask.set_referral_id(id);
+  ask.set_text("Hvordan fungerer barnet i barnehagen?");
+  ASSERT_THAT(desk_->PostMessage(kBup, ask), IsOk());
+  EXPECT_THAT(desk_->Get(kStaff, id), StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  auto invited = desk_->Invite(kBup, inv);
+  ASSERT_THAT(invited, IsOk());
+  EXPECT_THAT(invited->invited_agencies(), ElementsAre("bhg-solsikken"));
+  // The invited kindergarten sees the reason, the subject and the thread.
+  auto view = desk_->Get(kStaff, id);
+  ASSERT_THAT(view, IsOk());
+  EXPECT_EQ(view->reason(), "Vedvarende søvnvansker og angst gjennom et halvt år.");
+  EXPECT_EQ(view->subject_national_id(), child);
+  EXPECT_THAT(view->history(), IsEmpty());
+  EXPECT_THAT(view->attachments(), IsEmpty());
+  v1::PostReferralMessageRequest answer;
+  answer.set_referral_id(id);
+  answer.set_text("Hun trekker seg unna i lek og sover i hvilen.");
+  auto posted = desk_->PostMessage(kStaff, answer);
+  ASSERT_THAT(posted, IsOk());
+  EXPECT_EQ(posted->author().agency(), "bhg-solsikken");
+  auto thread = desk_->GetThread(kBup, id);
+  ASSERT_THAT(thread, IsOk());
+  ASSERT_THAT(thread->messages(), SizeIs(2));
+  EXPECT_EQ(thread->messages(0).author().agency(), "bup-oslo");
+  EXPECT_EQ(thread->messages(1).text(), "Hun trekker seg unna i lek og sover i hvilen.");
+  EXPECT_THAT(desk_->GetThread(kStaff, id)->messages(), SizeIs(2));
+  EXPECT_THAT(desk_->GetThread(kNurse, id)->messages(), SizeIs(2));
+  EXPECT_THAT(desk_->GetThread(kPpt, id),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  // NEED_INFO; the GP supplements (before: refused), back to ACKNOWLEDGED.
+  v1::SupplementReferralRequest sup;
+  sup.set_referral_id(id);
+  sup.set_text("Vekt og høyde er normale; ingen somatiske funn.");
+  EXPECT_THAT(Rules(desk_->Supplement(kGp, sup).status()),
+              ElementsAre("referral.supplement.state"));
+  v1::DecideReferralRequest need;
+  need.set_id(id);
+  need.set_decision(v1::REFERRAL_DECISION_NEED_INFO);
+  need.set_reason("Trenger somatisk status.");
+  ASSERT_THAT(desk_->Decide(kBup, need), IsOk());
+  auto supplemented = desk_->Supplement(kGp, sup);
+  ASSERT_THAT(supplemented, IsOk());
+  EXPECT_EQ(supplemented->status(), v1::REFERRAL_STATUS_ACKNOWLEDGED);
+  EXPECT_TRUE(desk_->GetThread(kBup, id)->messages(2).supplement());
+  v1::DecideReferralRequest accept;
+  accept.set_id(id);
+  accept.set_decision(v1::REFERRAL_DECISION_ACCEPT);
+  EXPECT_EQ(desk_->Decide(kBup, accept)->status(), v1::REFERRAL_STATUS_ACCEPTED);
+
+  // Revocation in the middle of the thread: nothing more for anyone.
+  ASSERT_THAT(consents_->Revoke(kNurse, RevokeRequest(c->id(), "foreldrene trekker samtykket")),
+              IsOk());
+  EXPECT_THAT(Rules(desk_->GetThread(kStaff, id).status()), ElementsAre("consent.revoked"));
+  EXPECT_THAT(Rules(desk_->GetThread(kBup, id).status()), ElementsAre("consent.revoked"));
+  EXPECT_THAT(Rules(desk_->Get(kStaff, id).status()), ElementsAre("consent.revoked"));
+  EXPECT_THAT(Rules(desk_->PostMessage(kStaff, answer).status()), ElementsAre("consent.revoked"));
+  auto refused = AuditEvents("referral.thread.read");
+  int denied = 0;
+  for (const auto& e : refused) {
+    if (e.outcome() == v1::AUDIT_OUTCOME_DENIED) {
+      ++denied;
+      EXPECT_EQ(e.rule(), "consent.revoked");
+    }
+  }
+  EXPECT_EQ(denied, 2);
+  // BUP keeps what it acknowledged (the referral itself).
+  EXPECT_THAT(desk_->Get(kBup, id), IsOk());
+}
+
 }  // namespace
 }  // namespace budstikke

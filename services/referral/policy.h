@@ -11,7 +11,8 @@
 //   referral.ppt.parent_conversation, referral.ppt.action_log,
 //   referral.withdrawn, referral.already_decided, referral.bup.age_limit,
 //   referral.ppt.head_signoff, referral.ppt.parent_demand,
-//   referral.cosign.consent_scope, referral.cosign.state; and the shared
+//   referral.cosign.consent_scope, referral.cosign.state,
+//   referral.supplement.state; and the shared
 //   consent.* and national_id.* ids of services/common/policy/rules.h.
 //
 // Who signs: a direct Send is signed by its sender; a draft is written by an
@@ -54,6 +55,7 @@ inline constexpr char kRulePptHeadSignoff[] = "referral.ppt.head_signoff";
 inline constexpr char kRulePptParentDemand[] = "referral.ppt.parent_demand";
 inline constexpr char kRuleCosignConsentScope[] = "referral.cosign.consent_scope";
 inline constexpr char kRuleCosignState[] = "referral.cosign.state";
+inline constexpr char kRuleSupplementState[] = "referral.supplement.state";
 
 // Which decision is being made.
 enum class SendStage {

@@ -78,9 +78,22 @@ absl::Status ReferralDesk::RecordRead(const Caller& caller, const Stored& stored
 // ---------------------------------------------------------------------------
 // Reads.
 
+bool ReferralDesk::IsInvitedOnly(const v1::Referral& r, const std::string& agency) {
+  return agency != r.initiating_agency() && agency != r.sender_agency() &&
+         agency != r.recipient_agency() && agency != r.cosigner_agency() &&
+         std::find(r.invited_agencies().begin(), r.invited_agencies().end(), agency) !=
+             r.invited_agencies().end();
+}
+
 absl::StatusOr<v1::Referral> ReferralDesk::Get(const Caller& caller, absl::string_view id) {
   BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id, caller.agency()));
   v1::Referral& r = stored.referral;
+  if (IsInvitedOnly(r, caller.agency())) {
+    // Reason, subject and parties, while the consent holds.
+    BUDSTIKKE_RETURN_IF_ERROR(GateThread(caller, stored, "referral.read"));
+    BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, stored, ""));
+    return InvitedView(r);
+  }
   BUDSTIKKE_ASSIGN_OR_RETURN(ConsentOfReferral consent, ConsentOf(r));
   BUDSTIKKE_RETURN_IF_ERROR(
       GateRead(caller, r, consent, /*further=*/false, Event("referral.read", stored, "")));

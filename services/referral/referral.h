@@ -167,6 +167,20 @@ class ReferralDesk final : public common::ConsentObserver {
   // The co-signer agency returns a DRAFT with a reason (RETURNED).
   absl::StatusOr<v1::Referral> Return(const common::Caller& caller,
                                       const v1::ReturnReferralRequest& request);
+  // The thread (thread.cc): sender, initiator, recipient and invited
+  // agencies, while the consent holds (else FAILED_PRECONDITION, audited).
+  absl::StatusOr<v1::ReferralMessage> PostMessage(const common::Caller& caller,
+                                                  const v1::PostReferralMessageRequest& request);
+  absl::StatusOr<v1::ReferralThread> GetThread(const common::Caller& caller,
+                                               absl::string_view referral_id);
+  // The recipient invites an agency its consent covers (consent.recipient_mismatch
+  // otherwise); the thread so far is re-sealed for it.
+  absl::StatusOr<v1::Referral> Invite(const common::Caller& caller,
+                                      const v1::InviteToReferralRequest& request);
+  // The sender (or initiator) answers NEED_INFO -> ACKNOWLEDGED
+  // (referral.supplement.state in any other status).
+  absl::StatusOr<v1::Referral> Supplement(const common::Caller& caller,
+                                          const v1::SupplementReferralRequest& request);
   // Escalates every urgent referral due by now and still SENT; returns how
   // many. Called by the escalation job (and by tests with a fake clock).
   absl::StatusOr<int> EscalateDue();
@@ -269,6 +283,26 @@ class ReferralDesk final : public common::ConsentObserver {
   // Where a referral sent now goes (urgent routing).
   absl::StatusOr<Route> RouteNow(const v1::Agency& requested, bool urgent, bool known_patient,
                                  absl::Time now) const;
+  // True when `agency` is only an invited agency of `r`.
+  static bool IsInvitedOnly(const v1::Referral& r, const std::string& agency);
+  // What an invited agency sees: reason, subject, parties, status.
+  static v1::Referral InvitedView(const v1::Referral& r);
+  // NOT_FOUND unless the caller is a party to the thread; the consent refusal
+  // (recorded as DENIED `action`) while it does not hold.
+  absl::Status GateThread(const common::Caller& caller, const Stored& stored,
+                          const std::string& action);
+  absl::StatusOr<std::vector<StoredAttachment>> ClaimAttachments(
+      const common::Caller& caller,
+      const google::protobuf::RepeatedPtrField<std::string>& ids) const;
+  absl::StatusOr<std::vector<v1::ReferralMessage>> ReadThread(const v1::Referral& r,
+                                                              const std::string& agency) const;
+  // Seals `m` (with its attachments re-sealed) for the referral's readers.
+  absl::Status AddMessage(const common::Caller& caller, const Stored& stored,
+                          v1::ReferralMessage* m, const std::vector<StoredAttachment>& attachments,
+                          absl::Time now, storage::WriteBatch* batch);
+  static std::vector<common::InboxDelivery> TellOthers(const common::Caller& caller,
+                                                       const v1::Referral& r,
+                                                       v1::InboxEventType type);
   // One due escalation, in its own batch.
   absl::StatusOr<bool> EscalateOne(const std::string& key, const std::string& id,
                                    const std::string& recipient, absl::Time now);

@@ -54,6 +54,9 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
                  "serve Prometheus metrics on host:port (/metrics)");
   app.add_flag("--refuse-synthetic-ids", c.refuse_synthetic_ids,
                "treat synthetic national ids (month+80) as invalid (production)");
+  app.add_option("--urgent-ack-minutes", c.urgent_ack_minutes,
+                 "escalate urgent referrals not acknowledged in N minutes (0 = off)")
+      ->capture_default_str();
   app.add_option("--operator-agency", c.operator_agency,
                  "agency whose admin manages the directory and keys")
       ->capture_default_str();
@@ -102,6 +105,9 @@ absl::Status Validate(const ServerConfig& c) {
   }
   std::set<std::string> targets = c.Targets();
   if (targets.empty()) return absl::InvalidArgumentError("--target names no service");
+  if (!(c.urgent_ack_minutes >= 0)) {
+    return absl::InvalidArgumentError("--urgent-ack-minutes must be 0 (off) or more");
+  }
   for (const std::string& t : targets) {
     bool known = false;
     for (const char* name : kAllTargets) known = known || t == name;

@@ -19,6 +19,7 @@ struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry;
   prometheus::Family<prometheus::Counter>* requests = nullptr;
   prometheus::Family<prometheus::Histogram>* durations = nullptr;
+  prometheus::Family<prometheus::Counter>* escalations = nullptr;
 };
 
 namespace {
@@ -89,6 +90,11 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::string& list
                          .Name("budstikke_grpc_request_duration_seconds")
                          .Help("gRPC call duration by method")
                          .Register(*impl->registry);
+  impl->escalations = &prometheus::BuildCounter()
+                           .Name("budstikke_referral_escalations_total")
+                           .Help("Urgent referrals not acknowledged in time (--urgent-ack-minutes)")
+                           .Register(*impl->registry);
+  impl->escalations->Add({});  // exported as 0 from the start
   impl->exposer->RegisterCollectable(impl->registry);
   return std::unique_ptr<Metrics>(new Metrics(std::move(impl)));
 }
@@ -104,5 +110,7 @@ void Metrics::Observe(const std::string& method, int code, double seconds) {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
   impl_->durations->Add({{"method", method}}, kBuckets).Observe(seconds);
 }
+
+void Metrics::CountEscalation() { impl_->escalations->Add({}).Increment(); }
 
 }  // namespace budstikke::server

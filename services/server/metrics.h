@@ -28,6 +28,8 @@ class Metrics {
 
   // Records one finished call.
   void Observe(const std::string& method, int code, double seconds);
+  // One urgent referral escalated (budstikke_referral_escalations_total).
+  void CountEscalation();
 
  private:
   struct Impl;

@@ -274,12 +274,17 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
                                          impl->directory.get(), &impl->clock, consent_options));
     referral::ReferralOptions referral_options;
     referral_options.rules = rules;
+    referral_options.urgent_ack = absl::Seconds(config.urgent_ack_minutes * 60);
+    referral_options.on_escalation = [server = impl.get()] {
+      if (server->metrics) server->metrics->CountEscalation();
+    };
     BUDSTIKKE_ASSIGN_OR_RETURN(
         impl->referrals, referral::ReferralDesk::Create(impl->store.get(), impl->keyring.get(),
                                                         impl->audit_outbox.get(), impl->inbox.get(),
                                                         impl->directory.get(), impl->consents.get(),
                                                         &impl->clock, referral_options));
     impl->consents->SetObserver(impl->referrals.get());
+    impl->referrals->StartEscalationJob(absl::Seconds(1));
   }
   if (targets.count("consent")) {
     impl->services.push_back(

@@ -25,6 +25,12 @@ inline std::string RequestKey(absl::string_view agency, absl::string_view reques
 inline std::string EscalationKey(absl::Time due, absl::string_view id) {
   return absl::StrFormat("e/%020d/%s", absl::ToUnixMicros(due), id);
 }
+inline std::string MessagePrefix(absl::string_view referral_id) {
+  return absl::StrCat("m/", referral_id, "/");
+}
+inline std::string MessageKey(absl::string_view referral_id, absl::string_view message_id) {
+  return absl::StrCat("m/", referral_id, "/", message_id);
+}
 inline std::string AttachmentKey(absl::string_view id) { return absl::StrCat("a/", id); }
 inline std::string UploadRequestKey(absl::string_view agency, absl::string_view request_id) {
   return absl::StrCat("u/", agency, "/", request_id);
