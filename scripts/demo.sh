@@ -26,7 +26,8 @@ mkdir -p "$VAR"
 "$BIN/budstikke-server" --listen 127.0.0.1:0 --data-dir "$VAR/data" \
   --tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key" --tls-ca "$CERTS/ca.pem" \
   --master-key-file "$CERTS/master.key" --audit-signing-key-file "$CERTS/audit-signing.key" \
-  --seed-directory certs/dev-directory.json >"$VAR/server.out" 2>"$VAR/server.log" &
+  --seed-directory certs/dev-directory.json --urgent-ack-minutes 0.05 \
+  >"$VAR/server.out" 2>"$VAR/server.log" &
 SERVER_PID=$!
 trap 'kill $SERVER_PID 2>/dev/null; wait $SERVER_PID 2>/dev/null' EXIT
 

@@ -3,6 +3,7 @@
 // list of violated rule ids, with literal rows spelled out per recipient type.
 // Plus the statutory-duty, PPT, purpose, giver and synthetic-id rules.
 #include <map>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -719,6 +720,21 @@ TEST(Calendar, NorwegianPublicHolidaysAreClosed) {
   EXPECT_EQ(RouteAt(Utc(2025, 4, 17, 8, 0), true).recipient_agency, "bup-akutt");
   // Wednesday before, 10:00: open.
   EXPECT_TRUE(policy::ClinicOpen(PolicyRules(), Utc(2025, 4, 16, 8, 0), Oslo()));
+}
+
+TEST(PolicyRules, ConsultationRecipientTypesAreConfigurable) {
+  EXPECT_EQ(PolicyRules().consultation_recipients,
+            (std::set<v1::AgencyType>{v1::AGENCY_TYPE_PPT, v1::AGENCY_TYPE_HEALTH_STATION,
+                                      v1::AGENCY_TYPE_CHILD_WELFARE, v1::AGENCY_TYPE_BUP}));
+  EXPECT_EQ(policy::AgencyTypeList(PolicyRules().consultation_recipients),
+            "PPT, health station, child welfare or BUP");
+  auto parsed = policy::ParseAgencyTypeNames("bup, Health_Station");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(*parsed,
+            (std::set<v1::AgencyType>{v1::AGENCY_TYPE_HEALTH_STATION, v1::AGENCY_TYPE_BUP}));
+  EXPECT_EQ(policy::ParseAgencyTypeNames("bup,nope").status().message(),
+            "unknown agency type 'nope'");
+  EXPECT_EQ(policy::ParseAgencyTypeNames(" ").status().message(), "no agency type given");
 }
 
 }  // namespace

@@ -232,6 +232,8 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   // One rule set for every service: the policy module owns the rules.
   policy::PolicyRules rules;
   rules.refuse_synthetic_ids = config.refuse_synthetic_ids;
+  BUDSTIKKE_ASSIGN_OR_RETURN(rules.consultation_recipients,
+                             policy::ParseAgencyTypeNames(config.consultation_recipient_types));
   if (targets.count("consultation")) {
     BUDSTIKKE_ASSIGN_OR_RETURN(impl->envelope, storage::Envelope::Create(impl->keyring.get()));
     pii::ScannerConfig scanner_config;

@@ -120,7 +120,7 @@ void AddDirectoryCreateUpdate(CLI::App* dir, CliContext& ctx) {
         // update: only the fields given change.
         std::vector<std::string> fields;
         for (const char* f : {"name", "type", "municipality", "acute-unit"}) {
-          if (cmd->count(std::string("--") + f) > 0) {
+          if (!is_create && cmd->count(std::string("--") + f) > 0) {
             fields.push_back(std::string(f) == "acute-unit" ? "acute_unit" : f);
           }
         }

@@ -19,6 +19,8 @@
 #include <set>
 #include <string>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "budstikke/v1/types.pb.h"
 
@@ -84,6 +86,11 @@ std::string RoleList(absl::Span<const v1::Role> roles);
 std::string RoleList(const std::set<v1::Role>& roles);
 // "BUP, PPT or child welfare", in enum order.
 std::string AgencyTypeList(const std::set<v1::AgencyType>& types);
+
+// "bup,ppt,child_welfare,health_station" (type names as in the directory's
+// JSON, comma-separated) -> the set; INVALID_ARGUMENT naming an unknown name
+// or an empty list.
+absl::StatusOr<std::set<v1::AgencyType>> ParseAgencyTypeNames(absl::string_view csv);
 
 }  // namespace budstikke::policy
 
