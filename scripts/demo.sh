@@ -27,7 +27,9 @@ if [ "${DEMO_MODE:-all}" = cluster ]; then
   export CLUSTER_DIR=$VAR/cluster BUILD_DIR=${BUILD_DIR:-build}
   mkdir -p "$CLUSTER_DIR"
   cp -a "$CERTS" "$CLUSTER_DIR/certs"
-  OUT=$(bash scripts/cluster.sh start) || { echo "demo: cluster did not start: $OUT"; exit 1; }
+  # As the all-in-one server below: urgent referrals escalate after 3 s.
+  OUT=$(CLUSTER_SERVER_FLAGS="--urgent-ack-minutes 0.05 ${CLUSTER_SERVER_FLAGS:-}" bash scripts/cluster.sh start) ||
+    { echo "demo: cluster did not start: $OUT"; exit 1; }
   trap 'bash scripts/cluster.sh stop' EXIT
   PORT=${OUT##*gateway on localhost:}; PORT=${PORT%% *}
   SERVER_PID=""
@@ -40,7 +42,8 @@ else
 "$BIN/budstikke-server" --listen 127.0.0.1:0 --data-dir "$VAR/data" \
   --tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key" --tls-ca "$CERTS/ca.pem" \
   --master-key-file "$CERTS/master.key" --audit-signing-key-file "$CERTS/audit-signing.key" \
-  --seed-directory certs/dev-directory.json >"$VAR/server.out" 2>"$VAR/server.log" &
+  --seed-directory certs/dev-directory.json --urgent-ack-minutes 0.05 \
+  >"$VAR/server.out" 2>"$VAR/server.log" &
 SERVER_PID=$!
 trap 'kill $SERVER_PID 2>/dev/null; wait $SERVER_PID 2>/dev/null' EXIT
 

@@ -83,6 +83,7 @@ const common::Caller kGp = Person("legekontor-sentrum", v1::ROLE_PHYSICIAN, "leg
 const common::Caller kBup = Person("bup-oslo", v1::ROLE_CLINICIAN, "terapeut1");
 const common::Caller kBup2 = Person("bup-oslo", v1::ROLE_CLINICIAN, "terapeut2");
 const common::Caller kBupStaff = Person("bup-oslo", v1::ROLE_STAFF, "sekretaer");
+const common::Caller kCw = Person("barnevern-oslo", v1::ROLE_CHILD_WELFARE_LEADER, "leder1");
 const common::Caller kAuditor = Person("statsforvalteren", v1::ROLE_AUDITOR, "siri");
 
 constexpr char kSeed[] = R"({"agencies":[
@@ -783,6 +784,89 @@ std::vector<Row> Rows() {
        },
        {"referral.withdraw ALLOWED rule= REFERRAL:REF3 basis=STATUTORY_DUTY consent= "
         "subject=child by=bhg-solsikken/staff/kari req="}},
+      {absl::StrCat(kRef, "Draft"),
+       "a draft for the GP office to co-sign",
+       [](T* t) {
+         v1::SendReferralRequest r = t->SendRequest("barnevern-oslo", "rd-1");
+         r.mutable_statutory_duty()->set_justification(
+             "Barnet har fortalt om vold hjemme flere ganger denne maaneden.");
+         r.set_cosigner_agency("legekontor-sentrum");
+         auto draft = t->desk_->Draft(kStaff, r);
+         if (draft.ok()) t->Name(draft->id(), "REF4");
+         return t->Consume(draft);
+       },
+       {"referral.draft ALLOWED rule= REFERRAL:REF4 basis=STATUTORY_DUTY consent= subject=child "
+        "by=bhg-solsikken/staff/kari req=rd-1"}},
+      {absl::StrCat(kRef, "Cosign"),
+       "the co-signer signs and sends it",
+       [](T* t) { return t->Consume(t->desk_->Cosign(kGp, t->Id("REF4"))); },
+       {"referral.cosign ALLOWED rule= REFERRAL:REF4 basis=STATUTORY_DUTY consent= subject=child "
+        "by=legekontor-sentrum/physician/lege1 req="}},
+      {absl::StrCat(kRef, "PostMessage"),
+       "a message on the thread",
+       [](T* t) {
+         v1::PostReferralMessageRequest r;
+         r.set_referral_id(t->Id("REF4"));
+         r.set_text("Ring meg gjerne.");
+         return t->Consume(t->desk_->PostMessage(kGp, r));
+       },
+       {"referral.message ALLOWED rule= REFERRAL:REF4 basis=STATUTORY_DUTY consent= "
+        "subject=child by=legekontor-sentrum/physician/lege1 req="}},
+      {absl::StrCat(kRef, "GetThread"),
+       "the thread",
+       [](T* t) { return t->Consume(t->desk_->GetThread(kCw, t->Id("REF4"))); },
+       {"referral.thread.read ALLOWED rule= REFERRAL:REF4 basis=STATUTORY_DUTY consent= "
+        "subject=child by=barnevern-oslo/child_welfare_leader/leder1 req="}},
+      {absl::StrCat(kRef, "Invite"),
+       "denied: no consent covers the agency",
+       [](T* t) {
+         v1::InviteToReferralRequest r;
+         r.set_referral_id(t->Id("REF4"));
+         r.set_agency("bup-oslo");
+         absl::Status s = t->Consume(t->desk_->Invite(kCw, r));
+         return absl::IsFailedPrecondition(s) ? absl::OkStatus() : s;
+       },
+       {"referral.invite DENIED rule=consent.recipient_mismatch REFERRAL:REF4 "
+        "basis=STATUTORY_DUTY consent= subject=child by=barnevern-oslo/child_welfare_leader/leder1 "
+        "req="}},
+      {absl::StrCat(kRef, "Supplement"),
+       "denied: not in NEED_INFO",
+       [](T* t) {
+         v1::SupplementReferralRequest r;
+         r.set_referral_id(t->Id("REF4"));
+         r.set_text("Mer informasjon.");
+         absl::Status s = t->Consume(t->desk_->Supplement(kGp, r));
+         return absl::IsFailedPrecondition(s) ? absl::OkStatus() : s;
+       },
+       {"referral.supplement DENIED rule=referral.supplement.state REFERRAL:REF4 "
+        "basis=STATUTORY_DUTY consent= subject=child by=legekontor-sentrum/physician/lege1 "
+        "req="}},
+      {absl::StrCat(kRef, "Return"),
+       "the co-signer returns a second draft",
+       [](T* t) {
+         v1::SendReferralRequest d = t->SendRequest("barnevern-oslo", "rd-2");
+         d.mutable_statutory_duty()->set_justification(
+             "Barnet har fortalt om vold hjemme flere ganger denne maaneden.");
+         d.set_cosigner_agency("legekontor-sentrum");
+         auto draft = t->desk_->Draft(kStaff, d);
+         if (!draft.ok()) return draft.status();
+         t->Name(draft->id(), "REF5");
+         t->NewEvents();  // the draft's event is the row above's kind
+         v1::ReturnReferralRequest r;
+         r.set_id(draft->id());
+         r.set_reason("beskriv tiltakene");
+         return t->Consume(t->desk_->Return(kGp, r));
+       },
+       {"referral.return ALLOWED rule= REFERRAL:REF5 basis=STATUTORY_DUTY consent= "
+        "subject=child by=legekontor-sentrum/physician/lege1 req="}},
+      {absl::StrCat(kRef, "Cosign"),
+       "denied: a returned draft",
+       [](T* t) {
+         absl::Status s = t->Consume(t->desk_->Cosign(kGp, t->Id("REF5")));
+         return absl::IsFailedPrecondition(s) ? absl::OkStatus() : s;
+       },
+       {"referral.cosign DENIED rule=referral.cosign.state REFERRAL:REF5 basis=STATUTORY_DUTY "
+        "consent= subject=child by=legekontor-sentrum/physician/lege1 req="}},
 
       // --- InboxService -----------------------------------------------------
       {absl::StrCat(kInb, "Subscribe"),

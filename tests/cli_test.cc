@@ -91,6 +91,36 @@ TEST_F(CliTest, NotFoundAndPermissionExit4) {
   EXPECT_THAT(err_, HasSubstr("PERMISSION_DENIED"));
 }
 
+TEST_F(CliTest, DirectoryUpdateChangesOnlyTheFieldsGiven) {
+  EXPECT_EQ(Cli("admin", {"directory", "update", "--id", "bup-oslo", "--acute-unit",
+                          "bup-oslo-akutt", "--output", "json"}),
+            0)
+      << err_;
+  EXPECT_THAT(out_, HasSubstr("\"acute_unit\":\"bup-oslo-akutt\""));
+  EXPECT_THAT(out_, HasSubstr("\"name\":\"BUP Oslo\""));  // not given: stays
+  EXPECT_THAT(out_, HasSubstr("\"type\":\"BUP\""));
+  // The acute unit decides routing: not the agency's own admin.
+  EXPECT_EQ(Cli("bup-admin", {"directory", "update", "--id", "bup-oslo", "--acute-unit", ""}), 4);
+  EXPECT_THAT(err_, HasSubstr("PERMISSION_DENIED"));
+  EXPECT_EQ(Cli("admin", {"directory", "update", "--id", "bup-oslo"}), 2);
+  EXPECT_THAT(err_, HasSubstr("give at least one of --name, --type, --municipality, --acute-unit"));
+}
+
+TEST_F(CliTest, ReferralDraftTakesEverySendFlagPlusCosigner) {
+  EXPECT_EQ(Cli("kindergarten-staff", {"referral", "draft", "--help"}), 0);
+  for (const char* flag :
+       {"--to", "--subject", "--consent", "--reason", "--urgent", "--known-patient",
+        "--parent-demand", "--parents-informed", "--parent-conversation", "--action-log",
+        "--attach", "--statutory-duty", "--justification", "--cosigner"}) {
+    EXPECT_THAT(out_, HasSubstr(flag)) << flag;
+  }
+  // The co-signer is required for a draft.
+  EXPECT_EQ(Cli("kindergarten-staff", {"referral", "draft", "--to", "bup-oslo", "--subject",
+                                       "01518012345", "--reason", "x"}),
+            2);
+  EXPECT_THAT(err_, HasSubstr("--cosigner"));
+}
+
 TEST_F(CliTest, NoCertificateConfiguredIsClearAndImmediate) {
   EXPECT_EQ(Cli("", {"whoami"}, EnvWithout("BUDSTIKKE_CERT")), 4);
   EXPECT_THAT(err_, HasSubstr("no client certificate configured: set BUDSTIKKE_CERT or --cert"));

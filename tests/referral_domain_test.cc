@@ -44,6 +44,9 @@ class FakeDirectory final : public common::AgencyLookup {
     Add("ppt-oslo", v1::AGENCY_TYPE_PPT);
     Add("barnevern-oslo", v1::AGENCY_TYPE_CHILD_WELFARE);
     Add("skole-oslo", v1::AGENCY_TYPE_SCHOOL);
+    Add("helsestasjon-oslo", v1::AGENCY_TYPE_HEALTH_STATION);
+    Add("bup-akutt", v1::AGENCY_TYPE_BUP);
+    agencies_["bup-oslo"].set_acute_unit("bup-akutt");
   }
   absl::StatusOr<v1::Agency> GetAgency(absl::string_view id) const override {
     auto it = agencies_.find(std::string(id));
@@ -150,6 +153,10 @@ const common::Caller kBup = Person("bup-oslo", v1::ROLE_CLINICIAN, "terapeut1");
 const common::Caller kPpt = Person("ppt-oslo", v1::ROLE_PSYCHOLOGIST, "psykolog1");
 const common::Caller kCw = Person("barnevern-oslo", v1::ROLE_CHILD_WELFARE_LEADER, "leder1");
 const common::Caller kSchool = Person("skole-oslo", v1::ROLE_STAFF, "laerer1");
+const common::Caller kLeader = Person("bhg-solsikken", v1::ROLE_LEADER, "styrer");
+const common::Caller kNurse = Person("helsestasjon-oslo", v1::ROLE_CLINICIAN, "helsesykepleier");
+const common::Caller kAcute = Person("bup-akutt", v1::ROLE_CLINICIAN, "vakt");
+const common::Caller kGpStaff = Person("legekontor-sentrum", v1::ROLE_STAFF, "sekretaer");
 
 std::vector<std::string> Rules(const absl::Status& s) {
   std::vector<std::string> out;
@@ -736,7 +743,11 @@ TEST_F(ReferralDomainTest, PptNeedsParentConversationAndActionLog) {
   const std::string child = Child(6);
   v1::Consent c = RecordConsent(kStaff, child, "ppt-oslo");
   v1::SendReferralRequest req = SendRequest("ppt-oslo", child, c.id());
+  // Sent by staff: the head has not signed it either.
   EXPECT_THAT(Rules(desk_->Send(kStaff, req).status()),
+              ElementsAre("referral.ppt.head_signoff", "referral.ppt.parent_conversation",
+                          "referral.ppt.action_log"));
+  EXPECT_THAT(Rules(desk_->Send(kLeader, req).status()),
               ElementsAre("referral.ppt.parent_conversation", "referral.ppt.action_log"));
   auto log = Upload(kStaff, "Tiltakslogg: uke 1 ...", "text/plain", v1::ATTACHMENT_KIND_ACTION_LOG);
   ASSERT_THAT(log, IsOk());
@@ -745,7 +756,7 @@ TEST_F(ReferralDomainTest, PptNeedsParentConversationAndActionLog) {
   req.mutable_parent_conversation_date()->set_month(5);
   req.mutable_parent_conversation_date()->set_day(2);
   req.mutable_ppt()->set_requested_assessment("spesialundervisning");
-  auto sent = desk_->Send(kStaff, req);
+  auto sent = desk_->Send(kLeader, req);
   ASSERT_THAT(sent, IsOk());
   std::string got;
   ASSERT_THAT(desk_->Download(kPpt, sent->id(), log->id(),
@@ -761,7 +772,7 @@ TEST_F(ReferralDomainTest, PptNeedsParentConversationAndActionLog) {
   // An attachment already used is as unknown as a made-up one.
   v1::SendReferralRequest again = SendRequest("ppt-oslo", child, c.id());
   again.add_attachment_ids(log->id());
-  EXPECT_THAT(desk_->Send(kStaff, again), StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_THAT(desk_->Send(kLeader, again), StatusIs(absl::StatusCode::kNotFound, ::testing::_));
 }
 
 TEST_F(ReferralDomainTest, AttachmentLimitsAndRoundTrip) {
@@ -1216,6 +1227,424 @@ TEST_F(ReferralDomainTest, SyntheticIdsRefusedWhenTheServerSaysSo) {
   EXPECT_THAT(inbox_->Lines(), IsEmpty());
   // The default (development) desk accepts the same referral.
   EXPECT_THAT(desk_->Send(kGp, SendRequest("bup-oslo", child, c.id())), IsOk());
+}
+
+// ---------------------------------------------------------------------------
+// Issue 19: drafts co-signed by another agency, urgent routing, escalation.
+
+v1::RecipientRef AgencyRef(const std::string& agency) {
+  v1::RecipientRef r;
+  r.set_agency(agency);
+  return r;
+}
+
+class ReferralDraftTest : public ReferralDomainTest {
+ protected:
+  // The parents' consent recorded by the health station: the GP office
+  // (co-signer) and BUP.
+  v1::Consent NurseConsent(const std::string& child) {
+    v1::RecordConsentRequest req = ConsentRequest(child, "legekontor-sentrum");
+    req.clear_recipient();
+    *req.add_recipients() = AgencyRef("legekontor-sentrum");
+    *req.add_recipients() = AgencyRef("bup-oslo");
+    auto c = consents_->Record(kNurse, req);
+    EXPECT_THAT(c, IsOk());
+    return *c;
+  }
+  v1::SendReferralRequest DraftRequest(const std::string& child, const std::string& consent_id) {
+    v1::SendReferralRequest req = SendRequest("bup-oslo", child, consent_id);
+    req.set_cosigner_agency("legekontor-sentrum");
+    return req;
+  }
+};
+
+TEST_F(ReferralDraftTest, ConsentWithSeveralRecipients) {
+  const std::string child = Child(10);
+  v1::Consent c = NurseConsent(child);
+  EXPECT_EQ(c.recipient().agency(), "legekontor-sentrum");
+  ASSERT_THAT(c.recipients(), SizeIs(2));
+  EXPECT_EQ(c.recipients(1).agency(), "bup-oslo");
+  // Both named agencies may see it.
+  EXPECT_THAT(consents_->Get(kBup, c.id()), IsOk());
+  EXPECT_THAT(consents_->Get(kGp, c.id()), IsOk());
+  // A duplicate, an unknown agency, a first `recipient` that differs: refused.
+  v1::RecordConsentRequest dup = ConsentRequest(child, "bup-oslo");
+  dup.clear_recipient();
+  *dup.add_recipients() = AgencyRef("bup-oslo");
+  *dup.add_recipients() = AgencyRef("bup-oslo");
+  EXPECT_THAT(consents_->Record(kNurse, dup),
+              StatusIs(absl::StatusCode::kInvalidArgument, "recipients: named twice"));
+  v1::RecordConsentRequest differs = ConsentRequest(child, "ppt-oslo");
+  *differs.add_recipients() = AgencyRef("bup-oslo");
+  EXPECT_THAT(
+      consents_->Record(kNurse, differs),
+      StatusIs(absl::StatusCode::kInvalidArgument, "recipient must equal the first of recipients"));
+  v1::RecordConsentRequest by_type = ConsentRequest(child, "bup-oslo");
+  by_type.clear_recipient();
+  by_type.add_recipients()->set_type(v1::AGENCY_TYPE_GP);
+  *by_type.add_recipients() = AgencyRef("bup-oslo");
+  auto typed = consents_->Record(kNurse, by_type);
+  ASSERT_THAT(typed, IsOk());
+  EXPECT_EQ(typed->recipient().agency_type(), v1::AGENCY_TYPE_GP);
+}
+
+TEST_F(ReferralDraftTest, DraftCosignShowsBothAndOnlyTheRightAgenciesSeeIt) {
+  const std::string child = Child(10);
+  v1::Consent c = NurseConsent(child);
+  inbox_->Clear();
+  auto draft = desk_->Draft(kNurse, DraftRequest(child, c.id()));
+  ASSERT_THAT(draft, IsOk());
+  EXPECT_EQ(draft->status(), v1::REFERRAL_STATUS_DRAFT);
+  EXPECT_EQ(draft->initiating_agency(), "helsestasjon-oslo");
+  EXPECT_EQ(draft->initiated_by().user(), "helsesykepleier");
+  EXPECT_EQ(draft->cosigner_agency(), "legekontor-sentrum");
+  EXPECT_EQ(draft->sender_agency(), "");
+  EXPECT_EQ(draft->requested_recipient(), "bup-oslo");
+  EXPECT_THAT(inbox_->Lines(),
+              ElementsAre(absl::StrCat(
+                  "legekontor-sentrum INBOX_EVENT_TYPE_REFERRAL_DRAFT_RECEIVED ", draft->id())));
+  // BUP does not see a draft; the co-signer does (in its co-sign mailbox).
+  EXPECT_THAT(desk_->Get(kBup, draft->id()),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  EXPECT_THAT(desk_->Get(kGp, draft->id()), IsOk());
+  v1::ListReferralsRequest cosign_box;
+  cosign_box.set_mailbox(v1::MAILBOX_COSIGN);
+  auto box = desk_->List(kGp, cosign_box);
+  ASSERT_THAT(box, IsOk());
+  ASSERT_THAT(box->referrals(), SizeIs(1));
+  EXPECT_EQ(box->referrals(0).status(), v1::REFERRAL_STATUS_DRAFT);
+  // BUP's sender-role rule applies to the co-signer: GP staff may not sign.
+  auto by_staff = desk_->Cosign(kGpStaff, draft->id());
+  EXPECT_THAT(Rules(by_staff.status()), ElementsAre("referral.bup.sender_role"));
+  // Only the co-signer agency co-signs.
+  EXPECT_THAT(desk_->Cosign(kNurse, draft->id()),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  inbox_->Clear();
+  auto sent = desk_->Cosign(kGp, draft->id());
+  ASSERT_THAT(sent, IsOk());
+  EXPECT_EQ(sent->status(), v1::REFERRAL_STATUS_SENT);
+  EXPECT_EQ(sent->sender_agency(), "legekontor-sentrum");
+  EXPECT_EQ(sent->sender().user(), "lege1");
+  EXPECT_EQ(sent->initiated_by().user(), "helsesykepleier");
+  EXPECT_EQ(sent->recipient_agency(), "bup-oslo");
+  EXPECT_EQ(sent->priority(), v1::PRIORITY_NORMAL);
+  ASSERT_THAT(sent->history(), SizeIs(2));
+  EXPECT_EQ(sent->history(0).status(), v1::REFERRAL_STATUS_DRAFT);
+  EXPECT_EQ(sent->history(1).status(), v1::REFERRAL_STATUS_SENT);
+  EXPECT_EQ(sent->history(1).by().agency(), "legekontor-sentrum");
+  EXPECT_THAT(inbox_->Lines(),
+              ElementsAre(absl::StrCat("bup-oslo INBOX_EVENT_TYPE_REFERRAL_RECEIVED ", sent->id()),
+                          absl::StrCat("helsestasjon-oslo INBOX_EVENT_TYPE_REFERRAL_DRAFT_CHANGED ",
+                                       sent->id())));
+  // Now BUP, the GP office and the health station see it with the subject.
+  for (const auto& who : {kBup, kGp, kNurse}) {
+    auto got = desk_->Get(who, sent->id());
+    ASSERT_THAT(got, IsOk()) << who.agency();
+    EXPECT_EQ(got->subject_national_id(), child);
+    EXPECT_EQ(got->initiating_agency(), "helsestasjon-oslo");
+    EXPECT_EQ(got->sender_agency(), "legekontor-sentrum");
+  }
+  EXPECT_THAT(desk_->Get(kPpt, sent->id()),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  // A second Cosign returns it unchanged; Return after sending is refused.
+  EXPECT_THAT(desk_->Cosign(kGp, sent->id()), IsOk());
+  v1::ReturnReferralRequest ret;
+  ret.set_id(sent->id());
+  ret.set_reason("for sent");
+  EXPECT_THAT(Rules(desk_->Return(kGp, ret).status()), ElementsAre("referral.cosign.state"));
+  // Audit: draft, the refused and the accepted co-sign.
+  EXPECT_THAT(AuditEvents("referral.draft"), SizeIs(1));
+  auto cosign_events = AuditEvents("referral.cosign");
+  ASSERT_THAT(cosign_events, SizeIs(2));
+  EXPECT_EQ(cosign_events[0].outcome(), v1::AUDIT_OUTCOME_DENIED);
+  EXPECT_EQ(cosign_events[0].rule(), "referral.bup.sender_role");
+  EXPECT_EQ(cosign_events[1].outcome(), v1::AUDIT_OUTCOME_ALLOWED);
+}
+
+TEST_F(ReferralDraftTest, TheConsentMustCoverTheCosigner) {
+  const std::string child = Child(10);
+  v1::Consent bup_only = RecordConsent(kNurse, child, "bup-oslo");
+  auto draft = desk_->Draft(kNurse, DraftRequest(child, bup_only.id()));
+  EXPECT_THAT(Rules(draft.status()), ElementsAre("referral.cosign.consent_scope"));
+  auto events = AuditEvents("referral.draft");
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_EQ(events[0].rule(), "referral.cosign.consent_scope");
+}
+
+TEST_F(ReferralDraftTest, ReturnAndWithdraw) {
+  const std::string child = Child(10);
+  v1::Consent c = NurseConsent(child);
+  auto draft = desk_->Draft(kNurse, DraftRequest(child, c.id()));
+  ASSERT_THAT(draft, IsOk());
+  v1::ReturnReferralRequest ret;
+  ret.set_id(draft->id());
+  ret.set_reason("Mangler beskrivelse av tiltak som er prøvd.");
+  inbox_->Clear();
+  EXPECT_THAT(desk_->Return(kNurse, ret),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  auto returned = desk_->Return(kGp, ret);
+  ASSERT_THAT(returned, IsOk());
+  EXPECT_EQ(returned->status(), v1::REFERRAL_STATUS_RETURNED);
+  EXPECT_EQ(returned->return_reason(), "Mangler beskrivelse av tiltak som er prøvd.");
+  EXPECT_EQ(returned->history(1).note(), "Mangler beskrivelse av tiltak som er prøvd.");
+  EXPECT_THAT(inbox_->Lines(),
+              ElementsAre(absl::StrCat("helsestasjon-oslo INBOX_EVENT_TYPE_REFERRAL_DRAFT_CHANGED ",
+                                       draft->id())));
+  // A returned draft cannot be co-signed.
+  EXPECT_THAT(Rules(desk_->Cosign(kGp, draft->id()).status()),
+              ElementsAre("referral.cosign.state"));
+  // The initiator withdraws it; the co-signer may not.
+  v1::WithdrawReferralRequest w;
+  w.set_id(draft->id());
+  EXPECT_THAT(desk_->Withdraw(kGp, w), StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  auto withdrawn = desk_->Withdraw(kNurse, w);
+  ASSERT_THAT(withdrawn, IsOk());
+  EXPECT_EQ(withdrawn->status(), v1::REFERRAL_STATUS_WITHDRAWN);
+  EXPECT_THAT(AuditEvents("referral.return"), SizeIs(1));
+  EXPECT_THAT(AuditEvents("referral.withdraw"), SizeIs(1));
+
+  // A fresh draft withdrawn before co-signing.
+  auto second = desk_->Draft(kNurse, DraftRequest(child, c.id()));
+  ASSERT_THAT(second, IsOk());
+  w.set_id(second->id());
+  EXPECT_EQ(desk_->Withdraw(kNurse, w)->status(), v1::REFERRAL_STATUS_WITHDRAWN);
+  EXPECT_THAT(Rules(desk_->Cosign(kGp, second->id()).status()),
+              ElementsAre("referral.cosign.state"));
+}
+
+TEST_F(ReferralDraftTest, RevocationWithdrawsADraft) {
+  const std::string child = Child(10);
+  v1::Consent c = NurseConsent(child);
+  auto draft = desk_->Draft(kNurse, DraftRequest(child, c.id()));
+  ASSERT_THAT(draft, IsOk());
+  ASSERT_THAT(consents_->Revoke(kNurse, RevokeRequest(c.id(), "mor trekker samtykket")), IsOk());
+  auto got = desk_->Get(kNurse, draft->id());
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->status(), v1::REFERRAL_STATUS_WITHDRAWN);
+  EXPECT_THAT(Rules(desk_->Get(kGp, draft->id()).status()), ElementsAre("consent.revoked"));
+  EXPECT_THAT(Rules(desk_->Cosign(kGp, draft->id()).status()),
+              ElementsAre("referral.cosign.state"));
+}
+
+TEST_F(ReferralDraftTest, KindergartenPptReferralIsSignedByItsLeader) {
+  const std::string child = Child(6);
+  v1::Consent c = RecordConsent(kStaff, child, "ppt-oslo");
+  v1::SendReferralRequest req = SendRequest("ppt-oslo", child, c.id());
+  req.set_parent_demand(true);  // no action log or parent conversation needed
+  req.set_parents_informed(true);
+  EXPECT_THAT(Rules(desk_->Send(kStaff, req).status()), ElementsAre("referral.ppt.head_signoff"));
+  // A draft for another agency's head is refused as well.
+  req.set_cosigner_agency("skole-oslo");
+  EXPECT_THAT(Rules(desk_->Draft(kStaff, req).status()),
+              ElementsAre("referral.ppt.head_signoff", "referral.cosign.consent_scope"));
+  req.set_cosigner_agency("bhg-solsikken");
+  req.set_request_id("rs-own-head");
+  auto draft = desk_->Draft(kStaff, req);
+  ASSERT_THAT(draft, IsOk());
+  EXPECT_THAT(Rules(desk_->Cosign(kStaff, draft->id()).status()),
+              ElementsAre("referral.ppt.head_signoff"));
+  auto sent = desk_->Cosign(kLeader, draft->id());
+  ASSERT_THAT(sent, IsOk());
+  EXPECT_TRUE(sent->parent_demand());
+  EXPECT_TRUE(sent->parents_informed());
+  EXPECT_EQ(sent->legal_basis(), v1::LEGAL_BASIS_CONSENT);
+  EXPECT_EQ(sent->sender().role(), v1::ROLE_LEADER);
+  // Its (allowed) events carry the parents'-demand rule.
+  auto cosigned = AuditEvents("referral.cosign");
+  ASSERT_THAT(cosigned, SizeIs(2));
+  EXPECT_EQ(cosigned[1].outcome(), v1::AUDIT_OUTCOME_ALLOWED);
+  EXPECT_EQ(cosigned[1].rule(), "referral.ppt.parent_demand");
+}
+
+TEST_F(ReferralDomainTest, BupRefusesAnAdult) {
+  const std::string adult = Child(18);
+  v1::Consent c = RecordConsent(kGp, adult, "bup-oslo", v1::CONSENT_GIVER_CHILD);
+  EXPECT_THAT(Rules(desk_->Send(kGp, SendRequest("bup-oslo", adult, c.id())).status()),
+              ElementsAre("referral.bup.age_limit"));
+  const std::string youth = Child(17);
+  v1::Consent y = RecordConsent(kGp, youth, "bup-oslo", v1::CONSENT_GIVER_CHILD);
+  EXPECT_THAT(desk_->Send(kGp, SendRequest("bup-oslo", youth, y.id())), IsOk());
+}
+
+TEST_F(ReferralDomainTest, UrgentReferralsAreRoutedAndComeFirst) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  // Sunday noon: not a patient -> the acute unit.
+  v1::SendReferralRequest normal = SendRequest("bup-oslo", child, c.id());
+  ASSERT_THAT(desk_->Send(kGp, normal), IsOk());
+  v1::SendReferralRequest urgent = SendRequest("bup-oslo", child, c.id());
+  urgent.set_urgent(true);
+  inbox_->Clear();
+  auto sent = desk_->Send(kGp, urgent);
+  ASSERT_THAT(sent, IsOk());
+  EXPECT_EQ(sent->priority(), v1::PRIORITY_URGENT);
+  EXPECT_EQ(sent->requested_recipient(), "bup-oslo");
+  EXPECT_EQ(sent->recipient_agency(), "bup-akutt");
+  EXPECT_EQ(sent->routed_reason(), "urgent.not_a_patient");
+  EXPECT_THAT(inbox_->Lines(), ElementsAre(absl::StrCat(
+                                   "bup-akutt INBOX_EVENT_TYPE_REFERRAL_RECEIVED ", sent->id())));
+  EXPECT_THAT(desk_->Get(kAcute, sent->id()), IsOk());
+  EXPECT_THAT(desk_->Get(kBup, sent->id()),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  // A known patient on Monday 10:00 goes to the clinic itself.
+  clock_.Set(absl::FromCivil(absl::CivilSecond(2025, 6, 2, 10, 0, 0), policy::NorwegianTimeZone()));
+  v1::SendReferralRequest known = SendRequest("bup-oslo", child, c.id());
+  known.set_urgent(true);
+  known.set_known_patient(true);
+  auto clinic = desk_->Send(kGp, known);
+  ASSERT_THAT(clinic, IsOk());
+  EXPECT_EQ(clinic->recipient_agency(), "bup-oslo");
+  EXPECT_EQ(clinic->routed_reason(), "urgent.known_patient.clinic_open");
+  // Urgent first in the sender's list, though older than the normal one? No:
+  // the urgent ones first (newest first among them), then the normal one.
+  v1::ListReferralsRequest sent_box;
+  sent_box.set_mailbox(v1::MAILBOX_SENT);
+  auto listed = desk_->List(kGp, sent_box);
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_THAT(listed->referrals(), SizeIs(3));
+  EXPECT_EQ(listed->referrals(0).id(), clinic->id());
+  EXPECT_EQ(listed->referrals(1).id(), sent->id());
+  EXPECT_EQ(listed->referrals(2).priority(), v1::PRIORITY_NORMAL);
+  // known_patient without urgent is malformed.
+  v1::SendReferralRequest bad = SendRequest("bup-oslo", child, c.id());
+  bad.set_known_patient(true);
+  EXPECT_THAT(desk_->Send(kGp, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument, "known_patient goes with urgent"));
+}
+
+TEST_F(ReferralDomainTest, UnacknowledgedUrgentReferralEscalatesExactlyOnce) {
+  int metric = 0;
+  referral::ReferralOptions opts;
+  opts.urgent_ack = absl::Minutes(30);
+  opts.on_escalation = [&metric] { ++metric; };
+  auto desk = *referral::ReferralDesk::Create(store_.get(), keyring_.get(), audit_.get(),
+                                              inbox_.get(), &directory_, &checker_, &clock_, opts);
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  v1::SendReferralRequest req = SendRequest("bup-oslo", child, c.id());
+  req.set_urgent(true);
+  auto ignored = desk->Send(kGp, req);
+  ASSERT_THAT(ignored, IsOk());
+  req.set_request_id("rs-acked");
+  auto acked = desk->Send(kGp, req);
+  ASSERT_THAT(acked, IsOk());
+  ASSERT_THAT(desk->Acknowledge(kAcute, acked->id()), IsOk());
+  inbox_->Clear();
+  clock_.Advance(absl::Minutes(29));
+  EXPECT_EQ(*desk->EscalateDue(), 0);
+  clock_.Advance(absl::Minutes(2));
+  EXPECT_EQ(*desk->EscalateDue(), 1);
+  EXPECT_EQ(*desk->EscalateDue(), 0);
+  clock_.Advance(absl::Hours(2));
+  EXPECT_EQ(*desk->EscalateDue(), 0);
+  EXPECT_THAT(
+      inbox_->Lines(),
+      ElementsAre(absl::StrCat("bup-akutt INBOX_EVENT_TYPE_REFERRAL_ESCALATED ", ignored->id())));
+  EXPECT_EQ(metric, 1);
+  // The sender sees it in the history.
+  auto got = desk->Get(kGp, ignored->id());
+  ASSERT_THAT(got, IsOk());
+  ASSERT_THAT(got->history(), SizeIs(2));
+  EXPECT_EQ(got->history(1).status(), v1::REFERRAL_STATUS_SENT);
+  EXPECT_EQ(got->history(1).note(), "escalated: not acknowledged within 30m");
+  EXPECT_THAT(AuditEvents("referral.escalate"), SizeIs(1));
+  auto acked_now = desk->Get(kGp, acked->id());
+  EXPECT_THAT(acked_now->history(), SizeIs(2));  // sent, acknowledged
+}
+
+// Acceptance 2 and 3 of issue 19 at the domain level: the thread both ways,
+// an invited kindergarten, NEED_INFO and the supplement; then revocation.
+TEST_F(ReferralDraftTest, ThreadInvitationSupplementAndRevocation) {
+  const std::string child = Child(10);
+  v1::RecordConsentRequest creq = ConsentRequest(child, "legekontor-sentrum");
+  creq.clear_recipient();
+  *creq.add_recipients() = AgencyRef("legekontor-sentrum");
+  *creq.add_recipients() = AgencyRef("bup-oslo");
+  creq.add_recipients()->set_type(v1::AGENCY_TYPE_KINDERGARTEN);
+  auto c = consents_->Record(kNurse, creq);
+  ASSERT_THAT(c, IsOk());
+  auto draft = desk_->Draft(kNurse, DraftRequest(child, c->id()));
+  ASSERT_THAT(draft, IsOk());
+  auto sent = desk_->Cosign(kGp, draft->id());
+  ASSERT_THAT(sent, IsOk());
+  const std::string id = sent->id();
+  ASSERT_THAT(desk_->Acknowledge(kBup, id), IsOk());
+  // Only the recipient invites; only agencies the consent covers.
+  v1::InviteToReferralRequest inv;
+  inv.set_referral_id(id);
+  inv.set_agency("ppt-oslo");
+  EXPECT_THAT(Rules(desk_->Invite(kBup, inv).status()), ElementsAre("consent.recipient_mismatch"));
+  inv.set_agency("bhg-solsikken");
+  EXPECT_THAT(desk_->Invite(kGp, inv), StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  // BUP asks first; the kindergarten then sees that message too.
+  v1::PostReferralMessageRequest ask;
+  ask.set_referral_id(id);
+  ask.set_text("Hvordan fungerer barnet i barnehagen?");
+  ASSERT_THAT(desk_->PostMessage(kBup, ask), IsOk());
+  EXPECT_THAT(desk_->Get(kStaff, id), StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  auto invited = desk_->Invite(kBup, inv);
+  ASSERT_THAT(invited, IsOk());
+  EXPECT_THAT(invited->invited_agencies(), ElementsAre("bhg-solsikken"));
+  // The invited kindergarten sees the reason, the subject and the thread.
+  auto view = desk_->Get(kStaff, id);
+  ASSERT_THAT(view, IsOk());
+  EXPECT_EQ(view->reason(), "Vedvarende søvnvansker og angst gjennom et halvt år.");
+  EXPECT_EQ(view->subject_national_id(), child);
+  EXPECT_THAT(view->history(), IsEmpty());
+  EXPECT_THAT(view->attachments(), IsEmpty());
+  v1::PostReferralMessageRequest answer;
+  answer.set_referral_id(id);
+  answer.set_text("Hun trekker seg unna i lek og sover i hvilen.");
+  auto posted = desk_->PostMessage(kStaff, answer);
+  ASSERT_THAT(posted, IsOk());
+  EXPECT_EQ(posted->author().agency(), "bhg-solsikken");
+  auto thread = desk_->GetThread(kBup, id);
+  ASSERT_THAT(thread, IsOk());
+  ASSERT_THAT(thread->messages(), SizeIs(2));
+  EXPECT_EQ(thread->messages(0).author().agency(), "bup-oslo");
+  EXPECT_EQ(thread->messages(1).text(), "Hun trekker seg unna i lek og sover i hvilen.");
+  EXPECT_THAT(desk_->GetThread(kStaff, id)->messages(), SizeIs(2));
+  EXPECT_THAT(desk_->GetThread(kNurse, id)->messages(), SizeIs(2));
+  EXPECT_THAT(desk_->GetThread(kPpt, id),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  // NEED_INFO; the GP supplements (before: refused), back to ACKNOWLEDGED.
+  v1::SupplementReferralRequest sup;
+  sup.set_referral_id(id);
+  sup.set_text("Vekt og høyde er normale; ingen somatiske funn.");
+  EXPECT_THAT(Rules(desk_->Supplement(kGp, sup).status()),
+              ElementsAre("referral.supplement.state"));
+  v1::DecideReferralRequest need;
+  need.set_id(id);
+  need.set_decision(v1::REFERRAL_DECISION_NEED_INFO);
+  need.set_reason("Trenger somatisk status.");
+  ASSERT_THAT(desk_->Decide(kBup, need), IsOk());
+  auto supplemented = desk_->Supplement(kGp, sup);
+  ASSERT_THAT(supplemented, IsOk());
+  EXPECT_EQ(supplemented->status(), v1::REFERRAL_STATUS_ACKNOWLEDGED);
+  EXPECT_TRUE(desk_->GetThread(kBup, id)->messages(2).supplement());
+  v1::DecideReferralRequest accept;
+  accept.set_id(id);
+  accept.set_decision(v1::REFERRAL_DECISION_ACCEPT);
+  EXPECT_EQ(desk_->Decide(kBup, accept)->status(), v1::REFERRAL_STATUS_ACCEPTED);
+
+  // Revocation in the middle of the thread: nothing more for anyone.
+  ASSERT_THAT(consents_->Revoke(kNurse, RevokeRequest(c->id(), "foreldrene trekker samtykket")),
+              IsOk());
+  EXPECT_THAT(Rules(desk_->GetThread(kStaff, id).status()), ElementsAre("consent.revoked"));
+  EXPECT_THAT(Rules(desk_->GetThread(kBup, id).status()), ElementsAre("consent.revoked"));
+  EXPECT_THAT(Rules(desk_->Get(kStaff, id).status()), ElementsAre("consent.revoked"));
+  EXPECT_THAT(Rules(desk_->PostMessage(kStaff, answer).status()), ElementsAre("consent.revoked"));
+  auto refused = AuditEvents("referral.thread.read");
+  int denied = 0;
+  for (const auto& e : refused) {
+    if (e.outcome() == v1::AUDIT_OUTCOME_DENIED) {
+      ++denied;
+      EXPECT_EQ(e.rule(), "consent.revoked");
+    }
+  }
+  EXPECT_EQ(denied, 2);
+  // BUP keeps what it acknowledged (the referral itself).
+  EXPECT_THAT(desk_->Get(kBup, id), IsOk());
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // list of violated rule ids, with literal rows spelled out per recipient type.
 // Plus the statutory-duty, PPT, purpose, giver and synthetic-id rules.
 #include <map>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "services/common/national_id.h"
 #include "services/common/national_id_testing.h"
+#include "services/common/policy/calendar.h"
 #include "services/referral/policy.h"
 
 namespace budstikke::referral {
@@ -450,6 +452,289 @@ TEST(ReferralPolicy, GiverRuleAtTheSixteenthBirthday) {
               ElementsAreArray({"consent.giver.child_from_16"}));
   EXPECT_THAT(RuleIds(GiverViolations(d, v1::CONSENT_GIVER_CHILD, AgeFromSyntheticId(15))),
               ElementsAreArray({"consent.giver.guardian_under_16"}));
+}
+
+// ---------------------------------------------------------------------------
+// Issue 19: age limit, co-signing, the head's sign-off, parents' demand and
+// urgent routing.
+
+TEST(ReferralPolicy, BupServesUnder18Only) {
+  const PolicyRules d;
+  // 17: accepted; 18: refused (the child's own consent, right giver).
+  EXPECT_THAT(RuleIds(EvaluateSend(d, Facts(kBup, v1::ROLE_PHYSICIAN, 17, ConsentState::kChild))),
+              IsEmpty());
+  EXPECT_THAT(RuleIds(EvaluateSend(d, Facts(kBup, v1::ROLE_PHYSICIAN, 18, ConsentState::kChild))),
+              ElementsAre("referral.bup.age_limit"));
+  // Listed with the other violated rules.
+  EXPECT_THAT(RuleIds(EvaluateSend(d, Facts(kBup, v1::ROLE_STAFF, 18, ConsentState::kGuardian))),
+              ElementsAre("referral.bup.age_limit", "referral.bup.sender_role",
+                          "consent.giver.child_from_16"));
+  // PPT and child welfare have no such limit here.
+  EXPECT_THAT(RuleIds(EvaluateSend(d, Facts(kPpt, v1::ROLE_STAFF, 18, ConsentState::kChild))),
+              IsEmpty());
+  EXPECT_THAT(RuleIds(EvaluateSend(d, Facts(kCw, v1::ROLE_STAFF, 18, ConsentState::kChild))),
+              IsEmpty());
+}
+
+// A health-station nurse drafts to BUP; a GP office co-signs.
+SendFacts CosignFacts(SendStage stage, v1::Role signer_role) {
+  SendFacts f = Facts(kBup, signer_role, 10, ConsentState::kGuardian);
+  f.stage = stage;
+  f.initiating_agency = "helsestasjon-oslo";
+  f.initiating_type = v1::AGENCY_TYPE_HEALTH_STATION;
+  f.sender_agency = "legekontor-sentrum";
+  f.sender_type = v1::AGENCY_TYPE_GP;
+  f.consent->recording_agency = "helsestasjon-oslo";
+  f.consent->recipient.set_agency("bup-oslo");
+  v1::ConsentRecipient gp;
+  gp.set_agency("legekontor-sentrum");
+  f.consent->recipients = {f.consent->recipient, gp};
+  return f;
+}
+
+TEST(ReferralPolicyTable, CosignerRoles) {
+  const PolicyRules d;
+  // The draft is not checked for the signer's role (it is not known yet).
+  EXPECT_THAT(RuleIds(EvaluateSend(d, CosignFacts(SendStage::kDraft, v1::ROLE_UNSPECIFIED))),
+              IsEmpty());
+  const std::map<v1::Role, Rules> want = {
+      {v1::ROLE_STAFF, {"referral.bup.sender_role"}},
+      {v1::ROLE_CLINICIAN, {"referral.bup.sender_role"}},
+      {v1::ROLE_LEADER, {"referral.bup.sender_role"}},
+      {v1::ROLE_PHYSICIAN, {}},
+      {v1::ROLE_PSYCHOLOGIST, {}},
+      {v1::ROLE_CHILD_WELFARE_LEADER, {}},
+  };
+  for (const auto& [role, rules] : want) {
+    EXPECT_EQ(RuleIds(EvaluateSend(d, CosignFacts(SendStage::kCosign, role))), rules)
+        << v1::Role_Name(role);
+  }
+}
+
+TEST(ReferralPolicy, TheConsentMustCoverTheCosigner) {
+  const PolicyRules d;
+  SendFacts f = CosignFacts(SendStage::kDraft, v1::ROLE_UNSPECIFIED);
+  f.consent->recipients.resize(1);  // BUP only
+  EXPECT_THAT(RuleIds(EvaluateSend(d, f)), ElementsAre("referral.cosign.consent_scope"));
+  f.stage = SendStage::kCosign;
+  f.sender_role = v1::ROLE_PHYSICIAN;
+  EXPECT_THAT(RuleIds(EvaluateSend(d, f)), ElementsAre("referral.cosign.consent_scope"));
+  // By type: any GP office.
+  v1::ConsentRecipient gps;
+  gps.set_agency_type(v1::AGENCY_TYPE_GP);
+  f.consent->recipients.push_back(gps);
+  EXPECT_THAT(RuleIds(EvaluateSend(d, f)), IsEmpty());
+  // The recipient must still be covered too.
+  f.consent->recipients = {gps};
+  f.consent->recipient = gps;
+  EXPECT_THAT(RuleIds(EvaluateSend(d, f)), ElementsAre("consent.recipient_mismatch"));
+  // A direct Send has no co-signer to cover.
+  SendFacts direct = Facts(kBup, v1::ROLE_PHYSICIAN, 10, ConsentState::kGuardian);
+  EXPECT_THAT(RuleIds(EvaluateSend(d, direct)), IsEmpty());
+}
+
+// A kindergarten's PPT referral, as `stage` with the signer `role` of
+// `signer_agency`.
+SendFacts KindergartenPpt(SendStage stage, const std::string& signer_agency, v1::Role role) {
+  SendFacts f = Facts(kPpt, role, 5, ConsentState::kGuardian);
+  f.stage = stage;
+  f.initiating_agency = "bhg-solsikken";
+  f.initiating_type = v1::AGENCY_TYPE_KINDERGARTEN;
+  f.sender_agency = signer_agency;
+  f.sender_type =
+      signer_agency == "bhg-solsikken" ? v1::AGENCY_TYPE_KINDERGARTEN : v1::AGENCY_TYPE_SCHOOL;
+  f.consent->recording_agency = "bhg-solsikken";
+  v1::ConsentRecipient other;
+  other.set_agency(signer_agency);
+  f.consent->recipients = {f.consent->recipient, other};
+  return f;
+}
+
+TEST(ReferralPolicyTable, TheHeadSignsPptReferralsOfKindergartensAndSchools) {
+  const PolicyRules d;
+  struct Row {
+    SendStage stage;
+    std::string signer_agency;
+    v1::Role role;
+    Rules want;
+  };
+  const std::vector<Row> rows = {
+      // Sent directly by staff: refused; by the leader: the head signs.
+      {SendStage::kSend, "bhg-solsikken", v1::ROLE_STAFF, {"referral.ppt.head_signoff"}},
+      {SendStage::kSend, "bhg-solsikken", v1::ROLE_LEADER, {}},
+      // Drafted for the own agency: fine; for another agency: refused.
+      {SendStage::kDraft, "bhg-solsikken", v1::ROLE_UNSPECIFIED, {}},
+      {SendStage::kDraft, "skole-oslo", v1::ROLE_UNSPECIFIED, {"referral.ppt.head_signoff"}},
+      // Co-signed by the leader: fine; by anyone else: refused.
+      {SendStage::kCosign, "bhg-solsikken", v1::ROLE_LEADER, {}},
+      {SendStage::kCosign, "bhg-solsikken", v1::ROLE_STAFF, {"referral.ppt.head_signoff"}},
+      {SendStage::kCosign, "bhg-solsikken", v1::ROLE_PHYSICIAN, {"referral.ppt.head_signoff"}},
+      {SendStage::kCosign, "skole-oslo", v1::ROLE_LEADER, {"referral.ppt.head_signoff"}},
+  };
+  for (const Row& row : rows) {
+    EXPECT_EQ(RuleIds(EvaluateSend(d, KindergartenPpt(row.stage, row.signer_agency, row.role))),
+              row.want)
+        << static_cast<int>(row.stage) << " " << row.signer_agency << " "
+        << v1::Role_Name(row.role);
+  }
+  // A school too; a health station's PPT referral needs no head.
+  SendFacts school = KindergartenPpt(SendStage::kSend, "bhg-solsikken", v1::ROLE_STAFF);
+  school.initiating_type = v1::AGENCY_TYPE_SCHOOL;
+  EXPECT_THAT(RuleIds(EvaluateSend(d, school)), ElementsAre("referral.ppt.head_signoff"));
+  school.initiating_type = v1::AGENCY_TYPE_HEALTH_STATION;
+  EXPECT_THAT(RuleIds(EvaluateSend(d, school)), IsEmpty());
+}
+
+TEST(ReferralPolicy, ParentsDemandNeedsGuardianConsentNotTheWorryRoutine) {
+  const PolicyRules d;
+  SendFacts f = Facts(kPpt, v1::ROLE_LEADER, 5, ConsentState::kGuardian);
+  f.parent_conversation.reset();
+  f.has_action_log = false;
+  f.parent_demand = true;
+  EXPECT_THAT(RuleIds(EvaluateSend(d, f)), IsEmpty());
+  f.parent_demand = false;
+  EXPECT_THAT(RuleIds(EvaluateSend(d, f)),
+              ElementsAre("referral.ppt.parent_conversation", "referral.ppt.action_log"));
+  // The child's own consent (16+) is not the parents' demand.
+  SendFacts child = Facts(kPpt, v1::ROLE_STAFF, 16, ConsentState::kChild);
+  child.parent_demand = true;
+  EXPECT_THAT(RuleIds(EvaluateSend(d, child)), ElementsAre("referral.ppt.parent_demand"));
+  // No consent at all.
+  SendFacts none = Facts(kPpt, v1::ROLE_STAFF, 5, ConsentState::kNone);
+  none.parent_demand = true;
+  EXPECT_THAT(RuleIds(EvaluateSend(d, none)),
+              ElementsAre("referral.legal_basis", "referral.ppt.parent_demand"));
+  // Only to PPT.
+  SendFacts bup = Facts(kBup, v1::ROLE_PHYSICIAN, 5, ConsentState::kGuardian);
+  bup.parent_demand = true;
+  EXPECT_THAT(RuleIds(EvaluateSend(d, bup)), ElementsAre("referral.ppt.parent_demand"));
+}
+
+// --- Urgent routing and the calendar.
+
+absl::TimeZone Oslo() {
+  absl::TimeZone tz;
+  EXPECT_TRUE(absl::LoadTimeZone("Europe/Oslo", &tz)) << "tzdata is required";
+  return tz;
+}
+
+absl::Time Utc(int y, int mo, int d, int h, int mi) {
+  return absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, 0), absl::UTCTimeZone());
+}
+
+Route RouteAt(absl::Time t, bool known_patient, const std::string& acute = "bup-akutt") {
+  RouteFacts f;
+  f.requested_agency = "bup-oslo";
+  f.requested_type = v1::AGENCY_TYPE_BUP;
+  f.acute_unit = acute;
+  f.urgent = true;
+  f.known_patient = known_patient;
+  f.now = t;
+  f.zone = Oslo();
+  return RouteReferral(PolicyRules(), f);
+}
+
+TEST(UrgentRouting, KnownPatientGoesToTheClinicInOpeningHoursAcrossDst) {
+  struct Row {
+    absl::Time t;
+    const char* label;
+    bool open;
+  };
+  // 2025-03-24 (Monday, CET = UTC+1) and 2025-03-31 (Monday after the DST
+  // change of 2025-03-30, CEST = UTC+2); 2025-03-29 is a Saturday; 2025-10-27
+  // is the Monday after DST ends (CET again).
+  const std::vector<Row> rows = {
+      {Utc(2025, 3, 24, 6, 59), "Mon CET 07:59", false},
+      {Utc(2025, 3, 24, 7, 0), "Mon CET 08:00", true},
+      {Utc(2025, 3, 24, 14, 30), "Mon CET 15:30", false},
+      {Utc(2025, 3, 24, 14, 29), "Mon CET 15:29", true},
+      {Utc(2025, 3, 24, 14, 31), "Mon CET 15:31", false},
+      {Utc(2025, 3, 31, 5, 59), "Mon CEST 07:59", false},
+      {Utc(2025, 3, 31, 6, 0), "Mon CEST 08:00", true},
+      {Utc(2025, 3, 31, 13, 30), "Mon CEST 15:30", false},
+      {Utc(2025, 3, 31, 13, 31), "Mon CEST 15:31", false},
+      {Utc(2025, 3, 31, 13, 29), "Mon CEST 15:29", true},
+      {Utc(2025, 3, 31, 7, 0), "Mon CEST 09:00 (10:00 CET would be 08:00 UTC)", true},
+      {Utc(2025, 3, 29, 6, 59), "Sat 07:59", false},
+      {Utc(2025, 3, 29, 7, 0), "Sat 08:00", false},
+      {Utc(2025, 3, 29, 14, 30), "Sat 15:30", false},
+      {Utc(2025, 3, 29, 14, 31), "Sat 15:31", false},
+      {Utc(2025, 3, 29, 10, 0), "Sat 11:00", false},
+      {Utc(2025, 10, 27, 6, 59), "Mon after DST ends 07:59", false},
+      {Utc(2025, 10, 27, 7, 0), "Mon after DST ends 08:00", true},
+  };
+  for (const Row& row : rows) {
+    EXPECT_EQ(policy::ClinicOpen(PolicyRules(), row.t, Oslo()), row.open) << row.label;
+    const Route known = RouteAt(row.t, /*known_patient=*/true);
+    EXPECT_EQ(known.recipient_agency, row.open ? "bup-oslo" : "bup-akutt") << row.label;
+    EXPECT_EQ(known.reason,
+              row.open ? "urgent.known_patient.clinic_open" : "urgent.known_patient.clinic_closed")
+        << row.label;
+    // Not a patient: the acute unit, open or not.
+    const Route unknown = RouteAt(row.t, /*known_patient=*/false);
+    EXPECT_EQ(unknown.recipient_agency, "bup-akutt") << row.label;
+    EXPECT_EQ(unknown.reason, "urgent.not_a_patient") << row.label;
+  }
+}
+
+TEST(UrgentRouting, NotUrgentNoAcuteUnitAndChildWelfare) {
+  RouteFacts f;
+  f.requested_agency = "bup-oslo";
+  f.requested_type = v1::AGENCY_TYPE_BUP;
+  f.acute_unit = "bup-akutt";
+  f.now = Utc(2025, 3, 29, 10, 0);
+  f.zone = Oslo();
+  Route r = RouteReferral(PolicyRules(), f);
+  EXPECT_EQ(r.recipient_agency, "bup-oslo");
+  EXPECT_EQ(r.reason, "");
+  const Route none = RouteAt(Utc(2025, 3, 29, 10, 0), false, /*acute=*/"");
+  EXPECT_EQ(none.recipient_agency, "bup-oslo");
+  EXPECT_EQ(none.reason, "urgent.no_acute_unit");
+  f.urgent = true;
+  f.requested_agency = "barnevern-oslo";
+  f.requested_type = v1::AGENCY_TYPE_CHILD_WELFARE;
+  r = RouteReferral(PolicyRules(), f);
+  EXPECT_EQ(r.recipient_agency, "barnevern-oslo");
+  EXPECT_EQ(r.reason, "urgent.direct");
+}
+
+TEST(Calendar, NorwegianPublicHolidaysAreClosed) {
+  EXPECT_EQ(policy::EasterSunday(2025), absl::CivilDay(2025, 4, 20));
+  EXPECT_EQ(policy::EasterSunday(2026), absl::CivilDay(2026, 4, 5));
+  EXPECT_EQ(policy::EasterSunday(2024), absl::CivilDay(2024, 3, 31));
+  EXPECT_EQ(policy::EasterSunday(2038), absl::CivilDay(2038, 4, 25));
+  for (absl::CivilDay day :
+       {absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 4, 17), absl::CivilDay(2025, 4, 18),
+        absl::CivilDay(2025, 4, 20), absl::CivilDay(2025, 4, 21), absl::CivilDay(2025, 5, 1),
+        absl::CivilDay(2025, 5, 17), absl::CivilDay(2025, 5, 29), absl::CivilDay(2025, 6, 8),
+        absl::CivilDay(2025, 6, 9), absl::CivilDay(2025, 12, 25), absl::CivilDay(2025, 12, 26)}) {
+    EXPECT_TRUE(policy::IsNorwegianPublicHoliday(day)) << day;
+  }
+  for (absl::CivilDay day :
+       {absl::CivilDay(2025, 4, 16), absl::CivilDay(2025, 4, 22), absl::CivilDay(2025, 5, 2),
+        absl::CivilDay(2025, 12, 24), absl::CivilDay(2025, 12, 31)}) {
+    EXPECT_FALSE(policy::IsNorwegianPublicHoliday(day)) << day;
+  }
+  // Maundy Thursday 2025-04-17 10:00 (CEST): a weekday, but closed.
+  EXPECT_FALSE(policy::ClinicOpen(PolicyRules(), Utc(2025, 4, 17, 8, 0), Oslo()));
+  EXPECT_EQ(RouteAt(Utc(2025, 4, 17, 8, 0), true).recipient_agency, "bup-akutt");
+  // Wednesday before, 10:00: open.
+  EXPECT_TRUE(policy::ClinicOpen(PolicyRules(), Utc(2025, 4, 16, 8, 0), Oslo()));
+}
+
+TEST(PolicyRules, ConsultationRecipientTypesAreConfigurable) {
+  EXPECT_EQ(PolicyRules().consultation_recipients,
+            (std::set<v1::AgencyType>{v1::AGENCY_TYPE_PPT, v1::AGENCY_TYPE_HEALTH_STATION,
+                                      v1::AGENCY_TYPE_CHILD_WELFARE, v1::AGENCY_TYPE_BUP}));
+  EXPECT_EQ(policy::AgencyTypeList(PolicyRules().consultation_recipients),
+            "PPT, health station, child welfare or BUP");
+  auto parsed = policy::ParseAgencyTypeNames("bup, Health_Station");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(*parsed,
+            (std::set<v1::AgencyType>{v1::AGENCY_TYPE_HEALTH_STATION, v1::AGENCY_TYPE_BUP}));
+  EXPECT_EQ(policy::ParseAgencyTypeNames("bup,nope").status().message(),
+            "unknown agency type 'nope'");
+  EXPECT_EQ(policy::ParseAgencyTypeNames(" ").status().message(), "no agency type given");
 }
 
 }  // namespace

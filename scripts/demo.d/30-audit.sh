@@ -1,5 +1,5 @@
 # Chapter: the audit trail. Sourced by scripts/demo.sh.
-say "13. The auditor sees who accessed the child's data, in plain words"
+say "17. The auditor sees who accessed the child's data, in plain words"
 # Events reach the log and a signed checkpoint within 2 s: wait (at most 5 s)
 # for the last one of the story, the report to child welfare.
 duty_logged() {
@@ -19,7 +19,7 @@ if printf '%s' "$LAST" | grep -q "$CHILD"; then
   failed=$((failed + 1)); echo "  UNEXPECTED: audit output holds the national id"
 else passed=$((passed + 1)); fi
 
-say "14. Anyone can verify the whole log offline: signature, proofs, consistency with last time"
+say "18. Anyone can verify the whole log offline: signature, proofs, consistency with last time"
 rm -f "$VAR/audit-state.json"
 as auditor 0 audit verify --state "$VAR/audit-state.json" --output json
 TREE=$(field tree_size); VERIFIED=$(field events_verified)

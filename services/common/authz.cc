@@ -18,9 +18,11 @@ constexpr uint32_t kCwLeader = Bit(v1::ROLE_CHILD_WELFARE_LEADER);
 constexpr uint32_t kClinician = Bit(v1::ROLE_CLINICIAN);
 constexpr uint32_t kAuditor = Bit(v1::ROLE_AUDITOR);
 constexpr uint32_t kAdmin = Bit(v1::ROLE_ADMIN);
+constexpr uint32_t kLeader = Bit(v1::ROLE_LEADER);
 
 // People who work with children's cases.
-constexpr uint32_t kProfessional = kStaff | kPhysician | kPsychologist | kCwLeader | kClinician;
+constexpr uint32_t kProfessional =
+    kStaff | kPhysician | kPsychologist | kCwLeader | kClinician | kLeader;
 // Professionals who may take and answer a consultation (the policy's table).
 constexpr uint32_t AnswererBits() {
   uint32_t bits = 0;
@@ -61,7 +63,14 @@ constexpr Rule kTable[] = {
   {"budstikke.v1.ConsentService/List",                kProfessional,     "consent.list"},
 
   {"budstikke.v1.ReferralService/Send",               kProfessional,     "referral.send"},
+  {"budstikke.v1.ReferralService/Draft",              kProfessional,     "referral.draft"},
+  {"budstikke.v1.ReferralService/Cosign",             kProfessional,     "referral.cosign"},
+  {"budstikke.v1.ReferralService/Return",             kProfessional,     "referral.return"},
   {"budstikke.v1.ReferralService/Get",                kProfessional,     "referral.read"},
+  {"budstikke.v1.ReferralService/PostMessage",        kProfessional,     "referral.message"},
+  {"budstikke.v1.ReferralService/GetThread",          kProfessional,     "referral.thread.read"},
+  {"budstikke.v1.ReferralService/Invite",             kProfessional,     "referral.invite"},
+  {"budstikke.v1.ReferralService/Supplement",         kProfessional,     "referral.supplement"},
   {"budstikke.v1.ReferralService/List",               kProfessional,     "referral.list"},
   {"budstikke.v1.ReferralService/Acknowledge",        kProfessional,     "referral.acknowledge"},
   {"budstikke.v1.ReferralService/Decide",             kProfessional,     "referral.decide"},

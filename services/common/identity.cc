@@ -18,7 +18,7 @@
 namespace budstikke::common {
 namespace {
 
-constexpr std::array<std::pair<absl::string_view, Role>, 7> kRoles = {{
+constexpr std::array<std::pair<absl::string_view, Role>, 8> kRoles = {{
     {"staff", v1::ROLE_STAFF},
     {"physician", v1::ROLE_PHYSICIAN},
     {"psychologist", v1::ROLE_PSYCHOLOGIST},
@@ -26,6 +26,7 @@ constexpr std::array<std::pair<absl::string_view, Role>, 7> kRoles = {{
     {"clinician", v1::ROLE_CLINICIAN},
     {"auditor", v1::ROLE_AUDITOR},
     {"admin", v1::ROLE_ADMIN},
+    {"leader", v1::ROLE_LEADER},
 }};
 
 bool IsIdChar(char c) {
@@ -67,6 +68,7 @@ bool IsProfessionalRole(Role role) {
     case v1::ROLE_PSYCHOLOGIST:
     case v1::ROLE_CHILD_WELFARE_LEADER:
     case v1::ROLE_CLINICIAN:
+    case v1::ROLE_LEADER:
       return true;
     default:
       return false;

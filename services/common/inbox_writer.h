@@ -42,6 +42,8 @@ struct InboxDelivery {
   std::string agency;
   v1::InboxEventType type = v1::INBOX_EVENT_TYPE_UNSPECIFIED;
   v1::ResourceRef resource;
+  // URGENT for urgent referrals and their escalations.
+  v1::Priority priority = v1::PRIORITY_NORMAL;
 };
 
 inline v1::ResourceRef Ref(v1::ResourceKind kind, const std::string& id) {

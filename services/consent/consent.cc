@@ -1,5 +1,7 @@
 #include "services/consent/consent.h"
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -58,6 +60,68 @@ policy::CivilDate ConsentRegistry::Today() const {
   return policy::DateOf(deps_.clock->Now(), options_.zone);
 }
 
+v1::ConsentRecipient FromRef(const v1::RecipientRef& ref) {
+  v1::ConsentRecipient r;
+  if (ref.target_case() == v1::RecipientRef::kAgency) r.set_agency(ref.agency());
+  if (ref.target_case() == v1::RecipientRef::kType) r.set_agency_type(ref.type());
+  return r;
+}
+
+v1::RecipientRef ToRef(const v1::ConsentRecipient& r) {
+  v1::RecipientRef ref;
+  if (r.target_case() == v1::ConsentRecipient::kAgency) ref.set_agency(r.agency());
+  if (r.target_case() == v1::ConsentRecipient::kAgencyType) ref.set_type(r.agency_type());
+  return ref;
+}
+
+std::vector<v1::ConsentRecipient> RecipientsOf(const v1::Consent& c) {
+  if (c.recipients_size() == 0) return {c.recipient()};
+  std::vector<v1::ConsentRecipient> out;
+  for (const v1::RecipientRef& ref : c.recipients()) out.push_back(FromRef(ref));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::ConsentRecipient>> ConsentRegistry::ValidateRecipients(
+    const v1::RecordConsentRequest& req) const {
+  std::vector<v1::ConsentRecipient> all;
+  for (const v1::RecipientRef& ref : req.recipients()) all.push_back(FromRef(ref));
+  const bool has_first =
+      req.has_recipient() && req.recipient().target_case() != v1::ConsentRecipient::TARGET_NOT_SET;
+  if (all.empty() && has_first) all.push_back(req.recipient());
+  if (all.empty()) {
+    return absl::InvalidArgumentError("recipient (agency or agency_type) is required");
+  }
+  if (has_first && !google::protobuf::util::MessageDifferencer::Equals(req.recipient(), all[0])) {
+    return absl::InvalidArgumentError("recipient must equal the first of recipients");
+  }
+  if (all.size() > kMaxRecipients) {
+    return absl::InvalidArgumentError(absl::StrCat("recipients: at most ", kMaxRecipients));
+  }
+  for (size_t i = 0; i < all.size(); ++i) {
+    const v1::ConsentRecipient& r = all[i];
+    switch (r.target_case()) {
+      case v1::ConsentRecipient::kAgency:
+        if (!deps_.directory->GetAgency(r.agency()).ok()) {
+          return absl::InvalidArgumentError("recipient.agency: unknown agency");
+        }
+        break;
+      case v1::ConsentRecipient::kAgencyType:
+        if (r.agency_type() == v1::AGENCY_TYPE_UNSPECIFIED) {
+          return absl::InvalidArgumentError("recipient.agency_type must be set");
+        }
+        break;
+      default:
+        return absl::InvalidArgumentError("recipient (agency or agency_type) is required");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (google::protobuf::util::MessageDifferencer::Equals(all[j], r)) {
+        return absl::InvalidArgumentError("recipients: named twice");
+      }
+    }
+  }
+  return all;
+}
+
 absl::Status ConsentRegistry::Refuse(const Caller& caller, const std::string& action,
                                      const std::string& subject, const std::string& request_id,
                                      const std::vector<common::Violation>& violations) {
@@ -114,6 +178,7 @@ absl::Status ConsentRegistry::Put(const Stored& stored, storage::WriteBatch* bat
   facts.set_status(c.status());
   facts.set_giver(c.giver());
   *facts.mutable_recipient() = c.recipient();
+  *facts.mutable_recipients() = c.recipients();
   facts.set_purpose(c.purpose());
   *facts.mutable_valid_until() = c.valid_until();
   facts.set_recording_agency(c.recording_agency());
@@ -139,6 +204,7 @@ common::ConsentFacts ConsentRegistry::FactsOf(const Stored& stored) {
   f.subject_pseudonym = stored.pseudonym;
   f.giver = stored.consent.giver();
   f.recipient = stored.consent.recipient();
+  if (stored.consent.recipients_size() > 0) f.recipients = RecipientsOf(stored.consent);
   f.purpose = stored.consent.purpose();
   f.valid_until = stored.consent.valid_until();
   f.revoked = stored.consent.status() == v1::CONSENT_STATUS_REVOKED;
@@ -148,9 +214,8 @@ common::ConsentFacts ConsentRegistry::FactsOf(const Stored& stored) {
 absl::StatusOr<bool> ConsentRegistry::MaySee(const Stored& stored, absl::string_view agency) const {
   const v1::Consent& c = stored.consent;
   if (c.recording_agency() == agency) return true;
-  if (c.recipient().target_case() == v1::ConsentRecipient::kAgency &&
-      c.recipient().agency() == agency) {
-    return true;
+  for (const v1::ConsentRecipient& r : RecipientsOf(c)) {
+    if (r.target_case() == v1::ConsentRecipient::kAgency && r.agency() == agency) return true;
   }
   if (observer_ != nullptr) return observer_->ReceivedUnderConsent(c.id(), agency);
   return false;
@@ -176,22 +241,7 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
       req.giver_relation() != v1::GUARDIAN_RELATION_UNSPECIFIED) {
     return absl::InvalidArgumentError("giver_relation must be unset when giver is CHILD");
   }
-  switch (req.recipient().target_case()) {
-    case v1::ConsentRecipient::kAgency: {
-      auto agency = deps_.directory->GetAgency(req.recipient().agency());
-      if (!agency.ok()) {
-        return absl::InvalidArgumentError("recipient.agency: unknown agency");
-      }
-      break;
-    }
-    case v1::ConsentRecipient::kAgencyType:
-      if (req.recipient().agency_type() == v1::AGENCY_TYPE_UNSPECIFIED) {
-        return absl::InvalidArgumentError("recipient.agency_type must be set");
-      }
-      break;
-    default:
-      return absl::InvalidArgumentError("recipient (agency or agency_type) is required");
-  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<v1::ConsentRecipient> recipients, ValidateRecipients(req));
   if (Utf8Length(req.purpose()) < 1 || Utf8Length(req.purpose()) > 500) {
     return absl::InvalidArgumentError("purpose is required (1-500 characters)");
   }
@@ -248,7 +298,8 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
   c.set_subject_national_id(nid->digits());
   c.set_giver(req.giver());
   c.set_giver_relation(req.giver_relation());
-  *c.mutable_recipient() = req.recipient();
+  *c.mutable_recipient() = recipients.front();
+  for (const v1::ConsentRecipient& r : recipients) *c.add_recipients() = ToRef(r);
   c.set_purpose(req.purpose());
   c.set_scope(req.scope());
   c.set_method(req.method());
@@ -298,10 +349,12 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Revoke(const Caller& caller,
       std::vector<common::InboxDelivery> events;
       events.push_back({c.recording_agency(), v1::INBOX_EVENT_TYPE_CONSENT_REVOKED,
                         common::Ref(v1::RESOURCE_KIND_CONSENT, c.id())});
-      if (c.recipient().target_case() == v1::ConsentRecipient::kAgency &&
-          c.recipient().agency() != c.recording_agency()) {
-        events.push_back({c.recipient().agency(), v1::INBOX_EVENT_TYPE_CONSENT_REVOKED,
-                          common::Ref(v1::RESOURCE_KIND_CONSENT, c.id())});
+      for (const v1::ConsentRecipient& r : RecipientsOf(c)) {
+        if (r.target_case() == v1::ConsentRecipient::kAgency &&
+            r.agency() != c.recording_agency()) {
+          events.push_back({r.agency(), v1::INBOX_EVENT_TYPE_CONSENT_REVOKED,
+                            common::Ref(v1::RESOURCE_KIND_CONSENT, c.id())});
+        }
       }
       BUDSTIKKE_RETURN_IF_ERROR(deps_.Commit(std::move(batch), std::move(events)));
     }

@@ -103,6 +103,11 @@ class ConsentRegistry final : public common::ConsentChecker {
   absl::StatusOr<Stored> Read(absl::string_view id, bool facts_only) const;
   // Puts the record and its facts index entry into `batch`.
   absl::Status Put(const Stored& stored, storage::WriteBatch* batch) const;
+  // The request's recipients (`recipients`, or `recipient` alone), checked:
+  // each an agency in the directory or a type, no duplicates, at most
+  // kMaxRecipients; INVALID_ARGUMENT naming the field otherwise.
+  absl::StatusOr<std::vector<v1::ConsentRecipient>> ValidateRecipients(
+      const v1::RecordConsentRequest& req) const;
   // Whether `agency` may Get/Revoke the consent.
   absl::StatusOr<bool> MaySee(const Stored& stored, absl::string_view agency) const;
   // Status with EXPIRED computed for today; the national id cleared unless
@@ -123,6 +128,15 @@ class ConsentRegistry final : public common::ConsentChecker {
   common::ConsentObserver* observer_ = nullptr;
   absl::Mutex mu_;  // serializes Record and Revoke
 };
+
+// Every recipient of `consent` (`recipients`, or `recipient` for a consent
+// recorded before several were possible).
+std::vector<v1::ConsentRecipient> RecipientsOf(const v1::Consent& consent);
+// RecipientRef <-> ConsentRecipient (the same choice, two spellings).
+v1::ConsentRecipient FromRef(const v1::RecipientRef& ref);
+v1::RecipientRef ToRef(const v1::ConsentRecipient& recipient);
+
+inline constexpr size_t kMaxRecipients = 10;
 
 }  // namespace budstikke::consent
 

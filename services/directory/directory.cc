@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+#include <set>
+
 #include <array>
 #include <utility>
 
@@ -164,7 +167,8 @@ absl::StatusOr<v1::Agency> Directory::CreateAgency(const common::Identity& calle
 }
 
 absl::StatusOr<v1::Agency> Directory::UpdateAgency(const common::Identity& caller,
-                                                   const v1::Agency& agency) {
+                                                   const v1::Agency& agency,
+                                                   const std::vector<std::string>& fields) {
   bool is_operator = caller.role == v1::ROLE_ADMIN && caller.agency == operator_agency_;
   bool is_own = caller.role == v1::ROLE_ADMIN && caller.agency == agency.id();
   if (!is_operator && !is_own) {
@@ -172,20 +176,40 @@ absl::StatusOr<v1::Agency> Directory::UpdateAgency(const common::Identity& calle
                 "an agency admin may update only its own agency; the operator's admin may "
                 "update any");
   }
-  BUDSTIKKE_RETURN_IF_ERROR(Validate(agency));
-  absl::MutexLock lock(&write_mu_);
-  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Agency record, ReadAgency(agency.id()));
-  if (!is_operator &&
-      (record.type() != agency.type() || record.municipality() != agency.municipality())) {
-    // Type and municipality decide routing (e.g. which BUP gets a
-    // consultation): only the operator may change them.
-    return Deny(caller, "agency.update", record.id(), kRuleRoutingFields,
-                "an agency admin may change only its agency's name; type and municipality "
-                "decide routing and are changed by the operator's admin");
+  // Which fields change: those named, or (none named) name, type and
+  // municipality, and the acute unit if given.
+  std::set<std::string> named(fields.begin(), fields.end());
+  for (const std::string& f : named) {
+    if (f != "name" && f != "type" && f != "municipality" && f != "acute_unit") {
+      return absl::InvalidArgumentError(absl::StrCat("update_fields: unknown field '", f,
+                                                     "' (name, type, municipality or acute_unit)"));
+    }
   }
-  record.set_name(agency.name());
-  record.set_type(agency.type());
-  record.set_municipality(agency.municipality());
+  if (named.empty()) {
+    named = {"name", "type", "municipality"};
+    if (!agency.acute_unit().empty()) named.insert("acute_unit");
+  }
+  absl::MutexLock lock(&write_mu_);
+  if (agency.id().empty()) return absl::InvalidArgumentError("agency.id is required");
+  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Agency record, ReadAgency(agency.id()));
+  v1::Agency merged = record;
+  if (named.count("name")) merged.set_name(agency.name());
+  if (named.count("type")) merged.set_type(agency.type());
+  if (named.count("municipality")) merged.set_municipality(agency.municipality());
+  if (named.count("acute_unit")) merged.set_acute_unit(agency.acute_unit());
+  BUDSTIKKE_RETURN_IF_ERROR(Validate(merged));
+  if (!is_operator &&
+      (record.type() != merged.type() || record.municipality() != merged.municipality() ||
+       record.acute_unit() != merged.acute_unit())) {
+    // Type, municipality and the acute unit decide routing (e.g. which BUP
+    // gets a consultation or an urgent referral): only the operator may
+    // change them.
+    return Deny(caller, "agency.update", record.id(), kRuleRoutingFields,
+                "an agency admin may change only its agency's name; type, municipality and "
+                "acute unit decide routing and are changed by the operator's admin");
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(ValidateAcuteUnit(merged));
+  record = std::move(merged);
   *record.mutable_update_time() = common::ToProtoTime(clock_->Now());
   storage::WriteBatch batch;
   BUDSTIKKE_RETURN_IF_ERROR(Put(record, &batch));
@@ -193,6 +217,21 @@ absl::StatusOr<v1::Agency> Directory::UpdateAgency(const common::Identity& calle
   BUDSTIKKE_RETURN_IF_ERROR(store_->Write(std::move(batch)));
   Remember(record);
   return record;
+}
+
+absl::Status Directory::ValidateAcuteUnit(const v1::Agency& agency) const {
+  if (agency.acute_unit().empty()) return absl::OkStatus();
+  if (agency.type() != v1::AGENCY_TYPE_BUP) {
+    return absl::InvalidArgumentError("agency.acute_unit: only a BUP agency has an acute unit");
+  }
+  if (agency.acute_unit() == agency.id()) {
+    return absl::InvalidArgumentError("agency.acute_unit: another agency than itself");
+  }
+  auto unit = ReadAgency(agency.acute_unit());
+  if (!unit.ok() || unit->type() != v1::AGENCY_TYPE_BUP) {
+    return absl::InvalidArgumentError("agency.acute_unit: must name a BUP agency in the directory");
+  }
+  return absl::OkStatus();
 }
 
 void Directory::Remember(const v1::Agency& agency) const {
@@ -294,6 +333,7 @@ absl::StatusOr<int> Directory::LoadSeedIfEmpty(absl::string_view json_text) {
   }
   storage::WriteBatch batch;
   int n = 0;
+  std::map<std::string, v1::Agency> seeded;
   absl::Time now = clock_->Now();
   for (const nlohmann::json& entry : doc["agencies"]) {
     auto field = [&](const char* name) -> std::string {
@@ -311,6 +351,7 @@ absl::StatusOr<int> Directory::LoadSeedIfEmpty(absl::string_view json_text) {
                                                      " has an unknown type '", field("type"), "'"));
     }
     agency.set_type(*type);
+    agency.set_acute_unit(field("acute_unit"));
     absl::Status valid = Validate(agency);
     if (!valid.ok()) {
       return absl::InvalidArgumentError(
@@ -319,7 +360,18 @@ absl::StatusOr<int> Directory::LoadSeedIfEmpty(absl::string_view json_text) {
     *agency.mutable_create_time() = common::ToProtoTime(now);
     *agency.mutable_update_time() = agency.create_time();
     BUDSTIKKE_RETURN_IF_ERROR(Put(agency, &batch));
+    seeded[agency.id()] = agency;
     ++n;
+  }
+  // An acute unit names another BUP of the seed.
+  for (const auto& [id, agency] : seeded) {
+    if (agency.acute_unit().empty()) continue;
+    auto unit = seeded.find(agency.acute_unit());
+    if (agency.type() != v1::AGENCY_TYPE_BUP || unit == seeded.end() || unit->first == id ||
+        unit->second.type() != v1::AGENCY_TYPE_BUP) {
+      return absl::InvalidArgumentError(absl::StrCat("seed directory: acute_unit of '", id,
+                                                     "' must name another BUP agency of the seed"));
+    }
   }
   BUDSTIKKE_RETURN_IF_ERROR(store_->Write(std::move(batch)));
   return n;

@@ -78,7 +78,12 @@ class Directory final : public common::AgencyLookup {
   absl::StatusOr<v1::Agency> CreateAgency(const common::Identity& caller, const v1::Agency& agency,
                                           absl::string_view request_id);
   // Replaces name, type and municipality. NOT_FOUND for an unknown id.
-  absl::StatusOr<v1::Agency> UpdateAgency(const common::Identity& caller, const v1::Agency& agency);
+  // `fields` ("name", "type", "municipality", "acute_unit") name what
+  // changes; empty: name, type and municipality, and acute_unit if set. The
+  // acute unit (BUP only; another BUP of the directory) is set by the
+  // operator's admin.
+  absl::StatusOr<v1::Agency> UpdateAgency(const common::Identity& caller, const v1::Agency& agency,
+                                          const std::vector<std::string>& fields = {});
   absl::StatusOr<v1::Agency> GetAgency(absl::string_view id) const override;
   absl::StatusOr<std::vector<v1::Agency>> FindAgencies(
       v1::AgencyType type, absl::string_view municipality) const override;
@@ -104,6 +109,8 @@ class Directory final : public common::AgencyLookup {
   absl::Status Put(const v1::Agency& agency, storage::WriteBatch* batch) const;
   // The stored record of `id`, read from the store (NOT_FOUND naming the id).
   absl::StatusOr<v1::Agency> ReadAgency(absl::string_view id) const;
+  // INVALID_ARGUMENT unless agency.acute_unit is empty or another BUP.
+  absl::Status ValidateAcuteUnit(const v1::Agency& agency) const;
   // Replaces the in-memory copy of `agency` (after its write committed).
   void Remember(const v1::Agency& agency) const;
   // Records the DENIED event of a refused change, then returns `refusal`.

@@ -58,7 +58,8 @@ grpc::Status DirectoryServiceImpl::UpdateAgency(grpc::ServerContext* ctx,
                                                 const v1::UpdateAgencyRequest* req,
                                                 v1::Agency* resp) {
   return common::Unary(ctx, *auth_, kUpdateAgency, resp, common::kInline, [&](const Caller& c) {
-    return directory_->UpdateAgency(c.identity, req->agency());
+    return directory_->UpdateAgency(c.identity, req->agency(),
+                                    {req->update_fields().begin(), req->update_fields().end()});
   });
 }
 

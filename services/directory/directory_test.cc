@@ -342,5 +342,47 @@ TEST(DirectoryAtomicityTest, ChangeAndEventCommitTogether) {
   EXPECT_EQ(outbox_entries(), 1);
 }
 
+TEST_F(DirectoryTest, TheOperatorSetsTheAcuteUnitAndOtherFieldsStay) {
+  ASSERT_TRUE(directory_->CreateAgency(operator_admin_, MakeAgency("bup-oslo"), "r1").ok());
+  ASSERT_TRUE(directory_->CreateAgency(operator_admin_, MakeAgency("bup-akutt"), "r2").ok());
+  ASSERT_TRUE(
+      directory_->CreateAgency(operator_admin_, MakeAgency("ppt-oslo", v1::AGENCY_TYPE_PPT), "r3")
+          .ok());
+  const std::string name_before = directory_->GetAgency("bup-oslo")->name();
+  v1::Agency only_unit;
+  only_unit.set_id("bup-oslo");
+  only_unit.set_acute_unit("bup-akutt");
+  auto updated = directory_->UpdateAgency(operator_admin_, only_unit, {"acute_unit"});
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->acute_unit(), "bup-akutt");
+  EXPECT_EQ(updated->name(), name_before);  // not given: stays
+  EXPECT_EQ(updated->type(), v1::AGENCY_TYPE_BUP);
+  EXPECT_EQ(directory_->GetAgency("bup-oslo")->acute_unit(), "bup-akutt");
+  // Only a BUP names another BUP.
+  only_unit.set_acute_unit("ppt-oslo");
+  EXPECT_THAT(directory_->UpdateAgency(operator_admin_, only_unit, {"acute_unit"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "agency.acute_unit: must name a BUP agency in the directory"));
+  only_unit.set_acute_unit("bup-oslo");
+  EXPECT_THAT(directory_->UpdateAgency(operator_admin_, only_unit, {"acute_unit"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "agency.acute_unit: another agency than itself"));
+  v1::Agency ppt;
+  ppt.set_id("ppt-oslo");
+  ppt.set_acute_unit("bup-akutt");
+  EXPECT_THAT(directory_->UpdateAgency(operator_admin_, ppt, {"acute_unit"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "agency.acute_unit: only a BUP agency has an acute unit"));
+  // The agency's own admin may not set it (routing).
+  only_unit.set_acute_unit("");
+  EXPECT_THAT(
+      directory_->UpdateAgency(Person("bup-oslo", v1::ROLE_ADMIN), only_unit, {"acute_unit"}),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("acute unit")));
+  EXPECT_THAT(directory_->UpdateAgency(operator_admin_, only_unit, {"colour"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown field 'colour'")));
+  // Cleared by the operator.
+  EXPECT_EQ(directory_->UpdateAgency(operator_admin_, only_unit, {"acute_unit"})->acute_unit(), "");
+}
+
 }  // namespace
 }  // namespace budstikke::directory

@@ -101,6 +101,7 @@ absl::Status Inbox::Commit(storage::WriteBatch batch,
     event.set_cursor(cursor);
     event.set_type(e.type);
     *event.mutable_resource() = e.resource;
+    event.set_priority(e.priority);
     *event.mutable_time() = now;
     batch.Put(kColumnFamily, EventKey(e.agency, cursor), event.SerializeAsString());
   }

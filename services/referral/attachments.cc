@@ -278,16 +278,33 @@ absl::Status ReferralDesk::Download(
     const std::function<bool(const v1::DownloadAttachmentResponse&)>& sink) {
   BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(referral_id, caller.agency()));
   const v1::Referral& r = stored.referral;
+  // An invited agency sees the thread's attachments only.
+  const bool invited_only = IsInvitedOnly(r, caller.agency());
   const v1::AttachmentInfo* info = nullptr;
   for (const auto& a : r.attachments()) {
-    if (a.id() == attachment_id) info = &a;
+    if (a.id() == attachment_id && !invited_only) info = &a;
+  }
+  v1::AttachmentInfo on_thread;
+  if (info == nullptr && !r.sender_agency().empty()) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<v1::ReferralMessage> thread,
+                               ReadThread(r, caller.agency()));
+    for (const auto& m : thread) {
+      for (const auto& a : m.attachments()) {
+        if (a.id() == attachment_id) on_thread = a;
+      }
+    }
+    if (!on_thread.id().empty()) info = &on_thread;
   }
   if (info == nullptr) return absl::NotFoundError(kAttachmentNotFound);
   v1::AuditEvent e = Event("attachment.download", stored, "");
   e.mutable_resource()->set_kind(v1::RESOURCE_KIND_ATTACHMENT);
   e.mutable_resource()->set_id(info->id());
-  BUDSTIKKE_ASSIGN_OR_RETURN(ConsentOfReferral consent, ConsentOf(r));
-  BUDSTIKKE_RETURN_IF_ERROR(GateRead(caller, r, consent, /*further=*/true, e));
+  if (info == &on_thread) {
+    BUDSTIKKE_RETURN_IF_ERROR(GateThread(caller, stored, "attachment.download"));
+  } else {
+    BUDSTIKKE_ASSIGN_OR_RETURN(ConsentOfReferral consent, ConsentOf(r));
+    BUDSTIKKE_RETURN_IF_ERROR(GateRead(caller, r, consent, /*further=*/true, e));
+  }
   BUDSTIKKE_RETURN_IF_ERROR(deps_.audit->Record(caller, std::move(e)));
   v1::DownloadAttachmentResponse first;
   *first.mutable_info() = *info;

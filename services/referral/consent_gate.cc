@@ -32,7 +32,8 @@ absl::StatusOr<ReferralDesk::ConsentOfReferral> ReferralDesk::ConsentOf(
 
 v1::ReferralStatus ReferralDesk::EffectiveStatus(const v1::Referral& r,
                                                  const ConsentOfReferral& consent) {
-  if (r.status() == v1::REFERRAL_STATUS_SENT && consent.has_value() && consent->revoked) {
+  if ((r.status() == v1::REFERRAL_STATUS_SENT || r.status() == v1::REFERRAL_STATUS_DRAFT) &&
+      consent.has_value() && consent->revoked) {
     return v1::REFERRAL_STATUS_WITHDRAWN;
   }
   return r.status();
@@ -55,7 +56,12 @@ absl::Status ReferralDesk::RecipientGate(const v1::Referral& r, const ConsentOfR
 absl::Status ReferralDesk::GateRead(const Caller& caller, const v1::Referral& r,
                                     const ConsentOfReferral& consent, bool further,
                                     v1::AuditEvent event) {
-  if (r.recipient_agency() != caller.agency() || r.sender_agency() == caller.agency()) {
+  // The recipient of a sent referral, and the co-signer of a draft, read
+  // under the consent; its authors (initiator, sender) do not.
+  const bool signed_ = !r.sender_agency().empty();
+  const bool holder =
+      signed_ ? r.recipient_agency() == caller.agency() : r.cosigner_agency() == caller.agency();
+  if (!holder || r.sender_agency() == caller.agency() || r.initiating_agency() == caller.agency()) {
     return absl::OkStatus();
   }
   absl::Status gate = RecipientGate(r, consent, further);
@@ -99,29 +105,36 @@ absl::Status ReferralDesk::WithdrawUnderRevokedConsent(const Caller& caller,
   v1::Referral& r = stored.referral;
   storage::WriteBatch batch;
   std::vector<common::InboxDelivery> events;
-  if (!(consent.recipient.target_case() == v1::ConsentRecipient::kAgency &&
-        consent.recipient.agency() == r.recipient_agency())) {
-    // The consent service notified the recording and the named agency; any
-    // other recipient is notified once (marker in the same batch).
-    const std::string marker = absl::StrCat("n/", consent.id, "/", r.recipient_agency());
+  // Who holds it under the consent: the recipient, or a draft's co-signer.
+  const std::string holder = r.sender_agency().empty() ? r.cosigner_agency() : r.recipient_agency();
+  // (ConsentCovers with no type: named as an agency.)
+  if (!policy::ConsentCovers(consent, holder, v1::AGENCY_TYPE_UNSPECIFIED)) {
+    // The consent service notified the recording and the named agencies; any
+    // other holder is notified once (marker in the same batch).
+    const std::string marker = absl::StrCat("n/", consent.id, "/", holder);
     auto seen = deps_.store->Get(kColumnFamily, marker);
     if (!seen.ok() && !absl::IsNotFound(seen.status())) return seen.status();
     if (absl::IsNotFound(seen.status())) {
       batch.Put(kColumnFamily, marker, "");
-      events.push_back({r.recipient_agency(), v1::INBOX_EVENT_TYPE_CONSENT_REVOKED,
+      events.push_back({holder, v1::INBOX_EVENT_TYPE_CONSENT_REVOKED,
                         common::Ref(v1::RESOURCE_KIND_CONSENT, consent.id)});
     }
   }
-  if (r.status() == v1::REFERRAL_STATUS_SENT) {
+  if (r.status() == v1::REFERRAL_STATUS_SENT || r.status() == v1::REFERRAL_STATUS_DRAFT) {
     r.set_status(v1::REFERRAL_STATUS_WITHDRAWN);
     *r.mutable_withdraw_time() = common::ToProtoTime(now);
     *r.mutable_update_time() = common::ToProtoTime(now);
+    v1::ReferralHistoryEntry* h = r.add_history();
+    *h->mutable_time() = common::ToProtoTime(now);
+    h->set_status(v1::REFERRAL_STATUS_WITHDRAWN);
+    *h->mutable_by() = common::ActorOf(caller);
+    h->set_note("consent revoked");
     BUDSTIKKE_ASSIGN_OR_RETURN(std::string value, Encode(stored));
     batch.Put(kColumnFamily, RecordKey(r.id()), value);
     BUDSTIKKE_RETURN_IF_ERROR(
         deps_.audit->Add(&batch, caller, Event("referral.withdraw", stored, "")));
-    events.push_back({r.recipient_agency(), v1::INBOX_EVENT_TYPE_REFERRAL_WITHDRAWN,
-                      common::Ref(v1::RESOURCE_KIND_REFERRAL, r.id())});
+    events.push_back({holder, v1::INBOX_EVENT_TYPE_REFERRAL_WITHDRAWN,
+                      common::Ref(v1::RESOURCE_KIND_REFERRAL, r.id()), r.priority()});
   }
   if (batch.Count() == 0 && events.empty()) return absl::OkStatus();
   return deps_.Commit(std::move(batch), std::move(events));

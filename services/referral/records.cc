@@ -1,7 +1,9 @@
 // The referral desk's storage codec: loading and sealing referral and
 // attachment records (layout in referral.h).
-#include "services/referral/internal/records.h"
+#include <algorithm>
+
 #include "services/common/record_codec.h"
+#include "services/referral/internal/records.h"
 #include "services/referral/referral.h"
 #include "storage/status_macros.h"
 
@@ -36,11 +38,31 @@ absl::StatusOr<ReferralDesk::Stored> ReferralDesk::Load(absl::string_view id,
   return stored;
 }
 
+std::vector<std::string> ReferralDesk::Readers(const v1::Referral& r) {
+  std::vector<std::string> readers;
+  auto add = [&readers](const std::string& agency) {
+    if (agency.empty()) return;
+    if (std::find(readers.begin(), readers.end(), agency) == readers.end()) {
+      readers.push_back(agency);
+    }
+  };
+  add(r.initiating_agency());
+  // Not signed yet (a draft, returned, or withdrawn as a draft): the
+  // initiator and the co-signer only.
+  if (r.sender_agency().empty()) {
+    add(r.cosigner_agency());
+    return readers;
+  }
+  add(r.sender_agency());
+  add(r.recipient_agency());
+  for (const std::string& invited : r.invited_agencies()) add(invited);
+  return readers;
+}
+
 absl::StatusOr<std::string> ReferralDesk::Encode(const Stored& stored) const {
   const v1::Referral& r = stored.referral;
   return deps_.records->Seal(kColumnFamily, RecordKey(r.id()), stored.pseudonym,
-                             common::SerializeLongTextsUnchecked(r),
-                             {r.sender_agency(), r.recipient_agency()});
+                             common::SerializeLongTextsUnchecked(r), Readers(r));
 }
 
 absl::StatusOr<ReferralDesk::StoredAttachment> ReferralDesk::LoadAttachment(

@@ -32,6 +32,8 @@ v1::Referral Summary(const v1::Referral& r) {
   s.clear_attachments();
   s.clear_decision_reason();
   s.clear_purpose();
+  s.clear_return_reason();
+  for (v1::ReferralHistoryEntry& h : *s.mutable_history()) h.clear_note();
   return s;
 }
 
@@ -63,6 +65,8 @@ v1::AuditEvent ReferralDesk::Event(const std::string& action, const Stored& stor
                         : stored.referral.legal_basis());
   e.set_consent_id(stored.referral.consent_id());
   e.set_request_id(request_id);
+  // A parents' demand is its own basis under the consent (DESIGN).
+  if (stored.referral.parent_demand()) e.set_rule(kRulePptParentDemand);
   return e;
 }
 
@@ -74,9 +78,22 @@ absl::Status ReferralDesk::RecordRead(const Caller& caller, const Stored& stored
 // ---------------------------------------------------------------------------
 // Reads.
 
+bool ReferralDesk::IsInvitedOnly(const v1::Referral& r, const std::string& agency) {
+  return agency != r.initiating_agency() && agency != r.sender_agency() &&
+         agency != r.recipient_agency() && agency != r.cosigner_agency() &&
+         std::find(r.invited_agencies().begin(), r.invited_agencies().end(), agency) !=
+             r.invited_agencies().end();
+}
+
 absl::StatusOr<v1::Referral> ReferralDesk::Get(const Caller& caller, absl::string_view id) {
   BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id, caller.agency()));
   v1::Referral& r = stored.referral;
+  if (IsInvitedOnly(r, caller.agency())) {
+    // Reason, subject and parties, while the consent holds.
+    BUDSTIKKE_RETURN_IF_ERROR(GateThread(caller, stored, "referral.read"));
+    BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, stored, ""));
+    return InvitedView(r);
+  }
   BUDSTIKKE_ASSIGN_OR_RETURN(ConsentOfReferral consent, ConsentOf(r));
   BUDSTIKKE_RETURN_IF_ERROR(
       GateRead(caller, r, consent, /*further=*/false, Event("referral.read", stored, "")));
@@ -88,8 +105,10 @@ absl::StatusOr<v1::Referral> ReferralDesk::Get(const Caller& caller, absl::strin
 absl::StatusOr<v1::ListReferralsResponse> ReferralDesk::List(const Caller& caller,
                                                              const v1::ListReferralsRequest& req) {
   BUDSTIKKE_ASSIGN_OR_RETURN(int page_size, common::PageSize(req.page_size()));
-  const bool sent = req.mailbox() == v1::MAILBOX_SENT;
-  const std::string prefix = absl::StrCat(sent ? "s/" : "v/", caller.agency(), "/");
+  const char* box = req.mailbox() == v1::MAILBOX_SENT     ? "s/"
+                    : req.mailbox() == v1::MAILBOX_COSIGN ? "c/"
+                                                          : "v/";
+  const std::string prefix = absl::StrCat(box, caller.agency(), "/");
   // Each consent is read once per page, however many rows it covers.
   absl::flat_hash_map<std::string, ConsentOfReferral> consents;
   v1::ListReferralsResponse resp;
@@ -126,20 +145,25 @@ absl::StatusOr<v1::ListReferralsResponse> ReferralDesk::List(const Caller& calle
 // Transitions.
 
 absl::StatusOr<v1::Referral> ReferralDesk::Transition(
-    const Caller& caller, absl::string_view id, bool as_recipient, const std::string& action,
-    const std::function<absl::StatusOr<bool>(v1::Referral*)>& change,
-    v1::InboxEventType event_type) {
+    const Caller& caller, absl::string_view id, Party party, const std::string& action,
+    const std::function<absl::StatusOr<bool>(v1::Referral*)>& change, v1::InboxEventType event_type,
+    const std::string& note) {
   absl::MutexLock lock(&mu_);
   BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id, caller.agency()));
   v1::Referral& r = stored.referral;
-  if ((as_recipient ? r.recipient_agency() : r.sender_agency()) != caller.agency()) {
-    return absl::NotFoundError(kNotFound);
-  }
-  if (as_recipient && r.status() != v1::REFERRAL_STATUS_WITHDRAWN) {
+  const bool is_party = party == Party::kRecipient
+                            ? !r.sender_agency().empty() && r.recipient_agency() == caller.agency()
+                        : party == Party::kCosigner ? r.cosigner_agency() == caller.agency()
+                                                    : r.sender_agency() == caller.agency() ||
+                                                          r.initiating_agency() == caller.agency();
+  if (!is_party) return absl::NotFoundError(kNotFound);
+  if (party == Party::kRecipient && r.status() != v1::REFERRAL_STATUS_WITHDRAWN) {
     BUDSTIKKE_ASSIGN_OR_RETURN(ConsentOfReferral consent, ConsentOf(r));
     BUDSTIKKE_RETURN_IF_ERROR(
         GateRead(caller, r, consent, /*further=*/false, Event(action, stored, "")));
   }
+  const std::vector<std::string> before = Readers(r);
+  const bool was_draft = r.sender_agency().empty();
   auto changed = change(&r);
   if (!changed.ok()) {
     if (!absl::IsFailedPrecondition(changed.status())) return changed.status();
@@ -150,21 +174,37 @@ absl::StatusOr<v1::Referral> ReferralDesk::Transition(
     BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, stored, ""));
     return r;
   }
-  *r.mutable_update_time() = common::ToProtoTime(deps_.clock->Now());
+  const absl::Time now = deps_.clock->Now();
+  *r.mutable_update_time() = common::ToProtoTime(now);
+  v1::ReferralHistoryEntry* h = r.add_history();
+  *h->mutable_time() = common::ToProtoTime(now);
+  h->set_status(r.status());
+  *h->mutable_by() = common::ActorOf(caller);
+  h->set_note(note);
   BUDSTIKKE_ASSIGN_OR_RETURN(std::string value, Encode(stored));
   storage::WriteBatch batch;
   batch.Put(kColumnFamily, RecordKey(r.id()), value);
   BUDSTIKKE_RETURN_IF_ERROR(deps_.audit->Add(&batch, caller, Event(action, stored, "")));
-  const std::string& notify = as_recipient ? r.sender_agency() : r.recipient_agency();
-  BUDSTIKKE_RETURN_IF_ERROR(deps_.Commit(
-      std::move(batch), {{notify, event_type, common::Ref(v1::RESOURCE_KIND_REFERRAL, r.id())}}));
+  // Every other party that could read it before the change is told.
+  std::vector<common::InboxDelivery> events;
+  for (const std::string& agency : before) {
+    if (agency == caller.agency()) continue;
+    if (!was_draft && party != Party::kRecipient && agency != r.recipient_agency()) continue;
+    if (party == Party::kRecipient && agency != r.sender_agency() &&
+        agency != r.initiating_agency()) {
+      continue;
+    }
+    events.push_back(
+        {agency, event_type, common::Ref(v1::RESOURCE_KIND_REFERRAL, r.id()), r.priority()});
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.Commit(std::move(batch), std::move(events)));
   return r;
 }
 
 absl::StatusOr<v1::Referral> ReferralDesk::Acknowledge(const Caller& caller, absl::string_view id) {
   const absl::Time now = deps_.clock->Now();
   return Transition(
-      caller, id, /*as_recipient=*/true, "referral.acknowledge",
+      caller, id, Party::kRecipient, "referral.acknowledge",
       [&](v1::Referral* r) -> absl::StatusOr<bool> {
         BUDSTIKKE_RETURN_IF_ERROR(RefuseWithdrawn(*r).status());
         if (r->status() != v1::REFERRAL_STATUS_SENT) return false;
@@ -198,7 +238,7 @@ absl::StatusOr<v1::Referral> ReferralDesk::Decide(const Caller& caller,
   if (req.reason().size() > 5000) return absl::InvalidArgumentError("reason: at most 5000 bytes");
   const absl::Time now = deps_.clock->Now();
   return Transition(
-      caller, req.id(), /*as_recipient=*/true, "referral.decide",
+      caller, req.id(), Party::kRecipient, "referral.decide",
       [&](v1::Referral* r) -> absl::StatusOr<bool> {
         BUDSTIKKE_RETURN_IF_ERROR(RefuseWithdrawn(*r).status());
         if (IsDecided(r->status())) {
@@ -215,7 +255,7 @@ absl::StatusOr<v1::Referral> ReferralDesk::Decide(const Caller& caller,
         *r->mutable_decide_time() = common::ToProtoTime(now);
         return true;
       },
-      v1::INBOX_EVENT_TYPE_REFERRAL_STATUS_CHANGED);
+      v1::INBOX_EVENT_TYPE_REFERRAL_STATUS_CHANGED, req.reason());
 }
 
 absl::StatusOr<v1::Referral> ReferralDesk::Withdraw(const Caller& caller,
@@ -223,9 +263,11 @@ absl::StatusOr<v1::Referral> ReferralDesk::Withdraw(const Caller& caller,
   if (req.reason().size() > 5000) return absl::InvalidArgumentError("reason: at most 5000 bytes");
   const absl::Time now = deps_.clock->Now();
   return Transition(
-      caller, req.id(), /*as_recipient=*/false, "referral.withdraw",
+      caller, req.id(), Party::kSender, "referral.withdraw",
       [&](v1::Referral* r) -> absl::StatusOr<bool> {
         if (r->status() == v1::REFERRAL_STATUS_WITHDRAWN) return false;
+        // A draft is withdrawn by its initiator; a sent referral by its
+        // sender or its initiator.
         if (IsDecided(r->status())) {
           return common::PolicyRefusal(
               {{kRuleAlreadyDecided, "the referral was already accepted or rejected"}});
@@ -234,7 +276,7 @@ absl::StatusOr<v1::Referral> ReferralDesk::Withdraw(const Caller& caller,
         *r->mutable_withdraw_time() = common::ToProtoTime(now);
         return true;
       },
-      v1::INBOX_EVENT_TYPE_REFERRAL_WITHDRAWN);
+      v1::INBOX_EVENT_TYPE_REFERRAL_WITHDRAWN, req.reason());
 }
 
 }  // namespace budstikke::referral

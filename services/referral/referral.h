@@ -4,8 +4,16 @@
 //
 // Storage (keys hold no personal data), column family "referral":
 //   r/<id>                        Frame(subject pseudonym, envelope of the whole
-//                                 v1::Referral sealed for sender + recipient)
-//   s/<sender>/<inverted>/<id>    sent mailbox;  v/<recipient>/<inverted>/<id>
+//                                 v1::Referral sealed for its readers: a draft
+//                                 for initiator + co-signer; a sent referral
+//                                 for initiator, sender, recipient and invited
+//                                 agencies (Readers))
+//   s/<sender>/<p><inverted>/<id> sent mailbox (the initiator's drafts too);
+//   v/<recipient>/<p><inverted>/<id> received; c/<cosigner>/<p><inverted>/<id>
+//                                 drafts to co-sign. <p> is "!" for URGENT
+//                                 (sorts before the digits: urgent first)
+//   e/<due micros, 20 digits>/<id>  urgent referral to escalate if not
+//                                 acknowledged by then (value: recipient)
 //   q/<sender>/<request id>       id of the referral a Send created
 //   k/<consent>/<recipient>/<id>  referrals under a consent
 //   n/<consent>/<recipient>       that recipient was told of the revocation
@@ -31,8 +39,19 @@
 // request's fingerprint with the created id; a retry with the same request
 // returns the first result, with another request ALREADY_EXISTS.
 //
-// Source files: referral.cc (reads, transitions), send.cc, consent_gate.cc
-// (gate, revocation), attachments.cc, records.cc (storage codec).
+// Drafts (Draft, Cosign, Return; Withdraw by the initiator): a draft is
+// evaluated without the signer's role (SendStage::kDraft) and in full when
+// co-signed (kCosign, the co-signer as sender); urgent routing happens when
+// the referral is sent (Send or Cosign), at that instant.
+//
+// Escalation: an URGENT referral still SENT options.urgent_ack after it was
+// sent gets one history entry and one REFERRAL_ESCALATED inbox event for the
+// recipient (EscalateDue, run by StartEscalationJob; exactly once: the e/ row
+// is deleted in the same batch).
+//
+// Source files: referral.cc (reads, transitions), send.cc, drafts.cc
+// (co-sign, return, escalation), consent_gate.cc (gate, revocation),
+// attachments.cc, records.cc (storage codec).
 //
 // Audit: every change with AuditOutbox::Add in its WriteBatch; every read with
 // Record before content is returned (failure: UNAVAILABLE, no content);
@@ -49,6 +68,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -83,6 +103,11 @@ struct ReferralOptions {
   // Uploads buffered in memory at once (BeginUpload beyond it:
   // RESOURCE_EXHAUSTED "too many uploads in progress; retry later").
   int max_uploads_in_progress = 16;
+  // An urgent referral not acknowledged this long after it was sent is
+  // escalated (`--urgent-ack-minutes`); zero: never.
+  absl::Duration urgent_ack = absl::Minutes(30);
+  // Called once per escalation (the metric); may be empty.
+  std::function<void()> on_escalation;
 };
 
 class ReferralDesk;
@@ -129,8 +154,39 @@ class ReferralDesk final : public common::ConsentObserver {
       const common::ConsentChecker* consents, const common::Clock* clock,
       ReferralOptions options = {});
 
+  ~ReferralDesk() override;
+
   absl::StatusOr<v1::Referral> Send(const common::Caller& caller,
                                     const v1::SendReferralRequest& request);
+  // A draft for request.cosigner_agency to co-sign (DRAFT).
+  absl::StatusOr<v1::Referral> Draft(const common::Caller& caller,
+                                     const v1::SendReferralRequest& request);
+  // The co-signer agency signs a DRAFT: every Send rule with the caller as
+  // sender; then routed and SENT.
+  absl::StatusOr<v1::Referral> Cosign(const common::Caller& caller, absl::string_view id);
+  // The co-signer agency returns a DRAFT with a reason (RETURNED).
+  absl::StatusOr<v1::Referral> Return(const common::Caller& caller,
+                                      const v1::ReturnReferralRequest& request);
+  // The thread (thread.cc): sender, initiator, recipient and invited
+  // agencies, while the consent holds (else FAILED_PRECONDITION, audited).
+  absl::StatusOr<v1::ReferralMessage> PostMessage(const common::Caller& caller,
+                                                  const v1::PostReferralMessageRequest& request);
+  absl::StatusOr<v1::ReferralThread> GetThread(const common::Caller& caller,
+                                               absl::string_view referral_id);
+  // The recipient invites an agency its consent covers (consent.recipient_mismatch
+  // otherwise); the thread so far is re-sealed for it.
+  absl::StatusOr<v1::Referral> Invite(const common::Caller& caller,
+                                      const v1::InviteToReferralRequest& request);
+  // The sender (or initiator) answers NEED_INFO -> ACKNOWLEDGED
+  // (referral.supplement.state in any other status).
+  absl::StatusOr<v1::Referral> Supplement(const common::Caller& caller,
+                                          const v1::SupplementReferralRequest& request);
+  // Escalates every urgent referral due by now and still SENT; returns how
+  // many. Called by the escalation job (and by tests with a fake clock).
+  absl::StatusOr<int> EscalateDue();
+  // Runs EscalateDue every `period` on a thread until the desk is destroyed
+  // (no-op when options.urgent_ack is zero).
+  void StartEscalationJob(absl::Duration period);
   absl::StatusOr<v1::Referral> Get(const common::Caller& caller, absl::string_view id);
   absl::StatusOr<v1::ListReferralsResponse> List(const common::Caller& caller,
                                                  const v1::ListReferralsRequest& request);
@@ -177,8 +233,10 @@ class ReferralDesk final : public common::ConsentObserver {
                ReferralOptions options)
       : deps_(std::move(deps)), consents_(consents), options_(std::move(options)) {}
 
-  // NOT_FOUND unless `agency` is the sender or the recipient.
+  // NOT_FOUND unless `agency` is one of the referral's readers.
   absl::StatusOr<Stored> Load(absl::string_view id, absl::string_view agency) const;
+  // Who may open the record (see the storage layout).
+  static std::vector<std::string> Readers(const v1::Referral& r);
   absl::StatusOr<std::string> Encode(const Stored& stored) const;
   absl::StatusOr<StoredAttachment> LoadAttachment(absl::string_view id,
                                                   absl::string_view agency) const;
@@ -209,24 +267,65 @@ class ReferralDesk final : public common::ConsentObserver {
   absl::Status WithdrawUnderRevokedConsent(const common::Caller& caller,
                                            const common::ConsentFacts& consent,
                                            const std::string& id, absl::Time now);
+  // Who may make a transition.
+  enum class Party { kRecipient, kSender, kCosigner };
+  // Loads `id`, checks the caller is `party`, applies `change` (false: an
+  // idempotent no-op, returned as a read), appends a history entry with
+  // `note`, re-seals for the readers and commits with the audit event and
+  // inbox events of `event_type` for the other parties.
   absl::StatusOr<v1::Referral> Transition(
-      const common::Caller& caller, absl::string_view id, bool as_recipient,
-      const std::string& action, const std::function<absl::StatusOr<bool>(v1::Referral*)>& change,
-      v1::InboxEventType event_type);
+      const common::Caller& caller, absl::string_view id, Party party, const std::string& action,
+      const std::function<absl::StatusOr<bool>(v1::Referral*)>& change,
+      v1::InboxEventType event_type, const std::string& note = "");
+  // Send and Draft.
+  absl::StatusOr<v1::Referral> Submit(const common::Caller& caller,
+                                      const v1::SendReferralRequest& request, SendStage stage);
+  // Where a referral sent now goes (urgent routing).
+  absl::StatusOr<Route> RouteNow(const v1::Agency& requested, bool urgent, bool known_patient,
+                                 absl::Time now) const;
+  // True when `agency` is only an invited agency of `r`.
+  static bool IsInvitedOnly(const v1::Referral& r, const std::string& agency);
+  // What an invited agency sees: reason, subject, parties, status.
+  static v1::Referral InvitedView(const v1::Referral& r);
+  // NOT_FOUND unless the caller is a party to the thread; the consent refusal
+  // (recorded as DENIED `action`) while it does not hold.
+  absl::Status GateThread(const common::Caller& caller, const Stored& stored,
+                          const std::string& action);
+  absl::StatusOr<std::vector<StoredAttachment>> ClaimAttachments(
+      const common::Caller& caller,
+      const google::protobuf::RepeatedPtrField<std::string>& ids) const;
+  absl::StatusOr<std::vector<v1::ReferralMessage>> ReadThread(const v1::Referral& r,
+                                                              const std::string& agency) const;
+  // Seals `m` (with its attachments re-sealed) for the referral's readers.
+  absl::Status AddMessage(const common::Caller& caller, const Stored& stored,
+                          v1::ReferralMessage* m, const std::vector<StoredAttachment>& attachments,
+                          absl::Time now, storage::WriteBatch* batch);
+  static std::vector<common::InboxDelivery> TellOthers(const common::Caller& caller,
+                                                       const v1::Referral& r,
+                                                       v1::InboxEventType type);
+  // One due escalation, in its own batch.
+  absl::StatusOr<bool> EscalateOne(const std::string& key, const std::string& id,
+                                   const std::string& recipient, absl::Time now);
   CivilDate Today() const { return policy::DateOf(deps_.clock->Now(), options_.zone); }
   // Send's steps (send.cc): gather the facts, build the record, persist it.
   absl::StatusOr<SendPlan> GatherSendFacts(const common::Caller& caller,
                                            const v1::SendReferralRequest& req,
                                            const common::NationalId& subject,
-                                           v1::AgencyType recipient_type,
-                                           const std::string& pseudonym, absl::Time now);
+                                           const v1::Agency& recipient, SendStage stage,
+                                           const v1::Agency* cosigner, const std::string& pseudonym,
+                                           absl::Time now);
   Stored BuildReferral(const common::Caller& caller, const v1::SendReferralRequest& req,
-                       const SendPlan& plan, v1::AgencyType recipient_type, absl::Time now) const;
+                       const SendPlan& plan, v1::AgencyType recipient_type, const Route& route,
+                       absl::Time now) const;
   absl::StatusOr<v1::Referral> PersistSend(const common::Caller& caller,
                                            const v1::SendReferralRequest& req,
                                            const std::string& fingerprint, Stored stored,
                                            std::vector<StoredAttachment> attachments,
                                            absl::Time now);
+  // The recipient's rows of a referral sent now: received mailbox, consent
+  // index, escalation row (urgent) and its REFERRAL_RECEIVED event.
+  void AddDelivery(const v1::Referral& r, absl::Time now, storage::WriteBatch* batch,
+                   std::vector<common::InboxDelivery>* events) const;
   // Re-seals an attachment's info and chunks for the referral's readers.
   absl::Status ResealAttachment(const StoredAttachment& a, const std::string& referral_id,
                                 const std::vector<std::string>& readers,
@@ -249,7 +348,16 @@ class ReferralDesk final : public common::ConsentObserver {
   static constexpr size_t kSendStripes = 32;
   absl::Mutex send_stripes_[kSendStripes];
   std::atomic<int> uploads_in_progress_{0};
+  // The escalation job.
+  absl::Mutex job_mu_;
+  bool stopping_ ABSL_GUARDED_BY(job_mu_) = false;
+  std::thread job_;
 };
+
+// The mailbox row of `r` in `box` ("s", "v" or "c") of `agency`: urgent
+// first, newest first.
+std::string MailboxKey(absl::string_view box, absl::string_view agency, const v1::Referral& r,
+                       absl::Time at);
 
 // Content sniffing for attachments: OK when `prefix` (the first bytes) fits
 // `content_type` and is not an executable; INVALID_ARGUMENT otherwise.

@@ -8,6 +8,13 @@ namespace {
 using common::Caller;
 
 constexpr char kSend[] = "budstikke.v1.ReferralService/Send";
+constexpr char kDraft[] = "budstikke.v1.ReferralService/Draft";
+constexpr char kCosign[] = "budstikke.v1.ReferralService/Cosign";
+constexpr char kReturn[] = "budstikke.v1.ReferralService/Return";
+constexpr char kPostMessage[] = "budstikke.v1.ReferralService/PostMessage";
+constexpr char kGetThread[] = "budstikke.v1.ReferralService/GetThread";
+constexpr char kInvite[] = "budstikke.v1.ReferralService/Invite";
+constexpr char kSupplement[] = "budstikke.v1.ReferralService/Supplement";
 constexpr char kGet[] = "budstikke.v1.ReferralService/Get";
 constexpr char kList[] = "budstikke.v1.ReferralService/List";
 constexpr char kAcknowledge[] = "budstikke.v1.ReferralService/Acknowledge";
@@ -46,6 +53,52 @@ grpc::Status ReferralServiceImpl::Send(grpc::ServerContext* ctx, const v1::SendR
                                        v1::Referral* resp) {
   return common::Unary(ctx, *auth_, kSend, resp, executor_,
                        [&](const Caller& c) { return desk_->Send(c, *req); });
+}
+
+grpc::Status ReferralServiceImpl::Draft(grpc::ServerContext* ctx,
+                                        const v1::SendReferralRequest* req, v1::Referral* resp) {
+  return common::Unary(ctx, *auth_, kDraft, resp, executor_,
+                       [&](const Caller& c) { return desk_->Draft(c, *req); });
+}
+
+grpc::Status ReferralServiceImpl::Cosign(grpc::ServerContext* ctx,
+                                         const v1::CosignReferralRequest* req, v1::Referral* resp) {
+  return common::Unary(ctx, *auth_, kCosign, resp, executor_,
+                       [&](const Caller& c) { return desk_->Cosign(c, req->id()); });
+}
+
+grpc::Status ReferralServiceImpl::Return(grpc::ServerContext* ctx,
+                                         const v1::ReturnReferralRequest* req, v1::Referral* resp) {
+  return common::Unary(ctx, *auth_, kReturn, resp, executor_,
+                       [&](const Caller& c) { return desk_->Return(c, *req); });
+}
+
+grpc::Status ReferralServiceImpl::PostMessage(grpc::ServerContext* ctx,
+                                              const v1::PostReferralMessageRequest* req,
+                                              v1::ReferralMessage* resp) {
+  return common::Unary(ctx, *auth_, kPostMessage, resp, executor_,
+                       [&](const Caller& c) { return desk_->PostMessage(c, *req); });
+}
+
+grpc::Status ReferralServiceImpl::GetThread(grpc::ServerContext* ctx,
+                                            const v1::GetReferralThreadRequest* req,
+                                            v1::ReferralThread* resp) {
+  return common::Unary(ctx, *auth_, kGetThread, resp, executor_,
+                       [&](const Caller& c) { return desk_->GetThread(c, req->referral_id()); });
+}
+
+grpc::Status ReferralServiceImpl::Invite(grpc::ServerContext* ctx,
+                                         const v1::InviteToReferralRequest* req,
+                                         v1::Referral* resp) {
+  return common::Unary(ctx, *auth_, kInvite, resp, executor_,
+                       [&](const Caller& c) { return desk_->Invite(c, *req); });
+}
+
+grpc::Status ReferralServiceImpl::Supplement(grpc::ServerContext* ctx,
+                                             const v1::SupplementReferralRequest* req,
+                                             v1::Referral* resp) {
+  return common::Unary(ctx, *auth_, kSupplement, resp, executor_,
+                       [&](const Caller& c) { return desk_->Supplement(c, *req); });
 }
 
 grpc::Status ReferralServiceImpl::Get(grpc::ServerContext* ctx, const v1::GetReferralRequest* req,

@@ -32,6 +32,20 @@ class ReferralServiceImpl final : public v1::ReferralService::Service {
                            v1::Referral* resp) override;
   grpc::Status Decide(grpc::ServerContext* ctx, const v1::DecideReferralRequest* req,
                       v1::Referral* resp) override;
+  grpc::Status Draft(grpc::ServerContext* ctx, const v1::SendReferralRequest* req,
+                     v1::Referral* resp) override;
+  grpc::Status Cosign(grpc::ServerContext* ctx, const v1::CosignReferralRequest* req,
+                      v1::Referral* resp) override;
+  grpc::Status Return(grpc::ServerContext* ctx, const v1::ReturnReferralRequest* req,
+                      v1::Referral* resp) override;
+  grpc::Status PostMessage(grpc::ServerContext* ctx, const v1::PostReferralMessageRequest* req,
+                           v1::ReferralMessage* resp) override;
+  grpc::Status GetThread(grpc::ServerContext* ctx, const v1::GetReferralThreadRequest* req,
+                         v1::ReferralThread* resp) override;
+  grpc::Status Invite(grpc::ServerContext* ctx, const v1::InviteToReferralRequest* req,
+                      v1::Referral* resp) override;
+  grpc::Status Supplement(grpc::ServerContext* ctx, const v1::SupplementReferralRequest* req,
+                          v1::Referral* resp) override;
   grpc::Status Withdraw(grpc::ServerContext* ctx, const v1::WithdrawReferralRequest* req,
                         v1::Referral* resp) override;
   grpc::Status UploadAttachment(grpc::ServerContext* ctx,

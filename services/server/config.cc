@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "services/common/key_file.h"
+#include "services/common/policy/rules.h"
 #include "services/common/tls.h"
 #include "services/server/topology.h"
 #include "storage/status_macros.h"
@@ -64,6 +65,12 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
                  "serve Prometheus metrics on host:port (/metrics)");
   app.add_flag("--refuse-synthetic-ids", c.refuse_synthetic_ids,
                "treat synthetic national ids (month+80) as invalid (production)");
+  app.add_option("--urgent-ack-minutes", c.urgent_ack_minutes,
+                 "escalate urgent referrals not acknowledged in N minutes (0 = off)")
+      ->capture_default_str();
+  app.add_option("--consultation-recipient-types", c.consultation_recipient_types,
+                 "agency types that receive consultations, comma-separated")
+      ->capture_default_str();
   app.add_option("--operator-agency", c.operator_agency,
                  "agency whose admin manages the directory and keys")
       ->capture_default_str();
@@ -122,6 +129,13 @@ absl::Status Validate(ServerConfig* config) {
     return absl::InvalidArgumentError("--outbox-max-age must be at least 1 (seconds)");
   }
   if (targets.empty()) return absl::InvalidArgumentError("--target names no service");
+  if (auto types = policy::ParseAgencyTypeNames(c.consultation_recipient_types); !types.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--consultation-recipient-types: ", types.status().message()));
+  }
+  if (!(c.urgent_ack_minutes >= 0)) {
+    return absl::InvalidArgumentError("--urgent-ack-minutes must be 0 (off) or more");
+  }
   for (const std::string& t : targets) {
     bool known = t == kGatewayTarget;
     for (const char* name : kAllTargets) known = known || t == name;

@@ -43,6 +43,11 @@ struct ServerConfig {
   std::string seed_directory;
   std::string metrics_listen;
   bool refuse_synthetic_ids = false;
+  // Escalate an urgent referral not acknowledged in this many minutes (may be
+  // fractional, e.g. 0.05 = 3 s for tests); 0 = off.
+  double urgent_ack_minutes = 30;
+  // Agency types that receive anonymous consultations.
+  std::string consultation_recipient_types = "ppt,health_station,child_welfare,bup";
   std::string operator_agency = "budstikke-drift";
   std::string log_level = "info";
   int max_message_bytes = 4 * 1024 * 1024;

@@ -69,6 +69,7 @@ struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry;
   prometheus::Family<prometheus::Counter>* requests = nullptr;
   prometheus::Family<prometheus::Histogram>* durations = nullptr;
+  prometheus::Family<prometheus::Counter>* escalations = nullptr;
 };
 
 namespace {
@@ -139,6 +140,11 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::string& list
                          .Name("budstikke_grpc_request_duration_seconds")
                          .Help("gRPC call duration by method")
                          .Register(*impl->registry);
+  impl->escalations = &prometheus::BuildCounter()
+                           .Name("budstikke_referral_escalations_total")
+                           .Help("Urgent referrals not acknowledged in time (--urgent-ack-minutes)")
+                           .Register(*impl->registry);
+  impl->escalations->Add({});  // exported as 0 from the start
   impl->exposer->RegisterCollectable(impl->registry);
   impl->exposer->RegisterCollectable(impl->outboxes);
   return std::unique_ptr<Metrics>(new Metrics(std::move(impl)));
@@ -160,5 +166,7 @@ void Metrics::AddOutbox(const std::string& outbox, std::function<double()> backl
                         std::function<double()> oldest_age_seconds) {
   impl_->outboxes->Add({outbox, std::move(backlog), std::move(oldest_age_seconds)});
 }
+
+void Metrics::CountEscalation() { impl_->escalations->Add({}).Increment(); }
 
 }  // namespace budstikke::server

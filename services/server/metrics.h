@@ -29,6 +29,8 @@ class Metrics {
 
   // Records one finished call.
   void Observe(const std::string& method, int code, double seconds);
+  // One urgent referral escalated (budstikke_referral_escalations_total).
+  void CountEscalation();
 
   // Gauges budstikke_outbox_backlog{outbox} and
   // budstikke_outbox_oldest_age_seconds{outbox}, read from the callbacks once

@@ -420,10 +420,15 @@ absl::Status WireConsentAndReferral(Impl* impl, const policy::PolicyRules& rules
     }
     referral::ReferralOptions options;
     options.rules = rules;
+    options.urgent_ack = absl::Seconds(impl->config.urgent_ack_minutes * 60);
+    options.on_escalation = [impl] {
+      if (impl->metrics) impl->metrics->CountEscalation();
+    };
     BUDSTIKKE_ASSIGN_OR_RETURN(
         impl->referrals, referral::ReferralDesk::Create(
                              impl->store.get(), impl->keyring.get(), impl->audit_sink,
                              impl->inbox_writer, impl->agencies, checker, &impl->clock, options));
+    impl->referrals->StartEscalationJob(absl::Seconds(1));
     impl->services.push_back(std::make_unique<referral::ReferralServiceImpl>(
         impl->referrals.get(), impl->auth.get(), impl->executor.get()));
     if (!consent_here) {
@@ -542,6 +547,9 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   // One rule set for every service: the policy module owns the rules.
   policy::PolicyRules rules;
   rules.refuse_synthetic_ids = impl->config.refuse_synthetic_ids;
+  BUDSTIKKE_ASSIGN_OR_RETURN(
+      rules.consultation_recipients,
+      policy::ParseAgencyTypeNames(impl->config.consultation_recipient_types));
   BUDSTIKKE_RETURN_IF_ERROR(WireDirectory(impl.get()));
   BUDSTIKKE_RETURN_IF_ERROR(WireInbox(impl.get()));
   BUDSTIKKE_RETURN_IF_ERROR(WireConsultation(impl.get(), rules));

@@ -187,6 +187,14 @@ absl::StatusOr<v1::Agency> Client::UpdateAgency(const v1::Agency& agency) const 
   return Call(*directory_, &v1::DirectoryService::Stub::UpdateAgency, request);
 }
 
+absl::StatusOr<v1::Agency> Client::UpdateAgency(const v1::Agency& agency,
+                                                const std::vector<std::string>& fields) const {
+  v1::UpdateAgencyRequest request;
+  *request.mutable_agency() = agency;
+  for (const std::string& f : fields) request.add_update_fields(f);
+  return Call(*directory_, &v1::DirectoryService::Stub::UpdateAgency, request);
+}
+
 std::string NewRequestId() {
   unsigned char bytes[16];
   RAND_bytes(bytes, sizeof(bytes));
@@ -401,6 +409,48 @@ absl::StatusOr<v1::Referral> Client::AcknowledgeReferral(const std::string& id) 
 absl::StatusOr<v1::Referral> Client::DecideReferral(
     const v1::DecideReferralRequest& request) const {
   return Call(*referral_, &v1::ReferralService::Stub::Decide, request);
+}
+
+absl::StatusOr<v1::Referral> Client::DraftReferral(const v1::SendReferralRequest& request) const {
+  return Call(*referral_, &v1::ReferralService::Stub::Draft, request);
+}
+
+absl::StatusOr<v1::Referral> Client::CosignReferral(const std::string& id) const {
+  v1::CosignReferralRequest request;
+  request.set_id(id);
+  return Call(*referral_, &v1::ReferralService::Stub::Cosign, request);
+}
+
+absl::StatusOr<v1::Referral> Client::ReturnReferral(const std::string& id,
+                                                    const std::string& reason) const {
+  v1::ReturnReferralRequest request;
+  request.set_id(id);
+  request.set_reason(reason);
+  return Call(*referral_, &v1::ReferralService::Stub::Return, request);
+}
+
+absl::StatusOr<v1::ReferralMessage> Client::PostReferralMessage(
+    const v1::PostReferralMessageRequest& request) const {
+  return Call(*referral_, &v1::ReferralService::Stub::PostMessage, request);
+}
+
+absl::StatusOr<v1::ReferralThread> Client::GetReferralThread(const std::string& id) const {
+  v1::GetReferralThreadRequest request;
+  request.set_referral_id(id);
+  return Call(*referral_, &v1::ReferralService::Stub::GetThread, request);
+}
+
+absl::StatusOr<v1::Referral> Client::InviteToReferral(const std::string& id,
+                                                      const std::string& agency) const {
+  v1::InviteToReferralRequest request;
+  request.set_referral_id(id);
+  request.set_agency(agency);
+  return Call(*referral_, &v1::ReferralService::Stub::Invite, request);
+}
+
+absl::StatusOr<v1::Referral> Client::SupplementReferral(
+    const v1::SupplementReferralRequest& request) const {
+  return Call(*referral_, &v1::ReferralService::Stub::Supplement, request);
 }
 
 absl::StatusOr<v1::Referral> Client::WithdrawReferral(const std::string& id,

@@ -136,6 +136,9 @@ class Client {
   absl::StatusOr<v1::Agency> CreateAgency(const v1::Agency& agency,
                                           const std::string& request_id) const;
   absl::StatusOr<v1::Agency> UpdateAgency(const v1::Agency& agency) const;
+  // Changes only `fields` ("name", "type", "municipality", "acute_unit").
+  absl::StatusOr<v1::Agency> UpdateAgency(const v1::Agency& agency,
+                                          const std::vector<std::string>& fields) const;
 
   // ConsultationService (anonymous consultations). Requests are passed whole;
   // create calls need request.request_id (NewRequestId() if you have none).
@@ -189,6 +192,19 @@ class Client {
       const v1::ListReferralsRequest& request) const;
   absl::StatusOr<v1::Referral> AcknowledgeReferral(const std::string& id) const;
   absl::StatusOr<v1::Referral> DecideReferral(const v1::DecideReferralRequest& request) const;
+  // Drafts co-signed by another agency (request.cosigner_agency).
+  absl::StatusOr<v1::Referral> DraftReferral(const v1::SendReferralRequest& request) const;
+  absl::StatusOr<v1::Referral> CosignReferral(const std::string& id) const;
+  absl::StatusOr<v1::Referral> ReturnReferral(const std::string& id,
+                                              const std::string& reason) const;
+  // The follow-up thread.
+  absl::StatusOr<v1::ReferralMessage> PostReferralMessage(
+      const v1::PostReferralMessageRequest& request) const;
+  absl::StatusOr<v1::ReferralThread> GetReferralThread(const std::string& id) const;
+  absl::StatusOr<v1::Referral> InviteToReferral(const std::string& id,
+                                                const std::string& agency) const;
+  absl::StatusOr<v1::Referral> SupplementReferral(
+      const v1::SupplementReferralRequest& request) const;
   absl::StatusOr<v1::Referral> WithdrawReferral(const std::string& id,
                                                 const std::string& reason = "") const;
   // Streams `data` in 1 MiB chunks after the metadata; fills metadata.size

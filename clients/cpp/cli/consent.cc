@@ -24,10 +24,11 @@ const std::vector<std::string> kConsentColumns = {"id",        "status",  "giver
                                                   "recipient", "purpose", "valid_until"};
 
 struct RecordArgs {
-  std::string subject, recipient, purpose, scope, valid_until, request_id;
+  std::string subject, purpose, scope, valid_until, request_id;
+  std::vector<std::string> recipients;
   v1::ConsentGiver giver = v1::CONSENT_GIVER_UNSPECIFIED;
   v1::GuardianRelation relation = v1::GUARDIAN_RELATION_UNSPECIFIED;
-  v1::AgencyType recipient_type = v1::AGENCY_TYPE_UNSPECIFIED;
+  std::vector<v1::AgencyType> recipient_types;
   v1::ConsentMethod how = v1::CONSENT_METHOD_UNSPECIFIED;
 };
 
@@ -47,15 +48,16 @@ void AddConsentRecord(CLI::App* group, CliContext& ctx) {
       "record a consent for your agency\n"
       "  example: budstikke consent record --subject 01518012345 --giver guardian "
       "--giver-relation mother --recipient bup-oslo --purpose \"henvisning til BUP\" "
-      "--how written");
+      "--how written\n"
+      "  several recipients: --recipient legekontor-sentrum --recipient bup-oslo");
   record->add_option("--subject", ra->subject, "the child's national id (11 digits)")->required();
   AddEnumOption(record, "--giver", &ra->giver, "child or guardian")->required();
   AddEnumOption(record, "--giver-relation", &ra->relation, "mother, father or other",
                 "mother, father or other (guardian)");
-  auto* to = record->add_option("--recipient", ra->recipient, "recipient agency id");
-  auto* to_type = AddEnumOption(record, "--recipient-type", &ra->recipient_type,
-                                "an agency type, e.g. bup", "recipient agency type, e.g. bup");
-  to->excludes(to_type);
+  record->add_option("--recipient", ra->recipients,
+                     "recipient agency id (repeat for several, e.g. the co-signer and BUP)");
+  AddEnumOption(record, "--recipient-type", &ra->recipient_types, "an agency type, e.g. bup",
+                "recipient agency type, e.g. bup (repeatable; listed after --recipient)");
   record->add_option("--purpose", ra->purpose, "what the information is for")->required();
   record->add_option("--scope", ra->scope, "which information may be shared (default: purpose)");
   AddEnumOption(record, "--how", &ra->how, "written, verbal or digital")->required();
@@ -72,12 +74,18 @@ void AddConsentRecord(CLI::App* group, CliContext& ctx) {
       } else if (ra->giver == v1::CONSENT_GIVER_GUARDIAN) {
         req.set_giver_relation(v1::GUARDIAN_RELATION_OTHER);
       }
-      if (!ra->recipient.empty()) {
-        req.mutable_recipient()->set_agency(ra->recipient);
-      } else if (ra->recipient_type != v1::AGENCY_TYPE_UNSPECIFIED) {
-        req.mutable_recipient()->set_agency_type(ra->recipient_type);
-      } else {
+      // Agencies in the order given, then types; the first is `recipient`.
+      for (const std::string& agency : ra->recipients) {
+        req.add_recipients()->set_agency(agency);
+      }
+      for (v1::AgencyType type : ra->recipient_types) req.add_recipients()->set_type(type);
+      if (req.recipients_size() == 0) {
         return absl::InvalidArgumentError("give --recipient AGENCY or --recipient-type TYPE");
+      }
+      if (req.recipients(0).target_case() == v1::RecipientRef::kAgency) {
+        req.mutable_recipient()->set_agency(req.recipients(0).agency());
+      } else {
+        req.mutable_recipient()->set_agency_type(req.recipients(0).type());
       }
       req.set_purpose(ra->purpose);
       req.set_scope(ra->scope.empty() ? ra->purpose : ra->scope);

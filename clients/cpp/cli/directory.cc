@@ -18,7 +18,7 @@ struct ListArgs {
 };
 
 struct AgencyArgs {
-  std::string id, name, municipality, request_id;
+  std::string id, name, municipality, request_id, acute_unit;
   v1::AgencyType type = v1::AGENCY_TYPE_UNSPECIFIED;
 };
 
@@ -92,29 +92,48 @@ void AddDirectoryCreateUpdate(CLI::App* dir, CliContext& ctx) {
         verb, is_create ? "register an agency (operator admin)\n"
                           "  example: budstikke directory create --id bup-bergen --name "
                           "\"BUP Bergen\" --type bup --municipality 4601"
-                        : "change an agency's name, type or municipality (admin)\n"
-                          "  example: budstikke directory update --id bup-oslo --name "
-                          "\"BUP Oslo\" --type bup --municipality 0301");
+                        : "change an agency's name, type, municipality or acute unit (admin;\n"
+                          "fields not given stay; the operator's admin sets the acute unit)\n"
+                          "  example: budstikke directory update --id bup-oslo --acute-unit "
+                          "bup-oslo-akutt");
     cmd->add_option("--id", args->id, "agency id, e.g. bup-bergen")->required();
-    cmd->add_option("--name", args->name, "display name")->required();
-    AddEnumOption(cmd, "--type", &args->type, kTypeHelp)->required();
-    cmd->add_option("--municipality", args->municipality, "four-digit number")->required();
+    auto* name = cmd->add_option("--name", args->name, "display name");
+    auto* type = AddEnumOption(cmd, "--type", &args->type, kTypeHelp);
+    auto* municipality = cmd->add_option("--municipality", args->municipality, "four-digit number");
     if (is_create) {
+      name->required();
+      type->required();
+      municipality->required();
       cmd->add_option("--request-id", args->request_id, "idempotency key (generated if omitted)");
+    } else {
+      cmd->add_option("--acute-unit", args->acute_unit,
+                      "BUP only: the BUP agency that takes urgent referrals (\"\" clears it)");
     }
-    cmd->callback([&ctx, args, is_create] {
+    cmd->callback([&ctx, args, is_create, cmd] {
       ctx.Run([&]() -> absl::Status {
         v1::Agency agency;
         agency.set_id(args->id);
         agency.set_name(args->name);
         agency.set_type(args->type);
         agency.set_municipality(args->municipality);
+        agency.set_acute_unit(args->acute_unit);
+        // update: only the fields given change.
+        std::vector<std::string> fields;
+        for (const char* f : {"name", "type", "municipality", "acute-unit"}) {
+          if (!is_create && cmd->count(std::string("--") + f) > 0) {
+            fields.push_back(std::string(f) == "acute-unit" ? "acute_unit" : f);
+          }
+        }
+        if (!is_create && fields.empty()) {
+          return absl::InvalidArgumentError(
+              "give at least one of --name, --type, --municipality, --acute-unit");
+        }
         auto client = ctx.client();
         if (!client.ok()) return client.status();
         auto result =
             is_create ? (*client)->CreateAgency(
                             agency, args->request_id.empty() ? NewRequestId() : args->request_id)
-                      : (*client)->UpdateAgency(agency);
+                      : (*client)->UpdateAgency(agency, fields);
         if (!result.ok()) return result.status();
         ctx.Emit(ToJson(*result));
         return absl::OkStatus();

@@ -1,4 +1,5 @@
-// budstikke referral send|list|show|ack|decide|withdraw, attachment put|get
+// budstikke referral send|draft|cosign|return|list|show|ack|decide|withdraw|message|thread|
+// invite|supplement, attachment put|get
 #include <fstream>
 #include <sstream>
 
@@ -68,13 +69,14 @@ absl::StatusOr<v1::AttachmentInfo> PutFile(Client* client, const std::string& fl
 
 struct SendArgs {
   std::string to, subject, consent, purpose, justification, reason, parent_conversation, action_log,
-      request_id;
-  bool statutory = false;
+      request_id, cosigner;
+  bool statutory = false, urgent = false, known_patient = false, parent_demand = false,
+       parents_informed = false;
   std::vector<std::string> attach;
 };
 
 struct ListArgs {
-  bool received = false, sent = false;
+  bool received = false, sent = false, cosign = false;
   std::string page_token;
   int page_size = 0;
 };
@@ -93,13 +95,29 @@ struct GetArgs {
   std::string referral, attachment, out;
 };
 
-void AddReferralSend(CLI::App* group, CliContext& ctx) {
+// `referral send` and `referral draft` (every flag of send plus --cosigner).
+void AddReferralSend(CLI::App* group, CliContext& ctx, bool draft) {
   auto sa = std::make_shared<SendArgs>();
   auto* send = group->add_subcommand(
-      "send",
-      "refer a child (needs a consent, or the statutory duty towards child welfare)\n"
-      "  example: budstikke referral send --to bup-oslo --subject 01518012345 "
-      "--consent cns-... --reason \"angst og søvnvansker\"");
+      draft ? "draft" : "send",
+      draft ? "write a referral for another agency to co-sign and send (e.g. BUP via a GP)\n"
+              "  example: budstikke referral draft --to bup-oslo --cosigner legekontor-sentrum "
+              "--subject 01518012345 --consent cns-... --reason \"angst og søvnvansker\""
+            : "refer a child (needs a consent, or the statutory duty towards child welfare)\n"
+              "  example: budstikke referral send --to bup-oslo --subject 01518012345 "
+              "--consent cns-... --reason \"angst og søvnvansker\" [--urgent [--known-patient]]");
+  if (draft) {
+    send->add_option("--cosigner", sa->cosigner, "the agency that co-signs and sends it")
+        ->required();
+  }
+  send->add_flag("--urgent", sa->urgent,
+                 "øyeblikkelig hjelp: BUP routes it to its acute unit when needed");
+  send->add_flag("--known-patient", sa->known_patient,
+                 "with --urgent: the child is already a patient of that BUP clinic");
+  send->add_flag("--parent-demand", sa->parent_demand,
+                 "PPT: the parents demand an expert assessment (guardian consent)");
+  send->add_flag("--parents-informed", sa->parents_informed,
+                 "PPT: the parents were told of their right to demand an assessment");
   send->add_option("--to", sa->to, "recipient agency id")->required();
   send->add_option("--subject", sa->subject, "the child's national id (11 digits)")->required();
   auto* consent = send->add_option("--consent", sa->consent, "consent id recorded by your agency");
@@ -118,12 +136,17 @@ void AddReferralSend(CLI::App* group, CliContext& ctx) {
   send->add_option("--action-log", sa->action_log, "the action log (tiltakslogg) file (PPT)");
   send->add_option("--attach", sa->attach, "other documents (repeatable)");
   send->add_option("--request-id", sa->request_id, "idempotency key (generated if omitted)");
-  send->callback([&ctx, sa] {
+  send->callback([&ctx, sa, draft] {
     ctx.Run([&]() -> absl::Status {
       v1::SendReferralRequest req;
       req.set_request_id(sa->request_id.empty() ? NewRequestId() : sa->request_id);
       req.set_recipient_agency(sa->to);
       req.set_subject_national_id(sa->subject);
+      req.set_cosigner_agency(sa->cosigner);
+      req.set_urgent(sa->urgent);
+      req.set_known_patient(sa->known_patient);
+      req.set_parent_demand(sa->parent_demand);
+      req.set_parents_informed(sa->parents_informed);
       if (!sa->consent.empty()) {
         req.set_consent_id(sa->consent);
         req.set_purpose(sa->purpose);
@@ -154,7 +177,7 @@ void AddReferralSend(CLI::App* group, CliContext& ctx) {
         if (!info.ok()) return info.status();
         req.add_attachment_ids(info->id());
       }
-      auto referral = (*client)->SendReferral(req);
+      auto referral = draft ? (*client)->DraftReferral(req) : (*client)->SendReferral(req);
       if (!referral.ok()) return referral.status();
       ctx.Emit(ToJson(*referral));
       return absl::OkStatus();
@@ -169,13 +192,18 @@ void AddReferralList(CLI::App* group, CliContext& ctx) {
                                      "  example: budstikke referral list --sent");
   auto* rf = list->add_flag("--received", la->received, "referrals to your agency (default)");
   auto* sf = list->add_flag("--sent", la->sent, "referrals from your agency");
+  auto* cf = list->add_flag("--cosign", la->cosign, "drafts waiting for your agency to co-sign");
   rf->excludes(sf);
+  cf->excludes(rf);
+  cf->excludes(sf);
   list->add_option("--page-size", la->page_size, "items per page (default 50)");
   list->add_option("--page-token", la->page_token, "token from the previous page");
   list->callback([&ctx, la] {
     ctx.Run([&]() -> absl::Status {
       v1::ListReferralsRequest req;
-      req.set_mailbox(la->sent ? v1::MAILBOX_SENT : v1::MAILBOX_RECEIVED);
+      req.set_mailbox(la->sent     ? v1::MAILBOX_SENT
+                      : la->cosign ? v1::MAILBOX_COSIGN
+                                   : v1::MAILBOX_RECEIVED);
       req.set_page_size(la->page_size);
       req.set_page_token(la->page_token);
       auto client = ctx.client();
@@ -201,7 +229,7 @@ void AddReferralShowAckWithdraw(CLI::App* group, CliContext& ctx) {
                              "  example: budstikke referral show ref-..."
               : v == "ack" ? "confirm receipt (recipient)\n"
                              "  example: budstikke referral ack ref-..."
-                           : "withdraw a referral you sent\n"
+                           : "withdraw a referral (or draft) you sent or initiated\n"
                              "  example: budstikke referral withdraw ref-...");
     cmd->add_option("id", *id, "referral id")->required();
     if (v == "withdraw") cmd->add_option("--reason", *reason, "optional reason");
@@ -243,6 +271,106 @@ void AddReferralDecide(CLI::App* group, CliContext& ctx) {
       return absl::OkStatus();
     });
   });
+}
+
+// cosign ID | return ID --reason | invite ID --agency | thread ID
+void AddReferralDraftAndThreadVerbs(CLI::App* group, CliContext& ctx) {
+  struct Args {
+    std::string id, reason, agency;
+  };
+  const std::vector<std::pair<const char*, const char*>> verbs = {
+      {"cosign",
+       "co-sign a draft and send it (a physician, psychologist, child welfare leader or, "
+       "for PPT, the leader)\n  example: budstikke referral cosign ref-..."},
+      {"return",
+       "return a draft to the initiator with a reason\n"
+       "  example: budstikke referral return ref-... --reason \"mangler tiltak\""},
+      {"invite",
+       "invite an agency the consent covers to the referral's thread (recipient)\n"
+       "  example: budstikke referral invite ref-... --agency bhg-solsikken"},
+      {"thread",
+       "the referral's messages, oldest first\n"
+       "  example: budstikke referral thread ref-..."},
+  };
+  for (const auto& [verb, help] : verbs) {
+    auto args = std::make_shared<Args>();
+    const std::string v(verb);
+    auto* cmd = group->add_subcommand(verb, help);
+    cmd->add_option("id", args->id, "referral id")->required();
+    if (v == "return") cmd->add_option("--reason", args->reason, "why")->required();
+    if (v == "invite") cmd->add_option("--agency", args->agency, "agency id")->required();
+    cmd->callback([&ctx, args, v] {
+      ctx.Run([&]() -> absl::Status {
+        auto client = ctx.client();
+        if (!client.ok()) return client.status();
+        if (v == "thread") {
+          auto t = (*client)->GetReferralThread(args->id);
+          if (!t.ok()) return t.status();
+          std::vector<nlohmann::json> items;
+          for (const auto& m : t->messages()) items.push_back(ToJson(m));
+          ctx.Emit(ListJson(items, ""), {"id", "author", "text", "create_time"});
+          return absl::OkStatus();
+        }
+        auto r = v == "cosign"   ? (*client)->CosignReferral(args->id)
+                 : v == "return" ? (*client)->ReturnReferral(args->id, args->reason)
+                                 : (*client)->InviteToReferral(args->id, args->agency);
+        if (!r.ok()) return r.status();
+        ctx.Emit(ToJson(*r));
+        return absl::OkStatus();
+      });
+    });
+  }
+}
+
+// message ID --text T [--attach F] | supplement ID --text T [--attach F]
+void AddReferralMessageSupplement(CLI::App* group, CliContext& ctx) {
+  struct Args {
+    std::string id, text;
+    std::vector<std::string> attach;
+  };
+  for (const char* verb : {"message", "supplement"}) {
+    auto args = std::make_shared<Args>();
+    const std::string v(verb);
+    auto* cmd = group->add_subcommand(
+        verb, v == "message"
+                  ? "write on the referral's thread (sender, recipient, invited agencies)\n"
+                    "  example: budstikke referral message ref-... --text \"...\" --attach f.pdf"
+                  : "answer NEED_INFO; the referral returns to ACKNOWLEDGED (sender)\n"
+                    "  example: budstikke referral supplement ref-... --text \"...\"");
+    cmd->add_option("id", args->id, "referral id")->required();
+    cmd->add_option("--text", args->text, "the text")->required();
+    cmd->add_option("--attach", args->attach, "documents (repeatable)");
+    cmd->callback([&ctx, args, v] {
+      ctx.Run([&]() -> absl::Status {
+        auto client = ctx.client();
+        if (!client.ok()) return client.status();
+        std::vector<std::string> ids;
+        for (const std::string& path : args->attach) {
+          auto info = PutFile(*client, "--attach", path, v1::ATTACHMENT_KIND_OTHER, "");
+          if (!info.ok()) return info.status();
+          ids.push_back(info->id());
+        }
+        if (v == "message") {
+          v1::PostReferralMessageRequest req;
+          req.set_referral_id(args->id);
+          req.set_text(args->text);
+          for (const auto& id : ids) req.add_attachment_ids(id);
+          auto m = (*client)->PostReferralMessage(req);
+          if (!m.ok()) return m.status();
+          ctx.Emit(ToJson(*m));
+          return absl::OkStatus();
+        }
+        v1::SupplementReferralRequest req;
+        req.set_referral_id(args->id);
+        req.set_text(args->text);
+        for (const auto& id : ids) req.add_attachment_ids(id);
+        auto r = (*client)->SupplementReferral(req);
+        if (!r.ok()) return r.status();
+        ctx.Emit(ToJson(*r));
+        return absl::OkStatus();
+      });
+    });
+  }
 }
 
 void AddAttachmentPut(CLI::App* att, CliContext& ctx) {
@@ -297,10 +425,13 @@ void AddReferralCommands(CLI::App& app, CliContext& ctx) {
   auto* group =
       app.add_subcommand("referral", "consent-gated referrals to BUP, PPT and child welfare");
   group->require_subcommand(1);
-  AddReferralSend(group, ctx);
+  AddReferralSend(group, ctx, /*draft=*/false);
+  AddReferralSend(group, ctx, /*draft=*/true);
   AddReferralList(group, ctx);
   AddReferralShowAckWithdraw(group, ctx);
   AddReferralDecide(group, ctx);
+  AddReferralDraftAndThreadVerbs(group, ctx);
+  AddReferralMessageSupplement(group, ctx);
 
   // attachment put FILE [--kind action-log|other] [--type MIME] | get REFERRAL ATTACHMENT --out F
   auto* att = app.add_subcommand("attachment", "upload and download referral attachments");

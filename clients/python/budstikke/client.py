@@ -380,11 +380,30 @@ class Agencies(_Group):
             request_id=request_id or new_request_id())
         return self._call("CreateAgency", req, True, timeout)
 
-    def update(self, id: str, name: str, type: cv.EnumLike, municipality: str, *,
+    def update(self, id: str, name: Optional[str] = None, type: cv.EnumLike = None,
+               municipality: Optional[str] = None, *, acute_unit: Optional[str] = None,
                timeout: Optional[float] = None) -> "directory_pb2.Agency":
-        req = directory_pb2.UpdateAgencyRequest(agency=directory_pb2.Agency(
-            id=id, name=name, type=_E(types_pb2.AgencyType, type, "AGENCY_TYPE_", "type"),
-            municipality=municipality))
+        """Changes the fields given; the others stay. ``acute_unit`` (BUP only: the
+        BUP agency that takes urgent referrals; ``""`` clears it) is set by the
+        operator's admin."""
+        agency = directory_pb2.Agency(id=id)
+        fields = []
+        if name is not None:
+            agency.name = name
+            fields.append("name")
+        if type is not None:
+            agency.type = _E(types_pb2.AgencyType, type, "AGENCY_TYPE_", "type")
+            fields.append("type")
+        if municipality is not None:
+            agency.municipality = municipality
+            fields.append("municipality")
+        if acute_unit is not None:
+            agency.acute_unit = acute_unit
+            fields.append("acute_unit")
+        if not fields:
+            raise cv._local_invalid("update: give at least one of name=, type=, "
+                                    "municipality=, acute_unit=")
+        req = directory_pb2.UpdateAgencyRequest(agency=agency, update_fields=fields)
         return self._call("UpdateAgency", req, False, timeout)
 
 
@@ -497,15 +516,33 @@ class Consents(_Group):
                method: cv.EnumLike, recipient: Optional[str] = None,
                recipient_type: cv.EnumLike = None, giver_relation: cv.EnumLike = None,
                valid_until: cv.DateLike = None, request_id: Optional[str] = None,
+               recipients: Sequence[Union[str, Dict[str, Any]]] = (),
                timeout: Optional[float] = None) -> "consent_pb2.Consent":
         """Records a consent given by ``giver`` (``"child"``/``"guardian"``) for the
         child ``subject`` (national id) to disclose to ``recipient`` (agency id) or any
-        agency of ``recipient_type``."""
-        if (recipient is None) == (recipient_type is None):
+        agency of ``recipient_type``; or to several: ``recipients=["legekontor-sentrum",
+        {"type": "bup"}]`` (agency ids, or ``{"agency": id}`` / ``{"type": t}``)."""
+        refs = []
+        for r in recipients:
+            if isinstance(r, str):
+                refs.append(consent_pb2.RecipientRef(agency=r))
+            elif "agency" in r:
+                refs.append(consent_pb2.RecipientRef(agency=r["agency"]))
+            else:
+                refs.append(consent_pb2.RecipientRef(
+                    type=_E(types_pb2.AgencyType, r.get("type"), "AGENCY_TYPE_", "recipients")))
+        if refs and (recipient is not None or recipient_type is not None):
+            raise cv._local_invalid("recipient: give recipients= or recipient=/recipient_type=")
+        if not refs and (recipient is None) == (recipient_type is None):
             raise cv._local_invalid("recipient: give exactly one of recipient= or "
                                     "recipient_type=")
         rcpt = consent_pb2.ConsentRecipient()
-        if recipient is not None:
+        if refs:
+            if refs[0].WhichOneof("target") == "agency":
+                rcpt.agency = refs[0].agency
+            else:
+                rcpt.agency_type = refs[0].type
+        elif recipient is not None:
             rcpt.agency = recipient
         else:
             rcpt.agency_type = _E(types_pb2.AgencyType, recipient_type, "AGENCY_TYPE_",
@@ -515,7 +552,7 @@ class Consents(_Group):
             giver=_E(consent_pb2.ConsentGiver, giver, "CONSENT_GIVER_", "giver"),
             giver_relation=_E(consent_pb2.GuardianRelation, giver_relation,
                               "GUARDIAN_RELATION_", "giver_relation"),
-            recipient=rcpt, purpose=purpose, scope=scope,
+            recipient=rcpt, recipients=refs, purpose=purpose, scope=scope,
             method=_E(consent_pb2.ConsentMethod, method, "CONSENT_METHOD_", "method"))
         d = cv.to_date(valid_until, "valid_until")
         if d is not None:
@@ -569,15 +606,22 @@ class Referrals(_Group):
              child_welfare: Union[Dict[str, Any],
                                   "referral_pb2.ChildWelfareReportDetails", None] = None,
              attachment_ids: Iterable[str] = (), request_id: Optional[str] = None,
+             urgent: bool = False, known_patient: bool = False, parent_demand: bool = False,
+             parents_informed: bool = False, _cosigner: Optional[str] = None,
              timeout: Optional[float] = None) -> "referral_pb2.Referral":
         """Sends a referral of ``subject`` (national id) to agency ``to``, under
         ``consent_id`` or, towards child welfare only, ``statutory_duty`` (the written
         justification). ``purpose`` (with ``consent_id`` only) must match the consent's
         purpose (``consent.purpose_mismatch``); omitted, the referral is for the
-        consent's purpose. Every violated rule comes back at once in PolicyViolation."""
+        consent's purpose. ``urgent`` (øyeblikkelig hjelp; ``known_patient``: already a
+        patient of that BUP clinic) is routed, see ``recipient_agency`` and
+        ``routed_reason``; ``parent_demand``/``parents_informed`` are for PPT. Every
+        violated rule comes back at once in PolicyViolation."""
         req = referral_pb2.SendReferralRequest(
             request_id=request_id or new_request_id(), recipient_agency=to,
-            subject_national_id=subject, reason=reason, attachment_ids=list(attachment_ids))
+            subject_national_id=subject, reason=reason, attachment_ids=list(attachment_ids),
+            urgent=urgent, known_patient=known_patient, parent_demand=parent_demand,
+            parents_informed=parents_informed, cosigner_agency=_cosigner or "")
         if consent_id is not None and statutory_duty is not None:
             raise cv._local_invalid("legal basis: give consent_id= or statutory_duty=, "
                                     "not both")
@@ -599,7 +643,52 @@ class Referrals(_Group):
         for name, value in given:
             msg = value if not isinstance(value, dict) else _DETAIL_TYPES[name](**value)
             getattr(req, name).CopyFrom(msg)
-        return self._call("Send", req, True, timeout)
+        return self._call("Draft" if _cosigner else "Send", req, True, timeout)
+
+    def draft(self, to: str, subject: str, reason: str, *, cosigner: str,
+              **kwargs: Any) -> "referral_pb2.Referral":
+        """A draft (every argument of :meth:`send`) for the ``cosigner`` agency to
+        co-sign and send (DRAFT)."""
+        if not cosigner:
+            raise cv._local_invalid("cosigner= is required for a draft")
+        return self.send(to, subject, reason, _cosigner=cosigner, **kwargs)
+
+    def cosign(self, id: str, *, timeout: Optional[float] = None) -> "referral_pb2.Referral":
+        """Co-signs a DRAFT of which the caller's agency is the co-signer (-> SENT)."""
+        return self._call("Cosign", referral_pb2.CosignReferralRequest(id=id), False, timeout)
+
+    def return_draft(self, id: str, reason: str, *,
+                     timeout: Optional[float] = None) -> "referral_pb2.Referral":
+        """Returns a DRAFT to its initiator with ``reason`` (-> RETURNED)."""
+        return self._call("Return", referral_pb2.ReturnReferralRequest(id=id, reason=reason),
+                          False, timeout)
+
+    def message(self, id: str, text: str, *, attachment_ids: Iterable[str] = (),
+                timeout: Optional[float] = None) -> "referral_pb2.ReferralMessage":
+        """Writes on the referral's thread."""
+        req = referral_pb2.PostReferralMessageRequest(referral_id=id, text=text,
+                                                      attachment_ids=list(attachment_ids))
+        return self._call("PostMessage", req, False, timeout)
+
+    def thread(self, id: str, *,
+               timeout: Optional[float] = None) -> List["referral_pb2.ReferralMessage"]:
+        """The thread's messages, oldest first."""
+        resp = self._call("GetThread", referral_pb2.GetReferralThreadRequest(referral_id=id),
+                          True, timeout)
+        return list(resp.messages)
+
+    def invite(self, id: str, agency: str, *,
+               timeout: Optional[float] = None) -> "referral_pb2.Referral":
+        """The recipient invites ``agency`` (covered by the consent) to the thread."""
+        req = referral_pb2.InviteToReferralRequest(referral_id=id, agency=agency)
+        return self._call("Invite", req, False, timeout)
+
+    def supplement(self, id: str, text: str, *, attachment_ids: Iterable[str] = (),
+                   timeout: Optional[float] = None) -> "referral_pb2.Referral":
+        """Answers NEED_INFO; the referral returns to ACKNOWLEDGED."""
+        req = referral_pb2.SupplementReferralRequest(referral_id=id, text=text,
+                                                     attachment_ids=list(attachment_ids))
+        return self._call("Supplement", req, False, timeout)
 
     def get(self, id: str, *, timeout: Optional[float] = None) -> "referral_pb2.Referral":
         return self._call("Get", referral_pb2.GetReferralRequest(id=id), True, timeout)

@@ -41,19 +41,26 @@ v1::ConsentStatus ConsentStatusOn(const ConsentFacts& consent, const CivilDate& 
 
 namespace {
 
-bool CoversRecipient(const v1::ConsentRecipient& recipient, const Disclosure& d) {
+bool Covers(const v1::ConsentRecipient& recipient, absl::string_view agency, v1::AgencyType type) {
   switch (recipient.target_case()) {
     case v1::ConsentRecipient::kAgency:
-      return recipient.agency() == d.recipient_agency;
+      return !agency.empty() && recipient.agency() == agency;
     case v1::ConsentRecipient::kAgencyType:
-      return recipient.agency_type() == d.recipient_type &&
-             d.recipient_type != v1::AGENCY_TYPE_UNSPECIFIED;
+      return recipient.agency_type() == type && type != v1::AGENCY_TYPE_UNSPECIFIED;
     default:
       return false;
   }
 }
 
 }  // namespace
+
+bool ConsentCovers(const ConsentFacts& consent, absl::string_view agency, v1::AgencyType type) {
+  if (consent.recipients.empty()) return Covers(consent.recipient, agency, type);
+  for (const v1::ConsentRecipient& r : consent.recipients) {
+    if (Covers(r, agency, type)) return true;
+  }
+  return false;
+}
 
 std::vector<Violation> ConsentUsable(const PolicyRules& rules, const ConsentFacts& consent,
                                      const Disclosure& d, const CivilDate& today) {
@@ -64,7 +71,8 @@ std::vector<Violation> ConsentUsable(const PolicyRules& rules, const ConsentFact
   if (FromProto(consent.valid_until) < today) {
     out.push_back({kRuleConsentExpired, "the consent has expired (valid_until has passed)"});
   }
-  if (!d.recipient_agency.empty() && !CoversRecipient(consent.recipient, d)) {
+  if (!d.recipient_agency.empty() &&
+      !ConsentCovers(consent, d.recipient_agency, d.recipient_type)) {
     out.push_back({kRuleConsentRecipientMismatch,
                    "the consent does not name this recipient agency or its type"});
   }

@@ -27,7 +27,10 @@ struct ConsentFacts {
   std::string recording_agency;
   std::string subject_pseudonym;
   v1::ConsentGiver giver = v1::CONSENT_GIVER_UNSPECIFIED;
+  // The first recipient, and every recipient (the first included). A
+  // consent with `recipients` empty has `recipient` only.
   v1::ConsentRecipient recipient;
+  std::vector<v1::ConsentRecipient> recipients;
   std::string purpose;
   // Last day (inclusive, Norwegian time) the consent holds.
   v1::Date valid_until;
@@ -47,6 +50,10 @@ struct Disclosure {
   // new: it keeps what it received, so no consent is needed (DESIGN).
   bool already_received = false;
 };
+
+// True when one of the consent's recipients names `agency`, or its type
+// `type` (not UNSPECIFIED).
+bool ConsentCovers(const ConsentFacts& consent, absl::string_view agency, v1::AgencyType type);
 
 // Giver rule for a consent used (or recorded) for a child of `age`.
 std::vector<common::Violation> GiverViolations(const PolicyRules& rules, v1::ConsentGiver giver,

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 namespace budstikke::policy {
@@ -69,6 +70,22 @@ std::string AgencyTypeList(const std::set<v1::AgencyType>& types) {
   std::vector<std::string> names;
   for (v1::AgencyType t : types) names.emplace_back(AgencyTypeLabel(t));
   return OrList(names);
+}
+
+absl::StatusOr<std::set<v1::AgencyType>> ParseAgencyTypeNames(absl::string_view csv) {
+  std::set<v1::AgencyType> out;
+  for (absl::string_view raw : absl::StrSplit(csv, ',', absl::SkipWhitespace())) {
+    const std::string name = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(raw));
+    v1::AgencyType type;
+    if (!v1::AgencyType_Parse(absl::StrCat("AGENCY_TYPE_", name), &type) ||
+        type == v1::AGENCY_TYPE_UNSPECIFIED) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown agency type '", absl::StripAsciiWhitespace(raw), "'"));
+    }
+    out.insert(type);
+  }
+  if (out.empty()) return absl::InvalidArgumentError("no agency type given");
+  return out;
 }
 
 }  // namespace budstikke::policy

@@ -42,7 +42,11 @@ internal::v1::ConsentFacts ToProto(const ConsentFacts& facts) {
   p.set_recording_agency(facts.recording_agency);
   p.set_subject_pseudonym(facts.subject_pseudonym);
   p.set_giver(facts.giver);
-  *p.add_recipients() = facts.recipient;
+  if (facts.recipients.empty()) {
+    *p.add_recipients() = facts.recipient;
+  } else {
+    for (const v1::ConsentRecipient& r : facts.recipients) *p.add_recipients() = r;
+  }
   p.set_purpose(facts.purpose);
   *p.mutable_valid_until() = facts.valid_until;
   p.set_revoked(facts.revoked);
@@ -56,6 +60,7 @@ ConsentFacts FromProto(const internal::v1::ConsentFacts& p) {
   facts.subject_pseudonym = p.subject_pseudonym();
   facts.giver = p.giver();
   if (p.recipients_size() > 0) facts.recipient = p.recipients(0);
+  facts.recipients.assign(p.recipients().begin(), p.recipients().end());
   facts.purpose = p.purpose();
   facts.valid_until = p.valid_until();
   facts.revoked = p.revoked();

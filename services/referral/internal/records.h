@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "budstikke/v1/referral.pb.h"
 
 namespace budstikke::referral::referral_internal {
@@ -20,6 +21,15 @@ inline constexpr size_t kMaxIdBytes = 128;
 inline std::string RecordKey(absl::string_view id) { return absl::StrCat("r/", id); }
 inline std::string RequestKey(absl::string_view agency, absl::string_view request_id) {
   return absl::StrCat("q/", agency, "/", request_id);
+}
+inline std::string EscalationKey(absl::Time due, absl::string_view id) {
+  return absl::StrFormat("e/%020d/%s", absl::ToUnixMicros(due), id);
+}
+inline std::string MessagePrefix(absl::string_view referral_id) {
+  return absl::StrCat("m/", referral_id, "/");
+}
+inline std::string MessageKey(absl::string_view referral_id, absl::string_view message_id) {
+  return absl::StrCat("m/", referral_id, "/", message_id);
 }
 inline std::string AttachmentKey(absl::string_view id) { return absl::StrCat("a/", id); }
 inline std::string UploadRequestKey(absl::string_view agency, absl::string_view request_id) {
