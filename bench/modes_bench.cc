@@ -15,11 +15,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <iterator>
+#include <sstream>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "budstikke/v1/consent.grpc.pb.h"
@@ -119,6 +125,57 @@ SliceResult RunSlice(const Op& op, int clients, double seconds) {
   return r;
 }
 
+// CPU seconds (user + system) a process has used so far.
+double CpuSeconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  double utime = 0, stime = 0;
+  for (int i = 3; fields >> f; ++i) {
+    if (i == 14) utime = std::atof(f.c_str());
+    if (i == 15) {
+      stime = std::atof(f.c_str());
+      break;
+    }
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU used by each named process between Start() and Stop().
+class CpuMeter {
+ public:
+  explicit CpuMeter(std::vector<std::pair<std::string, int>> processes)
+      : processes_(std::move(processes)), used_(processes_.size(), 0.0) {}
+  void Start() {
+    start_.clear();
+    for (const auto& [name, pid] : processes_) start_.push_back(CpuSeconds(pid));
+  }
+  void Stop() {
+    for (size_t i = 0; i < processes_.size(); ++i) {
+      used_[i] += CpuSeconds(processes_[i].second) - start_[i];
+    }
+  }
+  // name -> CPU microseconds per call over `calls`.
+  std::string Report(double calls) const {
+    std::string out;
+    double total = 0;
+    for (size_t i = 0; i < processes_.size(); ++i) {
+      total += used_[i];
+      absl::StrAppend(&out, " ", processes_[i].first, "=",
+                      static_cast<int>(used_[i] * 1e6 / calls));
+    }
+    return absl::StrCat(static_cast<int>(total * 1e6 / calls), " us/call:", out);
+  }
+
+ private:
+  std::vector<std::pair<std::string, int>> processes_;
+  std::vector<double> start_;
+  std::vector<double> used_;
+};
+
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -177,24 +234,49 @@ int Main(int argc, char** argv) {
   micro.consent_id = RecordConsent(micro);
   std::printf("modes_bench: %d clients, %d pairs of %.1f s slices per operation\n", clients, pairs,
               seconds);
+  std::vector<std::pair<std::string, int>> cluster_pids;
+  for (const char* name :
+       {"gateway", "directory", "consultation", "consent", "referral", "inbox", "audit"}) {
+    cluster_pids.emplace_back(name, cluster.PidOf(name));
+  }
+  std::vector<std::string> cpu_reports;
   std::printf("%-6s %12s %12s %8s %12s %12s %8s %s\n", "op", "all rps", "gateway rps", "ratio",
               "all p99 us", "gw p99 us", "p99 x", "failures");
   int failures = 0;
   for (const std::string op : {"ask", "send"}) {
     std::vector<double> ratios, rate_a, rate_m, lat_a, lat_m;
+    CpuMeter all_cpu({{"server", server.process()->pid()}});
+    CpuMeter micro_cpu(cluster_pids);
+    double calls_a = 0, calls_m = 0;
     for (int p = 0; p < pairs + 1; ++p) {  // pair 0 warms up
       const std::string tag = absl::StrCat("mb-", op, "-", p);
       Op a = MakeOp(all, op, clients, tag + "-a");
       Op m = MakeOp(micro, op, clients, tag + "-m");
       SliceResult ra, rm;
-      if (p % 2 == 0) {
+      auto run_a = [&] {
+        all_cpu.Start();
+        ra = RunSlice(a, clients, seconds);
+        all_cpu.Stop();
+      };
+      auto run_m = [&] {
+        micro_cpu.Start();
+        rm = RunSlice(m, clients, seconds);
+        micro_cpu.Stop();
+      };
+      if (p == 0) {  // warm-up: not counted
         ra = RunSlice(a, clients, seconds);
         rm = RunSlice(m, clients, seconds);
-      } else {
-        rm = RunSlice(m, clients, seconds);
-        ra = RunSlice(a, clients, seconds);
+        continue;
       }
-      if (p == 0) continue;
+      if (p % 2 == 0) {
+        run_a();
+        run_m();
+      } else {
+        run_m();
+        run_a();
+      }
+      calls_a += static_cast<double>(ra.latencies_us.size());
+      calls_m += static_cast<double>(rm.latencies_us.size());
       failures += ra.failures + rm.failures;
       ratios.push_back(rm.rate / ra.rate);
       rate_a.push_back(ra.rate);
@@ -205,7 +287,11 @@ int Main(int argc, char** argv) {
     const double p99a = Percentile(lat_a, 0.99), p99m = Percentile(lat_m, 0.99);
     std::printf("%-6s %12.0f %12.0f %8.2f %12.0f %12.0f %8.2f %d\n", op.c_str(), Median(rate_a),
                 Median(rate_m), Median(ratios), p99a, p99m, p99m / p99a, failures);
+    cpu_reports.push_back(absl::StrCat(op, " all-in-one ", all_cpu.Report(calls_a)));
+    cpu_reports.push_back(absl::StrCat(op, " microservices ", micro_cpu.Report(calls_m)));
   }
+  std::printf("server CPU per call (user+system, all processes of the deployment):\n");
+  for (const std::string& r : cpu_reports) std::printf("  %s\n", r.c_str());
   return failures == 0 ? 0 : 1;
 }
 

@@ -22,7 +22,20 @@ void OutboxSequence::Settle(uint64_t number) {
 
 uint64_t OutboxSequence::SettledBelow() const {
   absl::MutexLock lock(&mu_);
+  return SettledBelowLocked();
+}
+
+uint64_t OutboxSequence::SettledBelowLocked() const {
   return in_flight_.empty() ? next_ : *in_flight_.begin();
+}
+
+uint64_t OutboxSequence::AwaitSettledBeyond(uint64_t seen, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto beyond = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return SettledBelowLocked() > seen;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&beyond), timeout);
+  return SettledBelowLocked();
 }
 
 uint64_t OutboxSequence::next() const {

@@ -17,6 +17,7 @@
 
 #include "absl/container/btree_set.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "storage/store.h"
 
 namespace budstikke::common {
@@ -34,10 +35,15 @@ class OutboxSequence {
 
   // Every number below this one is final.
   uint64_t SettledBelow() const;
+  // Blocks until SettledBelow() > `seen` or `timeout` passes; returns
+  // SettledBelow(). (A drainer sleeps here instead of polling the store.)
+  uint64_t AwaitSettledBeyond(uint64_t seen, absl::Duration timeout) const;
   // The next number to be handed out.
   uint64_t next() const;
 
  private:
+  uint64_t SettledBelowLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   mutable absl::Mutex mu_;
   uint64_t next_ ABSL_GUARDED_BY(mu_);
   absl::btree_set<uint64_t> in_flight_ ABSL_GUARDED_BY(mu_);

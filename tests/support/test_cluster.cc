@@ -1,5 +1,6 @@
 #include "tests/support/test_cluster.h"
 
+#include <cstdlib>
 #include <regex>
 
 #include "gtest/gtest.h"
@@ -69,6 +70,11 @@ bool TestCluster::Restart(const std::string& service) {
   int rc = Script({"restart", service}, &out);
   if (rc != 0) ADD_FAILURE() << "restart " << service << " failed: " << out;
   return rc == 0;
+}
+
+int TestCluster::PidOf(const std::string& service) const {
+  const std::string pid = ReadWholeFile(dir_.Sub("cluster/" + service + ".pid"));
+  return pid.empty() ? 0 : std::atoi(pid.c_str());
 }
 
 std::string TestCluster::LogOf(const std::string& service) const {

@@ -39,6 +39,8 @@ class TestCluster {
   // kill -9 of one process; Restart() starts it again on its data dir.
   void Kill(const std::string& service);
   bool Restart(const std::string& service);
+  // The pid of one process (0 if unknown).
+  int PidOf(const std::string& service) const;
   // The process's stderr log.
   std::string LogOf(const std::string& service) const;
 

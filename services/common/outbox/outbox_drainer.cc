@@ -125,9 +125,18 @@ void OutboxDrainer::Run() {
       backoff = std::min(backoff * 2, options_.max_backoff);
     } else {
       backoff = options_.initial_backoff;
-      if (*delivered == 0) wait = options_.poll_interval;
+      if (*delivered == 0) {
+        // Nothing to deliver: sleep until a write settles a new entry (or
+        // the idle interval passes), instead of scanning the store again.
+        const uint64_t seen = next_undelivered_.load();
+        if (sequence_->AwaitSettledBeyond(seen, options_.idle_wait) > seen) {
+          // Let concurrent writes join this delivery: one call for many.
+          absl::SleepFor(options_.batch_window);
+        }
+        continue;
+      }
     }
-    // Sleep in short slices so Stop() is prompt.
+    // Back off in short slices so Stop() is prompt.
     for (absl::Time until = absl::Now() + wait; !stop_.load() && absl::Now() < until;) {
       absl::SleepFor(std::min(until - absl::Now(), absl::Milliseconds(5)));
     }

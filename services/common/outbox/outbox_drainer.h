@@ -16,7 +16,8 @@
 // the drainer); `on_health(false)` when oldest_age() exceeds `max_age`,
 // `on_health(true)` when it is back under (changes only).
 //
-// Background work on one thread between Start() and Stop() (or destruction);
+// Background work on one thread between Start() and Stop() (or destruction),
+// woken by the outbox's writes (OutboxSequence::AwaitSettledBeyond);
 // DrainOnce() may be called directly instead (tests).
 #ifndef BUDSTIKKE_SERVICES_COMMON_OUTBOX_OUTBOX_DRAINER_H_
 #define BUDSTIKKE_SERVICES_COMMON_OUTBOX_OUTBOX_DRAINER_H_
@@ -45,7 +46,12 @@ struct OutboxEntry {
 
 struct OutboxDrainerOptions {
   int max_batch = 512;
-  absl::Duration poll_interval = absl::Milliseconds(5);
+  // With nothing to deliver the drainer sleeps until a write settles a new
+  // entry, at most this long (it also bounds how late Stop() is seen).
+  absl::Duration idle_wait = absl::Milliseconds(100);
+  // After waking, how long to let more writes arrive before delivering
+  // (one delivery call carries them all; the cost of a call dominates).
+  absl::Duration batch_window = absl::Milliseconds(5);
   absl::Duration initial_backoff = absl::Milliseconds(50);
   absl::Duration max_backoff = absl::Seconds(5);
   // Readiness: unhealthy while the oldest undelivered entry is older.
