@@ -1628,8 +1628,12 @@ TEST_F(ReferralDraftTest, ThreadInvitationSupplementAndRevocation) {
   EXPECT_EQ(desk_->Decide(kBup, accept)->status(), v1::REFERRAL_STATUS_ACCEPTED);
 
   // Revocation in the middle of the thread: nothing more for anyone.
+  inbox_->Clear();
   ASSERT_THAT(consents_->Revoke(kNurse, RevokeRequest(c->id(), "foreldrene trekker samtykket")),
               IsOk());
+  // The kindergarten (named by type only) is told too.
+  EXPECT_THAT(inbox_->Lines(), ::testing::Contains(absl::StrCat(
+                                   "bhg-solsikken INBOX_EVENT_TYPE_CONSENT_REVOKED ", c->id())));
   EXPECT_THAT(Rules(desk_->GetThread(kStaff, id).status()), ElementsAre("consent.revoked"));
   EXPECT_THAT(Rules(desk_->GetThread(kBup, id).status()), ElementsAre("consent.revoked"));
   EXPECT_THAT(Rules(desk_->Get(kStaff, id).status()), ElementsAre("consent.revoked"));
