@@ -27,7 +27,7 @@ check "table json" budstikke whoami --output ""
 check "json" budstikke consent list --output j
 check "--server" budstikke --se
 check "ask answer" budstikke consult a
-check "send show" budstikke referral s
+check "send show supplement" budstikke referral s
 check "watch" budstikke inbox ""
 check "key-status" budstikke admin k
 check "" budstikke nosuchgroup x

@@ -1628,8 +1628,12 @@ TEST_F(ReferralDraftTest, ThreadInvitationSupplementAndRevocation) {
   EXPECT_EQ(desk_->Decide(kBup, accept)->status(), v1::REFERRAL_STATUS_ACCEPTED);
 
   // Revocation in the middle of the thread: nothing more for anyone.
+  inbox_->Clear();
   ASSERT_THAT(consents_->Revoke(kNurse, RevokeRequest(c->id(), "foreldrene trekker samtykket")),
               IsOk());
+  // The kindergarten (named by type only) is told too.
+  EXPECT_THAT(inbox_->Lines(), ::testing::Contains(absl::StrCat(
+                                   "bhg-solsikken INBOX_EVENT_TYPE_CONSENT_REVOKED ", c->id())));
   EXPECT_THAT(Rules(desk_->GetThread(kStaff, id).status()), ElementsAre("consent.revoked"));
   EXPECT_THAT(Rules(desk_->GetThread(kBup, id).status()), ElementsAre("consent.revoked"));
   EXPECT_THAT(Rules(desk_->Get(kStaff, id).status()), ElementsAre("consent.revoked"));
@@ -1645,6 +1649,52 @@ TEST_F(ReferralDraftTest, ThreadInvitationSupplementAndRevocation) {
   EXPECT_EQ(denied, 2);
   // BUP keeps what it acknowledged (the referral itself).
   EXPECT_THAT(desk_->Get(kBup, id), IsOk());
+}
+
+TEST_F(ReferralDraftTest, ThreadAttachmentsReachTheInvitedAgencyOnly) {
+  const std::string child = Child(10);
+  v1::RecordConsentRequest creq = ConsentRequest(child, "bup-oslo");
+  creq.clear_recipient();
+  *creq.add_recipients() = AgencyRef("bup-oslo");
+  *creq.add_recipients() = AgencyRef("bhg-solsikken");
+  auto c = consents_->Record(kGp, creq);
+  ASSERT_THAT(c, IsOk());
+  auto epikrise = Upload(kGp, "Epikrise fra fastlegen", "text/plain");
+  ASSERT_THAT(epikrise, IsOk());
+  v1::SendReferralRequest req = SendRequest("bup-oslo", child, c->id());
+  req.add_attachment_ids(epikrise->id());
+  auto sent = desk_->Send(kGp, req);
+  ASSERT_THAT(sent, IsOk());
+  v1::InviteToReferralRequest inv;
+  inv.set_referral_id(sent->id());
+  inv.set_agency("bhg-solsikken");
+  ASSERT_THAT(desk_->Invite(kBup, inv), IsOk());
+  auto skjema = Upload(kBup, "Kartleggingsskjema for barnehagen", "text/plain");
+  ASSERT_THAT(skjema, IsOk());
+  v1::PostReferralMessageRequest msg;
+  msg.set_referral_id(sent->id());
+  msg.set_text("Fyll gjerne ut skjemaet.");
+  msg.add_attachment_ids(skjema->id());
+  auto posted = desk_->PostMessage(kBup, msg);
+  ASSERT_THAT(posted, IsOk());
+  ASSERT_THAT(posted->attachments(), SizeIs(1));
+  auto download = [&](const common::Caller& who, const std::string& att) {
+    std::string got;
+    absl::Status s =
+        desk_->Download(who, sent->id(), att, [&](const v1::DownloadAttachmentResponse& p) {
+          got += p.chunk();
+          return true;
+        });
+    return s.ok() ? got : std::string(s.message());
+  };
+  EXPECT_EQ(download(kStaff, skjema->id()), "Kartleggingsskjema for barnehagen");
+  EXPECT_EQ(download(kGp, skjema->id()), "Kartleggingsskjema for barnehagen");
+  // The referral's own attachments are not for the invited agency.
+  EXPECT_EQ(download(kStaff, epikrise->id()), "attachment not found");
+  EXPECT_EQ(download(kBup, epikrise->id()), "Epikrise fra fastlegen");
+  // An attachment used once is not used again.
+  EXPECT_THAT(desk_->PostMessage(kBup, msg),
+              StatusIs(absl::StatusCode::kNotFound, "attachment not found"));
 }
 
 }  // namespace

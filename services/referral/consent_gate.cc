@@ -105,18 +105,25 @@ absl::Status ReferralDesk::WithdrawUnderRevokedConsent(const Caller& caller,
   v1::Referral& r = stored.referral;
   storage::WriteBatch batch;
   std::vector<common::InboxDelivery> events;
-  // Who holds it under the consent: the recipient, or a draft's co-signer.
+  // Who holds it under the consent: the recipient (or a draft's co-signer)
+  // and the agencies invited to its thread.
   const std::string holder = r.sender_agency().empty() ? r.cosigner_agency() : r.recipient_agency();
-  // (ConsentCovers with no type: named as an agency.)
-  if (!policy::ConsentCovers(consent, holder, v1::AGENCY_TYPE_UNSPECIFIED)) {
-    // The consent service notified the recording and the named agencies; any
-    // other holder is notified once (marker in the same batch).
-    const std::string marker = absl::StrCat("n/", consent.id, "/", holder);
+  std::vector<std::string> holders = {holder};
+  for (const std::string& invited : r.invited_agencies()) holders.push_back(invited);
+  for (const std::string& agency : holders) {
+    // The consent service notified the recording and the named agencies (an
+    // agency named, not a type: ConsentCovers with no type); any other
+    // holder is notified once (marker in the same batch).
+    if (agency == consent.recording_agency ||
+        policy::ConsentCovers(consent, agency, v1::AGENCY_TYPE_UNSPECIFIED)) {
+      continue;
+    }
+    const std::string marker = absl::StrCat("n/", consent.id, "/", agency);
     auto seen = deps_.store->Get(kColumnFamily, marker);
     if (!seen.ok() && !absl::IsNotFound(seen.status())) return seen.status();
     if (absl::IsNotFound(seen.status())) {
       batch.Put(kColumnFamily, marker, "");
-      events.push_back({holder, v1::INBOX_EVENT_TYPE_CONSENT_REVOKED,
+      events.push_back({agency, v1::INBOX_EVENT_TYPE_CONSENT_REVOKED,
                         common::Ref(v1::RESOURCE_KIND_CONSENT, consent.id)});
     }
   }

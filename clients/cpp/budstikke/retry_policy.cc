@@ -18,6 +18,7 @@ const std::vector<std::string>& RetriedMethods() {
       "budstikke.v1.ConsentService/List",
       "budstikke.v1.ReferralService/Get",
       "budstikke.v1.ReferralService/List",
+      "budstikke.v1.ReferralService/GetThread",
       "budstikke.v1.AuditService/GetPublicKey",
       "budstikke.v1.AuditService/GetCheckpoint",
       "budstikke.v1.AuditService/GetEvent",
@@ -35,6 +36,7 @@ const std::vector<std::string>& RetriedMethods() {
       "budstikke.v1.ConsultationService/AddMessage",
       "budstikke.v1.ConsentService/Record",
       "budstikke.v1.ReferralService/Send",
+      "budstikke.v1.ReferralService/Draft",
       "budstikke.v1.AdminService/RotateAgencyKey",
       "budstikke.v1.AdminService/CreateBackup",
   };
@@ -50,6 +52,11 @@ const std::vector<std::string>& NotRetriedMethods() {
       "budstikke.v1.ReferralService/Acknowledge",
       "budstikke.v1.ReferralService/Decide",
       "budstikke.v1.ReferralService/Withdraw",
+      "budstikke.v1.ReferralService/Cosign",
+      "budstikke.v1.ReferralService/Return",
+      "budstikke.v1.ReferralService/PostMessage",
+      "budstikke.v1.ReferralService/Invite",
+      "budstikke.v1.ReferralService/Supplement",
       "budstikke.v1.ReferralService/UploadAttachment",    // client stream
       "budstikke.v1.ReferralService/DownloadAttachment",  // server stream
       "budstikke.v1.InboxService/Subscribe",              // server stream (WatchInbox resumes)

@@ -13,7 +13,7 @@ _budstikke() {
     directory) subs="list get create update" ;;
     consult) subs="ask list show claim answer close message" ;;
     consent) subs="record revoke list show" ;;
-    referral) subs="send list show ack decide withdraw" ;;
+    referral) subs="send draft cosign return list show ack decide withdraw message thread invite supplement" ;;
     attachment) subs="put get" ;;
     inbox) subs="watch" ;;
     audit) subs="public-key checkpoint get prove consistency query report verify" ;;
