@@ -115,8 +115,10 @@ class ErrorIterator final : public Iterator {
 
 class PrefixIterator final : public Iterator {
  public:
+  // Keys starting with `prefix`, positioned at the first >= `first` (the
+  // prefix itself when empty).
   PrefixIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
-                 const rocksdb::Snapshot* snap)
+                 const rocksdb::Snapshot* snap, std::string_view first = {})
       : prefix_(prefix),
         upper_(PrefixSuccessor(prefix)),
         lower_slice_(prefix_),
@@ -126,7 +128,7 @@ class PrefixIterator final : public Iterator {
     ro.iterate_lower_bound = &lower_slice_;  // SeekToLast stays within the prefix
     if (!upper_.empty()) ro.iterate_upper_bound = &upper_slice_;
     it_.reset(db->NewIterator(ro, cf));
-    it_->Seek(ToSlice(prefix_));
+    Seek(first);
   }
   bool Valid() const override { return it_->Valid(); }
   void Next() override { it_->Next(); }
@@ -388,6 +390,12 @@ absl::Status Store::Write(WriteBatch batch) {
   r = impl_->AfterWrite(impl_->db->Write(impl_->write_options, &wb), "write");
   batch.Settle(r.ok());
   return r;
+}
+
+std::unique_ptr<Iterator> Store::ScanFrom(std::string_view cf, std::string_view start) const {
+  auto* h = impl_->Cf(cf);
+  if (h == nullptr) return std::make_unique<ErrorIterator>(UnknownCf(cf));
+  return std::make_unique<PrefixIterator>(impl_->db.get(), h, "", nullptr, start);
 }
 
 std::unique_ptr<Iterator> Store::Scan(std::string_view cf, std::string_view prefix,

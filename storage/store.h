@@ -135,6 +135,10 @@ class Store {
 
   std::unique_ptr<Iterator> Scan(std::string_view cf, std::string_view prefix,
                                  const Snapshot* snapshot = nullptr) const;
+  // Every key >= `start` of the column family, positioned there directly (a
+  // queue whose head was deleted: Scan(cf, "") would first walk over the
+  // delete tombstones below `start`).
+  std::unique_ptr<Iterator> ScanFrom(std::string_view cf, std::string_view start) const;
   std::unique_ptr<Snapshot> GetSnapshot() const;
 
   // Flushes memtables to SST files (tests and backups use it).

@@ -34,8 +34,8 @@ void OutboxDrainer::Stop() {
 
 absl::StatusOr<std::vector<OutboxEntry>> OutboxDrainer::ReadBatch(uint64_t below) const {
   std::vector<OutboxEntry> entries;
-  std::unique_ptr<storage::Iterator> it = store_->Scan(cf_, "");
-  it->Seek(storage::BigEndian64(next_undelivered_.load()));
+  std::unique_ptr<storage::Iterator> it =
+      store_->ScanFrom(cf_, storage::BigEndian64(next_undelivered_.load()));
   for (; it->Valid() && static_cast<int>(entries.size()) < options_.max_batch; it->Next()) {
     if (it->key().size() != 8) continue;  // kOutboxDeliveredKey
     const uint64_t sequence = storage::LoadBigEndian64(it->key());
