@@ -18,8 +18,8 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
-#include <sstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>

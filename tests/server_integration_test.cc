@@ -5,6 +5,11 @@
 
 #include <set>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "budstikke/v1/directory.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -204,6 +209,56 @@ TEST_F(ServerIntegrationTest, ReflectionListsEveryService) {
                        "budstikke.v1.DirectoryService", "budstikke.v1.InboxService",
                        "budstikke.v1.ReferralService", "grpc.health.v1.Health",
                        "grpc.reflection.v1alpha.ServerReflection"}));
+}
+
+// A free loopback port (bound and released; the server binds it next).
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// --health-listen: plaintext gRPC health for Kubernetes probes, nothing else.
+TEST(HealthListenTest, ServesLivenessAndReadinessInPlaintextAndNothingElse) {
+  const std::string address = "127.0.0.1:" + std::to_string(FreePort());
+  testing::TestServer server({"--health-listen", address});
+  ASSERT_FALSE(server.address().empty());
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  for (const char* service : {"", "budstikke.ready"}) {
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::Status s = health->Check(Ctx().get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << service << ": " << s.error_message();
+    EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
+  }
+  grpc::health::v1::HealthCheckRequest unknown;
+  unknown.set_service("budstikke.v1.ReferralService");
+  grpc::health::v1::HealthCheckResponse resp;
+  EXPECT_EQ(health->Check(Ctx().get(), unknown, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  // No reflection, no data service on the plaintext port.
+  auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
+  auto ctx = Ctx();
+  auto stream = reflection->ServerReflectionInfo(ctx.get());
+  grpc::reflection::v1alpha::ServerReflectionRequest req;
+  req.set_list_services("");
+  stream->Write(req);
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse ignored;
+  while (stream->Read(&ignored)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  auto directory = v1::DirectoryService::NewStub(channel);
+  v1::WhoAmIResponse who;
+  EXPECT_EQ(directory->WhoAmI(Ctx().get(), v1::WhoAmIRequest(), &who).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
 }
 
 }  // namespace

@@ -31,9 +31,8 @@ uint64_t OutboxSequence::SettledBelowLocked() const {
 
 uint64_t OutboxSequence::AwaitSettledBeyond(uint64_t seen, absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
-  auto beyond = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return SettledBelowLocked() > seen;
-  };
+  auto beyond = [this, seen]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return SettledBelowLocked() > seen; };
   mu_.AwaitWithTimeout(absl::Condition(&beyond), timeout);
   return SettledBelowLocked();
 }

@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -31,6 +32,7 @@
 #include "budstikke/v1/consultation.grpc.pb.h"
 #include "budstikke/v1/inbox.grpc.pb.h"
 #include "budstikke/v1/referral.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "services/admin/admin.h"
 #include "services/admin/admin_service.h"
 #include "services/audit/audit.h"
@@ -119,6 +121,14 @@ class HealthAggregator {
   void Detach() {
     std::lock_guard<std::mutex> lock(mu_);
     servers_.clear();
+    stopping_ = true;
+  }
+  // The status of `service` ("" or kReadyService); nullopt for others.
+  std::optional<bool> Serving(const std::string& service) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (service.empty()) return !stopping_;
+    if (service == kReadyService) return !stopping_ && failing_.empty();
+    return std::nullopt;
   }
 
  private:
@@ -141,6 +151,26 @@ class HealthAggregator {
   std::mutex mu_;
   std::set<std::string> failing_;
   std::vector<grpc::Server*> servers_;
+  bool stopping_ = false;
+};
+
+// grpc.health.v1.Health/Check of the --health-listen server, answered from
+// the aggregator (gRPC's default health service needs a server with other
+// services; this one has none). Watch is not offered: probes use Check.
+class ProbeHealthService final : public grpc::health::v1::Health::Service {
+ public:
+  explicit ProbeHealthService(HealthAggregator* health) : health_(health) {}
+  grpc::Status Check(grpc::ServerContext*, const grpc::health::v1::HealthCheckRequest* req,
+                     grpc::health::v1::HealthCheckResponse* resp) override {
+    std::optional<bool> serving = health_->Serving(req->service());
+    if (!serving) return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service");
+    resp->set_status(*serving ? grpc::health::v1::HealthCheckResponse::SERVING
+                              : grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+    return grpc::Status::OK;
+  }
+
+ private:
+  HealthAggregator* health_;
 };
 
 struct BudstikkeServer::Impl {
@@ -190,6 +220,7 @@ struct BudstikkeServer::Impl {
   // Deliver this process's outboxes to the audit and inbox services (stopped
   // before the store closes: declared after it).
   std::vector<std::unique_ptr<common::OutboxDrainer>> drainers;
+  std::unique_ptr<ProbeHealthService> probe_health;
   std::unique_ptr<grpc::Server> health_server;
   std::unique_ptr<grpc::Server> server;
 
@@ -583,11 +614,13 @@ class NoReflection final : public grpc::ServerBuilderOption {
 };
 
 // --health-listen: gRPC health in plaintext for Kubernetes probes.
-absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthServer(const std::string& listen) {
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthServer(const std::string& listen,
+                                                                grpc::Service* health) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.SetOption(std::make_unique<NoReflection>());
+  builder.RegisterService(health);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on --health-listen ", listen));
@@ -634,8 +667,9 @@ absl::StatusOr<int> BudstikkeServer::Start() {
     drainer->SetHealthObserver(impl_->health.ObserverFor(drainer->column_family()));
   }
   if (!c.health_listen.empty()) {
-    BUDSTIKKE_ASSIGN_OR_RETURN(impl_->health_server, StartHealthServer(c.health_listen));
-    impl_->health.Attach(impl_->health_server.get());
+    impl_->probe_health = std::make_unique<ProbeHealthService>(&impl_->health);
+    BUDSTIKKE_ASSIGN_OR_RETURN(impl_->health_server,
+                               StartHealthServer(c.health_listen, impl_->probe_health.get()));
   }
   impl_->server = builder.BuildAndStart();
   if (impl_->server == nullptr || port == 0) {
@@ -655,9 +689,7 @@ void BudstikkeServer::Wait() {
 void BudstikkeServer::Shutdown(int grace_seconds) {
   if (!impl_->server) return;
   impl_->health.Detach();
-  for (grpc::Server* s : {impl_->server.get(), impl_->health_server.get()}) {
-    if (s != nullptr) s->GetHealthCheckService()->SetServingStatus(false);
-  }
+  impl_->server->GetHealthCheckService()->SetServingStatus(false);
   if (impl_->inbox) impl_->inbox->Shutdown();  // ends inbox streams (UNAVAILABLE)
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(grace_seconds);
   impl_->server->Shutdown(deadline);
