@@ -16,19 +16,19 @@ grpc::Status AuditIngestService::Append(grpc::ServerContext* ctx,
   return common::Unary(
       ctx, *auth_, kAppend, resp, common::kInline,
       [&](const common::Caller&) -> absl::StatusOr<internal::v1::AppendResponse> {
-        BUDSTIKKE_RETURN_IF_ERROR(common::CheckIngestEntries(req->entries()));
-        internal::v1::AppendResponse out;
-        if (req->entries().empty()) return out;
         BUDSTIKKE_ASSIGN_OR_RETURN(
-            uint64_t next,
-            ledger_->Apply(req->source(), req->entries().rbegin()->sequence(),
-                           [&](uint64_t first_new, storage::WriteBatch batch) {
-                             for (const internal::v1::AuditEntry& e : req->entries()) {
-                               if (e.sequence() >= first_new) outbox_->AddFilled(&batch, e.event());
-                             }
-                             return store_->Write(std::move(batch));
-                           }));
-        out.set_high_water_mark(next - 1);
+            uint64_t mark,
+            common::ApplyDelivery(*ledger_, req->source(), req->entries(),
+                                  [&](uint64_t first_new, storage::WriteBatch batch) {
+                                    for (const internal::v1::AuditEntry& e : req->entries()) {
+                                      if (e.sequence() >= first_new) {
+                                        outbox_->AddFilled(&batch, e.event());
+                                      }
+                                    }
+                                    return store_->Write(std::move(batch));
+                                  }));
+        internal::v1::AppendResponse out;
+        out.set_high_water_mark(mark);
         return out;
       });
 }

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_join.h"
 #include "services/common/errors.h"
+#include "services/common/time_util.h"
 
 namespace budstikke::common {
 
@@ -15,6 +16,17 @@ v1::Actor ActorOf(const Caller& caller) {
   a.set_role(caller.identity.role);
   a.set_service(caller.via_service);
   return a;
+}
+
+void StampRecorded(const Caller& caller, absl::Time now, v1::AuditEvent* event) {
+  *event->mutable_time() = ToProtoTime(now);
+  *event->mutable_actor() = ActorOf(caller);
+  if (event->outcome() == v1::AUDIT_OUTCOME_UNSPECIFIED) {
+    event->set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
+  }
+  if (event->legal_basis() == v1::LEGAL_BASIS_UNSPECIFIED) {
+    event->set_legal_basis(v1::LEGAL_BASIS_NONE);
+  }
 }
 
 v1::ResourceKind ResourceKindOfAction(absl::string_view action) {

@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "budstikke/v1/audit.pb.h"
 #include "services/common/audit_outbox.h"
 #include "services/common/identity.h"
@@ -27,6 +28,10 @@ namespace budstikke::common {
 // The person (and the service acting for them) as recorded in a record's
 // fields such as `sender`, `claimed_by` or `revoked_by`.
 v1::Actor ActorOf(const Caller& caller);
+
+// What every AuditOutbox fills in when it records `event`: the time `now`,
+// the actor (ActorOf), and outcome ALLOWED / legal basis NONE where unset.
+void StampRecorded(const Caller& caller, absl::Time now, v1::AuditEvent* event);
 
 // The kind of resource an audit action is about: "referral.read" -> REFERRAL,
 // UNSPECIFIED for an action it does not know.

@@ -1,6 +1,6 @@
 #include "services/common/store_audit_outbox.h"
 
-#include "services/common/time_util.h"
+#include "services/common/audit_event.h"
 #include "storage/big_endian.h"
 #include "storage/status_macros.h"
 
@@ -29,24 +29,9 @@ absl::StatusOr<std::unique_ptr<StoreAuditOutbox>> StoreAuditOutbox::Create(stora
   return std::unique_ptr<StoreAuditOutbox>(new StoreAuditOutbox(store, clock, next));
 }
 
-void StoreAuditOutbox::Fill(const Caller& caller, v1::AuditEvent* event) const {
-  *event->mutable_time() = ToProtoTime(clock_->Now());
-  v1::Actor* actor = event->mutable_actor();
-  actor->set_agency(caller.identity.agency);
-  actor->set_user(caller.identity.user);
-  actor->set_role(caller.identity.role);
-  actor->set_service(caller.via_service);
-  if (event->outcome() == v1::AUDIT_OUTCOME_UNSPECIFIED) {
-    event->set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
-  }
-  if (event->legal_basis() == v1::LEGAL_BASIS_UNSPECIFIED) {
-    event->set_legal_basis(v1::LEGAL_BASIS_NONE);
-  }
-}
-
 absl::Status StoreAuditOutbox::Add(storage::WriteBatch* batch, const Caller& caller,
                                    v1::AuditEvent event) {
-  Fill(caller, &event);
+  StampRecorded(caller, clock_->Now(), &event);
   AddFilled(batch, event);
   return absl::OkStatus();
 }
@@ -56,7 +41,7 @@ void StoreAuditOutbox::AddFilled(storage::WriteBatch* batch, const v1::AuditEven
 }
 
 absl::Status StoreAuditOutbox::RecordEvent(const Caller& caller, v1::AuditEvent event) {
-  Fill(caller, &event);
+  StampRecorded(caller, clock_->Now(), &event);
   const uint64_t sequence = sequence_.ReserveUnbatched();
   absl::Status s =
       store_->Put(kAuditOutboxColumnFamily, KeyFor(sequence), event.SerializeAsString());

@@ -63,7 +63,6 @@ class StoreAuditOutbox final : public AuditOutbox {
  private:
   StoreAuditOutbox(storage::Store* store, const Clock* clock, uint64_t next)
       : store_(store), clock_(clock), sequence_(next) {}
-  void Fill(const Caller& caller, v1::AuditEvent* event) const;
   void ReportHealth(bool healthy);
 
   storage::Store* store_;

@@ -18,21 +18,19 @@ grpc::Status InboxIngestService::Deliver(grpc::ServerContext* ctx,
   return common::Unary(
       ctx, *auth_, kDeliver, resp, common::kInline,
       [&](const common::Caller&) -> absl::StatusOr<internal::v1::DeliverResponse> {
-        BUDSTIKKE_RETURN_IF_ERROR(common::CheckIngestEntries(req->entries()));
-        internal::v1::DeliverResponse out;
-        if (req->entries().empty()) return out;
         BUDSTIKKE_ASSIGN_OR_RETURN(
-            uint64_t next,
-            ledger_->Apply(req->source(), req->entries().rbegin()->sequence(),
-                           [&](uint64_t first_new, storage::WriteBatch batch) {
-                             std::vector<common::InboxDelivery> events;
-                             for (const internal::v1::InboxEntry& e : req->entries()) {
-                               if (e.sequence() < first_new) continue;
-                               events.push_back({e.agency(), e.type(), e.resource()});
-                             }
-                             return inbox_->Commit(std::move(batch), events);
-                           }));
-        out.set_high_water_mark(next - 1);
+            uint64_t mark,
+            common::ApplyDelivery(*ledger_, req->source(), req->entries(),
+                                  [&](uint64_t first_new, storage::WriteBatch batch) {
+                                    std::vector<common::InboxDelivery> events;
+                                    for (const internal::v1::InboxEntry& e : req->entries()) {
+                                      if (e.sequence() < first_new) continue;
+                                      events.push_back({e.agency(), e.type(), e.resource()});
+                                    }
+                                    return inbox_->Commit(std::move(batch), events);
+                                  }));
+        internal::v1::DeliverResponse out;
+        out.set_high_water_mark(mark);
         return out;
       });
 }

@@ -7,7 +7,6 @@
 #include "absl/strings/str_format.h"
 #include "services/common/audit_event.h"
 #include "services/common/grpc_adapter.h"
-#include "services/common/time_util.h"
 
 namespace budstikke::common {
 namespace {
@@ -169,12 +168,7 @@ absl::Status RemoteAuditOutbox::Add(storage::WriteBatch*, const Caller&, v1::Aud
 }
 
 absl::Status RemoteAuditOutbox::RecordEvent(const Caller& caller, v1::AuditEvent event) {
-  *event.mutable_time() = ToProtoTime(clock_->Now());
-  *event.mutable_actor() = ActorOf(caller);
-  if (event.outcome() == v1::AUDIT_OUTCOME_UNSPECIFIED)
-    event.set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
-  if (event.legal_basis() == v1::LEGAL_BASIS_UNSPECIFIED)
-    event.set_legal_basis(v1::LEGAL_BASIS_NONE);
+  StampRecorded(caller, clock_->Now(), &event);
   absl::MutexLock lock(&mu_);
   internal::v1::AppendRequest req;
   req.set_source(source_);
