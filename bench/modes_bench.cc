@@ -32,6 +32,7 @@
 #include "budstikke/v1/consultation.grpc.pb.h"
 #include "budstikke/v1/referral.grpc.pb.h"
 #include "services/common/national_id_testing.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/test_cluster.h"
 #include "tests/support/test_server.h"
 
@@ -185,15 +186,8 @@ double Percentile(std::vector<double> v, double p) {
 double Median(std::vector<double> v) { return Percentile(std::move(v), 0.5); }
 
 std::string RecordConsent(const Deployment& d) {
-  v1::RecordConsentRequest req;
-  req.set_request_id("modes-bench-consent-" + d.name);
-  req.set_subject_national_id(Child());
-  req.set_giver(v1::CONSENT_GIVER_GUARDIAN);
-  req.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
-  req.mutable_recipient()->set_agency("bup-oslo");
-  req.set_purpose("henvisning");
-  req.set_scope("journalnotat");
-  req.set_method(v1::CONSENT_METHOD_WRITTEN);
+  v1::RecordConsentRequest req =
+      testing::GuardianConsentRequest(Child(), "bup-oslo", "modes-bench-consent-" + d.name);
   v1::Consent consent;
   grpc::Status s =
       v1::ConsentService::NewStub(d.channel("gp-physician"))->Record(Ctx().get(), req, &consent);

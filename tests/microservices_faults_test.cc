@@ -25,6 +25,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/national_id_testing.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/process.h"
 #include "tests/support/test_cluster.h"
 #include "tests/support/test_server.h"
@@ -106,15 +107,8 @@ class MicroservicesFaultsTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(cluster_.started());
     child_ = common::testing::MakeSyntheticNationalId(2016, 9, 3, 1);
-    v1::RecordConsentRequest req;
-    req.set_request_id("faults-consent");
-    req.set_subject_national_id(child_);
-    req.set_giver(v1::CONSENT_GIVER_GUARDIAN);
-    req.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
-    req.mutable_recipient()->set_agency("bup-oslo");
-    req.set_purpose("henvisning");
-    req.set_scope("journalnotat");
-    req.set_method(v1::CONSENT_METHOD_WRITTEN);
+    v1::RecordConsentRequest req =
+        testing::GuardianConsentRequest(child_, "bup-oslo", "faults-consent");
     v1::Consent consent;
     grpc::Status s = v1::ConsentService::NewStub(cluster_.Channel("gp-physician"))
                          ->Record(Ctx().get(), req, &consent);

@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/process.h"
 #include "tests/support/test_cluster.h"
 #include "tests/support/test_server.h"
@@ -153,15 +154,8 @@ TEST_F(MicroservicesTest, HealthIsLiveAndReady) {
 // Last: stops the consent service.
 TEST_F(MicroservicesTest, ZzWithoutTheConsentServiceReferralsFailClosed) {
   // A referral BUP has not yet acknowledged, made while consent is up.
-  v1::RecordConsentRequest rec;
-  rec.set_request_id("ms-consent-1");
-  rec.set_subject_national_id("03891650050");
-  rec.set_giver(v1::CONSENT_GIVER_GUARDIAN);
-  rec.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
-  rec.mutable_recipient()->set_agency("bup-oslo");
-  rec.set_purpose("henvisning");
-  rec.set_scope("journalnotat");
-  rec.set_method(v1::CONSENT_METHOD_WRITTEN);
+  v1::RecordConsentRequest rec =
+      testing::GuardianConsentRequest("03891650050", "bup-oslo", "ms-consent-1");
   v1::Consent consent;
   grpc::Status s = v1::ConsentService::NewStub(cluster_->Channel("gp-physician"))
                        ->Record(Ctx().get(), rec, &consent);

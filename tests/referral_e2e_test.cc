@@ -18,11 +18,15 @@
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/national_id_testing.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/test_server.h"
 
 namespace budstikke {
 namespace {
 
+using ::budstikke::testing::Child;
+using ::budstikke::testing::GuardianConsentRequest;
+using ::budstikke::testing::RuleIds;
 using ::budstikke::testing::RunCommand;
 using ::budstikke::testing::TestServer;
 using ::testing::ElementsAre;
@@ -38,19 +42,6 @@ std::string Sha256(const std::string& data) {
   unsigned char d[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d);
   return std::string(reinterpret_cast<const char*>(d), sizeof d);
-}
-
-// The violated rule ids carried in the google.rpc.Status details.
-std::vector<std::string> RuleIds(const grpc::Status& s) {
-  std::vector<std::string> out;
-  google::rpc::Status rpc;
-  if (!rpc.ParseFromString(s.error_details())) return out;
-  for (const auto& any : rpc.details()) {
-    v1::ErrorDetails d;
-    if (!any.UnpackTo(&d)) continue;
-    for (const auto& v : d.violations()) out.push_back(v.rule());
-  }
-  return out;
 }
 
 // Audit events matching `req`, as the auditor; polls until `done` holds for
@@ -78,31 +69,6 @@ std::vector<v1::AuditEvent> PollAudit(
     if (done(events) || absl::Now() >= deadline) return events;
     absl::SleepFor(absl::Milliseconds(100));
   }
-}
-
-// A child of `age` today (the server uses the wall clock).
-std::string Child(int age, int individual) {
-  const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
-  // Birthday mid-year away from today so that time zones cannot matter.
-  absl::CivilDay birth = today - 180;
-  return common::testing::MakeSyntheticNationalId(static_cast<int>(birth.year()) - age,
-                                                  birth.month(), birth.day(), individual);
-}
-
-// A written consent of the child's mother for `recipient`, purpose "henvisning".
-v1::RecordConsentRequest GuardianConsentRequest(const std::string& subject,
-                                                const std::string& recipient,
-                                                const std::string& request_id) {
-  v1::RecordConsentRequest req;
-  req.set_request_id(request_id);
-  req.set_subject_national_id(subject);
-  req.set_giver(v1::CONSENT_GIVER_GUARDIAN);
-  req.set_giver_relation(v1::GUARDIAN_RELATION_MOTHER);
-  req.mutable_recipient()->set_agency(recipient);
-  req.set_purpose("henvisning");
-  req.set_scope("journalnotat");
-  req.set_method(v1::CONSENT_METHOD_WRITTEN);
-  return req;
 }
 
 class ReferralE2eTest : public ::testing::Test {

@@ -19,11 +19,14 @@
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/national_id_testing.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/test_server.h"
 
 namespace budstikke {
 namespace {
 
+using ::budstikke::testing::Child;
+using ::budstikke::testing::RuleIds;
 using ::budstikke::testing::TestServer;
 using ::testing::ElementsAre;
 using ::testing::SizeIs;
@@ -32,25 +35,6 @@ std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 10) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
   return ctx;
-}
-
-std::vector<std::string> RuleIds(const grpc::Status& s) {
-  std::vector<std::string> out;
-  google::rpc::Status rpc;
-  if (!rpc.ParseFromString(s.error_details())) return out;
-  for (const auto& any : rpc.details()) {
-    v1::ErrorDetails d;
-    if (!any.UnpackTo(&d)) continue;
-    for (const auto& v : d.violations()) out.push_back(v.rule());
-  }
-  return out;
-}
-
-std::string Child(int age, int individual) {
-  const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
-  absl::CivilDay birth = today - 180;
-  return common::testing::MakeSyntheticNationalId(static_cast<int>(birth.year()) - age,
-                                                  birth.month(), birth.day(), individual);
 }
 
 v1::RecipientRef Agency(const std::string& id) {
