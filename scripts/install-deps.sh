@@ -10,7 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libspdlog-dev prometheus-cpp-dev nlohmann-json3-dev libgoogle-perftools-dev
   python3 python3-grpcio python3-protobuf python3-pytest python3-venv python3-pip python3-cryptography
-  python3-flask python3-jwt python3-prometheus-client python3-selenium python3-reportlab chromium chromium-driver fonts-liberation fonts-dejavu-core
+  python3-yaml python3-flask python3-jwt python3-prometheus-client python3-selenium python3-reportlab chromium chromium-driver fonts-liberation fonts-dejavu-core
   clang-format clang-tidy
   nodejs unzip systemd
 )
