@@ -140,10 +140,12 @@ TEST_F(ServerConfigTest, MasterKeyWrongSize) {
   ExpectRefused(f, "must hold exactly 32 raw bytes, found 31");
 }
 
-TEST_F(ServerConfigTest, MasterKeyReadableByGroup) {
+// Group read is accepted only for the process's own group (the Kubernetes
+// fsGroup case, services/common/key_file_test.cc); group write never.
+TEST_F(ServerConfigTest, MasterKeyWritableByGroup) {
   auto f = Flags();
-  f["--master-key-file"] = WriteFile("group.key", std::string(32, 'k'), 0640);
-  ExpectRefused(f, "has mode 0640; it must be 0600");
+  f["--master-key-file"] = WriteFile("group.key", std::string(32, 'k'), 0660);
+  ExpectRefused(f, "has mode 0660; it must be 0600");
 }
 
 TEST_F(ServerConfigTest, MissingSigningKeyFlag) {

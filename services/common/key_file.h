@@ -1,6 +1,8 @@
 // Checks on secret files given on the command line (TLS keys, the master key,
-// the audit signing key): they must exist, be regular files, and have no group
-// or other permission bit. Errors are one line and say how to fix them.
+// the audit signing key): they must exist, be regular files, and have no
+// permission bit for others and no group bit, except group read when the
+// file's group is the process's effective group (a Kubernetes Secret volume
+// with fsGroup = runAsGroup). Errors are one line and say how to fix them.
 #ifndef BUDSTIKKE_SERVICES_COMMON_KEY_FILE_H_
 #define BUDSTIKKE_SERVICES_COMMON_KEY_FILE_H_
 

@@ -7,12 +7,18 @@
                             with kubernetes-models, every key name is known
                             (tests/chart/validate.cjs)
   chart_test.py manifests   the checks of tests/chart/manifest_checks.py on every render
+  chart_test.py docs        docs/DEPLOY.md's tested commands: the "tested: chart" block is
+                            run (helm from .tools), and covers both modes and every ci file;
+                            every line of the "tested: systemd" block is in
+                            tests/deploy/systemd_test.sh
 
 helm comes from .tools/bin/helm and the schemas from .tools/node (both made by
 scripts/install-deps.sh); a missing tool fails the test, it is never skipped.
 """
 import json
 import pathlib
+import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -116,11 +122,51 @@ def cmd_manifests():
     return failures + len(missing)
 
 
+def tested_block(doc, name):
+    m = re.search(rf"<!-- tested: {name} -->\n```sh\n(.*?)```", doc, re.S)
+    if not m:
+        sys.exit(f"FAIL: docs/DEPLOY.md has no block marked <!-- tested: {name} -->")
+    return [line for line in m.group(1).splitlines() if line.strip()]
+
+
+def cmd_docs():
+    doc = (ROOT / "docs/DEPLOY.md").read_text()
+    failures = 0
+    commands = tested_block(doc, "chart")
+    for line in commands:
+        words = shlex.split(line)
+        if words[0] != "helm":
+            print(f"FAIL not a helm command: {line}")
+            failures += 1
+            continue
+        r = subprocess.run([str(HELM), *words[1:]], cwd=ROOT, capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"FAIL {line}: {r.stderr}")
+            failures += 1
+        else:
+            print(f"ok   {line}")
+    for name, args in cases():
+        want = " ".join(["helm lint --strict helm/budstikke"] +
+                        [a if not a.startswith("/") else str(pathlib.Path(a).relative_to(ROOT)) for a in args])
+        if want not in commands:
+            print(f"FAIL docs/DEPLOY.md does not show `{want}`")
+            failures += 1
+    script = (ROOT / "tests/deploy/systemd_test.sh").read_text()
+    for line in tested_block(doc, "systemd"):
+        if line not in script:
+            print(f"FAIL tests/deploy/systemd_test.sh does not run `{line}`")
+            failures += 1
+        else:
+            print(f"ok   systemd_test.sh runs: {line}")
+    return failures
+
+
 def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in ("lint", "schema", "validate", "manifests"):
+    steps = {"lint": cmd_lint, "schema": cmd_schema, "validate": cmd_validate,
+             "manifests": cmd_manifests, "docs": cmd_docs}
+    if len(sys.argv) != 2 or sys.argv[1] not in steps:
         sys.exit(__doc__)
-    failures = {"lint": cmd_lint, "schema": cmd_schema, "validate": cmd_validate,
-                "manifests": cmd_manifests}[sys.argv[1]]()
+    failures = steps[sys.argv[1]]()
     sys.exit(1 if failures else 0)
 
 

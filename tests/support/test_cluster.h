@@ -1,7 +1,10 @@
 // Budstikke in microservices mode for integration tests: every service as its
 // own budstikke-server process on loopback (scripts/cluster.sh, the same
 // script `make cluster` runs), with its own data dir and certificate, and the
-// gateway in front. Stopped when the object goes away.
+// gateway in front. Stopped when the object goes away. With
+// BUDSTIKKE_CLUSTER_SCRIPT set, that script (same commands and files as
+// cluster.sh) starts it instead: tests/chart/chart_cluster.sh runs the Helm
+// chart's microservices render as processes.
 #ifndef BUDSTIKKE_TESTS_SUPPORT_TEST_CLUSTER_H_
 #define BUDSTIKKE_TESTS_SUPPORT_TEST_CLUSTER_H_
 
