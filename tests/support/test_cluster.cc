@@ -28,9 +28,9 @@ int TestCluster::Script(const std::vector<std::string>& args, std::string* out) 
   // BUDSTIKKE_CLUSTER_SCRIPT: another script with cluster.sh's commands and
   // files, e.g. tests/chart/chart_cluster.sh (the Helm chart's render).
   const char* script = std::getenv("BUDSTIKKE_CLUSTER_SCRIPT");
-  std::vector<std::string> argv = {
-      "/bin/bash", script != nullptr && *script != '\0' ? std::string(script)
-                                                         : SourceDir() + "/scripts/cluster.sh"};
+  std::vector<std::string> argv = {"/bin/bash", script != nullptr && *script != '\0'
+                                                    ? std::string(script)
+                                                    : SourceDir() + "/scripts/cluster.sh"};
   argv.insert(argv.end(), args.begin(), args.end());
   std::string err;
   int rc = RunCommand(argv, out, &err,
