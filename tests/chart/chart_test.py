@@ -2,7 +2,8 @@
 """Tests of the Helm chart helm/budstikke (issue 18, acceptance 1 and 2).
 
   chart_test.py lint        helm lint --strict for both modes and every ci/*-values.yaml
-  chart_test.py schema      wrong types and unknown keys in values are refused
+  chart_test.py schema      wrong types and unknown keys in values are refused (schema),
+                            and so are values that cannot work (template checks)
   chart_test.py validate    helm template renders every case; every object validates
                             with kubernetes-models, every key name is known
                             (tests/chart/validate.cjs)
@@ -72,6 +73,9 @@ def cmd_schema():
          "additional properties 'gatway' not allowed"),
         (["--set", "backup.keep=0"], "at '/backup/keep'"),
         (["--set", "secrets.tls.existingSecrets.gateways=x"], "additional properties 'gateways' not allowed"),
+        (["--set", "certManager.enabled=true"], "certManager.issuerRef.name: the Issuer"),
+        (["--set", "mode=microservices", "--set", "backup.enabled=true"],
+         "backup.persistence.accessModes must include ReadWriteMany in microservices mode"),
     ]
     failures = 0
     for args, want in refused:
