@@ -18,6 +18,7 @@
 #include "openssl/kdf.h"
 #include "openssl/params.h"
 #include "storage/internal/strings.h"
+#include "storage/private_file.h"
 #include "storage/status_macros.h"
 
 namespace budstikke::storage {
@@ -120,11 +121,7 @@ absl::StatusOr<SecretBytes> Keyring::ReadMasterKeyFile(const std::string& path) 
     return absl::FailedPreconditionError(
         absl::StrCat("master key file ", path, " is not a regular file"));
   }
-  if ((st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("master key file %s has mode %04o; it must be 0600 (chmod 600 %s)", path,
-                        st.st_mode & 07777, path));
-  }
+  BUDSTIKKE_RETURN_IF_ERROR(CheckPrivateMode("master key file", path, st));
   if (st.st_size != static_cast<off_t>(kMasterKeySize)) {
     return absl::InvalidArgumentError(
         absl::StrCat("master key file ", path, " must hold exactly 32 raw bytes, found ",

@@ -41,7 +41,7 @@ TEST(HkdfTest, Rfc5869TestCase3) {
             "9d201395faa4b61a96c8");
 }
 
-TEST(MasterKeyFileTest, RefusesGroupOrOtherBitsWithTheMode) {
+TEST(MasterKeyFileTest, RefusesOtherBitsAndGroupWriteWithTheMode) {
   TempDir dir;
   const std::string path = dir.Sub("master.key");
   WriteFile(path, std::string(32, 'k'), 0644);
@@ -49,9 +49,14 @@ TEST(MasterKeyFileTest, RefusesGroupOrOtherBitsWithTheMode) {
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        "master key file " + path + " has mode 0644; it must be 0600 (chmod 600 " +
                            path + ")"));
-  WriteFile(path, std::string(32, 'k'), 0640);
+  WriteFile(path, std::string(32, 'k'), 0660);
   EXPECT_THAT(Keyring::ReadMasterKeyFile(path),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("has mode 0640")));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("has mode 0660")));
+  // Group read by the process's own group is the Kubernetes fsGroup case
+  // (storage/private_file.h): accepted.
+  WriteFile(path, std::string(32, 'k'), 0440);
+  ASSERT_EQ(::chown(path.c_str(), static_cast<uid_t>(-1), ::getegid()), 0);
+  EXPECT_TRUE(Keyring::ReadMasterKeyFile(path).ok());
   WriteFile(path, std::string(32, 'k'), 0604);
   EXPECT_THAT(Keyring::ReadMasterKeyFile(path),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("has mode 0604")));

@@ -1,7 +1,6 @@
 #include "services/common/key_file.h"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -10,7 +9,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "storage/private_file.h"
 
 namespace budstikke::common {
 
@@ -25,22 +24,8 @@ absl::Status CheckPrivateFile(absl::string_view what, const std::string& path) {
   if (!S_ISREG(st.st_mode)) {
     return absl::FailedPreconditionError(absl::StrCat(what, " ", path, " is not a regular file"));
   }
-  unsigned mode = st.st_mode & 0777;
-  // Group read is the Kubernetes fsGroup case: the kubelet gives a Secret's
-  // files the pod's fsGroup and adds group read, and the pod runs with that
-  // group (runAsGroup = fsGroup). Any other group access is refused.
-  const bool own_group_read = (mode & 0070) == 0040 && st.st_gid == ::getegid();
-  if ((mode & 0007) != 0 || ((mode & 0070) != 0 && !own_group_read)) {
-    if ((mode & 0007) == 0 && (mode & 0070) == 0040) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "%s %s has mode %04o and group %d, which is not this process's group %d; it must be "
-          "0600, or 0640 with the process's own group (chmod 600 %s)",
-          what, path, mode, st.st_gid, ::getegid(), path));
-    }
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s %s has mode %04o; it must be 0600 (chmod 600 %s)", what, path, mode, path));
-  }
-  return absl::OkStatus();
+  // One rule for every key file: storage/private_file.h.
+  return storage::CheckPrivateMode(what, path, st);
 }
 
 absl::StatusOr<std::string> ReadFile(absl::string_view what, const std::string& path) {

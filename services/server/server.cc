@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <openssl/crypto.h>
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/histogram.h>
@@ -481,8 +482,13 @@ absl::Status WireConsentAndReferral(Impl* impl, const policy::PolicyRules& rules
 absl::Status WireAudit(Impl* impl) {
   if (!impl->Hosts("audit")) return absl::OkStatus();
   const ServerConfig& config = impl->config;
-  auto signer =
-      tlog::Signer::FromPemFile(config.trust_domain + "/audit", config.audit_signing_key_file);
+  // The file's mode was checked by Validate (common::CheckPrivateFile, the one
+  // key-file rule, which accepts a Kubernetes fsGroup Secret); tlog's own
+  // FromPemFile is stricter, so read it here and hand over the PEM.
+  BUDSTIKKE_ASSIGN_OR_RETURN(
+      std::string pem, common::ReadFile("audit signing key file", config.audit_signing_key_file));
+  auto signer = tlog::Signer::FromPem(config.trust_domain + "/audit", pem);
+  OPENSSL_cleanse(pem.data(), pem.size());
   if (!signer.ok()) {
     return absl::Status(static_cast<absl::StatusCode>(signer.error().code), signer.error().message);
   }
