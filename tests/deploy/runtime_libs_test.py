@@ -31,18 +31,25 @@ def libraries(binary):
     return libs
 
 
-def package_of(path):
-    candidates = []
-    if path.startswith("/lib"):
-        candidates.append("/usr" + path)
-    candidates += [path, os.path.realpath(path)]
-    if candidates[-1].startswith("/lib"):
-        candidates.append("/usr" + candidates[-1])
-    for c in candidates:
-        r = subprocess.run(["dpkg", "-S", c], capture_output=True, text=True)
-        if r.returncode == 0:
-            return r.stdout.split(":", 1)[0].split(",")[0].strip()
-    return None
+def candidates(path):
+    """The names dpkg may know a library by: /usr/lib/... first (merged /usr), then as given."""
+    out = []
+    for p in (path, os.path.realpath(path)):
+        if p.startswith("/lib"):
+            out.append("/usr" + p)
+        out.append(p)
+    return out
+
+
+def packages_of(paths):
+    """{library: package}, with one dpkg -S call for all the candidate names."""
+    names = sorted({c for p in paths for c in candidates(p)})
+    r = subprocess.run(["dpkg", "-S", *names], capture_output=True, text=True)
+    owner = {}
+    for line in r.stdout.splitlines():
+        pkgs, _, path = line.partition(": ")
+        owner[path.strip()] = pkgs.split(",")[0].split(":")[0].strip()
+    return {p: next((owner[c] for c in candidates(p) if c in owner), None) for p in paths}
 
 
 def dockerfile_packages():
@@ -56,13 +63,15 @@ def dockerfile_packages():
 
 def main():
     bin_dir = pathlib.Path(sys.argv[1])
-    needed = {}
+    libs = {}
     for name in ("budstikke-server", "budstikke"):
         for lib in libraries(str(bin_dir / name)):
-            pkg = package_of(lib)
-            if pkg is None:
-                sys.exit(f"FAIL: dpkg -S knows no package for {lib} ({name})")
-            needed.setdefault(pkg, lib)
+            libs.setdefault(lib, name)
+    needed = {}
+    for lib, pkg in packages_of(list(libs)).items():
+        if pkg is None:
+            sys.exit(f"FAIL: dpkg -S knows no package for {lib} ({libs[lib]})")
+        needed.setdefault(pkg, lib)
     listed = dockerfile_packages()
     failures = 0
     for pkg in sorted(set(needed) - listed):
