@@ -100,6 +100,8 @@ def operator_secrets():
     full = f"{RELEASE}-budstikke"
     out = {f"{full}-master-key": {"master.key": CERTS / "master.key"},
            f"{full}-audit-signing-key": {"audit-signing.key": CERTS / "audit-signing.key"}}
+    out[f"{full}-server-tls"] = {"tls.crt": CERTS / "server.pem", "tls.key": CERTS / "server.key",
+                                 "ca.crt": CERTS / "ca.pem"}
     for c in ("directory", "consultation", "consent", "referral", "inbox", "audit", "admin", "gateway"):
         out[f"{full}-{c}-tls"] = {"tls.crt": CERTS / f"svc-{c}.pem", "tls.key": CERTS / f"svc-{c}.key",
                                   "ca.crt": CERTS / "ca.pem"}
