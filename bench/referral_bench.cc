@@ -26,6 +26,11 @@
 // Send, 4 clients each, and prints the median of the per-pair ratios, their
 // range, and the CPU per call.
 //
+// With --cosign_pairs=N it then runs N pairs of slices of Send (the baseline)
+// and draft -> co-sign (the health-station nurse drafts to BUP with the GP
+// office as co-signer, the GP co-signs: two calls by two identities per
+// referral), 4 clients each, and prints referrals per second of both.
+//
 // Needs openssl and bash (certs/dev-certs.sh). Smoke: --benchmark_min_time=0.01.
 #include <benchmark/benchmark.h>
 #include <grpcpp/grpcpp.h>
@@ -85,6 +90,7 @@ using bench::Must;
 
 struct Env : bench::ServiceEnv {
   std::string consent_id, subject;
+  std::string nurse_consent_id;  // the health station's: GP office and BUP
   std::unique_ptr<consent::ConsentRegistry> consents;
   std::unique_ptr<referral::ReferralDesk> desk;
   std::unique_ptr<referral::ReferralServiceImpl> service;
@@ -126,6 +132,17 @@ Env* GetEnv() {
     rc.set_scope("journalnotat");
     rc.set_method(v1::CONSENT_METHOD_WRITTEN);
     e->consent_id = Must(e->consents->Record(gp, rc)).id();
+    // The health station's consent for the drafts: the GP office co-signs,
+    // BUP receives.
+    common::Caller nurse;
+    nurse.identity.agency = "helsestasjon-oslo";
+    nurse.identity.role = v1::ROLE_STAFF;
+    nurse.identity.user = "helsesykepleier1";
+    rc.set_request_id("bench-nurse-consent");
+    rc.clear_recipient();
+    rc.add_recipients()->set_agency("legekontor-sentrum");
+    rc.add_recipients()->set_agency("bup-oslo");
+    e->nurse_consent_id = Must(e->consents->Record(nurse, rc)).id();
 
     bench::MakeServerSide(e, /*max_receive_bytes=*/4 << 20);
     e->service = std::make_unique<referral::ReferralServiceImpl>(e->desk.get(), e->auth.get(),
@@ -136,9 +153,10 @@ Env* GetEnv() {
   return env;
 }
 
-std::unique_ptr<v1::ReferralService::Stub> NewStub(int port, int client_index) {
-  return v1::ReferralService::NewStub(bench::ClientChannel(
-      *GetEnv(), "gp-physician", port, client_index, /*max_send_bytes=*/4 << 20));
+std::unique_ptr<v1::ReferralService::Stub> NewStub(int port, int client_index,
+                                                   const std::string& client = "gp-physician") {
+  return v1::ReferralService::NewStub(
+      bench::ClientChannel(*GetEnv(), client, port, client_index, /*max_send_bytes=*/4 << 20));
 }
 
 struct RunStats {
@@ -335,10 +353,45 @@ bench::ClientFactory SendClients(grpc::Service* service) {
   };
 }
 
-// --pairs=N and --pair_seconds=S, taken out of argv before Google Benchmark
-// reads it.
+// A client for the draft -> co-sign slices: the nurse's and the GP's own
+// connections; one call is a draft and its co-sign.
+bench::ClientFactory DraftCosignClients(grpc::Service* service) {
+  return [service](int index) -> bench::Call {
+    Env* e = GetEnv();
+    const int port = e->server->Serve(service);
+    std::shared_ptr<v1::ReferralService::Stub> nurse = NewStub(port, index, "helsestasjon-staff");
+    std::shared_ptr<v1::ReferralService::Stub> gp = NewStub(port, index, "gp-physician");
+    auto req = std::make_shared<v1::SendReferralRequest>(SendRequest(*e));
+    req->set_consent_id(e->nurse_consent_id);
+    req->set_cosigner_agency("legekontor-sentrum");
+    auto call = [nurse, gp, req] {
+      req->set_request_id("cosign-" + std::to_string(g_counter.fetch_add(1)));
+      grpc::ClientContext draft_ctx;
+      v1::Referral draft;
+      grpc::Status s = nurse->Draft(&draft_ctx, *req, &draft);
+      if (s.ok()) {
+        v1::CosignReferralRequest cosign;
+        cosign.set_id(draft.id());
+        grpc::ClientContext cosign_ctx;
+        v1::Referral sent;
+        s = gp->Cosign(&cosign_ctx, cosign, &sent);
+      }
+      if (!s.ok()) {
+        std::fprintf(stderr, "referral_bench: draft/co-sign failed: %s\n",
+                     s.error_message().c_str());
+      }
+      return s.ok();
+    };
+    call();  // both TLS handshakes, outside the slice's clock
+    return call;
+  };
+}
+
+// --pairs=N, --cosign_pairs=N and --pair_seconds=S, taken out of argv before
+// Google Benchmark reads it.
 struct PairFlags {
   int pairs = 0;
+  int cosign_pairs = 0;
   double seconds = 1.0;
 };
 
@@ -349,6 +402,8 @@ PairFlags TakePairFlags(int* argc, char** argv) {
     const std::string a = argv[i];
     if (a.rfind("--pairs=", 0) == 0) {
       f.pairs = std::atoi(a.c_str() + 8);
+    } else if (a.rfind("--cosign_pairs=", 0) == 0) {
+      f.cosign_pairs = std::atoi(a.c_str() + 15);
     } else if (a.rfind("--pair_seconds=", 0) == 0) {
       f.seconds = std::atof(a.c_str() + 15);
     } else {
@@ -392,6 +447,36 @@ bool RunPairedSendEcho(const PairFlags& flags) {
   return true;
 }
 
+// Returns false if a call failed.
+bool RunPairedSendCosign(const PairFlags& flags) {
+  Env* e = GetEnv();
+  const bench::PairedResult r =
+      bench::RunPairs(flags.cosign_pairs, kClients, flags.seconds, SendClients(e->service.get()),
+                      DraftCosignClients(e->service.get()));
+  if (r.failed) {
+    std::fprintf(stderr, "referral_bench: a paired slice failed\n");
+    return false;
+  }
+  std::vector<double> send_rate, cosign_rate, send_cpu, cosign_cpu;
+  for (size_t i = 0; i < r.ratios.size(); ++i) {
+    send_rate.push_back(r.baseline[i].rate());
+    cosign_rate.push_back(r.candidate[i].rate());
+    send_cpu.push_back(r.baseline[i].cpu_us_per_call());
+    cosign_cpu.push_back(r.candidate[i].cpu_us_per_call());
+  }
+  const auto [lo, hi] = std::minmax_element(r.ratios.begin(), r.ratios.end());
+  std::printf(
+      "\nreferral_bench draft -> co-sign (%zu pairs of %.1f s slices, %d clients, mTLS, "
+      "4 KiB reason):\n"
+      "  send:           median %.0f referrals/s, %.0f us of process CPU per referral\n"
+      "  draft + cosign: median %.0f referrals/s, %.0f us of process CPU per referral\n"
+      "  (draft + cosign)/send per referral, median of pairs %.2f (range %.2f-%.2f)\n",
+      r.ratios.size(), flags.seconds, kClients, bench::MedianOf(send_rate),
+      bench::MedianOf(send_cpu), bench::MedianOf(cosign_rate), bench::MedianOf(cosign_cpu),
+      bench::MedianOf(r.ratios), *lo, *hi);
+  return true;
+}
+
 }  // namespace
 }  // namespace budstikke
 
@@ -413,7 +498,8 @@ int main(int argc, char** argv) {
         send.cpu_us, send.rate / echo.rate);
   }
   // Last, so that it is what a run ends with.
-  const bool ok = pair_flags.pairs <= 0 || budstikke::RunPairedSendEcho(pair_flags);
+  bool ok = pair_flags.pairs <= 0 || budstikke::RunPairedSendEcho(pair_flags);
+  ok = ok && (pair_flags.cosign_pairs <= 0 || budstikke::RunPairedSendCosign(pair_flags));
   // The Env is deliberately leaked (gRPC shutdown order at exit); the temp dir is removed.
   budstikke::bench::RemoveTempDir(budstikke::g_env);
   return ok ? 0 : 1;

@@ -18,7 +18,7 @@ for b in "$BIN"/*_bench; do
   # (bench/paired.h): the number for #6's throughput target.
   pairs=()
   if [ "$(basename "$b")" = referral_bench ]; then
-    if [ $smoke = 1 ]; then pairs=(--pairs=1 --pair_seconds=0.2); else pairs=(--pairs=16); fi
+    if [ $smoke = 1 ]; then pairs=(--pairs=1 --cosign_pairs=1 --pair_seconds=0.2); else pairs=(--pairs=16 --cosign_pairs=8); fi
   fi
   # modes_bench: real processes, the all-in-one server against the
   # microservices gateway, in paired slices (not Google Benchmark).

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make cluster: Budstikke in microservices mode on loopback, one process per
 # service, each with its own data dir, keyring and certificate
-# (spiffe://budstikke.test/service/NAME), plus the client-facing gateway.
-# Admin (keys, backups) acts on the store of its process, so it runs beside the
-# directory (--target directory,admin); see docs/ARCHITECTURE.md.
+# (spiffe://budstikke.test/service/NAME), plus the client-facing gateway and
+# admin, which keep no data (admin fans key management and backups out to
+# every service with data); see docs/ARCHITECTURE.md.
 #
 #   scripts/cluster.sh start    start every process; prints the gateway address
 #   scripts/cluster.sh stop     stop them (SIGTERM, then SIGKILL after 10 s)
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 BIN=${BUILD_DIR:-build}/bin
 DIR=${CLUSTER_DIR:-$PWD/var/cluster}
 CERTS=$DIR/certs
-SERVICES=(directory audit inbox consultation consent referral)
+SERVICES=(directory audit inbox consultation consent referral admin)
 ALL=("${SERVICES[@]}" gateway)
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
@@ -56,16 +56,14 @@ write_peers() {
       first=0
       printf '"%s":"localhost:%s"' "$name" "$(port_of "$name")"
     done
-    printf ',"admin":"localhost:%s"}\n' "$(port_of directory)"
+    printf '}\n'
   } >"$DIR/peers.json"
 }
 
 start_one() {
   local name=$1 port
   port=$(port_of "$name")
-  local target=$name
-  [ "$name" = directory ] && target=directory,admin
-  local -a args=(--target "$target" --listen "127.0.0.1:$port" --peers "$DIR/peers.json"
+  local -a args=(--target "$name" --listen "127.0.0.1:$port" --peers "$DIR/peers.json"
     --tls-cert "$CERTS/svc-$name.pem" --tls-key "$CERTS/svc-$name.key" --tls-ca "$CERTS/ca.pem"
     --master-key-file "$CERTS/master.key" --data-dir "$DIR/$name")
   [ "$name" = audit ] && args+=(--audit-signing-key-file "$CERTS/audit-signing.key")

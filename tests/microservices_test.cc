@@ -5,11 +5,14 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <filesystem>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "budstikke/internal/v1/internal.grpc.pb.h"
+#include "budstikke/v1/admin.grpc.pb.h"
 #include "budstikke/v1/audit.grpc.pb.h"
 #include "budstikke/v1/consent.grpc.pb.h"
 #include "budstikke/v1/directory.grpc.pb.h"
@@ -149,6 +152,62 @@ TEST_F(MicroservicesTest, HealthIsLiveAndReady) {
     ASSERT_TRUE(s.ok()) << service << ": " << s.error_message();
     EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
   }
+}
+
+// Admin keeps no data: it fans key management and backups out to every
+// service with data, each acting on its own keyring and store.
+TEST_F(MicroservicesTest, AdminFansKeysAndBackupsOutToEveryService) {
+  auto admin = v1::AdminService::NewStub(cluster_->Channel("admin"));
+  v1::GetKeyStatusRequest get;
+  get.set_agency("bup-oslo");
+  v1::AgencyKeyStatus before;
+  grpc::Status s = admin->GetKeyStatus(Ctx().get(), get, &before);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  std::map<std::string, uint32_t> current;
+  for (const v1::AgencyKeyStatus& one : before.services()) {
+    current[one.service()] = one.current_version();
+  }
+  const std::vector<std::string> with_data = {"audit",     "consent", "consultation",
+                                              "directory", "inbox",   "referral"};
+  ASSERT_EQ(before.services_size(), 6);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(before.services(i).service(), with_data[i]);
+
+  v1::RotateAgencyKeyRequest rotate;
+  rotate.set_agency("bup-oslo");
+  rotate.set_request_id("ms-rot-1");
+  v1::AgencyKeyStatus after;
+  s = admin->RotateAgencyKey(Ctx().get(), rotate, &after);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(after.services_size(), 6);
+  for (const v1::AgencyKeyStatus& one : after.services()) {
+    EXPECT_EQ(one.current_version(), current[one.service()] + 1) << one.service();
+  }
+
+  testing::TempDir backups;
+  v1::CreateBackupRequest backup;
+  backup.set_dest_dir(backups.Sub("b1"));
+  backup.set_request_id("ms-backup-1");
+  v1::Backup made;
+  s = admin->CreateBackup(Ctx("", 60).get(), backup, &made);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(made.services_size(), 6);
+  for (const v1::Backup& one : made.services()) {
+    EXPECT_EQ(one.dest_dir(), backups.Sub("b1") + "/" + one.service());
+    EXPECT_FALSE(std::filesystem::is_empty(one.dest_dir())) << one.service();
+  }
+
+  // Only the admin service may ask a service to act on its keys.
+  auto direct = internal::v1::KeyAdmin::NewStub(cluster_->ChannelTo("consent", "svc-gateway"));
+  internal::v1::RotateKeyRequest sneak;
+  sneak.set_agency("bup-oslo");
+  sneak.set_request_key("x");
+  v1::AgencyKeyStatus ignored;
+  s = direct->RotateAgencyKey(Ctx().get(), sneak, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("service 'gateway' may not call budstikke.internal.v1.KeyAdmin/"
+                        "RotateAgencyKey"));
+  EXPECT_GE(DeniedEvents(*cluster_, "authz.service"), 1);
 }
 
 // Last: stops the consent service.

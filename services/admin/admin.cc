@@ -1,29 +1,83 @@
 #include "services/admin/admin.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/agency_id.h"
 #include "services/common/audit_event.h"
 #include "services/common/errors.h"
+#include "services/common/idempotency.h"
 #include "services/common/time_util.h"
 #include "storage/status_macros.h"
 
 namespace budstikke::admin {
 namespace {
 
-// Remembered request ids of rotations and backups (idempotency).
-constexpr const char* kColumnFamily = kAdminColumnFamily;
+// The longest backup directory an event may name.
+constexpr size_t kMaxDestDirBytes = 1024;
 
-std::string_view Sv(absl::string_view s) { return std::string_view(s.data(), s.size()); }
+absl::Status ValidateDestDir(absl::string_view dest_dir) {
+  if (dest_dir.empty() || dest_dir.size() > kMaxDestDirBytes ||
+      !std::filesystem::path(std::string(dest_dir)).is_absolute()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dest_dir must be an absolute path on the server of at most ", kMaxDestDirBytes, " bytes"));
+  }
+  for (char c : dest_dir) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      return absl::InvalidArgumentError("dest_dir must not contain control characters");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A target's error, naming the service when there are several.
+absl::Status FromTarget(const KeyTarget& target, bool fans_out, absl::Status status) {
+  if (!fans_out || status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat(target.name(), ": ", status.message()));
+}
+
+v1::KeyVersionState Merged(const std::vector<v1::KeyVersionState>& states, uint32_t version,
+                           uint32_t newest) {
+  if (version == newest) return v1::KEY_VERSION_STATE_CURRENT;
+  const bool all_shredded = std::all_of(states.begin(), states.end(), [](v1::KeyVersionState s) {
+    return s == v1::KEY_VERSION_STATE_SHREDDED;
+  });
+  return all_shredded ? v1::KEY_VERSION_STATE_SHREDDED : v1::KEY_VERSION_STATE_RETIRED;
+}
 
 }  // namespace
+
+v1::AgencyKeyStatus MergeKeyStatus(absl::string_view agency,
+                                   const std::vector<v1::AgencyKeyStatus>& per_service) {
+  v1::AgencyKeyStatus merged;
+  merged.set_agency(std::string(agency));
+  std::map<uint32_t, std::vector<v1::KeyVersionState>> states;
+  uint32_t newest = 0;
+  for (const v1::AgencyKeyStatus& s : per_service) {
+    newest = std::max(newest, s.current_version());
+    for (const v1::AgencyKeyVersion& v : s.versions()) states[v.version()].push_back(v.state());
+    *merged.add_services() = s;
+  }
+  merged.set_current_version(newest);
+  for (const auto& [version, of_services] : states) {
+    v1::AgencyKeyVersion* out = merged.add_versions();
+    out->set_version(version);
+    out->set_state(Merged(of_services, version, newest));
+  }
+  return merged;
+}
 
 Admin::Admin(AdminDeps deps) : deps_(std::move(deps)), start_time_(deps_.clock->Now()) {}
 
 absl::StatusOr<std::unique_ptr<Admin>> Admin::Create(AdminDeps deps) {
-  if (!deps.store || !deps.keyring || !deps.agencies || !deps.audit || !deps.clock) {
-    return absl::InvalidArgumentError("Admin needs store, keyring, agencies, audit and clock");
+  const bool targets_set =
+      !deps.key_targets.empty() && std::none_of(deps.key_targets.begin(), deps.key_targets.end(),
+                                                [](const KeyTarget* t) { return t == nullptr; });
+  if (!targets_set || !deps.agencies || !deps.audit || !deps.clock) {
+    return absl::InvalidArgumentError("Admin needs key targets, agencies, audit and clock");
   }
   return std::unique_ptr<Admin>(new Admin(std::move(deps)));
 }
@@ -42,20 +96,15 @@ absl::Status Admin::CheckMayManage(const common::Caller& caller, absl::string_vi
 }
 
 absl::StatusOr<v1::AgencyKeyStatus> Admin::Status(absl::string_view agency) const {
-  BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionInfo> versions,
-                             deps_.keyring->ListVersions(Sv(agency)));
-  v1::AgencyKeyStatus status;
-  status.set_agency(std::string(agency));
-  uint32_t current = versions.empty() ? 0 : versions.back().version;
-  status.set_current_version(current);
-  for (const storage::KeyVersionInfo& v : versions) {
-    v1::AgencyKeyVersion* out = status.add_versions();
-    out->set_version(v.version);
-    out->set_state(v.shredded             ? v1::KEY_VERSION_STATE_SHREDDED
-                   : v.version == current ? v1::KEY_VERSION_STATE_CURRENT
-                                          : v1::KEY_VERSION_STATE_RETIRED);
+  std::vector<v1::AgencyKeyStatus> statuses;
+  for (KeyTarget* target : deps_.key_targets) {
+    absl::StatusOr<v1::AgencyKeyStatus> s = target->Status(agency);
+    if (!s.ok()) return FromTarget(*target, FansOut(), s.status());
+    if (!FansOut()) return s;
+    s->set_service(target->name());
+    statuses.push_back(*std::move(s));
   }
-  return status;
+  return MergeKeyStatus(agency, statuses);
 }
 
 absl::Status Admin::Audit(const common::Caller& caller, absl::string_view action,
@@ -78,6 +127,7 @@ absl::Status Admin::DenyIfRefused(const common::Caller& caller, absl::string_vie
 
 absl::StatusOr<v1::AgencyKeyStatus> Admin::GetKeyStatus(const common::Caller& caller,
                                                         absl::string_view agency) const {
+  BUDSTIKKE_RETURN_IF_ERROR(common::ValidateAgencyId(agency));
   BUDSTIKKE_RETURN_IF_ERROR(CheckMayManage(caller, agency));
   return Status(agency);
 }
@@ -85,33 +135,25 @@ absl::StatusOr<v1::AgencyKeyStatus> Admin::GetKeyStatus(const common::Caller& ca
 absl::StatusOr<v1::AgencyKeyStatus> Admin::RotateAgencyKey(const common::Caller& caller,
                                                            absl::string_view agency,
                                                            absl::string_view request_id) {
+  BUDSTIKKE_RETURN_IF_ERROR(common::ValidateAgencyId(agency));
+  BUDSTIKKE_RETURN_IF_ERROR(common::ValidateRequestId(request_id));
   BUDSTIKKE_RETURN_IF_ERROR(DenyIfRefused(caller, "agency_key.rotate", v1::RESOURCE_KIND_AGENCY_KEY,
                                           agency, request_id, CheckMayManage(caller, agency)));
-  if (request_id.empty() || request_id.size() > 128) {
-    return absl::InvalidArgumentError("request_id must be 1-128 characters");
-  }
-  absl::MutexLock lock(&mu_);
-  std::string req_key = absl::StrCat("rotate/", caller.agency(), "/", agency, "/", request_id);
-  auto seen = deps_.store->Get(kColumnFamily, req_key);
-  if (seen.ok()) return Status(agency);
-  if (seen.status().code() != absl::StatusCode::kNotFound) return seen.status();
-  // The intent is audited before the key changes (no audit, no change); a
-  // rotation that then fails is audited as such.
+  // The intent is audited before the key changes (no audit, no change).
   BUDSTIKKE_RETURN_IF_ERROR(
       Audit(caller, "agency_key.rotate", v1::RESOURCE_KIND_AGENCY_KEY, agency, request_id));
-  absl::StatusOr<uint32_t> version = deps_.keyring->Rotate(Sv(agency));
-  if (!version.ok()) {
-    v1::AuditEvent failed;
-    failed.set_action("agency_key.rotate");
-    failed.mutable_resource()->set_kind(v1::RESOURCE_KIND_AGENCY_KEY);
-    failed.mutable_resource()->set_id(std::string(agency));
+  const std::string request_key = absl::StrCat(caller.agency(), "/", agency, "/", request_id);
+  for (KeyTarget* target : deps_.key_targets) {
+    absl::StatusOr<v1::AgencyKeyStatus> rotated = target->Rotate(agency, request_key);
+    if (rotated.ok()) continue;
+    v1::AuditEvent failed =
+        common::AllowedEvent("agency_key.rotate", v1::RESOURCE_KIND_AGENCY_KEY, agency);
     failed.set_outcome(v1::AUDIT_OUTCOME_DENIED);
     failed.set_rule("agency_key.rotate.failed");
     failed.set_request_id(std::string(request_id));
     (void)deps_.audit->Record(caller, std::move(failed));
-    return version.status();
+    return FromTarget(*target, FansOut(), rotated.status());
   }
-  BUDSTIKKE_RETURN_IF_ERROR(deps_.store->Put(kColumnFamily, req_key, absl::StrCat(*version)));
   return Status(agency);
 }
 
@@ -119,12 +161,13 @@ absl::StatusOr<v1::AgencyKeyStatus> Admin::ShredAgencyKeyVersion(const common::C
                                                                  absl::string_view agency,
                                                                  uint32_t version,
                                                                  absl::string_view confirm) {
+  BUDSTIKKE_RETURN_IF_ERROR(common::ValidateAgencyId(agency));
   const std::string key_id = absl::StrCat(agency, "/", version);
   BUDSTIKKE_RETURN_IF_ERROR(DenyIfRefused(caller, "agency_key.shred", v1::RESOURCE_KIND_AGENCY_KEY,
                                           key_id, "", CheckMayManage(caller, agency)));
-  if (confirm != absl::StrCat(agency, "/", version)) {
-    return absl::InvalidArgumentError(absl::StrCat("confirm must be exactly \"", agency, "/",
-                                                   version, "\": shredding cannot be undone"));
+  if (confirm != key_id) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("confirm must be exactly \"", key_id, "\": shredding cannot be undone"));
   }
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::AgencyKeyStatus status, Status(agency));
   const v1::AgencyKeyVersion* found = nullptr;
@@ -134,82 +177,90 @@ absl::StatusOr<v1::AgencyKeyStatus> Admin::ShredAgencyKeyVersion(const common::C
   if (found == nullptr) {
     return absl::NotFoundError(absl::StrCat("agency '", agency, "' has no key version ", version));
   }
-  if (found->state() == v1::KEY_VERSION_STATE_SHREDDED) {
+  auto refuse = [&](absl::string_view rule, std::string why) {
     return DenyIfRefused(caller, "agency_key.shred", v1::RESOURCE_KIND_AGENCY_KEY, key_id, "",
-                         common::PolicyRefusal({{"key.shred.already_shredded",
-                                                 absl::StrCat("key version ", version, " of '",
-                                                              agency, "' is already shredded")}}));
+                         common::PolicyRefusal({{std::string(rule), std::move(why)}}));
+  };
+  if (found->state() == v1::KEY_VERSION_STATE_SHREDDED) {
+    return refuse("key.shred.already_shredded",
+                  absl::StrCat("key version ", version, " of '", agency, "' is already shredded"));
+  }
+  // A version still current in any service protects its new writes.
+  for (const v1::AgencyKeyStatus& s : status.services()) {
+    if (s.current_version() == version) {
+      return refuse("key.shred.current_version",
+                    absl::StrCat("key version ", version, " is the current one of the ",
+                                 s.service(), " service; rotate first"));
+    }
   }
   if (found->state() == v1::KEY_VERSION_STATE_CURRENT) {
-    return DenyIfRefused(
-        caller, "agency_key.shred", v1::RESOURCE_KIND_AGENCY_KEY, key_id, "",
-        common::PolicyRefusal(
-            {{"key.shred.current_version",
-              absl::StrCat("key version ", version, " is the current one; rotate first")}}));
+    return refuse("key.shred.current_version",
+                  absl::StrCat("key version ", version, " is the current one; rotate first"));
   }
   BUDSTIKKE_RETURN_IF_ERROR(
       Audit(caller, "agency_key.shred", v1::RESOURCE_KIND_AGENCY_KEY, key_id, ""));
-  BUDSTIKKE_RETURN_IF_ERROR(deps_.keyring->Shred(Sv(agency), version));
+  return Shred(agency, version);
+}
+
+// Shreds `version` wherever it exists.
+absl::StatusOr<v1::AgencyKeyStatus> Admin::Shred(absl::string_view agency, uint32_t version) {
+  for (KeyTarget* target : deps_.key_targets) {
+    absl::StatusOr<v1::AgencyKeyStatus> s = target->Shred(agency, version);
+    if (!s.ok() && !(FansOut() && absl::IsNotFound(s.status()))) {
+      return FromTarget(*target, FansOut(), s.status());
+    }
+  }
   return Status(agency);
 }
 
 absl::StatusOr<v1::RewrapProgress> Admin::GetRewrapProgress(const common::Caller& caller,
                                                             absl::string_view agency) const {
+  BUDSTIKKE_RETURN_IF_ERROR(common::ValidateAgencyId(agency));
   BUDSTIKKE_RETURN_IF_ERROR(CheckMayManage(caller, agency));
   // Old versions keep decrypting; no background rewrap has been started in
   // this version of the server.
   v1::RewrapProgress progress;
   progress.set_agency(std::string(agency));
   progress.set_state(v1::REWRAP_STATE_IDLE);
-  auto current = deps_.keyring->CurrentVersion(Sv(agency));
-  if (current.ok()) progress.set_target_version(*current);
+  BUDSTIKKE_ASSIGN_OR_RETURN(v1::AgencyKeyStatus status, Status(agency));
+  progress.set_target_version(status.current_version());
   return progress;
 }
 
 absl::StatusOr<v1::Backup> Admin::CreateBackup(const common::Caller& caller,
                                                absl::string_view dest_dir,
                                                absl::string_view request_id) {
+  BUDSTIKKE_RETURN_IF_ERROR(ValidateDestDir(dest_dir));
+  BUDSTIKKE_RETURN_IF_ERROR(common::ValidateRequestId(request_id));
   if (caller.role() != v1::ROLE_ADMIN || caller.agency() != deps_.operator_agency) {
     return DenyIfRefused(
-        caller, "backup.create", v1::RESOURCE_KIND_BACKUP, "", request_id,
+        caller, "backup.create", v1::RESOURCE_KIND_BACKUP, dest_dir, request_id,
         common::RuleRefusal(absl::StatusCode::kPermissionDenied, kRuleOperatorOnly,
                             absl::StrCat("only an admin of the operator agency '",
                                          deps_.operator_agency, "' may make backups")));
   }
-  std::filesystem::path dir{std::string(dest_dir)};
-  if (!dir.is_absolute()) {
-    return absl::InvalidArgumentError("dest_dir must be an absolute path on the server");
-  }
-  if (request_id.empty() || request_id.size() > 128) {
-    return absl::InvalidArgumentError("request_id must be 1-128 characters");
-  }
-  absl::MutexLock lock(&mu_);
-  std::string req_key = absl::StrCat("backup/", request_id);
-  auto seen = deps_.store->Get(kColumnFamily, req_key);
-  if (seen.ok()) {
-    v1::Backup b;
-    if (b.ParseFromString(*seen)) return b;
-    return absl::DataLossError("stored backup record is corrupt");
-  }
-  std::error_code ec;
-  if (std::filesystem::exists(dir, ec) && !std::filesystem::is_empty(dir, ec)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("dest_dir ", dest_dir, " is not empty; choose a new directory"));
-  }
   BUDSTIKKE_RETURN_IF_ERROR(
       Audit(caller, "backup.create", v1::RESOURCE_KIND_BACKUP, dest_dir, request_id));
-  BUDSTIKKE_RETURN_IF_ERROR(deps_.store->Backup(dir.string()));
-  uint64_t size = 0;
-  for (auto& entry : std::filesystem::recursive_directory_iterator(dir, ec)) {
-    if (entry.is_regular_file(ec)) size += entry.file_size(ec);
+  return Backup(dest_dir, request_id);
+}
+
+// One backup per target: into `dest_dir` itself, or DEST_DIR/<service> each.
+absl::StatusOr<v1::Backup> Admin::Backup(absl::string_view dest_dir, absl::string_view request_id) {
+  if (!FansOut()) return deps_.key_targets.front()->Backup(dest_dir, request_id);
+  v1::Backup all;
+  all.set_id(std::string(request_id));
+  all.set_dest_dir(std::string(dest_dir));
+  *all.mutable_create_time() = common::ToProtoTime(deps_.clock->Now());
+  for (KeyTarget* target : deps_.key_targets) {
+    const std::string dir =
+        (std::filesystem::path(std::string(dest_dir)) / target->name()).string();
+    absl::StatusOr<v1::Backup> one = target->Backup(dir, request_id);
+    if (!one.ok()) return FromTarget(*target, true, one.status());
+    one->set_service(target->name());
+    all.set_size_bytes(all.size_bytes() + one->size_bytes());
+    *all.add_services() = *std::move(one);
   }
-  v1::Backup backup;
-  backup.set_id(std::string(request_id));
-  backup.set_dest_dir(dir.string());
-  *backup.mutable_create_time() = common::ToProtoTime(deps_.clock->Now());
-  backup.set_size_bytes(size);
-  BUDSTIKKE_RETURN_IF_ERROR(deps_.store->Put(kColumnFamily, req_key, backup.SerializeAsString()));
-  return backup;
+  return all;
 }
 
 v1::ServerInfo Admin::GetServerInfo() const {

@@ -1,5 +1,7 @@
 #include "services/admin/admin.h"
 
+#include <map>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/fake_audit_outbox.h"
@@ -37,8 +39,9 @@ class AdminTest : public ::testing::Test {
       {"id":"bup-oslo","name":"BUP Oslo","type":"bup","municipality":"0301"},
       {"id":"ppt-oslo","name":"PPT Oslo","type":"ppt","municipality":"0301"}]})")
                     .ok());
-    AdminDeps deps{store_.get(),      keyring_.get(),   directory_.get(),       &audit_, &clock_,
-                   "budstikke-drift", "budstikke.test", {"admin", "directory"}, "0.1.0"};
+    target_ = std::make_unique<LocalKeyTarget>("directory", store_.get(), keyring_.get(), &clock_);
+    AdminDeps deps{{target_.get()},  directory_.get(),       &audit_, &clock_, "budstikke-drift",
+                   "budstikke.test", {"admin", "directory"}, "0.1.0"};
     admin_ = *Admin::Create(deps);
     ASSERT_TRUE(keyring_->EnsureAgencyKey("bup-oslo").ok());
   }
@@ -49,6 +52,7 @@ class AdminTest : public ::testing::Test {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<storage::Keyring> keyring_;
   std::unique_ptr<directory::Directory> directory_;
+  std::unique_ptr<LocalKeyTarget> target_;
   std::unique_ptr<Admin> admin_;
 };
 
@@ -81,20 +85,50 @@ TEST_F(AdminTest, RotateThenShredOldVersion) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no key version 9")));
 
   // Refusals by a rule are audited as DENIED with the rule; bad input is not.
+  // Each rotation attempt is audited, the retry too.
   std::vector<v1::AuditEvent> events = audit_.events();
-  ASSERT_EQ(events.size(), 4u);
-  EXPECT_EQ(events[0].action(), "agency_key.rotate");
-  EXPECT_EQ(events[0].resource().kind(), v1::RESOURCE_KIND_AGENCY_KEY);
-  EXPECT_EQ(events[0].request_id(), "rot-1");
-  EXPECT_EQ(events[1].action(), "agency_key.shred");
-  EXPECT_EQ(events[1].outcome(), v1::AUDIT_OUTCOME_DENIED);
-  EXPECT_EQ(events[1].rule(), "key.shred.current_version");
-  EXPECT_EQ(events[1].resource().id(), "bup-oslo/2");
+  ASSERT_EQ(events.size(), 5u);
+  for (int i : {0, 1}) {
+    EXPECT_EQ(events[i].action(), "agency_key.rotate");
+    EXPECT_EQ(events[i].resource().kind(), v1::RESOURCE_KIND_AGENCY_KEY);
+    EXPECT_EQ(events[i].request_id(), "rot-1");
+  }
   EXPECT_EQ(events[2].action(), "agency_key.shred");
-  EXPECT_EQ(events[2].outcome(), v1::AUDIT_OUTCOME_ALLOWED);
-  EXPECT_EQ(events[2].resource().id(), "bup-oslo/1");
-  EXPECT_EQ(events[3].outcome(), v1::AUDIT_OUTCOME_DENIED);
-  EXPECT_EQ(events[3].rule(), "key.shred.already_shredded");
+  EXPECT_EQ(events[2].outcome(), v1::AUDIT_OUTCOME_DENIED);
+  EXPECT_EQ(events[2].rule(), "key.shred.current_version");
+  EXPECT_EQ(events[2].resource().id(), "bup-oslo/2");
+  EXPECT_EQ(events[3].action(), "agency_key.shred");
+  EXPECT_EQ(events[3].outcome(), v1::AUDIT_OUTCOME_ALLOWED);
+  EXPECT_EQ(events[3].resource().id(), "bup-oslo/1");
+  EXPECT_EQ(events[4].outcome(), v1::AUDIT_OUTCOME_DENIED);
+  EXPECT_EQ(events[4].rule(), "key.shred.already_shredded");
+}
+
+// Issue 20, defect 1: a refused call recorded the caller's request id and
+// agency raw in the DENIED event before checking them, so an agency admin
+// could plant a leaf of any size. Input is now checked first.
+TEST_F(AdminTest, BadInputIsRefusedBeforeAnythingIsRecorded) {
+  const std::string huge(3 << 20, 'x');
+  EXPECT_THAT(admin_->RotateAgencyKey(Admin_("bup-oslo"), "ppt-oslo", huge),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("request_id must be")));
+  EXPECT_THAT(admin_->RotateAgencyKey(Admin_("bup-oslo"), huge, "r-1"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("agency must be 2-64 characters of a-z, 0-9 and '-'")));
+  EXPECT_THAT(admin_->ShredAgencyKeyVersion(Admin_("bup-oslo"), huge, 1, "x"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("agency must be")));
+  EXPECT_THAT(admin_->CreateBackup(Admin_("bup-oslo"), dir_.Sub("b"), huge),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("request_id must be")));
+  EXPECT_THAT(admin_->CreateBackup(Admin_("bup-oslo"), "/" + huge, "b-1"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most 1024 bytes")));
+  EXPECT_THAT(admin_->CreateBackup(Admin_("bup-oslo"), "/tmp/a\nb", "b-1"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("control characters")));
+  EXPECT_TRUE(audit_.events().empty());
+  // A valid but refused request is recorded with what it named.
+  EXPECT_THAT(admin_->CreateBackup(Admin_("bup-oslo"), dir_.Sub("b"), "b-1"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("operator agency")));
+  ASSERT_EQ(audit_.events().size(), 1u);
+  EXPECT_EQ(audit_.events()[0].resource().id(), dir_.Sub("b"));
+  EXPECT_EQ(audit_.events()[0].rule(), "admin.operator_only");
 }
 
 TEST_F(AdminTest, SameRequestIdForAnotherAgencyStillRotates) {
@@ -153,6 +187,132 @@ TEST_F(AdminTest, ServerInfo) {
   EXPECT_EQ(info.uptime().seconds(), 42);
   EXPECT_EQ(info.operator_agency(), "budstikke-drift");
   EXPECT_THAT(info.targets(), ::testing::ElementsAre("admin", "directory"));
+}
+
+// The microservices mode's fan-out: one keyring per service with data.
+class AdminFanOutTest : public ::testing::Test {
+ protected:
+  struct Service {
+    std::unique_ptr<storage::Store> store;
+    std::unique_ptr<storage::Keyring> keyring;
+    std::unique_ptr<LocalKeyTarget> target;
+  };
+
+  void SetUp() override {
+    storage::Store::Options options;
+    options.column_families = storage::Keyring::ColumnFamilies();
+    options.column_families.push_back(directory::kColumnFamily);
+    options.column_families.push_back(kAdminColumnFamily);
+    AdminDeps deps;
+    for (const char* name : {"directory", "consent", "referral"}) {
+      Service& s = services_[name];
+      s.store = *storage::Store::Open(dir_.Sub(name), options);
+      s.keyring =
+          *storage::Keyring::Create(storage::SecretBytes(std::string(32, 'm')), s.store.get());
+      s.target = std::make_unique<LocalKeyTarget>(name, s.store.get(), s.keyring.get(), &clock_);
+      deps.key_targets.push_back(s.target.get());
+    }
+    directory_ = *directory::Directory::Create(services_["directory"].store.get(), &clock_, &audit_,
+                                               "budstikke-drift");
+    ASSERT_TRUE(directory_
+                    ->LoadSeedIfEmpty(R"({"agencies":[
+      {"id":"bup-oslo","name":"BUP Oslo","type":"bup","municipality":"0301"}]})")
+                    .ok());
+    deps.agencies = directory_.get();
+    deps.audit = &audit_;
+    deps.clock = &clock_;
+    deps.operator_agency = "budstikke-drift";
+    admin_ = *Admin::Create(std::move(deps));
+    // Consents and referrals were stored for BUP; the directory never
+    // sealed anything for it.
+    ASSERT_TRUE(services_["consent"].keyring->EnsureAgencyKey("bup-oslo").ok());
+    ASSERT_TRUE(services_["referral"].keyring->EnsureAgencyKey("bup-oslo").ok());
+  }
+
+  uint32_t Current(const char* service) {
+    return *services_[service].keyring->CurrentVersion("bup-oslo");
+  }
+
+  budstikke::testing::TempDir dir_;
+  common::FakeClock clock_{absl::FromUnixSeconds(1795000000)};
+  common::FakeAuditOutbox audit_;
+  std::map<std::string, Service> services_;
+  std::unique_ptr<directory::Directory> directory_;
+  std::unique_ptr<Admin> admin_;
+};
+
+TEST_F(AdminFanOutTest, StatusMergesEveryService) {
+  auto status = admin_->GetKeyStatus(Admin_("budstikke-drift"), "bup-oslo");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->current_version(), 1u);
+  ASSERT_EQ(status->versions_size(), 1);
+  EXPECT_EQ(status->versions(0).state(), v1::KEY_VERSION_STATE_CURRENT);
+  ASSERT_EQ(status->services_size(), 3);
+  EXPECT_EQ(status->services(0).service(), "directory");
+  EXPECT_EQ(status->services(0).versions_size(), 0);
+  EXPECT_EQ(status->services(1).service(), "consent");
+  EXPECT_EQ(status->services(1).current_version(), 1u);
+}
+
+TEST_F(AdminFanOutTest, RotationReachesEveryServiceAndShredWaitsUntilNoneUsesTheVersion) {
+  auto rotated = admin_->RotateAgencyKey(Admin_("budstikke-drift"), "bup-oslo", "rot-1");
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  EXPECT_EQ(Current("consent"), 2u);
+  EXPECT_EQ(Current("referral"), 2u);
+  EXPECT_EQ(Current("directory"), 1u);  // its first key, made by the rotation
+  // A retry (e.g. after one service was unreachable) rotates nothing twice.
+  ASSERT_TRUE(admin_->RotateAgencyKey(Admin_("budstikke-drift"), "bup-oslo", "rot-1").ok());
+  EXPECT_EQ(Current("consent"), 2u);
+  EXPECT_EQ(Current("directory"), 1u);
+  EXPECT_EQ(rotated->current_version(), 2u);
+  EXPECT_EQ(rotated->versions(0).state(), v1::KEY_VERSION_STATE_RETIRED);
+
+  // Version 1 still protects the directory's new writes.
+  EXPECT_THAT(admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 1, "bup-oslo/1"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("key version 1 is the current one of the directory service")));
+  ASSERT_TRUE(admin_->RotateAgencyKey(Admin_("budstikke-drift"), "bup-oslo", "rot-2").ok());
+  auto shredded =
+      admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 1, "bup-oslo/1");
+  ASSERT_TRUE(shredded.ok()) << shredded.status();
+  EXPECT_EQ(shredded->current_version(), 3u);
+  ASSERT_EQ(shredded->versions_size(), 3);
+  EXPECT_EQ(shredded->versions(0).state(), v1::KEY_VERSION_STATE_SHREDDED);
+  EXPECT_EQ(shredded->versions(1).state(), v1::KEY_VERSION_STATE_RETIRED);
+  EXPECT_EQ(shredded->versions(2).state(), v1::KEY_VERSION_STATE_CURRENT);
+  for (const char* name : {"directory", "consent", "referral"}) {
+    auto versions = *services_[name].keyring->ListVersions("bup-oslo");
+    EXPECT_TRUE(versions.front().shredded) << name;
+  }
+  // One event per call, not per service.
+  EXPECT_EQ(audit_.events().size(), 5u);
+}
+
+TEST_F(AdminFanOutTest, BackupPutsEveryServiceInItsOwnDirectory) {
+  const std::string dest = dir_.Sub("backup");
+  auto backup = admin_->CreateBackup(Admin_("budstikke-drift"), dest, "b-1");
+  ASSERT_TRUE(backup.ok()) << backup.status();
+  EXPECT_EQ(backup->dest_dir(), dest);
+  ASSERT_EQ(backup->services_size(), 3);
+  uint64_t sum = 0;
+  for (const v1::Backup& one : backup->services()) {
+    EXPECT_EQ(one.dest_dir(), dest + "/" + one.service());
+    EXPECT_GT(one.size_bytes(), 0u);
+    sum += one.size_bytes();
+  }
+  EXPECT_EQ(backup->size_bytes(), sum);
+  EXPECT_EQ(backup->services(1).service(), "consent");
+  // Each restores on its own.
+  ASSERT_TRUE(storage::Store::Restore(dest + "/directory", dir_.Sub("restored")).ok());
+  storage::Store::Options options;
+  options.column_families = {directory::kColumnFamily};
+  auto restored = storage::Store::Open(dir_.Sub("restored"), options);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_TRUE((*restored)->Get(directory::kColumnFamily, "agency/bup-oslo").ok());
+  // A retry returns the same backups.
+  auto again = admin_->CreateBackup(Admin_("budstikke-drift"), dest, "b-1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->size_bytes(), sum);
 }
 
 }  // namespace

@@ -1,8 +1,13 @@
 #include "services/common/audit_event.h"
 
+#include <openssl/sha.h>
+
+#include <algorithm>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/errors.h"
 #include "services/common/time_util.h"
@@ -18,7 +23,29 @@ v1::Actor ActorOf(const Caller& caller) {
   return a;
 }
 
+namespace {
+
+bool Recordable(absl::string_view id) {
+  if (id.size() > kMaxRecordedIdBytes) return false;
+  return std::none_of(id.begin(), id.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+void Bound(std::string* id) {
+  if (Recordable(*id)) return;
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(id->data()), id->size(), digest);
+  *id = absl::StrCat("sha256:", absl::BytesToHexString(absl::string_view(
+                                    reinterpret_cast<const char*>(digest), sizeof digest)));
+}
+
+}  // namespace
+
 void StampRecorded(const Caller& caller, absl::Time now, v1::AuditEvent* event) {
+  Bound(event->mutable_resource()->mutable_id());
+  Bound(event->mutable_request_id());
   *event->mutable_time() = ToProtoTime(now);
   *event->mutable_actor() = ActorOf(caller);
   if (event->outcome() == v1::AUDIT_OUTCOME_UNSPECIFIED) {

@@ -31,7 +31,12 @@ v1::Actor ActorOf(const Caller& caller);
 
 // What every AuditOutbox fills in when it records `event`: the time `now`,
 // the actor (ActorOf), and outcome ALLOWED / legal basis NONE where unset.
+// The strings a caller chooses (resource id, request id) are bounded: one
+// longer than kMaxRecordedIdBytes, or with a control character, is recorded
+// as "sha256:<hex of it>" so no leaf can grow with a caller's input.
 void StampRecorded(const Caller& caller, absl::Time now, v1::AuditEvent* event);
+
+inline constexpr size_t kMaxRecordedIdBytes = 1024;
 
 // The kind of resource an audit action is about: "referral.read" -> REFERRAL,
 // UNSPECIFIED for an action it does not know.

@@ -28,6 +28,10 @@ const Entry kTable[] = {
     {"budstikke.internal.v1.AuditIngest/Append",
      {"directory", "consultation", "consent", "referral", "inbox", "admin", "gateway"}},
     {"budstikke.internal.v1.InboxIngest/Deliver", {"consultation", "consent", "referral"}},
+    {"budstikke.internal.v1.KeyAdmin/GetKeyStatus", {"admin"}},
+    {"budstikke.internal.v1.KeyAdmin/RotateAgencyKey", {"admin"}},
+    {"budstikke.internal.v1.KeyAdmin/ShredAgencyKeyVersion", {"admin"}},
+    {"budstikke.internal.v1.KeyAdmin/CreateBackup", {"admin"}},
 };
 
 // May assert a person on the public API: the client-facing gateway and the

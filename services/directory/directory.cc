@@ -5,12 +5,14 @@
 #include <map>
 #include <set>
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/agency_id.h"
 #include "services/common/audit_event.h"
 #include "services/common/errors.h"
 #include "services/common/idempotency.h"
@@ -39,8 +41,6 @@ std::string AgencyKey(absl::string_view id) { return absl::StrCat("agency/", id)
 
 std::string_view Sv(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
-bool IsIdChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
-
 }  // namespace
 
 std::optional<v1::AgencyType> Directory::TypeFromName(absl::string_view name) {
@@ -58,12 +58,7 @@ std::string Directory::TypeName(v1::AgencyType type) {
 }
 
 absl::Status Directory::Validate(const v1::Agency& agency) {
-  const std::string& id = agency.id();
-  if (id.size() < 2 || id.size() > 64 || !std::all_of(id.begin(), id.end(), IsIdChar) ||
-      id.front() == '-') {
-    return absl::InvalidArgumentError(
-        "agency.id must be 2-64 characters of a-z, 0-9 and '-', e.g. \"bup-oslo\"");
-  }
+  BUDSTIKKE_RETURN_IF_ERROR(common::ValidateAgencyId(agency.id(), "agency.id"));
   if (agency.name().empty() || agency.name().size() > 200) {
     return absl::InvalidArgumentError("agency.name must be 1-200 characters");
   }

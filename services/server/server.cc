@@ -36,6 +36,8 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "services/admin/admin.h"
 #include "services/admin/admin_service.h"
+#include "services/admin/key_admin_remote.h"
+#include "services/admin/key_target.h"
 #include "services/audit/audit.h"
 #include "services/audit/audit_service.h"
 #include "services/audit/ingest_service.h"
@@ -200,6 +202,10 @@ struct BudstikkeServer::Impl {
   std::unique_ptr<common::IngestLedger> ledger;
   std::unique_ptr<common::RemoteConsentChecker> remote_consents;
   std::unique_ptr<common::RemoteConsentObserver> remote_referrals;
+  // Key management and backups of this process's store, and (admin) of the
+  // other processes with data.
+  std::unique_ptr<admin::LocalKeyTarget> key_target;
+  std::vector<std::unique_ptr<admin::RemoteKeyTarget>> remote_key_targets;
   std::unique_ptr<admin::Admin> admin;
   std::unique_ptr<storage::Envelope> envelope;
   std::unique_ptr<pii::Scanner> scanner;
@@ -267,7 +273,7 @@ std::vector<std::string> ColumnFamiliesFor(const Impl& impl) {
       if (cf != common::kAuditOutboxColumnFamily) cfs.push_back(cf);
     }
   }
-  if (impl.Hosts("admin")) cfs.push_back(admin::kAdminColumnFamily);
+  cfs.push_back(admin::kAdminColumnFamily);
   if (impl.Hosts("consultation")) cfs.push_back(consultation::kColumnFamily);
   if (impl.Hosts("inbox")) cfs.push_back(inbox::kColumnFamily);
   if (!impl.Hosts("inbox")) cfs.push_back(common::kInboxOutboxColumnFamily);
@@ -513,17 +519,42 @@ absl::Status WireAudit(Impl* impl) {
   return absl::OkStatus();
 }
 
+// Every process with data: its keys and backups, served to the admin
+// service's fan-out when that runs elsewhere.
+void WireKeyTarget(Impl* impl) {
+  if (!impl->store) return;
+  std::vector<std::string> data_targets;
+  for (const std::string& t : impl->targets) {
+    if (KeepsData({t})) data_targets.push_back(t);
+  }
+  impl->key_target = std::make_unique<admin::LocalKeyTarget>(
+      absl::StrJoin(data_targets, "+"), impl->store.get(), impl->keyring.get(), &impl->clock);
+  if (impl->Split()) {
+    impl->services.push_back(
+        std::make_unique<admin::KeyAdminService>(impl->key_target.get(), impl->auth.get()));
+  }
+}
+
+// Admin acts on this process's keys (if it has data) and on those of every
+// service with data it reaches through --peers (the fan-out).
 absl::Status WireAdmin(Impl* impl) {
   if (!impl->Hosts("admin")) return absl::OkStatus();
   const ServerConfig& config = impl->config;
-  if (!impl->store) {
-    return absl::FailedPreconditionError(
-        "target admin needs a service with data in the same process (key management and "
-        "backups act on that process's store); host it with e.g. --target directory,admin");
+  admin::AdminDeps deps;
+  if (impl->key_target) deps.key_targets.push_back(impl->key_target.get());
+  for (const std::string& service : NeedsOf("admin")) {
+    if (impl->Hosts(service.c_str())) continue;
+    impl->remote_key_targets.push_back(
+        std::make_unique<admin::RemoteKeyTarget>(impl->PeerFor(service)));
+    deps.key_targets.push_back(impl->remote_key_targets.back().get());
   }
-  admin::AdminDeps deps{impl->store.get(),   impl->keyring.get(), impl->agencies,
-                        impl->audit_sink,    &impl->clock,        config.operator_agency,
-                        config.trust_domain, impl->targets,       BUDSTIKKE_VERSION};
+  deps.agencies = impl->agencies;
+  deps.audit = impl->audit_sink;
+  deps.clock = &impl->clock;
+  deps.operator_agency = config.operator_agency;
+  deps.trust_domain = config.trust_domain;
+  deps.targets = impl->targets;
+  deps.version = BUDSTIKKE_VERSION;
   BUDSTIKKE_ASSIGN_OR_RETURN(impl->admin, admin::Admin::Create(std::move(deps)));
   impl->services.push_back(
       std::make_unique<admin::AdminServiceImpl>(impl->admin.get(), impl->auth.get()));
@@ -592,6 +623,7 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   BUDSTIKKE_RETURN_IF_ERROR(WireConsultation(impl.get(), rules));
   BUDSTIKKE_RETURN_IF_ERROR(WireConsentAndReferral(impl.get(), rules));
   BUDSTIKKE_RETURN_IF_ERROR(WireAudit(impl.get()));
+  WireKeyTarget(impl.get());
   BUDSTIKKE_RETURN_IF_ERROR(WireAdmin(impl.get()));
   BUDSTIKKE_RETURN_IF_ERROR(WireGateway(impl.get()));
   BUDSTIKKE_RETURN_IF_ERROR(StartDelivery(impl.get()));

@@ -22,7 +22,8 @@ struct Needs {
 // (consultation, consent, referral) its notifications to the inbox service;
 // the directory answers agency lookups; consent and referral call each other
 // (consent facts one way, revocations the other). The gateway forwards to
-// every service; admin manages the directory and records to the audit log.
+// every service; admin manages the keys and backups of every service with
+// data (the fan-out) and records to the audit log.
 constexpr Needs kNeeds[] = {
     {"directory", {"audit"}},
     {"consultation", {"directory", "inbox", "audit"}},
@@ -30,7 +31,7 @@ constexpr Needs kNeeds[] = {
     {"referral", {"directory", "consent", "inbox", "audit"}},
     {"inbox", {"audit"}},
     {"audit", {"directory"}},
-    {"admin", {"directory", "audit"}},
+    {"admin", {"directory", "consultation", "consent", "referral", "inbox", "audit"}},
     {"gateway", {"directory", "consultation", "consent", "referral", "inbox", "audit", "admin"}},
 };
 

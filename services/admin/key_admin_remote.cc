@@ -1,0 +1,103 @@
+#include "services/admin/key_admin_remote.h"
+
+#include <grpcpp/client_context.h>
+
+#include "services/common/grpc_adapter.h"
+
+namespace budstikke::admin {
+namespace {
+
+constexpr char kGetKeyStatus[] = "budstikke.internal.v1.KeyAdmin/GetKeyStatus";
+constexpr char kRotateAgencyKey[] = "budstikke.internal.v1.KeyAdmin/RotateAgencyKey";
+constexpr char kShredAgencyKeyVersion[] = "budstikke.internal.v1.KeyAdmin/ShredAgencyKeyVersion";
+constexpr char kCreateBackup[] = "budstikke.internal.v1.KeyAdmin/CreateBackup";
+
+// A backup copies the whole store: longer than a lookup.
+constexpr absl::Duration kBackupTimeout = absl::Minutes(1);
+
+template <typename Req, typename Resp, typename Method>
+absl::StatusOr<Resp> Call(const common::Peer& peer, absl::Duration timeout, Method method,
+                          const Req& req) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  Resp resp;
+  grpc::Status status = method(&ctx, req, &resp);
+  if (!status.ok()) return common::PeerError(peer.name, status);
+  return resp;
+}
+
+}  // namespace
+
+RemoteKeyTarget::RemoteKeyTarget(common::Peer peer)
+    : peer_(std::move(peer)), stub_(internal::v1::KeyAdmin::NewStub(peer_.channel)) {}
+
+absl::StatusOr<v1::AgencyKeyStatus> RemoteKeyTarget::Status(absl::string_view agency) {
+  v1::GetKeyStatusRequest req;
+  req.set_agency(std::string(agency));
+  return Call<v1::GetKeyStatusRequest, v1::AgencyKeyStatus>(
+      peer_, peer_.timeout,
+      [this](auto* c, const auto& r, auto* o) { return stub_->GetKeyStatus(c, r, o); }, req);
+}
+
+absl::StatusOr<v1::AgencyKeyStatus> RemoteKeyTarget::Rotate(absl::string_view agency,
+                                                            absl::string_view request_key) {
+  internal::v1::RotateKeyRequest req;
+  req.set_agency(std::string(agency));
+  req.set_request_key(std::string(request_key));
+  return Call<internal::v1::RotateKeyRequest, v1::AgencyKeyStatus>(
+      peer_, peer_.timeout,
+      [this](auto* c, const auto& r, auto* o) { return stub_->RotateAgencyKey(c, r, o); }, req);
+}
+
+absl::StatusOr<v1::AgencyKeyStatus> RemoteKeyTarget::Shred(absl::string_view agency,
+                                                           uint32_t version) {
+  internal::v1::ShredKeyRequest req;
+  req.set_agency(std::string(agency));
+  req.set_version(version);
+  return Call<internal::v1::ShredKeyRequest, v1::AgencyKeyStatus>(
+      peer_, peer_.timeout,
+      [this](auto* c, const auto& r, auto* o) { return stub_->ShredAgencyKeyVersion(c, r, o); },
+      req);
+}
+
+absl::StatusOr<v1::Backup> RemoteKeyTarget::Backup(absl::string_view dest_dir,
+                                                   absl::string_view request_id) {
+  v1::CreateBackupRequest req;
+  req.set_dest_dir(std::string(dest_dir));
+  req.set_request_id(std::string(request_id));
+  return Call<v1::CreateBackupRequest, v1::Backup>(
+      peer_, kBackupTimeout,
+      [this](auto* c, const auto& r, auto* o) { return stub_->CreateBackup(c, r, o); }, req);
+}
+
+grpc::Status KeyAdminService::GetKeyStatus(grpc::ServerContext* ctx,
+                                           const v1::GetKeyStatusRequest* req,
+                                           v1::AgencyKeyStatus* resp) {
+  return common::Unary(ctx, *auth_, kGetKeyStatus, resp, common::kInline,
+                       [&](const common::Caller&) { return target_->Status(req->agency()); });
+}
+
+grpc::Status KeyAdminService::RotateAgencyKey(grpc::ServerContext* ctx,
+                                              const internal::v1::RotateKeyRequest* req,
+                                              v1::AgencyKeyStatus* resp) {
+  return common::Unary(
+      ctx, *auth_, kRotateAgencyKey, resp, common::kInline,
+      [&](const common::Caller&) { return target_->Rotate(req->agency(), req->request_key()); });
+}
+
+grpc::Status KeyAdminService::ShredAgencyKeyVersion(grpc::ServerContext* ctx,
+                                                    const internal::v1::ShredKeyRequest* req,
+                                                    v1::AgencyKeyStatus* resp) {
+  return common::Unary(
+      ctx, *auth_, kShredAgencyKeyVersion, resp, common::kInline,
+      [&](const common::Caller&) { return target_->Shred(req->agency(), req->version()); });
+}
+
+grpc::Status KeyAdminService::CreateBackup(grpc::ServerContext* ctx,
+                                           const v1::CreateBackupRequest* req, v1::Backup* resp) {
+  return common::Unary(
+      ctx, *auth_, kCreateBackup, resp, common::kInline,
+      [&](const common::Caller&) { return target_->Backup(req->dest_dir(), req->request_id()); });
+}
+
+}  // namespace budstikke::admin
