@@ -22,13 +22,6 @@ arguments. Only what a cluster provides is replaced:
   render; a volume claim by a folder in the cluster dir.
 Extra flags for every process: $CLUSTER_SERVER_FLAGS (a flag the render
 already has gets the new value).
-
-FALLBACK (marked, temporary): while services/server/topology.cc still lists
-admin as needing only directory and audit (admin acting on its own process's
-store), admin cannot run as its own stateless process; the driver then runs
-the directory StatefulSet as --target directory,admin and points the gateway's
-admin peer at it, as scripts/cluster.sh does. The chart itself always renders
-admin as its own Deployment.
 """
 import json
 import os
@@ -67,13 +60,6 @@ def render():
     if r.returncode != 0:
         die(f"helm template failed: {r.stderr}")
     return [d for d in yaml.safe_load_all(r.stdout) if d]
-
-
-def admin_fallback():
-    """True while kNeeds still has admin needing only directory and audit."""
-    text = (ROOT / "services/server/topology.cc").read_text()
-    m = re.search(r'\{"admin", \{([^}]*)\}\}', text)
-    return m is not None and set(re.findall(r'"(\w+)"', m.group(1))) == {"directory", "audit"}
 
 
 def workloads(objects):
@@ -121,7 +107,6 @@ def plan(objects):
     services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
     configmaps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
     secrets = operator_secrets()
-    fallback = admin_fallback()
     ports = {}
     for comp, (spec, _, _) in work.items():
         c = spec["containers"][0]
@@ -138,15 +123,10 @@ def plan(objects):
         sport = [p for p in svc["spec"]["ports"] if p["port"] == int(port)]
         if len(target) != 1 or not sport:
             die(f"peer {address}: Service {svc['metadata']['name']} selects {target}, ports {svc['spec']['ports']}")
-        comp = target[0]
-        if fallback and comp == "admin":
-            comp = "directory"  # FALLBACK: admin co-hosted with the directory
-        return f"localhost:{ports[comp][sport[0]['targetPort']][1]}"
+        return f"localhost:{ports[target[0]][sport[0]['targetPort']][1]}"
 
     out = {}
     for comp, (spec, labels, obj) in work.items():
-        if fallback and comp == "admin":
-            continue  # FALLBACK: admin runs inside the directory process
         c = spec["containers"][0]
         pod_sc = spec.get("securityContext", {})
         egid = {**pod_sc, **c.get("securityContext", {})}.get("runAsGroup")
@@ -200,8 +180,6 @@ def plan(objects):
                         a = str(mounts[mount]) + a[len(mount):]
                         break
             args.append(a)
-        if fallback and comp == "directory":
-            args[args.index("--target") + 1] = "directory,admin"  # FALLBACK
         out[comp] = {"command": c["command"], "args": args,
                      "ports": {n: p for n, (_, p) in ports[comp].items()}}
     return out
@@ -295,9 +273,8 @@ def cmd_start():
         if not wait_listening(name):
             cmd_stop()
             sys.exit(1)
-    fallback = " (FALLBACK: admin co-hosted with the directory)" if admin_fallback() else ""
     print(f"budstikke cluster from the chart: gateway on localhost:{p['gateway']['ports']['grpc']} "
-          f"(CA {CERTS}/ca.pem){fallback}")
+          f"(CA {CERTS}/ca.pem)")
 
 
 def cmd_stop():
