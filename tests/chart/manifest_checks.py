@@ -13,9 +13,12 @@ returns a list of problems (empty: all hold):
   port matches and whose selector picks the pods of that component;
 - every StatefulSet has a volume claim template and its --data-dir lies below
   that volume's mount;
-- key files and the data dir as Kubernetes creates them pass the server's own
-  rules (services/common/key_file.cc, DESIGN): no bit for others, no group
-  write, group read only when the file's group is the process's own group.
+- key files as the kubelet writes them pass the server's own rule
+  (storage/private_file.cc, DESIGN): no bit for others, no group write, group
+  read only when the file's group is the process's own group; the data dir is
+  a folder the server makes (0700) below its volume, never the volume root
+  (group writable with fsGroup). tests/chart/chart_cluster.py lets the real
+  server judge the same modes.
 """
 import copy
 import ipaddress
@@ -263,12 +266,12 @@ def check_volumes(objects):
 
 
 def server_accepts(mode, file_gid, egid):
-    """The server's rule for key files and data dirs (key_file.cc)."""
+    """The server's rule for key files (storage/private_file.cc): None if accepted."""
     if mode & 0o007:
         return "a permission bit for others"
-    if mode & 0o020:
-        return "group write"
-    if mode & 0o050 and file_gid != egid:
+    if mode & 0o070 not in (0, 0o040):
+        return "group write or execute"
+    if mode & 0o040 and file_gid != egid:
         return "group access by a group that is not the process's own"
     return None
 
