@@ -45,6 +45,12 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
   app.add_option("--audit-signing-key-file", c.audit_signing_key_file,
                  "Ed25519 PKCS#8 PEM private key for audit checkpoints, mode 0600 "
                  "(openssl genpkey -algorithm ed25519)");
+  app.add_option("--audit-anchor-file", c.audit_anchor_file,
+                 "audit: keep the last signed checkpoint in this file, outside the data dir "
+                 "(fsynced); a smaller log refuses to start");
+  app.add_flag("--accept-audit-rollback", c.accept_audit_rollback,
+               "audit: start on a log smaller than --audit-anchor-file records, appending a "
+               "signed event that records the old and new sizes");
   app.add_option("--target", c.target,
                  "services to host: all, or a comma list of directory, consultation, consent, "
                  "referral, inbox, audit, admin, gateway")

@@ -29,6 +29,10 @@ struct ServerConfig {
   std::string trust_domain = "budstikke.test";
   std::string master_key_file;
   std::string audit_signing_key_file;
+  // Audit: the last signed checkpoint, kept outside the data dir so that a
+  // restored or rolled-back log is noticed (audit_log.h).
+  std::string audit_anchor_file;
+  bool accept_audit_rollback = false;
   std::string target = "all";
   // Microservices mode: JSON file {"directory":"host:port",...} naming where
   // the services this process needs but does not host are (topology.h).

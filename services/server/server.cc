@@ -40,6 +40,7 @@
 #include "services/audit/audit.h"
 #include "services/audit/audit_service.h"
 #include "services/audit/ingest_service.h"
+#include "services/common/audit_event.h"
 #include "services/common/domain_executor.h"
 #include "services/common/grpc_auth.h"
 #include "services/common/key_file.h"
@@ -484,6 +485,22 @@ absl::Status WireConsentAndReferral(Impl* impl, const policy::PolicyRules& rules
   return absl::OkStatus();
 }
 
+// --accept-audit-rollback on a log smaller than its anchor: the break is
+// the first thing the log appends and signs, so verifiers see it.
+absl::Status RecordAcceptedRollback(Impl* impl) {
+  const auto rollback = impl->audit_log->accepted_rollback();
+  if (!rollback) return absl::OkStatus();
+  spdlog::warn("audit log rolled back from {} to {} events; recording the break", rollback->first,
+               rollback->second);
+  common::Caller server;
+  server.identity.service = "audit";
+  server.via_service = "audit";
+  v1::AuditEvent event = common::AllowedEvent(
+      audit::kActionRollbackAccepted, v1::RESOURCE_KIND_AUDIT_LOG,
+      absl::StrCat("published=", rollback->first, ",restored=", rollback->second));
+  return impl->audit_outbox->Record(server, std::move(event));
+}
+
 absl::Status WireAudit(Impl* impl) {
   if (!impl->Hosts("audit")) return absl::OkStatus();
   const ServerConfig& config = impl->config;
@@ -493,9 +510,16 @@ absl::Status WireAudit(Impl* impl) {
     return absl::Status(static_cast<absl::StatusCode>(signer.error().code), signer.error().message);
   }
   impl->audit_signer = std::move(signer).value();
-  BUDSTIKKE_ASSIGN_OR_RETURN(
-      impl->audit_log,
-      audit::AuditLog::Create(impl->store.get(), impl->audit_signer.get(), &impl->clock));
+  audit::AuditLogOptions log_options;
+  log_options.anchor_file = config.audit_anchor_file;
+  log_options.accept_rollback = config.accept_audit_rollback;
+  if (log_options.anchor_file.empty()) {
+    spdlog::warn("no --audit-anchor-file: a restored or rolled-back audit log is not detected");
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(impl->audit_log,
+                             audit::AuditLog::Create(impl->store.get(), impl->audit_signer.get(),
+                                                     &impl->clock, std::move(log_options)));
+  BUDSTIKKE_RETURN_IF_ERROR(RecordAcceptedRollback(impl));
   BUDSTIKKE_ASSIGN_OR_RETURN(impl->audit_pseudonymizer,
                              storage::Pseudonymizer::Create(*impl->keyring));
   common::NationalIdOptions id_options;
