@@ -165,6 +165,7 @@ absl::Status Validate(ServerConfig* config) {
   BUDSTIKKE_RETURN_IF_ERROR(common::CheckTlsFiles({c.tls_cert, c.tls_key, c.tls_ca}));
   if (KeepsData(targets)) {
     BUDSTIKKE_RETURN_IF_ERROR(common::CheckPrivateFile("master key file", c.master_key_file));
+    BUDSTIKKE_RETURN_IF_ERROR(common::CheckPrivateDir("data dir", c.data_dir));
   }
   if (targets.count("audit") > 0 && c.audit_signing_key_file.empty()) {
     return absl::InvalidArgumentError(
