@@ -458,6 +458,80 @@ TEST_F(ReferralDomainTest, ConsentOfAnotherAgencyIsNotFound) {
   EXPECT_EQ(seen->subject_national_id(), "");
 }
 
+// "action outcome rule agency resource-id subject" of each event after the
+// first `from`, the ids and pseudonym replaced by the names in `names`.
+std::vector<std::string> Summaries(const std::vector<v1::AuditEvent>& events, size_t from,
+                                   const std::map<std::string, std::string>& names) {
+  auto name = [&names](const std::string& value) {
+    auto it = names.find(value);
+    return it == names.end() ? value : it->second;
+  };
+  std::vector<std::string> out;
+  for (size_t i = from; i < events.size(); ++i) {
+    const v1::AuditEvent& e = events[i];
+    out.push_back(absl::StrCat(e.action(), " ", v1::AuditOutcome_Name(e.outcome()), " ", e.rule(),
+                               " ", e.actor().agency(), " ", name(e.resource().id()), " ",
+                               name(e.subject())));
+  }
+  return out;
+}
+
+// An unrelated agency learns nothing about a consent: NOT_FOUND before any
+// decryption (also when the recording agency's key version was shredded, which
+// once answered FAILED_PRECONDITION naming that agency), and each probe is a
+// DENIED event for the auditors. A made-up id leaves no event.
+TEST_F(ReferralDomainTest, ConsentProbeByAnUnrelatedAgencyIsNotFoundAndAudited) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  const std::string pseudonym = consents_->GetConsentFacts(c.id())->subject_pseudonym;
+  ASSERT_THAT(keyring_->Rotate("legekontor-sentrum"), IsOk());
+  ASSERT_THAT(keyring_->Shred("legekontor-sentrum", 1), IsOk());
+  const size_t before = AuditEvents().size();
+
+  EXPECT_THAT(consents_->Get(kSchool, c.id()),
+              StatusIs(absl::StatusCode::kNotFound, "consent not found"));
+  EXPECT_THAT(consents_->Revoke(kSchool, RevokeRequest(c.id(), "nysgjerrig")),
+              StatusIs(absl::StatusCode::kNotFound, "consent not found"));
+  EXPECT_THAT(consents_->Get(kSchool, "cns-made-up"),
+              StatusIs(absl::StatusCode::kNotFound, "consent not found"));
+  EXPECT_THAT(Summaries(AuditEvents(), before, {{c.id(), "CONSENT"}, {pseudonym, "CHILD"}}),
+              ElementsAre("consent.read AUDIT_OUTCOME_DENIED consent.not_visible skole-oslo "
+                          "CONSENT CHILD",
+                          "consent.revoke AUDIT_OUTCOME_DENIED consent.not_visible skole-oslo "
+                          "CONSENT CHILD"));
+  // The named recipient still sees it (sealed for it too).
+  auto seen = consents_->Get(kBup, c.id());
+  ASSERT_THAT(seen, IsOk());
+  EXPECT_EQ(seen->subject_national_id(), "");
+}
+
+// Probes of another agency's referral: the same NOT_FOUND as a made-up id,
+// and a DENIED event (referral.not_visible) for each.
+TEST_F(ReferralDomainTest, ReferralProbeByAnUnrelatedAgencyIsAudited) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
+  ASSERT_THAT(sent, IsOk());
+  const std::string pseudonym = consents_->GetConsentFacts(c.id())->subject_pseudonym;
+  const size_t before = AuditEvents().size();
+
+  EXPECT_THAT(desk_->Get(kPpt, sent->id()),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  EXPECT_THAT(desk_->Acknowledge(kPpt, sent->id()),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  EXPECT_THAT(desk_->GetThread(kPpt, sent->id()),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  EXPECT_THAT(desk_->Get(kPpt, "ref-made-up"),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  EXPECT_THAT(
+      Summaries(AuditEvents(), before, {{sent->id(), "REFERRAL"}, {pseudonym, "CHILD"}}),
+      ElementsAre(
+          "referral.read AUDIT_OUTCOME_DENIED referral.not_visible ppt-oslo REFERRAL CHILD",
+          "referral.acknowledge AUDIT_OUTCOME_DENIED referral.not_visible ppt-oslo REFERRAL CHILD",
+          "referral.thread.read AUDIT_OUTCOME_DENIED referral.not_visible ppt-oslo REFERRAL "
+          "CHILD"));
+}
+
 TEST_F(ReferralDomainTest, RevocationBeforeAcknowledgeWithdraws) {
   const std::string child = Child(10);
   v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
