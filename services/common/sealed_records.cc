@@ -21,6 +21,17 @@ absl::StatusOr<std::string> SealedRecords::Seal(std::string_view cf, std::string
   return Frame(absl::string_view(pseudonym.data(), pseudonym.size()), sealed);
 }
 
+absl::StatusOr<SealedRecords::Clear> SealedRecords::Peek(std::string_view value) {
+  Clear clear;
+  std::string sealed;
+  if (!Unframe(absl::string_view(value.data(), value.size()), &clear.pseudonym, &sealed)) {
+    return absl::DataLossError("record is malformed (frame)");
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(auto readers, storage::Envelope::Readers(sealed));
+  for (const storage::Envelope::Reader& r : readers) clear.readers.push_back(r.agency);
+  return clear;
+}
+
 absl::StatusOr<SealedRecords::Opened> SealedRecords::Open(std::string_view cf, std::string_view key,
                                                           std::string_view value,
                                                           std::string_view reader) const {

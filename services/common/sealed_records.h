@@ -44,6 +44,15 @@ class SealedRecords {
   // FAILED_PRECONDITION when its key version was shredded.
   absl::StatusOr<Opened> Open(std::string_view cf, std::string_view key, std::string_view value,
                               std::string_view reader) const;
+  // What a value written by Seal says in the clear: the subject pseudonym and
+  // the agencies it is sealed for, without decrypting (a visibility check
+  // before any decryption; not authenticated until Open). DATA_LOSS if
+  // malformed.
+  struct Clear {
+    std::string pseudonym;
+    std::vector<std::string> readers;
+  };
+  static absl::StatusOr<Clear> Peek(std::string_view value);
   // HMAC-SHA256 of the national id under the server's pseudonym secret.
   absl::StatusOr<std::string> Pseudonymize(std::string_view national_id_digits) const {
     return pseudonymizer_->Pseudonymize(national_id_digits);

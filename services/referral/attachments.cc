@@ -276,7 +276,7 @@ absl::Status ReferralDesk::ResealAttachment(const StoredAttachment& a,
 absl::Status ReferralDesk::Download(
     const Caller& caller, absl::string_view referral_id, absl::string_view attachment_id,
     const std::function<bool(const v1::DownloadAttachmentResponse&)>& sink) {
-  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(referral_id, caller.agency()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, LoadFor(caller, referral_id, "attachment.download"));
   const v1::Referral& r = stored.referral;
   // An invited agency sees the thread's attachments only.
   const bool invited_only = IsInvitedOnly(r, caller.agency());

@@ -48,7 +48,7 @@ ReferralDesk::~ReferralDesk() {
 
 absl::StatusOr<v1::Referral> ReferralDesk::Cosign(const Caller& caller, absl::string_view id) {
   absl::MutexLock lock(&mu_);
-  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id, caller.agency()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, LoadFor(caller, id, "referral.cosign"));
   v1::Referral& r = stored.referral;
   if (r.cosigner_agency() != caller.agency()) return absl::NotFoundError(kNotFound);
   if (r.status() == v1::REFERRAL_STATUS_SENT && r.sender_agency() == caller.agency()) {

@@ -86,7 +86,7 @@ bool ReferralDesk::IsInvitedOnly(const v1::Referral& r, const std::string& agenc
 }
 
 absl::StatusOr<v1::Referral> ReferralDesk::Get(const Caller& caller, absl::string_view id) {
-  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id, caller.agency()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, LoadFor(caller, id, "referral.read"));
   v1::Referral& r = stored.referral;
   if (IsInvitedOnly(r, caller.agency())) {
     // Reason, subject and parties, while the consent holds.
@@ -149,7 +149,7 @@ absl::StatusOr<v1::Referral> ReferralDesk::Transition(
     const std::function<absl::StatusOr<bool>(v1::Referral*)>& change, v1::InboxEventType event_type,
     const std::string& note) {
   absl::MutexLock lock(&mu_);
-  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id, caller.agency()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, LoadFor(caller, id, action));
   v1::Referral& r = stored.referral;
   const bool is_party = party == Party::kRecipient
                             ? !r.sender_agency().empty() && r.recipient_agency() == caller.agency()

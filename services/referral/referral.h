@@ -55,7 +55,9 @@
 //
 // Audit: every change with AuditOutbox::Add in its WriteBatch; every read with
 // Record before content is returned (failure: UNAVAILABLE, no content);
-// refusals with common::RecordRefusal (DENIED, every rule id). A retried
+// refusals with common::RecordRefusal (DENIED, every rule id); a request for
+// an existing referral the caller's agency cannot open is NOT_FOUND, recorded
+// as DENIED with rule referral.not_visible (common::RecordHiddenProbe). A retried
 // upload (same request id and metadata) returns the stored info and records
 // "attachment.read".
 //
@@ -233,8 +235,16 @@ class ReferralDesk final : public common::ConsentObserver {
                ReferralOptions options)
       : deps_(std::move(deps)), consents_(consents), options_(std::move(options)) {}
 
-  // NOT_FOUND unless `agency` is one of the referral's readers.
-  absl::StatusOr<Stored> Load(absl::string_view id, absl::string_view agency) const;
+  // NOT_FOUND unless `agency` is one of the referral's readers (decided from
+  // the envelope's header, before decrypting); then, if `hidden_subject` is
+  // set, the record's subject pseudonym goes there.
+  absl::StatusOr<Stored> Load(absl::string_view id, absl::string_view agency,
+                              std::optional<std::string>* hidden_subject = nullptr) const;
+  // Load for the caller's agency; a referral it may not open is NOT_FOUND as a
+  // made-up id is, and the probe is recorded (DENIED `action`,
+  // referral.not_visible).
+  absl::StatusOr<Stored> LoadFor(const common::Caller& caller, absl::string_view id,
+                                 const std::string& action);
   // Who may open the record (see the storage layout).
   static std::vector<std::string> Readers(const v1::Referral& r);
   absl::StatusOr<std::string> Encode(const Stored& stored) const;
