@@ -18,6 +18,7 @@
 #include "services/common/fake_audit_outbox.h"
 #include "services/common/fake_clock.h"
 #include "services/common/national_id_testing.h"
+#include "services/common/record_codec.h"
 #include "services/common/store_audit_outbox.h"
 #include "services/consent/consent.h"
 #include "services/referral/referral.h"
@@ -530,6 +531,37 @@ TEST_F(ReferralDomainTest, ReferralProbeByAnUnrelatedAgencyIsAudited) {
           "referral.acknowledge AUDIT_OUTCOME_DENIED referral.not_visible ppt-oslo REFERRAL CHILD",
           "referral.thread.read AUDIT_OUTCOME_DENIED referral.not_visible ppt-oslo REFERRAL "
           "CHILD"));
+}
+
+// The subject pseudonym is in the clear beside the envelope but bound into its
+// authenticated data: a value whose pseudonym is swapped for another child's
+// (directly in RocksDB) is DATA_LOSS, never the record under another subject.
+TEST_F(ReferralDomainTest, SwappedSubjectPseudonymIsDataLoss) {
+  const std::string child = Child(10), other = Child(11, 321);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  v1::Consent other_consent = RecordConsent(kGp, other, "bup-oslo");
+  auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
+  ASSERT_THAT(sent, IsOk());
+  const std::string other_pseudonym =
+      consents_->GetConsentFacts(other_consent.id())->subject_pseudonym;
+  auto swap = [&](const std::string& cf, const std::string& key) {
+    auto value = store_->Get(cf, key);
+    ASSERT_THAT(value, IsOk()) << key;
+    std::string pseudonym, sealed;
+    ASSERT_TRUE(common::Unframe(*value, &pseudonym, &sealed)) << key;
+    ASSERT_NE(pseudonym, other_pseudonym);
+    ASSERT_THAT(store_->Put(cf, key, common::Frame(other_pseudonym, sealed)), IsOk());
+  };
+  swap(consent::kColumnFamily, "c/" + c.id());
+  swap(consent::kColumnFamily, "f/" + c.id());
+  swap(referral::kColumnFamily, "r/" + sent->id());
+  const std::string tampered =
+      "envelope content does not authenticate: the value was moved, swapped or tampered with";
+  EXPECT_THAT(consents_->Get(kGp, c.id()), StatusIs(absl::StatusCode::kDataLoss, tampered));
+  EXPECT_THAT(consents_->GetConsentFacts(c.id()), StatusIs(absl::StatusCode::kDataLoss, tampered));
+  EXPECT_THAT(desk_->Get(kGp, sent->id()), StatusIs(absl::StatusCode::kDataLoss, tampered));
+  // The other child's records are untouched.
+  EXPECT_THAT(consents_->Get(kGp, other_consent.id()), IsOk());
 }
 
 TEST_F(ReferralDomainTest, RevocationBeforeAcknowledgeWithdraws) {
