@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -778,6 +779,72 @@ TEST_F(ReferralDomainTest, UploadRequestIdReusedForAnotherFileIsAlreadyExists) {
                                   HasSubstr("request_id 'up-same' was already used for a "
                                             "different request")));
   EXPECT_THAT(AuditEvents("attachment.upload"), SizeIs(1));
+}
+
+// Whether `done` holds within 5 s (polled).
+bool Eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 500; ++i) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return done();
+}
+
+// An uploaded attachment that no Send or message uses is purged by the desk's
+// background job once it is older than options.unsent_attachment_max_age
+// (default 24 h, `--attachment-max-age-hours`): info, chunks and request id,
+// with an "attachment.purge" event. One that was sent stays.
+TEST_F(ReferralDomainTest, UnsentAttachmentsArePurgedAfterTheMaxAge) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  const absl::Time start = clock_.Now();
+  auto sent = Upload(kGp, "%PDF-1.4 vedlegg som sendes", "application/pdf");
+  auto forgotten = Upload(kGp, "%PDF-1.4 vedlegg som glemmes", "application/pdf");
+  clock_.Set(start + absl::Hours(1));
+  auto younger = Upload(kGp, "%PDF-1.4 vedlegg lastet opp senere", "application/pdf");
+  ASSERT_THAT(sent, IsOk());
+  ASSERT_THAT(forgotten, IsOk());
+  ASSERT_THAT(younger, IsOk());
+  v1::SendReferralRequest send = SendRequest("bup-oslo", child, c.id());
+  send.add_attachment_ids(sent->id());
+  auto referral = desk_->Send(kGp, send);
+  ASSERT_THAT(referral, IsOk());
+  auto stored = [this](const std::string& id) {
+    return RawBytes(referral::kAttachmentColumnFamily).find(id) != std::string::npos;
+  };
+  desk_->StartEscalationJob(absl::Milliseconds(5));
+
+  clock_.Set(start + absl::Hours(24) - absl::Seconds(1));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_TRUE(stored(forgotten->id()));
+  clock_.Set(start + absl::Hours(24));
+  EXPECT_TRUE(Eventually([&] { return !stored(forgotten->id()); }));
+  EXPECT_TRUE(stored(younger->id()));
+  v1::SendReferralRequest late = SendRequest("bup-oslo", child, c.id());
+  late.add_attachment_ids(forgotten->id());
+  EXPECT_THAT(desk_->Send(kGp, late),
+              StatusIs(absl::StatusCode::kNotFound, "attachment not found"));
+
+  clock_.Set(start + absl::Hours(25));
+  EXPECT_TRUE(Eventually([&] { return !stored(younger->id()); }));
+  // The sent one stays, readable by the recipient.
+  EXPECT_TRUE(stored(sent->id()));
+  ASSERT_THAT(desk_->Acknowledge(kBup, referral->id()), IsOk());
+  std::string downloaded;
+  ASSERT_THAT(desk_->Download(kBup, referral->id(), sent->id(),
+                              [&](const v1::DownloadAttachmentResponse& part) {
+                                downloaded += part.chunk();
+                                return true;
+                              }),
+              IsOk());
+  EXPECT_EQ(downloaded, "%PDF-1.4 vedlegg som sendes");
+  std::vector<std::string> purged;
+  for (const v1::AuditEvent& e : AuditEvents("attachment.purge")) {
+    purged.push_back(absl::StrCat(e.resource().id(), " ", e.actor().service(), " ",
+                                  v1::AuditOutcome_Name(e.outcome())));
+  }
+  EXPECT_THAT(purged, ElementsAre(forgotten->id() + " referral AUDIT_OUTCOME_ALLOWED",
+                                  younger->id() + " referral AUDIT_OUTCOME_ALLOWED"));
 }
 
 TEST_F(ReferralDomainTest, ConsentRequestIdReusedForAnotherConsentIsAlreadyExists) {

@@ -249,7 +249,8 @@ TEST_F(ServerConfigTest, HelpListsFlagsAndExitsZero) {
   for (const char* flag :
        {"--listen", "--data-dir", "--tls-cert", "--tls-key", "--tls-ca", "--trust-domain",
         "--master-key-file", "--audit-signing-key-file", "--target", "--sync-writes",
-        "--seed-directory", "--metrics-listen", "--refuse-synthetic-ids", "--operator-agency"}) {
+        "--seed-directory", "--metrics-listen", "--refuse-synthetic-ids", "--operator-agency",
+        "--attachment-max-age-hours"}) {
     EXPECT_THAT(out, HasSubstr(flag));
   }
 }
