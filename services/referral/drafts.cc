@@ -222,12 +222,14 @@ absl::StatusOr<bool> ReferralDesk::EscalateOne(const std::string& key, const std
 }
 
 void ReferralDesk::StartEscalationJob(absl::Duration period) {
-  if (options_.urgent_ack <= absl::ZeroDuration() || job_.joinable()) return;
+  if (job_.joinable()) return;
   job_ = std::thread([this, period] {
     absl::MutexLock lock(&job_mu_);
     while (!job_mu_.AwaitWithTimeout(absl::Condition(&stopping_), period)) {
       job_mu_.Unlock();
-      (void)EscalateDue();  // errors: retried next round
+      // Errors: retried next round.
+      if (options_.urgent_ack > absl::ZeroDuration()) (void)EscalateDue();
+      (void)PurgeUnsentAttachments();
       job_mu_.Lock();
     }
   });

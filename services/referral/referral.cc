@@ -52,8 +52,10 @@ absl::StatusOr<std::unique_ptr<ReferralDesk>> ReferralDesk::Create(
     const common::ConsentChecker* consents, const common::Clock* clock, ReferralOptions options) {
   common::RecordDeps deps{store, keyring, nullptr, audit, inbox, directory, clock};
   BUDSTIKKE_ASSIGN_OR_RETURN(deps.records, common::SealedRecords::Create(keyring));
-  return std::unique_ptr<ReferralDesk>(
+  auto desk = std::unique_ptr<ReferralDesk>(
       new ReferralDesk(std::move(deps), consents, std::move(options)));
+  BUDSTIKKE_RETURN_IF_ERROR(desk->IndexUnsentAttachments());
+  return desk;
 }
 
 v1::AuditEvent ReferralDesk::Event(const std::string& action, const Stored& stored,

@@ -68,6 +68,9 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
   app.add_option("--urgent-ack-minutes", c.urgent_ack_minutes,
                  "escalate urgent referrals not acknowledged in N minutes (0 = off)")
       ->capture_default_str();
+  app.add_option("--attachment-max-age-hours", c.attachment_max_age_hours,
+                 "purge an uploaded attachment that no referral or message used after N hours")
+      ->capture_default_str();
   app.add_option("--consultation-recipient-types", c.consultation_recipient_types,
                  "agency types that receive consultations, comma-separated")
       ->capture_default_str();
@@ -132,6 +135,9 @@ absl::Status Validate(ServerConfig* config) {
   if (auto types = policy::ParseAgencyTypeNames(c.consultation_recipient_types); !types.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--consultation-recipient-types: ", types.status().message()));
+  }
+  if (!(c.attachment_max_age_hours > 0)) {
+    return absl::InvalidArgumentError("--attachment-max-age-hours must be more than 0");
   }
   if (!(c.urgent_ack_minutes >= 0)) {
     return absl::InvalidArgumentError("--urgent-ack-minutes must be 0 (off) or more");

@@ -452,6 +452,7 @@ absl::Status WireConsentAndReferral(Impl* impl, const policy::PolicyRules& rules
     referral::ReferralOptions options;
     options.rules = rules;
     options.urgent_ack = absl::Seconds(impl->config.urgent_ack_minutes * 60);
+    options.unsent_attachment_max_age = absl::Seconds(impl->config.attachment_max_age_hours * 3600);
     options.on_escalation = [impl] {
       if (impl->metrics) impl->metrics->CountEscalation();
     };
