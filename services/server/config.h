@@ -50,6 +50,9 @@ struct ServerConfig {
   // Escalate an urgent referral not acknowledged in this many minutes (may be
   // fractional, e.g. 0.05 = 3 s for tests); 0 = off.
   double urgent_ack_minutes = 30;
+  // Purge an uploaded attachment no referral or message used after this many
+  // hours (may be fractional).
+  double attachment_max_age_hours = 24;
   // Agency types that receive anonymous consultations.
   std::string consultation_recipient_types = "ppt,health_station,child_welfare,bup";
   std::string operator_agency = "budstikke-drift";

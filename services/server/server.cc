@@ -1,6 +1,5 @@
 #include "services/server/server.h"
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <prometheus/counter.h>
@@ -66,6 +65,7 @@
 #include "services/referral/referral.h"
 #include "services/referral/referral_service.h"
 #include "services/server/metrics.h"
+#include "services/server/reflection.h"
 #include "services/server/topology.h"
 #include "storage/envelope.h"
 #include "storage/keyring.h"
@@ -459,6 +459,7 @@ absl::Status WireConsentAndReferral(Impl* impl, const policy::PolicyRules& rules
     referral::ReferralOptions options;
     options.rules = rules;
     options.urgent_ack = absl::Seconds(impl->config.urgent_ack_minutes * 60);
+    options.unsent_attachment_max_age = absl::Seconds(impl->config.attachment_max_age_hours * 3600);
     options.on_escalation = [impl] {
       if (impl->metrics) impl->metrics->CountEscalation();
     };
@@ -659,23 +660,13 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
 
 namespace {
 
-// Drops the reflection plugin (which Debian's grpc++_reflection registers for
-// every server at start-up) from a server that must serve health only.
-class NoReflection final : public grpc::ServerBuilderOption {
- public:
-  void UpdateArguments(grpc::ChannelArguments*) override {}
-  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
-    plugins->clear();
-  }
-};
-
-// --health-listen: gRPC health in plaintext for Kubernetes probes.
+// --health-listen: gRPC health in plaintext for Kubernetes probes (no
+// reflection: only the main server adds it).
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthServer(const std::string& listen,
                                                                 grpc::Service* health) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
-  builder.SetOption(std::make_unique<NoReflection>());
   builder.RegisterService(health);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
@@ -689,8 +680,10 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthServer(const std::strin
 absl::StatusOr<int> BudstikkeServer::Start() {
   const ServerConfig& c = impl_->config;
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // Reflection for authenticated callers only; health stays open to any
+  // certificate of the CA (and plaintext on --health-listen).
+  builder.SetOption(AuthenticatedReflection(impl_->auth.get()));
   common::ApplyServerThreadOptions(builder);
   int port = 0;
   builder.AddListeningPort(c.listen,
