@@ -40,7 +40,7 @@ test-asan:
 # and the dependency direction of #includes (scripts/check_includes.sh).
 # Needs the generated protobuf headers, so builds those first.
 lint: configure
-	cmake --build $(BUILD_DIR) -j $(JOBS) --target budstikke_proto budstikke_reflection_client_proto
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target budstikke_proto budstikke_reflection_proto
 	BUILD_DIR=$(BUILD_DIR) bash scripts/lint.sh
 
 demo: deps build

@@ -66,7 +66,8 @@ start_one() {
   local -a args=(--target "$name" --listen "127.0.0.1:$port" --peers "$DIR/peers.json"
     --tls-cert "$CERTS/svc-$name.pem" --tls-key "$CERTS/svc-$name.key" --tls-ca "$CERTS/ca.pem"
     --master-key-file "$CERTS/master.key" --data-dir "$DIR/$name")
-  [ "$name" = audit ] && args+=(--audit-signing-key-file "$CERTS/audit-signing.key")
+  [ "$name" = audit ] && args+=(--audit-signing-key-file "$CERTS/audit-signing.key"
+    --audit-anchor-file "$DIR/audit.anchor")
   [ "$name" = directory ] && args+=(--seed-directory certs/dev-directory.json)
   : >"$DIR/$name.out"
   # shellcheck disable=SC2086

@@ -18,7 +18,8 @@ say() { printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
 [ -x "$BIN/budstikke-server" ] && [ -x "$BIN/budstikke" ] || { echo "demo: run make build first"; exit 1; }
 
 bash certs/dev-certs.sh "$CERTS" >/dev/null || { echo "demo: dev-certs.sh failed"; exit 1; }
-rm -rf "$VAR/data" "$VAR/cluster"
+# A new log each run, so also a new anchor (the audit log's last published checkpoint).
+rm -rf "$VAR/data" "$VAR/cluster" "$VAR/audit.anchor"
 mkdir -p "$VAR"
 
 if [ "${DEMO_MODE:-all}" = cluster ]; then
@@ -42,6 +43,7 @@ else
 "$BIN/budstikke-server" --listen 127.0.0.1:0 --data-dir "$VAR/data" \
   --tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key" --tls-ca "$CERTS/ca.pem" \
   --master-key-file "$CERTS/master.key" --audit-signing-key-file "$CERTS/audit-signing.key" \
+  --audit-anchor-file "$VAR/audit.anchor" \
   --seed-directory certs/dev-directory.json --urgent-ack-minutes 0.05 \
   >"$VAR/server.out" 2>"$VAR/server.log" &
 SERVER_PID=$!

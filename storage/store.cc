@@ -415,6 +415,12 @@ absl::Status Store::Flush() {
   return FromRocks(impl_->db->Flush(fo, impl_->handles), "flush");
 }
 
+absl::Status Store::SyncWal() {
+  absl::Status r = impl_->BeforeWrite();
+  if (!r.ok()) return r;
+  return FromRocks(impl_->db->FlushWAL(/*sync=*/true), "sync WAL");
+}
+
 absl::Status Store::CompactColumnFamily(std::string_view cf) {
   auto* h = impl_->Cf(cf);
   if (h == nullptr) return UnknownCf(cf);

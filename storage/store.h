@@ -143,6 +143,10 @@ class Store {
 
   // Flushes memtables to SST files (tests and backups use it).
   absl::Status Flush();
+  // Makes every write acknowledged so far durable (fsync of the WAL), also
+  // when the store was opened without sync_writes. The audit log calls it
+  // before it signs a checkpoint.
+  absl::Status SyncWal();
   // Flushes `cf` and compacts all of it down to the bottommost level, so that
   // deleted and overwritten values are dropped from the files (key shredding
   // uses it). Values still held by a live Snapshot survive.

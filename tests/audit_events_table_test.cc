@@ -459,12 +459,13 @@ std::vector<Row> Rows() {
        {"consultation.claim DENIED rule=consultation.answerer_role CONSULTATION:C1 "
         "basis=NONE consent= subject=- by=bup-oslo/staff/sekretaer req="}},
       {absl::StrCat(kCon, "Claim"),
-       "another agency: NOT_FOUND, not audited",
+       "another agency: NOT_FOUND as for a made-up id, the probe audited",
        [](T* t) {
          absl::Status s = t->Consume(t->consultations_->Claim(kGp, t->Id("C1")));
          return absl::IsNotFound(s) ? absl::OkStatus() : s;
        },
-       {}},
+       {"consultation.claim DENIED rule=consultation.not_visible CONSULTATION:C1 basis=NONE "
+        "consent= subject=- by=legekontor-sentrum/physician/lege1 req="}},
       {absl::StrCat(kCon, "Answer"),
        "denied: the sender agency may not answer",
        [](T* t) {
@@ -490,7 +491,7 @@ std::vector<Row> Rows() {
        {"consultation.answer DENIED rule=consultation.answerer_role CONSULTATION:C1 "
         "basis=NONE consent= subject=- by=bup-oslo/staff/sekretaer req=an-y"}},
       {absl::StrCat(kCon, "Answer"),
-       "another agency: NOT_FOUND, not audited",
+       "another agency: NOT_FOUND as for a made-up id, the probe audited",
        [](T* t) {
          v1::AnswerConsultationRequest r;
          r.set_request_id("an-z");
@@ -499,7 +500,8 @@ std::vector<Row> Rows() {
          absl::Status s = t->Consume(t->consultations_->Answer(kGp, r));
          return absl::IsNotFound(s) ? absl::OkStatus() : s;
        },
-       {}},
+       {"consultation.answer DENIED rule=consultation.not_visible CONSULTATION:C1 basis=NONE "
+        "consent= subject=- by=legekontor-sentrum/physician/lege1 req="}},
       {absl::StrCat(kCon, "Answer"),
        "answer",
        [](T* t) {

@@ -538,4 +538,62 @@ TEST(AuditIntegrationTest, AlteredCheckpointIsRefusedAndAForkIsCaughtByState) {
 }
 
 }  // namespace
+// Issue 20, defect 2: a data dir restored from an older copy must not sign
+// a second root for a size it already published. The anchor file, outside
+// the data dir, keeps the last published checkpoint.
+TEST(AuditIntegrationTest, ARolledBackLogRefusesToStartUnlessTheBreakIsRecorded) {
+  budstikke::testing::TempDir keep;  // outside the data dir, outlives the server
+  const std::string anchor = keep.Sub("audit.anchor");
+  TestServer server({"--audit-anchor-file", anchor});
+  ASSERT_FALSE(server.address().empty());
+  auto dir = v1::DirectoryService::NewStub(server.Channel("admin"));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(CreateAgency(dir.get(), "r-" + std::to_string(i)).ok());
+  WaitForCheckpoint(server, 5);
+  server.Stop();
+  const std::string old_copy = server.dir().Sub("old-data");
+  ASSERT_EQ(RunCommand({"/bin/cp", "-a", server.data_dir(), old_copy}), 0);
+  const uint64_t old_size = NoteSize(budstikke::testing::ReadWholeFile(anchor));
+  server.Restart();
+  dir = v1::DirectoryService::NewStub(server.Channel("admin"));
+  for (int i = 5; i < 30; ++i) ASSERT_TRUE(CreateAgency(dir.get(), "r-" + std::to_string(i)).ok());
+  WaitForCheckpoint(server, 30);
+  server.Stop();
+  const uint64_t published = NoteSize(budstikke::testing::ReadWholeFile(anchor));
+  ASSERT_GT(published, old_size);
+
+  // The older copy comes back: the server refuses to start, one line.
+  ASSERT_EQ(RunCommand({"/bin/rm", "-rf", server.data_dir()}), 0);
+  ASSERT_EQ(RunCommand({"/bin/cp", "-a", old_copy, server.data_dir()}), 0);
+  budstikke::testing::Process refused(
+      {BinDir() + "/budstikke-server", "--listen", "127.0.0.1:0", "--data-dir", server.data_dir(),
+       "--tls-cert", server.cert_dir() + "/server.pem", "--tls-key",
+       server.cert_dir() + "/server.key", "--tls-ca", server.cert_dir() + "/ca.pem",
+       "--master-key-file", server.cert_dir() + "/master.key", "--audit-signing-key-file",
+       server.cert_dir() + "/audit-signing.key", "--audit-anchor-file", anchor},
+      server.dir().Sub("refused.out"), server.dir().Sub("refused.err"));
+  const int rc = refused.Wait(30000);
+  if (rc == -1) refused.Stop();
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(OneLine(refused.ReadStderr()),
+            absl::StrCat("budstikke-server: the audit log holds ", old_size, " events but ", anchor,
+                         " records a published checkpoint of ", published,
+                         ": the data dir was restored or rolled back; start with "
+                         "--accept-audit-rollback to record the break as a signed event"));
+  EXPECT_EQ(NoteSize(budstikke::testing::ReadWholeFile(anchor)), published);
+
+  // Accepted: the break is the first event appended and signed.
+  server.RestartWith({"--accept-audit-rollback"});
+  ASSERT_FALSE(server.address().empty());
+  WaitForCheckpoint(server, old_size + 1);
+  std::vector<v1::AuditEvent> breaks = AllEvents(server, "audit.rollback_accepted");
+  ASSERT_EQ(breaks.size(), 1u);
+  EXPECT_EQ(breaks[0].index(), old_size);
+  EXPECT_EQ(breaks[0].resource().kind(), v1::RESOURCE_KIND_AUDIT_LOG);
+  EXPECT_EQ(breaks[0].resource().id(),
+            absl::StrCat("published=", published, ",restored=", old_size));
+  EXPECT_EQ(breaks[0].actor().service(), "audit");
+  // The anchor now follows the new log.
+  EXPECT_EQ(NoteSize(budstikke::testing::ReadWholeFile(anchor)), old_size + 1);
+}
+
 }  // namespace budstikke

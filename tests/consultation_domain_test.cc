@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/caller_testing.h"
@@ -304,6 +305,45 @@ TEST_F(ConsultationDomainTest, OtherAgencyGetsTheSameNotFoundAsAMadeUpId) {
     }
   }
   EXPECT_THAT(c_->Get(kGp, "../m/x").status(), StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+}
+
+// Probes of another agency's consultation leave a DENIED event (one per
+// probe); a made-up id touches nothing and leaves none.
+TEST_F(ConsultationDomainTest, ProbesOfAnotherAgencysConsultationAreAudited) {
+  v1::Consultation asked = MustAsk();
+  const size_t before = AuditEvents().size();
+  const common::Caller ppt = Person("ppt-oslo", v1::ROLE_PSYCHOLOGIST, "p");
+  EXPECT_THAT(c_->Get(kGp, asked.id()).status(),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_THAT(c_->Claim(ppt, asked.id()).status(),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_THAT(c_->Close(kGp, asked.id()).status(),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  v1::AnswerConsultationRequest answer;
+  answer.set_request_id("probe-answer");
+  answer.set_id(asked.id());
+  answer.set_text("Et svar.");
+  EXPECT_THAT(c_->Answer(ppt, answer).status(),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_THAT(c_->Get(kGp, "0123456789abcdef01234567").status(),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  std::vector<std::string> probes;
+  const auto events = AuditEvents();
+  for (size_t i = before; i < events.size(); ++i) {
+    const v1::AuditEvent& e = events[i];
+    probes.push_back(absl::StrCat(e.action(), " ", v1::AuditOutcome_Name(e.outcome()), " ",
+                                  e.rule(), " ", e.actor().agency(), " ",
+                                  e.resource().id() == asked.id() ? "asked" : e.resource().id()));
+  }
+  EXPECT_THAT(probes,
+              ::testing::ElementsAre(
+                  "consultation.read AUDIT_OUTCOME_DENIED consultation.not_visible "
+                  "legekontor-sentrum asked",
+                  "consultation.claim AUDIT_OUTCOME_DENIED consultation.not_visible ppt-oslo asked",
+                  "consultation.close AUDIT_OUTCOME_DENIED consultation.not_visible "
+                  "legekontor-sentrum asked",
+                  "consultation.answer AUDIT_OUTCOME_DENIED consultation.not_visible ppt-oslo "
+                  "asked"));
 }
 
 TEST_F(ConsultationDomainTest, RefusedTextIsNotStoredAndListsEveryFinding) {

@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -18,6 +19,7 @@
 #include "services/common/fake_audit_outbox.h"
 #include "services/common/fake_clock.h"
 #include "services/common/national_id_testing.h"
+#include "services/common/record_codec.h"
 #include "services/common/store_audit_outbox.h"
 #include "services/consent/consent.h"
 #include "services/referral/referral.h"
@@ -458,6 +460,111 @@ TEST_F(ReferralDomainTest, ConsentOfAnotherAgencyIsNotFound) {
   EXPECT_EQ(seen->subject_national_id(), "");
 }
 
+// "action outcome rule agency resource-id subject" of each event after the
+// first `from`, the ids and pseudonym replaced by the names in `names`.
+std::vector<std::string> Summaries(const std::vector<v1::AuditEvent>& events, size_t from,
+                                   const std::map<std::string, std::string>& names) {
+  auto name = [&names](const std::string& value) {
+    auto it = names.find(value);
+    return it == names.end() ? value : it->second;
+  };
+  std::vector<std::string> out;
+  for (size_t i = from; i < events.size(); ++i) {
+    const v1::AuditEvent& e = events[i];
+    out.push_back(absl::StrCat(e.action(), " ", v1::AuditOutcome_Name(e.outcome()), " ", e.rule(),
+                               " ", e.actor().agency(), " ", name(e.resource().id()), " ",
+                               name(e.subject())));
+  }
+  return out;
+}
+
+// An unrelated agency learns nothing about a consent: NOT_FOUND before any
+// decryption (also when the recording agency's key version was shredded, which
+// once answered FAILED_PRECONDITION naming that agency), and each probe is a
+// DENIED event for the auditors. A made-up id leaves no event.
+TEST_F(ReferralDomainTest, ConsentProbeByAnUnrelatedAgencyIsNotFoundAndAudited) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  const std::string pseudonym = consents_->GetConsentFacts(c.id())->subject_pseudonym;
+  ASSERT_THAT(keyring_->Rotate("legekontor-sentrum"), IsOk());
+  ASSERT_THAT(keyring_->Shred("legekontor-sentrum", 1), IsOk());
+  const size_t before = AuditEvents().size();
+
+  EXPECT_THAT(consents_->Get(kSchool, c.id()),
+              StatusIs(absl::StatusCode::kNotFound, "consent not found"));
+  EXPECT_THAT(consents_->Revoke(kSchool, RevokeRequest(c.id(), "nysgjerrig")),
+              StatusIs(absl::StatusCode::kNotFound, "consent not found"));
+  EXPECT_THAT(consents_->Get(kSchool, "cns-made-up"),
+              StatusIs(absl::StatusCode::kNotFound, "consent not found"));
+  EXPECT_THAT(Summaries(AuditEvents(), before, {{c.id(), "CONSENT"}, {pseudonym, "CHILD"}}),
+              ElementsAre("consent.read AUDIT_OUTCOME_DENIED consent.not_visible skole-oslo "
+                          "CONSENT CHILD",
+                          "consent.revoke AUDIT_OUTCOME_DENIED consent.not_visible skole-oslo "
+                          "CONSENT CHILD"));
+  // The named recipient still sees it (sealed for it too).
+  auto seen = consents_->Get(kBup, c.id());
+  ASSERT_THAT(seen, IsOk());
+  EXPECT_EQ(seen->subject_national_id(), "");
+}
+
+// Probes of another agency's referral: the same NOT_FOUND as a made-up id,
+// and a DENIED event (referral.not_visible) for each.
+TEST_F(ReferralDomainTest, ReferralProbeByAnUnrelatedAgencyIsAudited) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
+  ASSERT_THAT(sent, IsOk());
+  const std::string pseudonym = consents_->GetConsentFacts(c.id())->subject_pseudonym;
+  const size_t before = AuditEvents().size();
+
+  EXPECT_THAT(desk_->Get(kPpt, sent->id()),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  EXPECT_THAT(desk_->Acknowledge(kPpt, sent->id()),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  EXPECT_THAT(desk_->GetThread(kPpt, sent->id()),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  EXPECT_THAT(desk_->Get(kPpt, "ref-made-up"),
+              StatusIs(absl::StatusCode::kNotFound, "referral not found"));
+  EXPECT_THAT(
+      Summaries(AuditEvents(), before, {{sent->id(), "REFERRAL"}, {pseudonym, "CHILD"}}),
+      ElementsAre(
+          "referral.read AUDIT_OUTCOME_DENIED referral.not_visible ppt-oslo REFERRAL CHILD",
+          "referral.acknowledge AUDIT_OUTCOME_DENIED referral.not_visible ppt-oslo REFERRAL CHILD",
+          "referral.thread.read AUDIT_OUTCOME_DENIED referral.not_visible ppt-oslo REFERRAL "
+          "CHILD"));
+}
+
+// The subject pseudonym is in the clear beside the envelope but bound into its
+// authenticated data: a value whose pseudonym is swapped for another child's
+// (directly in RocksDB) is DATA_LOSS, never the record under another subject.
+TEST_F(ReferralDomainTest, SwappedSubjectPseudonymIsDataLoss) {
+  const std::string child = Child(10), other = Child(11, 321);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  v1::Consent other_consent = RecordConsent(kGp, other, "bup-oslo");
+  auto sent = desk_->Send(kGp, SendRequest("bup-oslo", child, c.id()));
+  ASSERT_THAT(sent, IsOk());
+  const std::string other_pseudonym =
+      consents_->GetConsentFacts(other_consent.id())->subject_pseudonym;
+  auto swap = [&](const std::string& cf, const std::string& key) {
+    auto value = store_->Get(cf, key);
+    ASSERT_THAT(value, IsOk()) << key;
+    std::string pseudonym, sealed;
+    ASSERT_TRUE(common::Unframe(*value, &pseudonym, &sealed)) << key;
+    ASSERT_NE(pseudonym, other_pseudonym);
+    ASSERT_THAT(store_->Put(cf, key, common::Frame(other_pseudonym, sealed)), IsOk());
+  };
+  swap(consent::kColumnFamily, "c/" + c.id());
+  swap(consent::kColumnFamily, "f/" + c.id());
+  swap(referral::kColumnFamily, "r/" + sent->id());
+  const std::string tampered =
+      "envelope content does not authenticate: the value was moved, swapped or tampered with";
+  EXPECT_THAT(consents_->Get(kGp, c.id()), StatusIs(absl::StatusCode::kDataLoss, tampered));
+  EXPECT_THAT(consents_->GetConsentFacts(c.id()), StatusIs(absl::StatusCode::kDataLoss, tampered));
+  EXPECT_THAT(desk_->Get(kGp, sent->id()), StatusIs(absl::StatusCode::kDataLoss, tampered));
+  // The other child's records are untouched.
+  EXPECT_THAT(consents_->Get(kGp, other_consent.id()), IsOk());
+}
+
 TEST_F(ReferralDomainTest, RevocationBeforeAcknowledgeWithdraws) {
   const std::string child = Child(10);
   v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
@@ -672,6 +779,72 @@ TEST_F(ReferralDomainTest, UploadRequestIdReusedForAnotherFileIsAlreadyExists) {
                                   HasSubstr("request_id 'up-same' was already used for a "
                                             "different request")));
   EXPECT_THAT(AuditEvents("attachment.upload"), SizeIs(1));
+}
+
+// Whether `done` holds within 5 s (polled).
+bool Eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 500; ++i) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return done();
+}
+
+// An uploaded attachment that no Send or message uses is purged by the desk's
+// background job once it is older than options.unsent_attachment_max_age
+// (default 24 h, `--attachment-max-age-hours`): info, chunks and request id,
+// with an "attachment.purge" event. One that was sent stays.
+TEST_F(ReferralDomainTest, UnsentAttachmentsArePurgedAfterTheMaxAge) {
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  const absl::Time start = clock_.Now();
+  auto sent = Upload(kGp, "%PDF-1.4 vedlegg som sendes", "application/pdf");
+  auto forgotten = Upload(kGp, "%PDF-1.4 vedlegg som glemmes", "application/pdf");
+  clock_.Set(start + absl::Hours(1));
+  auto younger = Upload(kGp, "%PDF-1.4 vedlegg lastet opp senere", "application/pdf");
+  ASSERT_THAT(sent, IsOk());
+  ASSERT_THAT(forgotten, IsOk());
+  ASSERT_THAT(younger, IsOk());
+  v1::SendReferralRequest send = SendRequest("bup-oslo", child, c.id());
+  send.add_attachment_ids(sent->id());
+  auto referral = desk_->Send(kGp, send);
+  ASSERT_THAT(referral, IsOk());
+  auto stored = [this](const std::string& id) {
+    return RawBytes(referral::kAttachmentColumnFamily).find(id) != std::string::npos;
+  };
+  desk_->StartEscalationJob(absl::Milliseconds(5));
+
+  clock_.Set(start + absl::Hours(24) - absl::Seconds(1));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_TRUE(stored(forgotten->id()));
+  clock_.Set(start + absl::Hours(24));
+  EXPECT_TRUE(Eventually([&] { return !stored(forgotten->id()); }));
+  EXPECT_TRUE(stored(younger->id()));
+  v1::SendReferralRequest late = SendRequest("bup-oslo", child, c.id());
+  late.add_attachment_ids(forgotten->id());
+  EXPECT_THAT(desk_->Send(kGp, late),
+              StatusIs(absl::StatusCode::kNotFound, "attachment not found"));
+
+  clock_.Set(start + absl::Hours(25));
+  EXPECT_TRUE(Eventually([&] { return !stored(younger->id()); }));
+  // The sent one stays, readable by the recipient.
+  EXPECT_TRUE(stored(sent->id()));
+  ASSERT_THAT(desk_->Acknowledge(kBup, referral->id()), IsOk());
+  std::string downloaded;
+  ASSERT_THAT(desk_->Download(kBup, referral->id(), sent->id(),
+                              [&](const v1::DownloadAttachmentResponse& part) {
+                                downloaded += part.chunk();
+                                return true;
+                              }),
+              IsOk());
+  EXPECT_EQ(downloaded, "%PDF-1.4 vedlegg som sendes");
+  std::vector<std::string> purged;
+  for (const v1::AuditEvent& e : AuditEvents("attachment.purge")) {
+    purged.push_back(absl::StrCat(e.resource().id(), " ", e.actor().service(), " ",
+                                  v1::AuditOutcome_Name(e.outcome())));
+  }
+  EXPECT_THAT(purged, ElementsAre(forgotten->id() + " referral AUDIT_OUTCOME_ALLOWED",
+                                  younger->id() + " referral AUDIT_OUTCOME_ALLOWED"));
 }
 
 TEST_F(ReferralDomainTest, ConsentRequestIdReusedForAnotherConsentIsAlreadyExists) {

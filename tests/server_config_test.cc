@@ -1,9 +1,13 @@
 // budstikke-server refuses bad configuration with a one-line reason and a
 // non-zero exit code, before it listens or touches the data dir.
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -148,6 +152,58 @@ TEST_F(ServerConfigTest, MasterKeyWritableByGroup) {
   ExpectRefused(f, "has mode 0660; it must be 0600");
 }
 
+// The data dir holds unencrypted indexes, inboxes and the audit log: an
+// existing one must be as private as a key file (DESIGN).
+TEST_F(ServerConfigTest, DataDirOpenToOthersOrGroupWriteIsRefused) {
+  for (int mode : {0755, 0705, 0770}) {
+    auto f = Flags();
+    const std::string dir = dir_->Sub("data-" + std::to_string(mode));
+    std::filesystem::create_directories(dir);
+    chmod(dir.c_str(), mode);
+    f["--data-dir"] = dir;
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", mode);
+    ExpectRefused(f, "data dir " + dir + " has mode " + octal +
+                         "; it must be 0700, or 0750 with the server's own group (chmod 700 " +
+                         dir + ")");
+  }
+}
+
+TEST_F(ServerConfigTest, DataDirReadableByAnotherGroupIsRefused) {
+  auto f = Flags();
+  const std::string dir = dir_->Sub("data-other-group");
+  std::filesystem::create_directories(dir);
+  const gid_t other = getegid() + 4242;
+  ASSERT_EQ(chown(dir.c_str(), static_cast<uid_t>(-1), other), 0) << "tests run as root";
+  chmod(dir.c_str(), 0750);
+  f["--data-dir"] = dir;
+  ExpectRefused(f, "data dir " + dir + " has mode 0750 and group " + std::to_string(other) +
+                       ", not the server's group " + std::to_string(getegid()) +
+                       "; it must be 0700 (chmod 700 " + dir + ")");
+}
+
+// Group read for the server's own group is the Kubernetes fsGroup case.
+TEST_F(ServerConfigTest, DataDirOfTheServersOwnGroupStarts) {
+  const std::string dir = dir_->Sub("data-own-group");
+  std::filesystem::create_directories(dir);
+  chmod(dir.c_str(), 0750);
+  std::vector<std::string> argv = {BinDir() + "/budstikke-server"};
+  auto f = Flags();
+  f["--data-dir"] = dir;
+  for (const auto& [k, v] : f) {
+    argv.push_back(k);
+    argv.push_back(v);
+  }
+  testing::Process server(argv, dir_->Sub("own-group.out"), dir_->Sub("own-group.err"));
+  bool listening = false;
+  for (int i = 0; i < 200 && !listening; ++i) {
+    listening = server.ReadStdout().find("listening on") != std::string::npos;
+    if (!listening) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(listening) << server.ReadStderr();
+  EXPECT_EQ(server.Stop(), 0) << server.ReadStderr();
+}
+
 TEST_F(ServerConfigTest, MissingSigningKeyFlag) {
   auto f = Flags();
   f.erase("--audit-signing-key-file");
@@ -195,7 +251,8 @@ TEST_F(ServerConfigTest, HelpListsFlagsAndExitsZero) {
   for (const char* flag :
        {"--listen", "--data-dir", "--tls-cert", "--tls-key", "--tls-ca", "--trust-domain",
         "--master-key-file", "--audit-signing-key-file", "--target", "--sync-writes",
-        "--seed-directory", "--metrics-listen", "--refuse-synthetic-ids", "--operator-agency"}) {
+        "--seed-directory", "--metrics-listen", "--refuse-synthetic-ids", "--operator-agency",
+        "--attachment-max-age-hours"}) {
     EXPECT_THAT(out, HasSubstr(flag));
   }
 }

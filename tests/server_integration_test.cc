@@ -1,6 +1,7 @@
 // The real budstikke-server binary over real mTLS on a loopback port:
 // handshake refusals, SPIFFE identity checks, authorization, directory flow,
 // health and reflection.
+#include <google/protobuf/descriptor.pb.h>
 #include <grpcpp/grpcpp.h>
 
 #include <set>
@@ -190,25 +191,94 @@ TEST_F(ServerIntegrationTest, HealthIsServing) {
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
-TEST_F(ServerIntegrationTest, ReflectionListsEveryService) {
-  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(As("kindergarten-staff"));
+// One reflection request on a new stream; the stream's status.
+grpc::Status Reflect(const std::shared_ptr<grpc::Channel>& channel,
+                     const grpc::reflection::v1alpha::ServerReflectionRequest& req,
+                     grpc::reflection::v1alpha::ServerReflectionResponse* resp) {
+  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
   auto ctx = Ctx();
   auto stream = stub->ServerReflectionInfo(ctx.get());
+  stream->Write(req);
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse ignored;
+  if (stream->Read(resp)) {
+    while (stream->Read(&ignored)) {
+    }
+  }
+  return stream->Finish();
+}
+
+grpc::reflection::v1alpha::ServerReflectionRequest ListServicesRequest() {
   grpc::reflection::v1alpha::ServerReflectionRequest req;
   req.set_list_services("");
-  ASSERT_TRUE(stream->Write(req));
-  stream->WritesDone();
+  return req;
+}
+
+TEST_F(ServerIntegrationTest, ReflectionListsEveryService) {
   grpc::reflection::v1alpha::ServerReflectionResponse resp;
-  ASSERT_TRUE(stream->Read(&resp));
+  grpc::Status s = Reflect(As("kindergarten-staff"), ListServicesRequest(), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
   std::set<std::string> names;
-  for (const auto& s : resp.list_services_response().service()) names.insert(s.name());
-  ASSERT_TRUE(stream->Finish().ok());
+  for (const auto& service : resp.list_services_response().service()) {
+    names.insert(service.name());
+  }
   EXPECT_EQ(names, (std::set<std::string>{
                        "budstikke.v1.AdminService", "budstikke.v1.AuditService",
                        "budstikke.v1.ConsentService", "budstikke.v1.ConsultationService",
                        "budstikke.v1.DirectoryService", "budstikke.v1.InboxService",
                        "budstikke.v1.ReferralService", "grpc.health.v1.Health",
                        "grpc.reflection.v1alpha.ServerReflection"}));
+}
+
+// What grpcurl asks to describe a service: the file that defines it, with
+// its dependencies; an unknown symbol is NOT_FOUND in the response.
+TEST_F(ServerIntegrationTest, ReflectionDescribesAServiceWithItsDependencies) {
+  grpc::reflection::v1alpha::ServerReflectionRequest req;
+  req.set_file_containing_symbol("budstikke.v1.ReferralService");
+  grpc::reflection::v1alpha::ServerReflectionResponse resp;
+  grpc::Status s = Reflect(As("bup-clinician"), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  std::vector<std::string> files;
+  for (const std::string& bytes : resp.file_descriptor_response().file_descriptor_proto()) {
+    google::protobuf::FileDescriptorProto file;
+    ASSERT_TRUE(file.ParseFromString(bytes));
+    files.push_back(file.name());
+  }
+  ASSERT_FALSE(files.empty());
+  EXPECT_EQ(files[0], "budstikke/v1/referral.proto");
+  EXPECT_THAT(files, ::testing::Contains("budstikke/v1/types.proto"));
+  req.set_file_containing_symbol("budstikke.v1.NoSuchService");
+  s = Reflect(As("bup-clinician"), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.error_response().error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// Reflection describes the API only to an authenticated caller: any other
+// certificate of the CA gets the refusal every method gives it. Health stays
+// open to every certificate of the CA.
+TEST_F(ServerIntegrationTest, ReflectionRefusesAnUnauthenticatedCaller) {
+  struct Case {
+    const char* name;
+    const char* message;
+  } cases[] = {
+      {"other-td", "trust domain 'other.test'"},
+      {"no-uri", "no URI SAN"},
+      {"two-uris", "2 URI SANs"},
+      {"malformed", "SPIFFE path must be"},
+  };
+  for (const Case& c : cases) {
+    grpc::reflection::v1alpha::ServerReflectionResponse resp;
+    grpc::Status s = Reflect(As(c.name), ListServicesRequest(), &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << c.name;
+    EXPECT_THAT(s.error_message(), HasSubstr(c.message)) << c.name;
+    EXPECT_EQ(resp.list_services_response().service_size(), 0) << c.name;
+
+    auto health = grpc::health::v1::Health::NewStub(As(c.name));
+    grpc::health::v1::HealthCheckResponse status;
+    s = health->Check(Ctx().get(), grpc::health::v1::HealthCheckRequest(), &status);
+    ASSERT_TRUE(s.ok()) << c.name << ": " << s.error_message();
+    EXPECT_EQ(status.status(), grpc::health::v1::HealthCheckResponse::SERVING) << c.name;
+  }
 }
 
 // A free loopback port (bound and released; the server binds it next).

@@ -7,6 +7,7 @@
 #include "services/audit/event_codec.h"
 #include "services/common/store_audit_outbox.h"
 #include "services/common/time_util.h"
+#include "storage/durable_file.h"
 #include "storage/status_macros.h"
 #include "tlog/checkpoint.h"
 
@@ -85,28 +86,62 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(storage::Store* store
   if (!note.empty()) {
     BUDSTIKKE_ASSIGN_OR_RETURN(v1::Checkpoint cp, log->ParseCheckpoint(note));
     // Never sign a checkpoint that forks from the stored one: the stored
-    // tree must still be the one it signed. TreeHash reads only the
-    // log2(size) top-level stored hashes, mostly from the cached levels.
+    // tree must still be the one it signed.
     const uint64_t size = log->tree_->size();
     if (cp.tree_size() > size) {
       return absl::DataLossError(absl::StrCat("stored audit checkpoint covers ", cp.tree_size(),
                                               " events but the stored log holds ", size,
                                               " (log truncated or rolled back)"));
     }
-    auto root = log->tree_->Root(cp.tree_size());
-    if (!root.ok()) {
-      return absl::DataLossError(absl::StrCat("stored audit tree cannot be read at size ",
-                                              cp.tree_size(), ": ", root.status().message()));
-    }
-    if (HashBytes(*root) != cp.root_hash()) {
-      return absl::DataLossError(
-          absl::StrCat("stored audit tree does not match its stored checkpoint: the root at size ",
-                       cp.tree_size(), " differs (a stored hash was altered)"));
-    }
+    BUDSTIKKE_RETURN_IF_ERROR(log->CheckTreeMatches(cp, "its stored checkpoint"));
     absl::MutexLock lock(&log->cp_mu_);
     log->checkpoint_ = std::move(cp);
   }
+  if (!log->options_.anchor_file.empty()) BUDSTIKKE_RETURN_IF_ERROR(log->CheckAnchor());
   return log;
+}
+
+absl::Status AuditLog::CheckTreeMatches(const v1::Checkpoint& cp, absl::string_view what) const {
+  // TreeHash reads only the log2(size) top-level stored hashes, mostly from
+  // the cached levels.
+  auto root = tree_->Root(cp.tree_size());
+  if (!root.ok()) {
+    return absl::DataLossError(absl::StrCat("stored audit tree cannot be read at size ",
+                                            cp.tree_size(), ": ", root.status().message()));
+  }
+  if (HashBytes(*root) != cp.root_hash()) {
+    return absl::DataLossError(absl::StrCat("stored audit tree does not match ", what,
+                                            ": the root at size ", cp.tree_size(),
+                                            " differs (a stored hash was altered)"));
+  }
+  return absl::OkStatus();
+}
+
+// The anchor is the last checkpoint this log published. A smaller log was
+// restored or rolled back: signing again would publish a second root for a
+// size already published, a fork signed by the honest key.
+absl::Status AuditLog::CheckAnchor() {
+  const std::string& path = options_.anchor_file;
+  absl::StatusOr<std::string> note = storage::ReadSmallFile(path);
+  if (absl::IsNotFound(note.status())) return absl::OkStatus();  // first start
+  if (!note.ok()) return note.status();
+  absl::StatusOr<v1::Checkpoint> cp = ParseCheckpoint(*note);
+  if (!cp.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "audit anchor file ", path, " holds no checkpoint of this log: ", cp.status().message()));
+  }
+  const uint64_t size = tree_->size();
+  if (cp->tree_size() <= size)
+    return CheckTreeMatches(*cp, absl::StrCat("the checkpoint in anchor file ", path));
+  if (!options_.accept_rollback) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the audit log holds ", size, " events but ", path,
+                     " records a published checkpoint of ", cp->tree_size(),
+                     ": the data dir was restored or rolled back; start with "
+                     "--accept-audit-rollback to record the break as a signed event"));
+  }
+  rollback_ = std::make_pair(cp->tree_size(), size);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Checkpoint> AuditLog::ParseCheckpoint(const std::string& note) const {
@@ -224,6 +259,13 @@ absl::StatusOr<std::string> AuditLog::SignCheckpoint() {
     absl::MutexLock lock(&cp_mu_);
     if (checkpoint_ && checkpoint_->tree_size() == size) return checkpoint_->signed_note();
   }
+  // Sign only what is durable: after a power loss the tree must still hold
+  // everything a published checkpoint covers.
+  absl::Status synced = store_->SyncWal();
+  if (!synced.ok()) {
+    ReportHealth(false);
+    return absl::UnavailableError(absl::StrCat("audit log sync failed: ", synced.message()));
+  }
   BUDSTIKKE_ASSIGN_OR_RETURN(tlog::Hash root, tree_->Root(size));
   tlog::Checkpoint cp;
   cp.origin = signer_->name();
@@ -232,6 +274,9 @@ absl::StatusOr<std::string> AuditLog::SignCheckpoint() {
   auto note = signer_->SignNote(cp.Format());
   if (!note.ok()) return FromTlog(note.error());
   absl::Status s = tree_->PutCheckpoint(*note);
+  if (s.ok() && !options_.anchor_file.empty()) {
+    s = storage::WriteFileDurably(options_.anchor_file, *note);
+  }
   if (!s.ok()) {
     ReportHealth(false);
     return absl::UnavailableError(absl::StrCat("audit checkpoint write failed: ", s.message()));

@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -40,6 +41,9 @@
 namespace budstikke::audit {
 
 inline constexpr char kIndexColumnFamily[] = "audit_index";
+// The event that records an accepted rollback (--accept-audit-rollback);
+// resource AUDIT_LOG "published=<anchored size>,restored=<stored size>".
+inline constexpr char kActionRollbackAccepted[] = "audit.rollback_accepted";
 
 struct AuditLogOptions {
   // Most outbox events appended in one group commit.
@@ -56,6 +60,14 @@ struct AuditLogOptions {
   absl::Duration checkpoint_interval = absl::Milliseconds(500);
   // Stored hashes at this level and above are kept in memory.
   int cache_min_level = 4;
+  // Where the last signed checkpoint is also kept, outside the data dir
+  // (written durably after every checkpoint; empty: not kept). A log smaller
+  // than it, or one whose root at its size differs, does not start: the data
+  // dir was restored or rolled back, and signing would fork the published log.
+  std::string anchor_file;
+  // Start anyway on a log smaller than the anchor (accepted_rollback() then
+  // tells the sizes; the server records them as a signed event).
+  bool accept_rollback = false;
 };
 
 // Filters of a query; empty / unset members match everything.
@@ -84,7 +96,9 @@ class AuditLog {
   // size equal to its root); otherwise DATA_LOSS with a one-line reason and
   // the server refuses to start. (No stored checkpoint over a non-empty log is
   // legitimate: a crash before the first checkpoint; `audit verify --state`
-  // catches a tree altered then.)
+  // catches a tree altered then.) With an anchor file, its checkpoint must
+  // verify and match the stored tree too; a log smaller than it is
+  // FAILED_PRECONDITION unless `accept_rollback`.
   static absl::StatusOr<std::unique_ptr<AuditLog>> Create(storage::Store* store,
                                                           const tlog::Signer* signer,
                                                           const common::Clock* clock,
@@ -103,8 +117,12 @@ class AuditLog {
   // Drains until the outbox is empty.
   absl::Status DrainAll();
   // Signs and stores a checkpoint of the current size unless the latest
-  // already has it; returns the signed note.
+  // already has it; returns the signed note. Only what is durable is signed
+  // (the WAL is synced first), and the anchor file is written before the
+  // checkpoint is served.
   absl::StatusOr<std::string> SignCheckpoint();
+  // The (anchored, stored) sizes when Create accepted a rolled-back log.
+  std::optional<std::pair<uint64_t, uint64_t>> accepted_rollback() const { return rollback_; }
 
   uint64_t size() const { return tree_->size(); }
   const tlog::Signer& signer() const { return *signer_; }
@@ -135,6 +153,10 @@ class AuditLog {
   absl::StatusOr<int> DrainBatch();
   void ReportHealth(bool healthy);
   absl::StatusOr<v1::Checkpoint> ParseCheckpoint(const std::string& note) const;
+  // DATA_LOSS unless the stored tree has `cp`'s root at its size (`what`
+  // names where `cp` came from). `cp` must not be beyond the stored size.
+  absl::Status CheckTreeMatches(const v1::Checkpoint& cp, absl::string_view what) const;
+  absl::Status CheckAnchor();
 
   storage::Store* store_;
   const tlog::Signer* signer_;
@@ -153,6 +175,7 @@ class AuditLog {
 
   mutable absl::Mutex cp_mu_;
   std::optional<v1::Checkpoint> checkpoint_ ABSL_GUARDED_BY(cp_mu_);
+  std::optional<std::pair<uint64_t, uint64_t>> rollback_;  // set by Create only
 
   absl::Mutex stop_mu_;
   bool stop_ ABSL_GUARDED_BY(stop_mu_) = false;

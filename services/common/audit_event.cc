@@ -100,4 +100,13 @@ absl::Status RecordRefusal(AuditOutbox& outbox, const Caller& caller, v1::AuditE
   return refusal;
 }
 
+absl::Status RecordHiddenProbe(AuditOutbox& outbox, const Caller& caller, v1::AuditEvent event,
+                               absl::string_view rule, absl::Status not_found) {
+  event.set_outcome(v1::AUDIT_OUTCOME_DENIED);
+  event.set_rule(std::string(rule));
+  absl::Status recorded = outbox.Record(caller, std::move(event));
+  if (!recorded.ok()) return recorded;
+  return not_found;
+}
+
 }  // namespace budstikke::common

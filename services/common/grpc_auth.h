@@ -57,6 +57,14 @@ class Authenticator {
   absl::StatusOr<Caller> IdentifyForForwarding(const grpc::ServerContextBase* context,
                                                absl::string_view method) const;
 
+  // The identity the peer certificate names (a person or a service), with
+  // Authenticate's UNAUTHENTICATED refusals; no on-behalf-of caller and no
+  // authorization table: for what every authenticated caller may use (server
+  // reflection).
+  absl::StatusOr<Identity> Authenticated(const grpc::ServerContextBase* context) const {
+    return Peer(context);
+  }
+
   const std::string& trust_domain() const { return trust_domain_; }
   // Not owned; must outlive the Authenticator.
   void SetAuditOutbox(AuditOutbox* outbox) { outbox_ = outbox; }

@@ -7,6 +7,8 @@
 #include <memory>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/descriptor.h"
@@ -27,6 +29,14 @@ std::string RandomHexId(absl::string_view prefix, size_t random_bytes) {
 std::string TimeOrderedId(absl::string_view prefix, absl::Time now, size_t random_bytes) {
   const int64_t ms = std::max<int64_t>(0, absl::ToUnixMillis(now));
   return RandomHexId(absl::StrCat(prefix, absl::Hex(ms, absl::kZeroPad12)), random_bytes);
+}
+
+std::optional<absl::Time> TimeOfId(absl::string_view prefix, absl::string_view id) {
+  constexpr size_t kDigits = 12;
+  if (!absl::StartsWith(id, prefix) || id.size() < prefix.size() + kDigits) return std::nullopt;
+  uint64_t ms = 0;
+  if (!absl::SimpleHexAtoi(id.substr(prefix.size(), kDigits), &ms)) return std::nullopt;
+  return absl::FromUnixMillis(static_cast<int64_t>(ms));
 }
 
 std::string InvertedTimeMicros(absl::Time t) {

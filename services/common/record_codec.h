@@ -5,6 +5,7 @@
 #define BUDSTIKKE_SERVICES_COMMON_RECORD_CODEC_H_
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -27,6 +28,9 @@ std::string RandomHexId(absl::string_view prefix, size_t random_bytes);
 // RocksDB's memtable (docs/PERFORMANCE.md, Referrals). The time is no secret:
 // the list indexes hold it in their keys.
 std::string TimeOrderedId(absl::string_view prefix, absl::Time now, size_t random_bytes = 10);
+// The time (to the millisecond) of an id TimeOrderedId made with `prefix`;
+// nullopt for any other string.
+std::optional<absl::Time> TimeOfId(absl::string_view prefix, absl::string_view id);
 
 // 20-digit decimal of (INT64_MAX - microseconds since the epoch): byte order
 // is newest first.

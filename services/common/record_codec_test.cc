@@ -38,6 +38,15 @@ TEST(RecordCodecTest, TimeOrderedIdsSortByCreationTime) {
   EXPECT_EQ(TimeOrderedId("", t, 2).size(), 16u);
 }
 
+TEST(RecordCodecTest, TimeOfIdReadsTheTimeBack) {
+  const absl::Time t = absl::FromUnixMillis(1795000000123);
+  EXPECT_EQ(TimeOfId("att-", TimeOrderedId("att-", t)), t);
+  EXPECT_EQ(TimeOfId("att-", TimeOrderedId("att-", t + absl::Microseconds(999))), t);
+  EXPECT_EQ(TimeOfId("att-", TimeOrderedId("ref-", t)), std::nullopt);
+  EXPECT_EQ(TimeOfId("att-", "att-01a1ee565e7"), std::nullopt);  // too short
+  EXPECT_EQ(TimeOfId("att-", "att-01a1ee565e7x0000"), std::nullopt);
+}
+
 TEST(RecordCodecTest, InvertedTimeSortsNewestFirst) {
   const absl::Time t = absl::FromUnixSeconds(1795000000);
   const std::string older = InvertedTimeMicros(t);

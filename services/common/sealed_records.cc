@@ -4,6 +4,18 @@
 #include "storage/status_macros.h"
 
 namespace budstikke::common {
+namespace {
+
+// What the envelope's authenticated data binds besides the column family:
+// the record key and the subject pseudonym.
+std::string BoundKey(std::string_view key, std::string_view pseudonym) {
+  std::string bound(key);
+  bound.push_back('\0');
+  bound.append(pseudonym);
+  return bound;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<SealedRecords>> SealedRecords::Create(
     const storage::Keyring* keyring) {
@@ -17,8 +29,20 @@ absl::StatusOr<std::string> SealedRecords::Seal(std::string_view cf, std::string
                                                 std::string_view pseudonym,
                                                 std::string_view plaintext,
                                                 const std::vector<std::string>& readers) const {
-  BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed, envelope_->Seal(cf, key, plaintext, readers));
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed,
+                             envelope_->Seal(cf, BoundKey(key, pseudonym), plaintext, readers));
   return Frame(absl::string_view(pseudonym.data(), pseudonym.size()), sealed);
+}
+
+absl::StatusOr<SealedRecords::Clear> SealedRecords::Peek(std::string_view value) {
+  Clear clear;
+  std::string sealed;
+  if (!Unframe(absl::string_view(value.data(), value.size()), &clear.pseudonym, &sealed)) {
+    return absl::DataLossError("record is malformed (frame)");
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(auto readers, storage::Envelope::Readers(sealed));
+  for (const storage::Envelope::Reader& r : readers) clear.readers.push_back(r.agency);
+  return clear;
 }
 
 absl::StatusOr<SealedRecords::Opened> SealedRecords::Open(std::string_view cf, std::string_view key,
@@ -36,7 +60,12 @@ absl::StatusOr<SealedRecords::Opened> SealedRecords::Open(std::string_view cf, s
     first_reader = readers[0].agency;
     reader = first_reader;
   }
-  BUDSTIKKE_ASSIGN_OR_RETURN(opened.plaintext, envelope_->Open(cf, key, sealed, reader));
+  auto plaintext = envelope_->Open(cf, BoundKey(key, opened.pseudonym), sealed, reader);
+  // Sealed before the pseudonym was bound: bound to the key alone. (A value
+  // sealed with the pseudonym bound never opens this way.)
+  if (absl::IsDataLoss(plaintext.status())) plaintext = envelope_->Open(cf, key, sealed, reader);
+  if (!plaintext.ok()) return plaintext.status();
+  opened.plaintext = *std::move(plaintext);
   return opened;
 }
 

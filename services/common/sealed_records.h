@@ -1,8 +1,12 @@
 // SealedRecords: the value format of records about a named child (consents,
 // referrals): Frame(subject pseudonym, envelope), the envelope sealed for the
-// agencies that may read it and bound to (column family, record key). One
-// place for sealing, opening and pseudonymizing, so the services that hold
-// such records do it the same way.
+// agencies that may read it and bound to (column family, record key ‖ 0x00 ‖
+// subject pseudonym): the pseudonym sits in the clear (for indexes and audit
+// events without decrypting) but inside the authenticated data, so a value
+// whose pseudonym was swapped opens as DATA_LOSS. Values sealed before the
+// pseudonym was bound (to the record key alone) still open, and are bound
+// when next written. One place for sealing, opening and pseudonymizing, so
+// the services that hold such records do it the same way.
 //
 // Thread-safe (as storage::Envelope and storage::Pseudonymizer).
 #ifndef BUDSTIKKE_SERVICES_COMMON_SEALED_RECORDS_H_
@@ -39,11 +43,21 @@ class SealedRecords {
                                    std::string_view pseudonym, std::string_view plaintext,
                                    const std::vector<std::string>& readers) const;
   // Opens a value written by Seal for `reader`, or for the first agency it is
-  // sealed for when `reader` is empty. DATA_LOSS for a malformed value;
+  // sealed for when `reader` is empty. DATA_LOSS for a malformed value or one
+  // whose pseudonym, key or envelope was changed;
   // PERMISSION_DENIED when `reader` is not one of its readers;
   // FAILED_PRECONDITION when its key version was shredded.
   absl::StatusOr<Opened> Open(std::string_view cf, std::string_view key, std::string_view value,
                               std::string_view reader) const;
+  // What a value written by Seal says in the clear: the subject pseudonym and
+  // the agencies it is sealed for, without decrypting (a visibility check
+  // before any decryption; not authenticated until Open). DATA_LOSS if
+  // malformed.
+  struct Clear {
+    std::string pseudonym;
+    std::vector<std::string> readers;
+  };
+  static absl::StatusOr<Clear> Peek(std::string_view value);
   // HMAC-SHA256 of the national id under the server's pseudonym secret.
   absl::StatusOr<std::string> Pseudonymize(std::string_view national_id_digits) const {
     return pseudonymizer_->Pseudonymize(national_id_digits);

@@ -33,6 +33,20 @@ std::string RecordKey(absl::string_view id) { return absl::StrCat("c/", id); }
 std::string FactsKey(absl::string_view id) { return absl::StrCat("f/", id); }
 
 constexpr char kRecordKind[] = "consent.record";
+constexpr char kReadersMarkerKey[] = "m/recipients-are-readers";
+
+// Who may open a consent: the recording agency (first) and every recipient
+// named as an agency.
+std::vector<std::string> ReadersOf(const v1::Consent& c) {
+  std::vector<std::string> readers = {c.recording_agency()};
+  for (const v1::ConsentRecipient& r : RecipientsOf(c)) {
+    if (r.target_case() == v1::ConsentRecipient::kAgency &&
+        std::find(readers.begin(), readers.end(), r.agency()) == readers.end()) {
+      readers.push_back(r.agency());
+    }
+  }
+  return readers;
+}
 
 v1::AuditEvent Event(const std::string& action, const std::string& id, const std::string& subject,
                      const std::string& request_id) {
@@ -53,7 +67,27 @@ absl::StatusOr<std::unique_ptr<ConsentRegistry>> ConsentRegistry::Create(
     ConsentOptions options) {
   common::RecordDeps deps{store, keyring, nullptr, audit, inbox, directory, clock};
   BUDSTIKKE_ASSIGN_OR_RETURN(deps.records, common::SealedRecords::Create(keyring));
-  return std::unique_ptr<ConsentRegistry>(new ConsentRegistry(std::move(deps), std::move(options)));
+  auto registry =
+      std::unique_ptr<ConsentRegistry>(new ConsentRegistry(std::move(deps), std::move(options)));
+  BUDSTIKKE_RETURN_IF_ERROR(registry->SealForNamedRecipients());
+  return registry;
+}
+
+absl::Status ConsentRegistry::SealForNamedRecipients() {
+  if (deps_.store->Get(kColumnFamily, kReadersMarkerKey).ok()) return absl::OkStatus();
+  std::vector<std::string> ids;
+  auto it = deps_.store->Scan(kColumnFamily, "c/");
+  for (; it->Valid(); it->Next()) ids.emplace_back(it->key().substr(2));
+  BUDSTIKKE_RETURN_IF_ERROR(it->status());
+  storage::WriteBatch batch;
+  for (const std::string& id : ids) {
+    auto stored = Load(id);
+    if (absl::IsFailedPrecondition(stored.status())) continue;  // shredded: unreadable for good
+    if (!stored.ok()) return stored.status();
+    BUDSTIKKE_RETURN_IF_ERROR(Put(*stored, &batch));
+  }
+  batch.Put(kColumnFamily, kReadersMarkerKey, "");
+  return deps_.store->Write(std::move(batch));
 }
 
 policy::CivilDate ConsentRegistry::Today() const {
@@ -138,20 +172,56 @@ absl::Status ConsentRegistry::RecordRead(const Caller& caller, const Stored& sto
   return recorded;
 }
 
-absl::StatusOr<ConsentRegistry::Stored> ConsentRegistry::Read(absl::string_view id,
-                                                              bool facts_only) const {
+absl::StatusOr<std::string> ConsentRegistry::Fetch(absl::string_view id,
+                                                   const std::string& key) const {
   if (id.empty() || id.size() > 128) return absl::NotFoundError(kNotFound);
-  const std::string key = facts_only ? FactsKey(id) : RecordKey(id);
   auto value = deps_.store->Get(kColumnFamily, key);
   if (absl::IsNotFound(value.status())) return absl::NotFoundError(kNotFound);
-  if (!value.ok()) return value.status();
-  BUDSTIKKE_ASSIGN_OR_RETURN(auto opened, deps_.records->Open(kColumnFamily, key, *value, ""));
+  return value;
+}
+
+absl::StatusOr<ConsentRegistry::Stored> ConsentRegistry::Decode(const std::string& key,
+                                                                absl::string_view value,
+                                                                absl::string_view reader) const {
+  BUDSTIKKE_ASSIGN_OR_RETURN(
+      auto opened,
+      deps_.records->Open(kColumnFamily, key, std::string_view(value.data(), value.size()),
+                          std::string_view(reader.data(), reader.size())));
   Stored stored;
   stored.pseudonym = std::move(opened.pseudonym);
   if (!stored.consent.ParseFromString(opened.plaintext)) {
     return absl::DataLossError("consent record does not parse");
   }
   return stored;
+}
+
+absl::StatusOr<ConsentRegistry::Stored> ConsentRegistry::Read(absl::string_view id,
+                                                              bool facts_only) const {
+  const std::string key = facts_only ? FactsKey(id) : RecordKey(id);
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string value, Fetch(id, key));
+  return Decode(key, value, "");
+}
+
+absl::StatusOr<ConsentRegistry::Stored> ConsentRegistry::LoadVisible(const Caller& caller,
+                                                                     absl::string_view id,
+                                                                     const std::string& action) {
+  const std::string key = RecordKey(id);
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::string value, Fetch(id, key));
+  BUDSTIKKE_ASSIGN_OR_RETURN(common::SealedRecords::Clear clear,
+                             common::SealedRecords::Peek(value));
+  const std::string& agency = caller.agency();
+  const bool reader =
+      std::find(clear.readers.begin(), clear.readers.end(), agency) != clear.readers.end();
+  bool received = false;
+  if (!reader && observer_ != nullptr) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(received, observer_->ReceivedUnderConsent(id, agency));
+  }
+  if (!reader && !received) {
+    return common::RecordHiddenProbe(*deps_.audit, caller,
+                                     Event(action, std::string(id), clear.pseudonym, ""),
+                                     kRuleNotVisible, absl::NotFoundError(kNotFound));
+  }
+  return Decode(key, value, reader ? absl::string_view(agency) : absl::string_view());
 }
 
 absl::StatusOr<ConsentRegistry::Stored> ConsentRegistry::Load(absl::string_view id) const {
@@ -166,7 +236,10 @@ absl::StatusOr<ConsentRegistry::Stored> ConsentRegistry::LoadFacts(absl::string_
 
 absl::Status ConsentRegistry::Put(const Stored& stored, storage::WriteBatch* batch) const {
   const v1::Consent& c = stored.consent;
-  const std::vector<std::string> readers = {c.recording_agency()};
+  const std::vector<std::string> readers = ReadersOf(c);
+  for (const std::string& reader : readers) {
+    BUDSTIKKE_RETURN_IF_ERROR(deps_.keyring->EnsureAgencyKey(reader).status());
+  }
   const std::string key = RecordKey(c.id());
   BUDSTIKKE_ASSIGN_OR_RETURN(
       std::string value,
@@ -209,16 +282,6 @@ common::ConsentFacts ConsentRegistry::FactsOf(const Stored& stored) {
   f.valid_until = stored.consent.valid_until();
   f.revoked = stored.consent.status() == v1::CONSENT_STATUS_REVOKED;
   return f;
-}
-
-absl::StatusOr<bool> ConsentRegistry::MaySee(const Stored& stored, absl::string_view agency) const {
-  const v1::Consent& c = stored.consent;
-  if (c.recording_agency() == agency) return true;
-  for (const v1::ConsentRecipient& r : RecipientsOf(c)) {
-    if (r.target_case() == v1::ConsentRecipient::kAgency && r.agency() == agency) return true;
-  }
-  if (observer_ != nullptr) return observer_->ReceivedUnderConsent(c.id(), agency);
-  return false;
 }
 
 absl::StatusOr<v1::Consent> ConsentRegistry::Record(const Caller& caller,
@@ -329,9 +392,7 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Revoke(const Caller& caller,
   Stored stored;
   {
     absl::MutexLock lock(&mu_);
-    BUDSTIKKE_ASSIGN_OR_RETURN(stored, Load(req.id()));
-    BUDSTIKKE_ASSIGN_OR_RETURN(bool may, MaySee(stored, caller.agency()));
-    if (!may) return absl::NotFoundError(kNotFound);
+    BUDSTIKKE_ASSIGN_OR_RETURN(stored, LoadVisible(caller, req.id(), "consent.revoke"));
     if (stored.consent.status() == v1::CONSENT_STATUS_REVOKED) {
       // Returned unchanged: a read, audited first. The fan-out below still
       // runs (it is idempotent), so a retry completes one that failed.
@@ -369,9 +430,7 @@ absl::StatusOr<v1::Consent> ConsentRegistry::Revoke(const Caller& caller,
 }
 
 absl::StatusOr<v1::Consent> ConsentRegistry::Get(const Caller& caller, absl::string_view id) {
-  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id));
-  BUDSTIKKE_ASSIGN_OR_RETURN(bool may, MaySee(stored, caller.agency()));
-  if (!may) return absl::NotFoundError(kNotFound);
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, LoadVisible(caller, id, "consent.read"));
   auto recorded =
       deps_.audit->Record(caller, Event("consent.read", stored.consent.id(), stored.pseudonym, ""));
   if (!recorded.ok()) return recorded;

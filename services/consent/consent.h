@@ -11,15 +11,22 @@
 //   l/<agency>/<inverted micros>/<id>    list index of the recording agency
 //   s/<agency>/<pseudonym>/<inv>/<id>    list index by subject
 //   q/<agency>/<request id>              id of the consent a Record created
-// A change, its audit events and its inbox events commit in one WriteBatch.
+//   m/recipients-are-readers             marks that consents recorded before
+//                                        named recipients were readers have
+//                                        been re-sealed (once, at Create)
+// Records are sealed for the recording agency and every recipient named as an
+// agency (the first reader is the recording agency). A change, its audit
+// events and its inbox events commit in one WriteBatch.
 //
 // Who may do what (the authorization table has already admitted a
 // professional role): Record by anyone, for the caller's agency; Get and
 // Revoke by the recording agency, the named recipient agency, or an agency
 // that received a referral under the consent (ConsentObserver); List the
 // caller's agency's own consents. Anything else is NOT_FOUND, the same as an
-// unknown id. The national id is returned only to the recording agency (Record
-// and Get); List never returns it.
+// unknown id, decided before anything is decrypted (from the readers in the
+// envelope's header and the observer), and recorded as a DENIED event of the
+// action with rule consent.not_visible. The national id is returned only to the recording agency
+// (Record and Get); List never returns it.
 //
 // Thread-safe: mutations are serialized by a mutex; reads are lock-free.
 #ifndef BUDSTIKKE_SERVICES_CONSENT_CONSENT_H_
@@ -108,8 +115,21 @@ class ConsentRegistry final : public common::ConsentChecker {
   // kMaxRecipients; INVALID_ARGUMENT naming the field otherwise.
   absl::StatusOr<std::vector<v1::ConsentRecipient>> ValidateRecipients(
       const v1::RecordConsentRequest& req) const;
-  // Whether `agency` may Get/Revoke the consent.
-  absl::StatusOr<bool> MaySee(const Stored& stored, absl::string_view agency) const;
+  // The stored value under `key` of consent `id`; NOT_FOUND for an unknown
+  // or malformed id.
+  absl::StatusOr<std::string> Fetch(absl::string_view id, const std::string& key) const;
+  // Opens `value` (stored under `key`) with the key of `reader` (empty: the
+  // recording agency's).
+  absl::StatusOr<Stored> Decode(const std::string& key, absl::string_view value,
+                                absl::string_view reader) const;
+  // Consent `id` for Get/Revoke (`action`) by the caller: NOT_FOUND before
+  // any decryption unless the caller's agency may see it, the probe recorded
+  // (DENIED, consent.not_visible).
+  absl::StatusOr<Stored> LoadVisible(const common::Caller& caller, absl::string_view id,
+                                     const std::string& action);
+  // Consents recorded when only the recording agency was a reader: re-sealed
+  // for their named recipients too, once (the m/ marker).
+  absl::Status SealForNamedRecipients();
   // Status with EXPIRED computed for today; the national id cleared unless
   // `with_subject`.
   v1::Consent Present(const Stored& stored, bool with_subject) const;
@@ -137,6 +157,9 @@ v1::ConsentRecipient FromRef(const v1::RecipientRef& ref);
 v1::RecipientRef ToRef(const v1::ConsentRecipient& recipient);
 
 inline constexpr size_t kMaxRecipients = 10;
+
+// The audit rule of a probe of a consent the caller's agency may not see.
+inline constexpr char kRuleNotVisible[] = "consent.not_visible";
 
 }  // namespace budstikke::consent
 

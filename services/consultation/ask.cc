@@ -110,7 +110,7 @@ absl::StatusOr<v1::Consultation> Consultations::Ask(const Caller& caller,
   if (prior.ok()) {
     BUDSTIKKE_ASSIGN_OR_RETURN(std::string id,
                                common::ReplayedId(*prior, fingerprint, req.request_id()));
-    BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id));
+    BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id, "consultation.read"));
     BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation content, LoadContent(meta, caller.agency()));
     // A retry returns the content: a read, audited first.
     BUDSTIKKE_RETURN_IF_ERROR(RecordRead(caller, id, req.request_id()));

@@ -157,11 +157,13 @@ absl::StatusOr<v1::Consultation> Consultations::LoadMeta(absl::string_view id) c
 }
 
 absl::StatusOr<v1::Consultation> Consultations::LoadVisible(const Caller& caller,
-                                                            absl::string_view id) const {
+                                                            absl::string_view id,
+                                                            const char* action) const {
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadMeta(id));
   if (caller.agency().empty() ||
       (caller.agency() != meta.sender_agency() && caller.agency() != meta.recipient_agency())) {
-    return NotFound(id);
+    return common::RecordHiddenProbe(*d_.audit, caller, Event(action, meta.id(), ""),
+                                     kRuleNotVisible, NotFound(id));
   }
   return meta;
 }
@@ -192,7 +194,7 @@ absl::Status Consultations::PutContent(storage::WriteBatch* batch, const v1::Con
 absl::StatusOr<v1::Consultation> Consultations::Claim(const Caller& caller, absl::string_view id) {
   if (id.empty()) return absl::InvalidArgumentError("id is required");
   absl::MutexLock lock(&StripeFor(id));
-  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id));
+  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id, "consultation.claim"));
   const std::string sid(id);
   if (absl::Status refused = AnswererRefusal(caller, meta, "claim", "claiming"); !refused.ok()) {
     return Deny(caller, std::move(refused), "consultation.claim", sid, "");
@@ -249,7 +251,7 @@ absl::StatusOr<v1::Consultation> Consultations::AppendMessage(
   {
     // Visibility before screening, so that the answer for a foreign id is
     // NOT_FOUND whatever the text.
-    BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id));
+    BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id, action));
     if (is_answer) {
       if (absl::Status refused = AnswererRefusal(caller, meta, "answer", "answering");
           !refused.ok()) {
@@ -263,7 +265,8 @@ absl::StatusOr<v1::Consultation> Consultations::AppendMessage(
   const std::string fingerprint = common::RequestFingerprint(action, request);
 
   absl::MutexLock lock(&StripeFor(id));
-  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id));
+  // Visible (checked above; the parties of a consultation never change).
+  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadMeta(id));
   auto prior = d_.store->Get(kColumnFamily, qkey);
   if (prior.ok()) {
     BUDSTIKKE_ASSIGN_OR_RETURN(std::string first,
@@ -334,7 +337,7 @@ absl::StatusOr<v1::Consultation> Consultations::AppendMessage(
 absl::StatusOr<v1::Consultation> Consultations::Close(const Caller& caller, absl::string_view id) {
   if (id.empty()) return absl::InvalidArgumentError("id is required");
   absl::MutexLock lock(&StripeFor(id));
-  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id));
+  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id, "consultation.close"));
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation content, LoadContent(meta, caller.agency()));
   if (meta.status() == v1::CONSULTATION_STATUS_CLOSED) {
     // Already closed: returns the content unchanged, a read, audited first.
@@ -360,7 +363,7 @@ absl::StatusOr<v1::Consultation> Consultations::Close(const Caller& caller, absl
 
 absl::StatusOr<v1::Consultation> Consultations::Get(const Caller& caller, absl::string_view id) {
   if (id.empty()) return absl::InvalidArgumentError("id is required");
-  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id));
+  BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation meta, LoadVisible(caller, id, "consultation.read"));
   BUDSTIKKE_ASSIGN_OR_RETURN(v1::Consultation content, LoadContent(meta, caller.agency()));
   absl::Status audited = d_.audit->Record(caller, Event("consultation.read", meta.id(), ""));
   if (!audited.ok()) return audited;

@@ -81,6 +81,9 @@ inline constexpr char kRuleNoRecipient[] = "routing.no_recipient";
 // other than the recipient, or by a role that does not answer consultations.
 inline constexpr char kRuleRecipientOnly[] = "consultation.recipient_only";
 inline constexpr char kRuleAnswererRole[] = "consultation.answerer_role";
+// Audit only (the caller gets NOT_FOUND): a request for another agency's
+// consultation.
+inline constexpr char kRuleNotVisible[] = "consultation.not_visible";
 
 struct ConsultationPage {
   std::vector<v1::Consultation> consultations;
@@ -150,9 +153,11 @@ class Consultations {
   };
 
   absl::StatusOr<v1::Consultation> LoadMeta(absl::string_view id) const;
-  // Meta visible to the caller's agency, else NOT_FOUND.
-  absl::StatusOr<v1::Consultation> LoadVisible(const common::Caller& caller,
-                                               absl::string_view id) const;
+  // Meta visible to the caller's agency, else NOT_FOUND; for an existing
+  // consultation of other agencies the probe is recorded first (DENIED
+  // `action`, consultation.not_visible).
+  absl::StatusOr<v1::Consultation> LoadVisible(const common::Caller& caller, absl::string_view id,
+                                               const char* action) const;
   absl::StatusOr<v1::Consultation> LoadContent(const v1::Consultation& meta,
                                                absl::string_view reader_agency) const;
   absl::Status PutContent(storage::WriteBatch* batch, const v1::Consultation& meta,

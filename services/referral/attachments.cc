@@ -20,7 +20,10 @@ using common::Frame;
 using referral_internal::AttachmentKey;
 using referral_internal::ChunkCount;
 using referral_internal::ChunkKey;
+using referral_internal::ChunkPrefix;
+using referral_internal::kAttachmentIdPrefix;
 using referral_internal::kAttachmentNotFound;
+using referral_internal::UnsentKey;
 using referral_internal::UploadRequestKey;
 
 constexpr char kUploadKind[] = "attachment.upload";
@@ -220,7 +223,7 @@ absl::StatusOr<v1::AttachmentInfo> ReferralDesk::StoreUpload(AttachmentUpload* u
   BUDSTIKKE_RETURN_IF_ERROR(deps_.keyring->EnsureAgencyKey(caller.agency()).status());
   const absl::Time now = deps_.clock->Now();
   v1::AttachmentInfo info;
-  info.set_id(common::TimeOrderedId("att-", now));
+  info.set_id(common::TimeOrderedId(kAttachmentIdPrefix, now));
   info.set_filename(m.filename());
   info.set_content_type(m.content_type());
   info.set_kind(m.kind());
@@ -244,10 +247,77 @@ absl::StatusOr<v1::AttachmentInfo> ReferralDesk::StoreUpload(AttachmentUpload* u
                                                             info.SerializeAsString(), readers));
   batch.Put(kAttachmentColumnFamily, akey, Frame(caller.agency(), Frame("", sealed_info)));
   batch.Put(kAttachmentColumnFamily, req_key, common::RequestRecord(info.id(), fingerprint));
+  batch.Put(kAttachmentColumnFamily, UnsentKey(info.id()), req_key);
   BUDSTIKKE_RETURN_IF_ERROR(deps_.audit->Add(
       &batch, caller, AttachmentEvent("attachment.upload", info.id(), m.request_id())));
   BUDSTIKKE_RETURN_IF_ERROR(deps_.store->Write(std::move(batch)));
   return info;
+}
+
+absl::StatusOr<int> ReferralDesk::PurgeUnsentAttachments() {
+  if (options_.unsent_attachment_max_age <= absl::ZeroDuration()) return 0;  // never
+  const absl::Time cutoff = deps_.clock->Now() - options_.unsent_attachment_max_age;
+  std::vector<std::pair<std::string, std::string>> due;  // (id, request key)
+  {
+    auto it = deps_.store->Scan(kAttachmentColumnFamily, UnsentKey(""));
+    for (; it->Valid(); it->Next()) {
+      const std::string id(it->key().substr(UnsentKey("").size()));
+      const std::optional<absl::Time> uploaded = common::TimeOfId(kAttachmentIdPrefix, id);
+      if (!uploaded.has_value()) continue;  // not an id this desk made
+      if (*uploaded > cutoff) break;        // the rest are younger
+      due.emplace_back(id, std::string(it->value()));
+    }
+    BUDSTIKKE_RETURN_IF_ERROR(it->status());
+  }
+  if (due.empty()) return 0;
+  absl::MutexLock lock(&mu_);  // Send and messages claim attachments under it
+  int purged = 0;
+  for (const auto& [id, request_key] : due) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(bool done, PurgeOne(id, request_key));
+    purged += done ? 1 : 0;
+  }
+  return purged;
+}
+
+absl::Status ReferralDesk::IndexUnsentAttachments() {
+  constexpr char kMarker[] = "m/unsent-indexed";
+  if (deps_.store->Get(kAttachmentColumnFamily, kMarker).ok()) return absl::OkStatus();
+  storage::WriteBatch batch;
+  auto it = deps_.store->Scan(kAttachmentColumnFamily, AttachmentKey(""));
+  for (; it->Valid(); it->Next()) {
+    std::string owner, rest, referral_id, sealed;
+    const std::string_view value = it->value();
+    if (!common::Unframe(absl::string_view(value.data(), value.size()), &owner, &rest) ||
+        !common::Unframe(rest, &referral_id, &sealed)) {
+      return absl::DataLossError("attachment record is malformed");
+    }
+    const std::string id(it->key().substr(AttachmentKey("").size()));
+    if (referral_id.empty()) batch.Put(kAttachmentColumnFamily, UnsentKey(id), "");
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(it->status());
+  batch.Put(kAttachmentColumnFamily, kMarker, "");
+  return deps_.store->Write(std::move(batch));
+}
+
+absl::StatusOr<bool> ReferralDesk::PurgeOne(const std::string& id, const std::string& request_key) {
+  // Used meanwhile (the batch that used it deleted its unsent row): kept.
+  auto unsent = deps_.store->Get(kAttachmentColumnFamily, UnsentKey(id));
+  if (absl::IsNotFound(unsent.status())) return false;
+  if (!unsent.ok()) return unsent.status();
+  storage::WriteBatch batch;
+  batch.Delete(kAttachmentColumnFamily, UnsentKey(id));
+  batch.Delete(kAttachmentColumnFamily, AttachmentKey(id));
+  if (!request_key.empty()) batch.Delete(kAttachmentColumnFamily, request_key);
+  auto it = deps_.store->Scan(kAttachmentColumnFamily, ChunkPrefix(id));
+  for (; it->Valid(); it->Next()) batch.Delete(kAttachmentColumnFamily, it->key());
+  BUDSTIKKE_RETURN_IF_ERROR(it->status());
+  Caller job;
+  job.identity.service = "referral";
+  job.via_service = "referral";
+  BUDSTIKKE_RETURN_IF_ERROR(
+      deps_.audit->Add(&batch, job, AttachmentEvent("attachment.purge", id, "")));
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.store->Write(std::move(batch)));
+  return true;
 }
 
 absl::Status ReferralDesk::ResealAttachment(const StoredAttachment& a,
@@ -259,6 +329,7 @@ absl::Status ReferralDesk::ResealAttachment(const StoredAttachment& a,
                              deps_.records->envelope().Seal(kAttachmentColumnFamily, akey,
                                                             a.info.SerializeAsString(), readers));
   batch->Put(kAttachmentColumnFamily, akey, Frame(a.owner, Frame(referral_id, sealed_info)));
+  batch->Delete(kAttachmentColumnFamily, UnsentKey(a.info.id()));  // used now: kept
   for (size_t i = 0; i < ChunkCount(a.info.size(), options_.max_chunk_bytes); ++i) {
     const std::string ckey = ChunkKey(a.info.id(), i);
     BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed, deps_.store->Get(kAttachmentColumnFamily, ckey));
@@ -276,7 +347,7 @@ absl::Status ReferralDesk::ResealAttachment(const StoredAttachment& a,
 absl::Status ReferralDesk::Download(
     const Caller& caller, absl::string_view referral_id, absl::string_view attachment_id,
     const std::function<bool(const v1::DownloadAttachmentResponse&)>& sink) {
-  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(referral_id, caller.agency()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, LoadFor(caller, referral_id, "attachment.download"));
   const v1::Referral& r = stored.referral;
   // An invited agency sees the thread's attachments only.
   const bool invited_only = IsInvitedOnly(r, caller.agency());

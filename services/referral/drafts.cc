@@ -48,7 +48,7 @@ ReferralDesk::~ReferralDesk() {
 
 absl::StatusOr<v1::Referral> ReferralDesk::Cosign(const Caller& caller, absl::string_view id) {
   absl::MutexLock lock(&mu_);
-  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id, caller.agency()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, LoadFor(caller, id, "referral.cosign"));
   v1::Referral& r = stored.referral;
   if (r.cosigner_agency() != caller.agency()) return absl::NotFoundError(kNotFound);
   if (r.status() == v1::REFERRAL_STATUS_SENT && r.sender_agency() == caller.agency()) {
@@ -222,12 +222,14 @@ absl::StatusOr<bool> ReferralDesk::EscalateOne(const std::string& key, const std
 }
 
 void ReferralDesk::StartEscalationJob(absl::Duration period) {
-  if (options_.urgent_ack <= absl::ZeroDuration() || job_.joinable()) return;
+  if (job_.joinable()) return;
   job_ = std::thread([this, period] {
     absl::MutexLock lock(&job_mu_);
     while (!job_mu_.AwaitWithTimeout(absl::Condition(&stopping_), period)) {
       job_mu_.Unlock();
-      (void)EscalateDue();  // errors: retried next round
+      // Errors: retried next round.
+      if (options_.urgent_ack > absl::ZeroDuration()) (void)EscalateDue();
+      (void)PurgeUnsentAttachments();
       job_mu_.Lock();
     }
   });

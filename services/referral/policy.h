@@ -56,6 +56,9 @@ inline constexpr char kRulePptParentDemand[] = "referral.ppt.parent_demand";
 inline constexpr char kRuleCosignConsentScope[] = "referral.cosign.consent_scope";
 inline constexpr char kRuleCosignState[] = "referral.cosign.state";
 inline constexpr char kRuleSupplementState[] = "referral.supplement.state";
+// Audit only (the caller gets NOT_FOUND): a request for a referral the
+// caller's agency cannot open.
+inline constexpr char kRuleNotVisible[] = "referral.not_visible";
 
 // Which decision is being made.
 enum class SendStage {

@@ -2,6 +2,7 @@
 // attachment records (layout in referral.h).
 #include <algorithm>
 
+#include "services/common/audit_event.h"
 #include "services/common/record_codec.h"
 #include "services/referral/internal/records.h"
 #include "services/referral/referral.h"
@@ -16,8 +17,9 @@ using referral_internal::kMaxIdBytes;
 using referral_internal::kNotFound;
 using referral_internal::RecordKey;
 
-absl::StatusOr<ReferralDesk::Stored> ReferralDesk::Load(absl::string_view id,
-                                                        absl::string_view agency) const {
+absl::StatusOr<ReferralDesk::Stored> ReferralDesk::Load(
+    absl::string_view id, absl::string_view agency,
+    std::optional<std::string>* hidden_subject) const {
   if (id.empty() || id.size() > kMaxIdBytes || agency.empty()) {
     return absl::NotFoundError(kNotFound);
   }
@@ -28,7 +30,14 @@ absl::StatusOr<ReferralDesk::Stored> ReferralDesk::Load(absl::string_view id,
   auto opened = deps_.records->Open(kColumnFamily, key, *value,
                                     std::string_view(agency.data(), agency.size()));
   // Not a reader: the same answer as a made-up id.
-  if (absl::IsPermissionDenied(opened.status())) return absl::NotFoundError(kNotFound);
+  if (absl::IsPermissionDenied(opened.status())) {
+    if (hidden_subject != nullptr) {
+      BUDSTIKKE_ASSIGN_OR_RETURN(common::SealedRecords::Clear clear,
+                                 common::SealedRecords::Peek(*value));
+      *hidden_subject = std::move(clear.pseudonym);
+    }
+    return absl::NotFoundError(kNotFound);
+  }
   if (!opened.ok()) return opened.status();
   Stored stored;
   stored.pseudonym = std::move(opened->pseudonym);
@@ -36,6 +45,18 @@ absl::StatusOr<ReferralDesk::Stored> ReferralDesk::Load(absl::string_view id,
     return absl::DataLossError("referral record does not parse");
   }
   return stored;
+}
+
+absl::StatusOr<ReferralDesk::Stored> ReferralDesk::LoadFor(const common::Caller& caller,
+                                                           absl::string_view id,
+                                                           const std::string& action) {
+  std::optional<std::string> hidden_subject;
+  auto stored = Load(id, caller.agency(), &hidden_subject);
+  if (!hidden_subject.has_value()) return stored;
+  v1::AuditEvent e = common::AllowedEvent(action, v1::RESOURCE_KIND_REFERRAL, id);
+  e.set_subject(*hidden_subject);
+  return common::RecordHiddenProbe(*deps_.audit, caller, std::move(e), kRuleNotVisible,
+                                   stored.status());
 }
 
 std::vector<std::string> ReferralDesk::Readers(const v1::Referral& r) {

@@ -52,8 +52,10 @@ absl::StatusOr<std::unique_ptr<ReferralDesk>> ReferralDesk::Create(
     const common::ConsentChecker* consents, const common::Clock* clock, ReferralOptions options) {
   common::RecordDeps deps{store, keyring, nullptr, audit, inbox, directory, clock};
   BUDSTIKKE_ASSIGN_OR_RETURN(deps.records, common::SealedRecords::Create(keyring));
-  return std::unique_ptr<ReferralDesk>(
+  auto desk = std::unique_ptr<ReferralDesk>(
       new ReferralDesk(std::move(deps), consents, std::move(options)));
+  BUDSTIKKE_RETURN_IF_ERROR(desk->IndexUnsentAttachments());
+  return desk;
 }
 
 v1::AuditEvent ReferralDesk::Event(const std::string& action, const Stored& stored,
@@ -86,7 +88,7 @@ bool ReferralDesk::IsInvitedOnly(const v1::Referral& r, const std::string& agenc
 }
 
 absl::StatusOr<v1::Referral> ReferralDesk::Get(const Caller& caller, absl::string_view id) {
-  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id, caller.agency()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, LoadFor(caller, id, "referral.read"));
   v1::Referral& r = stored.referral;
   if (IsInvitedOnly(r, caller.agency())) {
     // Reason, subject and parties, while the consent holds.
@@ -149,7 +151,7 @@ absl::StatusOr<v1::Referral> ReferralDesk::Transition(
     const std::function<absl::StatusOr<bool>(v1::Referral*)>& change, v1::InboxEventType event_type,
     const std::string& note) {
   absl::MutexLock lock(&mu_);
-  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(id, caller.agency()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, LoadFor(caller, id, action));
   v1::Referral& r = stored.referral;
   const bool is_party = party == Party::kRecipient
                             ? !r.sender_agency().empty() && r.recipient_agency() == caller.agency()

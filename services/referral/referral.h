@@ -22,8 +22,14 @@
 //                                 envelope of v1::AttachmentInfo))
 //   d/<att id>/<6-digit index>    envelope of one chunk (<= 1 MiB)
 //   u/<agency>/<request id>       id of the attachment an upload created
+//   p/<att id>                    not used by a Send or message yet (value: the
+//                                 u/ key); ids begin with the creation time
+//   m/unsent-indexed              the p/ rows of older uploads were added
 // Attachments are sealed for the uploading agency; Send re-seals them (and the
-// info) for sender + recipient in the same WriteBatch as the referral.
+// info) for sender + recipient in the same WriteBatch as the referral. One
+// that nothing used options.unsent_attachment_max_age after its upload is
+// deleted with its chunks and request id (PurgeUnsentAttachments, an
+// "attachment.purge" event).
 //
 // Consent gating (consent_gate.cc): the recipient reads a referral (Get,
 // Download, transition responses) only while it is acknowledged, or while its
@@ -55,7 +61,9 @@
 //
 // Audit: every change with AuditOutbox::Add in its WriteBatch; every read with
 // Record before content is returned (failure: UNAVAILABLE, no content);
-// refusals with common::RecordRefusal (DENIED, every rule id). A retried
+// refusals with common::RecordRefusal (DENIED, every rule id); a request for
+// an existing referral the caller's agency cannot open is NOT_FOUND, recorded
+// as DENIED with rule referral.not_visible (common::RecordHiddenProbe). A retried
 // upload (same request id and metadata) returns the stored info and records
 // "attachment.read".
 //
@@ -108,6 +116,9 @@ struct ReferralOptions {
   absl::Duration urgent_ack = absl::Minutes(30);
   // Called once per escalation (the metric); may be empty.
   std::function<void()> on_escalation;
+  // An uploaded attachment that no Send or message used this long after its
+  // upload is purged (`--attachment-max-age-hours`); zero: never.
+  absl::Duration unsent_attachment_max_age = absl::Hours(24);
 };
 
 class ReferralDesk;
@@ -184,8 +195,13 @@ class ReferralDesk final : public common::ConsentObserver {
   // Escalates every urgent referral due by now and still SENT; returns how
   // many. Called by the escalation job (and by tests with a fake clock).
   absl::StatusOr<int> EscalateDue();
-  // Runs EscalateDue every `period` on a thread until the desk is destroyed
-  // (no-op when options.urgent_ack is zero).
+  // Purges every attachment uploaded more than
+  // options.unsent_attachment_max_age ago that no Send or message used;
+  // returns how many. Called by the background job (and by tests).
+  absl::StatusOr<int> PurgeUnsentAttachments();
+  // Runs EscalateDue (unless options.urgent_ack is zero) and
+  // PurgeUnsentAttachments every `period` on a thread until the desk is
+  // destroyed.
   void StartEscalationJob(absl::Duration period);
   absl::StatusOr<v1::Referral> Get(const common::Caller& caller, absl::string_view id);
   absl::StatusOr<v1::ListReferralsResponse> List(const common::Caller& caller,
@@ -233,8 +249,16 @@ class ReferralDesk final : public common::ConsentObserver {
                ReferralOptions options)
       : deps_(std::move(deps)), consents_(consents), options_(std::move(options)) {}
 
-  // NOT_FOUND unless `agency` is one of the referral's readers.
-  absl::StatusOr<Stored> Load(absl::string_view id, absl::string_view agency) const;
+  // NOT_FOUND unless `agency` is one of the referral's readers (decided from
+  // the envelope's header, before decrypting); then, if `hidden_subject` is
+  // set, the record's subject pseudonym goes there.
+  absl::StatusOr<Stored> Load(absl::string_view id, absl::string_view agency,
+                              std::optional<std::string>* hidden_subject = nullptr) const;
+  // Load for the caller's agency; a referral it may not open is NOT_FOUND as a
+  // made-up id is, and the probe is recorded (DENIED `action`,
+  // referral.not_visible).
+  absl::StatusOr<Stored> LoadFor(const common::Caller& caller, absl::string_view id,
+                                 const std::string& action);
   // Who may open the record (see the storage layout).
   static std::vector<std::string> Readers(const v1::Referral& r);
   absl::StatusOr<std::string> Encode(const Stored& stored) const;
@@ -336,6 +360,12 @@ class ReferralDesk final : public common::ConsentObserver {
                                           absl::string_view fingerprint,
                                           const std::string& request_id);
   absl::StatusOr<v1::AttachmentInfo> StoreUpload(AttachmentUpload* upload);
+  // Deletes one unsent attachment (its u/ key `request_key`) with its event;
+  // false if it was used meanwhile (kept). Callers hold mu_.
+  absl::StatusOr<bool> PurgeOne(const std::string& id, const std::string& request_key);
+  // Attachments uploaded before the p/ rows existed and never used get one
+  // (without a request key), once (the m/ marker), so they are purged too.
+  absl::Status IndexUnsentAttachments();
 
   const common::RecordDeps deps_;
   const common::ConsentChecker* const consents_;

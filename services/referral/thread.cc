@@ -154,7 +154,7 @@ absl::StatusOr<v1::ReferralMessage> ReferralDesk::PostMessage(
   BUDSTIKKE_RETURN_IF_ERROR(
       ValidateText(req.text(), req.attachment_ids_size(), options_.max_attachments));
   absl::MutexLock lock(&mu_);
-  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(req.referral_id(), caller.agency()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, LoadFor(caller, req.referral_id(), "referral.message"));
   BUDSTIKKE_RETURN_IF_ERROR(GateThread(caller, stored, "referral.message"));
   BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<StoredAttachment> attachments,
                              ClaimAttachments(caller, req.attachment_ids()));
@@ -173,7 +173,7 @@ absl::StatusOr<v1::ReferralMessage> ReferralDesk::PostMessage(
 
 absl::StatusOr<v1::ReferralThread> ReferralDesk::GetThread(const Caller& caller,
                                                            absl::string_view referral_id) {
-  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(referral_id, caller.agency()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, LoadFor(caller, referral_id, "referral.thread.read"));
   BUDSTIKKE_RETURN_IF_ERROR(GateThread(caller, stored, "referral.thread.read"));
   BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<v1::ReferralMessage> messages,
                              ReadThread(stored.referral, caller.agency()));
@@ -188,7 +188,7 @@ absl::StatusOr<v1::Referral> ReferralDesk::Invite(const Caller& caller,
   auto invited = deps_.directory->GetAgency(req.agency());
   if (!invited.ok()) return absl::NotFoundError("invited agency not found");
   absl::MutexLock lock(&mu_);
-  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(req.referral_id(), caller.agency()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, LoadFor(caller, req.referral_id(), "referral.invite"));
   v1::Referral& r = stored.referral;
   if (r.sender_agency().empty() || r.recipient_agency() != caller.agency()) {
     return absl::NotFoundError(kNotFound);
@@ -244,7 +244,8 @@ absl::StatusOr<v1::Referral> ReferralDesk::Supplement(const Caller& caller,
   BUDSTIKKE_RETURN_IF_ERROR(
       ValidateText(req.text(), req.attachment_ids_size(), options_.max_attachments));
   absl::MutexLock lock(&mu_);
-  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, Load(req.referral_id(), caller.agency()));
+  BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored,
+                             LoadFor(caller, req.referral_id(), "referral.supplement"));
   v1::Referral& r = stored.referral;
   if (r.sender_agency().empty() ||
       (r.sender_agency() != caller.agency() && r.initiating_agency() != caller.agency())) {

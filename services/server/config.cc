@@ -45,6 +45,12 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
   app.add_option("--audit-signing-key-file", c.audit_signing_key_file,
                  "Ed25519 PKCS#8 PEM private key for audit checkpoints, mode 0600 "
                  "(openssl genpkey -algorithm ed25519)");
+  app.add_option("--audit-anchor-file", c.audit_anchor_file,
+                 "audit: keep the last signed checkpoint in this file, outside the data dir "
+                 "(fsynced); a smaller log refuses to start");
+  app.add_flag("--accept-audit-rollback", c.accept_audit_rollback,
+               "audit: start on a log smaller than --audit-anchor-file records, appending a "
+               "signed event that records the old and new sizes");
   app.add_option("--target", c.target,
                  "services to host: all, or a comma list of directory, consultation, consent, "
                  "referral, inbox, audit, admin, gateway")
@@ -67,6 +73,9 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
                "treat synthetic national ids (month+80) as invalid (production)");
   app.add_option("--urgent-ack-minutes", c.urgent_ack_minutes,
                  "escalate urgent referrals not acknowledged in N minutes (0 = off)")
+      ->capture_default_str();
+  app.add_option("--attachment-max-age-hours", c.attachment_max_age_hours,
+                 "purge an uploaded attachment that no referral or message used after N hours")
       ->capture_default_str();
   app.add_option("--consultation-recipient-types", c.consultation_recipient_types,
                  "agency types that receive consultations, comma-separated")
@@ -133,6 +142,9 @@ absl::Status Validate(ServerConfig* config) {
     return absl::InvalidArgumentError(
         absl::StrCat("--consultation-recipient-types: ", types.status().message()));
   }
+  if (!(c.attachment_max_age_hours > 0)) {
+    return absl::InvalidArgumentError("--attachment-max-age-hours must be more than 0");
+  }
   if (!(c.urgent_ack_minutes >= 0)) {
     return absl::InvalidArgumentError("--urgent-ack-minutes must be 0 (off) or more");
   }
@@ -165,6 +177,7 @@ absl::Status Validate(ServerConfig* config) {
   BUDSTIKKE_RETURN_IF_ERROR(common::CheckTlsFiles({c.tls_cert, c.tls_key, c.tls_ca}));
   if (KeepsData(targets)) {
     BUDSTIKKE_RETURN_IF_ERROR(common::CheckPrivateFile("master key file", c.master_key_file));
+    BUDSTIKKE_RETURN_IF_ERROR(common::CheckPrivateDir("data dir", c.data_dir));
   }
   if (targets.count("audit") > 0 && c.audit_signing_key_file.empty()) {
     return absl::InvalidArgumentError(

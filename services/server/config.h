@@ -29,6 +29,10 @@ struct ServerConfig {
   std::string trust_domain = "budstikke.test";
   std::string master_key_file;
   std::string audit_signing_key_file;
+  // Audit: the last signed checkpoint, kept outside the data dir so that a
+  // restored or rolled-back log is noticed (audit_log.h).
+  std::string audit_anchor_file;
+  bool accept_audit_rollback = false;
   std::string target = "all";
   // Microservices mode: JSON file {"directory":"host:port",...} naming where
   // the services this process needs but does not host are (topology.h).
@@ -46,6 +50,9 @@ struct ServerConfig {
   // Escalate an urgent referral not acknowledged in this many minutes (may be
   // fractional, e.g. 0.05 = 3 s for tests); 0 = off.
   double urgent_ack_minutes = 30;
+  // Purge an uploaded attachment no referral or message used after this many
+  // hours (may be fractional).
+  double attachment_max_age_hours = 24;
   // Agency types that receive anonymous consultations.
   std::string consultation_recipient_types = "ppt,health_station,child_welfare,bup";
   std::string operator_agency = "budstikke-drift";

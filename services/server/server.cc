@@ -1,6 +1,5 @@
 #include "services/server/server.h"
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <openssl/crypto.h>
@@ -41,6 +40,7 @@
 #include "services/audit/audit.h"
 #include "services/audit/audit_service.h"
 #include "services/audit/ingest_service.h"
+#include "services/common/audit_event.h"
 #include "services/common/domain_executor.h"
 #include "services/common/grpc_auth.h"
 #include "services/common/key_file.h"
@@ -66,6 +66,7 @@
 #include "services/referral/referral.h"
 #include "services/referral/referral_service.h"
 #include "services/server/metrics.h"
+#include "services/server/reflection.h"
 #include "services/server/topology.h"
 #include "storage/envelope.h"
 #include "storage/keyring.h"
@@ -459,6 +460,7 @@ absl::Status WireConsentAndReferral(Impl* impl, const policy::PolicyRules& rules
     referral::ReferralOptions options;
     options.rules = rules;
     options.urgent_ack = absl::Seconds(impl->config.urgent_ack_minutes * 60);
+    options.unsent_attachment_max_age = absl::Seconds(impl->config.attachment_max_age_hours * 3600);
     options.on_escalation = [impl] {
       if (impl->metrics) impl->metrics->CountEscalation();
     };
@@ -485,6 +487,22 @@ absl::Status WireConsentAndReferral(Impl* impl, const policy::PolicyRules& rules
   return absl::OkStatus();
 }
 
+// --accept-audit-rollback on a log smaller than its anchor: the break is
+// the first thing the log appends and signs, so verifiers see it.
+absl::Status RecordAcceptedRollback(Impl* impl) {
+  const auto rollback = impl->audit_log->accepted_rollback();
+  if (!rollback) return absl::OkStatus();
+  spdlog::warn("audit log rolled back from {} to {} events; recording the break", rollback->first,
+               rollback->second);
+  common::Caller server;
+  server.identity.service = "audit";
+  server.via_service = "audit";
+  v1::AuditEvent event = common::AllowedEvent(
+      audit::kActionRollbackAccepted, v1::RESOURCE_KIND_AUDIT_LOG,
+      absl::StrCat("published=", rollback->first, ",restored=", rollback->second));
+  return impl->audit_outbox->Record(server, std::move(event));
+}
+
 absl::Status WireAudit(Impl* impl) {
   if (!impl->Hosts("audit")) return absl::OkStatus();
   const ServerConfig& config = impl->config;
@@ -499,9 +517,16 @@ absl::Status WireAudit(Impl* impl) {
     return absl::Status(static_cast<absl::StatusCode>(signer.error().code), signer.error().message);
   }
   impl->audit_signer = std::move(signer).value();
-  BUDSTIKKE_ASSIGN_OR_RETURN(
-      impl->audit_log,
-      audit::AuditLog::Create(impl->store.get(), impl->audit_signer.get(), &impl->clock));
+  audit::AuditLogOptions log_options;
+  log_options.anchor_file = config.audit_anchor_file;
+  log_options.accept_rollback = config.accept_audit_rollback;
+  if (log_options.anchor_file.empty()) {
+    spdlog::warn("no --audit-anchor-file: a restored or rolled-back audit log is not detected");
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(impl->audit_log,
+                             audit::AuditLog::Create(impl->store.get(), impl->audit_signer.get(),
+                                                     &impl->clock, std::move(log_options)));
+  BUDSTIKKE_RETURN_IF_ERROR(RecordAcceptedRollback(impl));
   BUDSTIKKE_ASSIGN_OR_RETURN(impl->audit_pseudonymizer,
                              storage::Pseudonymizer::Create(*impl->keyring));
   common::NationalIdOptions id_options;
@@ -641,23 +666,13 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
 
 namespace {
 
-// Drops the reflection plugin (which Debian's grpc++_reflection registers for
-// every server at start-up) from a server that must serve health only.
-class NoReflection final : public grpc::ServerBuilderOption {
- public:
-  void UpdateArguments(grpc::ChannelArguments*) override {}
-  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
-    plugins->clear();
-  }
-};
-
-// --health-listen: gRPC health in plaintext for Kubernetes probes.
+// --health-listen: gRPC health in plaintext for Kubernetes probes (no
+// reflection: only the main server adds it).
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthServer(const std::string& listen,
                                                                 grpc::Service* health) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
-  builder.SetOption(std::make_unique<NoReflection>());
   builder.RegisterService(health);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
@@ -671,8 +686,10 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthServer(const std::strin
 absl::StatusOr<int> BudstikkeServer::Start() {
   const ServerConfig& c = impl_->config;
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // Reflection for authenticated callers only; health stays open to any
+  // certificate of the CA (and plaintext on --health-listen).
+  builder.SetOption(AuthenticatedReflection(impl_->auth.get()));
   common::ApplyServerThreadOptions(builder);
   int port = 0;
   builder.AddListeningPort(c.listen,

@@ -93,6 +93,11 @@ void TestServer::Restart() {
   Start();
 }
 
+void TestServer::RestartWith(const std::vector<std::string>& more_args) {
+  extra_args_.insert(extra_args_.end(), more_args.begin(), more_args.end());
+  Restart();
+}
+
 std::shared_ptr<grpc::Channel> TestServer::ChannelWith(const std::string& ca_file,
                                                        const std::string& cert_file,
                                                        const std::string& key_file) const {

@@ -48,6 +48,8 @@ class TestServer {
   // Starts again on the same data dir and port after Stop().
   void Stop();
   void Restart();
+  // Restart() with `more_args` added to the arguments from now on.
+  void RestartWith(const std::vector<std::string>& more_args);
   Process* process() { return process_.get(); }
 
  private:

@@ -38,6 +38,8 @@
 {{- if has $c (list "server" "audit") }}
 - --audit-signing-key-file
 - /etc/budstikke/audit-signing-key/audit-signing.key
+- --audit-anchor-file
+- /var/lib/budstikke/audit.anchor
 {{- end }}
 {{- if ne $c "server" }}
 - --peers

@@ -17,6 +17,8 @@ namespace budstikke::referral::referral_internal {
 inline constexpr char kNotFound[] = "referral not found";
 inline constexpr char kAttachmentNotFound[] = "attachment not found";
 inline constexpr size_t kMaxIdBytes = 128;
+// Attachment ids: this prefix, then the upload time (common::TimeOrderedId).
+inline constexpr char kAttachmentIdPrefix[] = "att-";
 
 inline std::string RecordKey(absl::string_view id) { return absl::StrCat("r/", id); }
 inline std::string RequestKey(absl::string_view agency, absl::string_view request_id) {
@@ -35,6 +37,11 @@ inline std::string AttachmentKey(absl::string_view id) { return absl::StrCat("a/
 inline std::string UploadRequestKey(absl::string_view agency, absl::string_view request_id) {
   return absl::StrCat("u/", agency, "/", request_id);
 }
+// An uploaded attachment not yet used by a Send or message (value: its
+// upload request key). Attachment ids start with their creation time, so
+// these rows sort oldest first.
+inline std::string UnsentKey(absl::string_view id) { return absl::StrCat("p/", id); }
+inline std::string ChunkPrefix(absl::string_view id) { return absl::StrCat("d/", id, "/"); }
 inline std::string ChunkKey(absl::string_view id, size_t index) {
   return absl::StrFormat("d/%s/%06d", id, index);
 }
