@@ -19,10 +19,12 @@ namespace {
 constexpr size_t kMaxDestDirBytes = 1024;
 
 absl::Status ValidateDestDir(absl::string_view dest_dir) {
-  if (dest_dir.empty() || dest_dir.size() > kMaxDestDirBytes ||
-      !std::filesystem::path(std::string(dest_dir)).is_absolute()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "dest_dir must be an absolute path on the server of at most ", kMaxDestDirBytes, " bytes"));
+  if (dest_dir.empty() || !std::filesystem::path(std::string(dest_dir)).is_absolute()) {
+    return absl::InvalidArgumentError("dest_dir must be an absolute path on the server");
+  }
+  if (dest_dir.size() > kMaxDestDirBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dest_dir must be at most ", kMaxDestDirBytes, " bytes"));
   }
   for (char c : dest_dir) {
     const auto u = static_cast<unsigned char>(c);
