@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace budstikke::bench {
@@ -102,6 +103,18 @@ inline double MedianOf(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Medians over one side's slices: throughput and process CPU per call.
+inline double MedianRate(const std::vector<Slice>& slices) {
+  std::vector<double> v;
+  for (const Slice& s : slices) v.push_back(s.rate());
+  return MedianOf(std::move(v));
+}
+inline double MedianCpuUsPerCall(const std::vector<Slice>& slices) {
+  std::vector<double> v;
+  for (const Slice& s : slices) v.push_back(s.cpu_us_per_call());
+  return MedianOf(std::move(v));
 }
 
 // `pairs` pairs of `seconds`-long slices of `baseline` and `candidate`.

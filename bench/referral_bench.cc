@@ -423,13 +423,8 @@ bool RunPairedSendEcho(const PairFlags& flags) {
     std::fprintf(stderr, "referral_bench: a paired slice failed\n");
     return false;
   }
-  std::vector<double> echo_rate, send_rate, echo_cpu, send_cpu;
   std::string ratios;
   for (size_t i = 0; i < r.ratios.size(); ++i) {
-    echo_rate.push_back(r.baseline[i].rate());
-    send_rate.push_back(r.candidate[i].rate());
-    echo_cpu.push_back(r.baseline[i].cpu_us_per_call());
-    send_cpu.push_back(r.candidate[i].cpu_us_per_call());
     char buf[16];
     std::snprintf(buf, sizeof buf, "%s%.2f", i == 0 ? "" : " ", r.ratios[i]);
     ratios += buf;
@@ -441,9 +436,9 @@ bool RunPairedSendEcho(const PairFlags& flags) {
       "  send: median %.0f req/s, %.0f us of process CPU per call\n"
       "  send/echo per pair: %s\n"
       "  send/echo throughput, median of pairs %.2f (range %.2f-%.2f; target >= 0.60)\n",
-      r.ratios.size(), flags.seconds, kClients, bench::MedianOf(echo_rate),
-      bench::MedianOf(echo_cpu), bench::MedianOf(send_rate), bench::MedianOf(send_cpu),
-      ratios.c_str(), bench::MedianOf(r.ratios), *lo, *hi);
+      r.ratios.size(), flags.seconds, kClients, bench::MedianRate(r.baseline),
+      bench::MedianCpuUsPerCall(r.baseline), bench::MedianRate(r.candidate),
+      bench::MedianCpuUsPerCall(r.candidate), ratios.c_str(), bench::MedianOf(r.ratios), *lo, *hi);
   return true;
 }
 
@@ -457,13 +452,6 @@ bool RunPairedSendCosign(const PairFlags& flags) {
     std::fprintf(stderr, "referral_bench: a paired slice failed\n");
     return false;
   }
-  std::vector<double> send_rate, cosign_rate, send_cpu, cosign_cpu;
-  for (size_t i = 0; i < r.ratios.size(); ++i) {
-    send_rate.push_back(r.baseline[i].rate());
-    cosign_rate.push_back(r.candidate[i].rate());
-    send_cpu.push_back(r.baseline[i].cpu_us_per_call());
-    cosign_cpu.push_back(r.candidate[i].cpu_us_per_call());
-  }
   const auto [lo, hi] = std::minmax_element(r.ratios.begin(), r.ratios.end());
   std::printf(
       "\nreferral_bench draft -> co-sign (%zu pairs of %.1f s slices, %d clients, mTLS, "
@@ -471,9 +459,9 @@ bool RunPairedSendCosign(const PairFlags& flags) {
       "  send:           median %.0f referrals/s, %.0f us of process CPU per referral\n"
       "  draft + cosign: median %.0f referrals/s, %.0f us of process CPU per referral\n"
       "  (draft + cosign)/send per referral, median of pairs %.2f (range %.2f-%.2f)\n",
-      r.ratios.size(), flags.seconds, kClients, bench::MedianOf(send_rate),
-      bench::MedianOf(send_cpu), bench::MedianOf(cosign_rate), bench::MedianOf(cosign_cpu),
-      bench::MedianOf(r.ratios), *lo, *hi);
+      r.ratios.size(), flags.seconds, kClients, bench::MedianRate(r.baseline),
+      bench::MedianCpuUsPerCall(r.baseline), bench::MedianRate(r.candidate),
+      bench::MedianCpuUsPerCall(r.candidate), bench::MedianOf(r.ratios), *lo, *hi);
   return true;
 }
 

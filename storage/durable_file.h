@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 
 namespace budstikke::storage {
 
@@ -18,9 +18,6 @@ namespace budstikke::storage {
 // and the system error if any step fails.
 absl::Status WriteFileDurably(const std::string& path, std::string_view content,
                               mode_t mode = 0600);
-
-// The content of `path`; NOT_FOUND if it does not exist.
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
 
 }  // namespace budstikke::storage
 

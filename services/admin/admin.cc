@@ -9,6 +9,7 @@
 #include "services/common/audit_event.h"
 #include "services/common/errors.h"
 #include "services/common/idempotency.h"
+#include "services/common/text.h"
 #include "services/common/time_util.h"
 #include "storage/status_macros.h"
 
@@ -26,11 +27,8 @@ absl::Status ValidateDestDir(absl::string_view dest_dir) {
     return absl::InvalidArgumentError(
         absl::StrCat("dest_dir must be at most ", kMaxDestDirBytes, " bytes"));
   }
-  for (char c : dest_dir) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      return absl::InvalidArgumentError("dest_dir must not contain control characters");
-    }
+  if (common::HasControlCharacter(dest_dir)) {
+    return absl::InvalidArgumentError("dest_dir must not contain control characters");
   }
   return absl::OkStatus();
 }

@@ -1,7 +1,5 @@
 #include "services/admin/key_admin_remote.h"
 
-#include <grpcpp/client_context.h>
-
 #include "services/common/grpc_adapter.h"
 
 namespace budstikke::admin {
@@ -15,28 +13,21 @@ constexpr char kCreateBackup[] = "budstikke.internal.v1.KeyAdmin/CreateBackup";
 // A backup copies the whole store: longer than a lookup.
 constexpr absl::Duration kBackupTimeout = absl::Minutes(1);
 
-template <typename Req, typename Resp, typename Method>
-absl::StatusOr<Resp> Call(const common::Peer& peer, absl::Duration timeout, Method method,
-                          const Req& req) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  Resp resp;
-  grpc::Status status = method(&ctx, req, &resp);
-  if (!status.ok()) return common::PeerError(peer.name, status);
-  return resp;
-}
-
 }  // namespace
 
 RemoteKeyTarget::RemoteKeyTarget(common::Peer peer)
-    : peer_(std::move(peer)), stub_(internal::v1::KeyAdmin::NewStub(peer_.channel)) {}
+    : peer_(std::move(peer)),
+      backup_peer_(peer_),
+      stub_(internal::v1::KeyAdmin::NewStub(peer_.channel)) {
+  backup_peer_.timeout = kBackupTimeout;
+}
 
 absl::StatusOr<v1::AgencyKeyStatus> RemoteKeyTarget::Status(absl::string_view agency) {
   v1::GetKeyStatusRequest req;
   req.set_agency(std::string(agency));
-  return Call<v1::GetKeyStatusRequest, v1::AgencyKeyStatus>(
-      peer_, peer_.timeout,
-      [this](auto* c, const auto& r, auto* o) { return stub_->GetKeyStatus(c, r, o); }, req);
+  v1::AgencyKeyStatus resp;
+  grpc::Status s = stub_->GetKeyStatus(common::PeerContext(peer_).get(), req, &resp);
+  return common::PeerAnswer(peer_, s, std::move(resp));
 }
 
 absl::StatusOr<v1::AgencyKeyStatus> RemoteKeyTarget::Rotate(absl::string_view agency,
@@ -44,9 +35,9 @@ absl::StatusOr<v1::AgencyKeyStatus> RemoteKeyTarget::Rotate(absl::string_view ag
   internal::v1::RotateKeyRequest req;
   req.set_agency(std::string(agency));
   req.set_request_key(std::string(request_key));
-  return Call<internal::v1::RotateKeyRequest, v1::AgencyKeyStatus>(
-      peer_, peer_.timeout,
-      [this](auto* c, const auto& r, auto* o) { return stub_->RotateAgencyKey(c, r, o); }, req);
+  v1::AgencyKeyStatus resp;
+  grpc::Status s = stub_->RotateAgencyKey(common::PeerContext(peer_).get(), req, &resp);
+  return common::PeerAnswer(peer_, s, std::move(resp));
 }
 
 absl::StatusOr<v1::AgencyKeyStatus> RemoteKeyTarget::Shred(absl::string_view agency,
@@ -54,10 +45,9 @@ absl::StatusOr<v1::AgencyKeyStatus> RemoteKeyTarget::Shred(absl::string_view age
   internal::v1::ShredKeyRequest req;
   req.set_agency(std::string(agency));
   req.set_version(version);
-  return Call<internal::v1::ShredKeyRequest, v1::AgencyKeyStatus>(
-      peer_, peer_.timeout,
-      [this](auto* c, const auto& r, auto* o) { return stub_->ShredAgencyKeyVersion(c, r, o); },
-      req);
+  v1::AgencyKeyStatus resp;
+  grpc::Status s = stub_->ShredAgencyKeyVersion(common::PeerContext(peer_).get(), req, &resp);
+  return common::PeerAnswer(peer_, s, std::move(resp));
 }
 
 absl::StatusOr<v1::Backup> RemoteKeyTarget::Backup(absl::string_view dest_dir,
@@ -65,9 +55,9 @@ absl::StatusOr<v1::Backup> RemoteKeyTarget::Backup(absl::string_view dest_dir,
   v1::CreateBackupRequest req;
   req.set_dest_dir(std::string(dest_dir));
   req.set_request_id(std::string(request_id));
-  return Call<v1::CreateBackupRequest, v1::Backup>(
-      peer_, kBackupTimeout,
-      [this](auto* c, const auto& r, auto* o) { return stub_->CreateBackup(c, r, o); }, req);
+  v1::Backup resp;
+  grpc::Status s = stub_->CreateBackup(common::PeerContext(backup_peer_).get(), req, &resp);
+  return common::PeerAnswer(peer_, s, std::move(resp));
 }
 
 grpc::Status KeyAdminService::GetKeyStatus(grpc::ServerContext* ctx,

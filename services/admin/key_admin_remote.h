@@ -32,6 +32,7 @@ class RemoteKeyTarget final : public KeyTarget {
 
  private:
   common::Peer peer_;
+  common::Peer backup_peer_;  // the same peer with the backup deadline
   std::unique_ptr<internal::v1::KeyAdmin::Stub> stub_;
 };
 

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/audit/event_codec.h"
+#include "services/common/key_file.h"
 #include "services/common/store_audit_outbox.h"
 #include "services/common/time_util.h"
 #include "storage/durable_file.h"
@@ -122,7 +123,7 @@ absl::Status AuditLog::CheckTreeMatches(const v1::Checkpoint& cp, absl::string_v
 // size already published, a fork signed by the honest key.
 absl::Status AuditLog::CheckAnchor() {
   const std::string& path = options_.anchor_file;
-  absl::StatusOr<std::string> note = storage::ReadSmallFile(path);
+  absl::StatusOr<std::string> note = common::ReadFile("audit anchor file", path);
   if (absl::IsNotFound(note.status())) return absl::OkStatus();  // first start
   if (!note.ok()) return note.status();
   absl::StatusOr<v1::Checkpoint> cp = ParseCheckpoint(*note);

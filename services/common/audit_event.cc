@@ -2,7 +2,6 @@
 
 #include <openssl/sha.h>
 
-#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -10,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/errors.h"
+#include "services/common/text.h"
 #include "services/common/time_util.h"
 
 namespace budstikke::common {
@@ -25,16 +25,8 @@ v1::Actor ActorOf(const Caller& caller) {
 
 namespace {
 
-bool Recordable(absl::string_view id) {
-  if (id.size() > kMaxRecordedIdBytes) return false;
-  return std::none_of(id.begin(), id.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7f;
-  });
-}
-
 void Bound(std::string* id) {
-  if (Recordable(*id)) return;
+  if (id->size() <= kMaxRecordedIdBytes && !HasControlCharacter(*id)) return;
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(id->data()), id->size(), digest);
   *id = absl::StrCat("sha256:", absl::BytesToHexString(absl::string_view(

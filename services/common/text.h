@@ -16,6 +16,15 @@ inline size_t Utf8Length(absl::string_view s) {
   return n;
 }
 
+// Whether `s` holds an ASCII control character (0x00-0x1f or 0x7f).
+inline bool HasControlCharacter(absl::string_view s) {
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return true;
+  }
+  return false;
+}
+
 }  // namespace budstikke::common
 
 #endif  // BUDSTIKKE_SERVICES_COMMON_TEXT_H_

@@ -1,7 +1,5 @@
 #include "services/common/remote/remote.h"
 
-#include <grpcpp/client_context.h>
-
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -9,21 +7,11 @@
 #include "services/common/grpc_adapter.h"
 
 namespace budstikke::common {
-namespace {
-
-std::unique_ptr<grpc::ClientContext> Context(const Peer& peer) {
+std::unique_ptr<grpc::ClientContext> PeerContext(const Peer& peer) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + peer.timeout));
   return ctx;
 }
-
-template <typename T>
-absl::StatusOr<T> Answer(const Peer& peer, const grpc::Status& status, T value) {
-  if (!status.ok()) return PeerError(peer.name, status);
-  return value;
-}
-
-}  // namespace
 
 absl::Status PeerError(const std::string& peer, const grpc::Status& status) {
   const auto code = static_cast<absl::StatusCode>(status.error_code());
@@ -84,7 +72,7 @@ absl::StatusOr<v1::Agency> RemoteAgencyLookup::GetAgency(absl::string_view id) c
   internal::v1::GetAgencyRequest req;
   req.set_id(std::string(id));
   v1::Agency agency;
-  grpc::Status status = stub_->GetAgency(Context(peer_).get(), req, &agency);
+  grpc::Status status = stub_->GetAgency(PeerContext(peer_).get(), req, &agency);
   if (!status.ok()) return PeerError(peer_.name, status);
   absl::MutexLock lock(&mu_);
   if (agencies_.size() > 10000) agencies_.clear();
@@ -105,7 +93,7 @@ absl::StatusOr<std::vector<v1::Agency>> RemoteAgencyLookup::FindAgencies(
   req.set_type(type);
   req.set_municipality(std::string(municipality));
   internal::v1::FindAgenciesResponse resp;
-  grpc::Status status = stub_->FindAgencies(Context(peer_).get(), req, &resp);
+  grpc::Status status = stub_->FindAgencies(PeerContext(peer_).get(), req, &resp);
   if (!status.ok()) return PeerError(peer_.name, status);
   std::vector<v1::Agency> agencies(resp.agencies().begin(), resp.agencies().end());
   absl::MutexLock lock(&mu_);
@@ -124,7 +112,7 @@ absl::StatusOr<ConsentFacts> RemoteConsentChecker::GetConsentFacts(
   internal::v1::GetConsentFactsRequest req;
   req.set_consent_id(std::string(consent_id));
   internal::v1::ConsentFacts resp;
-  grpc::Status status = stub_->GetConsentFacts(Context(peer_).get(), req, &resp);
+  grpc::Status status = stub_->GetConsentFacts(PeerContext(peer_).get(), req, &resp);
   if (!status.ok()) return PeerError(peer_.name, status);
   return FromProto(resp);
 }
@@ -138,8 +126,8 @@ absl::StatusOr<bool> RemoteConsentObserver::ReceivedUnderConsent(absl::string_vi
   req.set_consent_id(std::string(consent_id));
   req.set_agency(std::string(agency));
   internal::v1::ReceivedUnderConsentResponse resp;
-  grpc::Status status = stub_->ReceivedUnderConsent(Context(peer_).get(), req, &resp);
-  return Answer(peer_, status, resp.received());
+  grpc::Status status = stub_->ReceivedUnderConsent(PeerContext(peer_).get(), req, &resp);
+  return PeerAnswer(peer_, status, resp.received());
 }
 
 absl::Status RemoteConsentObserver::OnConsentRevoked(const Caller& caller,
@@ -147,7 +135,7 @@ absl::Status RemoteConsentObserver::OnConsentRevoked(const Caller& caller,
   internal::v1::ConsentRevokedRequest req;
   *req.mutable_consent() = ToProto(consent);
   internal::v1::ConsentRevokedResponse resp;
-  auto ctx = Context(peer_);
+  auto ctx = PeerContext(peer_);
   ctx->AddMetadata(kOnBehalfOfMetadata, caller.identity.spiffe_id);
   grpc::Status status = stub_->ConsentRevoked(ctx.get(), req, &resp);
   return status.ok() ? absl::OkStatus() : PeerError(peer_.name, status);
@@ -176,7 +164,7 @@ absl::Status RemoteAuditOutbox::RecordEvent(const Caller& caller, v1::AuditEvent
   entry->set_sequence(next_);
   *entry->mutable_event() = std::move(event);
   internal::v1::AppendResponse resp;
-  grpc::Status status = stub_->Append(Context(peer_).get(), req, &resp);
+  grpc::Status status = stub_->Append(PeerContext(peer_).get(), req, &resp);
   // A failed call keeps the number: a retry of a call that did arrive is
   // then not appended twice.
   if (!status.ok()) return PeerError(peer_.name, status);
@@ -198,7 +186,7 @@ OutboxDrainer::Deliver DeliverToAudit(Peer peer, std::string source) {
       }
     }
     internal::v1::AppendResponse resp;
-    grpc::Status status = stub->Append(Context(peer).get(), req, &resp);
+    grpc::Status status = stub->Append(PeerContext(peer).get(), req, &resp);
     return status.ok() ? absl::OkStatus() : PeerError(peer.name, status);
   };
 }
@@ -217,7 +205,7 @@ OutboxDrainer::Deliver DeliverToInbox(Peer peer, std::string source) {
       entry->set_sequence(e.sequence);
     }
     internal::v1::DeliverResponse resp;
-    grpc::Status status = stub->Deliver(Context(peer).get(), req, &resp);
+    grpc::Status status = stub->Deliver(PeerContext(peer).get(), req, &resp);
     return status.ok() ? absl::OkStatus() : PeerError(peer.name, status);
   };
 }

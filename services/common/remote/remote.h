@@ -20,6 +20,7 @@
 #define BUDSTIKKE_SERVICES_COMMON_REMOTE_REMOTE_H_
 
 #include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
 
 #include <atomic>
 #include <map>
@@ -51,6 +52,16 @@ struct Peer {
 
 // The error of a failed call to `peer`, as described above.
 absl::Status PeerError(const std::string& peer, const grpc::Status& status);
+
+// A client context for one call to `peer`, with its deadline (peer.timeout).
+std::unique_ptr<grpc::ClientContext> PeerContext(const Peer& peer);
+
+// `value` if the call to `peer` succeeded, else PeerError.
+template <typename T>
+absl::StatusOr<T> PeerAnswer(const Peer& peer, const grpc::Status& status, T value) {
+  if (!status.ok()) return PeerError(peer.name, status);
+  return value;
+}
 
 // ConsentFacts <-> wire.
 internal::v1::ConsentFacts ToProto(const ConsentFacts& facts);
