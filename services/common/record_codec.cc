@@ -5,12 +5,18 @@
 #include <cstdlib>
 #include <limits>
 #include <memory>
+#include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/unknown_field_set.h"
@@ -72,16 +78,62 @@ using google::protobuf::Message;
 using google::protobuf::Reflection;
 using google::protobuf::UnknownFieldSet;
 
-// The walk below visits the descriptor's fields in turn instead of calling
-// Reflection::ListFields, which allocates and sorts a vector per message:
-// with it, one walk of a referral took ~1.2 us, as long as the UTF-8 check
-// it saves on a 1 KiB text.
-
-bool IsLong(const std::string& s) { return s.size() >= kLongString; }
+// What the walk below visits of one message type: its string fields and the
+// sub-message fields whose types can hold a string, found once per type and
+// kept (descriptors live as long as the process). Reflection::ListFields
+// would allocate and sort a vector per message; visiting every field of a
+// referral took as long as the UTF-8 check it saves.
+struct WalkPlan {
+  std::vector<const FieldDescriptor*> strings;
+  std::vector<const FieldDescriptor*> nested;
+};
 
 bool IsNested(const FieldDescriptor* f) {
   return f->type() == FieldDescriptor::TYPE_MESSAGE && !f->is_map();
 }
+
+class WalkPlans {
+ public:
+  const WalkPlan& For(const Descriptor* d) {
+    absl::MutexLock lock(&mu_);
+    return PlanLocked(d);
+  }
+
+ private:
+  const WalkPlan& PlanLocked(const Descriptor* d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto [it, inserted] = plans_.try_emplace(d);
+    // node_hash_map: the node stays put while other types are added below
+    // (iterators do not).
+    WalkPlan& slot = it->second;
+    if (!inserted) return slot;
+    in_progress_.insert(d);
+    WalkPlan plan;
+    for (int i = 0; i < d->field_count(); ++i) {
+      const FieldDescriptor* f = d->field(i);
+      if (f->type() == FieldDescriptor::TYPE_STRING) plan.strings.push_back(f);
+      if (IsNested(f) && MayHoldStrings(f->message_type())) plan.nested.push_back(f);
+    }
+    in_progress_.erase(d);
+    return slot = std::move(plan);
+  }
+
+  bool MayHoldStrings(const Descriptor* d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (in_progress_.contains(d)) return true;  // a type that holds itself: walk it
+    const WalkPlan& plan = PlanLocked(d);
+    return !plan.strings.empty() || !plan.nested.empty();
+  }
+
+  absl::Mutex mu_;
+  absl::node_hash_map<const Descriptor*, WalkPlan> plans_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<const Descriptor*> in_progress_ ABSL_GUARDED_BY(mu_);
+};
+
+const WalkPlan& PlanFor(const Descriptor* d) {
+  static WalkPlans* plans = new WalkPlans;
+  return plans->For(d);
+}
+
+bool IsLong(const std::string& s) { return s.size() >= kLongString; }
 
 // Whether string field `f` of `m` holds a long string (any element, if repeated).
 bool StringFieldIsLong(const Message& m, const Reflection* r, const FieldDescriptor* f) {
@@ -111,19 +163,17 @@ void StashField(Message* m, const Reflection* r, const FieldDescriptor* f) {
 }  // namespace
 
 void StashLongTextsForWire(Message* m) {
-  const Descriptor* d = m->GetDescriptor();
+  const WalkPlan& plan = PlanFor(m->GetDescriptor());
   const Reflection* r = m->GetReflection();
-  for (int i = 0; i < d->field_count(); ++i) {
-    const FieldDescriptor* f = d->field(i);
-    if (f->type() == FieldDescriptor::TYPE_STRING) {
-      if (StringFieldIsLong(*m, r, f)) StashField(m, r, f);
-    } else if (IsNested(f)) {
-      if (!f->is_repeated()) {
-        if (r->HasField(*m, f)) StashLongTextsForWire(r->MutableMessage(m, f));
-      } else {
-        for (int j = 0, n = r->FieldSize(*m, f); j < n; ++j) {
-          StashLongTextsForWire(r->MutableRepeatedMessage(m, f, j));
-        }
+  for (const FieldDescriptor* f : plan.strings) {
+    if (StringFieldIsLong(*m, r, f)) StashField(m, r, f);
+  }
+  for (const FieldDescriptor* f : plan.nested) {
+    if (!f->is_repeated()) {
+      if (r->HasField(*m, f)) StashLongTextsForWire(r->MutableMessage(m, f));
+    } else {
+      for (int j = 0, n = r->FieldSize(*m, f); j < n; ++j) {
+        StashLongTextsForWire(r->MutableRepeatedMessage(m, f, j));
       }
     }
   }
@@ -131,9 +181,11 @@ void StashLongTextsForWire(Message* m) {
 
 std::string SerializeLongTextsUnchecked(const Message& m) {
   // Without long strings the stash changes nothing, and the copy serializes
-  // to exactly m's bytes.
+  // to exactly m's bytes. MergeFrom into a new message copies without
+  // CopyFrom's check that `m` does not descend from the copy, a reflection
+  // walk that cost as much as the copy itself.
   std::unique_ptr<Message> copy(m.New());
-  copy->CopyFrom(m);
+  copy->MergeFrom(m);
   StashLongTextsForWire(copy.get());
   return copy->SerializeAsString();
 }

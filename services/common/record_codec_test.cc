@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "budstikke/v1/consultation.pb.h"
 #include "budstikke/v1/referral.pb.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
@@ -148,6 +149,21 @@ TEST(SerializeLongTextsUncheckedTest, RepeatedFieldsKeepTheirOrder) {
   EXPECT_EQ(parsed.questions(2), "Hvem tar kontakt?");
   ASSERT_EQ(parsed.messages_size(), 3);
   EXPECT_EQ(parsed.messages(2).id(), "m2");
+}
+
+TEST(StashLongTextsForWireTest, ATypeThatHoldsItselfIsWalkedAtEveryDepth) {
+  // google.protobuf.Value holds ListValue, which holds Values again.
+  google::protobuf::Value v;
+  google::protobuf::ListValue* outer = v.mutable_list_value();
+  outer->add_values()->set_string_value("kort");
+  google::protobuf::ListValue* inner = outer->add_values()->mutable_list_value();
+  inner->add_values()->set_string_value(NorwegianText(kLongString));
+  const std::string original = v.SerializeAsString();
+  StashLongTextsForWire(&v);
+  const google::protobuf::Value& deep = v.list_value().values(1).list_value().values(0);
+  EXPECT_EQ(deep.kind_case(), google::protobuf::Value::KIND_NOT_SET);  // stashed
+  EXPECT_EQ(v.list_value().values(0).string_value(), "kort");          // short: stays
+  EXPECT_EQ(v.SerializeAsString(), original);
 }
 
 TEST(StashLongTextsForWireTest, TheStashedMessageSerializesToTheOriginal) {
