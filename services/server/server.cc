@@ -454,7 +454,7 @@ absl::Status WireConsentAndReferral(Impl* impl, const policy::PolicyRules& rules
     const common::ConsentChecker* checker = impl->consents.get();
     if (!consent_here) {
       impl->remote_consents =
-          std::make_unique<common::RemoteConsentChecker>(impl->PeerFor("consent"));
+          std::make_unique<common::RemoteConsentChecker>(impl->PeerFor("consent"), &impl->clock);
       checker = impl->remote_consents.get();
     }
     referral::ReferralOptions options;
@@ -472,8 +472,8 @@ absl::Status WireConsentAndReferral(Impl* impl, const policy::PolicyRules& rules
     impl->services.push_back(std::make_unique<referral::ReferralServiceImpl>(
         impl->referrals.get(), impl->auth.get(), impl->executor.get()));
     if (!consent_here) {
-      impl->services.push_back(
-          std::make_unique<common::ConsentHooksService>(impl->referrals.get(), impl->auth.get()));
+      impl->services.push_back(std::make_unique<common::ConsentHooksService>(
+          impl->referrals.get(), impl->auth.get(), impl->remote_consents.get()));
     }
   }
   if (consent_here && referral_here) impl->consents->SetObserver(impl->referrals.get());

@@ -104,17 +104,50 @@ absl::StatusOr<std::vector<v1::Agency>> RemoteAgencyLookup::FindAgencies(
 
 // --- Consent ---
 
-RemoteConsentChecker::RemoteConsentChecker(Peer peer)
-    : peer_(std::move(peer)), stub_(internal::v1::ConsentLookup::NewStub(peer_.channel)) {}
+RemoteConsentChecker::RemoteConsentChecker(Peer peer, const Clock* clock,
+                                           absl::Duration max_staleness)
+    : peer_(std::move(peer)),
+      stub_(internal::v1::ConsentLookup::NewStub(peer_.channel)),
+      clock_(clock),
+      max_staleness_(max_staleness) {}
+
+std::optional<ConsentFacts> RemoteConsentChecker::FreshLocked(absl::string_view consent_id,
+                                                              absl::Time now) const {
+  auto it = consents_.find(consent_id);
+  if (it == consents_.end() || now - it->second.at > max_staleness_) return std::nullopt;
+  return it->second.facts;
+}
 
 absl::StatusOr<ConsentFacts> RemoteConsentChecker::GetConsentFacts(
     absl::string_view consent_id) const {
+  const absl::Time now = clock_->Now();
+  const bool connected = peer_.channel->GetState(false) == GRPC_CHANNEL_READY;
+  uint64_t revocations = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (connected) {
+      if (std::optional<ConsentFacts> fresh = FreshLocked(consent_id, now)) return *fresh;
+    }
+    revocations = revocations_;
+  }
   internal::v1::GetConsentFactsRequest req;
   req.set_consent_id(std::string(consent_id));
   internal::v1::ConsentFacts resp;
   grpc::Status status = stub_->GetConsentFacts(PeerContext(peer_).get(), req, &resp);
   if (!status.ok()) return PeerError(peer_.name, status);
-  return FromProto(resp);
+  ConsentFacts facts = FromProto(resp);
+  absl::MutexLock lock(&mu_);
+  if (max_staleness_ > absl::ZeroDuration() && revocations == revocations_) {
+    if (consents_.size() > 10000) consents_.clear();
+    consents_[consent_id] = {facts, now};
+  }
+  return facts;
+}
+
+void RemoteConsentChecker::Revoked(absl::string_view consent_id) {
+  absl::MutexLock lock(&mu_);
+  ++revocations_;
+  consents_.erase(consent_id);
 }
 
 RemoteConsentObserver::RemoteConsentObserver(Peer peer)
@@ -271,6 +304,7 @@ grpc::Status ConsentHooksService::ConsentRevoked(grpc::ServerContext* ctx,
                                                  internal::v1::ConsentRevokedResponse* resp) {
   return Unary(ctx, *auth_, kConsentRevoked, resp, kInline,
                [&](const Caller& caller) -> absl::StatusOr<internal::v1::ConsentRevokedResponse> {
+                 if (consents_ != nullptr) consents_->Revoked(req->consent().id());
                  absl::Status s = observer_->OnConsentRevoked(caller, FromProto(req->consent()));
                  if (!s.ok()) return s;
                  return internal::v1::ConsentRevokedResponse();

@@ -23,8 +23,10 @@
 #include <grpcpp/client_context.h>
 
 #include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -94,16 +96,41 @@ class RemoteAgencyLookup final : public AgencyLookup {
       ABSL_GUARDED_BY(mu_);
 };
 
-// Every read asks the consent service (no cache): a revocation that has
-// returned is seen by the next read.
+// Consent facts from the consent service, kept for at most `max_staleness`
+// (default 2 s; zero: every read asks) and used only while the connection
+// to the consent service is up, so a stopped consent service fails reads
+// closed at once. Revocations do not wait for the staleness: the consent
+// service's revocation notice (ConsentHooksService) calls Revoked() before the
+// referrals are withdrawn, and a Revoke returns only after that, so a
+// revocation that has returned is seen by the next read. A notice that fails
+// fails the Revoke (the caller retries it); the cached answer then lives out
+// its `max_staleness`. One referral process per deployment receives the
+// notices (its store is its own), so every cache that holds a consent hears
+// of its revocation.
 class RemoteConsentChecker final : public ConsentChecker {
  public:
-  explicit RemoteConsentChecker(Peer peer);
+  RemoteConsentChecker(Peer peer, const Clock* clock,
+                       absl::Duration max_staleness = absl::Seconds(2));
   absl::StatusOr<ConsentFacts> GetConsentFacts(absl::string_view consent_id) const override;
+  // Forgets `consent_id`; a read already on its way does not cache its answer.
+  void Revoked(absl::string_view consent_id);
 
  private:
+  struct Cached {
+    ConsentFacts facts;
+    absl::Time at;
+  };
+  std::optional<ConsentFacts> FreshLocked(absl::string_view consent_id, absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   Peer peer_;
   std::unique_ptr<internal::v1::ConsentLookup::Stub> stub_;
+  const Clock* clock_;
+  absl::Duration max_staleness_;
+  mutable absl::Mutex mu_;
+  mutable absl::flat_hash_map<std::string, Cached> consents_ ABSL_GUARDED_BY(mu_);
+  // Incremented by every Revoked(): an answer fetched across one is not kept.
+  uint64_t revocations_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // The consent service's view of the referral service. OnConsentRevoked
@@ -180,8 +207,10 @@ class ConsentLookupService final : public internal::v1::ConsentLookup::Service {
 // Serves ConsentHooks from the referral desk.
 class ConsentHooksService final : public internal::v1::ConsentHooks::Service {
  public:
-  ConsentHooksService(ConsentObserver* observer, const Authenticator* auth)
-      : observer_(observer), auth_(auth) {}
+  // `consents`, if given, is told of each revocation before `observer`.
+  ConsentHooksService(ConsentObserver* observer, const Authenticator* auth,
+                      RemoteConsentChecker* consents = nullptr)
+      : observer_(observer), auth_(auth), consents_(consents) {}
   grpc::Status ReceivedUnderConsent(grpc::ServerContext* ctx,
                                     const internal::v1::ReceivedUnderConsentRequest* req,
                                     internal::v1::ReceivedUnderConsentResponse* resp) override;
@@ -192,6 +221,7 @@ class ConsentHooksService final : public internal::v1::ConsentHooks::Service {
  private:
   ConsentObserver* observer_;
   const Authenticator* auth_;
+  RemoteConsentChecker* consents_;
 };
 
 }  // namespace budstikke::common
