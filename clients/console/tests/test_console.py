@@ -491,6 +491,12 @@ def test_post_without_csrf_token_is_refused(console):
     for body in (b"", b"csrf_token=wrong"):
         status, _, page = _http(console.url + "/drofting/%s/lukk" % cid, body, jar)
         assert status == 400 and "Ugyldig foresp" in page
+    # The new forms too (before any role or id check).
+    for path in ("/drofting/%s/melding" % cid, "/henvisninger/%s/melding" % STATE["referral"],
+                 "/henvisninger/%s/inviter" % STATE["referral"],
+                 "/admin/virksomheter/bup-oslo/akuttenhet"):
+        status, _, page = _http(console.url + path, b"message=x&agency=bup-oslo", jar)
+        assert status == 400 and "Ugyldig foresp" in page, path
     # Nothing happened: still answered, not closed; and a real token works.
     staff.get(console.url + "/drofting/" + cid)
     assert text_of(staff, "status") == "Besvart"
@@ -586,6 +592,44 @@ def test_keyboard_only_worry(console):
     tab_to_element = link.get_attribute("href")
     assert tab_to_element.endswith("#text")
     VISITS.check(d, "skjemafeil")
+
+
+def test_keyboard_reaches_the_new_actions(console, server):
+    """The follow-up message, the referral thread and the acute unit, by keyboard."""
+    d = STATE["staff"]  # kari, logged in again by test_keyboard_only_worry
+    d.get(console.url + "/drofting")
+    link = d.find_element(By.CSS_SELECTOR, "#innhold table a")
+    d.get(link.get_attribute("href"))
+    tab_to(d, "message")
+    press(d, "Hun er roligere denne uken.")
+    tab_to(d, "send-melding")
+    press(d, Keys.ENTER)
+    wait_for(lambda: "Hun er roligere denne uken." in
+             [e.text for e in d.find_elements(By.CSS_SELECTOR, ".answer")],
+             what="the follow-up sent by keyboard")
+
+    clin = STATE["clinician"]  # vakt1
+    clin.get(console.url + "/henvisninger/" + STATE["referral"])
+    tab_to(clin, "message", max_tabs=120)
+    press(clin, "Innkalling sendt.")
+    tab_to(clin, "send-melding")
+    press(clin, Keys.ENTER)
+    wait_for(lambda: [e.text for e in clin.find_elements(By.CSS_SELECTOR, "#meldinger .thread-text")]
+             == [THREAD_TEXT, "Innkalling sendt."], what="the thread message sent by keyboard")
+    tab_to(clin, "agency", max_tabs=120)
+    tab_to(clin, "inviter")
+
+    admin = fresh(STATE["admin"])  # the PPT psychologist's browser now
+    login(admin, console.url, "drift1")
+    tab_to(admin, "akuttenhet-bup-oslo")
+    press(admin, Keys.ENTER)
+    wait_for(lambda: admin.find_element(By.TAG_NAME, "h1").text == "Akuttenhet for BUP Oslo")
+    tab_to(admin, "acute_unit")
+    tab_to(admin, "lagre")
+    press(admin, Keys.ENTER)
+    wait_for(lambda: text_of(admin, "lagret") == "Akuttenheten er lagret.")
+    with server.client("admin") as op:
+        assert op.agencies.get("bup-oslo").acute_unit == "bup-oslo-akutt"
 
 
 # -- 4/3. accessibility and canary, over everything the tests visited ---------------
