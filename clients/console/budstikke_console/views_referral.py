@@ -46,8 +46,12 @@ def register(app):
         require_role(*PROFESSIONAL)
         c = api()
         items = sort_received(c.referrals.iter(mailbox="received", page_size=100))
-        return render_template("referral_list.html", title="Mottatte henvisninger",
-                               items=items, names=agency_names(c))
+        # The page asks again every queue_refresh_seconds (htmx) and swaps the list in
+        # place, so a new referral, urgent ones first, appears without a reload.
+        template = "referral_list_fragment.html" if request.headers.get("HX-Request") \
+            else "referral_list.html"
+        return render_template(template, title="Mottatte henvisninger", items=items,
+                               names=agency_names(c), live=True)
 
     @app.get("/henvisninger/<rid>", endpoint="referral_show")
     def referral_show(rid):

@@ -157,6 +157,11 @@ def test_referral_story_urgent_first(console, server, browsers):
     listed first. The acute unit's clinician acknowledges and decides, writes on the
     thread and invites the clinic; the auditor finds these reads in the subject access
     report, each naming the clinician, not the console."""
+    clin = fresh(STATE["clinician"])
+    login(clin, console.url, "vakt1", VISITS)
+    clin.get(console.url + "/henvisninger")
+    assert text_of(clin, "ingen-henvisninger") == "Ingen henvisninger."
+    clin.execute_script("window.notReloaded = true")
     with server.client("gp-physician") as gp:
         con = gp.consents.record(CANARY, giver="guardian", giver_relation="mother",
                                  recipients=["bup-oslo", "bup-oslo-akutt"],
@@ -170,15 +175,17 @@ def test_referral_story_urgent_first(console, server, browsers):
         ("bup-oslo-akutt", "bup-oslo", "urgent.not_a_patient")
     assert (urgent.create_time.seconds, urgent.create_time.nanos) > \
         (normal.create_time.seconds, normal.create_time.nanos)
-    clin = fresh(STATE["clinician"])
-    login(clin, console.url, "vakt1", VISITS)
-    clin.get(console.url + "/henvisninger")
-    rows = clin.find_elements(By.CSS_SELECTOR, "#henvisninger tbody tr")
-    links = [r.find_element(By.TAG_NAME, "a").get_attribute("href") for r in rows]
-    assert links == [console.url + "/henvisninger/" + urgent.id,
-                     console.url + "/henvisninger/" + normal.id]
-    first = [td.text for td in rows[0].find_elements(By.TAG_NAME, "td")]
-    second = [td.text for td in rows[1].find_elements(By.TAG_NAME, "td")]
+    # Both appear without a reload (the list asks again every second here).
+    wait_for(lambda: len(clin.find_elements(By.CSS_SELECTOR, "#henvisninger tbody tr")) == 2,
+             what="the two referrals to appear in the list")
+    assert clin.execute_script("return window.notReloaded") is True
+    # Read in one go: the list is swapped in place every second.
+    rows = clin.execute_script(
+        "return [...document.querySelectorAll('#henvisninger tbody tr')].map(tr => "
+        "[tr.querySelector('a').getAttribute('href'), "
+        "...[...tr.querySelectorAll('td')].map(td => td.innerText.trim())])")
+    assert [r[0] for r in rows] == ["/henvisninger/" + urgent.id, "/henvisninger/" + normal.id]
+    first, second = rows[0][1:], rows[1][1:]
     assert first[0] == "Haster" and second[0] == "Vanlig"  # a word, not a colour only
     assert first[2] == second[2] == "lege1, lege (Sentrum legekontor)"
     assert first[3] == ("BUP Oslo\nHaster: barnet er ikke pasient ved klinikken, så den "
@@ -186,7 +193,7 @@ def test_referral_story_urgent_first(console, server, browsers):
     assert second[3] == "BUP Oslo akuttenhet"
     assert first[4] == second[4] == "Sendt"
     VISITS.check(clin, "henvisninger")
-    click_and_wait(clin, rows[0].find_element(By.TAG_NAME, "a"))
+    clin.get(console.url + rows[0][0])  # the urgent one
     assert text_of(clin, "prioritet") == "Haster"
     assert text_of(clin, "henvist-av") == text_of(clin, "signert-av") == \
         "lege1, lege (Sentrum legekontor)"
