@@ -6,21 +6,19 @@ Only synthetic national ids (month + 80) are used; CANARY is the one written int
 worry and used as the referral's child, and must never show up in a URL or a log.
 """
 
-import datetime as dt
-import os
 import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 import sdk_support_ids
-from pages import Visits, axe_violations, click_and_wait, click_id, login, press, shot, tab_to, text_of, wait_for
+from pages import (Visits, axe_violations, click_and_wait, click_id, login, press, tab_to,
+                   text_of, wait_for)
 
 CANARY = sdk_support_ids.child_id(7, 611)
 ANSWER = "Takk for en grundig beskrivelse. Vi anbefaler en samtale med foreldrene først."
@@ -621,7 +619,8 @@ def test_keyboard_reaches_the_new_actions(console, server):
     press(clin, "Innkalling sendt.")
     tab_to(clin, "send-melding")
     press(clin, Keys.ENTER)
-    wait_for(lambda: [e.text for e in clin.find_elements(By.CSS_SELECTOR, "#meldinger .thread-text")]
+    wait_for(lambda: [e.text for e in clin.find_elements(By.CSS_SELECTOR,
+                                                         "#meldinger .thread-text")]
              == [THREAD_TEXT, "Innkalling sendt."], what="the thread message sent by keyboard")
     tab_to(clin, "agency", max_tabs=120)
     tab_to(clin, "inviter")
