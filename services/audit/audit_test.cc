@@ -277,6 +277,15 @@ TEST_F(AuditTest, SubjectAccessReportInPlainWords) {
   EXPECT_EQ(r->entries(0).legal_basis(), v1::LEGAL_BASIS_CONSENT);
   EXPECT_EQ(Audit::Describe("referral.read", v1::AUDIT_OUTCOME_DENIED),
             "ble nektet: leste en henvisning");
+  // The referral workflow's actions read as sentences too; an unknown one is named.
+  EXPECT_EQ(Audit::Describe("referral.thread.read", v1::AUDIT_OUTCOME_ALLOWED),
+            "leste tråden til en henvisning");
+  EXPECT_EQ(Audit::Describe("referral.invite", v1::AUDIT_OUTCOME_DENIED),
+            "ble nektet: inviterte en virksomhet til tråden i en henvisning");
+  EXPECT_EQ(Audit::Describe("referral.cosign", v1::AUDIT_OUTCOME_ALLOWED),
+            "signerte og sendte en henvisning");
+  EXPECT_EQ(Audit::Describe("referral.unknown", v1::AUDIT_OUTCOME_ALLOWED),
+            "utførte referral.unknown");
 }
 
 TEST_F(AuditTest, NoAuditNoAccess) {

@@ -76,6 +76,14 @@ def cmd_schema():
         (["--set", "certManager.enabled=true"], "certManager.issuerRef.name: the Issuer"),
         (["--set", "mode=microservices", "--set", "backup.enabled=true"],
          "backup.persistence.accessModes must include ReadWriteMany in microservices mode"),
+        (["--set", "console.enabled=true"], "console.publicUrl: the https URL people open"),
+        (["--set", "console.publicUrl=http://konsoll.example"], "at '/console/publicUrl'"),
+        (["--set", "console.replicas=2"], "additional properties 'replicas' not allowed"),
+        (["--set", "console.login.scopes=profile"], "at '/console/login/scopes'"),
+        (["-f", str(CHART / "ci/console-values.yaml"), "--set", "console.networkPolicy.idpTo=null"],
+         "console.networkPolicy.idpTo: where the OIDC provider answers"),
+        (["-f", str(CHART / "ci/console-values.yaml"), "--set", "console.login.clientSecret.existingSecret="],
+         "console.login.clientSecret.existingSecret: the Secret with the OIDC client secret"),
     ]
     failures = 0
     for args, want in refused:
@@ -123,7 +131,15 @@ def cmd_manifests():
         print(f"FAIL self-test: a broken render was not reported: {e}")
     if not missing:
         print(f"ok   self-test: {len(broken)} problems found in a deliberately broken render")
-    return failures + len(missing)
+    broken = manifest_checks.check(manifest_checks.break_console_for_selftest(
+        render(["-f", str(CHART / "ci/cert-manager-values.yaml")])), ROOT)
+    console_missing = [e for e in manifest_checks.CONSOLE_SELFTEST_EXPECTED
+                       if not any(e in p for p in broken)]
+    for e in console_missing:
+        print(f"FAIL console self-test: a broken render was not reported: {e}")
+    if not console_missing:
+        print(f"ok   console self-test: {len(broken)} problems found in a deliberately broken render")
+    return failures + len(missing) + len(console_missing)
 
 
 def tested_block(doc, name):

@@ -19,6 +19,17 @@ returns a list of problems (empty: all hold):
   a folder the server makes (0700) below its volume, never the volume root
   (group writable with fsGroup). tests/chart/chart_cluster.py lets the real
   server judge the same modes.
+- the web console (console.enabled, issue 22): `budstikke-console --config
+  FILE` as in deploy/systemd/budstikke-console.service, FILE a mounted
+  ConfigMap whose console.json is valid for the console's own config loader
+  (clients/console/budstikke_console/config.py: keys and required ones); its
+  `server` is a Service of the render that selects the entry component's pods
+  on that port; its certificate, key, CA and OIDC client secret are files of
+  mounted Secrets; a cert-manager Certificate of its Secret names
+  spiffe://<trust_domain>/service/console; startup, liveness and readiness
+  probes are GET /healthz on the port it listens on; its Service selects it;
+  its NetworkPolicy lets it reach exactly the entry pods on that port and the
+  entry's NetworkPolicy admits it.
 """
 import copy
 import ipaddress
@@ -80,8 +91,8 @@ def check_security(objects):
 
 def check_probes(objects):
     problems = []
-    for o, spec, _ in pod_specs(objects):
-        if o["kind"] not in WORKLOADS:
+    for o, spec, comp in pod_specs(objects):
+        if o["kind"] not in WORKLOADS or comp == "console":  # HTTP: check_console
             continue
         for c in spec["containers"]:
             health = arg(c, "--health-listen")
@@ -319,10 +330,152 @@ def check_modes(objects):
     return problems
 
 
+def mounted_file(spec, container, path, kind):
+    """The (volume, item key) that provides file `path` in the container from a
+    volume of `kind` ("secret" or "configMap"), or None."""
+    for m in container.get("volumeMounts", []):
+        if not path.startswith(m["mountPath"] + "/"):
+            continue
+        vol = next((v for v in spec["volumes"] if v["name"] == m["name"]), None)
+        if vol is None or kind not in vol:
+            return None
+        rel = path[len(m["mountPath"]) + 1:]
+        items = vol[kind].get("items")
+        if items is None:
+            return vol, rel
+        item = next((i for i in items if i["path"] == rel), None)
+        return (vol, item["key"]) if item else None
+    return None
+
+
+def console_config_keys(root):
+    """(known keys, required keys) of the console's config loader."""
+    text = (root / "clients/console/budstikke_console/config.py").read_text()
+    body = re.search(r"class Config:\n(.*?)\n\n", text, re.S).group(1)
+    known = set(re.findall(r"^    (\w+):", body, re.M))
+    required = set(re.findall(r'"(\w+)"', re.search(r"_REQUIRED = \((.*?)\)", text, re.S).group(1)))
+    return known, required
+
+
+def systemd_exec(root):
+    unit = (root / "deploy/systemd/budstikke-console.service").read_text()
+    return re.search(r"^ExecStart=(.*)$", unit, re.M).group(1).split()
+
+
+def check_console(objects, root):
+    problems = []
+    found = [(o, spec) for o, spec, comp in pod_specs(objects) if comp == "console"]
+    if not found:
+        return problems
+    o, spec = found[0]
+    c = spec["containers"][0]
+    command = c.get("command", []) + c.get("args", [])
+    unit = systemd_exec(root)
+    if [p.rsplit("/", 1)[-1] for p in command[:1]] + command[1:2] != \
+            [unit[0].rsplit("/", 1)[-1], unit[1]] or len(command) != 3:
+        problems.append(f"{name(o)}: runs {command}, not budstikke-console --config FILE "
+                        f"as the systemd unit ({unit})")
+        return problems
+    src = mounted_file(spec, c, command[2], "configMap")
+    maps = {m["metadata"]["name"]: m for m in objects if m["kind"] == "ConfigMap"}
+    if src is None or src[0]["configMap"]["name"] not in maps:
+        return problems + [f"{name(o)}: --config {command[2]} is not a file of a rendered ConfigMap"]
+    cfg = json.loads(maps[src[0]["configMap"]["name"]]["data"][src[1]])
+    known, required = console_config_keys(root)
+    if set(cfg) - known or required - set(cfg):
+        problems.append(f"{name(o)}: console.json unknown keys {sorted(set(cfg) - known)}, "
+                        f"missing {sorted(required - set(cfg))}")
+    for key, path in (("cert", cfg.get("cert", "")), ("key", cfg.get("key", "")),
+                      ("ca", cfg.get("ca", "")),
+                      ("login.client_secret_file", cfg.get("login", {}).get("client_secret_file", ""))):
+        if not path.startswith("/") or mounted_file(spec, c, path, "secret") is None:
+            problems.append(f"{name(o)}: {key} {path!r} is not a file of a mounted Secret")
+    # Probes on the port it listens on.
+    port = int(cfg.get("listen", ":0").rsplit(":", 1)[1])
+    named = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        g = c.get(probe, {}).get("httpGet", {})
+        p = named.get(g.get("port"), g.get("port"))
+        if g.get("path") != "/healthz" or p != port:
+            problems.append(f"{name(o)}: {probe} is not GET /healthz on its port {port}")
+    labels = pod_labels(objects)
+    # Its Service.
+    if not any(s["kind"] == "Service" and selects(s["spec"].get("selector"), labels["console"])
+               and any(named.get(p.get("targetPort"), p.get("targetPort")) == port
+                       for p in s["spec"]["ports"]) for s in objects):
+        problems.append(f"{name(o)}: no Service selects the console on port {port}")
+    # The server it calls: a Service selecting the entry component.
+    entry = "gateway" if "gateway" in labels else "server"
+    host, sport = cfg.get("server", ":").rsplit(":", 1)
+    svc = next((s for s in objects if s["kind"] == "Service"
+                and host.split(".")[0] == s["metadata"]["name"]), None)
+    if svc is None or not selects(svc["spec"].get("selector"), labels[entry]) or \
+            int(sport or 0) not in [p["port"] for p in svc["spec"]["ports"]]:
+        problems.append(f"{name(o)}: server {cfg.get('server')} is not a Service of the entry "
+                        f"component ({entry})")
+    # Its certificate's identity.
+    tls = mounted_file(spec, c, cfg.get("cert", ""), "secret")
+    for cert in (x for x in objects if x["kind"] == "Certificate"):
+        if tls and cert["spec"]["secretName"] == tls[0]["secret"]["secretName"]:
+            want = [f"spiffe://{cfg.get('trust_domain')}/service/console"]
+            if cert["spec"].get("uris") != want:
+                problems.append(f"{name(cert)}: uris {cert['spec'].get('uris')}, want {want}")
+    # NetworkPolicies: console -> entry, admitted by the entry.
+    policies = [p for p in objects if p["kind"] == "NetworkPolicy"]
+    if policies:
+        own = [p for p in policies if p["spec"]["podSelector"].get("matchLabels", {}).get(
+            "app.kubernetes.io/component") == "console"]
+        entry_own = [p for p in policies if p["spec"]["podSelector"].get("matchLabels", {}).get(
+            "app.kubernetes.io/component") == entry]
+        reach = [comp for comp, l in labels.items() if comp != "console" and any(
+            selects(peer_selector(peer), l) for p in own for rule in p["spec"].get("egress", [])
+            for peer in rule.get("to", []))]
+        if reach != [entry]:
+            problems.append(f"{name(o)}: its NetworkPolicy lets it reach {reach}, want [{entry!r}]")
+        if not any(selects(peer_selector(peer), labels["console"]) for p in entry_own
+                   for rule in p["spec"].get("ingress", []) for peer in rule.get("from", [])):
+            problems.append(f"{name(o)}: the {entry} NetworkPolicy does not admit the console")
+    return problems
+
+
 def check(objects, root):
     return (check_security(objects) + check_probes(objects) + check_no_secrets(objects)
             + check_network_policies(objects, root) + check_peers(objects, root)
-            + check_volumes(objects) + check_modes(objects))
+            + check_volumes(objects) + check_modes(objects) + check_console(objects, root))
+
+
+CONSOLE_SELFTEST_EXPECTED = [
+    "is not GET /healthz on its port",
+    "is not a Service of the entry component",
+    "is not a file of a mounted Secret",
+    "uris ['spiffe://budstikke.kommune.example/service/gateway']",
+    "the gateway NetworkPolicy does not admit the console",
+    "console.json unknown keys ['listen_port']",
+]
+
+
+def break_console_for_selftest(objects):
+    """A copy of a render with the console (cert-manager-values.yaml), one defect per
+    CONSOLE_SELFTEST_EXPECTED line."""
+    objects = copy.deepcopy(objects)
+    dep = next(o for o, _, comp in pod_specs(objects) if comp == "console")
+    c = dep["spec"]["template"]["spec"]["containers"][0]
+    c["readinessProbe"]["httpGet"]["path"] = "/"
+    cm = next(o for o in objects if o["kind"] == "ConfigMap" and "console.json" in o["data"])
+    cfg = json.loads(cm["data"]["console.json"])
+    cfg["server"] = "bs-budstikke-audit.budstikke.svc.cluster.local:7443"
+    cfg["login"]["client_secret_file"] = "/etc/budstikke-console/client-secret"
+    cfg["listen_port"] = 8080
+    cm["data"]["console.json"] = json.dumps(cfg)
+    cert = next(o for o in objects if o["kind"] == "Certificate"
+                and o["metadata"]["name"].endswith("-console"))
+    cert["spec"]["uris"] = ["spiffe://budstikke.kommune.example/service/gateway"]
+    gw = next(o for o in objects if o["kind"] == "NetworkPolicy"
+              and o["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/component") == "gateway")
+    gw["spec"]["ingress"] = [r for r in gw["spec"]["ingress"]
+                             if not any(peer_selector(p).get("app.kubernetes.io/component") == "console"
+                                        for p in r.get("from", []))]
+    return objects
 
 
 SELFTEST_EXPECTED = [

@@ -54,3 +54,43 @@ def views(findings) -> List[FindingView]:
 
 def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Screened:
+    """The outcome of screening one text before it is sent: the findings, the
+    acknowledgements that count (ticked for this exact text), and the error to show
+    at the field (None when the text may be sent)."""
+    check: object
+    acks: List[int]
+    error: Optional[str]
+    field: str
+
+
+REFUSED_MESSAGE = "Teksten kan identifisere barnet. Fjern det som er markert før du sender."
+UNACKED_MESSAGE = "Sjekk det som er markert, og kryss av for hvert funn før du sender."
+
+
+def screen(client, text: str, form, text_field: str = "text") -> Screened:
+    """Screens ``text`` with the server's CheckText. A REFUSE finding blocks it; every
+    WARN finding needs a tick (form field ``ack``) given for this text (``digest``)."""
+    check = client.consultations.check_text(text)
+    if any(f.severity == REFUSE for f in check.findings):
+        return Screened(check, [], REFUSED_MESSAGE, text_field)
+    warns = {f.id for f in check.findings if f.severity == WARN}
+    acks = {int(a) for a in form.getlist("ack") if a.isdigit()}
+    if form.get("digest") != text_digest(text):
+        acks = set()
+    if not warns <= acks:
+        return Screened(check, [], UNACKED_MESSAGE, "ack")
+    return Screened(check, sorted(acks & warns), None, "")
+
+
+def template_args(text: str, check, form) -> dict:
+    """What the screening macros need (macros.html: screening_result, ack_fieldset)."""
+    findings = list(check.findings) if check is not None else []
+    return {"marks": segments(text, findings) if findings else [],
+            "findings": views(findings),
+            "refused": any(f.severity == REFUSE for f in findings),
+            "digest": text_digest(text),
+            "acked": {int(a) for a in form.getlist("ack") if a.isdigit()}}

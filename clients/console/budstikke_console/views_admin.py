@@ -10,8 +10,9 @@ admin role and shows the server's refusal next to the field."""
 import uuid
 
 import budstikke
-from flask import render_template, request
+from flask import abort, redirect, render_template, request, url_for
 
+from budstikke_console import texts
 from budstikke_console.app import api, require_role
 
 KEY_STATE = {1: "i bruk", 2: "pensjonert", 3: "makulert"}
@@ -54,7 +55,37 @@ def admin_backup():
     return _render_backup(backup=backup)
 
 
+def _render_acute(agency, units, errors=None, status=200):
+    return render_template("admin_acute_unit.html", title="Akuttenhet", agency=agency,
+                           units=units, errors=errors or {}), status
+
+
+def admin_acute_unit(agency: str):
+    """The acute unit of a BUP agency (UpdateAgency update_fields ["acute_unit"]): another
+    BUP agency of the directory, or none. Only the operator's admin may set it."""
+    require_role("admin")
+    c = api()
+    a = c.agencies.get(agency)  # NotFound: the one 404 page
+    if a.type != texts.AGENCY_TYPE_BUP:
+        abort(404)  # only a BUP agency has an acute unit
+    units = sorted(((u.id, u.name) for u in c.agencies.iter(type="bup", page_size=100)
+                    if u.id != a.id), key=lambda x: x[1])
+    if request.method == "GET":
+        return _render_acute(a, units)
+    unit = request.form.get("acute_unit", "")
+    if unit and unit not in dict(units):
+        return _render_acute(a, units, {"acute_unit": "Velg en BUP fra listen."}, 400)
+    try:
+        c.agencies.update(agency, acute_unit=unit)
+    except budstikke.InvalidArgument as e:
+        return _render_acute(a, units, {"acute_unit": "Serveren avviste akuttenheten: " +
+                                        e.message}, 400)
+    return redirect(url_for("admin_directory", lagret=1), code=303)
+
+
 def register(app):
+    app.add_url_rule("/admin/virksomheter/<agency>/akuttenhet", "admin_acute_unit",
+                     admin_acute_unit, methods=["GET", "POST"])
     app.add_url_rule("/admin/virksomheter/<agency>/nokler", "admin_keys", admin_keys)
     app.add_url_rule("/admin/sikkerhetskopi", "admin_backup", admin_backup,
                      methods=["GET", "POST"])

@@ -7,6 +7,7 @@ import datetime as _dt
 import budstikke
 from flask import make_response, render_template, request
 
+from budstikke_console import texts
 from budstikke_console.app import api, ctx, require_role
 
 _MAX_ROWS = 500
@@ -112,4 +113,7 @@ def register(app):
         require_role("admin")
         agencies = sorted(api().agencies.iter(page_size=100), key=lambda a: a.id)
         return render_template("admin_directory.html", title="Virksomheter",
-                               agencies=agencies)
+                               agencies=agencies, names={a.id: a.name for a in agencies},
+                               bup=texts.AGENCY_TYPE_BUP,
+                               saved="Akuttenheten er lagret." if request.args.get("lagret")
+                               else None)

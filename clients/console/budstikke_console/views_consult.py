@@ -31,14 +31,9 @@ def _form_errors(form) -> dict:
 
 
 def _render_new(form, errors=None, check=None, status=200):
-    findings = list(check.findings) if check is not None else []
-    return render_template(
-        "consult_new.html", title="Ny drøfting", form=form, errors=errors or {},
-        marks=screening.segments(form.get("text", ""), findings) if findings else [],
-        findings=screening.views(findings),
-        refused=any(f.severity == screening.REFUSE for f in findings),
-        digest=screening.text_digest(form.get("text", "")),
-        acked={int(a) for a in form.getlist("ack") if a.isdigit()}), status
+    return render_template("consult_new.html", title="Ny drøfting", form=form,
+                           errors=errors or {},
+                           **screening.template_args(form.get("text", ""), check, form)), status
 
 
 def consult_new():
@@ -51,29 +46,20 @@ def consult_new():
         return _render_new(form, errors, status=400)
     text = form["text"]
     c = api()
-    check = c.consultations.check_text(text)
-    refuse = [f for f in check.findings if f.severity == screening.REFUSE]
-    if refuse:
-        return _render_new(form, {"text": "Teksten kan identifisere barnet. Fjern det som "
-                                  "er markert før du sender."}, check, 400)
-    warns = {f.id for f in check.findings if f.severity == screening.WARN}
-    acks = {int(a) for a in form.getlist("ack") if a.isdigit()}
-    if form.get("digest") != screening.text_digest(text):
-        acks = set()
-    if not warns <= acks:
-        msg = "Sjekk det som er markert, og kryss av for hvert funn før du sender."
-        return _render_new(form, {"ack": msg}, check, 400)
+    screened = screening.screen(c, text, form)
+    if screened.error:
+        return _render_new(form, {screened.field: screened.error}, screened.check, 400)
     try:
         sent = c.consultations.ask(
             text, age_band=form["age_band"], concerns=form.getlist("concerns"),
             to_type=form["recipient_type"], municipality=form["municipality"],
-            ack=sorted(acks & warns))
+            ack=screened.acks)
     except budstikke.PolicyViolation as e:
         rules = {v.rule for v in e.violations}
         msg = ("Fant ingen mottaker av denne typen i kommunen." if "routing.no_recipient"
                in rules else "Drøftingen ble ikke sendt: " + "; ".join(
                    v.description for v in e.violations))
-        return _render_new(form, {"recipient_type": msg}, check, 400)
+        return _render_new(form, {"recipient_type": msg}, screened.check, 400)
     return redirect(url_for("consult_show", cid=sent.id, sendt=1), code=303)
 
 
@@ -89,6 +75,40 @@ def consult_list(mailbox: str, statuses, title: str, active: str = "", mine: boo
         else "consult_list.html"
     return render_template(template, title=title, items=items, mailbox=mailbox,
                            views=_QUEUE_VIEWS if live else {}, active=active, live=live)
+
+
+def _render_show(c, status=200, **extra):
+    """The consultation page. ``extra``: sent, answer_error, and for the follow-up
+    form message (its text), message_errors and the screening arguments."""
+    me = g.person
+    args = {"sent": None, "answer_error": None, "message": "", "message_errors": {},
+            **screening.template_args("", None, MultiDict())}
+    args.update(extra)
+    return render_template(
+        "consult_show.html", title="Drøfting", c=c,
+        is_recipient=c.recipient_agency == me["agency"],
+        is_sender=c.sender_agency == me["agency"],
+        claimed_by_me=c.claimed_by.user == me["user"] and
+        c.claimed_by.agency == me["agency"], professional=me["role"] in PROFESSIONAL,
+        **args), status
+
+
+def consult_message(cid):
+    """A follow-up message (AddMessage) from either side, screened like a worry: a
+    REFUSE finding blocks it, each WARN finding needs a tick for this text."""
+    form = request.form
+    text = form.get("message", "").strip()
+    c = api()
+    if not text:
+        return _render_show(c.consultations.get(cid), 400,
+                            message_errors={"message": "Skriv en melding."})
+    screened = screening.screen(c, text, form, "message")
+    if screened.error:
+        return _render_show(c.consultations.get(cid), 400, message=text,
+                            message_errors={screened.field: screened.error},
+                            **screening.template_args(text, screened.check, form))
+    c.consultations.add_message(cid, text, ack=screened.acks)
+    return redirect(url_for("consult_show", cid=cid, _anchor="meldinger"), code=303)
 
 
 def register(app):
@@ -111,14 +131,7 @@ def register(app):
 
     @app.get("/drofting/<cid>", endpoint="consult_show")
     def consult_show(cid):
-        c = api().consultations.get(cid)
-        me = g.person
-        return render_template(
-            "consult_show.html", title="Drøfting", c=c, sent=request.args.get("sendt"),
-            is_recipient=c.recipient_agency == me["agency"],
-            is_sender=c.sender_agency == me["agency"],
-            claimed_by_me=c.claimed_by.user == me["user"] and
-            c.claimed_by.agency == me["agency"], professional=me["role"] in PROFESSIONAL)
+        return _render_show(api().consultations.get(cid), sent=request.args.get("sendt"))
 
     @app.post("/drofting/<cid>/ta", endpoint="consult_claim")
     def consult_claim(cid):
@@ -132,12 +145,13 @@ def register(app):
     def consult_answer(cid):
         text = request.form.get("text", "").strip()
         if not text:
-            c = api().consultations.get(cid)
-            return render_template("consult_show.html", title="Drøfting", c=c,
-                                   is_recipient=True, is_sender=False, claimed_by_me=True,
-                                   professional=True, answer_error="Skriv et svar."), 400
+            return _render_show(api().consultations.get(cid), 400,
+                                answer_error="Skriv et svar.")
         api().consultations.answer(cid, text)
         return redirect(url_for("consult_show", cid=cid), code=303)
+
+    app.add_url_rule("/drofting/<cid>/melding", "consult_message", consult_message,
+                     methods=["POST"])
 
     @app.post("/drofting/<cid>/lukk", endpoint="consult_close")
     def consult_close(cid):

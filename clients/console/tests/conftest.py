@@ -38,6 +38,7 @@ from oidc_provider import OidcProvider  # noqa: E402
 
 TD = "budstikke.test"
 USERS = {"kari": ("bhg-solsikken", "staff"), "terapeut1": ("bup-oslo", "clinician"),
+         "vakt1": ("bup-oslo-akutt", "clinician"),
          "psykolog1": ("ppt-oslo", "psychologist"), "revisor1": ("statsforvalteren", "auditor"),
          "drift1": ("budstikke-drift", "admin")}
 

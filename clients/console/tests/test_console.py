@@ -6,24 +6,25 @@ Only synthetic national ids (month + 80) are used; CANARY is the one written int
 worry and used as the referral's child, and must never show up in a URL or a log.
 """
 
-import datetime as dt
-import os
 import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 import sdk_support_ids
-from pages import Visits, axe_violations, click_and_wait, click_id, login, press, shot, tab_to, text_of, wait_for
+from pages import (Visits, axe_violations, click_and_wait, click_id, login, press, tab_to,
+                   text_of, wait_for)
 
 CANARY = sdk_support_ids.child_id(7, 611)
 ANSWER = "Takk for en grundig beskrivelse. Vi anbefaler en samtale med foreldrene først."
+FOLLOW_UP = "Takk. Vi tar samtalen med foreldrene denne uken og melder tilbake."
+URGENT_REASON = "Akutt: gutten har sluttet å spise og sier at han ikke vil leve."
+THREAD_TEXT = "Vi kaller inn til vurdering i dag. Fastlegen kontaktes ved behov."
 VISITS = Visits()
 STATE = {}
 
@@ -124,29 +125,113 @@ def test_consultation_story(console, browsers):
     assert answers == [ANSWER]
     VISITS.check(staff, "drofting-besvart")
 
+    # A follow-up (AddMessage), screened like the worry: a phone number blocks it.
+    staff.find_element(By.ID, "message").send_keys(FOLLOW_UP + " Ring meg på 912 34 567.")
+    click_id(staff, "send-melding")
+    assert [marked(staff, m) for m in staff.find_elements(By.CSS_SELECTOR, "mark.refuse")] \
+        == ["912 34 567"]
+    assert text_of(staff, "message-feil") == ("Teksten kan identifisere barnet. Fjern det som "
+                                              "er markert før du sender.")
+    VISITS.check(staff, "oppfolging-avvist")
+    box = staff.find_element(By.ID, "message")
+    box.clear()
+    box.send_keys(FOLLOW_UP)
+    click_id(staff, "send-melding")
+    wait_for(lambda: len(staff.find_elements(By.CSS_SELECTOR, ".answer")) == 2)
+    assert [e.text for e in staff.find_elements(By.CSS_SELECTOR, ".answer")] == \
+        [ANSWER, FOLLOW_UP]
+    assert text_of(staff, "status") == "Besvart"
+    VISITS.check(staff, "drofting-oppfolging")
+    clin.get(console.url + "/drofting/" + cid)
+    assert [e.text for e in clin.find_elements(By.CSS_SELECTOR, ".answer")] == \
+        [ANSWER, FOLLOW_UP]
+
 
 # -- 2. referral: acknowledge, decide, and the auditor's subject access report -------
 
-def test_referral_and_subject_access_report(console, server, browsers):
+def test_referral_story_urgent_first(console, server, browsers):
+    """Acceptance 2: a normal referral arrives first, an urgent one later; the urgent
+    one (routed from BUP Oslo to its acute unit: the child is not a patient there) is
+    listed first. The acute unit's clinician acknowledges and decides, writes on the
+    thread and invites the clinic; the auditor finds these reads in the subject access
+    report, each naming the clinician, not the console."""
+    clin = fresh(STATE["clinician"])
+    login(clin, console.url, "vakt1", VISITS)
+    clin.get(console.url + "/henvisninger")
+    assert text_of(clin, "ingen-henvisninger") == "Ingen henvisninger."
+    clin.execute_script("window.notReloaded = true")
     with server.client("gp-physician") as gp:
         con = gp.consents.record(CANARY, giver="guardian", giver_relation="mother",
-                                 recipient="bup-oslo", purpose="henvisning til BUP",
-                                 scope="bekymring og tiltak", method="written")
-        ref = gp.referrals.send("bup-oslo", CANARY, "Søvnvansker og uro over tid.",
-                                consent_id=con.id)
-    clin = STATE["clinician"]
-    clin.get(console.url + "/henvisninger")
-    link = clin.find_element(By.CSS_SELECTOR, "a[href='/henvisninger/%s']" % ref.id)
+                                 recipients=["bup-oslo", "bup-oslo-akutt"],
+                                 purpose="henvisning til BUP", scope="bekymring og tiltak",
+                                 method="written")
+        normal = gp.referrals.send("bup-oslo-akutt", CANARY, "Søvnvansker og uro over tid.",
+                                   consent_id=con.id)
+        urgent = gp.referrals.send("bup-oslo", CANARY, URGENT_REASON, consent_id=con.id,
+                                   urgent=True)
+    assert (urgent.recipient_agency, urgent.requested_recipient, urgent.routed_reason) == \
+        ("bup-oslo-akutt", "bup-oslo", "urgent.not_a_patient")
+    assert (urgent.create_time.seconds, urgent.create_time.nanos) > \
+        (normal.create_time.seconds, normal.create_time.nanos)
+    # Both appear without a reload (the list asks again every second here).
+    wait_for(lambda: len(clin.find_elements(By.CSS_SELECTOR, "#henvisninger tbody tr")) == 2,
+             what="the two referrals to appear in the list")
+    assert clin.execute_script("return window.notReloaded") is True
+    # Read in one go: the list is swapped in place every second.
+    rows = clin.execute_script(
+        "return [...document.querySelectorAll('#henvisninger tbody tr')].map(tr => "
+        "[tr.querySelector('a').getAttribute('href'), "
+        "...[...tr.querySelectorAll('td')].map(td => td.innerText.trim())])")
+    assert [r[0] for r in rows] == ["/henvisninger/" + urgent.id, "/henvisninger/" + normal.id]
+    first, second = rows[0][1:], rows[1][1:]
+    assert first[0] == "Haster" and second[0] == "Vanlig"  # a word, not a colour only
+    assert first[2] == second[2] == "lege1, lege (Sentrum legekontor)"
+    assert first[3] == ("BUP Oslo\nHaster: barnet er ikke pasient ved klinikken, så den "
+                        "gikk til klinikkens akuttenhet.")
+    assert second[3] == "BUP Oslo akuttenhet"
+    assert first[4] == second[4] == "Sendt"
     VISITS.check(clin, "henvisninger")
-    click_and_wait(clin, link)
+    clin.get(console.url + rows[0][0])  # the urgent one
+    assert text_of(clin, "prioritet") == "Haster"
+    assert text_of(clin, "henvist-av") == text_of(clin, "signert-av") == \
+        "lege1, lege (Sentrum legekontor)"
+    assert (text_of(clin, "sendt-til"), text_of(clin, "mottaker")) == \
+        ("BUP Oslo", "BUP Oslo akuttenhet")
+    assert text_of(clin, "rutet").startswith("Haster: barnet er ikke pasient")
     assert text_of(clin, "status") == "Sendt"
+    assert text_of(clin, "ingen-meldinger") == "Ingen meldinger ennå."
     VISITS.check(clin, "henvisning")
     click_id(clin, "bekreft")
     wait_for(lambda: text_of(clin, "status") == "Mottatt")
+    assert text_of(clin, "bekreftet-av") == "vakt1, behandler (BUP Oslo akuttenhet)"
     clin.find_element(By.ID, "decision").click()  # accept
     click_id(clin, "beslutt")
     wait_for(lambda: text_of(clin, "status") == "Tatt inn")
+    assert text_of(clin, "besluttet-av") == "vakt1, behandler (BUP Oslo akuttenhet)"
+    # The thread: an empty message is refused at the field; a real one is posted.
+    click_id(clin, "send-melding")
+    assert text_of(clin, "message-feil") == "Skriv en melding."
+    clin.find_element(By.ID, "message").send_keys(THREAD_TEXT)
+    click_id(clin, "send-melding")
+    wait_for(lambda: clin.find_elements(By.CSS_SELECTOR, "#meldinger .thread-text"))
+    assert [e.text for e in clin.find_elements(By.CSS_SELECTOR, "#meldinger .thread-text")] \
+        == [THREAD_TEXT]
+    assert "vakt1, behandler (BUP Oslo akuttenhet)" in text_of(clin, "meldinger")
+    # Invite: an agency the consent does not cover is refused; the clinic is invited.
+    Select(clin.find_element(By.ID, "agency")).select_by_value("ppt-oslo")
+    click_id(clin, "inviter")
+    assert text_of(clin, "agency-feil") == ("Samtykket dekker ikke denne virksomheten. Den "
+                                            "kan ikke inviteres.")
+    assert clin.find_element(By.ID, "agency").get_attribute("aria-invalid") == "true"
+    VISITS.check(clin, "henvisning-invitasjon-avvist")
+    Select(clin.find_element(By.ID, "agency")).select_by_value("bup-oslo")
+    click_id(clin, "inviter")
+    wait_for(lambda: text_of(clin, "inviterte") == "BUP Oslo")
     VISITS.check(clin, "henvisning-besluttet")
+    with server.client("gp-physician") as gp:
+        assert [m.text for m in gp.referrals.thread(urgent.id)] == [THREAD_TEXT]
+    with server.client("bup-clinician") as clinic:  # the invited clinic reads the thread
+        assert [m.author.user for m in clinic.referrals.thread(urgent.id)] == ["vakt1"]
 
     aud = browsers()
     STATE["auditor"] = aud
@@ -160,19 +245,26 @@ def test_referral_and_subject_access_report(console, server, browsers):
         click_id(aud, "lag-rapport")
         rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
                 for tr in aud.find_elements(By.CSS_SELECTOR, "#innsyn tbody tr")]
-        if any(r[3] == "tok en beslutning om en henvisning" for r in rows):
+        if any(r[3] == "inviterte en virksomhet til tråden i en henvisning" for r in rows):
             break
         time.sleep(0.3)
     VISITS.check(aud, "innsyn")
-    by_clinician = [r for r in rows if r[1] == "BUP Oslo"]
+    by_clinician = [r for r in rows if r[1] == "BUP Oslo akuttenhet"]
     assert by_clinician, rows
-    assert all(r[2] == "terapeut1 (behandler)" for r in by_clinician)
+    assert all(r[2] == "vakt1 (behandler)" for r in by_clinician)
     assert not any("console" in " ".join(r) for r in rows)
     actions = [r[3] for r in by_clinician]
     assert actions.index("bekreftet mottak av en henvisning") < \
-        actions.index("tok en beslutning om en henvisning")
-    assert actions.count("leste en henvisning") == 3  # the page, after ack, after decide
-    STATE["referral"] = ref.id
+        actions.index("tok en beslutning om en henvisning") < \
+        actions.index("skrev i tråden til en henvisning") < \
+        actions.index("inviterte en virksomhet til tråden i en henvisning")
+    # Every page view reads the referral and its thread: the first view, after the
+    # acknowledgement, the decision, the refused empty message, the message, the refused
+    # and the accepted invitation.
+    assert actions.count("leste en henvisning") == 7
+    assert actions.count("leste tråden til en henvisning") == 7
+    STATE["referral"] = urgent.id
+    STATE["clinician"] = clin
 
 
 def _post_bytes(url, data, cookie=None):
@@ -206,7 +298,7 @@ def test_subject_access_report_as_pdf(console):
     assert headers["Content-Type"] == "application/pdf"
     assert headers["Content-Disposition"] == 'attachment; filename="innsyn-i-logg.pdf"'
     assert pdf.startswith(b"%PDF-")
-    assert b"(Innsyn i logg)" in pdf and b"terapeut1 \\(behandler\\)" in pdf
+    assert b"(Innsyn i logg)" in pdf and b"vakt1 \\(behandler\\)" in pdf
     assert CANARY.encode() not in pdf
     # No session: to the login page, no PDF. Another role: refused.
     status, headers, pdf = _post_bytes(console.url + "/revisjon/innsyn.pdf", body)
@@ -224,12 +316,12 @@ def test_auditor_query_verify_and_admin(console, browsers):
     aud = STATE["auditor"]
     aud.get(console.url + "/revisjon")
     VISITS.check(aud)
-    aud.find_element(By.ID, "actor_user").send_keys("terapeut1")
+    aud.find_element(By.ID, "actor_user").send_keys("vakt1")
     aud.find_element(By.ID, "action").send_keys("referral.acknowledge")
     click_id(aud, "sok")
     rows = aud.find_elements(By.CSS_SELECTOR, "#treff tbody tr")
     assert len(rows) == 1
-    assert "terapeut1, behandler (bup-oslo) via console" in rows[0].text
+    assert "vakt1, behandler (bup-oslo-akutt) via console" in rows[0].text
     VISITS.check(aud, "logg-sok")
     aud.get(console.url + "/revisjon/verifisering")
     assert aud.find_element(By.ID, "verifisert").is_displayed()
@@ -316,6 +408,43 @@ def test_admin_backup(console, tmp_path):
     assert clin.title == "Ingen tilgang – Budstikke"
 
 
+def test_admin_sets_the_acute_unit(console, server):
+    """The directory shows each BUP's acute unit; the operator's admin clears it and
+    sets it again (UpdateAgency acute_unit), which the server then holds."""
+    admin = STATE["admin"]
+    admin.get(console.url + "/admin/virksomheter")
+    cell = admin.find_element(By.CSS_SELECTOR, "#virksomhet-bup-oslo td.acute")
+    assert cell.text.startswith("BUP Oslo akuttenhet")
+    assert admin.find_element(By.CSS_SELECTOR, "#virksomhet-ppt-oslo td.acute").text == "–"
+    click_id(admin, "akuttenhet-bup-oslo")
+    assert admin.find_element(By.TAG_NAME, "h1").text == "Akuttenhet for BUP Oslo"
+    unit = Select(admin.find_element(By.ID, "acute_unit"))
+    assert unit.first_selected_option.get_attribute("value") == "bup-oslo-akutt"
+    assert [o.get_attribute("value") for o in unit.options] == ["", "bup-oslo-akutt"]
+    VISITS.check(admin, "akuttenhet")
+    unit.select_by_value("")
+    click_id(admin, "lagre")
+    assert admin.current_url == console.url + "/admin/virksomheter?lagret=1"
+    assert text_of(admin, "lagret") == "Akuttenheten er lagret."
+    assert admin.find_element(By.CSS_SELECTOR,
+                              "#virksomhet-bup-oslo td.acute").text.startswith("Ingen")
+    with server.client("admin") as op:
+        assert op.agencies.get("bup-oslo").acute_unit == ""
+    VISITS.check(admin, "virksomheter-lagret")
+    click_id(admin, "akuttenhet-bup-oslo")
+    Select(admin.find_element(By.ID, "acute_unit")).select_by_value("bup-oslo-akutt")
+    click_id(admin, "lagre")
+    assert admin.find_element(By.CSS_SELECTOR, "#virksomhet-bup-oslo td.acute").text \
+        .startswith("BUP Oslo akuttenhet")
+    with server.client("admin") as op:
+        assert op.agencies.get("bup-oslo").acute_unit == "bup-oslo-akutt"
+    admin.get(console.url + "/admin/virksomheter/ppt-oslo/akuttenhet")  # not a BUP
+    assert admin.title == "Fant ikke siden – Budstikke"
+    clin = STATE["clinician"]
+    clin.get(console.url + "/admin/virksomheter/bup-oslo/akuttenhet")
+    assert clin.title == "Ingen tilgang – Budstikke"
+
+
 # -- 3. security ---------------------------------------------------------------------
 
 def _http(url, data=None, cookie=None):
@@ -367,6 +496,12 @@ def test_post_without_csrf_token_is_refused(console):
     for body in (b"", b"csrf_token=wrong"):
         status, _, page = _http(console.url + "/drofting/%s/lukk" % cid, body, jar)
         assert status == 400 and "Ugyldig foresp" in page
+    # The new forms too (before any role or id check).
+    for path in ("/drofting/%s/melding" % cid, "/henvisninger/%s/melding" % STATE["referral"],
+                 "/henvisninger/%s/inviter" % STATE["referral"],
+                 "/admin/virksomheter/bup-oslo/akuttenhet"):
+        status, _, page = _http(console.url + path, b"message=x&agency=bup-oslo", jar)
+        assert status == 400 and "Ugyldig foresp" in page, path
     # Nothing happened: still answered, not closed; and a real token works.
     staff.get(console.url + "/drofting/" + cid)
     assert text_of(staff, "status") == "Besvart"
@@ -462,6 +597,45 @@ def test_keyboard_only_worry(console):
     tab_to_element = link.get_attribute("href")
     assert tab_to_element.endswith("#text")
     VISITS.check(d, "skjemafeil")
+
+
+def test_keyboard_reaches_the_new_actions(console, server):
+    """The follow-up message, the referral thread and the acute unit, by keyboard."""
+    d = STATE["staff"]  # kari, logged in again by test_keyboard_only_worry
+    d.get(console.url + "/drofting")
+    link = d.find_element(By.CSS_SELECTOR, "#innhold table a")
+    d.get(link.get_attribute("href"))
+    tab_to(d, "message")
+    press(d, "Hun er roligere denne uken.")
+    tab_to(d, "send-melding")
+    press(d, Keys.ENTER)
+    wait_for(lambda: "Hun er roligere denne uken." in
+             [e.text for e in d.find_elements(By.CSS_SELECTOR, ".answer")],
+             what="the follow-up sent by keyboard")
+
+    clin = STATE["clinician"]  # vakt1
+    clin.get(console.url + "/henvisninger/" + STATE["referral"])
+    tab_to(clin, "message", max_tabs=120)
+    press(clin, "Innkalling sendt.")
+    tab_to(clin, "send-melding")
+    press(clin, Keys.ENTER)
+    wait_for(lambda: [e.text for e in clin.find_elements(By.CSS_SELECTOR,
+                                                         "#meldinger .thread-text")]
+             == [THREAD_TEXT, "Innkalling sendt."], what="the thread message sent by keyboard")
+    tab_to(clin, "agency", max_tabs=120)
+    tab_to(clin, "inviter")
+
+    admin = fresh(STATE["admin"])  # the PPT psychologist's browser now
+    login(admin, console.url, "drift1")
+    tab_to(admin, "akuttenhet-bup-oslo")
+    press(admin, Keys.ENTER)
+    wait_for(lambda: admin.find_element(By.TAG_NAME, "h1").text == "Akuttenhet for BUP Oslo")
+    tab_to(admin, "acute_unit")
+    tab_to(admin, "lagre")
+    press(admin, Keys.ENTER)
+    wait_for(lambda: text_of(admin, "lagret") == "Akuttenheten er lagret.")
+    with server.client("admin") as op:
+        assert op.agencies.get("bup-oslo").acute_unit == "bup-oslo-akutt"
 
 
 # -- 4/3. accessibility and canary, over everything the tests visited ---------------

@@ -102,3 +102,34 @@ def test_entry_point_refuses_a_bad_config_with_one_line(tmp_path):
     assert res.returncode == 2
     assert res.stderr.startswith("budstikke-console: config: %s is not valid JSON" % p)
     assert res.stderr.count("\n") == 1
+
+
+def test_received_referrals_urgent_first_then_oldest_first():
+    """The sort works on the real message and enum (Referral.priority, field 29)."""
+    from budstikke import pb
+    from budstikke_console.views_referral import sort_received
+
+    def ref(id, seconds, priority):
+        r = pb.referral_pb2.Referral(id=id, priority=priority)
+        r.create_time.seconds = seconds
+        return r
+    urgent = pb.types_pb2.PRIORITY_URGENT
+    normal = pb.types_pb2.PRIORITY_NORMAL
+    items = [ref("n-old", 100, normal), ref("u-new", 300, urgent), ref("none", 50, 0),
+             ref("u-old", 200, urgent), ref("n-new", 400, normal)]
+    assert [r.id for r in sort_received(items)] == ["u-old", "u-new", "none", "n-old", "n-new"]
+
+
+def test_referral_texts():
+    from budstikke import pb
+    from budstikke_console import texts
+    assert texts.PRIORITY_URGENT == pb.types_pb2.PRIORITY_URGENT
+    assert texts.AGENCY_TYPE_BUP == pb.types_pb2.AGENCY_TYPE_BUP
+    assert texts.routed("urgent.not_a_patient").startswith("Haster: barnet er ikke pasient")
+    assert texts.routed("urgent.something_new") == "urgent.something_new"
+    a = pb.types_pb2.Actor(agency="legekontor-sentrum", user="lege1",
+                           role=pb.types_pb2.ROLE_PHYSICIAN)
+    assert texts.actor(a, {"legekontor-sentrum": "Sentrum legekontor"}) == \
+        "lege1, lege (Sentrum legekontor)"
+    assert texts.actor(a) == "lege1, lege (legekontor-sentrum)"
+    assert texts.actor(pb.types_pb2.Actor()) == ""

@@ -106,3 +106,14 @@ come up. */}}
 {{- define "budstikke.backupClaim" -}}
 {{- printf "%s-backups" (include "budstikke.fullname" .) }}
 {{- end }}
+{{- define "budstikke.consoleTlsSecret" -}}
+{{- default (printf "%s-tls" (include "budstikke.componentName" (list . "console"))) .Values.console.tlsSecret }}
+{{- end }}
+{{- define "budstikke.consoleImage" -}}
+{{- $i := .Values.console.image -}}
+{{- if $i.digest }}
+{{- printf "%s@%s" $i.repository $i.digest }}
+{{- else }}
+{{- printf "%s:%s" $i.repository (default .Chart.AppVersion $i.tag) }}
+{{- end }}
+{{- end }}
