@@ -208,6 +208,43 @@ TEST_F(CliTest, DeadlineExceededExit5) {
   EXPECT_LT(seconds_, 3.0);
 }
 
+TEST_F(CliTest, RequestIdReusedForAnotherRequestExit3) {
+  const std::vector<std::string> ask = {
+      "consult", "ask",       "--to-type", "bup",          "--municipality", "0301",  "--age-band",
+      "3-5",     "--concern", "sleep",     "--request-id", "cli-reuse-1",    "--text"};
+  std::vector<std::string> first = ask;
+  first.push_back("Barnet sover dårlig og er engstelig om morgenen.");
+  EXPECT_EQ(Cli("kindergarten-staff", first), 0) << err_;
+  std::vector<std::string> other = ask;
+  other.push_back("Barnet gråter mye i garderoben.");
+  EXPECT_EQ(Cli("kindergarten-staff", other), 3) << err_;
+  EXPECT_THAT(err_, HasSubstr("budstikke: ALREADY_EXISTS: request_id 'cli-reuse-1' was already "
+                              "used for a different request"));
+}
+
+// A server of its own: one call a second, a burst of two.
+TEST(CliRateLimitTest, OverTheRateExit5WithTheWait) {
+  TestServer server({"--rate-limit", "1"});
+  std::string out, err;
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), BinDir() + "/budstikke");
+    return RunCommand(args, &out, &err, server.CliEnv("kindergarten-staff"));
+  };
+  const std::vector<std::string> list = {"directory", "list", "--output", "json"};
+  EXPECT_EQ(cli(list), 0) << err;
+  EXPECT_EQ(cli(list), 0) << err;
+  EXPECT_EQ(cli(list), 5) << err;
+  EXPECT_THAT(err, ::testing::MatchesRegex(
+                       "budstikke: RESOURCE_EXHAUSTED: rate limit: at most 1 calls per second per "
+                       "caller; retry in 0\\.[0-9]+ s\n"));
+  EXPECT_THAT(out, HasSubstr("\"rule\":\"api.rate_limit\""));
+  // Another caller has its own rate.
+  EXPECT_EQ(RunCommand({BinDir() + "/budstikke", "directory", "list"}, &out, &err,
+                       server.CliEnv("bup-clinician")),
+            0)
+      << err;
+}
+
 // Names listed under "Subcommands:" in a CLI11 help text.
 std::vector<std::string> SubcommandsIn(const std::string& help) {
   std::vector<std::string> names;

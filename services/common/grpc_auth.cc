@@ -128,6 +128,11 @@ absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContextBase
     return Refuse(peer, method, caller.status());
   }
   if (IsInternalMethod(method)) return caller;
+  if (limiter_ != nullptr) {
+    if (std::optional<absl::Duration> wait = limiter_->Take(caller->identity.spiffe_id)) {
+      return limiter_->Refusal(*wait);
+    }
+  }
   absl::Status allowed = Authorize(method, caller->role());
   if (!allowed.ok()) {
     const absl::string_view action = AuditActionFor(method);

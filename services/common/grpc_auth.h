@@ -36,6 +36,7 @@
 #include "absl/synchronization/mutex.h"
 #include "services/common/audit_outbox.h"
 #include "services/common/identity.h"
+#include "services/common/rate_limiter.h"
 
 namespace budstikke::common {
 
@@ -68,6 +69,11 @@ class Authenticator {
   const std::string& trust_domain() const { return trust_domain_; }
   // Not owned; must outlive the Authenticator.
   void SetAuditOutbox(AuditOutbox* outbox) { outbox_ = outbox; }
+  // Public methods then take one call of the caller's rate (the person's,
+  // also when a service asserts them) and are RESOURCE_EXHAUSTED over it
+  // (rate_limiter.h). Internal calls between services are not limited. Not
+  // owned; must outlive the Authenticator.
+  void SetRateLimiter(RateLimiter* limiter) { limiter_ = limiter; }
 
  private:
   // Parsing the peer certificate with OpenSSL costs tens of microseconds; the
@@ -91,6 +97,7 @@ class Authenticator {
   static constexpr size_t kMaxCachedIdentities = 4096;
   std::string trust_domain_;
   AuditOutbox* outbox_ = nullptr;
+  RateLimiter* limiter_ = nullptr;
   mutable absl::Mutex cache_mu_;
   mutable absl::flat_hash_map<std::string, Identity> cache_ ABSL_GUARDED_BY(cache_mu_);
 };

@@ -71,6 +71,10 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
                  "serve Prometheus metrics on host:port (/metrics)");
   app.add_flag("--refuse-synthetic-ids", c.refuse_synthetic_ids,
                "treat synthetic national ids (month+80) as invalid (production)");
+  app.add_option("--rate-limit", c.rate_limit,
+                 "calls per second per caller (bursts of two seconds' worth); over it: "
+                 "RESOURCE_EXHAUSTED with the wait; 0 = off")
+      ->capture_default_str();
   app.add_option("--urgent-ack-minutes", c.urgent_ack_minutes,
                  "escalate urgent referrals not acknowledged in N minutes (0 = off)")
       ->capture_default_str();
@@ -147,6 +151,9 @@ absl::Status Validate(ServerConfig* config) {
   }
   if (!(c.urgent_ack_minutes >= 0)) {
     return absl::InvalidArgumentError("--urgent-ack-minutes must be 0 (off) or more");
+  }
+  if (c.rate_limit < 0) {
+    return absl::InvalidArgumentError("--rate-limit must be 0 (off) or more calls per second");
   }
   for (const std::string& t : targets) {
     bool known = t == kGatewayTarget;

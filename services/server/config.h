@@ -59,6 +59,9 @@ struct ServerConfig {
   std::string log_level = "info";
   int max_message_bytes = 4 * 1024 * 1024;
   int max_concurrent_streams = 256;
+  // Calls per second per caller on the public API, bursts of two seconds'
+  // worth; 0 = off (benchmarks).
+  int rate_limit = 100;
   // TEST ONLY (hidden flag): while this file exists, the store's file writes
   // fail (storage::FaultInjector), so audit writes fail closed.
   std::string test_fail_store_writes_file;

@@ -202,6 +202,7 @@ struct BudstikkeServer::Impl {
   common::InboxWriter* inbox_writer = nullptr;
   std::unique_ptr<common::IngestLedger> ledger;
   std::unique_ptr<common::RemoteConsentChecker> remote_consents;
+  std::unique_ptr<common::RateLimiter> rate_limiter;
   std::unique_ptr<common::RemoteConsentObserver> remote_referrals;
   // Key management and backups of this process's store, and (admin) of the
   // other processes with data.
@@ -631,6 +632,11 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   impl->auth = std::make_unique<common::Authenticator>(impl->config.trust_domain);
   // Refusals by the authorization table are audited (DENIED, authz.role).
   impl->auth->SetAuditOutbox(impl->audit_sink);
+  if (impl->config.rate_limit > 0) {
+    impl->rate_limiter =
+        std::make_unique<common::RateLimiter>(impl->config.rate_limit, &impl->clock);
+    impl->auth->SetRateLimiter(impl->rate_limiter.get());
+  }
   // The consultation and referral services run their unary domain calls on
   // dedicated threads (services/common/domain_executor.h).
   if (impl->Hosts("consultation") || impl->Hosts("referral")) {

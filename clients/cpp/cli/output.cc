@@ -197,6 +197,7 @@ int ExitCodeFor(absl::StatusCode code) {
     case absl::StatusCode::kInvalidArgument:
       return 2;
     case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAlreadyExists:  // a request id reused for another request
       return 3;
     case absl::StatusCode::kNotFound:
     case absl::StatusCode::kPermissionDenied:
@@ -204,6 +205,7 @@ int ExitCodeFor(absl::StatusCode code) {
       return 4;
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kResourceExhausted:  // limits: the message says how long to wait
       return 5;
     default:
       return 1;
