@@ -34,7 +34,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
 import yaml
@@ -163,7 +162,8 @@ def check_layout(facts, chart, root):
         mode = path.stat().st_mode
         need = 0o555 if path.is_dir() or path == command else 0o444
         if mode & need != need:
-            fail("%s has mode %o: user 10001 cannot use it" % (path.relative_to(root), mode & 0o777))
+            fail("%s has mode %o: user 10001 cannot use it"
+                 % (path.relative_to(root), mode & 0o777))
 
 
 # --- 2. packages ---------------------------------------------------------------
@@ -237,8 +237,8 @@ def snapshot(folder):
 
 
 def smoke(tmp, root, chart):
-    r = subprocess.run(["/usr/bin/python3", "-s", "-c",
-                        "import importlib.util, sys; sys.exit(importlib.util.find_spec('budstikke') is not None)"])
+    code = "import importlib.util, sys; sys.exit(importlib.util.find_spec('budstikke') is not None)"
+    r = subprocess.run(["/usr/bin/python3", "-s", "-c", code])
     if r.returncode != 0:
         fail("a budstikke package is importable outside the installed tree; the start "
              "script would not use the installed SDK")
@@ -310,7 +310,8 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if not failures:
-        print("ok   %d runtime packages cover every import of the console and the SDK:" % len(needed))
+        print("ok   %d runtime packages cover every import of the console and the SDK:"
+              % len(needed))
         for pkg in sorted(needed):
             print("     %-26s %s" % (pkg, needed[pkg]))
         print("ok   %s and %s are in the image (%s), ENTRYPOINT %s, USER %s, EXPOSE %d; "
