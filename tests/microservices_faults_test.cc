@@ -166,7 +166,7 @@ class MicroservicesFaultsTest : public ::testing::Test {
     *acked = &load_->acked();
   }
 
-  TestCluster cluster_{"--outbox-max-age 5"};
+  TestCluster cluster_{"--outbox-max-age 5 --rate-limit 0"};  // load: no per-caller limit
   std::string child_, consent_id_;
   std::unique_ptr<Load> load_;
 };
