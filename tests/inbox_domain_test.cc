@@ -301,6 +301,39 @@ TEST_F(InboxDomainTest, FailedWritesAmongConcurrentCommitsLeaveDenseCursors) {
   EXPECT_EQ((*tail)[0].resource().id(), "after");
 }
 
+// Issue 20, defect 3: a restored data dir (or one that lost its last writes
+// to a power loss) must not hand out cursors that clients already saw: they
+// de-duplicate by cursor and would drop the new events.
+TEST_F(InboxDomainTest, CursorsDoNotGoBackAfterARestore) {
+  ASSERT_THAT(Commit("bup-oslo", "before-1"), IsOk());
+  ASSERT_THAT(Commit("bup-oslo", "before-2"), IsOk());
+  ASSERT_THAT(store_->Backup(dir_.Sub("backup")), IsOk());
+  ASSERT_THAT(Commit("bup-oslo", "after-1"), IsOk());
+  ASSERT_THAT(Commit("bup-oslo", "after-2"), IsOk());
+  auto seen = inbox_->Read("bup-oslo", 0, 10);  // a client sees all four
+  ASSERT_THAT(seen.status(), IsOk());
+  ASSERT_THAT(*seen, SizeIs(4));
+  const uint64_t last_seen = seen->back().cursor();
+
+  inbox_.reset();
+  store_.reset();
+  ASSERT_THAT(storage::Store::Restore(dir_.Sub("backup"), dir_.Sub("db")), IsOk());
+  clock_.Advance(absl::Minutes(5));
+  Open();
+  ASSERT_THAT(Commit("bup-oslo", "new"), IsOk());
+
+  auto all = inbox_->Read("bup-oslo", 0, 10);
+  ASSERT_THAT(all.status(), IsOk());
+  ASSERT_THAT(*all, SizeIs(3));
+  EXPECT_EQ(all->back().resource().id(), "new");
+  EXPECT_GT(all->back().cursor(), last_seen);
+  // The client resumes from the last cursor it saw and gets the new event.
+  auto resumed = inbox_->Read("bup-oslo", last_seen, 10);
+  ASSERT_THAT(resumed.status(), IsOk());
+  ASSERT_THAT(*resumed, SizeIs(1));
+  EXPECT_EQ((*resumed)[0].resource().id(), "new");
+}
+
 TEST_F(InboxDomainTest, WaitForNewerWakesOnCommitAndRejectsBadInput) {
   EXPECT_FALSE(inbox_->WaitForNewer("bup-oslo", 0, absl::Milliseconds(10)));
   std::thread t([&] {
