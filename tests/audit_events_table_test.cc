@@ -875,11 +875,13 @@ std::vector<Row> Rows() {
       // --- InboxService -----------------------------------------------------
       {absl::StrCat(kInb, "Subscribe"),
        "event types and ids only, not audited",
-       [](T* t) { return t->Consume(t->inbox_->Read("bup-oslo", 0, 100)); },
+       [](T* t) { return t->Consume(t->inbox_->Read("bup-oslo", "desk", 0, 100)); },
        {}},
       {absl::StrCat(kInb, "Ack"),
        "not audited",
-       [](T* t) { return t->Consume(t->inbox_->Ack("bup-oslo", *t->inbox_->Latest("bup-oslo"))); },
+       [](T* t) {
+         return t->Consume(t->inbox_->Ack("bup-oslo", "desk", *t->inbox_->Latest("bup-oslo")));
+       },
        {}},
 
       // --- AuditService -----------------------------------------------------
