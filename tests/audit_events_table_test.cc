@@ -1005,10 +1005,19 @@ std::vector<Row> Rows() {
        {"agency_key.shred DENIED rule=key.shred.current_version AGENCY_KEY:bup-oslo/2 "
         "basis=NONE consent= subject=- by=budstikke-drift/admin/drift1 req="}},
       {absl::StrCat(kAdm, "ShredAgencyKeyVersion"),
-       "shred a retired version",
+       "denied: the version still protects records",
        [](T* t) {
-         return t->Consume(
-             t->admin_->ShredAgencyKeyVersion(kOperator, "bup-oslo", 1, "bup-oslo/1"));
+         absl::Status s =
+             t->Consume(t->admin_->ShredAgencyKeyVersion(kOperator, "bup-oslo", 1, "bup-oslo/1"));
+         return absl::IsFailedPrecondition(s) ? absl::OkStatus() : s;
+       },
+       {"agency_key.shred DENIED rule=key.shred.in_use AGENCY_KEY:bup-oslo/1 "
+        "basis=NONE consent= subject=- by=budstikke-drift/admin/drift1 req="}},
+      {absl::StrCat(kAdm, "ShredAgencyKeyVersion"),
+       "shred a retired version (forced)",
+       [](T* t) {
+         return t->Consume(t->admin_->ShredAgencyKeyVersion(kOperator, "bup-oslo", 1, "bup-oslo/1",
+                                                            /*force=*/true));
        },
        {"agency_key.shred ALLOWED rule= AGENCY_KEY:bup-oslo/1 basis=NONE consent= subject=- "
         "by=budstikke-drift/admin/drift1 req="}},

@@ -83,6 +83,25 @@ TEST_F(AdminTest, ShredRefusesAVersionThatStillProtectsRecords) {
   ASSERT_FALSE(audit_.events().empty());
   EXPECT_EQ(audit_.events().back().action(), "agency_key.shred");
   EXPECT_EQ(audit_.events().back().rule(), "key.shred.in_use");
+  EXPECT_EQ(audit_.events().back().outcome(), v1::AUDIT_OUTCOME_DENIED);
+
+  // With force the operator accepts it: the records become unreadable.
+  auto forced = admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 1,
+                                              "bup-oslo/1", /*force=*/true);
+  ASSERT_TRUE(forced.ok()) << forced.status();
+  EXPECT_EQ(forced->versions(0).state(), v1::KEY_VERSION_STATE_SHREDDED);
+  EXPECT_THAT(envelope->Open("records", "r-1", *store_->Get("records", "r-1"), "bup-oslo"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("was shredded")));
+  EXPECT_EQ(audit_.events().back().outcome(), v1::AUDIT_OUTCOME_ALLOWED);
+  // Records sealed under the new version do not hold up a later shred of the old one.
+  ASSERT_TRUE(
+      store_->Put("records", "r-3", *envelope->Seal("records", "r-3", "new", {"bup-oslo"})).ok());
+  ASSERT_TRUE(admin_->RotateAgencyKey(Admin_("budstikke-drift"), "bup-oslo", "rot-2").ok());
+  EXPECT_THAT(
+      admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 2, "bup-oslo/2")
+          .status(),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("key version 2 of 'bup-oslo' still protects 1 record in the directory")));
 }
 
 TEST_F(AdminTest, RotateThenShredOldVersion) {
@@ -341,6 +360,13 @@ TEST_F(AdminFanOutTest, ShredRefusesAVersionThatStillProtectsRecordsInAnyService
   auto opened = envelope->Open("records", "c-1", *consent.store->Get("records", "c-1"), "bup-oslo");
   ASSERT_TRUE(opened.ok()) << opened.status();
   EXPECT_EQ(*opened, "consent");
+  auto forced = admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 1,
+                                              "bup-oslo/1", /*force=*/true);
+  ASSERT_TRUE(forced.ok()) << forced.status();
+  for (const char* name : {"directory", "consent", "referral"}) {
+    auto versions = *services_[name].keyring->ListVersions("bup-oslo");
+    EXPECT_TRUE(versions.front().shredded) << name;
+  }
 }
 
 TEST_F(AdminFanOutTest, BackupPutsEveryServiceInItsOwnDirectory) {

@@ -1100,12 +1100,14 @@ class Admin(_Group):
                                                agency=agency)
         return self._call("RotateAgencyKey", req, True, timeout)
 
-    def shred_key(self, agency: str, version: int, *, confirm: str,
+    def shred_key(self, agency: str, version: int, *, confirm: str, force: bool = False,
                   timeout: Optional[float] = None) -> "admin_pb2.AgencyKeyStatus":
         """Destroys a non-current key version. ``confirm`` must be exactly
-        ``"<agency>/<version>"``: this cannot be undone."""
+        ``"<agency>/<version>"``: this cannot be undone. A version that still
+        protects records is refused (rule ``key.shred.in_use``) unless ``force``;
+        with it those records become unreadable for the agency."""
         req = admin_pb2.ShredAgencyKeyVersionRequest(agency=agency, version=version,
-                                                     confirm=confirm)
+                                                     confirm=confirm, force=force)
         return self._call("ShredAgencyKeyVersion", req, False, timeout)
 
     def rewrap_progress(self, agency: str, *,
