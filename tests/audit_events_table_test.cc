@@ -875,11 +875,13 @@ std::vector<Row> Rows() {
       // --- InboxService -----------------------------------------------------
       {absl::StrCat(kInb, "Subscribe"),
        "event types and ids only, not audited",
-       [](T* t) { return t->Consume(t->inbox_->Read("bup-oslo", 0, 100)); },
+       [](T* t) { return t->Consume(t->inbox_->Read("bup-oslo", "desk", 0, 100)); },
        {}},
       {absl::StrCat(kInb, "Ack"),
        "not audited",
-       [](T* t) { return t->Consume(t->inbox_->Ack("bup-oslo", *t->inbox_->Latest("bup-oslo"))); },
+       [](T* t) {
+         return t->Consume(t->inbox_->Ack("bup-oslo", "desk", *t->inbox_->Latest("bup-oslo")));
+       },
        {}},
 
       // --- AuditService -----------------------------------------------------
@@ -1003,10 +1005,19 @@ std::vector<Row> Rows() {
        {"agency_key.shred DENIED rule=key.shred.current_version AGENCY_KEY:bup-oslo/2 "
         "basis=NONE consent= subject=- by=budstikke-drift/admin/drift1 req="}},
       {absl::StrCat(kAdm, "ShredAgencyKeyVersion"),
-       "shred a retired version",
+       "denied: the version still protects records",
        [](T* t) {
-         return t->Consume(
-             t->admin_->ShredAgencyKeyVersion(kOperator, "bup-oslo", 1, "bup-oslo/1"));
+         absl::Status s =
+             t->Consume(t->admin_->ShredAgencyKeyVersion(kOperator, "bup-oslo", 1, "bup-oslo/1"));
+         return absl::IsFailedPrecondition(s) ? absl::OkStatus() : s;
+       },
+       {"agency_key.shred DENIED rule=key.shred.in_use AGENCY_KEY:bup-oslo/1 "
+        "basis=NONE consent= subject=- by=budstikke-drift/admin/drift1 req="}},
+      {absl::StrCat(kAdm, "ShredAgencyKeyVersion"),
+       "shred a retired version (forced)",
+       [](T* t) {
+         return t->Consume(t->admin_->ShredAgencyKeyVersion(kOperator, "bup-oslo", 1, "bup-oslo/1",
+                                                            /*force=*/true));
        },
        {"agency_key.shred ALLOWED rule= AGENCY_KEY:bup-oslo/1 basis=NONE consent= subject=- "
         "by=budstikke-drift/admin/drift1 req="}},

@@ -1,6 +1,9 @@
 // An operator backs up a running server with the CLI, and the documented
 // command `budstikke-server restore` brings the data back in a new data dir.
 #include <filesystem>
+#include <regex>
+#include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -65,6 +68,71 @@ TEST(BackupRestoreTest, CliBackupThenServerRestore) {
             0)
       << err;
   EXPECT_THAT(out, HasSubstr("\"name\":\"BUP Bergen\""));
+}
+
+// Cursors of `inbox watch --output json` lines, in order.
+std::vector<uint64_t> Cursors(const std::string& lines) {
+  std::vector<uint64_t> out;
+  const std::regex re("\"cursor\":([0-9]+)");
+  for (auto it = std::sregex_iterator(lines.begin(), lines.end(), re); it != std::sregex_iterator();
+       ++it) {
+    out.push_back(std::stoull((*it)[1]));
+  }
+  return out;
+}
+
+// Issue 20, defect 3: after the data dir is restored from a backup, a new
+// inbox event gets a cursor above every cursor a client saw before the
+// restore (else the client drops it as a duplicate).
+TEST(BackupRestoreTest, InboxCursorsDoNotGoBackAfterARestore) {
+  TestServer server;
+  ASSERT_FALSE(server.address().empty());
+  const std::string cli = BinDir() + "/budstikke";
+  std::string out, err;
+  auto ask = [&] {
+    return RunCommand(
+        {cli, "consult", "ask", "--to", "bup-oslo", "--age-band", "3-5", "--concern", "sleep",
+         "--text", "Gutten sover dårlig og er urolig i samlingsstund over flere uker.", "--output",
+         "json"},
+        &out, &err, server.CliEnv("kindergarten-staff"));
+  };
+  ASSERT_EQ(ask(), 0) << err;
+  const std::string backup_dir = server.dir().Sub("backup-inbox");
+  ASSERT_EQ(RunCommand({cli, "admin", "backup", "--dest", backup_dir}, &out, &err,
+                       server.CliEnv("admin")),
+            0)
+      << err;
+  ASSERT_EQ(ask(), 0) << err;
+  ASSERT_EQ(ask(), 0) << err;
+  ASSERT_EQ(RunCommand({cli, "inbox", "watch", "--max-events", "3", "--output", "json"}, &out, &err,
+                       server.CliEnv("bup-clinician")),
+            0)
+      << err;
+  const std::vector<uint64_t> before = Cursors(out);
+  ASSERT_EQ(before, (std::vector<uint64_t>{1, 2, 3})) << out;
+
+  server.Stop();
+  std::filesystem::remove_all(server.data_dir());
+  ASSERT_EQ(RunCommand({BinDir() + "/budstikke-server", "restore", "--backup-dir", backup_dir,
+                        "--data-dir", server.data_dir()},
+                       &out, &err),
+            0)
+      << err;
+  server.Restart();
+  ASSERT_EQ(ask(), 0) << err;
+  const std::string asked = out;
+  // The client resumes from the last cursor it saw and gets the new event.
+  ASSERT_EQ(
+      RunCommand({cli, "inbox", "watch", "--from", "3", "--max-events", "1", "--output", "json"},
+                 &out, &err, server.CliEnv("bup-clinician")),
+      0)
+      << err;
+  const std::vector<uint64_t> after = Cursors(out);
+  ASSERT_EQ(after.size(), 1u) << out;
+  EXPECT_GT(after[0], 3u);
+  std::smatch id;
+  ASSERT_TRUE(std::regex_search(out, id, std::regex("\"id\":\"([^\"]+)\"")));
+  EXPECT_THAT(asked, HasSubstr(id[1].str()));
 }
 
 }  // namespace

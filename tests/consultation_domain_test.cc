@@ -128,7 +128,7 @@ class ConsultationDomainTest : public ::testing::Test {
   }
 
   std::vector<v1::InboxEvent> Events(const std::string& agency) {
-    auto e = inbox_->Read(agency, 0, 1000);
+    auto e = inbox_->Read(agency, "desk", 0, 1000);
     EXPECT_THAT(e.status(), IsOk());
     return e.ok() ? *e : std::vector<v1::InboxEvent>();
   }

@@ -36,7 +36,7 @@ class InboxDomainTest : public ::testing::Test {
     o.column_families = {kColumnFamily, "other"};
     o.fault_injector = faults_;
     store_ = *storage::Store::Open(dir_.Sub("db"), o);
-    inbox_ = *Inbox::Create(store_.get(), &clock_);
+    inbox_ = *Inbox::Create(store_.get(), &clock_, options_);
   }
   absl::Status Commit(const std::string& agency, const std::string& id) {
     storage::WriteBatch batch;
@@ -47,6 +47,7 @@ class InboxDomainTest : public ::testing::Test {
   storage::testing::TempDir dir_;
   std::shared_ptr<storage::FaultInjector> faults_ = std::make_shared<storage::FaultInjector>();
   common::FakeClock clock_{absl::FromUnixSeconds(1717200000)};
+  Inbox::Options options_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<Inbox> inbox_;
 };
@@ -71,14 +72,14 @@ TEST_F(InboxDomainTest, TenThousandEventsAcrossThreeAgenciesNoneLostOrDuplicated
   std::thread consumer([&] {
     uint64_t cursor = 0;
     while (true) {
-      auto events = inbox_->Read("bup-oslo", cursor, 97);
+      auto events = inbox_->Read("bup-oslo", "desk", cursor, 97);
       if (!events.ok()) return;
       for (auto& e : *events) {
         cursor = e.cursor();
         consumed.push_back(e);
       }
       if (!events->empty()) {
-        (void)inbox_->Ack("bup-oslo", cursor);
+        (void)inbox_->Ack("bup-oslo", "desk", cursor);
         continue;
       }
       if (done.load() && *inbox_->Latest("bup-oslo") == cursor) return;
@@ -96,11 +97,11 @@ TEST_F(InboxDomainTest, TenThousandEventsAcrossThreeAgenciesNoneLostOrDuplicated
     std::vector<v1::InboxEvent> events;
     if (agency == "bup-oslo") {
       events = consumed;
-      auto rest = inbox_->Read(agency, 0, 10000);
+      auto rest = inbox_->Read(agency, "desk", 0, 10000);
       ASSERT_THAT(rest.status(), IsOk());
       events.insert(events.end(), rest->begin(), rest->end());
     } else {
-      auto read = inbox_->Read(agency, 0, 10000);
+      auto read = inbox_->Read(agency, "desk", 0, 10000);
       ASSERT_THAT(read.status(), IsOk());
       events = *read;
     }
@@ -128,58 +129,63 @@ TEST_F(InboxDomainTest, TenThousandEventsAcrossThreeAgenciesNoneLostOrDuplicated
 TEST_F(InboxDomainTest, UnackedEventsAreRedeliveredInOrderAfterAReconnect) {
   for (int i = 1; i <= 10; ++i) ASSERT_THAT(Commit("bup-oslo", absl::StrCat("c", i)), IsOk());
   // First subscriber reads 5 and "dies" before acking.
-  auto first = inbox_->Read("bup-oslo", 0, 5);
+  auto first = inbox_->Read("bup-oslo", "desk", 0, 5);
   ASSERT_THAT(first.status(), IsOk());
   ASSERT_THAT(*first, SizeIs(5));
   // Resubscribe from 0: the same events again, from cursor 1.
-  auto again = inbox_->Read("bup-oslo", 0, 100);
+  auto again = inbox_->Read("bup-oslo", "desk", 0, 100);
   ASSERT_THAT(*again, SizeIs(10));
   EXPECT_EQ((*again)[0].cursor(), 1u);
   EXPECT_EQ((*again)[0].resource().id(), "c1");
   // Ack 3: delivery starts at 4, whatever from_cursor below that.
-  EXPECT_EQ(*inbox_->Ack("bup-oslo", 3), 3u);
-  auto after_ack = inbox_->Read("bup-oslo", 0, 100);
+  EXPECT_EQ(*inbox_->Ack("bup-oslo", "desk", 3), 3u);
+  auto after_ack = inbox_->Read("bup-oslo", "desk", 0, 100);
   ASSERT_THAT(*after_ack, SizeIs(7));
   EXPECT_EQ((*after_ack)[0].cursor(), 4u);
   // Resume from a cursor: strictly after it.
-  auto resumed = inbox_->Read("bup-oslo", 6, 100);
+  auto resumed = inbox_->Read("bup-oslo", "desk", 6, 100);
   ASSERT_THAT(*resumed, SizeIs(4));
   EXPECT_EQ((*resumed)[0].cursor(), 7u);
   // Ack is idempotent and bounded.
-  EXPECT_EQ(*inbox_->Ack("bup-oslo", 2), 3u);
-  EXPECT_THAT(inbox_->Ack("bup-oslo", 11).status(),
+  EXPECT_EQ(*inbox_->Ack("bup-oslo", "desk", 2), 3u);
+  EXPECT_THAT(inbox_->Ack("bup-oslo", "desk", 11).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
   // Other agencies are untouched.
   EXPECT_EQ(*inbox_->Latest("ppt-oslo"), 0u);
-  EXPECT_THAT(*inbox_->Read("ppt-oslo", 0, 10), SizeIs(0));
+  EXPECT_THAT(*inbox_->Read("ppt-oslo", "desk", 0, 10), SizeIs(0));
 }
 
-TEST_F(InboxDomainTest, CursorsAndAcksSurviveReopen) {
+TEST_F(InboxDomainTest, CursorsAndPositionsSurviveReopen) {
   for (int i = 1; i <= 4; ++i) ASSERT_THAT(Commit("bup-oslo", absl::StrCat("c", i)), IsOk());
-  ASSERT_THAT(inbox_->Ack("bup-oslo", 2).status(), IsOk());
+  ASSERT_THAT(inbox_->Ack("bup-oslo", "desk", 2).status(), IsOk());
   ASSERT_THAT(Commit("bup-oslo-vest", "w1"), IsOk());
-  Open();
-  EXPECT_EQ(*inbox_->Latest("bup-oslo"), 4u);  // from the last event, not bup-oslo-vest's
-  EXPECT_EQ(*inbox_->Acked("bup-oslo"), 2u);
+  EXPECT_EQ(*inbox_->Latest("bup-oslo"), 4u);  // the first start of a data dir counts from 1
   EXPECT_EQ(*inbox_->Latest("bup-oslo-vest"), 1u);
   EXPECT_EQ(*inbox_->Latest("bup-osl"), 0u);  // an id that is a prefix of another
+  Open();
+  // A later start jumps to its floor: the start time in ms x 1000.
+  constexpr uint64_t kFloor = 1717200000000ull * 1000;
+  EXPECT_EQ(*inbox_->Latest("bup-oslo"), kFloor);
+  EXPECT_EQ(*inbox_->Position("bup-oslo", "desk"), 2u);
   ASSERT_THAT(Commit("bup-oslo", "c5"), IsOk());
-  auto events = inbox_->Read("bup-oslo", 0, 10);
+  auto events = inbox_->Read("bup-oslo", "desk", 0, 10);
   ASSERT_THAT(*events, SizeIs(3));
   EXPECT_EQ((*events)[0].cursor(), 3u);
-  EXPECT_EQ((*events)[2].cursor(), 5u);
+  EXPECT_EQ((*events)[1].cursor(), 4u);
+  EXPECT_EQ((*events)[2].cursor(), kFloor + 1);
   EXPECT_EQ((*events)[2].resource().id(), "c5");
   // The change committed with the event is there too.
   EXPECT_THAT(store_->Get("other", "c5").status(), IsOk());
-  // With every event acked (and deleted), the position still survives.
-  ASSERT_THAT(inbox_->Ack("bup-oslo", 5).status(), IsOk());
+  // Acknowledged up to the last event: the position survives, the events stay.
+  ASSERT_THAT(inbox_->Ack("bup-oslo", "desk", kFloor + 1).status(), IsOk());
+  clock_.Advance(absl::Seconds(1));
   Open();
-  EXPECT_EQ(*inbox_->Latest("bup-oslo"), 5u);
-  EXPECT_EQ(*inbox_->Acked("bup-oslo"), 5u);
+  EXPECT_EQ(*inbox_->Position("bup-oslo", "desk"), kFloor + 1);
+  EXPECT_THAT(*inbox_->Read("bup-oslo", "kari", 0, 10), SizeIs(5));
   ASSERT_THAT(Commit("bup-oslo", "c6"), IsOk());
-  events = inbox_->Read("bup-oslo", 0, 10);
+  events = inbox_->Read("bup-oslo", "desk", 0, 10);
   ASSERT_THAT(*events, SizeIs(1));
-  EXPECT_EQ((*events)[0].cursor(), 6u);
+  EXPECT_EQ((*events)[0].cursor(), (1717200001000ull * 1000) + 1);
 }
 
 TEST_F(InboxDomainTest, EveryCommitIsReadableWhenItReturns) {
@@ -199,7 +205,7 @@ TEST_F(InboxDomainTest, EveryCommitIsReadableWhenItReturns) {
         auto latest = inbox_->Latest("bup-oslo");
         if (!latest.ok() || *latest < done) ++violations;
         if (i % 25 != 0 || !latest.ok()) continue;
-        auto events = inbox_->Read("bup-oslo", 0, 10000);
+        auto events = inbox_->Read("bup-oslo", "desk", 0, 10000);
         if (!events.ok() || events->size() < *latest) {
           ++violations;
           continue;
@@ -213,7 +219,7 @@ TEST_F(InboxDomainTest, EveryCommitIsReadableWhenItReturns) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(violations.load(), 0);
-  auto events = inbox_->Read("bup-oslo", 0, 10000);
+  auto events = inbox_->Read("bup-oslo", "desk", 0, 10000);
   ASSERT_THAT(events.status(), IsOk());
   ASSERT_THAT(*events, SizeIs(kThreads * kPerThread));
   for (size_t i = 0; i < events->size(); ++i) EXPECT_EQ((*events)[i].cursor(), i + 1);
@@ -227,7 +233,7 @@ TEST_F(InboxDomainTest, AFailedWriteConsumesNoCursor) {
   faults_->SetFailWrites(false);
   EXPECT_EQ(*inbox_->Latest("bup-oslo"), 1u);
   ASSERT_THAT(Commit("bup-oslo", "c2"), IsOk());
-  auto events = inbox_->Read("bup-oslo", 0, 10);
+  auto events = inbox_->Read("bup-oslo", "desk", 0, 10);
   ASSERT_THAT(*events, SizeIs(2));
   EXPECT_EQ((*events)[1].cursor(), 2u);
   EXPECT_EQ((*events)[1].resource().id(), "c2");
@@ -279,7 +285,7 @@ TEST_F(InboxDomainTest, FailedWritesAmongConcurrentCommitsLeaveDenseCursors) {
   for (const auto& ids : ok_ids) want.insert(ids.begin(), ids.end());
   ASSERT_EQ(want.size(), static_cast<size_t>(kThreads * kSuccessesPerThread));
   ASSERT_GT(failed.load(), 0) << "no write failed: the test did not test anything";
-  auto events = inbox_->Read("bup-oslo", 0, 10000);
+  auto events = inbox_->Read("bup-oslo", "desk", 0, 10000);
   ASSERT_THAT(events.status(), IsOk());
   std::set<std::string> got;
   uint64_t previous = 0;
@@ -291,14 +297,155 @@ TEST_F(InboxDomainTest, FailedWritesAmongConcurrentCommitsLeaveDenseCursors) {
   EXPECT_EQ(got, want);
   EXPECT_EQ(previous, want.size());
   EXPECT_EQ(*inbox_->Latest("bup-oslo"), previous);
-  // The next commit, also after a reopen, gets the next cursor.
+  // The next commit after a reopen gets a higher cursor (from the floor).
   Open();
-  EXPECT_EQ(*inbox_->Latest("bup-oslo"), previous);
+  EXPECT_GT(*inbox_->Latest("bup-oslo"), previous);
   ASSERT_THAT(Commit("bup-oslo", "after"), IsOk());
-  auto tail = inbox_->Read("bup-oslo", previous, 10);
+  auto tail = inbox_->Read("bup-oslo", "desk", previous, 10);
   ASSERT_THAT(*tail, SizeIs(1));
-  EXPECT_EQ((*tail)[0].cursor(), previous + 1);
+  EXPECT_EQ((*tail)[0].cursor(), *inbox_->Latest("bup-oslo"));
   EXPECT_EQ((*tail)[0].resource().id(), "after");
+}
+
+// Issue 20, defect 3: a restored data dir (or one that lost its last writes
+// to a power loss) must not hand out cursors that clients already saw: they
+// de-duplicate by cursor and would drop the new events.
+TEST_F(InboxDomainTest, CursorsDoNotGoBackAfterARestore) {
+  ASSERT_THAT(Commit("bup-oslo", "before-1"), IsOk());
+  ASSERT_THAT(Commit("bup-oslo", "before-2"), IsOk());
+  ASSERT_THAT(store_->Backup(dir_.Sub("backup")), IsOk());
+  ASSERT_THAT(Commit("bup-oslo", "after-1"), IsOk());
+  ASSERT_THAT(Commit("bup-oslo", "after-2"), IsOk());
+  auto seen = inbox_->Read("bup-oslo", "desk", 0, 10);  // a client sees all four
+  ASSERT_THAT(seen.status(), IsOk());
+  ASSERT_THAT(*seen, SizeIs(4));
+  const uint64_t last_seen = seen->back().cursor();
+
+  inbox_.reset();
+  store_.reset();
+  ASSERT_THAT(storage::Store::Restore(dir_.Sub("backup"), dir_.Sub("db")), IsOk());
+  clock_.Advance(absl::Minutes(5));
+  Open();
+  ASSERT_THAT(Commit("bup-oslo", "new"), IsOk());
+
+  auto all = inbox_->Read("bup-oslo", "desk", 0, 10);
+  ASSERT_THAT(all.status(), IsOk());
+  ASSERT_THAT(*all, SizeIs(3));
+  EXPECT_EQ(all->back().resource().id(), "new");
+  EXPECT_GT(all->back().cursor(), last_seen);
+  // The client resumes from the last cursor it saw and gets the new event.
+  auto resumed = inbox_->Read("bup-oslo", "desk", last_seen, 10);
+  ASSERT_THAT(resumed.status(), IsOk());
+  ASSERT_THAT(*resumed, SizeIs(1));
+  EXPECT_EQ((*resumed)[0].resource().id(), "new");
+}
+
+// Issue 20, defect 3: each consumer has its own position; an Ack moves only
+// that one and removes nothing, so another consumer still gets every event.
+TEST_F(InboxDomainTest, ConsumersKeepTheirOwnPositionsAndAcksRemoveNothing) {
+  for (int i = 1; i <= 5; ++i) ASSERT_THAT(Commit("bup-oslo", absl::StrCat("c", i)), IsOk());
+  EXPECT_EQ(*inbox_->Ack("bup-oslo", "terapeut1", 3), 3u);
+  EXPECT_THAT(*inbox_->Read("bup-oslo", "terapeut1", 0, 10), SizeIs(2));
+  auto other = inbox_->Read("bup-oslo", "terapeut2", 0, 10);
+  ASSERT_THAT(other.status(), IsOk());
+  ASSERT_THAT(*other, SizeIs(5));
+  EXPECT_EQ((*other)[0].resource().id(), "c1");
+  EXPECT_EQ(*inbox_->Position("bup-oslo", "terapeut2"), 0u);
+  EXPECT_EQ(*inbox_->Ack("bup-oslo", "terapeut2", 1), 1u);
+  EXPECT_EQ(*inbox_->Position("bup-oslo", "terapeut1"), 3u);
+  // Another agency's consumer of the same name is another position.
+  ASSERT_THAT(Commit("ppt-oslo", "p1"), IsOk());
+  EXPECT_THAT(*inbox_->Read("ppt-oslo", "terapeut1", 0, 10), SizeIs(1));
+  // Positions survive a restart.
+  Open();
+  EXPECT_EQ(*inbox_->Position("bup-oslo", "terapeut1"), 3u);
+  EXPECT_EQ(*inbox_->Position("bup-oslo", "terapeut2"), 1u);
+  EXPECT_THAT(*inbox_->Read("bup-oslo", "terapeut2", 0, 10), SizeIs(4));
+  // Consumer names: the characters of a user id, 1-64 of them.
+  for (const std::string bad : {std::string(), std::string("Desk"), std::string("a/b"),
+                                std::string("a b"), std::string(65, 'a')}) {
+    EXPECT_THAT(inbox_->Ack("bup-oslo", bad, 1).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         "consumer must be 1-64 characters of a-z, 0-9, '.', '_' and '-', e.g. "
+                         "\"desk\""))
+        << bad;
+    EXPECT_THAT(inbox_->Read("bup-oslo", bad, 0, 10).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  }
+  EXPECT_THAT(inbox_->Ack("bup-oslo", std::string(64, 'a'), 1).status(), IsOk());
+}
+
+TEST_F(InboxDomainTest, AnAgencyKeepsAtMostMaxConsumersPositions) {
+  options_.max_consumers = 2;
+  Open();
+  ASSERT_THAT(Commit("bup-oslo", "c1"), IsOk());
+  ASSERT_THAT(inbox_->Ack("bup-oslo", "a", 1).status(), IsOk());
+  ASSERT_THAT(inbox_->Ack("bup-oslo", "b", 1).status(), IsOk());
+  EXPECT_THAT(inbox_->Ack("bup-oslo", "c", 1).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       "the agency's inbox has 2 consumers, the most it keeps: acknowledge with "
+                       "a consumer name already in use (--consumer)"));
+  EXPECT_THAT(inbox_->Ack("bup-oslo", "a", 1).status(), IsOk());
+  EXPECT_THAT(inbox_->Ack("bup-oslo", "c", 0).status(), IsOk());  // a no-op adds nothing
+  EXPECT_THAT(inbox_->Ack("ppt-oslo", "c", 0).status(), IsOk());
+}
+
+TEST_F(InboxDomainTest, RetentionRemovesOldEventsAndThePositionsBelowThem) {
+  ASSERT_THAT(Commit("bup-oslo", "old-1"), IsOk());
+  ASSERT_THAT(Commit("bup-oslo", "old-2"), IsOk());
+  ASSERT_THAT(Commit("ppt-oslo", "old-ppt"), IsOk());
+  clock_.Advance(absl::Hours(24 * 89));
+  ASSERT_THAT(Commit("bup-oslo", "young"), IsOk());
+  ASSERT_THAT(inbox_->Ack("bup-oslo", "behind", 1).status(), IsOk());
+  ASSERT_THAT(inbox_->Ack("bup-oslo", "ahead", 3).status(), IsOk());
+  EXPECT_EQ(*inbox_->RunRetentionOnce(), 0);
+  clock_.Advance(absl::Hours(24 * 2));  // old-* are 91 days old, young 2 days
+  EXPECT_EQ(*inbox_->RunRetentionOnce(), 3);
+  EXPECT_EQ(*inbox_->RunRetentionOnce(), 0);
+  auto kept = inbox_->Read("bup-oslo", "new", 0, 10);
+  ASSERT_THAT(*kept, SizeIs(1));
+  EXPECT_EQ((*kept)[0].resource().id(), "young");
+  EXPECT_THAT(*inbox_->Read("ppt-oslo", "new", 0, 10), SizeIs(0));
+  // "behind" pointed below everything removed: it is gone (the same as none).
+  EXPECT_EQ(*inbox_->Position("bup-oslo", "behind"), 0u);
+  EXPECT_EQ(*inbox_->Position("bup-oslo", "ahead"), 3u);
+  // With every event of ppt-oslo removed, its cursors still go on after them.
+  EXPECT_EQ(*inbox_->Latest("ppt-oslo"), 1u);
+  options_.max_consumers = 1;  // "behind" no longer counts
+  Open();
+  EXPECT_EQ(*inbox_->Position("bup-oslo", "behind"), 0u);
+  EXPECT_THAT(inbox_->Ack("bup-oslo", "ahead", 3).status(), IsOk());
+  EXPECT_THAT(*inbox_->Read("bup-oslo", "new", 0, 10), SizeIs(1));
+}
+
+// After a restart the agency's latest cursor is the start floor with no event
+// at it: a subscriber behind the floor waits instead of spinning.
+TEST_F(InboxDomainTest, FollowBehindTheStartFloorWaits) {
+  ASSERT_THAT(Commit("bup-oslo", "c1"), IsOk());
+  Open();
+  std::atomic<int> polls{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::string> got;
+  std::thread follower([&] {
+    absl::Status s = inbox_->Follow(
+        "bup-oslo", "desk", 1, absl::Milliseconds(50),
+        [&](const v1::InboxEvent& e) {
+          got.push_back(e.resource().id());
+          return true;
+        },
+        [&] {
+          ++polls;
+          return stop.load();
+        });
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kCancelled, ""));
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  ASSERT_THAT(Commit("bup-oslo", "c2"), IsOk());
+  absl::SleepFor(absl::Milliseconds(200));
+  stop = true;
+  follower.join();
+  EXPECT_THAT(got, ::testing::ElementsAre("c2"));
+  EXPECT_LT(polls.load(), 30);
 }
 
 TEST_F(InboxDomainTest, WaitForNewerWakesOnCommitAndRejectsBadInput) {

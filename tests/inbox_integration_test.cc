@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -164,6 +165,51 @@ TEST_F(InboxIntegrationTest, InboxWatchPrintsOneJsonObjectPerLine) {
   auto acked = ppt->AckInbox(0);
   ASSERT_TRUE(acked.ok());
   EXPECT_EQ(acked->acked_cursor(), 3u);
+}
+
+// Issue 20, defect 3: each consumer of an agency has its own acknowledged
+// position (default: the caller's user id); an Ack removes nothing.
+TEST_F(InboxIntegrationTest, ConsumersKeepTheirOwnPositions) {
+  TestServer& server = *server_;
+  auto kg = ClientAs(server, "kindergarten-staff");
+  std::vector<std::string> ids = {Ask(*kg, "helsestasjon-oslo"), Ask(*kg, "helsestasjon-oslo"),
+                                  Ask(*kg, "helsestasjon-oslo")};
+  auto hs = ClientAs(server, "helsestasjon-staff");
+  auto read_all = [&](const std::string& consumer) {
+    std::vector<std::string> got;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    absl::Status s = hs->SubscribeInbox(
+        0,
+        [&](const v1::InboxEvent& e) {
+          got.push_back(e.resource().id());
+          return true;
+        },
+        &ctx, consumer);
+    EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+    return got;
+  };
+  // The default consumer (the user id) acknowledges everything.
+  auto acked = hs->AckInbox(3);
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  EXPECT_EQ(acked->acked_cursor(), 3u);
+  EXPECT_THAT(read_all(""), ::testing::IsEmpty());
+  EXPECT_THAT(read_all("helsesykepleier1"), ::testing::IsEmpty());  // the same consumer
+  // Another consumer still gets every event, and keeps its own position.
+  EXPECT_EQ(read_all("desk"), ids);
+  EXPECT_EQ(hs->AckInbox(1, "desk")->acked_cursor(), 1u);
+  EXPECT_EQ(read_all("desk"), std::vector<std::string>(ids.begin() + 1, ids.end()));
+  EXPECT_EQ(hs->AckInbox(0)->acked_cursor(), 3u);
+  // A malformed consumer name is INVALID_ARGUMENT, for both calls.
+  auto bad = hs->AckInbox(1, "Desk");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().message(),
+            "consumer must be 1-64 characters of a-z, 0-9, '.', '_' and '-', e.g. \"desk\"");
+  grpc::ClientContext ctx;
+  EXPECT_EQ(hs->SubscribeInbox(
+                  0, [](const v1::InboxEvent&) { return true; }, &ctx, "a/b")
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // Cursors and resource ids of `inbox watch --output json` lines.
@@ -387,12 +433,15 @@ TEST(InboxResumeTest, InboxWatchCommandSurvivesSigkilledServer) {
   EXPECT_EQ(watch.Wait(30000), 0) << watch.ReadStderr();
   const std::vector<WatchLine> lines = ParseWatchOutput(watch.ReadStdout());
   ASSERT_EQ(lines.size(), 6u) << watch.ReadStdout();
+  // Dense within one start; the restart jumps forward (never back).
   for (size_t i = 0; i < lines.size(); ++i) {
-    EXPECT_EQ(lines[i].cursor, i + 1);
+    if (i < 3) EXPECT_EQ(lines[i].cursor, i + 1);
+    if (i == 3) EXPECT_GT(lines[i].cursor, 3u);
+    if (i > 3) EXPECT_EQ(lines[i].cursor, lines[i - 1].cursor + 1);
     EXPECT_EQ(lines[i].id, ids[i]);
   }
   auto bup = ClientAs(server, "bup-clinician");
-  EXPECT_EQ(bup->AckInbox(0)->acked_cursor(), 6u);
+  EXPECT_EQ(bup->AckInbox(0)->acked_cursor(), lines[5].cursor);
   ExpectNothingToReplay(*bup);
   std::cout << "inbox watch across a server restart: "
             << std::chrono::duration<double>(Clock::now() - start).count() << " s\n";
@@ -466,13 +515,20 @@ TEST(InboxResumeTest, WatchInboxSurvivesSigkilledServer) {
                    << ", server " << server.address();
   EXPECT_EQ(watch_status.code(), absl::StatusCode::kCancelled) << watch_status;
   ASSERT_EQ(seen.size(), 12u);
+  // Cursors 1..8 before the restart; after it they jump forward (the start
+  // floor), then go on by one.
+  std::map<uint64_t, std::string> id_of;
   for (size_t i = 0; i < seen.size(); ++i) {
-    EXPECT_EQ(seen[i].cursor(), i + 1);
+    if (i < 8) EXPECT_EQ(seen[i].cursor(), i + 1);
+    if (i == 8) EXPECT_GT(seen[i].cursor(), 8u);
+    if (i > 8) EXPECT_EQ(seen[i].cursor(), seen[i - 1].cursor() + 1);
     EXPECT_EQ(seen[i].resource().id(), ids[i]);
+    id_of[seen[i].cursor()] = ids[i];
   }
+  const uint64_t last = seen[11].cursor();
   EXPECT_GE(stats.subscriptions, 2);  // resumed after the kill
   EXPECT_EQ(stats.redelivered, 3);    // cursors 6, 7, 8: unacked, sent again
-  EXPECT_EQ(stats.last_cursor, 12u);
+  EXPECT_EQ(stats.last_cursor, last);
 
   // An application restarting now (a new watch) gets exactly the unacked
   // events, in order, and acks them; then nothing is left.
@@ -483,14 +539,15 @@ TEST(InboxResumeTest, WatchInboxSurvivesSigkilledServer) {
       0,
       [&](const v1::InboxEvent& e) {
         again.push_back(e.cursor());
-        EXPECT_EQ(e.resource().id(), ids[e.cursor() - 1]);
-        return e.cursor() < 12;
+        EXPECT_EQ(e.resource().id(), id_of[e.cursor()]);
+        return e.cursor() < last;
       },
       ack_options);
   EXPECT_TRUE(s.ok()) << s;
-  EXPECT_EQ(again, (std::vector<uint64_t>{6, 7, 8, 9, 10, 11, 12}));
-  ASSERT_TRUE(bup->AckInbox(12).ok());
-  EXPECT_EQ(bup->AckInbox(0)->acked_cursor(), 12u);
+  EXPECT_EQ(again, (std::vector<uint64_t>{6, 7, 8, seen[8].cursor(), seen[9].cursor(),
+                                          seen[10].cursor(), last}));
+  ASSERT_TRUE(bup->AckInbox(last).ok());
+  EXPECT_EQ(bup->AckInbox(0)->acked_cursor(), last);
   ExpectNothingToReplay(*bup);
 
   // A subscriber waiting behind the acknowledged position (from 0, all acked)

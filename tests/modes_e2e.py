@@ -272,6 +272,46 @@ def run_story(deployment):
     s.step("inbox watch after restart", "bup-clinician", "inbox", "watch", "--max-events", "4",
            "--output", "json", sort_key="*")
 
+    # Consumers keep their own positions (issue 20, defect 3): one user's acks
+    # neither delete the events nor move another consumer's position.
+    def watched(who, n, *extra):
+        try:
+            code, data, _ = s.cli(who, "inbox", "watch", "--max-events", str(n), *extra, "--output", "json",
+                                  timeout=15)
+        except subprocess.TimeoutExpired:
+            return "timeout"
+        if code != 0:
+            return f"exit {code}"
+        return data if isinstance(data, list) else [data]
+    s.step("inbox watch --ack (terapeut1)", "bup-clinician", "inbox", "watch", "--max-events", "4", "--ack",
+           "--output", "json", sort_key="*")
+    other = watched("bup-clinician2", 4)
+    s.note("terapeut2 still gets the 4 events terapeut1 acknowledged", isinstance(other, list) and len(other) == 4)
+    desk = watched("bup-clinician", 4, "--consumer", "desk")
+    s.note("terapeut1's consumer 'desk' gets the 4 events too", isinstance(desk, list) and len(desk) == 4)
+    # Cursors after the restart are above every cursor seen before it.
+    seen = max((e["cursor"] for e in desk), default=0) if isinstance(desk, list) else 0
+    s.step("consult ask after restart", "kindergarten-staff", "consult", "ask", "--to", "bup-oslo",
+           "--age-band", "6-9", "--concern", "language",
+           "--text", "Jenta har lite språk og trekker seg unna i lek med andre barn.", "--output", "json")
+    fresh = watched("bup-clinician", 1, "--consumer", "desk", "--from", str(seen))
+    s.note("a new event after the restart has a higher cursor than all seen before",
+           isinstance(fresh, list) and len(fresh) == 1 and fresh[0]["cursor"] > seen)
+
+    # Keys (issue 20, defect 4): after two rotations, version 1 still protects this
+    # story's records, so shredding it is refused in every mode and nothing is shredded.
+    rotations = [s.cli("admin", "admin", "rotate-key", "bup-oslo", "--output", "json")[0] for _ in range(2)]
+    s.note("two rotations of bup-oslo's key", rotations == [0, 0])
+    code, data, _ = s.cli("admin", "admin", "shred-key", "bup-oslo", "1", "--confirm", "bup-oslo/1",
+                          "--output", "json")
+    rules = [v.get("rule") for v in data.get("error", {}).get("violations", [])] if isinstance(data, dict) else []
+    s.note("shredding a version that still protects records is refused (key.shred.in_use)",
+           code == 3 and rules == ["key.shred.in_use"])
+    code, status, _ = s.cli("admin", "admin", "key-status", "bup-oslo", "--output", "json")
+    s.note("version 1 is not shredded", code == 0 and isinstance(status, dict) and
+           str(status.get("versions", [{}])[0].get("state", "")).endswith("RETIRED"))
+    s.step("referral show after the refused shred", "bup-clinician", "referral", "show", rid, "--output", "json")
+
     # Audit: every event of the story reaches the log; query with proofs; verify.
     def duty_logged():
         code, data, _ = s.cli("auditor", "audit", "query", "--subject", CHILD, "--action", "referral.send",

@@ -160,7 +160,8 @@ absl::StatusOr<v1::AgencyKeyStatus> Admin::RotateAgencyKey(const common::Caller&
 absl::StatusOr<v1::AgencyKeyStatus> Admin::ShredAgencyKeyVersion(const common::Caller& caller,
                                                                  absl::string_view agency,
                                                                  uint32_t version,
-                                                                 absl::string_view confirm) {
+                                                                 absl::string_view confirm,
+                                                                 bool force) {
   BUDSTIKKE_RETURN_IF_ERROR(common::ValidateAgencyId(agency));
   const std::string key_id = absl::StrCat(agency, "/", version);
   BUDSTIKKE_RETURN_IF_ERROR(DenyIfRefused(caller, "agency_key.shred", v1::RESOURCE_KIND_AGENCY_KEY,
@@ -196,6 +197,17 @@ absl::StatusOr<v1::AgencyKeyStatus> Admin::ShredAgencyKeyVersion(const common::C
   if (found->state() == v1::KEY_VERSION_STATE_CURRENT) {
     return refuse("key.shred.current_version",
                   absl::StrCat("key version ", version, " is the current one; rotate first"));
+  }
+  // Every service is asked before any shreds, so a refusal shreds nothing.
+  for (KeyTarget* target : force ? std::vector<KeyTarget*>() : deps_.key_targets) {
+    absl::Status unused = target->CheckUnused(agency, version);
+    if (absl::IsFailedPrecondition(unused)) {
+      return refuse("key.shred.in_use",
+                    absl::StrCat(unused.message(),
+                                 ": they would become unreadable for the agency (shred with "
+                                 "force to accept that)"));
+    }
+    if (!unused.ok()) return FromTarget(*target, FansOut(), unused);
   }
   BUDSTIKKE_RETURN_IF_ERROR(
       Audit(caller, "agency_key.shred", v1::RESOURCE_KIND_AGENCY_KEY, key_id, ""));

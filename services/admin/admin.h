@@ -69,11 +69,15 @@ class Admin {
                                                       absl::string_view agency,
                                                       absl::string_view request_id);
   // `confirm` must be "<agency>/<version>". The current version cannot be
-  // shredded (key.shred.current_version): rotate first.
+  // shredded (key.shred.current_version): rotate first. Nor, unless `force`,
+  // a version that still protects records in any service (key.shred.in_use,
+  // naming the service and the count): they would become unreadable for the
+  // agency. Nothing is shredded anywhere when a service refuses.
   absl::StatusOr<v1::AgencyKeyStatus> ShredAgencyKeyVersion(const common::Caller& caller,
                                                             absl::string_view agency,
                                                             uint32_t version,
-                                                            absl::string_view confirm);
+                                                            absl::string_view confirm,
+                                                            bool force = false);
   absl::StatusOr<v1::RewrapProgress> GetRewrapProgress(const common::Caller& caller,
                                                        absl::string_view agency) const;
   // Operator admin only. `dest_dir` absolute; a non-empty one is ALREADY_EXISTS

@@ -34,10 +34,11 @@ grpc::Status AdminServiceImpl::RotateAgencyKey(grpc::ServerContext* ctx,
 grpc::Status AdminServiceImpl::ShredAgencyKeyVersion(grpc::ServerContext* ctx,
                                                      const v1::ShredAgencyKeyVersionRequest* req,
                                                      v1::AgencyKeyStatus* resp) {
-  return common::Unary(
-      ctx, *auth_, kShredAgencyKeyVersion, resp, common::kInline, [&](const Caller& c) {
-        return admin_->ShredAgencyKeyVersion(c, req->agency(), req->version(), req->confirm());
-      });
+  return common::Unary(ctx, *auth_, kShredAgencyKeyVersion, resp, common::kInline,
+                       [&](const Caller& c) {
+                         return admin_->ShredAgencyKeyVersion(c, req->agency(), req->version(),
+                                                              req->confirm(), req->force());
+                       });
 }
 
 grpc::Status AdminServiceImpl::GetRewrapProgress(grpc::ServerContext* ctx,

@@ -7,6 +7,7 @@
 #include "services/common/fake_audit_outbox.h"
 #include "services/common/fake_clock.h"
 #include "services/directory/directory.h"
+#include "storage/envelope.h"
 #include "storage/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -31,6 +32,7 @@ class AdminTest : public ::testing::Test {
     options.column_families = storage::Keyring::ColumnFamilies();
     options.column_families.push_back(directory::kColumnFamily);
     options.column_families.push_back(kAdminColumnFamily);
+    options.column_families.push_back("records");
     store_ = *storage::Store::Open(dir_.Sub("db"), options);
     keyring_ = *storage::Keyring::Create(storage::SecretBytes(std::string(32, 'm')), store_.get());
     directory_ = *directory::Directory::Create(store_.get(), &clock_, &audit_, "budstikke-drift");
@@ -55,6 +57,52 @@ class AdminTest : public ::testing::Test {
   std::unique_ptr<LocalKeyTarget> target_;
   std::unique_ptr<Admin> admin_;
 };
+
+// Issue 20, defect 4: shredding a version that still protects records would
+// make them unreadable for the agency (and lists skip them silently): it is
+// refused with the rule and the count.
+TEST_F(AdminTest, ShredRefusesAVersionThatStillProtectsRecords) {
+  auto envelope = *storage::Envelope::Create(keyring_.get());
+  for (const char* key : {"r-1", "r-2"}) {
+    ASSERT_TRUE(
+        store_->Put("records", key, *envelope->Seal("records", key, "content", {"bup-oslo"})).ok());
+  }
+  ASSERT_TRUE(admin_->RotateAgencyKey(Admin_("budstikke-drift"), "bup-oslo", "rot-1").ok());
+  auto refused =
+      admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 1, "bup-oslo/1");
+  EXPECT_THAT(refused.status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("key.shred.in_use")));
+  EXPECT_THAT(refused.status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("key version 1 of 'bup-oslo' still protects 2 records in the "
+                                 "directory service")));
+  EXPECT_FALSE(keyring_->ListVersions("bup-oslo")->front().shredded);
+  auto opened = envelope->Open("records", "r-1", *store_->Get("records", "r-1"), "bup-oslo");
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(*opened, "content");
+  ASSERT_FALSE(audit_.events().empty());
+  EXPECT_EQ(audit_.events().back().action(), "agency_key.shred");
+  EXPECT_EQ(audit_.events().back().rule(), "key.shred.in_use");
+  EXPECT_EQ(audit_.events().back().outcome(), v1::AUDIT_OUTCOME_DENIED);
+
+  // With force the operator accepts it: the records become unreadable.
+  auto forced = admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 1,
+                                              "bup-oslo/1", /*force=*/true);
+  ASSERT_TRUE(forced.ok()) << forced.status();
+  EXPECT_EQ(forced->versions(0).state(), v1::KEY_VERSION_STATE_SHREDDED);
+  EXPECT_THAT(envelope->Open("records", "r-1", *store_->Get("records", "r-1"), "bup-oslo"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("was shredded")));
+  EXPECT_EQ(audit_.events().back().outcome(), v1::AUDIT_OUTCOME_ALLOWED);
+  // Records sealed under the new version do not hold up a later shred of the old one.
+  ASSERT_TRUE(
+      store_->Put("records", "r-3", *envelope->Seal("records", "r-3", "new", {"bup-oslo"})).ok());
+  ASSERT_TRUE(admin_->RotateAgencyKey(Admin_("budstikke-drift"), "bup-oslo", "rot-2").ok());
+  EXPECT_THAT(
+      admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 2, "bup-oslo/2")
+          .status(),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("key version 2 of 'bup-oslo' still protects 1 record in the directory")));
+}
 
 TEST_F(AdminTest, RotateThenShredOldVersion) {
   auto status = admin_->RotateAgencyKey(Admin_("budstikke-drift"), "bup-oslo", "rot-1");
@@ -203,6 +251,7 @@ class AdminFanOutTest : public ::testing::Test {
     options.column_families = storage::Keyring::ColumnFamilies();
     options.column_families.push_back(directory::kColumnFamily);
     options.column_families.push_back(kAdminColumnFamily);
+    options.column_families.push_back("records");
     AdminDeps deps;
     for (const char* name : {"directory", "consent", "referral"}) {
       Service& s = services_[name];
@@ -286,6 +335,38 @@ TEST_F(AdminFanOutTest, RotationReachesEveryServiceAndShredWaitsUntilNoneUsesThe
   }
   // One event per call, not per service.
   EXPECT_EQ(audit_.events().size(), 5u);
+}
+
+// Issue 20, defect 4: a version that still protects records in any service
+// is not shredded (its records would become unreadable), and no service
+// shreds it while another refuses.
+TEST_F(AdminFanOutTest, ShredRefusesAVersionThatStillProtectsRecordsInAnyService) {
+  Service& consent = services_["consent"];
+  auto envelope = *storage::Envelope::Create(consent.keyring.get());
+  ASSERT_TRUE(
+      consent.store
+          ->Put("records", "c-1", *envelope->Seal("records", "c-1", "consent", {"bup-oslo"}))
+          .ok());
+  ASSERT_TRUE(admin_->RotateAgencyKey(Admin_("budstikke-drift"), "bup-oslo", "rot-1").ok());
+  ASSERT_TRUE(admin_->RotateAgencyKey(Admin_("budstikke-drift"), "bup-oslo", "rot-2").ok());
+  EXPECT_THAT(admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 1, "bup-oslo/1"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("key version 1 of 'bup-oslo' still protects 1 record in the "
+                                 "consent service")));
+  for (const char* name : {"directory", "consent", "referral"}) {
+    auto versions = *services_[name].keyring->ListVersions("bup-oslo");
+    EXPECT_FALSE(versions.front().shredded) << name;
+  }
+  auto opened = envelope->Open("records", "c-1", *consent.store->Get("records", "c-1"), "bup-oslo");
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(*opened, "consent");
+  auto forced = admin_->ShredAgencyKeyVersion(Admin_("budstikke-drift"), "bup-oslo", 1,
+                                              "bup-oslo/1", /*force=*/true);
+  ASSERT_TRUE(forced.ok()) << forced.status();
+  for (const char* name : {"directory", "consent", "referral"}) {
+    auto versions = *services_[name].keyring->ListVersions("bup-oslo");
+    EXPECT_TRUE(versions.front().shredded) << name;
+  }
 }
 
 TEST_F(AdminFanOutTest, BackupPutsEveryServiceInItsOwnDirectory) {

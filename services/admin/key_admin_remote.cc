@@ -1,6 +1,7 @@
 #include "services/admin/key_admin_remote.h"
 
 #include "services/common/grpc_adapter.h"
+#include "storage/status_macros.h"
 
 namespace budstikke::admin {
 namespace {
@@ -50,6 +51,18 @@ absl::StatusOr<v1::AgencyKeyStatus> RemoteKeyTarget::Shred(absl::string_view age
   return common::PeerAnswer(peer_, s, std::move(resp));
 }
 
+absl::Status RemoteKeyTarget::CheckUnused(absl::string_view agency, uint32_t version) {
+  internal::v1::ShredKeyRequest req;
+  req.set_agency(std::string(agency));
+  req.set_version(version);
+  req.set_check_only(true);
+  v1::AgencyKeyStatus resp;
+  // Reads the peer's whole store: the backup deadline.
+  grpc::Status s =
+      stub_->ShredAgencyKeyVersion(common::PeerContext(backup_peer_).get(), req, &resp);
+  return common::PeerAnswer(peer_, s, std::move(resp)).status();
+}
+
 absl::StatusOr<v1::Backup> RemoteKeyTarget::Backup(absl::string_view dest_dir,
                                                    absl::string_view request_id) {
   v1::CreateBackupRequest req;
@@ -80,7 +93,11 @@ grpc::Status KeyAdminService::ShredAgencyKeyVersion(grpc::ServerContext* ctx,
                                                     v1::AgencyKeyStatus* resp) {
   return common::Unary(
       ctx, *auth_, kShredAgencyKeyVersion, resp, common::kInline,
-      [&](const common::Caller&) { return target_->Shred(req->agency(), req->version()); });
+      [&](const common::Caller&) -> absl::StatusOr<v1::AgencyKeyStatus> {
+        if (!req->check_only()) return target_->Shred(req->agency(), req->version());
+        BUDSTIKKE_RETURN_IF_ERROR(target_->CheckUnused(req->agency(), req->version()));
+        return target_->Status(req->agency());
+      });
 }
 
 grpc::Status KeyAdminService::CreateBackup(grpc::ServerContext* ctx,

@@ -27,6 +27,7 @@ class RemoteKeyTarget final : public KeyTarget {
   absl::StatusOr<v1::AgencyKeyStatus> Rotate(absl::string_view agency,
                                              absl::string_view request_key) override;
   absl::StatusOr<v1::AgencyKeyStatus> Shred(absl::string_view agency, uint32_t version) override;
+  absl::Status CheckUnused(absl::string_view agency, uint32_t version) override;
   absl::StatusOr<v1::Backup> Backup(absl::string_view dest_dir,
                                     absl::string_view request_id) override;
 

@@ -1,12 +1,16 @@
 #include "services/admin/key_target.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/record_codec.h"
 #include "services/common/time_util.h"
+#include "storage/envelope.h"
+#include "storage/keyring.h"
 #include "storage/status_macros.h"
 
 namespace budstikke::admin {
@@ -23,7 +27,46 @@ uint64_t SizeOfTree(const std::filesystem::path& dir) {
   return size;
 }
 
+// The readers named by a stored value that is an envelope (attachments,
+// consultation content) or a framed one (common::SealedRecords: consents,
+// referrals, messages); none for any other value. Unauthenticated: for
+// counting only.
+std::vector<storage::Envelope::Reader> SealedReaders(std::string_view value) {
+  absl::StatusOr<std::vector<storage::Envelope::Reader>> raw = storage::Envelope::Readers(value);
+  if (raw.ok()) return *std::move(raw);
+  std::string pseudonym, sealed;
+  if (common::Unframe(absl::string_view(value.data(), value.size()), &pseudonym, &sealed)) {
+    absl::StatusOr<std::vector<storage::Envelope::Reader>> framed =
+        storage::Envelope::Readers(sealed);
+    if (framed.ok()) return *std::move(framed);
+  }
+  return {};
+}
+
 }  // namespace
+
+absl::Status LocalKeyTarget::CheckUnused(absl::string_view agency, uint32_t version) {
+  std::vector<std::string> skip = storage::Keyring::ColumnFamilies();
+  skip.push_back(kAdminColumnFamily);
+  uint64_t protected_records = 0;
+  for (const std::string& cf : store_->ColumnFamilies()) {
+    if (std::find(skip.begin(), skip.end(), cf) != skip.end()) continue;
+    std::unique_ptr<storage::Iterator> it = store_->Scan(cf, "");
+    for (; it->Valid(); it->Next()) {
+      for (const storage::Envelope::Reader& r : SealedReaders(it->value())) {
+        if (r.agency == Sv(agency) && r.key_version == version) {
+          ++protected_records;
+          break;
+        }
+      }
+    }
+    BUDSTIKKE_RETURN_IF_ERROR(it->status());
+  }
+  if (protected_records == 0) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("key version ", version, " of '", agency, "' still protects ", protected_records,
+                   protected_records == 1 ? " record" : " records", " in the ", name_, " service"));
+}
 
 absl::StatusOr<v1::AgencyKeyStatus> LocalKeyTarget::Status(absl::string_view agency) {
   BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<storage::KeyVersionInfo> versions,

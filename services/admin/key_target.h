@@ -41,6 +41,11 @@ class KeyTarget {
   // Destroys `version`; OK if it is already shredded, NOT_FOUND if it never
   // existed here.
   virtual absl::StatusOr<v1::AgencyKeyStatus> Shred(absl::string_view agency, uint32_t version) = 0;
+  // OK if no value stored here is still sealed for `agency` under `version`
+  // (shredding it makes nothing unreadable); else FAILED_PRECONDITION
+  // "key version V of 'A' still protects N record(s) in the S service".
+  // Reads the whole store (every column family holding sealed values).
+  virtual absl::Status CheckUnused(absl::string_view agency, uint32_t version) = 0;
   // An online backup into `dest_dir` (absolute; created; ALREADY_EXISTS if
   // not empty). A second call with the same `request_id` returns the first.
   virtual absl::StatusOr<v1::Backup> Backup(absl::string_view dest_dir,
@@ -60,6 +65,7 @@ class LocalKeyTarget final : public KeyTarget {
   absl::StatusOr<v1::AgencyKeyStatus> Rotate(absl::string_view agency,
                                              absl::string_view request_key) override;
   absl::StatusOr<v1::AgencyKeyStatus> Shred(absl::string_view agency, uint32_t version) override;
+  absl::Status CheckUnused(absl::string_view agency, uint32_t version) override;
   absl::StatusOr<v1::Backup> Backup(absl::string_view dest_dir,
                                     absl::string_view request_id) override;
 

@@ -11,8 +11,10 @@
 // Commit() assigns each event the next cursor of its agency's inbox, adds the
 // events to `batch` and writes the batch with Store::Write: the change, its
 // audit events and its inbox events become durable together or not at all.
-// Cursors per agency start at 1 and have no gaps and no out-of-order commits
-// (the implementation holds the agencies' locks across the write). Events
+// Cursors per agency increase strictly, without gaps while the process runs
+// and never reused across restarts and restores (services/inbox/inbox.h), with
+// no out-of-order commits (the implementation holds the agencies' locks across
+// the write). Events
 // never carry content or national ids: only the type and a ResourceRef.
 // Subscribers of the agencies are woken after the write.
 //

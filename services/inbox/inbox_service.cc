@@ -10,6 +10,11 @@ using common::Caller;
 constexpr char kSubscribe[] = "budstikke.v1.InboxService/Subscribe";
 constexpr char kAck[] = "budstikke.v1.InboxService/Ack";
 
+// The consumer a request names, or the caller's user id.
+std::string ConsumerOf(const Caller& caller, const std::string& requested) {
+  return requested.empty() ? caller.identity.user : requested;
+}
+
 }  // namespace
 
 grpc::Status InboxServiceImpl::Subscribe(grpc::ServerContext* ctx, const v1::SubscribeRequest* req,
@@ -17,7 +22,7 @@ grpc::Status InboxServiceImpl::Subscribe(grpc::ServerContext* ctx, const v1::Sub
   absl::StatusOr<Caller> caller = auth_->Authenticate(ctx, kSubscribe);
   if (!caller.ok()) return common::ToGrpcStatus(caller.status());
   return common::ToGrpcStatus(inbox_->Follow(
-      caller->agency(), req->from_cursor(), poll_,
+      caller->agency(), ConsumerOf(*caller, req->consumer()), req->from_cursor(), poll_,
       [writer](const v1::InboxEvent& e) { return writer->Write(e); },
       [ctx] { return ctx->IsCancelled(); }));
 }
@@ -26,8 +31,8 @@ grpc::Status InboxServiceImpl::Ack(grpc::ServerContext* ctx, const v1::AckReques
                                    v1::AckResponse* resp) {
   return common::Unary(ctx, *auth_, kAck, resp, common::kInline,
                        [&](const Caller& c) -> absl::StatusOr<v1::AckResponse> {
-                         absl::StatusOr<uint64_t> acked =
-                             inbox_->Ack(c.agency(), req->up_to_cursor());
+                         absl::StatusOr<uint64_t> acked = inbox_->Ack(
+                             c.agency(), ConsumerOf(c, req->consumer()), req->up_to_cursor());
                          if (!acked.ok()) return acked.status();
                          v1::AckResponse r;
                          r.set_acked_cursor(*acked);

@@ -1,8 +1,10 @@
 // gRPC adapter for InboxService: authenticate, then serve the caller agency's
 // inbox from Inbox (inbox.h). Ack goes through common::Unary (inline).
 //
-// Subscribe authenticates, then streams Inbox::Follow to the client: stored
-// unacknowledged events after `from_cursor`, then new ones, waiting in slices
+// Both name a consumer (`consumer`, default: the caller's user id) whose
+// acknowledged position they use. Subscribe authenticates, then streams
+// Inbox::Follow to the client: stored events after `from_cursor` and the
+// consumer's position, then new ones, waiting in slices
 // of `poll` so that a cancelled call or a server shutdown (Inbox::Shutdown ->
 // UNAVAILABLE) ends the stream promptly.
 #ifndef BUDSTIKKE_SERVICES_INBOX_INBOX_SERVICE_H_

@@ -392,6 +392,7 @@ absl::Status WireDirectory(Impl* impl) {
 absl::Status WireInbox(Impl* impl) {
   if (impl->Hosts("inbox")) {
     BUDSTIKKE_ASSIGN_OR_RETURN(impl->inbox, inbox::Inbox::Create(impl->store.get(), &impl->clock));
+    impl->inbox->StartRetentionJob(absl::Minutes(10));
     impl->inbox_writer = impl->inbox.get();
     impl->services.push_back(
         std::make_unique<inbox::InboxServiceImpl>(impl->inbox.get(), impl->auth.get()));

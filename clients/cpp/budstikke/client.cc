@@ -250,7 +250,8 @@ absl::StatusOr<v1::ListConsultationsResponse> Client::ListConsultations(
 
 absl::Status Client::SubscribeInbox(uint64_t from_cursor,
                                     const std::function<bool(const v1::InboxEvent&)>& on_event,
-                                    grpc::ClientContext* context) const {
+                                    grpc::ClientContext* context,
+                                    const std::string& consumer) const {
   if (absl::Status connected = AwaitConnection(std::chrono::system_clock::time_point::max());
       !connected.ok()) {
     return connected;
@@ -259,6 +260,7 @@ absl::Status Client::SubscribeInbox(uint64_t from_cursor,
   grpc::ClientContext* ctx = context != nullptr ? context : &own;
   v1::SubscribeRequest request;
   request.set_from_cursor(from_cursor);
+  request.set_consumer(consumer);
   std::unique_ptr<grpc::ClientReader<v1::InboxEvent>> reader = inbox_->Subscribe(ctx, request);
   v1::InboxEvent event;
   while (reader->Read(&event)) {
@@ -271,9 +273,11 @@ absl::Status Client::SubscribeInbox(uint64_t from_cursor,
   return FromGrpcStatus(reader->Finish());
 }
 
-absl::StatusOr<v1::AckResponse> Client::AckInbox(uint64_t up_to_cursor) const {
+absl::StatusOr<v1::AckResponse> Client::AckInbox(uint64_t up_to_cursor,
+                                                 const std::string& consumer) const {
   v1::AckRequest request;
   request.set_up_to_cursor(up_to_cursor);
+  request.set_consumer(consumer);
   return Call(*inbox_, &v1::InboxService::Stub::Ack, request);
 }
 
@@ -330,7 +334,7 @@ absl::Status Client::WatchInbox(uint64_t from_cursor,
             return false;
           }
           if (options.auto_ack) {
-            absl::StatusOr<v1::AckResponse> acked = AckInbox(event.cursor());
+            absl::StatusOr<v1::AckResponse> acked = AckInbox(event.cursor(), options.consumer);
             if (!acked.ok()) {
               inner = acked.status();
               return false;
@@ -339,7 +343,7 @@ absl::Status Client::WatchInbox(uint64_t from_cursor,
           }
           return true;
         },
-        &context);
+        &context, options.consumer);
     if (canceller != nullptr) canceller->Detach();
     st.last_error = s;
     if (!inner.ok()) return inner;

@@ -52,6 +52,9 @@ struct ClientOptions {
 
 // Options for Client::WatchInbox.
 struct InboxWatchOptions {
+  // Whose acknowledged position to use (1-64 of a-z, 0-9, '.', '_', '-');
+  // empty = the caller's user id (the server decides).
+  std::string consumer;
   // Acknowledge each event once on_event has returned true for it.
   bool auto_ack = false;
   // Consecutive failed (re)subscriptions before giving up with UNAVAILABLE.
@@ -154,22 +157,27 @@ class Client {
   absl::StatusOr<v1::ListConsultationsResponse> ListConsultations(
       const v1::ListConsultationsRequest& request) const;
 
-  // InboxService. Subscribe streams the caller agency's inbox from
-  // `from_cursor` (no deadline) and calls `on_event` for each event until it
-  // returns false (then OK), `context` is cancelled (TryCancel from another
-  // thread; then CANCELLED) or the stream fails (its status, e.g. UNAVAILABLE:
-  // resubscribe from the last cursor seen). `context` may be null.
+  // InboxService. Subscribe streams the caller agency's inbox after
+  // max(`from_cursor`, the consumer's acknowledged position) (no deadline) and
+  // calls `on_event` for each event until it returns false (then OK),
+  // `context` is cancelled (TryCancel from another thread; then CANCELLED) or
+  // the stream fails (its status, e.g. UNAVAILABLE: resubscribe from the last
+  // cursor seen). `context` may be null. `consumer` names the acknowledged
+  // position (empty: the caller's user id); Ack moves only that consumer's
+  // position and returns it.
   absl::Status SubscribeInbox(uint64_t from_cursor,
                               const std::function<bool(const v1::InboxEvent&)>& on_event,
-                              grpc::ClientContext* context = nullptr) const;
-  absl::StatusOr<v1::AckResponse> AckInbox(uint64_t up_to_cursor) const;
+                              grpc::ClientContext* context = nullptr,
+                              const std::string& consumer = "") const;
+  absl::StatusOr<v1::AckResponse> AckInbox(uint64_t up_to_cursor,
+                                           const std::string& consumer = "") const;
   // Follows the inbox like SubscribeInbox, but survives disconnects and server
   // restarts: when the stream fails with UNAVAILABLE it resubscribes (with
   // backoff) from the last cursor acknowledged through it (auto_ack; else
-  // from_cursor). The server starts after its acknowledged position (acks made
-  // with AckInbox count too) and redelivers every unacknowledged event; events
-  // already passed to on_event are skipped, so on_event sees each cursor once,
-  // in order. Returns OK when on_event returns false, CANCELLED after
+  // from_cursor). The server starts after the acknowledged position of
+  // options.consumer (acks made with AckInbox for that consumer count too) and redelivers every
+  // unacknowledged event; events already passed to on_event are skipped, so on_event sees each
+  // cursor once, in order. Returns OK when on_event returns false, CANCELLED after
   // canceller->Cancel(), UNAVAILABLE after options.max_reconnects failed
   // attempts in a row, or any other stream or ack error. `stats` and
   // `canceller` may be null.

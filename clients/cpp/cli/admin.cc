@@ -55,6 +55,7 @@ void AddAdminCommands(CLI::App& app, CliContext& ctx) {
   struct ShredArgs {
     std::string agency, confirm;
     uint32_t version = 0;
+    bool force = false;
   };
   auto shred_args = std::make_shared<ShredArgs>();
   auto* shred = admin->add_subcommand(
@@ -64,11 +65,15 @@ void AddAdminCommands(CLI::App& app, CliContext& ctx) {
   shred->add_option("agency", shred_args->agency, "agency id")->required();
   shred->add_option("version", shred_args->version, "key version")->required();
   shred->add_option("--confirm", shred_args->confirm, "must be <agency>/<version>")->required();
+  shred->add_flag("--force", shred_args->force,
+                  "shred even if the version still protects records (they become unreadable "
+                  "for the agency); without it that is refused with key.shred.in_use");
   shred->callback([&ctx, shred_args] {
     v1::ShredAgencyKeyVersionRequest req;
     req.set_agency(shred_args->agency);
     req.set_version(shred_args->version);
     req.set_confirm(shred_args->confirm);
+    req.set_force(shred_args->force);
     RunAdminCall(ctx, [&](const Client& c) { return c.ShredAgencyKeyVersion(req); });
   });
 

@@ -846,8 +846,10 @@ class Subscription:
     """
 
     def __init__(self, inbox: "Inbox", from_cursor: int, auto_ack: bool,
-                 duration: Optional[float], stream_timeout: float, max_reconnects: int):
+                 duration: Optional[float], stream_timeout: float, max_reconnects: int,
+                 consumer: Optional[str] = None):
         self._inbox = inbox
+        self.consumer = consumer
         self.acked_cursor = from_cursor
         self.last_cursor = from_cursor
         self._auto_ack = auto_ack
@@ -872,9 +874,9 @@ class Subscription:
 
     def ack(self, cursor: Optional[int] = None, *, timeout: Optional[float] = None) -> int:
         """Acknowledges up to ``cursor`` (default: the last event yielded); later
-        resubscriptions start after it. Returns the agency's acked position."""
+        resubscriptions start after it. Returns the consumer's acked position."""
         cursor = self.last_cursor if cursor is None else cursor
-        acked = self._inbox.ack(cursor, timeout=timeout)
+        acked = self._inbox.ack(cursor, consumer=self.consumer, timeout=timeout)
         self.acked_cursor = max(self.acked_cursor, cursor)
         return acked
 
@@ -897,7 +899,8 @@ class Subscription:
             try:
                 c._ensure_connected(time.monotonic() + t)
                 self._call = self._inbox._stub.Subscribe(
-                    inbox_pb2.SubscribeRequest(from_cursor=self.acked_cursor), timeout=t,
+                    inbox_pb2.SubscribeRequest(from_cursor=self.acked_cursor,
+                                               consumer=self.consumer or ""), timeout=t,
                     **c._call_kwargs())
                 for event in self._call:
                     failures = 0
@@ -932,23 +935,29 @@ class Subscription:
 class Inbox(_Group):
     """The agency's ordered event inbox (InboxService)."""
 
-    def subscribe(self, from_cursor: int = 0, *, auto_ack: bool = False,
-                  duration: Optional[float] = None, stream_timeout: float = 900.0,
-                  max_reconnects: int = 10) -> Subscription:
-        """Events with cursor > ``from_cursor`` not yet acknowledged, then live ones.
+    def subscribe(self, from_cursor: int = 0, *, consumer: Optional[str] = None,
+                  auto_ack: bool = False, duration: Optional[float] = None,
+                  stream_timeout: float = 900.0, max_reconnects: int = 10) -> Subscription:
+        """Events with cursor > ``from_cursor`` the consumer has not yet acknowledged,
+        then live ones.
 
+        ``consumer`` names whose acknowledged position to use and move (1-64 of
+        a-z, 0-9, '.', '_', '-'; None: the caller's user id), so that several
+        readers of the agency's inbox do not take events from each other.
         ``auto_ack`` acknowledges each event once the loop asks for the next one.
         ``duration`` ends the iteration after that many seconds (None: follow until
         cancelled). Each underlying stream has the deadline ``stream_timeout`` and is
         resumed transparently."""
         return Subscription(self, from_cursor, auto_ack, duration, stream_timeout,
-                            max_reconnects)
+                            max_reconnects, consumer)
 
-    def ack(self, up_to_cursor: int, *, timeout: Optional[float] = None) -> int:
-        """Acknowledges every event up to ``up_to_cursor``; returns the agency's acked
-        position. Idempotent, so retried on UNAVAILABLE."""
-        resp = self._call("Ack", inbox_pb2.AckRequest(up_to_cursor=up_to_cursor), True,
-                          timeout)
+    def ack(self, up_to_cursor: int, *, consumer: Optional[str] = None,
+            timeout: Optional[float] = None) -> int:
+        """Acknowledges every event up to ``up_to_cursor`` for ``consumer`` (None: the
+        caller's user id); returns that consumer's acked position. Removes nothing.
+        Idempotent, so retried on UNAVAILABLE."""
+        resp = self._call("Ack", inbox_pb2.AckRequest(up_to_cursor=up_to_cursor,
+                                                      consumer=consumer or ""), True, timeout)
         return resp.acked_cursor
 
 
@@ -1091,12 +1100,14 @@ class Admin(_Group):
                                                agency=agency)
         return self._call("RotateAgencyKey", req, True, timeout)
 
-    def shred_key(self, agency: str, version: int, *, confirm: str,
+    def shred_key(self, agency: str, version: int, *, confirm: str, force: bool = False,
                   timeout: Optional[float] = None) -> "admin_pb2.AgencyKeyStatus":
         """Destroys a non-current key version. ``confirm`` must be exactly
-        ``"<agency>/<version>"``: this cannot be undone."""
+        ``"<agency>/<version>"``: this cannot be undone. A version that still
+        protects records is refused (rule ``key.shred.in_use``) unless ``force``;
+        with it those records become unreadable for the agency."""
         req = admin_pb2.ShredAgencyKeyVersionRequest(agency=agency, version=version,
-                                                     confirm=confirm)
+                                                     confirm=confirm, force=force)
         return self._call("ShredAgencyKeyVersion", req, False, timeout)
 
     def rewrap_progress(self, agency: str, *,
