@@ -57,7 +57,8 @@ std::string Ask(const Client& client, const std::string& to = "bup-oslo",
 // its own recipient agency's inbox.
 class InboxIntegrationTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { server_ = new TestServer(); }
+  // Hundreds of calls a second by one caller: no rate limit (cli_test covers it).
+  static void SetUpTestSuite() { server_ = new TestServer({"--rate-limit", "0"}); }
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
@@ -340,7 +341,7 @@ TEST_F(InboxIntegrationTest, SigkilledWatchProcessIsResumedByTheNextOne) {
 // 10k events across 3 agencies through the real server, each agency's inbox
 // read concurrently over its Subscribe stream while the events are written.
 TEST(InboxVolumeTest, TenThousandEventsAcrossThreeAgenciesNoneLostOrDuplicated) {
-  TestServer server;
+  TestServer server({"--rate-limit", "0"});  // thousands of calls a second
   const auto start = Clock::now();
   struct Lane {
     std::string sender, recipient_agency, recipient;
@@ -409,7 +410,7 @@ TEST(InboxVolumeTest, TenThousandEventsAcrossThreeAgenciesNoneLostOrDuplicated) 
 // across a SIGKILL and restart of the server: it prints every event once, in
 // order, acknowledges each, and leaves nothing to replay.
 TEST(InboxResumeTest, InboxWatchCommandSurvivesSigkilledServer) {
-  TestServer server;
+  TestServer server({"--rate-limit", "0"});
   const auto start = Clock::now();
   auto kg = ClientAs(server, "kindergarten-staff");
   std::vector<std::string> ids;
@@ -452,7 +453,7 @@ TEST(InboxResumeTest, InboxWatchCommandSurvivesSigkilledServer) {
 // are redelivered by the server (and skipped by the watch, which already
 // passed them on), new ones follow, each exactly once and in order.
 TEST(InboxResumeTest, WatchInboxSurvivesSigkilledServer) {
-  TestServer server;
+  TestServer server({"--rate-limit", "0"});
   const auto start = Clock::now();
   auto kg = ClientAs(server, "kindergarten-staff");
   std::vector<std::string> ids;
