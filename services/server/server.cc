@@ -250,6 +250,11 @@ namespace {
 
 using Impl = BudstikkeServer::Impl;
 
+// Request metadata a server takes (gRPC's default is 8 KiB), and what the
+// gateway takes from clients: half, so a forwarded call always fits.
+constexpr int kMaxMetadataBytes = 16 * 1024;
+constexpr int kGatewayMaxMetadataBytes = 8 * 1024;
+
 absl::Status ConnectPeers(Impl* impl) {
   const ServerConfig& c = impl->config;
   std::shared_ptr<grpc::ChannelCredentials> creds =
@@ -257,6 +262,7 @@ absl::Status ConnectPeers(Impl* impl) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(c.max_message_bytes);
   args.SetMaxSendMessageSize(c.max_message_bytes);
+  args.SetInt(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);  // replies, as a service takes
   for (const std::string& service : RemoteNeeds(impl->targets)) {
     common::Peer peer;
     peer.name = service;
@@ -704,6 +710,12 @@ absl::StatusOr<int> BudstikkeServer::Start() {
   builder.SetMaxReceiveMessageSize(c.max_message_bytes);
   builder.SetMaxSendMessageSize(c.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, c.max_concurrent_streams);
+  // The gateway's connection to a service carries every client's calls, and
+  // a header block the service refused for size would unsettle it (gRPC
+  // 1.51's HPACK tables, CVE-2023-32731): the gateway takes half of what a
+  // service takes, so a forwarded call with its on-behalf-of header fits.
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE,
+                             impl_->gateway ? kGatewayMaxMetadataBytes : kMaxMetadataBytes);
   // Keepalive: ping idle connections every 60 s; allow client pings every 10 s.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
