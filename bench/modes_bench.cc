@@ -219,9 +219,10 @@ int Main(int argc, char** argv) {
   const int pairs = FlagValue(argc, argv, "--pairs=", 8);
   const double seconds = FlagDouble(argc, argv, "--pair_seconds=", 2.0);
   const int clients = FlagValue(argc, argv, "--clients=", 4);
-  // Benchmarks run without the per-caller rate limit.
-  testing::TestServer server({"--rate-limit", "0"});
-  testing::TestCluster cluster("--rate-limit 0");
+  // Benchmarks run without the per-caller rate limit, and compare with the
+  // numbers before durable writes became the default.
+  testing::TestServer server({"--rate-limit", "0", "--no-sync-writes"});
+  testing::TestCluster cluster("--rate-limit 0 --no-sync-writes");
   if (server.address().empty() || !cluster.started()) return 1;
   Deployment all{"all-in-one", [&](const std::string& who) { return server.Channel(who); }, ""};
   Deployment micro{"gateway", [&](const std::string& who) { return cluster.Channel(who); }, ""};

@@ -15,7 +15,7 @@
 # Files go to $CLUSTER_DIR (default ./var/cluster): certs/, peers.json, one
 # <name>/ data dir, <name>.log and <name>.out per process, pids. Binaries come
 # from ${BUILD_DIR:-build}/bin. Extra server flags for every process:
-# $CLUSTER_SERVER_FLAGS (e.g. --sync-writes).
+# $CLUSTER_SERVER_FLAGS (e.g. --no-sync-writes).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BUILD_DIR:-build}/bin

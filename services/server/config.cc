@@ -64,7 +64,13 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
                  "seconds an outbox entry may wait for delivery before readiness "
                  "(budstikke.ready) turns NOT_SERVING")
       ->capture_default_str();
-  app.add_flag("--sync-writes", c.sync_writes, "fsync the WAL before acknowledging a write");
+  bool no_sync_writes = false;
+  app.add_flag("--no-sync-writes", no_sync_writes,
+               "acknowledge writes before the WAL is fsynced: they survive a process crash, "
+               "not a power loss (tests and benchmarks only)");
+  app.add_flag("--sync-writes",
+               "the default (fsync the WAL before acknowledging a write); "
+               "kept for old command lines");
   app.add_option("--seed-directory", c.seed_directory,
                  "JSON agencies loaded when the directory is empty");
   app.add_option("--metrics-listen", c.metrics_listen,
@@ -104,6 +110,7 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     c.restore = restore->parsed();
+    c.sync_writes = !no_sync_writes;
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();
     return absl::CancelledError("help");

@@ -43,7 +43,10 @@ struct ServerConfig {
   // Readiness (budstikke.ready) turns NOT_SERVING while an outbox's oldest
   // undelivered entry is older than this.
   int outbox_max_age_seconds = 60;
-  bool sync_writes = false;
+  // fsync the WAL before acknowledging a write (survives power loss); off
+  // only with --no-sync-writes (tests, benchmarks). --sync-writes stays
+  // accepted and changes nothing.
+  bool sync_writes = true;
   std::string seed_directory;
   std::string metrics_listen;
   bool refuse_synthetic_ids = false;

@@ -301,6 +301,9 @@ absl::Status OpenData(Impl* impl) {
                              storage::Keyring::ReadMasterKeyFile(config.master_key_file));
   storage::Store::Options options;
   options.sync_writes = config.sync_writes;
+  if (!config.sync_writes) {
+    spdlog::warn("--no-sync-writes: acknowledged writes survive a process crash, not a power loss");
+  }
   if (!config.test_fail_store_writes_file.empty()) {
     spdlog::warn("TEST HOOK: store writes fail while {} exists",
                  config.test_fail_store_writes_file);
