@@ -57,14 +57,31 @@ def fill_worry(d, text):
     click_id(d, "send")
 
 
+def list_calls(server, user, action):
+    """How many audited List calls ``user`` made (``action``, e.g. consultation.list),
+    once the audit log has settled (events reach it within 2 s)."""
+    time.sleep(2.5)
+    with server.client("auditor") as aud:
+        return sum(1 for _ in aud.audit.events(actor_user=user, action=action))
+
+
+def polls(console, status):
+    """How many live-list polls (/innboks/nytt) the console answered with ``status``."""
+    m = re.search(r'budstikke_console_requests_total\{route="/innboks/nytt",status="%d"\} '
+                  r'([0-9.]+)' % status, _http(console.url + "/metrics")[2])
+    return int(float(m.group(1))) if m else 0
+
+
 # -- 1. the anonymous consultation story -------------------------------------------
 
-def test_consultation_story(console, browsers):
+def test_consultation_story(console, server, browsers):
     staff, clin = browsers(), browsers()
     STATE["staff"], STATE["clinician"] = staff, clin
     login(clin, console.url, "terapeut1", VISITS)
     assert clin.current_url == console.url + "/ko"
     before = clin.find_elements(By.CSS_SELECTOR, "#ko tbody tr")
+    lists_at_start = list_calls(server, "terapeut1", "consultation.list")
+    assert lists_at_start == 1  # the page itself
     login(staff, console.url, "kari", VISITS)
     assert staff.current_url == console.url + "/drofting"
     VISITS.check(staff, "mine-droftinger")
@@ -91,6 +108,11 @@ def test_consultation_story(console, browsers):
     assert "kryss av for hvert funn" in text_of(staff, "feiloppsummering")
     for box in staff.find_elements(By.NAME, "ack"):
         box.click()
+    # The open queue polled the inbox all along (every second here) and, with nothing
+    # new in it, never asked for the list again.
+    idle_polls = polls(console, 204)
+    assert idle_polls >= 3
+    assert list_calls(server, "terapeut1", "consultation.list") == lists_at_start
     click_id(staff, "send")
     wait_for(lambda: "/drofting/" in staff.current_url and "/ny" not in staff.current_url)
     cid = re.search(r"/drofting/([^/?]+)", staff.current_url).group(1)
@@ -104,8 +126,11 @@ def test_consultation_story(console, browsers):
     wait_for(lambda: clin.find_element(By.CSS_SELECTOR, "a[href='/drofting/%s']" % cid),
              what="the new worry to appear in the open queue")
     assert clin.execute_script("return window.notReloaded") is True
+    # One new event, one List; later polls find nothing new again.
+    assert list_calls(server, "terapeut1", "consultation.list") == lists_at_start + 1
+    assert polls(console, 200) == 1 and polls(console, 204) > idle_polls
     VISITS.check(clin, "droftingsko")
-    clin.get(console.url + "/drofting/" + cid)  # the link is renewed every second
+    clin.get(console.url + "/drofting/" + cid)
     assert "Ola Nordmann" in text_of(clin, "tekst")
     click_id(clin, "ta")
     wait_for(lambda: text_of(clin, "status") == "Tatt av behandler")
@@ -160,6 +185,8 @@ def test_referral_story_urgent_first(console, server, browsers):
     clin.get(console.url + "/henvisninger")
     assert text_of(clin, "ingen-henvisninger") == "Ingen henvisninger."
     clin.execute_script("window.notReloaded = true")
+    lists = list_calls(server, "vakt1", "referral.list")
+    assert lists == 1  # the page itself; its polls (2 s of them) asked for no list
     with server.client("gp-physician") as gp:
         con = gp.consents.record(CANARY, giver="guardian", giver_relation="mother",
                                  recipients=["bup-oslo", "bup-oslo-akutt"],
@@ -173,11 +200,13 @@ def test_referral_story_urgent_first(console, server, browsers):
         ("bup-oslo-akutt", "bup-oslo", "urgent.not_a_patient")
     assert (urgent.create_time.seconds, urgent.create_time.nanos) > \
         (normal.create_time.seconds, normal.create_time.nanos)
-    # Both appear without a reload (the list asks again every second here).
+    # Both appear without a reload (the page polls the inbox every second here and
+    # asks for the list when a referral arrived: once or twice for two).
     wait_for(lambda: len(clin.find_elements(By.CSS_SELECTOR, "#henvisninger tbody tr")) == 2,
              what="the two referrals to appear in the list")
     assert clin.execute_script("return window.notReloaded") is True
-    # Read in one go: the list is swapped in place every second.
+    assert list_calls(server, "vakt1", "referral.list") - lists in (1, 2)
+    # Read in one go: the list may be swapped in place meanwhile.
     rows = clin.execute_script(
         "return [...document.querySelectorAll('#henvisninger tbody tr')].map(tr => "
         "[tr.querySelector('a').getAttribute('href'), "
