@@ -296,6 +296,41 @@ def test_referral_story_urgent_first(console, server, browsers):
     STATE["clinician"] = clin
 
 
+def test_live_list_poll(console, server):
+    """/innboks/nytt answers 204 when nothing new arrived; a view the session does not
+    know gets the list (one List) under a new view id; an unknown list is 404, another
+    role 403. The URL holds no content; the console never moved an inbox position."""
+    clin = STATE["clinician"]  # vakt1
+    clin.get(console.url + "/henvisninger")
+    url = urllib.parse.urlsplit(clin.find_element(By.ID, "henvisningsliste")
+                                .get_attribute("hx-get"))
+    args = urllib.parse.parse_qs(url.query)
+    assert url.path == "/innboks/nytt" and sorted(args) == ["liste", "visning"]
+    assert args["liste"] == ["henvisninger"] and re.fullmatch(r"[A-Za-z0-9_-]{16}",
+                                                              args["visning"][0])
+    clin.get(console.url + "/drofting/ny")  # the browser stops polling
+    jar = "__Host-budstikke=" + clin.get_cookie("__Host-budstikke")["value"]
+    lists = list_calls(server, "vakt1", "referral.list")
+    poll = console.url + "/innboks/nytt?"
+    for _ in range(3):
+        assert _http(poll + url.query, cookie=jar)[::2] == (204, "")
+    status, _, page = _http(poll + "liste=henvisninger&visning=ukjent", cookie=jar)
+    assert status == 200 and 'id="henvisningsliste"' in page
+    again = re.search(r'hx-get="/innboks/nytt\?([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert "visning=ukjent" not in again
+    assert _http(poll + again, cookie=jar)[::2] == (204, "")
+    assert list_calls(server, "vakt1", "referral.list") == lists + 1
+    assert _http(poll + "liste=annet&visning=x", cookie=jar)[0] == 404
+    assert _http(poll + "liste=ko&vis=alle&visning=x", cookie=jar)[0] == 404
+    aud = "__Host-budstikke=" + STATE["auditor"].get_cookie("__Host-budstikke")["value"]
+    assert _http(poll + url.query, cookie=aud)[0] == 403
+    status, headers, _ = _http(poll + url.query)  # no session: to the login page
+    assert (status, headers["Location"]) == (303, "/logg-inn")
+    with server.client("bup-acute") as c:  # vakt1: no position moved or made
+        assert c.inbox.ack(0, consumer="konsoll-vakt1") == 0
+        assert c.inbox.ack(0) == 0
+
+
 def _post_bytes(url, data, cookie=None):
     req = urllib.request.Request(url, data=data)
     if cookie:
