@@ -123,9 +123,9 @@ def create_app(cfg: Config, service_client: Optional[budstikke.Client] = None) -
     def metrics_page():
         return generate_latest(metrics.registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}
 
-    from budstikke_console import (error_pages, views_admin, views_audit, views_consult,
+    from budstikke_console import (error_pages, live, views_admin, views_audit, views_consult,
                                    views_login, views_referral)
-    for module in (error_pages, views_login, views_consult, views_referral, views_audit,
+    for module in (error_pages, views_login, views_consult, views_referral, live, views_audit,
                    views_admin):
         module.register(app)
     return app

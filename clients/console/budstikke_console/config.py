@@ -12,8 +12,10 @@ Keys (paths relative to the file's folder):
   secure_cookies    default true; only a plain-HTTP localhost test may set false
   audit_verifier_key    optional: the pinned note verifier key of the audit log
                     (default: the key the server publishes)
-  queue_refresh_seconds  how often an open consultation queue refreshes itself
-                    (default 30; each refresh is one List call, which is audited)
+  queue_refresh_seconds  how often a live list (consultation queue, received
+                    referrals) reads the agency's inbox (default 30; a read is not
+                    audited; the list is asked for again, one audited List call, only
+                    when a new event changes it)
   login             {"method": "oidc", ...} (see auth.py)
 Raises ConfigError with a one-line reason on a bad file.
 """

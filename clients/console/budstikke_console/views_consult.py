@@ -7,10 +7,10 @@ import budstikke
 from flask import abort, g, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from budstikke_console import screening, texts
+from budstikke_console import live, screening, texts
 from budstikke_console.app import PROFESSIONAL, WRITERS, api, require_role
 
-_QUEUE_VIEWS = {"apne": ("Åpne", ["open"]), "mine": ("Tatt av meg", ["claimed", "answered"]),
+QUEUE_VIEWS = {"apne": ("Åpne", ["open"]), "mine": ("Tatt av meg", ["claimed", "answered"]),
                 "besvart": ("Besvart", ["answered"]), "lukket": ("Lukket", ["closed"])}
 
 
@@ -63,18 +63,33 @@ def consult_new():
     return redirect(url_for("consult_show", cid=sent.id, sendt=1), code=303)
 
 
-def consult_list(mailbox: str, statuses, title: str, active: str = "", mine: bool = False):
-    items = list(api().consultations.list(mailbox=mailbox, statuses=statuses, page_size=100))
+def consult_list(mailbox: str, statuses, title: str, active: str = "", mine: bool = False,
+                 view_id: str = ""):
+    """A list of consultations. The received ones (the queue) are live: the page is
+    registered as a view of the inbox (live.py) before the List, and ``view_id``
+    set means the fragment for that view's poll."""
+    c = api()
+    live_list = mailbox == "received"
+    fragment = bool(view_id)
+    if live_list and not fragment:
+        view_id = live.new_view("ko", active, live.head_cursor(c))
+    items = list(c.consultations.list(mailbox=mailbox, statuses=statuses, page_size=100))
     if mine:
         me = g.person
         items = [c for c in items
                  if (c.claimed_by.agency, c.claimed_by.user) == (me["agency"], me["user"])]
     items.sort(key=lambda c: c.create_time.seconds, reverse=True)
-    live = mailbox == "received"
-    template = "consult_queue_fragment.html" if live and request.headers.get("HX-Request") \
-        else "consult_list.html"
+    template = "consult_queue_fragment.html" if fragment else "consult_list.html"
     return render_template(template, title=title, items=items, mailbox=mailbox,
-                           views=_QUEUE_VIEWS if live else {}, active=active, live=live)
+                           views=QUEUE_VIEWS if live_list else {}, active=active,
+                           live=live_list, view_id=view_id)
+
+
+def queue(view: str, view_id: str = ""):
+    """The agency's consultation queue, tab ``view`` (a key of QUEUE_VIEWS)."""
+    label, statuses = QUEUE_VIEWS[view]
+    return consult_list("received", statuses, "Drøftingskø: " + label.lower(), view,
+                        mine=view == "mine", view_id=view_id)
 
 
 def _render_show(c, status=200, **extra):
@@ -123,11 +138,9 @@ def register(app):
     def consult_queue():
         require_role(*PROFESSIONAL)
         view = request.args.get("vis", "apne")
-        if view not in _QUEUE_VIEWS:
+        if view not in QUEUE_VIEWS:
             abort(404)
-        label, statuses = _QUEUE_VIEWS[view]
-        return consult_list("received", statuses, "Drøftingskø: " + label.lower(), view,
-                            mine=view == "mine")
+        return queue(view)
 
     @app.get("/drofting/<cid>", endpoint="consult_show")
     def consult_show(cid):

@@ -5,7 +5,7 @@ consent covers (the server checks that: `consent.recipient_mismatch`)."""
 import budstikke
 from flask import g, redirect, render_template, request, url_for
 
-from budstikke_console import texts
+from budstikke_console import live, texts
 from budstikke_console.app import PROFESSIONAL, api, require_role
 
 
@@ -40,18 +40,26 @@ def _render_show(rid, errors=None, status=200, form=None):
                            errors=errors or {}, form=form or {}), status
 
 
+def received(view_id: str = ""):
+    """The received referrals. The page is registered as a view of the inbox
+    (live.py) before the List; it polls /innboks/nytt, which returns this list's
+    fragment (``view_id`` set) only when a referral arrived, was withdrawn or
+    escalated, so a new one, urgent ones first, appears without a reload."""
+    c = api()
+    fragment = bool(view_id)
+    if not fragment:
+        view_id = live.new_view("henvisninger", "", live.head_cursor(c))
+    items = sort_received(c.referrals.iter(mailbox="received", page_size=100))
+    template = "referral_list_fragment.html" if fragment else "referral_list.html"
+    return render_template(template, title="Mottatte henvisninger", items=items,
+                           names=agency_names(c), live=True, view_id=view_id)
+
+
 def register(app):
     @app.get("/henvisninger", endpoint="referral_list")
     def referral_list():
         require_role(*PROFESSIONAL)
-        c = api()
-        items = sort_received(c.referrals.iter(mailbox="received", page_size=100))
-        # The page asks again every queue_refresh_seconds (htmx) and swaps the list in
-        # place, so a new referral, urgent ones first, appears without a reload.
-        template = "referral_list_fragment.html" if request.headers.get("HX-Request") \
-            else "referral_list.html"
-        return render_template(template, title="Mottatte henvisninger", items=items,
-                               names=agency_names(c), live=True)
+        return received()
 
     @app.get("/henvisninger/<rid>", endpoint="referral_show")
     def referral_show(rid):

@@ -57,14 +57,31 @@ def fill_worry(d, text):
     click_id(d, "send")
 
 
+def list_calls(server, user, action):
+    """How many audited List calls ``user`` made (``action``, e.g. consultation.list),
+    once the audit log has settled (events reach it within 2 s)."""
+    time.sleep(2.5)
+    with server.client("auditor") as aud:
+        return sum(1 for _ in aud.audit.events(actor_user=user, action=action))
+
+
+def polls(console, status):
+    """How many live-list polls (/innboks/nytt) the console answered with ``status``."""
+    m = re.search(r'budstikke_console_requests_total\{route="/innboks/nytt",status="%d"\} '
+                  r'([0-9.]+)' % status, _http(console.url + "/metrics")[2])
+    return int(float(m.group(1))) if m else 0
+
+
 # -- 1. the anonymous consultation story -------------------------------------------
 
-def test_consultation_story(console, browsers):
+def test_consultation_story(console, server, browsers):
     staff, clin = browsers(), browsers()
     STATE["staff"], STATE["clinician"] = staff, clin
     login(clin, console.url, "terapeut1", VISITS)
     assert clin.current_url == console.url + "/ko"
     before = clin.find_elements(By.CSS_SELECTOR, "#ko tbody tr")
+    lists_at_start = list_calls(server, "terapeut1", "consultation.list")
+    assert lists_at_start == 1  # the page itself
     login(staff, console.url, "kari", VISITS)
     assert staff.current_url == console.url + "/drofting"
     VISITS.check(staff, "mine-droftinger")
@@ -91,6 +108,11 @@ def test_consultation_story(console, browsers):
     assert "kryss av for hvert funn" in text_of(staff, "feiloppsummering")
     for box in staff.find_elements(By.NAME, "ack"):
         box.click()
+    # The open queue polled the inbox all along (every second here) and, with nothing
+    # new in it, never asked for the list again.
+    idle_polls = polls(console, 204)
+    assert idle_polls >= 3
+    assert list_calls(server, "terapeut1", "consultation.list") == lists_at_start
     click_id(staff, "send")
     wait_for(lambda: "/drofting/" in staff.current_url and "/ny" not in staff.current_url)
     cid = re.search(r"/drofting/([^/?]+)", staff.current_url).group(1)
@@ -104,8 +126,11 @@ def test_consultation_story(console, browsers):
     wait_for(lambda: clin.find_element(By.CSS_SELECTOR, "a[href='/drofting/%s']" % cid),
              what="the new worry to appear in the open queue")
     assert clin.execute_script("return window.notReloaded") is True
+    # One new event, one List; later polls find nothing new again.
+    assert list_calls(server, "terapeut1", "consultation.list") == lists_at_start + 1
+    assert polls(console, 200) == 1 and polls(console, 204) > idle_polls
     VISITS.check(clin, "droftingsko")
-    clin.get(console.url + "/drofting/" + cid)  # the link is renewed every second
+    clin.get(console.url + "/drofting/" + cid)
     assert "Ola Nordmann" in text_of(clin, "tekst")
     click_id(clin, "ta")
     wait_for(lambda: text_of(clin, "status") == "Tatt av behandler")
@@ -160,6 +185,8 @@ def test_referral_story_urgent_first(console, server, browsers):
     clin.get(console.url + "/henvisninger")
     assert text_of(clin, "ingen-henvisninger") == "Ingen henvisninger."
     clin.execute_script("window.notReloaded = true")
+    lists = list_calls(server, "vakt1", "referral.list")
+    assert lists == 1  # the page itself; its polls (2 s of them) asked for no list
     with server.client("gp-physician") as gp:
         con = gp.consents.record(CANARY, giver="guardian", giver_relation="mother",
                                  recipients=["bup-oslo", "bup-oslo-akutt"],
@@ -173,11 +200,13 @@ def test_referral_story_urgent_first(console, server, browsers):
         ("bup-oslo-akutt", "bup-oslo", "urgent.not_a_patient")
     assert (urgent.create_time.seconds, urgent.create_time.nanos) > \
         (normal.create_time.seconds, normal.create_time.nanos)
-    # Both appear without a reload (the list asks again every second here).
+    # Both appear without a reload (the page polls the inbox every second here and
+    # asks for the list when a referral arrived: once or twice for two).
     wait_for(lambda: len(clin.find_elements(By.CSS_SELECTOR, "#henvisninger tbody tr")) == 2,
              what="the two referrals to appear in the list")
     assert clin.execute_script("return window.notReloaded") is True
-    # Read in one go: the list is swapped in place every second.
+    assert list_calls(server, "vakt1", "referral.list") - lists in (1, 2)
+    # Read in one go: the list may be swapped in place meanwhile.
     rows = clin.execute_script(
         "return [...document.querySelectorAll('#henvisninger tbody tr')].map(tr => "
         "[tr.querySelector('a').getAttribute('href'), "
@@ -265,6 +294,41 @@ def test_referral_story_urgent_first(console, server, browsers):
     assert actions.count("leste tråden til en henvisning") == 7
     STATE["referral"] = urgent.id
     STATE["clinician"] = clin
+
+
+def test_live_list_poll(console, server):
+    """/innboks/nytt answers 204 when nothing new arrived; a view the session does not
+    know gets the list (one List) under a new view id; an unknown list is 404, another
+    role 403. The URL holds no content; the console never moved an inbox position."""
+    clin = STATE["clinician"]  # vakt1
+    clin.get(console.url + "/henvisninger")
+    url = urllib.parse.urlsplit(clin.find_element(By.ID, "henvisningsliste")
+                                .get_attribute("hx-get"))
+    args = urllib.parse.parse_qs(url.query)
+    assert url.path == "/innboks/nytt" and sorted(args) == ["liste", "visning"]
+    assert args["liste"] == ["henvisninger"] and re.fullmatch(r"[A-Za-z0-9_-]{16}",
+                                                              args["visning"][0])
+    clin.get(console.url + "/drofting/ny")  # the browser stops polling
+    jar = "__Host-budstikke=" + clin.get_cookie("__Host-budstikke")["value"]
+    lists = list_calls(server, "vakt1", "referral.list")
+    poll = console.url + "/innboks/nytt?"
+    for _ in range(3):
+        assert _http(poll + url.query, cookie=jar)[::2] == (204, "")
+    status, _, page = _http(poll + "liste=henvisninger&visning=ukjent", cookie=jar)
+    assert status == 200 and 'id="henvisningsliste"' in page
+    again = re.search(r'hx-get="/innboks/nytt\?([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert "visning=ukjent" not in again
+    assert _http(poll + again, cookie=jar)[::2] == (204, "")
+    assert list_calls(server, "vakt1", "referral.list") == lists + 1
+    assert _http(poll + "liste=annet&visning=x", cookie=jar)[0] == 404
+    assert _http(poll + "liste=ko&vis=alle&visning=x", cookie=jar)[0] == 404
+    aud = "__Host-budstikke=" + STATE["auditor"].get_cookie("__Host-budstikke")["value"]
+    assert _http(poll + url.query, cookie=aud)[0] == 403
+    status, headers, _ = _http(poll + url.query)  # no session: to the login page
+    assert (status, headers["Location"]) == (303, "/logg-inn")
+    with server.client("bup-acute") as c:  # vakt1: no position moved or made
+        assert c.inbox.ack(0, consumer="konsoll-vakt1") == 0
+        assert c.inbox.ack(0) == 0
 
 
 def _post_bytes(url, data, cookie=None):

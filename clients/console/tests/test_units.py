@@ -133,3 +133,9 @@ def test_referral_texts():
         "lege1, lege (Sentrum legekontor)"
     assert texts.actor(a) == "lege1, lege (legekontor-sentrum)"
     assert texts.actor(pb.types_pb2.Actor()) == ""
+
+
+def test_the_console_reads_the_inbox_under_its_own_consumer_name():
+    from budstikke_console import live
+    assert live.consumer_name("terapeut1") == "konsoll-terapeut1"
+    assert live.consumer_name("u" * 64) == "konsoll-" + "u" * 56  # at most 64 characters

@@ -951,6 +951,36 @@ class Inbox(_Group):
         return Subscription(self, from_cursor, auto_ack, duration, stream_timeout,
                             max_reconnects, consumer)
 
+    def read(self, after_cursor: int = 0, *, consumer: Optional[str] = None,
+             wait: float = 0.5, max_events: int = 1000) -> List["inbox_pb2.InboxEvent"]:
+        """The events there are now: those with cursor > ``after_cursor`` that
+        ``consumer`` has not acknowledged, in cursor order, read through one
+        Subscribe stream that ends after ``wait`` seconds (its deadline: the stream
+        has no end of its own) or at ``max_events``. Acknowledges nothing, so it
+        moves no consumer's position. An event committed while it reads may or may
+        not be included; the next read after the last cursor returned gets it.
+        Raises Unavailable (also not retried) and the API's errors, e.g.
+        InvalidArgument when ``after_cursor`` is beyond the latest event."""
+        if wait <= 0 or max_events < 1:
+            raise ConfigurationError("inbox.read: wait and max_events must be positive")
+        c = self._c
+        c._ensure_connected(time.monotonic() + wait)
+        call = self._stub.Subscribe(
+            inbox_pb2.SubscribeRequest(from_cursor=after_cursor, consumer=consumer or ""),
+            timeout=wait, **c._call_kwargs())
+        events: List["inbox_pb2.InboxEvent"] = []
+        try:
+            for event in call:
+                events.append(event)
+                if len(events) >= max_events:
+                    break
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise c._error(e) from None
+        finally:
+            call.cancel()
+        return events
+
     def ack(self, up_to_cursor: int, *, consumer: Optional[str] = None,
             timeout: Optional[float] = None) -> int:
         """Acknowledges every event up to ``up_to_cursor`` for ``consumer`` (None: the

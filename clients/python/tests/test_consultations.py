@@ -1,5 +1,7 @@
 """ConsultationService and InboxService through the SDK."""
 
+import time
+
 import grpc
 import pytest
 
@@ -158,3 +160,34 @@ def test_inbox_auto_ack(client_for):
         got.append(ev.resource.id)
     assert got == [c.id]
     assert list(ppt.inbox.subscribe(duration=0.5)) == []
+
+
+def test_inbox_read_returns_what_is_there_now_and_moves_no_position(client_for):
+    kg = client_for("kindergarten-staff")
+    cw = client_for("cw-leader")
+    before = cw.inbox.read(0, consumer="lesing", wait=1.0)
+    head = before[-1].cursor if before else 0
+    started = time.monotonic()
+    assert cw.inbox.read(head, consumer="lesing", wait=0.5) == []
+    assert time.monotonic() - started < 3.0  # the deadline ends the stream
+    c1 = kg.consultations.ask("Barnet gråter ofte i garderoben.", to="barnevern-oslo",
+                              age_band="3-5", concerns=["social"])
+    c2 = kg.consultations.ask("Barnet virker redd for å gå hjem.", to="barnevern-oslo",
+                              age_band="3-5", concerns=["social"])
+    got = cw.inbox.read(head, consumer="lesing", wait=1.0)
+    assert [(e.resource.id, e.type) for e in got] == \
+        [(c1.id, inbox_pb2.INBOX_EVENT_TYPE_CONSULTATION_RECEIVED),
+         (c2.id, inbox_pb2.INBOX_EVENT_TYPE_CONSULTATION_RECEIVED)]
+    assert got[0].cursor > head and got[1].cursor == got[0].cursor + 1
+    # Nothing was acknowledged: the same read gives the same events, and max_events
+    # stops early.
+    assert [e.cursor for e in cw.inbox.read(head, consumer="lesing", wait=1.0)] == \
+        [got[0].cursor, got[1].cursor]
+    assert [e.cursor for e in cw.inbox.read(head, consumer="lesing", max_events=1)] == \
+        [got[0].cursor]
+    assert cw.inbox.read(got[1].cursor, consumer="lesing", wait=0.3) == []
+    assert cw.inbox.ack(0, consumer="lesing") == 0  # the consumer still has no position
+    with pytest.raises(budstikke.InvalidArgument):
+        cw.inbox.read(got[1].cursor + 1000000, consumer="lesing")
+    with pytest.raises(budstikke.ConfigurationError):
+        cw.inbox.read(0, wait=0)
