@@ -17,6 +17,22 @@ using ::budstikke::testing::RunCommand;
 using ::budstikke::testing::TestServer;
 using ::testing::HasSubstr;
 
+// Disaster: stops the server, removes its data dir, restores it from
+// `backup_dir` with `budstikke-server restore` and restarts the server.
+::testing::AssertionResult LoseDataDirAndRestore(TestServer& server,
+                                                 const std::string& backup_dir) {
+  server.Stop();
+  std::filesystem::remove_all(server.data_dir());
+  std::string out, err;
+  if (RunCommand({BinDir() + "/budstikke-server", "restore", "--backup-dir", backup_dir,
+                  "--data-dir", server.data_dir()},
+                 &out, &err) != 0) {
+    return ::testing::AssertionFailure() << "restore failed: " << err;
+  }
+  server.Restart();
+  return ::testing::AssertionSuccess();
+}
+
 TEST(BackupRestoreTest, CliBackupThenServerRestore) {
   TestServer server;
   ASSERT_FALSE(server.address().empty());
@@ -55,14 +71,7 @@ TEST(BackupRestoreTest, CliBackupThenServerRestore) {
   EXPECT_THAT(err, HasSubstr("not empty"));
 
   // Disaster: the data dir is lost. Restore it from the backup and restart.
-  server.Stop();
-  std::filesystem::remove_all(server.data_dir());
-  ASSERT_EQ(RunCommand({BinDir() + "/budstikke-server", "restore", "--backup-dir", backup_dir,
-                        "--data-dir", server.data_dir()},
-                       &out, &err),
-            0)
-      << err;
-  server.Restart();
+  ASSERT_TRUE(LoseDataDirAndRestore(server, backup_dir));
   ASSERT_EQ(RunCommand({cli, "directory", "get", "bup-bergen", "--output", "json"}, &out, &err,
                        server.CliEnv("kindergarten-staff")),
             0)
@@ -111,14 +120,7 @@ TEST(BackupRestoreTest, InboxCursorsDoNotGoBackAfterARestore) {
   const std::vector<uint64_t> before = Cursors(out);
   ASSERT_EQ(before, (std::vector<uint64_t>{1, 2, 3})) << out;
 
-  server.Stop();
-  std::filesystem::remove_all(server.data_dir());
-  ASSERT_EQ(RunCommand({BinDir() + "/budstikke-server", "restore", "--backup-dir", backup_dir,
-                        "--data-dir", server.data_dir()},
-                       &out, &err),
-            0)
-      << err;
-  server.Restart();
+  ASSERT_TRUE(LoseDataDirAndRestore(server, backup_dir));
   ASSERT_EQ(ask(), 0) << err;
   const std::string asked = out;
   // The client resumes from the last cursor it saw and gets the new event.

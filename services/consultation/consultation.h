@@ -45,13 +45,11 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "budstikke/v1/consultation.pb.h"
 #include "services/common/agency_lookup.h"
@@ -59,6 +57,7 @@
 #include "services/common/clock.h"
 #include "services/common/identity.h"
 #include "services/common/inbox_writer.h"
+#include "services/common/periodic_job.h"
 #include "services/common/pii/scanner.h"
 #include "services/common/policy/rules.h"
 #include "storage/envelope.h"
@@ -182,14 +181,12 @@ class Consultations {
       const std::string& request_id, const std::string& id, const std::string& text,
       const google::protobuf::RepeatedField<uint32_t>& acks, bool is_answer);
   absl::Mutex& StripeFor(absl::string_view key);
-  void RetentionLoop(absl::Duration interval);
 
   Deps d_;
   Options options_;
   std::array<absl::Mutex, 64> stripes_;
   absl::Mutex retention_mu_;  // one retention run at a time
-  std::unique_ptr<absl::Notification> stop_;
-  std::thread retention_thread_;
+  common::PeriodicJob retention_job_;
 };
 
 }  // namespace budstikke::consultation

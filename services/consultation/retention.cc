@@ -68,21 +68,9 @@ absl::StatusOr<int> Consultations::RunRetentionOnce() {
 }
 
 void Consultations::StartRetentionJob(absl::Duration interval) {
-  if (retention_thread_.joinable()) return;
-  stop_ = std::make_unique<absl::Notification>();
-  retention_thread_ = std::thread([this, interval] { RetentionLoop(interval); });
+  retention_job_.Start(interval, [this] { (void)RunRetentionOnce(); });  // retried next round
 }
 
-void Consultations::StopRetentionJob() {
-  if (!retention_thread_.joinable()) return;
-  stop_->Notify();
-  retention_thread_.join();
-}
-
-void Consultations::RetentionLoop(absl::Duration interval) {
-  while (!stop_->WaitForNotificationWithTimeout(interval)) {
-    (void)RunRetentionOnce();  // errors: retried next round
-  }
-}
+void Consultations::StopRetentionJob() { retention_job_.Stop(); }
 
 }  // namespace budstikke::consultation

@@ -321,22 +321,10 @@ absl::Status Inbox::RemoveEvents(absl::string_view agency, const std::vector<uin
 }
 
 void Inbox::StartRetentionJob(absl::Duration interval) {
-  if (retention_thread_.joinable()) return;
-  stop_ = std::make_unique<absl::Notification>();
-  retention_thread_ = std::thread([this, interval] { RetentionLoop(interval); });
+  retention_job_.Start(interval, [this] { (void)RunRetentionOnce(); });  // retried next round
 }
 
-void Inbox::StopRetentionJob() {
-  if (!retention_thread_.joinable()) return;
-  stop_->Notify();
-  retention_thread_.join();
-}
-
-void Inbox::RetentionLoop(absl::Duration interval) {
-  while (!stop_->WaitForNotificationWithTimeout(interval)) {
-    (void)RunRetentionOnce();  // errors: retried next round
-  }
-}
+void Inbox::StopRetentionJob() { retention_job_.Stop(); }
 
 bool Inbox::WaitForNewer(absl::string_view agency, uint64_t cursor, absl::Duration timeout) const {
   if (shutting_down()) return false;

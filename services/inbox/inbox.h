@@ -40,17 +40,16 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "budstikke/v1/inbox.pb.h"
 #include "services/common/clock.h"
 #include "services/common/inbox_writer.h"
+#include "services/common/periodic_job.h"
 #include "storage/store.h"
 
 namespace budstikke::inbox {
@@ -159,7 +158,6 @@ class Inbox final : public common::InboxWriter {
                                 uint64_t after_cursor, int max_events) const;
   // Removes the cursors of `agency` (ascending, committed before the cutoff).
   absl::Status RemoveEvents(absl::string_view agency, const std::vector<uint64_t>& cursors);
-  void RetentionLoop(absl::Duration interval);
 
   storage::Store* store_;
   const common::Clock* clock_;
@@ -170,8 +168,7 @@ class Inbox final : public common::InboxWriter {
   mutable absl::Mutex shutdown_mu_;
   bool shutdown_ = false;     // guarded by shutdown_mu_
   absl::Mutex retention_mu_;  // one retention run at a time
-  std::unique_ptr<absl::Notification> stop_;
-  std::thread retention_thread_;
+  common::PeriodicJob retention_job_;
 };
 
 }  // namespace budstikke::inbox

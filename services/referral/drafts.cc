@@ -38,13 +38,7 @@ Caller EscalationCaller() {
 
 }  // namespace
 
-ReferralDesk::~ReferralDesk() {
-  {
-    absl::MutexLock lock(&job_mu_);
-    stopping_ = true;
-  }
-  if (job_.joinable()) job_.join();
-}
+ReferralDesk::~ReferralDesk() { job_.Stop(); }
 
 absl::StatusOr<v1::Referral> ReferralDesk::Cosign(const Caller& caller, absl::string_view id) {
   absl::MutexLock lock(&mu_);
@@ -222,16 +216,10 @@ absl::StatusOr<bool> ReferralDesk::EscalateOne(const std::string& key, const std
 }
 
 void ReferralDesk::StartEscalationJob(absl::Duration period) {
-  if (job_.joinable()) return;
-  job_ = std::thread([this, period] {
-    absl::MutexLock lock(&job_mu_);
-    while (!job_mu_.AwaitWithTimeout(absl::Condition(&stopping_), period)) {
-      job_mu_.Unlock();
-      // Errors: retried next round.
-      if (options_.urgent_ack > absl::ZeroDuration()) (void)EscalateDue();
-      (void)PurgeUnsentAttachments();
-      job_mu_.Lock();
-    }
+  job_.Start(period, [this] {
+    // Errors: retried next round.
+    if (options_.urgent_ack > absl::ZeroDuration()) (void)EscalateDue();
+    (void)PurgeUnsentAttachments();
   });
 }
 

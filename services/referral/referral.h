@@ -76,7 +76,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -89,6 +88,7 @@
 #include "services/common/identity.h"
 #include "services/common/inbox_writer.h"
 #include "services/common/national_id.h"
+#include "services/common/periodic_job.h"
 #include "services/common/sealed_records.h"
 #include "services/referral/policy.h"
 #include "storage/envelope.h"
@@ -378,10 +378,8 @@ class ReferralDesk final : public common::ConsentObserver {
   static constexpr size_t kSendStripes = 32;
   absl::Mutex send_stripes_[kSendStripes];
   std::atomic<int> uploads_in_progress_{0};
-  // The escalation job.
-  absl::Mutex job_mu_;
-  bool stopping_ ABSL_GUARDED_BY(job_mu_) = false;
-  std::thread job_;
+  // The escalation and purge job (stopped first in the destructor).
+  common::PeriodicJob job_;
 };
 
 // The mailbox row of `r` in `box` ("s", "v" or "c") of `agency`: urgent
