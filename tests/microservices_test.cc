@@ -95,8 +95,8 @@ TEST_F(MicroservicesTest, MetadataTheGatewayAcceptsAlwaysFitsTheService) {
   };
   // Through the gateway: 8 KiB of metadata at most.
   auto via_gateway = v1::DirectoryService::NewStub(cluster_->Channel("kindergarten-staff"));
-  grpc::Status s = via_gateway->ListAgencies(with_padding(6 * 1024).get(),
-                                             v1::ListAgenciesRequest(), &resp);
+  grpc::Status s =
+      via_gateway->ListAgencies(with_padding(6 * 1024).get(), v1::ListAgenciesRequest(), &resp);
   EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
   s = via_gateway->ListAgencies(with_padding(9 * 1024).get(), v1::ListAgenciesRequest(), &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
