@@ -320,6 +320,7 @@ absl::Status Client::WatchInbox(uint64_t from_cursor,
     ++st.subscriptions;
     bool stopped = false;
     absl::Status inner = absl::OkStatus();
+    absl::Status ack_unavailable = absl::OkStatus();
     absl::Status s = SubscribeInbox(
         st.acked_cursor,
         [&](const v1::InboxEvent& event) {
@@ -336,7 +337,14 @@ absl::Status Client::WatchInbox(uint64_t from_cursor,
           if (options.auto_ack) {
             absl::StatusOr<v1::AckResponse> acked = AckInbox(event.cursor(), options.consumer);
             if (!acked.ok()) {
-              inner = acked.status();
+              // The server went away between the event and its Ack: reconnect
+              // like a broken stream (the event comes again and is skipped;
+              // the next Ack covers it).
+              if (absl::IsUnavailable(acked.status())) {
+                ack_unavailable = acked.status();
+              } else {
+                inner = acked.status();
+              }
               return false;
             }
             st.acked_cursor = std::max(st.acked_cursor, event.cursor());
@@ -349,6 +357,7 @@ absl::Status Client::WatchInbox(uint64_t from_cursor,
     if (!inner.ok()) return inner;
     if (stopped) return absl::OkStatus();
     if (canceller != nullptr && canceller->cancelled()) return cancelled;
+    if (!ack_unavailable.ok()) s = ack_unavailable;
     if (s.code() != absl::StatusCode::kUnavailable) return s;
     if (++failures > options.max_reconnects) {
       return absl::UnavailableError(absl::StrCat("inbox stream: ", options_.server,
