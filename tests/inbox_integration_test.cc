@@ -170,6 +170,55 @@ TEST_F(InboxIntegrationTest, InboxWatchPrintsOneJsonObjectPerLine) {
 
 // Issue 20, defect 3: each consumer of an agency has its own acknowledged
 // position (default: the caller's user id); an Ack removes nothing.
+// Each Subscribe holds a server thread: at most 8 at once per caller.
+TEST_F(InboxIntegrationTest, StreamsPerCallerAreCapped) {
+  TestServer& server = *server_;
+  auto kg = ClientAs(server, "kindergarten-staff");
+  ASSERT_FALSE(Ask(*kg).empty());  // something to read on every stream
+  auto stub = v1::InboxService::NewStub(server.Channel("bup-clinician"));
+  struct Stream {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<v1::InboxEvent>> reader;
+  };
+  // Opens a stream and reads its first event: the server then holds its slot.
+  auto open_as = [](v1::InboxService::Stub* as, Stream* s) {
+    v1::SubscribeRequest req;
+    req.set_consumer("cap-test");
+    s->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    s->reader = as->Subscribe(&s->ctx, req);
+    v1::InboxEvent e;
+    return s->reader->Read(&e);
+  };
+  auto open = [&](Stream* s) { return open_as(stub.get(), s); };
+  std::vector<std::unique_ptr<Stream>> held;
+  for (int i = 0; i < 8; ++i) {
+    held.push_back(std::make_unique<Stream>());
+    ASSERT_TRUE(open(held.back().get())) << "stream " << i;
+  }
+  Stream ninth;
+  EXPECT_FALSE(open(&ninth));
+  grpc::Status st = ninth.reader->Finish();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(st.error_message(), "at most 8 inbox streams at once per caller; retry in 1 s");
+  // Another person of the same agency is not held back by them.
+  auto colleague = v1::InboxService::NewStub(server.Channel("bup-clinician2"));
+  Stream theirs;
+  EXPECT_TRUE(open_as(colleague.get(), &theirs));
+  theirs.ctx.TryCancel();
+  // A closed stream frees its slot (the server notices within its poll).
+  held.front()->ctx.TryCancel();
+  held.erase(held.begin());
+  bool reopened = false;
+  for (int attempt = 0; attempt < 50 && !reopened; ++attempt) {
+    Stream again;
+    reopened = open(&again);
+    again.ctx.TryCancel();
+    if (!reopened) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(reopened);
+  for (auto& s : held) s->ctx.TryCancel();
+}
+
 TEST_F(InboxIntegrationTest, ConsumersKeepTheirOwnPositions) {
   TestServer& server = *server_;
   auto kg = ClientAs(server, "kindergarten-staff");

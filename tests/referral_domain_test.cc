@@ -1140,8 +1140,8 @@ TEST_F(ReferralDomainTest, FanOutContinuesPastAFailingReferral) {
   EXPECT_EQ(withdrawn[0].resource().id(), sent->id());
 }
 
-TEST_F(ReferralDomainTest, UploadsInProgressAreCapped) {
-  auto begin = [&](const std::string& rid) {
+TEST_F(ReferralDomainTest, UploadsInProgressAreCappedPerCallerPerAgencyAndInAll) {
+  auto begin = [&](const common::Caller& who, const std::string& rid) {
     v1::AttachmentMetadata m;
     m.set_request_id(rid);
     m.set_filename("stor.pdf");
@@ -1149,26 +1149,43 @@ TEST_F(ReferralDomainTest, UploadsInProgressAreCapped) {
     m.set_kind(v1::ATTACHMENT_KIND_OTHER);
     m.set_size(25u << 20);
     m.set_sha256(std::string(32, 'a'));
-    return desk_->BeginUpload(kGp, m);
+    return desk_->BeginUpload(who, m);
   };
   std::vector<std::unique_ptr<referral::AttachmentUpload>> open;
-  for (int i = 0; i < 16; ++i) {
-    auto up = begin(absl::StrCat("held-", i));
-    ASSERT_THAT(up, IsOk());
-    open.push_back(std::move(*up));
-  }
-  EXPECT_THAT(begin("one-too-many"),
-              StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("too many uploads in progress; retry later")));
+  auto hold = [&](const common::Caller& who, const std::string& rid) {
+    auto up = begin(who, rid);
+    if (up.ok()) open.push_back(std::move(*up));
+    return up.status();
+  };
+  // Per caller: 2.
+  ASSERT_THAT(hold(kGp, "gp-1"), IsOk());
+  ASSERT_THAT(hold(kGp, "gp-2"), IsOk());
+  EXPECT_THAT(begin(kGp, "gp-3"), StatusIs(absl::StatusCode::kResourceExhausted,
+                                           "at most 2 uploads at once per caller; retry in 1 s"));
   EXPECT_THAT(Upload(kGp, "%PDF-1.4 epikrise", "application/pdf"),
-              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("too many uploads")));
-  open.pop_back();  // an abandoned upload frees its slot
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("per caller")));
+  // Per agency: 4 (another person of the GP office gets the agency's last two).
+  const common::Caller gp2 =
+      common::testing::Person("legekontor-sentrum", v1::ROLE_PHYSICIAN, "lege2");
+  ASSERT_THAT(hold(kGpStaff, "staff-1"), IsOk());
+  ASSERT_THAT(hold(kGpStaff, "staff-2"), IsOk());
+  EXPECT_THAT(begin(gp2, "gp2-1"), StatusIs(absl::StatusCode::kResourceExhausted,
+                                            "at most 4 uploads at once per agency; retry in 1 s"));
+  // Other agencies still upload: 16 in all.
+  for (const common::Caller& who : {kBup, kPpt, kCw, kSchool, kStaff, kNurse}) {
+    ASSERT_THAT(hold(who, absl::StrCat(who.identity.user, "-1")), IsOk());
+    ASSERT_THAT(hold(who, absl::StrCat(who.identity.user, "-2")), IsOk());
+  }
+  EXPECT_THAT(begin(kAcute, "acute-1"),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       "at most 16 uploads at once on this server; retry in 1 s"));
+  // An abandoned upload frees its slot; so does a finished one.
+  open.erase(open.begin());  // kGp's first
   auto info = Upload(kGp, "%PDF-1.4 epikrise", "application/pdf");
-  ASSERT_THAT(info, IsOk());  // a finished upload frees its slot too
-  auto up = begin("after");
-  ASSERT_THAT(up, IsOk());
-  EXPECT_THAT(begin("over-again"),
-              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("retry later")));
+  ASSERT_THAT(info, IsOk());
+  EXPECT_THAT(hold(kGp, "gp-after"), IsOk());
+  EXPECT_THAT(begin(kGp, "gp-over"),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("retry in 1 s")));
 }
 
 // Records sealed under a shredded key version are skipped by List.

@@ -1,9 +1,12 @@
 #include "services/common/errors.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
 namespace budstikke::common {
@@ -43,6 +46,22 @@ std::optional<v1::ErrorDetails> GetErrorDetails(const absl::Status& status) {
   v1::ErrorDetails details;
   if (!details.ParseFromString(std::string(*payload))) return std::nullopt;
   return details;
+}
+
+absl::Status LimitRefusal(absl::string_view rule, absl::string_view description,
+                          absl::Duration retry) {
+  // Whole milliseconds, at least one: what a client can sleep.
+  const int64_t ms =
+      std::max<int64_t>(1, absl::ToInt64Milliseconds(absl::Ceil(retry, absl::Milliseconds(1))));
+  const std::string text =
+      absl::StrCat(description, "; retry in ", absl::StrFormat("%.3g", ms / 1000.0), " s");
+  v1::ErrorDetails details;
+  v1::PolicyViolation* v = details.add_violations();
+  v->set_rule(std::string(rule));
+  v->set_description(text);
+  details.mutable_retry_delay()->set_seconds(ms / 1000);
+  details.mutable_retry_delay()->set_nanos(static_cast<int32_t>(ms % 1000) * 1000000);
+  return WithDetails(absl::ResourceExhaustedError(text), details);
 }
 
 }  // namespace budstikke::common

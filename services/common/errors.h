@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "budstikke/v1/types.pb.h"
 
 namespace budstikke::common {
@@ -36,6 +37,12 @@ absl::Status PolicyRefusal(const std::vector<Violation>& violations,
 // audit event (audit_event.h) and the client see the same rule id.
 absl::Status RuleRefusal(absl::StatusCode code, absl::string_view rule,
                          absl::string_view description);
+
+// RESOURCE_EXHAUSTED "<description>; retry in N s" (N whole milliseconds, at
+// least 0.001), with {rule, that message} and retry_delay in its details: the
+// shape of every limit's refusal (rate limit, streams, uploads).
+absl::Status LimitRefusal(absl::string_view rule, absl::string_view description,
+                          absl::Duration retry);
 
 // Any status with the given details attached.
 absl::Status WithDetails(absl::Status status, const v1::ErrorDetails& details);

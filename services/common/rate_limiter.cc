@@ -1,11 +1,8 @@
 #include "services/common/rate_limiter.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "budstikke/v1/types.pb.h"
 #include "services/common/errors.h"
 
 namespace budstikke::common {
@@ -38,20 +35,9 @@ void RateLimiter::DropFullLocked(absl::Time now) {
 }
 
 absl::Status RateLimiter::Refusal(absl::Duration wait) const {
-  // Whole milliseconds, at least one: what a client can sleep.
-  const int64_t ms =
-      std::max<int64_t>(1, absl::ToInt64Milliseconds(absl::Ceil(wait, absl::Milliseconds(1))));
-  const std::string description =
-      absl::StrCat("at most ", per_second_, " calls per second per caller; retry in ",
-                   absl::StrFormat("%.3g", ms / 1000.0), " s");
-  v1::ErrorDetails details;
-  v1::PolicyViolation* v = details.add_violations();
-  v->set_rule(kRuleRateLimit);
-  v->set_description(description);
-  details.mutable_retry_delay()->set_seconds(ms / 1000);
-  details.mutable_retry_delay()->set_nanos(static_cast<int32_t>(ms % 1000) * 1000000);
-  return WithDetails(absl::ResourceExhaustedError(absl::StrCat("rate limit: ", description)),
-                     details);
+  return LimitRefusal(
+      kRuleRateLimit,
+      absl::StrCat("rate limit: at most ", per_second_, " calls per second per caller"), wait);
 }
 
 }  // namespace budstikke::common

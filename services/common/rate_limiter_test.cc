@@ -59,6 +59,7 @@ TEST(RateLimiterTest, TheRefusalSaysHowLongToWait) {
   ASSERT_TRUE(details.has_value());
   ASSERT_EQ(details->violations_size(), 1);
   EXPECT_EQ(details->violations(0).rule(), "api.rate_limit");
+  EXPECT_EQ(details->violations(0).description(), s.message());
   EXPECT_EQ(details->retry_delay().seconds(), 0);
   EXPECT_EQ(details->retry_delay().nanos(), 251000000);
 }

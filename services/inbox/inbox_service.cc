@@ -21,6 +21,8 @@ grpc::Status InboxServiceImpl::Subscribe(grpc::ServerContext* ctx, const v1::Sub
                                          grpc::ServerWriter<v1::InboxEvent>* writer) {
   absl::StatusOr<Caller> caller = auth_->Authenticate(ctx, kSubscribe);
   if (!caller.ok()) return common::ToGrpcStatus(caller.status());
+  absl::StatusOr<common::StreamSlots::Slot> slot = subscriptions_.Acquire(*caller);
+  if (!slot.ok()) return common::ToGrpcStatus(slot.status());
   return common::ToGrpcStatus(inbox_->Follow(
       caller->agency(), ConsumerOf(*caller, req->consumer()), req->from_cursor(), poll_,
       [writer](const v1::InboxEvent& e) { return writer->Write(e); },

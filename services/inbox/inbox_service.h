@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "budstikke/v1/inbox.grpc.pb.h"
 #include "services/common/grpc_auth.h"
+#include "services/common/stream_slots.h"
 #include "services/inbox/inbox.h"
 
 namespace budstikke::inbox {
@@ -33,6 +34,9 @@ class InboxServiceImpl final : public v1::InboxService::Service {
   Inbox* inbox_;
   const common::Authenticator* auth_;
   absl::Duration poll_;
+  // Each Subscribe holds a server thread while it follows the inbox.
+  common::StreamSlots subscriptions_{
+      {.total = 512, .per_agency = 64, .per_caller = 8}, "inbox.subscriptions", "inbox streams"};
 };
 
 }  // namespace budstikke::inbox

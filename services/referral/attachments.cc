@@ -145,25 +145,17 @@ absl::StatusOr<std::unique_ptr<AttachmentUpload>> ReferralDesk::BeginUpload(
     return upload;
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
-  // Buffers grow as chunks arrive (no reserve from the declared size), and at
-  // most max_uploads_in_progress of them exist at once.
-  if (uploads_in_progress_.fetch_add(1) >= options_.max_uploads_in_progress) {
-    uploads_in_progress_.fetch_sub(1);
-    return absl::ResourceExhaustedError("too many uploads in progress; retry later");
-  }
+  // Buffers grow as chunks arrive (no reserve from the declared size), and
+  // the slots bound how many exist at once (in all, per agency, per caller).
+  BUDSTIKKE_ASSIGN_OR_RETURN(common::StreamSlots::Slot slot, upload_slots_.Acquire(caller));
   auto upload = std::unique_ptr<AttachmentUpload>(new AttachmentUpload(this, caller, m));
-  upload->holds_slot_ = true;
+  upload->slot_.emplace(std::move(slot));
   return upload;
 }
 
 AttachmentUpload::~AttachmentUpload() { ReleaseSlot(); }
 
-void AttachmentUpload::ReleaseSlot() {
-  if (holds_slot_) {
-    holds_slot_ = false;
-    desk_->uploads_in_progress_.fetch_sub(1);
-  }
-}
+void AttachmentUpload::ReleaseSlot() { slot_.reset(); }
 
 absl::Status AttachmentUpload::AddChunk(absl::string_view chunk) {
   if (done_) return absl::OkStatus();

@@ -90,6 +90,7 @@
 #include "services/common/national_id.h"
 #include "services/common/periodic_job.h"
 #include "services/common/sealed_records.h"
+#include "services/common/stream_slots.h"
 #include "services/referral/policy.h"
 #include "storage/envelope.h"
 #include "storage/keyring.h"
@@ -108,9 +109,12 @@ struct ReferralOptions {
   uint64_t max_attachment_bytes = 25ull << 20;
   size_t max_chunk_bytes = 1u << 20;
   int max_attachments = 20;
-  // Uploads buffered in memory at once (BeginUpload beyond it:
-  // RESOURCE_EXHAUSTED "too many uploads in progress; retry later").
+  // Uploads buffered in memory at once, in all, per agency and per caller
+  // (BeginUpload beyond one: RESOURCE_EXHAUSTED, rule attachment.uploads,
+  // e.g. "at most 2 uploads at once per caller; retry in 1 s").
   int max_uploads_in_progress = 16;
+  int max_uploads_per_agency = 4;
+  int max_uploads_per_caller = 2;
   // An urgent referral not acknowledged this long after it was sent is
   // escalated (`--urgent-ack-minutes`); zero: never.
   absl::Duration urgent_ack = absl::Minutes(30);
@@ -149,7 +153,7 @@ class AttachmentUpload {
   std::string data_;
   bool sniffed_ = false;
   bool done_ = false;
-  bool holds_slot_ = false;  // counted in ReferralDesk::uploads_in_progress_
+  std::optional<common::StreamSlots::Slot> slot_;  // of ReferralDesk::upload_slots_
   v1::AttachmentInfo first_;
 };
 
@@ -247,7 +251,13 @@ class ReferralDesk final : public common::ConsentObserver {
 
   ReferralDesk(common::RecordDeps deps, const common::ConsentChecker* consents,
                ReferralOptions options)
-      : deps_(std::move(deps)), consents_(consents), options_(std::move(options)) {}
+      : deps_(std::move(deps)),
+        consents_(consents),
+        options_(std::move(options)),
+        upload_slots_({.total = options_.max_uploads_in_progress,
+                       .per_agency = options_.max_uploads_per_agency,
+                       .per_caller = options_.max_uploads_per_caller},
+                      "attachment.uploads", "uploads") {}
 
   // NOT_FOUND unless `agency` is one of the referral's readers (decided from
   // the envelope's header, before decrypting); then, if `hidden_subject` is
@@ -377,7 +387,7 @@ class ReferralDesk final : public common::ConsentObserver {
   // honoured (EffectiveStatus).
   static constexpr size_t kSendStripes = 32;
   absl::Mutex send_stripes_[kSendStripes];
-  std::atomic<int> uploads_in_progress_{0};
+  common::StreamSlots upload_slots_;
   // The escalation and purge job (stopped first in the destructor).
   common::PeriodicJob job_;
 };
