@@ -103,17 +103,20 @@ TEST_F(ServerIntegrationTest, CertificateFromAnotherCaIsRefusedAtHandshake) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
 }
 
+// Certificates of the CA that name no valid identity, and what the refusal says.
+struct BadIdentity {
+  const char* name;
+  const char* message;
+};
+constexpr BadIdentity kBadIdentities[] = {
+    {"other-td", "trust domain 'other.test'"},
+    {"no-uri", "no URI SAN"},
+    {"two-uris", "2 URI SANs"},
+    {"malformed", "SPIFFE path must be"},
+};
+
 TEST_F(ServerIntegrationTest, BadSpiffeIdsAreUnauthenticated) {
-  struct Case {
-    const char* name;
-    const char* message;
-  } cases[] = {
-      {"other-td", "trust domain 'other.test'"},
-      {"no-uri", "no URI SAN"},
-      {"two-uris", "2 URI SANs"},
-      {"malformed", "SPIFFE path must be"},
-  };
-  for (const Case& c : cases) {
+  for (const BadIdentity& c : kBadIdentities) {
     v1::WhoAmIResponse resp;
     grpc::Status s = WhoAmI(As(c.name), &resp);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << c.name;
@@ -257,16 +260,7 @@ TEST_F(ServerIntegrationTest, ReflectionDescribesAServiceWithItsDependencies) {
 // certificate of the CA gets the refusal every method gives it. Health stays
 // open to every certificate of the CA.
 TEST_F(ServerIntegrationTest, ReflectionRefusesAnUnauthenticatedCaller) {
-  struct Case {
-    const char* name;
-    const char* message;
-  } cases[] = {
-      {"other-td", "trust domain 'other.test'"},
-      {"no-uri", "no URI SAN"},
-      {"two-uris", "2 URI SANs"},
-      {"malformed", "SPIFFE path must be"},
-  };
-  for (const Case& c : cases) {
+  for (const BadIdentity& c : kBadIdentities) {
     grpc::reflection::v1alpha::ServerReflectionResponse resp;
     grpc::Status s = Reflect(As(c.name), ListServicesRequest(), &resp);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << c.name;

@@ -25,14 +25,21 @@ common::Caller Admin_(const std::string& agency) {
   return c;
 }
 
+// A store with what a service with data opens: keys, directory, admin, and
+// one column family of records.
+storage::Store::Options ServiceStoreOptions() {
+  storage::Store::Options options;
+  options.column_families = storage::Keyring::ColumnFamilies();
+  options.column_families.push_back(directory::kColumnFamily);
+  options.column_families.push_back(kAdminColumnFamily);
+  options.column_families.push_back("records");
+  return options;
+}
+
 class AdminTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    storage::Store::Options options;
-    options.column_families = storage::Keyring::ColumnFamilies();
-    options.column_families.push_back(directory::kColumnFamily);
-    options.column_families.push_back(kAdminColumnFamily);
-    options.column_families.push_back("records");
+    const storage::Store::Options options = ServiceStoreOptions();
     store_ = *storage::Store::Open(dir_.Sub("db"), options);
     keyring_ = *storage::Keyring::Create(storage::SecretBytes(std::string(32, 'm')), store_.get());
     directory_ = *directory::Directory::Create(store_.get(), &clock_, &audit_, "budstikke-drift");
@@ -247,11 +254,7 @@ class AdminFanOutTest : public ::testing::Test {
   };
 
   void SetUp() override {
-    storage::Store::Options options;
-    options.column_families = storage::Keyring::ColumnFamilies();
-    options.column_families.push_back(directory::kColumnFamily);
-    options.column_families.push_back(kAdminColumnFamily);
-    options.column_families.push_back("records");
+    const storage::Store::Options options = ServiceStoreOptions();
     AdminDeps deps;
     for (const char* name : {"directory", "consent", "referral"}) {
       Service& s = services_[name];
