@@ -80,7 +80,7 @@ wait_listening() {
   local name=$1
   for _ in $(seq 1 300); do
     grep -q '^budstikke-server listening on' "$DIR/$name.out" 2>/dev/null && return 0
-    alive "$name" || { echo "cluster.sh: $name did not start:" >&2; cat "$DIR/$name.log" >&2; return 1; }
+    alive "$name" || { echo "cluster.sh: $name did not start:" >&2; cat "$DIR/$name.out" "$DIR/$name.log" >&2; return 1; }
     sleep 0.05
   done
   echo "cluster.sh: $name did not start within 15 s" >&2
@@ -91,14 +91,24 @@ cmd_start() {
   [ -x "$BIN/budstikke-server" ] || die "run make build first"
   mkdir -p "$DIR"
   bash certs/dev-certs.sh "$CERTS" >/dev/null 2>&1 || die "dev-certs.sh failed"
-  choose_ports
-  write_peers
-  local name
-  for name in "${ALL[@]}"; do
-    alive "$name" && continue
-    start_one "$name"
+  # A port chosen free may be taken by another program before the process
+  # binds it (tests run in parallel): then choose new ports, at most 3 times.
+  local name attempt start_ok
+  for attempt in 1 2 3; do
+    choose_ports
+    write_peers
+    for name in "${ALL[@]}"; do
+      alive "$name" && continue
+      start_one "$name"
+    done
+    start_ok=1
+    for name in "${ALL[@]}"; do wait_listening "$name" || { start_ok=0; break; }; done
+    [ $start_ok = 1 ] && break
+    cmd_stop
+    [ "$attempt" = 3 ] && exit 1
+    rm -f "$DIR"/*.port
+    echo "cluster.sh: choosing new ports" >&2
   done
-  for name in "${ALL[@]}"; do wait_listening "$name" || { cmd_stop; exit 1; }; done
   echo "budstikke cluster: gateway on localhost:$(port_of gateway) (CA $CERTS/ca.pem)"
 }
 

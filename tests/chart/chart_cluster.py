@@ -72,12 +72,13 @@ def workloads(objects):
     return out
 
 
-def free_port():
+def free_port(held):
+    """A port free now. The socket stays open in `held` until the plan is
+    written, so one plan never gets the same port twice."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    held.append(s)
+    return s.getsockname()[1]
 
 
 def operator_secrets():
@@ -108,9 +109,12 @@ def plan(objects):
     configmaps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
     secrets = operator_secrets()
     ports = {}
+    held = []
     for comp, (spec, _, _) in work.items():
         c = spec["containers"][0]
-        ports[comp] = {p["name"]: (p["containerPort"], free_port()) for p in c["ports"]}
+        ports[comp] = {p["name"]: (p["containerPort"], free_port(held)) for p in c["ports"]}
+    for s in held:
+        s.close()
 
     def local_peer(address):
         host, port = address.rsplit(":", 1)
@@ -240,7 +244,8 @@ def wait_listening(name):
         except OSError:
             pass
         if not alive(name):
-            print(f"chart_cluster: {name} did not start:\n{(DIR / f'{name}.log').read_text()}", file=sys.stderr)
+            print(f"chart_cluster: {name} did not start:\n{(DIR / f'{name}.out').read_text()}"
+                  f"{(DIR / f'{name}.log').read_text()}", file=sys.stderr)
             return False
         time.sleep(0.05)
     print(f"chart_cluster: {name} did not start within 15 s", file=sys.stderr)
@@ -249,6 +254,13 @@ def wait_listening(name):
 
 def load_plan():
     return json.loads((DIR / "plan.json").read_text())
+
+
+def start_all(p):
+    for name, entry in p.items():
+        if not alive(name):
+            start_one(name, entry)
+    return all([wait_listening(name) for name in p])
 
 
 def cmd_start():
@@ -260,19 +272,22 @@ def cmd_start():
     r = subprocess.run(["/bin/bash", str(ROOT / "certs/dev-certs.sh"), str(CERTS)], capture_output=True)
     if r.returncode != 0:
         die("dev-certs.sh failed")
-    if not (DIR / "plan.json").exists():
-        p = plan(render())
-        (DIR / "plan.json").write_text(json.dumps(p, indent=1))
-        for name, entry in p.items():
-            (DIR / f"{name}.port").write_text(str(entry["ports"]["grpc"]))
-    p = load_plan()
-    for name, entry in p.items():
-        if not alive(name):
-            start_one(name, entry)
-    for name in p:
-        if not wait_listening(name):
-            cmd_stop()
+    # A free port may be taken by another program between the plan and the
+    # start (tests run in parallel): then plan again with new ports.
+    for attempt in range(3):
+        if not (DIR / "plan.json").exists():
+            p = plan(render())
+            (DIR / "plan.json").write_text(json.dumps(p, indent=1))
+            for name, entry in p.items():
+                (DIR / f"{name}.port").write_text(str(entry["ports"]["grpc"]))
+        p = load_plan()
+        if start_all(p):
+            break
+        cmd_stop()
+        if attempt == 2:
             sys.exit(1)
+        (DIR / "plan.json").unlink()
+        print("chart_cluster: planning again with new ports", file=sys.stderr)
     print(f"budstikke cluster from the chart: gateway on localhost:{p['gateway']['ports']['grpc']} "
           f"(CA {CERTS}/ca.pem)")
 
