@@ -331,6 +331,75 @@ TEST(AuditIntegrationTest, RefusalsByTheAuthorizationTableAreAudited) {
                   "agency.create RESOURCE_KIND_AGENCY authz.role bhg-solsikken/ROLE_STAFF"));
 }
 
+// Repeated identical refusals (same actor, action, rule and resource) within
+// 60 s: the first is its own event at once, the repeats one event with their
+// count, first_time and last_time when the window ends (here: at shutdown,
+// which records every open window). Rate-limit refusals are audited the same
+// way. Allowed calls are never aggregated.
+TEST(AuditIntegrationTest, RepeatedRefusalsAreOneEventAndOneAggregate) {
+  TestServer server({"--rate-limit", "5"});  // a burst of 10 per identity
+  ASSERT_FALSE(server.address().empty());
+  auto referrals = v1::ReferralService::NewStub(server.Channel("admin"));
+  v1::GetReferralRequest get;
+  get.set_id("ref-any");
+  for (int i = 0; i < 2; ++i) {
+    v1::Referral referral;
+    ASSERT_EQ(referrals->Get(Ctx().get(), get, &referral).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  auto consult = v1::ConsultationService::NewStub(server.Channel("kindergarten-staff"));
+  v1::CheckTextRequest check;
+  check.set_text("tekst");
+  int limited = 0;
+  for (int i = 0; i < 30; ++i) {
+    v1::CheckTextResponse verdict;
+    grpc::Status s = consult->CheckText(Ctx().get(), check, &verdict);
+    ASSERT_TRUE(s.ok() || s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << s.error_message();
+    limited += s.ok() ? 0 : 1;
+  }
+  ASSERT_GE(limited, 2);  // a burst of 10, refilled at 5 per second
+  server.Stop();
+  server.Restart();
+
+  std::vector<std::string> denied;
+  std::vector<v1::AuditEvent> aggregates;
+  for (const auto& e : AllEvents(server)) {
+    if (e.outcome() != v1::AUDIT_OUTCOME_DENIED) continue;
+    denied.push_back(absl::StrCat(e.action(), " ", e.resource().id(), " ", e.rule(), " ",
+                                  e.actor().agency(), " count=", e.count()));
+    if (e.count() > 0) aggregates.push_back(e);
+  }
+  EXPECT_THAT(denied, ::testing::UnorderedElementsAre(
+                          "referral.read  authz.role budstikke-drift count=0",
+                          "referral.read  authz.role budstikke-drift count=1",
+                          "api.call budstikke.v1.ConsultationService/CheckText api.rate_limit "
+                          "bhg-solsikken count=0",
+                          absl::StrCat("api.call budstikke.v1.ConsultationService/CheckText "
+                                       "api.rate_limit bhg-solsikken count=",
+                                       limited - 1)));
+  for (const v1::AuditEvent& e : aggregates) {
+    EXPECT_LE(e.first_time().seconds(), e.last_time().seconds());
+    EXPECT_LE(e.last_time().seconds(), e.time().seconds());
+    EXPECT_EQ(e.request_id(), "");
+  }
+  // The CLI prints an aggregate's count and times, and no count elsewhere.
+  ASSERT_EQ(aggregates.size(), 2u);
+  std::string out, err;
+  ASSERT_EQ(
+      Cli(server,
+          {"audit", "get", "--index", std::to_string(aggregates[0].index()), "--output", "json"},
+          &out, &err),
+      0)
+      << err;
+  nlohmann::json j = nlohmann::json::parse(out);
+  EXPECT_GE(j["count"].get<int>(), 1);
+  EXPECT_TRUE(j.contains("first_time") && j.contains("last_time")) << out;
+  ASSERT_EQ(Cli(server, {"audit", "get", "--index", "0", "--output", "json"}, &out, &err), 0);
+  EXPECT_FALSE(nlohmann::json::parse(out).contains("count")) << out;
+  EXPECT_EQ(Cli(server, {"audit", "verify"}, &out, &err), 0) << out << err;
+}
+
 // The audit service's own methods are authorized like every other one: a
 // refused read of the log is itself logged (DENIED, authz.role); a method
 // open to everyone (GetPublicKey) is answered.

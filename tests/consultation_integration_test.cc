@@ -182,9 +182,8 @@ TEST_F(ConsultationIntegrationTest, KindergartenToBupFlowWithInboxStreams) {
   auto made_up = gp->GetConsultation("0123456789abcdef01234567");
   EXPECT_EQ(foreign.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(made_up.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(std::string(foreign.status().message()), "consultation '" + id + "' not found");
-  EXPECT_EQ(std::string(made_up.status().message()),
-            "consultation '0123456789abcdef01234567' not found");
+  EXPECT_EQ(std::string(foreign.status().message()), "consultation not found");
+  EXPECT_EQ(std::string(made_up.status().message()), "consultation not found");
   EXPECT_EQ(ClientAs(*server_, "ppt-psychologist")->ClaimConsultation(id).status().code(),
             absl::StatusCode::kNotFound);
   // Staff of BUP is refused by the authorization table.

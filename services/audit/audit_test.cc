@@ -123,10 +123,49 @@ TEST(EventCodecTest, RoundTripAndStrict) {
   spaced.insert(1, " ");
   EXPECT_THAT(DecodeLeaf(spaced).status(),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("canonical")));
+  std::string v3 = leaf;
+  v3.replace(v3.find("\"v\":1"), 5, "\"v\":3");
+  EXPECT_THAT(DecodeLeaf(v3).status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("unknown version")));
+  // Version 2 is for aggregated refusals only: its three fields are required.
   std::string v2 = leaf;
   v2.replace(v2.find("\"v\":1"), 5, "\"v\":2");
   EXPECT_THAT(DecodeLeaf(v2).status(),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("unknown version")));
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("missing aggregation field")));
+}
+
+TEST(EventCodecTest, AnAggregatedRefusalIsVersion2WithItsCountAndTimes) {
+  v1::AuditEvent e;
+  e.set_index(7);
+  e.mutable_time()->set_seconds(1714564860);
+  e.mutable_actor()->set_agency("bup-oslo");
+  e.mutable_actor()->set_user("per");
+  e.mutable_actor()->set_role(v1::ROLE_CLINICIAN);
+  e.set_action("referral.read");
+  e.mutable_resource()->set_kind(v1::RESOURCE_KIND_REFERRAL);
+  e.mutable_resource()->set_id("r1");
+  e.set_outcome(v1::AUDIT_OUTCOME_DENIED);
+  e.set_rule("consent.revoked");
+  e.set_legal_basis(v1::LEGAL_BASIS_NONE);
+  e.set_count(12);
+  e.mutable_first_time()->set_seconds(1714564801);
+  e.mutable_last_time()->set_seconds(1714564859);
+  e.mutable_last_time()->set_nanos(500000000);
+  const std::string leaf = EncodeLeaf(e);
+  EXPECT_EQ(leaf, R"({"v":2,"index":7,"time":"2024-05-01T12:01:00Z","actor":{"agency":"bup-oslo",)"
+                  R"("user":"per","role":"CLINICIAN","service":""},"action":"referral.read",)"
+                  R"("resource":{"kind":"REFERRAL","id":"r1"},"subject":"","outcome":"DENIED",)"
+                  R"("rule":"consent.revoked","legal_basis":"NONE","consent_id":"",)"
+                  R"("request_id":"","count":12,"first_time":"2024-05-01T12:00:01Z",)"
+                  R"("last_time":"2024-05-01T12:00:59.5Z"})");
+  auto back = DecodeLeaf(leaf);
+  ASSERT_THAT(back.status(), IsOk());
+  EXPECT_EQ(back->SerializeAsString(), e.SerializeAsString());
+  // A count of 0 is not an aggregate: not canonical as version 2.
+  std::string zero = leaf;
+  zero.replace(zero.find("\"count\":12"), 10, "\"count\":0");
+  EXPECT_THAT(DecodeLeaf(zero).status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("canonical")));
 }
 
 // The table: every RPC that reads or changes data and the events it must

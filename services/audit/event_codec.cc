@@ -1,5 +1,7 @@
 #include "services/audit/event_codec.h"
 
+#include <cstdint>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
@@ -40,13 +42,37 @@ const Json* Field(const Json& obj, const char* name, Json::value_t type) {
   return &*it;
 }
 
+std::string FormatLeafTime(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime(kTimeFormat, common::FromProtoTime(t), absl::UTCTimeZone());
+}
+
+bool ParseLeafTime(const Json* field, google::protobuf::Timestamp* out) {
+  absl::Time t;
+  std::string err;
+  if (field == nullptr || !absl::ParseTime(kTimeFormat, field->get<std::string>(), &t, &err)) {
+    return false;
+  }
+  *out = common::ToProtoTime(t);
+  return true;
+}
+
+// Version 2's fields: the aggregation of repeated refusals.
+bool ParseAggregate(const Json& j, v1::AuditEvent* e) {
+  const Json* count = Field(j, "count", Json::value_t::number_unsigned);
+  if (count == nullptr || count->get<uint64_t>() > UINT32_MAX) return false;
+  e->set_count(static_cast<uint32_t>(count->get<uint64_t>()));
+  return ParseLeafTime(Field(j, "first_time", Json::value_t::string), e->mutable_first_time()) &&
+         ParseLeafTime(Field(j, "last_time", Json::value_t::string), e->mutable_last_time());
+}
+
 }  // namespace
 
 std::string EncodeLeaf(const v1::AuditEvent& e) {
+  const bool aggregated = e.count() > 0;
   Json j;
-  j["v"] = kLeafVersion;
+  j["v"] = aggregated ? kAggregatedLeafVersion : kLeafVersion;
   j["index"] = e.index();
-  j["time"] = absl::FormatTime(kTimeFormat, common::FromProtoTime(e.time()), absl::UTCTimeZone());
+  j["time"] = FormatLeafTime(e.time());
   j["actor"] = Json{{"agency", e.actor().agency()},
                     {"user", e.actor().user()},
                     {"role", RoleText(e.actor().role())},
@@ -59,6 +85,11 @@ std::string EncodeLeaf(const v1::AuditEvent& e) {
   j["legal_basis"] = BasisText(e.legal_basis());
   j["consent_id"] = e.consent_id();
   j["request_id"] = e.request_id();
+  if (aggregated) {
+    j["count"] = e.count();
+    j["first_time"] = FormatLeafTime(e.first_time());
+    j["last_time"] = FormatLeafTime(e.last_time());
+  }
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
@@ -66,7 +97,10 @@ absl::StatusOr<v1::AuditEvent> DecodeLeaf(absl::string_view leaf) {
   Json j = Json::parse(leaf.begin(), leaf.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return Bad("not a JSON object");
   const Json* v = Field(j, "v", Json::value_t::number_unsigned);
-  if (v == nullptr || v->get<uint64_t>() != kLeafVersion) return Bad("unknown version");
+  if (v == nullptr ||
+      (v->get<uint64_t>() != kLeafVersion && v->get<uint64_t>() != kAggregatedLeafVersion)) {
+    return Bad("unknown version");
+  }
   using T = Json::value_t;
   const Json* index = Field(j, "index", T::number_unsigned);
   const Json* time = Field(j, "time", T::string);
@@ -77,10 +111,10 @@ absl::StatusOr<v1::AuditEvent> DecodeLeaf(absl::string_view leaf) {
   }
   v1::AuditEvent e;
   e.set_index(index->get<uint64_t>());
-  absl::Time t;
-  std::string err;
-  if (!absl::ParseTime(kTimeFormat, time->get<std::string>(), &t, &err)) return Bad("time");
-  *e.mutable_time() = common::ToProtoTime(t);
+  if (!ParseLeafTime(time, e.mutable_time())) return Bad("time");
+  if (v->get<uint64_t>() == kAggregatedLeafVersion && !ParseAggregate(j, &e)) {
+    return Bad("missing aggregation field");
+  }
   auto str = [](const Json& o, const char* name, std::string* out) {
     const Json* f = Field(o, name, T::string);
     if (f == nullptr) return false;

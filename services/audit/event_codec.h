@@ -11,6 +11,11 @@
 // Enum values are the proto names without their type prefix; time is RFC 3339
 // UTC with nanoseconds (trailing zeros removed). Never content.
 //
+// Version 2, for aggregated refusals only (count > 0), is version 1 with "v":2
+// and three more keys at the end:
+//   ...,"request_id":"","count":N,"first_time":"..","last_time":".."}
+// so every event that is not an aggregate keeps version 1's exact bytes.
+//
 // DecodeLeaf is strict: it accepts exactly the bytes EncodeLeaf produces for
 // some event (re-encoding must give the same bytes), else DATA_LOSS.
 // Thread-safe (pure functions).
@@ -26,6 +31,7 @@
 namespace budstikke::audit {
 
 inline constexpr int kLeafVersion = 1;
+inline constexpr int kAggregatedLeafVersion = 2;
 
 std::string EncodeLeaf(const v1::AuditEvent& event);
 absl::StatusOr<v1::AuditEvent> DecodeLeaf(absl::string_view leaf);

@@ -60,9 +60,9 @@ absl::Status RecordRefusal(AuditOutbox& outbox, const Caller& caller, v1::AuditE
 // A probe of a record the caller's agency may not see (another agency's
 // consent, referral or consultation): records `event` as DENIED with `rule`
 // (in the audit log only), then returns `not_found`, the answer a made-up id
-// gets, so the caller learns nothing and auditors see the attempt. Without
-// aggregation (DESIGN's 60 s window is not built), one event per probe. If
-// the event cannot be recorded, the outbox's UNAVAILABLE instead.
+// gets, so the caller learns nothing and auditors see the attempt. Repeated
+// probes are aggregated like every refusal (refusal_aggregator.h). If the
+// event cannot be recorded, the outbox's UNAVAILABLE instead.
 absl::Status RecordHiddenProbe(AuditOutbox& outbox, const Caller& caller, v1::AuditEvent event,
                                absl::string_view rule, absl::Status not_found);
 

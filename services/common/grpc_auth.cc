@@ -106,10 +106,15 @@ absl::StatusOr<Caller> Authenticator::IdentifyForForwarding(const grpc::ServerCo
 
 absl::Status Authenticator::Refuse(const Identity& actor, absl::string_view method,
                                    absl::Status refusal) const {
-  if (outbox_ == nullptr) return refusal;
   Caller caller;
   caller.identity = actor;
   caller.via_service = actor.service;
+  return Refuse(caller, method, std::move(refusal));
+}
+
+absl::Status Authenticator::Refuse(const Caller& caller, absl::string_view method,
+                                   absl::Status refusal) const {
+  if (outbox_ == nullptr) return refusal;
   absl::string_view action = AuditActionFor(method);
   if (action.empty()) action = kActionApiCall;
   return RecordRefusal(*outbox_, caller,
@@ -130,7 +135,8 @@ absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContextBase
   if (IsInternalMethod(method)) return caller;
   if (limiter_ != nullptr) {
     if (std::optional<absl::Duration> wait = limiter_->Take(caller->identity.spiffe_id)) {
-      return limiter_->Refusal(*wait);
+      // Audited like every refusal; a flood of them is aggregated (60 s).
+      return Refuse(*caller, method, limiter_->Refusal(*wait));
     }
   }
   absl::Status allowed = Authorize(method, caller->role());

@@ -87,6 +87,7 @@ class Authenticator {
                                  absl::string_view method) const;
   // Records `refusal` as a DENIED event of `actor` (when an outbox is set).
   absl::Status Refuse(const Identity& actor, absl::string_view method, absl::Status refusal) const;
+  absl::Status Refuse(const Caller& caller, absl::string_view method, absl::Status refusal) const;
 
   // Identify() resolves as for any public method.
   static constexpr char kPublicApiMethod[] = "budstikke.v1.DirectoryService/WhoAmI";

@@ -147,9 +147,9 @@ absl::Status Consultations::EnsureKeys(const std::string& a, const std::string& 
 }
 
 absl::StatusOr<v1::Consultation> Consultations::LoadMeta(absl::string_view id) const {
-  if (!WellFormedId(id)) return NotFound(id);
+  if (!WellFormedId(id)) return NotFound();
   auto value = d_.store->Get(kColumnFamily, MetaKey(id));
-  if (absl::IsNotFound(value.status())) return NotFound(id);
+  if (absl::IsNotFound(value.status())) return NotFound();
   if (!value.ok()) return value.status();
   v1::Consultation meta;
   if (!meta.ParseFromString(*value)) return absl::DataLossError("malformed consultation record");
@@ -163,7 +163,7 @@ absl::StatusOr<v1::Consultation> Consultations::LoadVisible(const Caller& caller
   if (caller.agency().empty() ||
       (caller.agency() != meta.sender_agency() && caller.agency() != meta.recipient_agency())) {
     return common::RecordHiddenProbe(*d_.audit, caller, Event(action, meta.id(), ""),
-                                     kRuleNotVisible, NotFound(id));
+                                     kRuleNotVisible, NotFound());
   }
   return meta;
 }

@@ -251,7 +251,8 @@ absl::StatusOr<v1::Agency> Directory::ReadAgency(absl::string_view id) const {
   auto value = store_->Get(kColumnFamily, AgencyKey(id));
   if (!value.ok()) {
     if (value.status().code() == absl::StatusCode::kNotFound) {
-      return absl::NotFoundError(absl::StrCat("agency '", id, "' not found"));
+      // The id is not echoed: a caller may have typed anything (a national id).
+      return absl::NotFoundError("agency not found");
     }
     return value.status();
   }

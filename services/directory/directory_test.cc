@@ -17,6 +17,7 @@ namespace {
 
 using ::budstikke::testing::IsOk;
 using ::budstikke::testing::StatusIs;
+using ::testing::Eq;
 using ::testing::HasSubstr;
 
 common::Identity Person(const std::string& agency, v1::Role role) {
@@ -72,7 +73,7 @@ TEST_F(DirectoryTest, CreateThenGet) {
 // (a new Directory over the same store reads the store).
 TEST_F(DirectoryTest, LookupsSeeEveryChangeAtOnce) {
   EXPECT_THAT(directory_->GetAgency("bup-oslo"),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("'bup-oslo' not found")));
+              StatusIs(absl::StatusCode::kNotFound, Eq("agency not found")));
   ASSERT_TRUE(directory_->CreateAgency(operator_admin_, MakeAgency("bup-oslo"), "r1").ok());
   ASSERT_TRUE(directory_->GetAgency("bup-oslo").ok());  // found although missed before
   EXPECT_EQ(directory_->GetAgency("bup-oslo")->name(), "Agency bup-oslo");
@@ -132,7 +133,7 @@ TEST_F(DirectoryTest, AgencyAdminUpdatesOnlyItsOwn) {
                                        MakeAgency("ppt-oslo", v1::AGENCY_TYPE_PPT)),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("only its own")));
   EXPECT_THAT(directory_->UpdateAgency(operator_admin_, MakeAgency("nope-nope")),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("'nope-nope' not found")));
+              StatusIs(absl::StatusCode::kNotFound, Eq("agency not found")));
 }
 
 TEST_F(DirectoryTest, AgencyAdminCannotChangeRoutingFields) {

@@ -38,6 +38,9 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
   app.add_option("--tls-cert", c.tls_cert, "server certificate (PEM); required");
   app.add_option("--tls-key", c.tls_key, "server private key (PEM, mode 0600); required");
   app.add_option("--tls-ca", c.tls_ca, "CA that client certificates must chain to (PEM); required");
+  app.add_option("--tls-refresh-seconds", c.tls_refresh_seconds,
+                 "how often the TLS files are read again (renewed certificates, new CA bundles)")
+      ->capture_default_str();
   app.add_option("--trust-domain", c.trust_domain, "SPIFFE trust domain of callers")
       ->capture_default_str();
   app.add_option("--master-key-file", c.master_key_file,
@@ -187,6 +190,9 @@ absl::Status Validate(ServerConfig* config) {
   }
   if (c.max_message_bytes < 1024) {
     return absl::InvalidArgumentError("--max-message-bytes must be at least 1024");
+  }
+  if (c.tls_refresh_seconds < 1 || c.tls_refresh_seconds > 86400) {
+    return absl::InvalidArgumentError("--tls-refresh-seconds must be 1 to 86400");
   }
   BUDSTIKKE_RETURN_IF_ERROR(common::CheckTlsFiles({c.tls_cert, c.tls_key, c.tls_ca}));
   if (KeepsData(targets)) {

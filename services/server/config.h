@@ -26,6 +26,9 @@ struct ServerConfig {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_ca;
+  // How often the TLS files are read again (renewed certificates and CA
+  // bundles are used for new handshakes without a restart).
+  int tls_refresh_seconds = 60;
   std::string trust_domain = "budstikke.test";
   std::string master_key_file;
   std::string audit_signing_key_file;

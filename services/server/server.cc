@@ -47,8 +47,10 @@
 #include "services/common/outbox/ingest_ledger.h"
 #include "services/common/outbox/outbox_drainer.h"
 #include "services/common/outbox/outbox_inbox_writer.h"
+#include "services/common/periodic_job.h"
 #include "services/common/pii/scanner.h"
 #include "services/common/policy/rules.h"
+#include "services/common/refusal_aggregator.h"
 #include "services/common/remote/remote.h"
 #include "services/common/server_threads.h"
 #include "services/common/store_audit_outbox.h"
@@ -190,6 +192,9 @@ struct BudstikkeServer::Impl {
   std::unique_ptr<common::Authenticator> auth;
   // Where this process's audit events go: its own outbox (a process with
   // data), or the audit service directly (gateway, admin alone).
+  // Repeated refusals: one event per (actor, action, rule, resource) and 60 s
+  // window (before the outboxes that use it: destroyed after them).
+  std::unique_ptr<common::RefusalAggregator> refusal_aggregator;
   std::unique_ptr<common::StoreAuditOutbox> audit_outbox;
   std::unique_ptr<common::RemoteAuditOutbox> remote_audit;
   common::AuditOutbox* audit_sink = nullptr;
@@ -232,6 +237,9 @@ struct BudstikkeServer::Impl {
   std::unique_ptr<ProbeHealthService> probe_health;
   std::unique_ptr<grpc::Server> health_server;
   std::unique_ptr<grpc::Server> server;
+  // Records the aggregated refusals of ended windows every second (destroyed
+  // first: it uses audit_sink).
+  common::PeriodicJob refusal_flush;
 
   bool Hosts(const char* target) const { return targets.count(target) > 0; }
   // Part of a deployment of several processes (microservices mode): serves
@@ -258,7 +266,7 @@ constexpr int kGatewayMaxMetadataBytes = 8 * 1024;
 absl::Status ConnectPeers(Impl* impl) {
   const ServerConfig& c = impl->config;
   std::shared_ptr<grpc::ChannelCredentials> creds =
-      common::MakeChannelCredentials({c.tls_cert, c.tls_key, c.tls_ca});
+      common::MakeChannelCredentials({c.tls_cert, c.tls_key, c.tls_ca}, c.tls_refresh_seconds);
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(c.max_message_bytes);
   args.SetMaxSendMessageSize(c.max_message_bytes);
@@ -639,6 +647,11 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
         impl->PeerFor("audit"), absl::StrJoin(impl->targets, "+"), &impl->clock);
     impl->audit_sink = impl->remote_audit.get();
   }
+  impl->refusal_aggregator = std::make_unique<common::RefusalAggregator>(&impl->clock);
+  impl->audit_sink->AggregateRefusals(impl->refusal_aggregator.get());
+  impl->refusal_flush.Start(absl::Seconds(1), [sink = impl->audit_sink] {
+    (void)sink->FlushRefusals(/*all=*/false);  // lost counts: their first refusal is logged
+  });
   impl->auth = std::make_unique<common::Authenticator>(impl->config.trust_domain);
   // Refusals by the authorization table are audited (DENIED, authz.role).
   impl->auth->SetAuditOutbox(impl->audit_sink);
@@ -708,8 +721,10 @@ absl::StatusOr<int> BudstikkeServer::Start() {
   builder.SetOption(AuthenticatedReflection(impl_->auth.get()));
   common::ApplyServerThreadOptions(builder);
   int port = 0;
-  builder.AddListeningPort(c.listen,
-                           common::MakeServerCredentials({c.tls_cert, c.tls_key, c.tls_ca}), &port);
+  builder.AddListeningPort(
+      c.listen,
+      common::MakeServerCredentials({c.tls_cert, c.tls_key, c.tls_ca}, c.tls_refresh_seconds),
+      &port);
   builder.SetMaxReceiveMessageSize(c.max_message_bytes);
   builder.SetMaxSendMessageSize(c.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, c.max_concurrent_streams);
@@ -771,6 +786,8 @@ void BudstikkeServer::Shutdown(int grace_seconds) {
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(grace_seconds);
   impl_->server->Shutdown(deadline);
   if (impl_->health_server) impl_->health_server->Shutdown(deadline);
+  impl_->refusal_flush.Stop();
+  (void)impl_->audit_sink->FlushRefusals(/*all=*/true);  // the drainers deliver them
   for (auto& drainer : impl_->drainers) drainer->Stop();
 }
 

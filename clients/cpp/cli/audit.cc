@@ -31,7 +31,13 @@ absl::Status ParseTime(const std::string& flag, const std::string& text,
   return absl::OkStatus();
 }
 
-nlohmann::json EventJson(const v1::AuditEvent& e) { return ToJson(e); }
+// An event as DESIGN's JSON; "count", "first_time" and "last_time" only on an
+// aggregate of repeated refusals.
+nlohmann::json EventJson(const v1::AuditEvent& e) {
+  nlohmann::json j = ToJson(e);
+  if (e.count() == 0) j.erase("count");
+  return j;
+}
 
 const std::vector<std::string> kEventColumns = {"index", "time", "action", "outcome", "subject"};
 

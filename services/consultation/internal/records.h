@@ -50,9 +50,8 @@ inline absl::Status RoleRefusal(const char* rule, absl::string_view description)
                              absl::StrCat(rule, ": ", description));
 }
 
-inline absl::Status NotFound(absl::string_view id) {
-  return absl::NotFoundError(absl::StrCat("consultation '", id, "' not found"));
-}
+// The id is not echoed: a caller may have typed anything (a national id).
+inline absl::Status NotFound() { return absl::NotFoundError("consultation not found"); }
 
 inline bool WellFormedId(absl::string_view id) {
   if (id.empty() || id.size() > 64) return false;
