@@ -88,6 +88,7 @@ struct DirOp {
   std::string path;                     // kCreate: the file; kRename: the old name
   std::string to;                       // kRename: the new name
   std::optional<std::string> replaced;  // kRename: old content of `to`, if it existed
+  uint64_t seq = 0;                     // order of all directory changes
 };
 
 }  // namespace
@@ -145,7 +146,7 @@ class PowerLossFileSystem::Fs final : public rocksdb::FileSystemWrapper {
     if (s.ok()) {
       absl::MutexLock lock(&mu_);
       const std::string name = Normalize(to);
-      pending_[DirOf(name)].push_back(DirOp{DirOp::kCreate, name, "", std::nullopt});
+      AddOpLocked(DirOf(name), DirOp{DirOp::kCreate, name, "", std::nullopt});
     }
     return s;
   }
@@ -181,15 +182,29 @@ class PowerLossFileSystem::Fs final : public rocksdb::FileSystemWrapper {
   // `upto` bytes reached the disk by a sync that returned OK.
   void Synced(FileState* state, uint64_t upto) {
     absl::MutexLock lock(&mu_);
-    if (powered_.load()) state->synced = std::max(state->synced, upto);
+    if (!powered_.load()) return;
+    state->synced = std::max(state->synced, upto);
+    ++file_syncs_;
   }
   void Truncated(FileState* state, uint64_t size) {
     absl::MutexLock lock(&mu_);
     TruncatedLocked(state, size);
   }
-  void DirSynced(const std::string& dir) {
+  // The sequence number the next directory change gets: a directory Fsync
+  // makes durable only the changes made before it started.
+  uint64_t NextSeq() {
     absl::MutexLock lock(&mu_);
-    if (powered_.load()) pending_.erase(dir);
+    return next_seq_;
+  }
+  void DirSynced(const std::string& dir, uint64_t started_at) {
+    absl::MutexLock lock(&mu_);
+    if (!powered_.load()) return;
+    auto it = pending_.find(dir);
+    if (it == pending_.end()) return;
+    auto& ops = it->second;
+    ops.erase(std::remove_if(ops.begin(), ops.end(),
+                             [&](const DirOp& op) { return op.seq < started_at; }),
+              ops.end());
   }
 
   void CutPower() {
@@ -225,10 +240,19 @@ class PowerLossFileSystem::Fs final : public rocksdb::FileSystemWrapper {
     absl::MutexLock lock(&mu_);
     return last_loss_;
   }
+  uint64_t file_syncs() const {
+    absl::MutexLock lock(&mu_);
+    return file_syncs_;
+  }
 
  private:
   IOStatus OpenForWrite(const std::string& f, bool truncates, std::unique_ptr<FSWritableFile>* r,
                         const std::function<IOStatus(std::unique_ptr<FSWritableFile>*)>& open);
+
+  void AddOpLocked(const std::string& dir, DirOp op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    op.seq = next_seq_++;
+    pending_[dir].push_back(std::move(op));
+  }
 
   void TruncatedLocked(FileState* state, uint64_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     state->size = size;
@@ -258,7 +282,7 @@ class PowerLossFileSystem::Fs final : public rocksdb::FileSystemWrapper {
     } else {
       files_.erase(to);
     }
-    pending_[DirOf(to)].push_back(DirOp{DirOp::kRename, from, to, std::move(replaced)});
+    AddOpLocked(DirOf(to), DirOp{DirOp::kRename, from, to, std::move(replaced)});
   }
 
   absl::Status Undo(const DirOp& op, LossReport* report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -285,6 +309,8 @@ class PowerLossFileSystem::Fs final : public rocksdb::FileSystemWrapper {
   // Directory changes since each directory's last Fsync, in order.
   std::map<std::string, std::vector<DirOp>> pending_ ABSL_GUARDED_BY(mu_);
   LossReport last_loss_ ABSL_GUARDED_BY(mu_);
+  uint64_t file_syncs_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // A file opened for writing: counts what is written and synced.
@@ -349,14 +375,16 @@ class PowerLossFileSystem::Fs::Dir final : public rocksdb::FSDirectoryWrapper {
       : FSDirectoryWrapper(std::move(target)), path_(std::move(path)), fs_(fs) {}
 
   IOStatus Fsync(const IOOptions& io, IODebugContext* dbg) override {
+    const uint64_t started_at = fs_->NextSeq();
     IOStatus s = FSDirectoryWrapper::Fsync(io, dbg);
-    if (s.ok()) fs_->DirSynced(path_);
+    if (s.ok()) fs_->DirSynced(path_, started_at);
     return s;
   }
   IOStatus FsyncWithDirOptions(const IOOptions& io, IODebugContext* dbg,
                                const rocksdb::DirFsyncOptions& options) override {
+    const uint64_t started_at = fs_->NextSeq();
     IOStatus s = FSDirectoryWrapper::FsyncWithDirOptions(io, dbg, options);
-    if (s.ok()) fs_->DirSynced(path_);
+    if (s.ok()) fs_->DirSynced(path_, started_at);
     return s;
   }
 
@@ -394,7 +422,7 @@ IOStatus PowerLossFileSystem::Fs::OpenForWrite(
   } else {
     state->size = old_size.value_or(0);
   }
-  if (!old_size) pending_[DirOf(name)].push_back(DirOp{DirOp::kCreate, name, "", std::nullopt});
+  if (!old_size) AddOpLocked(DirOf(name), DirOp{DirOp::kCreate, name, "", std::nullopt});
   *r = std::make_unique<File>(std::move(file), state, this);
   return s;
 }
@@ -407,5 +435,6 @@ void PowerLossFileSystem::CutPower() { fs_->CutPower(); }
 bool PowerLossFileSystem::powered() const { return fs_->powered(); }
 absl::Status PowerLossFileSystem::SimulatePowerLoss() { return fs_->SimulatePowerLoss(); }
 PowerLossFileSystem::LossReport PowerLossFileSystem::last_loss() const { return fs_->last_loss(); }
+uint64_t PowerLossFileSystem::file_syncs() const { return fs_->file_syncs(); }
 
 }  // namespace budstikke::storage::testing

@@ -77,6 +77,9 @@ class PowerLossFileSystem {
   // tracking and powers up. UNAVAILABLE naming the file if a change fails.
   absl::Status SimulatePowerLoss();
   LossReport last_loss() const;
+  // File Syncs and Fsyncs so far (while powered): with concurrent writers
+  // fewer than their acknowledged writes (group commit).
+  uint64_t file_syncs() const;
 
  private:
   class Fs;
