@@ -10,6 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
 #include "rocksdb/options.h"
 #include "rocksdb/utilities/backup_engine.h"
 #include "rocksdb/write_batch.h"
@@ -231,6 +233,8 @@ int WriteBatch::Count() const { return count_; }
 
 struct Store::Impl {
   std::shared_ptr<FaultInjector> faults;  // test hook, may be null
+  // Set with Options::file_system (test hook); outlives `db`.
+  std::unique_ptr<rocksdb::Env> env;
   // Set after a failed write; the next write calls DB::Resume() first.
   std::atomic<bool> needs_resume{false};
   std::string path;
@@ -281,9 +285,14 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
     absl::Status s = MakeDirs(path);
     if (!s.ok()) return s;
   }
+  auto impl = std::make_unique<Impl>();
   rocksdb::Options db_options = internal::StoreRocksDbOptions(options.block_cache_bytes);
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = true;
+  if (options.file_system != nullptr) {
+    impl->env = rocksdb::NewCompositeEnv(options.file_system);
+    db_options.env = impl->env.get();
+  }
 
   // Open every existing column family (RocksDB requires it) plus the requested ones.
   std::set<std::string> names = {rocksdb::kDefaultColumnFamilyName};
@@ -299,7 +308,6 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
     descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions(db_options));
   }
 
-  auto impl = std::make_unique<Impl>();
   impl->faults = options.fault_injector;
   impl->path = path;
   impl->write_options.sync = options.sync_writes;

@@ -26,6 +26,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
+namespace rocksdb {
+class FileSystem;
+}
+
 namespace budstikke::storage {
 
 class Store;
@@ -113,6 +117,9 @@ class Store {
     size_t block_cache_bytes = 64u << 20;
     // Test hook: file writes fail while it says so (see FaultInjector).
     std::shared_ptr<FaultInjector> fault_injector;
+    // Test hook: the file system RocksDB works through (null: the default,
+    // POSIX). storage/testing/power_loss_fs.h simulates a power loss with it.
+    std::shared_ptr<rocksdb::FileSystem> file_system;
   };
 
   // Opens (or creates) the database in `path`, a directory created with mode
