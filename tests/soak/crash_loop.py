@@ -358,7 +358,7 @@ class Load:
         try:
             result = call()
         except IN_FLIGHT:
-            self.ledger.in_flight(kind, marker, rec)
+            self.ledger.in_flight(kind, marker, dict(rec, call=call))
             raise
         self.ledger.ack(kind, result.id, dict(rec, id=result.id))
         self.ops[kind] += 1
@@ -466,6 +466,7 @@ class Verifier:
         self.sample = sample
         self.full = False
         self.found_in_flight = set()  # in-flight writes found stored and whole
+        self.found_marker = {}  # (kind, marker) -> id of the in-flight write found stored
         self.c = clients
         self.ledger = ledger
         self.inbox = inbox
@@ -542,6 +543,7 @@ class Verifier:
             self.fail("PARTIAL %s %s: in-flight write stored with other content" % (kind, rid))
             return None
         self.found_in_flight.add(rid)
+        self.found_marker[(kind, marker_of(text))] = rid
         return rec
 
     def check_consultations(self, acked, maybe, round_no):
@@ -729,6 +731,34 @@ class Verifier:
             self.problems.extend(self.inbox.violations)
             self.inbox.violations = []
 
+    def replay_in_flight(self, round_no):
+        """What a client does after an outage: retry about half of the failed creates with
+        the same request id. The retry must succeed and, when the first attempt was stored,
+        return that record (no second record, no second audit event: the next round
+        checks). Retried writes become acknowledged; the others stay in flight for good."""
+        with self.ledger.lock:
+            todo = [(k, m, r) for k, d in sorted(self.ledger.maybe.items())
+                    for m, r in sorted(d.items(), key=lambda kv: kv[0])]
+        replayed = 0
+        for kind, mark, rec in todo:
+            if self.rng.random() < 0.5:
+                continue
+            try:
+                result = rec["call"]()
+            except budstikke.errors.BudstikkeError as e:
+                self.fail("retry of an in-flight %s with its request id failed: %s" % (kind, e))
+                continue
+            earlier = self.found_marker.get((kind, mark))
+            if earlier is not None and result.id != earlier:
+                self.fail("DUPLICATE %s: the retry of request %s made %s, the first attempt "
+                          "stored %s" % (kind, rec["request_id"], result.id, earlier))
+            with self.ledger.lock:
+                del self.ledger.maybe[kind][mark]
+                self.ledger.acked[kind][result.id] = dict(rec, id=result.id, round=round_no + 1)
+            replayed += 1
+        self.stats["in-flight retried"] += replayed
+        return replayed
+
     def audit_verify(self):
         c = self.dep.certs
         env = dict(os.environ, BUDSTIKKE_SERVER=self.dep.address, BUDSTIKKE_CA=c + "/ca.pem",
@@ -771,18 +801,27 @@ def run_mode(mode, rounds, seed, load_min, load_max, keep, sample=20):
             time.sleep(rng.uniform(load_min, load_max))
             killed = dep.crash(rng)
             load.finish()
+            t0r = time.monotonic()
             dep.restart(killed)
             verifier.full = n == rounds
+            t1 = time.monotonic()
             problems = verifier.run(n)
+            if n < rounds:
+                verifier.problems = []
+                verifier.replay_in_flight(n)
+                problems += verifier.problems
+            t2 = time.monotonic()
             with ledger.lock:
                 problems += ["unexpected error in the load: " + e for e in ledger.unexpected]
                 ledger.unexpected = []
             ops.update(load.ops)
             status = "ok" if not problems else "FAILED"
             print("crash_loop %s round %d/%d: killed %s; %s; %d acknowledged writes checked; "
-                  "%.1f s %s" % (dep.name, n, rounds, ",".join(killed),
-                                 ", ".join("%s %d" % kv for kv in sorted(load.ops.items())),
-                                 stats["checked"], time.monotonic() - r0, status), flush=True)
+                  "%.1f s (restart %.1f s, checks %.1f s) %s"
+                  % (dep.name, n, rounds, ",".join(killed),
+                     ", ".join("%s %d" % kv for kv in sorted(load.ops.items())),
+                     stats["checked"], time.monotonic() - r0, t1 - t0r, t2 - t1, status),
+                  flush=True)
             if problems:
                 for p in problems[:30]:
                     print("  " + p, flush=True)
@@ -797,6 +836,7 @@ def run_mode(mode, rounds, seed, load_min, load_max, keep, sample=20):
                "acknowledged_writes_checked": stats["checked"], "lost": stats["lost"],
                "audit_duplicates": stats["duplicates"],
                "in_flight_found_whole": len(verifier.found_in_flight),
+               "in_flight_retried": stats["in-flight retried"],
                "content_reads": stats["content reads"],
                "audit_tree_size": stats["tree size"], "seconds": round(elapsed, 1),
                "operations": dict(ops)}
