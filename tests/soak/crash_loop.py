@@ -480,7 +480,8 @@ class Verifier:
 
     def run(self, round_no):
         self.problems = []
-        self.wait_ready()
+        self.times = []
+        self.timed("ready", self.wait_ready)
         with self.ledger.lock:
             acked = {k: dict(v) for k, v in self.ledger.acked.items()}
             maybe = {k: dict(v) for k, v in self.ledger.maybe.items()}
@@ -489,19 +490,31 @@ class Verifier:
             acknowledged = dict(self.ledger.acknowledged)
             maybe_ack = set(self.ledger.maybe_acknowledged)
         present = {}  # kind -> set of ids stored (acked or found in flight)
-        present["consultation"] = self.check_consultations(acked, maybe, round_no)
-        present["consent"] = self.check_consents(acked, maybe, revoked, round_no)
-        present["referral"], present["attachment"] = self.check_referrals(
-            acked, maybe, acknowledged, round_no)
+        present["consultation"] = self.timed(
+            "consultations", self.check_consultations, acked, maybe, round_no)
+        present["consent"] = self.timed(
+            "consents", self.check_consents, acked, maybe, revoked, round_no)
+        present["referral"], present["attachment"] = self.timed(
+            "referrals", self.check_referrals, acked, maybe, acknowledged, round_no)
         present["attachment"] |= set(acked.get("attachment", {}))
-        self.check_audit(acked, maybe, present, revoked, maybe_revoked, acknowledged, maybe_ack)
-        self.check_inbox(acked, present)
-        self.audit_verify()
+        self.timed("withdrawals", self.check_withdrawals, acked, revoked, acknowledged,
+                   maybe_ack, round_no)
+        self.timed("audit", self.check_audit, acked, maybe, present, revoked, maybe_revoked,
+                   acknowledged, maybe_ack)
+        self.timed("inbox", self.check_inbox, acked, present)
+        self.timed("verify", self.audit_verify)
         lost = [p for p in self.problems if p.startswith("LOST")]
         self.stats["lost"] += len(lost)
         self.stats["checked"] = sum(len(v) for v in acked.values()) + len(revoked) + \
             len(acknowledged)
         return self.problems
+
+    def timed(self, what, fn, *args):
+        t = time.monotonic()
+        try:
+            return fn(*args)
+        finally:
+            self.times.append("%s %.1f" % (what, time.monotonic() - t))
 
     def wait_ready(self):
         deadline = time.monotonic() + 90
@@ -655,6 +668,39 @@ class Verifier:
         seen |= set(listed) & set(mine)
         return seen, attachments
 
+    def check_withdrawals(self, acked, revoked, acknowledged, maybe_ack, round_no):
+        """A consent revoked (acknowledged) before BUP acknowledged the referral leaves it
+        WITHDRAWN -- in microservices mode through the consent.revoked event, which a kill
+        must not lose -- and BUP's reads of it refused (FAILED_PRECONDITION)."""
+        want = {rid for rid, rec in acked.get("referral", {}).items()
+                if rec["consent"] in revoked and rid not in acknowledged and rid not in maybe_ack}
+        gp = self.c("gp-physician")
+        deadline = time.monotonic() + 30
+        while True:
+            status = {x.id: x.status for x in gp.referrals.iter(mailbox="sent", page_size=500)}
+            late = {r for r in want if status.get(r) != referral_pb2.REFERRAL_STATUS_WITHDRAWN}
+            if not late or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        for rid in sorted(late):
+            self.fail("LOST withdrawal of referral %s: consent %s revoked in round %d, status %s"
+                      % (rid, acked["referral"][rid]["consent"],
+                         revoked[acked["referral"][rid]["consent"]],
+                         referral_pb2.ReferralStatus.Name(status.get(rid, 0))))
+        self.stats["withdrawals checked"] = len(want)
+        bup = self.c("bup-clinician")
+        recent = sorted(r for r in want if self.full or
+                        revoked[acked["referral"][r]["consent"]] == round_no)
+        for rid in recent:
+            try:
+                bup.referrals.get(rid)
+                self.fail("LEAK: BUP read referral %s after its consent was revoked" % rid)
+            except budstikke.errors.BudstikkeError as e:
+                if e.code_name != "FAILED_PRECONDITION":
+                    self.fail("BUP's read of withdrawn referral %s: %s, expected "
+                              "FAILED_PRECONDITION" % (rid, e))
+            self.stats["content reads"] += 1
+
     def audit_counts(self, action):
         """resource id -> [request ids of its ALLOWED events with this action]."""
         out = collections.defaultdict(list)
@@ -791,25 +837,32 @@ def run_mode(mode, rounds, seed, load_min, load_max, keep, sample=20):
     stats = collections.Counter()
     verifier = Verifier(dep, clients, ledger, inbox, children,
                         os.path.join(work, "audit-state.json"), stats, rng, sample)
-    passed, failures = 0, []
+    passed, ran, failures = 0, 0, []
     ops = collections.Counter()
     try:
         for n in range(1, rounds + 1):
             r0 = time.monotonic()
+            ran = n
             load = Load(clients, ledger, inbox, children, seed, n)
             load.start()
             time.sleep(rng.uniform(load_min, load_max))
             killed = dep.crash(rng)
             load.finish()
-            t0r = time.monotonic()
-            dep.restart(killed)
+            t0r = t1 = time.monotonic()
             verifier.full = n == rounds
-            t1 = time.monotonic()
-            problems = verifier.run(n)
-            if n < rounds:
-                verifier.problems = []
-                verifier.replay_in_flight(n)
-                problems += verifier.problems
+            verifier.times = []
+            aborted = None
+            try:
+                dep.restart(killed)
+                t1 = time.monotonic()
+                problems = verifier.run(n)
+                if n < rounds:
+                    verifier.problems = []
+                    verifier.replay_in_flight(n)
+                    problems += verifier.problems
+            except Exception as e:  # noqa: BLE001 - a restart or a check that cannot finish
+                aborted = "round aborted: %r" % e
+                problems = verifier.problems + [aborted]
             t2 = time.monotonic()
             with ledger.lock:
                 problems += ["unexpected error in the load: " + e for e in ledger.unexpected]
@@ -817,27 +870,32 @@ def run_mode(mode, rounds, seed, load_min, load_max, keep, sample=20):
             ops.update(load.ops)
             status = "ok" if not problems else "FAILED"
             print("crash_loop %s round %d/%d: killed %s; %s; %d acknowledged writes checked; "
-                  "%.1f s (restart %.1f s, checks %.1f s) %s"
+                  "%.1f s (restart %.1f s, checks %.1f s: %s) %s"
                   % (dep.name, n, rounds, ",".join(killed),
                      ", ".join("%s %d" % kv for kv in sorted(load.ops.items())),
-                     stats["checked"], time.monotonic() - r0, t1 - t0r, t2 - t1, status),
+                     stats["checked"], time.monotonic() - r0, t1 - t0r, t2 - t1,
+                     ", ".join(verifier.times), status),
                   flush=True)
             if problems:
                 for p in problems[:30]:
                     print("  " + p, flush=True)
                 failures.append((n, problems))
+                if aborted:
+                    break
             else:
                 passed += 1
     finally:
         clients.close()
         dep.stop()
     elapsed = time.monotonic() - t0
-    summary = {"mode": dep.name, "rounds_passed": passed, "rounds_run": rounds,
+    summary = {"mode": dep.name, "rounds_passed": passed, "rounds_run": ran,
+               "rounds_planned": rounds,
                "acknowledged_writes_checked": stats["checked"], "lost": stats["lost"],
                "audit_duplicates": stats["duplicates"],
                "in_flight_found_whole": len(verifier.found_in_flight),
                "in_flight_retried": stats["in-flight retried"],
                "content_reads": stats["content reads"],
+               "withdrawals_checked": stats["withdrawals checked"],
                "audit_tree_size": stats["tree size"], "seconds": round(elapsed, 1),
                "operations": dict(ops)}
     print("crash_loop summary: " + json.dumps(summary, sort_keys=True), flush=True)
