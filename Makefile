@@ -69,17 +69,18 @@ bench-smoke: build
 # once, audit verify --state passes). `make soak`: SOAK_ROUNDS rounds (default
 # 50) in each mode; `make soak-short` (CI): 5 all-in-one + 3 microservices.
 # Each mode ends with a summary line (rounds passed, writes checked, lost,
-# duplicates, seconds).
+# duplicates, seconds). --self-test first proves the checks report a falsified
+# ledger.
 SOAK_ROUNDS ?= 50
 soak-bins: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target budstikke-server budstikke
 
 soak: soak-bins
-	BUDSTIKKE_BIN_DIR=$(abspath $(BUILD_DIR))/bin /usr/bin/python3 tests/soak/crash_loop.py \
+	BUDSTIKKE_BIN_DIR=$(abspath $(BUILD_DIR))/bin /usr/bin/python3 tests/soak/crash_loop.py --self-test \
 	  --rounds-all $(SOAK_ROUNDS) --rounds-cluster $(SOAK_ROUNDS)
 
 soak-short: soak-bins
-	BUDSTIKKE_BIN_DIR=$(abspath $(BUILD_DIR))/bin /usr/bin/python3 tests/soak/crash_loop.py \
+	BUDSTIKKE_BIN_DIR=$(abspath $(BUILD_DIR))/bin /usr/bin/python3 tests/soak/crash_loop.py --self-test \
 	  --rounds-all 5 --rounds-cluster 3
 
 fmt:

@@ -906,6 +906,73 @@ def run_mode(mode, rounds, seed, load_min, load_max, keep, sample=20):
     return not failures
 
 
+def self_test(seed):
+    """Proves the checks can fail: one round of load and a kill, then the ledger is
+    falsified -- a consultation that was never stored, a consent whose recorded content
+    differs, a referral and a revocation the clients never made, an inbox position above
+    the real one -- and each must be reported; the untouched ledger must pass."""
+    work = tempfile.mkdtemp(prefix="crash-loop-self-test-")
+    rng = random.Random(seed)
+    children = [synthetic_id(d, 5, 2015) for d in (11, 12)]
+    dep = AllInOne(work)
+    clients = Clients(dep)
+    ledger = Ledger()
+    inbox = Inbox(ledger)
+    verifier = Verifier(dep, clients, ledger, inbox, children,
+                        os.path.join(work, "audit-state.json"), collections.Counter(), rng, 20)
+    missed = []
+    try:
+        load = Load(clients, ledger, inbox, children, seed, 1)
+        load.start()
+        time.sleep(3)
+        dep.crash(rng)
+        load.finish()
+        dep.restart(["server"])
+        clean = verifier.run(1)
+        if clean or ledger.unexpected:
+            missed.append("the untouched ledger did not pass: %s" % (clean + ledger.unexpected))
+        verifier.full = True
+        with ledger.lock:
+            ghost = "f" * 32
+            ledger.acked["consultation"][ghost] = {"who": ASKERS[0], "request_id": "x",
+                                                   "sha": sha(""), "round": 1, "id": ghost}
+            consent = sorted(ledger.acked["consent"])[0]
+            ledger.acked["consent"][consent] = dict(ledger.acked["consent"][consent],
+                                                    sha=sha("other"))
+            referral = sorted(ledger.acked["referral"])[0]
+            del ledger.acked["referral"][referral]
+            revoked = sorted(ledger.revoked)[0]
+            del ledger.revoked[revoked]
+        # A consultation after the falsified position, so that a read from 0 returns one.
+        clients(ASKERS[0]).consultations.ask("Barnet sover dårlig, merke selvtest.",
+                                             age_band="3-5", concerns=["sleep"], to="bup-oslo")
+        time.sleep(1)
+        with inbox.lock:
+            inbox.acked = 2 ** 62  # cursors are about start time in ms x 1000
+        got = verifier.run(2)
+        expected = ["LOST consultation %s" % ghost, "CORRUPT consent %s" % consent,
+                    "UNKNOWN referral %s" % referral,
+                    "GHOST audit: referral.send event for %s" % referral,
+                    "GHOST audit: consent.revoke event for %s, never called" % revoked,
+                    "inbox: after the restart a read from 0 returned cursor"]
+        for want in expected:
+            if not any(p.startswith(want) for p in got):
+                missed.append("not reported: " + want)
+        print("crash_loop self-test: %d falsifications, %d reported; problems found:"
+              % (len(expected), len(expected) - len([m for m in missed
+                                                     if m.startswith("not reported")])))
+        for p in got:
+            print("  " + p)
+    finally:
+        clients.close()
+        dep.stop()
+    for m in missed:
+        print("crash_loop self-test FAILED: " + m)
+    if not missed:
+        shutil.rmtree(work, ignore_errors=True)
+    return not missed
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--mode", choices=["all", "cluster", "both"], default="both")
@@ -918,6 +985,8 @@ def main():
                    help="load before each kill: a random time in MIN-MAX seconds")
     p.add_argument("--seed", default=str(int(time.time())))
     p.add_argument("--keep", action="store_true", help="keep the work dir")
+    p.add_argument("--self-test", action="store_true",
+                   help="first prove the checks report a falsified ledger")
     a = p.parse_args()
     lo, hi = (float(x) for x in a.load_seconds.split("-"))
     print("crash_loop: seed %s" % a.seed, flush=True)
@@ -928,7 +997,7 @@ def main():
     if a.mode in ("cluster", "both"):
         plan.append(("cluster", a.rounds if a.rounds is not None and a.mode == "cluster"
                      else a.rounds_cluster))
-    ok = True
+    ok = self_test(a.seed) if a.self_test else True
     for mode, rounds in plan:
         if rounds > 0:
             ok = run_mode(mode, rounds, a.seed, lo, hi, a.keep) and ok
