@@ -288,6 +288,49 @@ TEST_F(MicroservicesTest, ZzWithoutTheConsentServiceReferralsFailClosed) {
   EXPECT_TRUE(cluster_->Restart("consent"));
 }
 
+// Found by the crash loop (tests/soak/crash_loop.py): with the directory
+// process down, RecordConsent answered INVALID_ARGUMENT "unknown agency" and
+// Send NOT_FOUND "recipient agency not found", so a client took an outage for
+// a permanent refusal of a valid request. Both must be UNAVAILABLE (retry).
+TEST_F(MicroservicesTest, ZzWithoutTheDirectoryServiceAgencyLookupsAreUnavailable) {
+  // A consent for every BUP (no directory lookup), made while the directory is up.
+  v1::RecordConsentRequest by_type =
+      testing::GuardianConsentRequest("03891650050", "bup-oslo", "ms-dir-consent-1");
+  by_type.mutable_recipient()->set_agency_type(v1::AGENCY_TYPE_BUP);
+  auto consents = v1::ConsentService::NewStub(cluster_->Channel("gp-physician"));
+  v1::Consent consent;
+  grpc::Status s = consents->Record(Ctx().get(), by_type, &consent);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  cluster_->Kill("directory");
+  // Agencies no process has looked up yet (nothing cached).
+  v1::Consent refused;
+  s = consents->Record(
+      Ctx().get(), testing::GuardianConsentRequest("03891650050", "ppt-oslo", "ms-dir-consent-2"),
+      &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("directory service unavailable"));
+
+  v1::SendReferralRequest send;
+  send.set_recipient_agency("bup-oslo-akutt");
+  send.set_consent_id(consent.id());
+  send.set_subject_national_id("03891650050");
+  send.set_reason("Vedvarende angst.");
+  send.set_request_id("ms-dir-send-1");
+  v1::Referral out;
+  s = v1::ReferralService::NewStub(cluster_->Channel("gp-physician"))
+          ->Send(Ctx().get(), send, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("directory service unavailable"));
+  EXPECT_TRUE(cluster_->Restart("directory"));
+
+  // Once the directory is back, the same requests succeed.
+  s = consents->Record(
+      Ctx().get(), testing::GuardianConsentRequest("03891650050", "ppt-oslo", "ms-dir-consent-2"),
+      &refused);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
 TEST(MicroservicesStartTest, AProcessWithoutANeededPeerRefusesToStart) {
   testing::TempDir dir;
   std::string err;
