@@ -324,10 +324,16 @@ TEST_F(MicroservicesTest, ZzWithoutTheDirectoryServiceAgencyLookupsAreUnavailabl
   EXPECT_THAT(s.error_message(), HasSubstr("directory service unavailable"));
   EXPECT_TRUE(cluster_->Restart("directory"));
 
-  // Once the directory is back, the same requests succeed.
-  s = consents->Record(
-      Ctx().get(), testing::GuardianConsentRequest("03891650050", "ppt-oslo", "ms-dir-consent-2"),
-      &refused);
+  // Once the directory is back (and the consent service reconnected), the
+  // same request succeeds.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    s = consents->Record(
+        Ctx().get(), testing::GuardianConsentRequest("03891650050", "ppt-oslo", "ms-dir-consent-2"),
+        &refused);
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } while (std::chrono::steady_clock::now() < deadline);
   EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
