@@ -517,17 +517,29 @@ class Verifier:
             self.times.append("%s %.1f" % (what, time.monotonic() - t))
 
     def wait_ready(self):
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                for who in ("gp-physician", "auditor", "bup-clinician") + tuple(ASKERS):
-                    self.c(who).whoami(timeout=5)
-                self.c("auditor").audit.checkpoint(timeout=5)
-                return
-            except budstikke.errors.BudstikkeError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        """Until one read of every service the load uses succeeds (through the gateway in
+        microservices mode): the time a restart takes to be served again."""
+        gp, bup = self.c("gp-physician"), self.c("bup-clinician")
+        probes = [lambda: gp.whoami(timeout=5),
+                  lambda: self.c(ASKERS[0]).consultations.list(mailbox="sent", page_size=1,
+                                                               timeout=5),
+                  lambda: gp.consents.list(subject=self.children[0], page_size=1, timeout=5),
+                  lambda: gp.referrals.list(mailbox="sent", page_size=1, timeout=5),
+                  lambda: bup.inbox.read(0, consumer="soak-probe", wait=0.2, max_events=1),
+                  lambda: self.c("auditor").audit.checkpoint(timeout=5)]
+        t0 = time.monotonic()
+        deadline = t0 + 90
+        for probe in probes:
+            while True:
+                try:
+                    probe()
+                    break
+                except budstikke.errors.BudstikkeError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+        self.stats["max ready ms"] = max(self.stats["max ready ms"],
+                                         int((time.monotonic() - t0) * 1000))
 
     def content_set(self, records, round_no, extra=()):
         """Which stored records to read back in full this round: this round's writes, the
@@ -896,6 +908,7 @@ def run_mode(mode, rounds, seed, load_min, load_max, keep, sample=20):
                "in_flight_retried": stats["in-flight retried"],
                "content_reads": stats["content reads"],
                "withdrawals_checked": stats["withdrawals checked"],
+               "max_seconds_to_serve_after_restart": stats["max ready ms"] / 1000,
                "audit_tree_size": stats["tree size"], "seconds": round(elapsed, 1),
                "operations": dict(ops)}
     print("crash_loop summary: " + json.dumps(summary, sort_keys=True), flush=True)
