@@ -15,6 +15,7 @@
 #include "budstikke/v1/admin.grpc.pb.h"
 #include "budstikke/v1/audit.grpc.pb.h"
 #include "budstikke/v1/consent.grpc.pb.h"
+#include "budstikke/v1/consultation.grpc.pb.h"
 #include "budstikke/v1/directory.grpc.pb.h"
 #include "budstikke/v1/referral.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -286,6 +287,91 @@ TEST_F(MicroservicesTest, ZzWithoutTheConsentServiceReferralsFailClosed) {
   EXPECT_LT(took, std::chrono::seconds(6));
   EXPECT_TRUE(out.id().empty());
   EXPECT_TRUE(cluster_->Restart("consent"));
+}
+
+// Found by the crash loop (tests/soak/crash_loop.py): services dialled each
+// other with gRPC's default reconnect backoff (growing while a peer is down,
+// up to 120 s), so after a service came back the gateway went on answering
+// UNAVAILABLE for seconds, after a long outage for minutes. A restarted
+// service is served again within 2 s.
+TEST_F(MicroservicesTest, ZzARestartedServiceIsServedAgainWithinTwoSeconds) {
+  auto stub = v1::ConsultationService::NewStub(cluster_->Channel("kindergarten-staff"));
+  auto list = [&stub] {
+    v1::ListConsultationsRequest req;
+    req.set_mailbox(v1::MAILBOX_SENT);
+    v1::ListConsultationsResponse resp;
+    return stub->List(Ctx("", 5).get(), req, &resp);
+  };
+  ASSERT_TRUE(list().ok());
+  cluster_->Kill("consultation");
+  // A client keeps calling through the 20 s outage, so the gateway keeps dialling.
+  const auto outage_end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < outage_end) {
+    EXPECT_EQ(list().error_code(), grpc::StatusCode::UNAVAILABLE);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  ASSERT_TRUE(cluster_->Restart("consultation"));
+  const auto back = std::chrono::steady_clock::now();
+  grpc::Status s;
+  do {
+    s = list();
+    if (s.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (std::chrono::steady_clock::now() - back < std::chrono::seconds(60));
+  const auto took_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - back)
+          .count();
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_LT(took_ms, 2000);
+}
+
+// Found by the crash loop (tests/soak/crash_loop.py): with the directory
+// process down, RecordConsent answered INVALID_ARGUMENT "unknown agency" and
+// Send NOT_FOUND "recipient agency not found", so a client took an outage for
+// a permanent refusal of a valid request. Both must be UNAVAILABLE (retry).
+TEST_F(MicroservicesTest, ZzWithoutTheDirectoryServiceAgencyLookupsAreUnavailable) {
+  // A consent for every BUP (no directory lookup), made while the directory is up.
+  v1::RecordConsentRequest by_type =
+      testing::GuardianConsentRequest("03891650050", "bup-oslo", "ms-dir-consent-1");
+  by_type.mutable_recipient()->set_agency_type(v1::AGENCY_TYPE_BUP);
+  auto consents = v1::ConsentService::NewStub(cluster_->Channel("gp-physician"));
+  v1::Consent consent;
+  grpc::Status s = consents->Record(Ctx().get(), by_type, &consent);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  cluster_->Kill("directory");
+  // Agencies no process has looked up yet (nothing cached).
+  v1::Consent refused;
+  s = consents->Record(
+      Ctx().get(), testing::GuardianConsentRequest("03891650050", "ppt-oslo", "ms-dir-consent-2"),
+      &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("directory service unavailable"));
+
+  v1::SendReferralRequest send;
+  send.set_recipient_agency("bup-oslo-akutt");
+  send.set_consent_id(consent.id());
+  send.set_subject_national_id("03891650050");
+  send.set_reason("Vedvarende angst.");
+  send.set_request_id("ms-dir-send-1");
+  v1::Referral out;
+  s = v1::ReferralService::NewStub(cluster_->Channel("gp-physician"))
+          ->Send(Ctx().get(), send, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("directory service unavailable"));
+  EXPECT_TRUE(cluster_->Restart("directory"));
+
+  // Once the directory is back (and the consent service reconnected), the
+  // same request succeeds.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    s = consents->Record(
+        Ctx().get(), testing::GuardianConsentRequest("03891650050", "ppt-oslo", "ms-dir-consent-2"),
+        &refused);
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } while (std::chrono::steady_clock::now() < deadline);
+  EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
 TEST(MicroservicesStartTest, AProcessWithoutANeededPeerRefusesToStart) {

@@ -135,9 +135,10 @@ absl::StatusOr<std::vector<v1::ConsentRecipient>> ConsentRegistry::ValidateRecip
     const v1::ConsentRecipient& r = all[i];
     switch (r.target_case()) {
       case v1::ConsentRecipient::kAgency:
-        if (!deps_.directory->GetAgency(r.agency()).ok()) {
-          return absl::InvalidArgumentError("recipient.agency: unknown agency");
-        }
+        BUDSTIKKE_RETURN_IF_ERROR(
+            common::GetAgencyOr(*deps_.directory, r.agency(),
+                                absl::InvalidArgumentError("recipient.agency: unknown agency"))
+                .status());
         break;
       case v1::ConsentRecipient::kAgencyType:
         if (r.agency_type() == v1::AGENCY_TYPE_UNSPECIFIED) {

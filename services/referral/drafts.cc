@@ -54,8 +54,9 @@ absl::StatusOr<v1::Referral> ReferralDesk::Cosign(const Caller& caller, absl::st
     return common::RecordRefusal(*deps_.audit, caller, Event(kCosignKind, stored, ""),
                                  NotADraft(r));
   }
-  auto requested = deps_.directory->GetAgency(r.requested_recipient());
-  if (!requested.ok()) return absl::NotFoundError("recipient agency not found");
+  auto requested = common::GetAgencyOr(*deps_.directory, r.requested_recipient(),
+                                       absl::NotFoundError("recipient agency not found"));
+  if (!requested.ok()) return requested.status();
   auto nid = common::NationalId::Parse(r.subject_national_id());
   if (!nid.ok()) return absl::DataLossError("referral subject does not parse");
   const absl::Time now = deps_.clock->Now();
@@ -66,11 +67,11 @@ absl::StatusOr<v1::Referral> ReferralDesk::Cosign(const Caller& caller, absl::st
   f.today = policy::DateOf(now, options_.zone);
   f.sender_agency = caller.agency();
   f.sender_role = caller.role();
-  auto own = deps_.directory->GetAgency(caller.agency());
-  f.sender_type = own.ok() ? own->type() : v1::AGENCY_TYPE_UNSPECIFIED;
+  BUDSTIKKE_ASSIGN_OR_RETURN(f.sender_type,
+                             common::AgencyTypeOf(*deps_.directory, caller.agency()));
   f.initiating_agency = r.initiating_agency();
-  auto initiator = deps_.directory->GetAgency(r.initiating_agency());
-  f.initiating_type = initiator.ok() ? initiator->type() : v1::AGENCY_TYPE_UNSPECIFIED;
+  BUDSTIKKE_ASSIGN_OR_RETURN(f.initiating_type,
+                             common::AgencyTypeOf(*deps_.directory, r.initiating_agency()));
   f.recipient_agency = requested->id();
   f.recipient_type = requested->type();
   f.subject_pseudonym = stored.pseudonym;

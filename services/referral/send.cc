@@ -124,7 +124,8 @@ absl::StatusOr<Route> ReferralDesk::RouteNow(const v1::Agency& requested, bool u
   if (route.recipient_agency != requested.id()) {
     // The acute unit must still be in the directory.
     auto acute = deps_.directory->GetAgency(route.recipient_agency);
-    if (!acute.ok()) return Route{requested.id(), kRoutedNoAcuteUnit};
+    if (absl::IsNotFound(acute.status())) return Route{requested.id(), kRoutedNoAcuteUnit};
+    if (!acute.ok()) return acute.status();
   }
   return route;
 }
@@ -139,15 +140,17 @@ absl::StatusOr<v1::Referral> ReferralDesk::Submit(const Caller& caller,
     return absl::InvalidArgumentError(
         absl::StrCat("subject_national_id: ", nid.status().message()));
   }
-  auto recipient = deps_.directory->GetAgency(req.recipient_agency());
-  if (!recipient.ok()) return absl::NotFoundError("recipient agency not found");
+  auto recipient = common::GetAgencyOr(*deps_.directory, req.recipient_agency(),
+                                       absl::NotFoundError("recipient agency not found"));
+  if (!recipient.ok()) return recipient.status();
   if (!DetailsFitRecipient(req, recipient->type())) {
     return absl::InvalidArgumentError("details do not match the recipient's type");
   }
   std::optional<v1::Agency> cosigner;
   if (stage == SendStage::kDraft) {
-    auto found = deps_.directory->GetAgency(req.cosigner_agency());
-    if (!found.ok()) return absl::NotFoundError("co-signer agency not found");
+    auto found = common::GetAgencyOr(*deps_.directory, req.cosigner_agency(),
+                                     absl::NotFoundError("co-signer agency not found"));
+    if (!found.ok()) return found.status();
     cosigner = *std::move(found);
   }
   BUDSTIKKE_ASSIGN_OR_RETURN(std::string pseudonym, deps_.records->Pseudonymize(nid->digits()));
@@ -207,8 +210,8 @@ absl::StatusOr<ReferralDesk::SendPlan> ReferralDesk::GatherSendFacts(
   SendFacts& facts = plan.facts;
   facts.stage = stage;
   facts.today = policy::DateOf(now, options_.zone);
-  auto own = deps_.directory->GetAgency(caller.agency());
-  const v1::AgencyType own_type = own.ok() ? own->type() : v1::AGENCY_TYPE_UNSPECIFIED;
+  BUDSTIKKE_ASSIGN_OR_RETURN(const v1::AgencyType own_type,
+                             common::AgencyTypeOf(*deps_.directory, caller.agency()));
   facts.initiating_agency = caller.agency();
   facts.initiating_type = own_type;
   if (cosigner != nullptr) {

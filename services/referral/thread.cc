@@ -185,8 +185,9 @@ absl::StatusOr<v1::ReferralThread> ReferralDesk::GetThread(const Caller& caller,
 
 absl::StatusOr<v1::Referral> ReferralDesk::Invite(const Caller& caller,
                                                   const v1::InviteToReferralRequest& req) {
-  auto invited = deps_.directory->GetAgency(req.agency());
-  if (!invited.ok()) return absl::NotFoundError("invited agency not found");
+  auto invited = common::GetAgencyOr(*deps_.directory, req.agency(),
+                                     absl::NotFoundError("invited agency not found"));
+  if (!invited.ok()) return invited.status();
   absl::MutexLock lock(&mu_);
   BUDSTIKKE_ASSIGN_OR_RETURN(Stored stored, LoadFor(caller, req.referral_id(), "referral.invite"));
   v1::Referral& r = stored.referral;

@@ -262,6 +262,8 @@ using Impl = BudstikkeServer::Impl;
 // gateway takes from clients: half, so a forwarded call always fits.
 constexpr int kMaxMetadataBytes = 16 * 1024;
 constexpr int kGatewayMaxMetadataBytes = 8 * 1024;
+// The longest pause between attempts to reach a peer that is down.
+constexpr int kPeerReconnectBackoffMs = 1000;
 
 absl::Status ConnectPeers(Impl* impl) {
   const ServerConfig& c = impl->config;
@@ -271,6 +273,11 @@ absl::Status ConnectPeers(Impl* impl) {
   args.SetMaxReceiveMessageSize(c.max_message_bytes);
   args.SetMaxSendMessageSize(c.max_message_bytes);
   args.SetInt(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);  // replies, as a service takes
+  // Peers are processes of the same deployment: a connection attempt is cheap,
+  // so keep attempts at most 1 s apart (gRPC's default backoff grows to 120 s
+  // while a peer is down, and a restarted service stayed unreachable that long).
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kPeerReconnectBackoffMs / 5);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kPeerReconnectBackoffMs);
   for (const std::string& service : RemoteNeeds(impl->targets)) {
     common::Peer peer;
     peer.name = service;
