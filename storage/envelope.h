@@ -68,7 +68,7 @@ namespace budstikke::storage {
 
 class Envelope {
  public:
-  static constexpr uint8_t kFormatVersion = 2;  // written; versions 1 and 2 are read
+  static constexpr uint8_t kFormatVersion = 3;  // written; versions 1 to 3 are read
   static constexpr uint32_t kMaxDataKeyUses = 4096;
 
   struct Reader {
@@ -91,6 +91,21 @@ class Envelope {
 
   absl::StatusOr<std::string> Open(std::string_view cf, std::string_view record_key,
                                    std::string_view envelope, std::string_view reader_agency) const;
+
+  // The same value with `agency`'s wrapped data key moved to the agency's
+  // current key version (after a rotation; the other readers' entries stay as
+  // they are). A version-3 envelope keeps its content bytes: only the
+  // agency's entry and the header tag change, and the header tag is checked
+  // first, so a tampered header is DATA_LOSS rather than signed anew. A
+  // version 1 or 2 envelope becomes a version-3 one, its content decrypted
+  // and encrypted again (once) under the same data key. The value unchanged
+  // if the agency's entry is at the current version already. Errors:
+  // PERMISSION_DENIED if the agency is not a reader; FAILED_PRECONDITION if
+  // its old version was shredded (nothing can move it any more); DATA_LOSS
+  // as Open; NOT_FOUND if the agency has no key.
+  static absl::StatusOr<std::string> Rewrap(const Keyring& keyring, std::string_view cf,
+                                            std::string_view record_key, std::string_view envelope,
+                                            std::string_view agency);
 
   // The readers and key versions named in an envelope's header (unauthenticated:
   // for rewrap planning and diagnostics only). DATA_LOSS if malformed.
