@@ -12,27 +12,38 @@
 // it would have without the cache).
 //
 // Associated data binds each wrapped data key to its agency and key version,
-// and the content to the column family, the record key and the whole header
-// (all readers, versions and wrapped keys). So a value moved to another record
-// or column family, a wrapped key swapped in from another record, a changed
-// version number or any flipped byte gives DATA_LOSS, never wrong plaintext.
+// the content to the column family, the record key and the reader agencies,
+// and a header tag (AES-GCM under the data key, empty plaintext) to every
+// header byte (all readers, versions and wrapped keys). Open checks the tag
+// before the content. So a value moved to another record or column family, a
+// wrapped key swapped in from another record, a changed version number or any
+// flipped byte gives DATA_LOSS, never wrong plaintext. The tag, not the
+// content, covers the versions and wrapped keys so that Rewrap (after a key
+// rotation) can move one agency's entry to a new version without decrypting
+// or re-encrypting the content.
 // (Replacing a value by an older envelope of the SAME record is not detected
 // at this layer.) Two values sealed with the same data key share their header
 // bytes: the store shows which values were written with one data key (the
 // readers are in the clear anyway).
 //
-// Wire format, version 2 (all integers big-endian):
-//   u8   format version = 0x02
+// Wire format, version 3 (all integers big-endian):
+//   u8   format version = 0x03
 //   u8   reader count R (1..255)
 //   R x  { u8 agency id length L (1..255) | L bytes agency id |
 //          u32 key version | 60 bytes wrapped data key
 //          (nonce 12 | AES-GCM(agency key, data key) 32 | tag 16) }
+//   header tag: nonce 12 | tag 16 (AES-GCM(data key, empty plaintext))
 //   content: nonce 12 | AES-GCM(data key, plaintext) | tag 16
-// Associated data (lp(x) = u32 length || x):
+// Associated data (lp(x) = u32 length || x; "header" = every byte before the
+// header tag):
 //   wrapped key: "budstikke envelope v2 key" 0x00 lp(agency id) u32 key version
-//   content:     "budstikke envelope v2 content" 0x00 lp(cf) lp(record key)
-//                header (every byte before the content nonce)
-// Version 1 (still read, no longer written) has the same layout with one
+//   header tag:  "budstikke envelope v3 header" 0x00 header
+//   content:     "budstikke envelope v3 content" 0x00 lp(cf) lp(record key)
+//                u8 R, R x lp(agency id)
+// Version 2 (still read, no longer written; Rewrap upgrades it) has no header
+// tag; its content's associated data is "budstikke envelope v2 content" 0x00
+// lp(cf) lp(record key) header.
+// Version 1 (likewise) has the layout of version 2 with one
 // content key per value, and binds each wrapped key to the record too:
 //   wrapped key: "budstikke envelope v1 key" 0x00 lp(cf) lp(record key)
 //                lp(agency id) u32 key version

@@ -37,6 +37,7 @@ storage::Store::Options ServiceStoreOptions() {
   options.column_families.push_back(directory::kColumnFamily);
   options.column_families.push_back(kAdminColumnFamily);
   options.column_families.push_back("records");
+  options.column_families.push_back("more-records");
   return options;
 }
 
@@ -248,6 +249,31 @@ TEST_F(AdminTest, RewrapResumesAfterARestart) {
   EXPECT_TRUE(target_->CheckUnused("bup-oslo", 1).ok());
   for (int i = 0; i < 600; ++i) {
     EXPECT_EQ(ReadRecord(*store_, keyring_.get(), i).second, 2u) << i;
+  }
+}
+
+// A batch that fills up exactly at the end of a column family resumes at
+// the start of the next one (and moves each record once).
+TEST_F(AdminTest, RewrapBatchesCrossColumnFamilies) {
+  auto envelope = *storage::Envelope::Create(keyring_.get());
+  for (const char* cf : {"more-records", "records"}) {
+    for (const char* key : {"a-1", "a-2", "a-3"}) {
+      ASSERT_TRUE(store_->Put(cf, key, *envelope->Seal(cf, key, key, {"bup-oslo"})).ok());
+    }
+  }
+  target_ = std::make_unique<LocalKeyTarget>("directory", store_.get(), keyring_.get(), &clock_,
+                                             ManualRewrap(/*batch_size=*/3));
+  ASSERT_TRUE(target_->Rotate("bup-oslo", "rot-1").ok());
+  EXPECT_EQ(RunRewrap(target_.get()), 3);  // count, more-records, records
+  auto done = target_->RewrapProgress("bup-oslo");
+  EXPECT_EQ(done->state(), v1::REWRAP_STATE_DONE);
+  EXPECT_EQ(done->records_done(), 6u);
+  EXPECT_EQ(target_->rewrapper().records_rewrapped(), 6u);
+  for (const char* cf : {"more-records", "records"}) {
+    for (const char* key : {"a-1", "a-2", "a-3"}) {
+      auto opened = envelope->Open(cf, key, *store_->Get(cf, key), "bup-oslo");
+      EXPECT_EQ(opened.ok() ? *opened : opened.status().ToString(), key);
+    }
   }
 }
 

@@ -240,7 +240,11 @@ absl::StatusOr<bool> Rewrapper::RunBatchLocked(Job* job) {
     std::unique_ptr<storage::Iterator> it =
         resume ? store_->ScanFrom(cf, job->last_key) : store_->Scan(cf, "");
     if (resume && it->Valid() && it->key() == job->last_key) it->Next();
-    job->cf = cf;
+    if (!resume) {  // a new family: nothing of it done yet
+      job->cf = cf;
+      job->has_key = false;
+      job->last_key.clear();
+    }
     for (; it->Valid(); it->Next()) {
       if (replacements.size() >= options_.batch_size || scanned >= scan_limit) {
         pass_done = false;
