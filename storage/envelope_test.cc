@@ -324,6 +324,70 @@ std::string SealVersion1(const Keyring& keyring, std::string_view record_key,
   return env;
 }
 
+// Builds a format-2 envelope (a data key wrapped per reader, the content bound
+// to the whole header) by hand, as Seal wrote it before format 3.
+std::string SealVersion2(const Keyring& keyring, std::string_view record_key,
+                         std::string_view plaintext) {
+  auto lp = [](std::string_view x, std::string* out) {
+    const uint32_t n = static_cast<uint32_t>(x.size());
+    const char b[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                       static_cast<char>(n >> 8), static_cast<char>(n)};
+    out->append(b, 4);
+    out->append(x);
+  };
+  const std::string data_key(32, '\x3c');
+  std::string env("\x02\x02", 2);
+  for (const char* agency : {kA, kB}) {
+    auto current = keyring.CurrentAgencyAead(agency);
+    EXPECT_THAT(current, IsOk());
+    if (!current.ok()) return {};
+    env.push_back(static_cast<char>(std::string_view(agency).size()));
+    env.append(agency);
+    env.append(std::string("\0\0\0\x01", 4));
+    std::string aad = std::string("budstikke envelope v2 key") + '\0';
+    lp(agency, &aad);
+    aad.append(std::string("\0\0\0\x01", 4));
+    EXPECT_THAT(current->second->EncryptAppend(data_key, aad, &env), IsOk());
+  }
+  std::string content_aad = std::string("budstikke envelope v2 content") + '\0';
+  lp(kCf, &content_aad);
+  lp(record_key, &content_aad);
+  const std::string header = env;
+  EXPECT_THAT(aead_internal::SealWithKey(data_key, std::string(12, '\x02'), plaintext, content_aad,
+                                         &env, header),
+              IsOk());
+  return env;
+}
+
+// Format 2 (the values stored before format 3) is read, and the rewrap
+// upgrades it: B's entry kept as it is, the content encrypted once more.
+TEST_F(EnvelopeTest, ReadsAndRewrapsFormatVersion2) {
+  const std::string env = SealVersion2(*keyring_, "rec-1", "written by v2");
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-1", env, kA), "written by v2");
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-1", env, kB), "written by v2");
+  EXPECT_THAT(envelope_->Open(kCf, "rec-2", env, kA),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("moved, swapped or tampered")));
+  ASSERT_EQ(*keyring_->Rotate(kA), 2u);
+  auto rewrapped = Envelope::Rewrap(*keyring_, kCf, "rec-1", env, kA);
+  ASSERT_THAT(rewrapped, IsOk());
+  EXPECT_EQ((*rewrapped)[0], '\x03');
+  const Layout l = LayoutOf();
+  EXPECT_EQ(rewrapped->substr(l.b_len, 1 + 9 + 4 + 60), env.substr(l.b_len, 1 + 9 + 4 + 60));
+  EXPECT_THAT(*Envelope::Readers(*rewrapped),
+              ElementsAre(Envelope::Reader{kA, 2}, Envelope::Reader{kB, 1}));
+  ASSERT_THAT(keyring_->Shred(kA, 1), IsOk());
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-1", *rewrapped, kA), "written by v2");
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-1", *rewrapped, kB), "written by v2");
+  EXPECT_THAT(envelope_->Open(kCf, "rec-2", *rewrapped, kB),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("moved, swapped or tampered")));
+  // A tampered format-2 value is not upgraded.
+  std::string tampered = SealVersion2(*keyring_, "rec-3", "x");
+  tampered.back() ^= 0x01;  // the content's tag
+  ASSERT_EQ(*keyring_->Rotate(kB), 2u);
+  EXPECT_THAT(Envelope::Rewrap(*keyring_, kCf, "rec-3", tampered, kB),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not authenticate")));
+}
+
 TEST_F(EnvelopeTest, ReadsFormatVersion1) {
   const std::string env = SealVersion1(*keyring_, "rec-1", "written by v1");
   EXPECT_EQ(*envelope_->Open(kCf, "rec-1", env, kA), "written by v1");
