@@ -22,8 +22,12 @@ using internal::Sv;
 constexpr size_t kWrappedKeySize = AesGcmAead::kKeySize + AesGcmAead::kOverhead;  // 60
 constexpr char kKeyAadLabelV1[] = "budstikke envelope v1 key";
 constexpr char kContentAadLabelV1[] = "budstikke envelope v1 content";
-constexpr char kKeyAadLabel[] = "budstikke envelope v2 key";
-constexpr char kContentAadLabel[] = "budstikke envelope v2 content";
+constexpr char kKeyAadLabel[] = "budstikke envelope v2 key";  // also of version 3
+constexpr char kContentAadLabelV2[] = "budstikke envelope v2 content";
+constexpr char kContentAadLabel[] = "budstikke envelope v3 content";
+// Followed by a NUL; the header follows as the second part.
+constexpr char kHeaderTagAad[] = "budstikke envelope v3 header";
+constexpr size_t kHeaderTagSize = AesGcmAead::kOverhead;  // 28
 constexpr size_t kShards = 16;
 constexpr size_t kDataKeysPerShard = 8;
 constexpr size_t kOpenedKeysPerShard = 32;
@@ -67,9 +71,26 @@ struct ParsedEntry {
 struct Parsed {
   uint8_t version;
   std::vector<ParsedEntry> entries;
-  std::string_view header;
+  std::string_view header;      // version byte, count and entries
+  std::string_view header_tag;  // version 3 only
   std::string_view content;
 };
+
+// u8 R, then lp(agency id) of every reader: the reader list that version 3
+// binds the content to (the versions and wrapped keys may change; see Rewrap).
+template <typename Agencies>
+std::string ReaderAad(const Agencies& agencies) {
+  std::string out;
+  out.push_back(static_cast<char>(agencies.size()));
+  for (std::string_view a : agencies) PutLp(a, &out);
+  return out;
+}
+std::string ReaderAad(const std::vector<ParsedEntry>& entries) {
+  std::vector<std::string_view> agencies;
+  for (const ParsedEntry& e : entries) agencies.push_back(e.agency);
+  return ReaderAad(agencies);
+}
+std::string HeaderTagAadPrefix() { return std::string(kHeaderTagAad, sizeof kHeaderTagAad); }
 
 absl::Status Malformed(std::string_view why) {
   return absl::DataLossError(absl::StrCat("malformed envelope: ", Sv(why)));
@@ -78,7 +99,7 @@ absl::Status Malformed(std::string_view why) {
 absl::StatusOr<Parsed> Parse(std::string_view env) {
   if (env.size() < 2) return Malformed("too short");
   const uint8_t version = static_cast<uint8_t>(env[0]);
-  if (version != 1 && version != Envelope::kFormatVersion) {
+  if (version < 1 || version > Envelope::kFormatVersion) {
     return Malformed(absl::StrCat("unknown format version ", static_cast<int>(version)));
   }
   const size_t count = static_cast<uint8_t>(env[1]);
@@ -104,8 +125,13 @@ absl::StatusOr<Parsed> Parse(std::string_view env) {
     pos += kWrappedKeySize;
     p.entries.push_back(e);
   }
-  if (env.size() - pos < AesGcmAead::kOverhead) return Malformed("truncated content");
   p.header = env.substr(0, pos);
+  if (version == 3) {
+    if (env.size() - pos < kHeaderTagSize) return Malformed("truncated header");
+    p.header_tag = env.substr(pos, kHeaderTagSize);
+    pos += kHeaderTagSize;
+  }
+  if (env.size() - pos < AesGcmAead::kOverhead) return Malformed("truncated content");
   p.content = env.substr(pos);
   return p;
 }
@@ -119,6 +145,7 @@ struct Envelope::DataKey {
   uint64_t generation = 0;
   std::vector<std::string> readers;  // deduplicated, in the caller's order
   std::string header;                // every envelope byte before the content
+  std::string reader_aad;            // ReaderAad of `readers`
   std::unique_ptr<AesGcmAead> aead;  // the data key, with its own nonce counter
   uint32_t uses = 0;
 
@@ -175,7 +202,7 @@ absl::StatusOr<std::shared_ptr<Envelope::DataKey>> Envelope::NewDataKey(
   BUDSTIKKE_ASSIGN_OR_RETURN(SecretBytes key, SecretBytes::Random(AesGcmAead::kKeySize));
   auto dk = std::make_shared<DataKey>();
   dk->generation = generation;
-  size_t header_size = 2;
+  size_t header_size = 2 + kHeaderTagSize;
   for (auto a : readers) header_size += 1 + a.size() + 4 + kWrappedKeySize;
   dk->header.reserve(header_size);
   dk->header.push_back(static_cast<char>(kFormatVersion));
@@ -194,6 +221,10 @@ absl::StatusOr<std::shared_ptr<Envelope::DataKey>> Envelope::NewDataKey(
     dk->readers.emplace_back(agency);
   }
   BUDSTIKKE_ASSIGN_OR_RETURN(dk->aead, AesGcmAead::Create(key));
+  const std::string entries = dk->header;
+  BUDSTIKKE_RETURN_IF_ERROR(
+      dk->aead->EncryptAppend({}, HeaderTagAadPrefix(), &dk->header, entries));
+  dk->reader_aad = ReaderAad(readers);
   return dk;
 }
 
@@ -243,7 +274,7 @@ absl::StatusOr<std::string> Envelope::Seal(std::string_view cf, std::string_view
   out.reserve(dk->header.size() + plaintext.size() + AesGcmAead::kOverhead);
   out.append(dk->header);
   BUDSTIKKE_RETURN_IF_ERROR(dk->aead->EncryptAppend(
-      plaintext, AadBase(kContentAadLabel, cf, record_key, 0), &out, dk->header));
+      plaintext, AadBase(kContentAadLabel, cf, record_key, 0), &out, dk->reader_aad));
   return out;
 }
 
@@ -282,6 +313,17 @@ absl::StatusOr<SecretBytes> UnwrapKey(const Keyring& keyring, uint8_t format_ver
   SecretBytes out(key);
   OPENSSL_cleanse(key.data(), key.size());
   return out;
+}
+
+// DATA_LOSS unless the version-3 header tag authenticates every header byte
+// under the data key.
+absl::Status CheckHeaderTag(const AesGcmAead& data_key, const Parsed& parsed) {
+  std::string empty;
+  absl::Status s =
+      data_key.DecryptInto(parsed.header_tag, HeaderTagAadPrefix(), &empty, parsed.header);
+  if (s.ok() || s.code() != absl::StatusCode::kDataLoss) return s;
+  return absl::DataLossError(
+      "envelope header does not authenticate: the value was swapped or tampered with");
 }
 
 }  // namespace
@@ -345,11 +387,17 @@ absl::StatusOr<std::string> Envelope::Open(std::string_view cf, std::string_view
     s = aead_internal::OpenWithKey(key.secret_bytes_for_crypto(), parsed.content,
                                    AadBase(kContentAadLabelV1, cf, record_key, 0), &plaintext,
                                    parsed.header);
+  } else if (parsed.version == 2) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(std::shared_ptr<const AesGcmAead> data_key,
+                               OpenedDataKey(entry->agency, entry->version, entry->wrapped));
+    s = data_key->DecryptInto(parsed.content, AadBase(kContentAadLabelV2, cf, record_key, 0),
+                              &plaintext, parsed.header);
   } else {
     BUDSTIKKE_ASSIGN_OR_RETURN(std::shared_ptr<const AesGcmAead> data_key,
                                OpenedDataKey(entry->agency, entry->version, entry->wrapped));
+    BUDSTIKKE_RETURN_IF_ERROR(CheckHeaderTag(*data_key, parsed));
     s = data_key->DecryptInto(parsed.content, AadBase(kContentAadLabel, cf, record_key, 0),
-                              &plaintext, parsed.header);
+                              &plaintext, ReaderAad(parsed.entries));
   }
   if (!s.ok()) {
     if (s.code() != absl::StatusCode::kDataLoss) return s;
@@ -358,6 +406,112 @@ absl::StatusOr<std::string> Envelope::Open(std::string_view cf, std::string_view
         "with");
   }
   return plaintext;
+}
+
+namespace {
+
+// The plaintext of a version 1 or 2 envelope whose data (or content) key is
+// `key`. DATA_LOSS if it does not authenticate.
+absl::StatusOr<std::string> OpenOldContent(const Parsed& parsed, const SecretBytes& key,
+                                           std::string_view cf, std::string_view record_key) {
+  std::string plaintext;
+  absl::Status s = aead_internal::OpenWithKey(
+      key.secret_bytes_for_crypto(), parsed.content,
+      AadBase(parsed.version == 1 ? kContentAadLabelV1 : kContentAadLabelV2, cf, record_key, 0),
+      &plaintext, parsed.header);
+  if (!s.ok()) {
+    if (s.code() != absl::StatusCode::kDataLoss) return s;
+    return absl::DataLossError(
+        "envelope content does not authenticate: the value was moved, swapped or tampered "
+        "with");
+  }
+  return plaintext;
+}
+
+// The wrapped key of `e` in the rewrapped envelope: the data key wrapped
+// anew under `agency`'s current version, a version-1 entry of another agency
+// wrapped anew under its own version (v1 bound it to the record), and any
+// other entry as it is.
+absl::Status AppendEntry(const Keyring& keyring, const Parsed& parsed, const ParsedEntry& e,
+                         std::string_view agency, uint32_t current, const AesGcmAead& current_aead,
+                         const SecretBytes& key, std::string* header) {
+  header->push_back(static_cast<char>(e.agency.size()));
+  header->append(e.agency);
+  const AesGcmAead* wrap_with = nullptr;
+  std::shared_ptr<const AesGcmAead> own;
+  uint32_t version = e.version;
+  if (e.agency == agency) {
+    wrap_with = &current_aead;
+    version = current;
+  } else if (parsed.version == 1) {
+    absl::StatusOr<std::shared_ptr<const AesGcmAead>> a = keyring.AgencyAead(e.agency, e.version);
+    if (a.ok()) {
+      own = *std::move(a);
+      wrap_with = own.get();
+    } else if (a.status().code() != absl::StatusCode::kFailedPrecondition) {
+      return a.status();
+    }  // a shredded version: kept as it is, so it still reads as shredded
+  }
+  PutU32(version, header);
+  if (wrap_with == nullptr) {
+    header->append(e.wrapped);
+    return absl::OkStatus();
+  }
+  std::string aad(kKeyAadLabel);
+  aad.push_back('\0');
+  KeyAadSuffix(e.agency, version, &aad);
+  return wrap_with->EncryptAppend(key.secret_bytes_for_crypto(), aad, header);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> Envelope::Rewrap(const Keyring& keyring, std::string_view cf,
+                                             std::string_view record_key, std::string_view envelope,
+                                             std::string_view agency) {
+  BUDSTIKKE_ASSIGN_OR_RETURN(Parsed parsed, Parse(envelope));
+  const ParsedEntry* entry = nullptr;
+  for (const auto& e : parsed.entries) {
+    if (e.agency == agency) entry = &e;
+  }
+  if (entry == nullptr) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("agency ", Sv(agency), " is not a reader of this record"));
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(auto current, keyring.CurrentAgencyAead(agency));
+  if (entry->version >= current.first) return std::string(envelope);
+  BUDSTIKKE_ASSIGN_OR_RETURN(SecretBytes key,
+                             UnwrapKey(keyring, parsed.version, entry->agency, entry->version,
+                                       entry->wrapped, cf, record_key));
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::unique_ptr<AesGcmAead> data_key, AesGcmAead::Create(key));
+  std::string plaintext;  // of a version 1 or 2 envelope, re-encrypted once
+  if (parsed.version == 3) {
+    BUDSTIKKE_RETURN_IF_ERROR(CheckHeaderTag(*data_key, parsed));
+  } else {
+    BUDSTIKKE_ASSIGN_OR_RETURN(plaintext, OpenOldContent(parsed, key, cf, record_key));
+  }
+  std::string out;
+  out.reserve(envelope.size() + kHeaderTagSize);
+  out.push_back(static_cast<char>(kFormatVersion));
+  out.push_back(static_cast<char>(parsed.entries.size()));
+  for (const ParsedEntry& e : parsed.entries) {
+    absl::Status s =
+        AppendEntry(keyring, parsed, e, agency, current.first, *current.second, key, &out);
+    if (!s.ok()) {
+      OPENSSL_cleanse(plaintext.data(), plaintext.size());
+      return s;
+    }
+  }
+  const std::string header = out;
+  absl::Status s = data_key->EncryptAppend({}, HeaderTagAadPrefix(), &out, header);
+  if (s.ok() && parsed.version == 3) {
+    out.append(parsed.content);  // the content is not touched
+  } else if (s.ok()) {
+    s = data_key->EncryptAppend(plaintext, AadBase(kContentAadLabel, cf, record_key, 0), &out,
+                                ReaderAad(parsed.entries));
+  }
+  OPENSSL_cleanse(plaintext.data(), plaintext.size());
+  if (!s.ok()) return s;
+  return out;
 }
 
 absl::StatusOr<std::vector<Envelope::Reader>> Envelope::Readers(std::string_view envelope) {

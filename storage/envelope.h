@@ -12,27 +12,38 @@
 // it would have without the cache).
 //
 // Associated data binds each wrapped data key to its agency and key version,
-// and the content to the column family, the record key and the whole header
-// (all readers, versions and wrapped keys). So a value moved to another record
-// or column family, a wrapped key swapped in from another record, a changed
-// version number or any flipped byte gives DATA_LOSS, never wrong plaintext.
+// the content to the column family, the record key and the reader agencies,
+// and a header tag (AES-GCM under the data key, empty plaintext) to every
+// header byte (all readers, versions and wrapped keys). Open checks the tag
+// before the content. So a value moved to another record or column family, a
+// wrapped key swapped in from another record, a changed version number or any
+// flipped byte gives DATA_LOSS, never wrong plaintext. The tag, not the
+// content, covers the versions and wrapped keys so that Rewrap (after a key
+// rotation) can move one agency's entry to a new version without decrypting
+// or re-encrypting the content.
 // (Replacing a value by an older envelope of the SAME record is not detected
 // at this layer.) Two values sealed with the same data key share their header
 // bytes: the store shows which values were written with one data key (the
 // readers are in the clear anyway).
 //
-// Wire format, version 2 (all integers big-endian):
-//   u8   format version = 0x02
+// Wire format, version 3 (all integers big-endian):
+//   u8   format version = 0x03
 //   u8   reader count R (1..255)
 //   R x  { u8 agency id length L (1..255) | L bytes agency id |
 //          u32 key version | 60 bytes wrapped data key
 //          (nonce 12 | AES-GCM(agency key, data key) 32 | tag 16) }
+//   header tag: nonce 12 | tag 16 (AES-GCM(data key, empty plaintext))
 //   content: nonce 12 | AES-GCM(data key, plaintext) | tag 16
-// Associated data (lp(x) = u32 length || x):
+// Associated data (lp(x) = u32 length || x; "header" = every byte before the
+// header tag):
 //   wrapped key: "budstikke envelope v2 key" 0x00 lp(agency id) u32 key version
-//   content:     "budstikke envelope v2 content" 0x00 lp(cf) lp(record key)
-//                header (every byte before the content nonce)
-// Version 1 (still read, no longer written) has the same layout with one
+//   header tag:  "budstikke envelope v3 header" 0x00 header
+//   content:     "budstikke envelope v3 content" 0x00 lp(cf) lp(record key)
+//                u8 R, R x lp(agency id)
+// Version 2 (still read, no longer written; Rewrap upgrades it) has no header
+// tag; its content's associated data is "budstikke envelope v2 content" 0x00
+// lp(cf) lp(record key) header.
+// Version 1 (likewise) has the layout of version 2 with one
 // content key per value, and binds each wrapped key to the record too:
 //   wrapped key: "budstikke envelope v1 key" 0x00 lp(cf) lp(record key)
 //                lp(agency id) u32 key version
@@ -68,7 +79,7 @@ namespace budstikke::storage {
 
 class Envelope {
  public:
-  static constexpr uint8_t kFormatVersion = 2;  // written; versions 1 and 2 are read
+  static constexpr uint8_t kFormatVersion = 3;  // written; versions 1 to 3 are read
   static constexpr uint32_t kMaxDataKeyUses = 4096;
 
   struct Reader {
@@ -91,6 +102,21 @@ class Envelope {
 
   absl::StatusOr<std::string> Open(std::string_view cf, std::string_view record_key,
                                    std::string_view envelope, std::string_view reader_agency) const;
+
+  // The same value with `agency`'s wrapped data key moved to the agency's
+  // current key version (after a rotation; the other readers' entries stay as
+  // they are). A version-3 envelope keeps its content bytes: only the
+  // agency's entry and the header tag change, and the header tag is checked
+  // first, so a tampered header is DATA_LOSS rather than signed anew. A
+  // version 1 or 2 envelope becomes a version-3 one, its content decrypted
+  // and encrypted again (once) under the same data key. The value unchanged
+  // if the agency's entry is at the current version already. Errors:
+  // PERMISSION_DENIED if the agency is not a reader; FAILED_PRECONDITION if
+  // its old version was shredded (nothing can move it any more); DATA_LOSS
+  // as Open; NOT_FOUND if the agency has no key.
+  static absl::StatusOr<std::string> Rewrap(const Keyring& keyring, std::string_view cf,
+                                            std::string_view record_key, std::string_view envelope,
+                                            std::string_view agency);
 
   // The readers and key versions named in an envelope's header (unauthenticated:
   // for rewrap planning and diagnostics only). DATA_LOSS if malformed.

@@ -64,7 +64,7 @@ class EnvelopeTest : public ::testing::Test {
 TEST_F(EnvelopeTest, RoundTripForEveryReader) {
   for (std::string pt : {std::string(), std::string("hei"), std::string(5000, 'x')}) {
     std::string sealed = Seal("rec-1", pt);
-    EXPECT_EQ(sealed[0], '\x02');
+    EXPECT_EQ(sealed[0], '\x03');
     EXPECT_EQ(*envelope_->Open(kCf, "rec-1", sealed, kA), pt);
     EXPECT_EQ(*envelope_->Open(kCf, "rec-1", sealed, kB), pt);
   }
@@ -111,8 +111,8 @@ Layout LayoutOf() {
   l.a_name_end = 3 + 8;  // "agency-a"
   l.b_len = l.a_name_end + 4 + 60;
   l.b_name_begin = l.b_len + 1;
-  l.b_name_end = l.b_name_begin + 9;  // "agency-bb"
-  l.content = l.b_name_end + 4 + 60;
+  l.b_name_end = l.b_name_begin + 9;       // "agency-bb"
+  l.content = l.b_name_end + 4 + 60 + 28;  // then the header tag
   return l;
 }
 
@@ -148,19 +148,21 @@ TEST_F(EnvelopeTest, EveryTamperedByteIsRefused) {
         << n;
   }
   std::string future = sealed;
-  future[0] = 3;
+  future[0] = 4;
   EXPECT_THAT(envelope_->Open(kCf, "rec-1", future, kA),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("unknown format version 3")));
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("unknown format version 4")));
   // An agency id that no agency can have is malformed, not a lookup error.
   std::string bad_name = sealed;
   bad_name[l.a_name_begin] = '/';
   EXPECT_THAT(envelope_->Open(kCf, "rec-1", bad_name, kB),
               StatusIs(absl::StatusCode::kDataLoss, "malformed envelope: bad agency id"));
-  // A version-2 envelope relabelled as version 1 does not authenticate.
-  std::string relabelled = sealed;
-  relabelled[0] = 1;
-  EXPECT_THAT(envelope_->Open(kCf, "rec-1", relabelled, kA),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not authenticate")));
+  // A version-3 envelope relabelled as version 1 or 2 does not authenticate.
+  for (char old_format : {'\x01', '\x02'}) {
+    std::string relabelled = sealed;
+    relabelled[0] = old_format;
+    EXPECT_THAT(envelope_->Open(kCf, "rec-1", relabelled, kA),
+                StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not authenticate")));
+  }
 }
 
 TEST_F(EnvelopeTest, WrappedKeySwappedBetweenRecordsIsDataLoss) {
@@ -174,7 +176,7 @@ TEST_F(EnvelopeTest, WrappedKeySwappedBetweenRecordsIsDataLoss) {
   swapped.replace(l.a_name_end + 4, 60, r2.substr(l.a_name_end + 4, 60));
   EXPECT_THAT(
       envelope_->Open(kCf, "rec-1", swapped, kA),
-      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("envelope content does not authenticate")));
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("envelope header does not authenticate")));
   // The whole header of rec-2 with the content of rec-1.
   std::string spliced = r2.substr(0, l.content) + r1.substr(l.content);
   EXPECT_THAT(
@@ -286,9 +288,10 @@ TEST_F(EnvelopeTest, ShreddingTheCurrentVersionStopsCachedDataKeys) {
   EXPECT_EQ(*envelope_->Open(kCf, "rec-3", after, kA), "under v2");
 }
 
-// Format version 1 (one content key per value, wrapped keys bound to the
-// record) is still read: built here by hand as the old Seal wrote it.
-TEST_F(EnvelopeTest, ReadsFormatVersion1) {
+// Builds a format-1 envelope (one content key per value, wrapped keys bound
+// to the record) by hand, as the old Seal wrote it, for readers A and B.
+std::string SealVersion1(const Keyring& keyring, std::string_view record_key,
+                         std::string_view plaintext) {
   auto lp = [](std::string_view x, std::string* out) {
     const uint32_t n = static_cast<uint32_t>(x.size());
     const char b[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
@@ -300,27 +303,156 @@ TEST_F(EnvelopeTest, ReadsFormatVersion1) {
   const std::string nonce(12, '\x01');
   std::string base;
   lp(kCf, &base);
-  lp("rec-1", &base);
+  lp(record_key, &base);
   std::string env("\x01\x02", 2);
   for (const char* agency : {kA, kB}) {
-    auto current = keyring_->CurrentAgencyAead(agency);
-    ASSERT_THAT(current, IsOk());
+    auto current = keyring.CurrentAgencyAead(agency);
+    EXPECT_THAT(current, IsOk());
+    if (!current.ok()) return {};
     env.push_back(static_cast<char>(std::string_view(agency).size()));
     env.append(agency);
     env.append(std::string("\0\0\0\x01", 4));
     std::string aad = std::string("budstikke envelope v1 key") + '\0' + base;
     lp(agency, &aad);
     aad.append(std::string("\0\0\0\x01", 4));
-    ASSERT_THAT(current->second->EncryptAppend(content_key, aad, &env), IsOk());
+    EXPECT_THAT(current->second->EncryptAppend(content_key, aad, &env), IsOk());
   }
   const std::string content_aad = std::string("budstikke envelope v1 content") + '\0' + base;
   const std::string header = env;  // the content's associated data ends with it
-  ASSERT_THAT(
-      aead_internal::SealWithKey(content_key, nonce, "written by v1", content_aad, &env, header),
-      IsOk());
+  EXPECT_THAT(aead_internal::SealWithKey(content_key, nonce, plaintext, content_aad, &env, header),
+              IsOk());
+  return env;
+}
+
+// Builds a format-2 envelope (a data key wrapped per reader, the content bound
+// to the whole header) by hand, as Seal wrote it before format 3.
+std::string SealVersion2(const Keyring& keyring, std::string_view record_key,
+                         std::string_view plaintext) {
+  auto lp = [](std::string_view x, std::string* out) {
+    const uint32_t n = static_cast<uint32_t>(x.size());
+    const char b[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                       static_cast<char>(n >> 8), static_cast<char>(n)};
+    out->append(b, 4);
+    out->append(x);
+  };
+  const std::string data_key(32, '\x3c');
+  std::string env("\x02\x02", 2);
+  for (const char* agency : {kA, kB}) {
+    auto current = keyring.CurrentAgencyAead(agency);
+    EXPECT_THAT(current, IsOk());
+    if (!current.ok()) return {};
+    env.push_back(static_cast<char>(std::string_view(agency).size()));
+    env.append(agency);
+    env.append(std::string("\0\0\0\x01", 4));
+    std::string aad = std::string("budstikke envelope v2 key") + '\0';
+    lp(agency, &aad);
+    aad.append(std::string("\0\0\0\x01", 4));
+    EXPECT_THAT(current->second->EncryptAppend(data_key, aad, &env), IsOk());
+  }
+  std::string content_aad = std::string("budstikke envelope v2 content") + '\0';
+  lp(kCf, &content_aad);
+  lp(record_key, &content_aad);
+  const std::string header = env;
+  EXPECT_THAT(aead_internal::SealWithKey(data_key, std::string(12, '\x02'), plaintext, content_aad,
+                                         &env, header),
+              IsOk());
+  return env;
+}
+
+// Format 2 (the values stored before format 3) is read, and the rewrap
+// upgrades it: B's entry kept as it is, the content encrypted once more.
+TEST_F(EnvelopeTest, ReadsAndRewrapsFormatVersion2) {
+  const std::string env = SealVersion2(*keyring_, "rec-1", "written by v2");
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-1", env, kA), "written by v2");
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-1", env, kB), "written by v2");
+  EXPECT_THAT(envelope_->Open(kCf, "rec-2", env, kA),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("moved, swapped or tampered")));
+  ASSERT_EQ(*keyring_->Rotate(kA), 2u);
+  auto rewrapped = Envelope::Rewrap(*keyring_, kCf, "rec-1", env, kA);
+  ASSERT_THAT(rewrapped, IsOk());
+  EXPECT_EQ((*rewrapped)[0], '\x03');
+  const Layout l = LayoutOf();
+  EXPECT_EQ(rewrapped->substr(l.b_len, 1 + 9 + 4 + 60), env.substr(l.b_len, 1 + 9 + 4 + 60));
+  EXPECT_THAT(*Envelope::Readers(*rewrapped),
+              ElementsAre(Envelope::Reader{kA, 2}, Envelope::Reader{kB, 1}));
+  ASSERT_THAT(keyring_->Shred(kA, 1), IsOk());
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-1", *rewrapped, kA), "written by v2");
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-1", *rewrapped, kB), "written by v2");
+  EXPECT_THAT(envelope_->Open(kCf, "rec-2", *rewrapped, kB),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("moved, swapped or tampered")));
+  // A tampered format-2 value is not upgraded.
+  std::string tampered = SealVersion2(*keyring_, "rec-3", "x");
+  tampered.back() ^= 0x01;  // the content's tag
+  ASSERT_EQ(*keyring_->Rotate(kB), 2u);
+  EXPECT_THAT(Envelope::Rewrap(*keyring_, kCf, "rec-3", tampered, kB),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not authenticate")));
+}
+
+TEST_F(EnvelopeTest, ReadsFormatVersion1) {
+  const std::string env = SealVersion1(*keyring_, "rec-1", "written by v1");
   EXPECT_EQ(*envelope_->Open(kCf, "rec-1", env, kA), "written by v1");
   EXPECT_EQ(*envelope_->Open(kCf, "rec-1", env, kB), "written by v1");
   EXPECT_THAT(envelope_->Open(kCf, "rec-2", env, kA),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("moved, swapped or tampered")));
+}
+
+// Rewrap moves only agency A's entry; the content bytes stay; the value
+// still opens for both readers after A's old version is shredded.
+TEST_F(EnvelopeTest, RewrapMovesOneEntryAndKeepsTheContent) {
+  const std::string old_value = Seal("rec-1", "written under v1");
+  ASSERT_EQ(*keyring_->Rotate(kA), 2u);
+  auto rewrapped = Envelope::Rewrap(*keyring_, kCf, "rec-1", old_value, kA);
+  ASSERT_THAT(rewrapped, IsOk());
+  const Layout l = LayoutOf();
+  EXPECT_EQ(rewrapped->size(), old_value.size());
+  EXPECT_EQ(rewrapped->substr(l.content), old_value.substr(l.content));
+  EXPECT_EQ(rewrapped->substr(l.b_len, 1 + 9 + 4 + 60), old_value.substr(l.b_len, 1 + 9 + 4 + 60));
+  EXPECT_NE(rewrapped->substr(0, l.content), old_value.substr(0, l.content));
+  EXPECT_THAT(*Envelope::Readers(*rewrapped),
+              ElementsAre(Envelope::Reader{kA, 2}, Envelope::Reader{kB, 1}));
+  ASSERT_THAT(keyring_->Shred(kA, 1), IsOk());
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-1", *rewrapped, kA), "written under v1");
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-1", *rewrapped, kB), "written under v1");
+  // Still bound to its record and column family.
+  EXPECT_THAT(envelope_->Open(kCf, "rec-2", *rewrapped, kA),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("moved, swapped or tampered")));
+  EXPECT_THAT(envelope_->Open(kOtherCf, "rec-1", *rewrapped, kB),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("moved, swapped or tampered")));
+  // At the current version already: the same bytes.
+  EXPECT_EQ(*Envelope::Rewrap(*keyring_, kCf, "rec-1", *rewrapped, kA), *rewrapped);
+}
+
+TEST_F(EnvelopeTest, RewrapRefusesTamperedAndUnmovableValues) {
+  const std::string value = Seal("rec-1", "x");
+  ASSERT_EQ(*keyring_->Rotate(kA), 2u);
+  const Layout l = LayoutOf();
+  std::string tampered = value;
+  tampered[l.b_name_end + 10] ^= 0x01;  // inside B's wrapped key
+  EXPECT_THAT(Envelope::Rewrap(*keyring_, kCf, "rec-1", tampered, kA),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("header does not authenticate")));
+  EXPECT_THAT(Envelope::Rewrap(*keyring_, kCf, "rec-1", value, "agency-c"),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "agency agency-c is not a reader of this record"));
+  ASSERT_THAT(keyring_->Shred(kA, 1), IsOk());
+  EXPECT_THAT(Envelope::Rewrap(*keyring_, kCf, "rec-1", value, kA),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "key version 1 of agency agency-a was shredded"));
+}
+
+// A format-1 value becomes a format-3 one (its content encrypted once more),
+// readable by both readers and still bound to its record.
+TEST_F(EnvelopeTest, RewrapUpgradesFormatVersion1) {
+  const std::string env = SealVersion1(*keyring_, "rec-1", "written by v1");
+  ASSERT_EQ(*keyring_->Rotate(kA), 2u);
+  auto rewrapped = Envelope::Rewrap(*keyring_, kCf, "rec-1", env, kA);
+  ASSERT_THAT(rewrapped, IsOk());
+  EXPECT_EQ((*rewrapped)[0], '\x03');
+  EXPECT_THAT(*Envelope::Readers(*rewrapped),
+              ElementsAre(Envelope::Reader{kA, 2}, Envelope::Reader{kB, 1}));
+  ASSERT_THAT(keyring_->Shred(kA, 1), IsOk());
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-1", *rewrapped, kA), "written by v1");
+  EXPECT_EQ(*envelope_->Open(kCf, "rec-1", *rewrapped, kB), "written by v1");
+  EXPECT_THAT(envelope_->Open(kCf, "rec-2", *rewrapped, kB),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("moved, swapped or tampered")));
 }
 

@@ -5,7 +5,9 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -243,6 +245,8 @@ struct Store::Impl {
   // Keyed by name; std::less<> allows lookup by string_view.
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> by_name;
   std::unique_ptr<rocksdb::DB> db;
+  // Shared by every write, exclusive for ReplaceIfUnchanged's check-and-set.
+  std::shared_mutex write_gate;
 
   // Resumes after an earlier write error (RocksDB refuses writes until then).
   absl::Status BeforeWrite() {
@@ -261,6 +265,9 @@ struct Store::Impl {
     }
     return FromRocks(s, what);
   }
+
+  // Adds the operations of `batch` to `wb`.
+  absl::Status AddToRocksBatch(const WriteBatch& batch, rocksdb::WriteBatch* wb) const;
 
   rocksdb::ColumnFamilyHandle* Cf(std::string_view name) const {
     auto it = by_name.find(name);
@@ -365,6 +372,7 @@ std::vector<absl::StatusOr<std::string>> Store::MultiGet(std::string_view cf,
 absl::Status Store::Put(std::string_view cf, std::string_view key, std::string_view value) {
   auto* h = impl_->Cf(cf);
   if (h == nullptr) return UnknownCf(cf);
+  std::shared_lock<std::shared_mutex> gate(impl_->write_gate);
   absl::Status r = impl_->BeforeWrite();
   if (!r.ok()) return r;
   return impl_->AfterWrite(impl_->db->Put(impl_->write_options, h, ToSlice(key), ToSlice(value)),
@@ -374,30 +382,71 @@ absl::Status Store::Put(std::string_view cf, std::string_view key, std::string_v
 absl::Status Store::Delete(std::string_view cf, std::string_view key) {
   auto* h = impl_->Cf(cf);
   if (h == nullptr) return UnknownCf(cf);
+  std::shared_lock<std::shared_mutex> gate(impl_->write_gate);
   absl::Status r = impl_->BeforeWrite();
   if (!r.ok()) return r;
   return impl_->AfterWrite(impl_->db->Delete(impl_->write_options, h, ToSlice(key)), "delete");
 }
 
-absl::Status Store::Write(WriteBatch batch) {
-  // RocksDB's batch needs about as many bytes as ours: reserved at once.
-  rocksdb::WriteBatch wb(batch.data_.size());
+absl::Status Store::Impl::AddToRocksBatch(const WriteBatch& batch, rocksdb::WriteBatch* wb) const {
   for (size_t pos = 0; pos < batch.data_.size();) {
     const char kind = batch.data_[pos++];
     const std::string_view cf = ReadSized(batch.data_, &pos);
     const std::string_view key = ReadSized(batch.data_, &pos);
     const std::string_view value = ReadSized(batch.data_, &pos);
-    auto* h = impl_->Cf(cf);
+    auto* h = Cf(cf);
     if (h == nullptr) return UnknownCf(cf);
     rocksdb::Status s =
-        kind == kDeleteOp ? wb.Delete(h, ToSlice(key)) : wb.Put(h, ToSlice(key), ToSlice(value));
+        kind == kDeleteOp ? wb->Delete(h, ToSlice(key)) : wb->Put(h, ToSlice(key), ToSlice(value));
     if (!s.ok()) return FromRocks(s, "write batch");
   }
-  absl::Status r = impl_->BeforeWrite();
+  return absl::OkStatus();
+}
+
+absl::Status Store::Write(WriteBatch batch) {
+  // RocksDB's batch needs about as many bytes as ours: reserved at once.
+  rocksdb::WriteBatch wb(batch.data_.size());
+  absl::Status r = impl_->AddToRocksBatch(batch, &wb);
+  if (!r.ok()) return r;
+  std::shared_lock<std::shared_mutex> gate(impl_->write_gate);
+  r = impl_->BeforeWrite();
   if (!r.ok()) return r;  // the batch settles unwritten as it goes
   r = impl_->AfterWrite(impl_->db->Write(impl_->write_options, &wb), "write");
   batch.Settle(r.ok());
   return r;
+}
+
+absl::StatusOr<std::vector<bool>> Store::ReplaceIfUnchanged(
+    const std::vector<Replacement>& replacements, WriteBatch batch) {
+  rocksdb::WriteBatch wb(batch.data_.size());
+  absl::Status r = impl_->AddToRocksBatch(batch, &wb);
+  if (!r.ok()) return r;
+  std::vector<bool> put(replacements.size(), false);
+  {
+    std::unique_lock<std::shared_mutex> gate(impl_->write_gate);
+    for (size_t i = 0; i < replacements.size(); ++i) {
+      const Replacement& rep = replacements[i];
+      auto* h = impl_->Cf(rep.cf);
+      if (h == nullptr) return UnknownCf(rep.cf);
+      std::string now;
+      rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), h, ToSlice(rep.key), &now);
+      if (s.IsNotFound() || (s.ok() && now != rep.expected)) continue;
+      if (!s.ok()) return FromRocks(s, "get");
+      s = wb.Put(h, ToSlice(rep.key), ToSlice(rep.value));
+      if (!s.ok()) return FromRocks(s, "write batch");
+      put[i] = true;
+    }
+    r = impl_->BeforeWrite();
+    if (!r.ok()) return r;
+    rocksdb::WriteOptions unsynced = impl_->write_options;
+    unsynced.sync = false;
+    r = impl_->AfterWrite(impl_->db->Write(unsynced, &wb), "write");
+  }
+  batch.Settle(r.ok());
+  if (!r.ok()) return r;
+  r = SyncWal();
+  if (!r.ok()) return r;
+  return put;
 }
 
 std::unique_ptr<Iterator> Store::ScanFrom(std::string_view cf, std::string_view start) const {

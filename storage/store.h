@@ -140,6 +140,19 @@ class Store {
   absl::Status Delete(std::string_view cf, std::string_view key);
   absl::Status Write(WriteBatch batch);
 
+  // Check-and-set for background rewriters (the key rewrap): puts each
+  // replacement whose key still holds `expected`, together with `batch`, in
+  // one atomic write, and returns per replacement whether it was put. The
+  // check and the write hold a lock that every Put, Delete and Write of this
+  // Store shares, so a value written in between is never overwritten with
+  // stale data; a replaced key that is gone stays gone. Written without sync;
+  // the WAL is synced after the lock is released.
+  struct Replacement {
+    std::string cf, key, expected, value;
+  };
+  absl::StatusOr<std::vector<bool>> ReplaceIfUnchanged(const std::vector<Replacement>& replacements,
+                                                       WriteBatch batch);
+
   std::unique_ptr<Iterator> Scan(std::string_view cf, std::string_view prefix,
                                  const Snapshot* snapshot = nullptr) const;
   // Every key >= `start` of the column family, positioned there directly (a

@@ -130,6 +130,31 @@ TEST_F(StoreTest, BatchIsAtomic) {
   EXPECT_EQ(*store_->Get("index", ""), std::string("\0", 1));
 }
 
+// Only keys still holding the expected value are replaced; one changed or
+// deleted in between keeps what its writer left; the extra batch is written.
+TEST_F(StoreTest, ReplaceIfUnchangedSkipsChangedAndDeletedKeys) {
+  ASSERT_THAT(store_->Put("records", "same", "old"), IsOk());
+  ASSERT_THAT(store_->Put("records", "changed", "old"), IsOk());
+  ASSERT_THAT(store_->Put("records", "deleted", "old"), IsOk());
+  ASSERT_THAT(store_->Put("records", "changed", "new content"), IsOk());
+  ASSERT_THAT(store_->Delete("records", "deleted"), IsOk());
+  WriteBatch progress;
+  progress.Put("index", "progress", "3");
+  auto put = store_->ReplaceIfUnchanged({{"records", "same", "old", "rewrapped"},
+                                         {"records", "changed", "old", "rewrapped"},
+                                         {"records", "deleted", "old", "rewrapped"}},
+                                        std::move(progress));
+  ASSERT_THAT(put, IsOk());
+  EXPECT_THAT(*put, ElementsAre(true, false, false));
+  EXPECT_EQ(*store_->Get("records", "same"), "rewrapped");
+  EXPECT_EQ(*store_->Get("records", "changed"), "new content");
+  EXPECT_THAT(store_->Get("records", "deleted"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no such key")));
+  EXPECT_EQ(*store_->Get("index", "progress"), "3");
+  EXPECT_THAT(store_->ReplaceIfUnchanged({{"missing-cf", "k", "", "v"}}, WriteBatch()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("missing-cf")));
+}
+
 TEST_F(StoreTest, PrefixScanStopsAtTheNextPrefix) {
   for (const char* k : {"a", "a.", "a/", "a/1", "a/2", "a/\xff", "a0", "a0/1", "b/1", "`/9"}) {
     ASSERT_THAT(store_->Put("records", k, std::string("v") + k), IsOk());

@@ -70,6 +70,13 @@
 namespace budstikke {
 namespace {
 
+// No rewrap thread: a rotation leaves the old version in use (key.shred.in_use).
+admin::Rewrapper::Options ManualRewrap() {
+  admin::Rewrapper::Options options;
+  options.background = false;
+  return options;
+}
+
 using ::budstikke::testing::IsOk;
 using ::testing::ElementsAreArray;
 
@@ -154,8 +161,8 @@ class AuditEventsTableTest : public ::testing::Test {
     log_ = *audit::AuditLog::Create(store_.get(), signer_.get(), &clock_);
     audit_ =
         *audit::Audit::Create(log_.get(), outbox_.get(), pseudonymizer_.get(), directory_.get());
-    key_target_ =
-        std::make_unique<admin::LocalKeyTarget>("all", store_.get(), keyring_.get(), &clock_);
+    key_target_ = std::make_unique<admin::LocalKeyTarget>("all", store_.get(), keyring_.get(),
+                                                          &clock_, ManualRewrap());
     admin::AdminDeps admin_deps{{key_target_.get()}, directory_.get(), outbox_.get(), &clock_,
                                 "budstikke-drift",   "budstikke.test", {"all"},       "test"};
     admin_ = *admin::Admin::Create(admin_deps);

@@ -211,6 +211,28 @@ TEST_F(MicroservicesTest, AdminFansKeysAndBackupsOutToEveryService) {
     EXPECT_EQ(one.current_version(), current[one.service()] + 1) << one.service();
   }
 
+  // Every service rewraps its own records in the background; the progress
+  // merges them and ends DONE in each.
+  v1::GetRewrapProgressRequest progress_req;
+  progress_req.set_agency("bup-oslo");
+  v1::RewrapProgress progress;
+  for (int i = 0; i < 400; ++i) {
+    s = admin->GetRewrapProgress(Ctx().get(), progress_req, &progress);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    if (progress.state() == v1::REWRAP_STATE_DONE) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(progress.state(), v1::REWRAP_STATE_DONE) << progress.DebugString();
+  ASSERT_EQ(progress.services_size(), 6);
+  for (int i = 0; i < 6; ++i) {
+    const v1::RewrapProgress& one = progress.services(i);
+    EXPECT_EQ(one.service(), with_data[i]);
+    EXPECT_EQ(one.state(), v1::REWRAP_STATE_DONE) << one.service();
+    EXPECT_EQ(one.target_version(), current[one.service()] + 1) << one.service();
+    EXPECT_EQ(one.records_done(), one.records_total()) << one.service();
+  }
+  EXPECT_EQ(progress.records_done(), progress.records_total());
+
   testing::TempDir backups;
   v1::CreateBackupRequest backup;
   backup.set_dest_dir(backups.Sub("b1"));

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "services/common/agency_id.h"
 #include "services/common/audit_event.h"
 #include "services/common/errors.h"
@@ -67,6 +68,52 @@ v1::AgencyKeyStatus MergeKeyStatus(absl::string_view agency,
     out->set_version(version);
     out->set_state(Merged(of_services, version, newest));
   }
+  return merged;
+}
+
+namespace {
+
+// How far the merged rewrap is: the worst state first.
+int Rank(v1::RewrapState s) {
+  switch (s) {
+    case v1::REWRAP_STATE_FAILED:
+      return 4;
+    case v1::REWRAP_STATE_RUNNING:
+      return 3;
+    case v1::REWRAP_STATE_DONE:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+}  // namespace
+
+v1::RewrapProgress MergeRewrapProgress(absl::string_view agency,
+                                       const std::vector<v1::RewrapProgress>& per_service) {
+  v1::RewrapProgress merged;
+  merged.set_agency(std::string(agency));
+  merged.set_state(v1::REWRAP_STATE_IDLE);
+  std::vector<std::string> errors;
+  for (const v1::RewrapProgress& p : per_service) {
+    if (Rank(p.state()) > Rank(merged.state())) merged.set_state(p.state());
+    merged.set_target_version(std::max(merged.target_version(), p.target_version()));
+    merged.set_records_total(merged.records_total() + p.records_total());
+    merged.set_records_done(merged.records_done() + p.records_done());
+    if (p.has_start_time() &&
+        (!merged.has_start_time() ||
+         common::FromProtoTime(p.start_time()) < common::FromProtoTime(merged.start_time()))) {
+      *merged.mutable_start_time() = p.start_time();
+    }
+    if (p.has_update_time() &&
+        (!merged.has_update_time() ||
+         common::FromProtoTime(p.update_time()) > common::FromProtoTime(merged.update_time()))) {
+      *merged.mutable_update_time() = p.update_time();
+    }
+    if (!p.error().empty()) errors.push_back(absl::StrCat(p.service(), ": ", p.error()));
+    *merged.add_services() = p;
+  }
+  merged.set_error(absl::StrJoin(errors, "; "));
   return merged;
 }
 
@@ -229,14 +276,15 @@ absl::StatusOr<v1::RewrapProgress> Admin::GetRewrapProgress(const common::Caller
                                                             absl::string_view agency) const {
   BUDSTIKKE_RETURN_IF_ERROR(common::ValidateAgencyId(agency));
   BUDSTIKKE_RETURN_IF_ERROR(CheckMayManage(caller, agency));
-  // Old versions keep decrypting; no background rewrap has been started in
-  // this version of the server.
-  v1::RewrapProgress progress;
-  progress.set_agency(std::string(agency));
-  progress.set_state(v1::REWRAP_STATE_IDLE);
-  BUDSTIKKE_ASSIGN_OR_RETURN(v1::AgencyKeyStatus status, Status(agency));
-  progress.set_target_version(status.current_version());
-  return progress;
+  std::vector<v1::RewrapProgress> per_service;
+  for (KeyTarget* target : deps_.key_targets) {
+    absl::StatusOr<v1::RewrapProgress> p = target->RewrapProgress(agency);
+    if (!p.ok()) return FromTarget(*target, FansOut(), p.status());
+    if (!FansOut()) return p;
+    p->set_service(target->name());
+    per_service.push_back(*std::move(p));
+  }
+  return MergeRewrapProgress(agency, per_service);
 }
 
 absl::StatusOr<v1::Backup> Admin::CreateBackup(const common::Caller& caller,

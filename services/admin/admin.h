@@ -78,6 +78,8 @@ class Admin {
                                                             uint32_t version,
                                                             absl::string_view confirm,
                                                             bool force = false);
+  // The background rewrap that RotateAgencyKey starts (every service's,
+  // merged, in the fan-out).
   absl::StatusOr<v1::RewrapProgress> GetRewrapProgress(const common::Caller& caller,
                                                        absl::string_view agency) const;
   // Operator admin only. `dest_dir` absolute; a non-empty one is ALREADY_EXISTS
@@ -110,6 +112,10 @@ class Admin {
 // AgencyKeyStatus in admin.proto); `per_service` have `service` set.
 v1::AgencyKeyStatus MergeKeyStatus(absl::string_view agency,
                                    const std::vector<v1::AgencyKeyStatus>& per_service);
+// The merged rewrap of one agency over several services (see RewrapProgress
+// in admin.proto); `per_service` have `service` set.
+v1::RewrapProgress MergeRewrapProgress(absl::string_view agency,
+                                       const std::vector<v1::RewrapProgress>& per_service);
 
 }  // namespace budstikke::admin
 

@@ -1,11 +1,15 @@
 #include "services/admin/admin.h"
 
 #include <map>
+#include <utility>
+
+#include "absl/strings/str_format.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/fake_audit_outbox.h"
 #include "services/common/fake_clock.h"
+#include "services/common/sealed_records.h"
 #include "services/directory/directory.h"
 #include "storage/envelope.h"
 #include "storage/status_matchers.h"
@@ -33,6 +37,15 @@ storage::Store::Options ServiceStoreOptions() {
   options.column_families.push_back(directory::kColumnFamily);
   options.column_families.push_back(kAdminColumnFamily);
   options.column_families.push_back("records");
+  options.column_families.push_back("more-records");
+  return options;
+}
+
+// No rewrap thread: the tests run the batches themselves.
+Rewrapper::Options ManualRewrap(size_t batch_size = 256) {
+  Rewrapper::Options options;
+  options.background = false;
+  options.batch_size = batch_size;
   return options;
 }
 
@@ -48,7 +61,8 @@ class AdminTest : public ::testing::Test {
       {"id":"bup-oslo","name":"BUP Oslo","type":"bup","municipality":"0301"},
       {"id":"ppt-oslo","name":"PPT Oslo","type":"ppt","municipality":"0301"}]})")
                     .ok());
-    target_ = std::make_unique<LocalKeyTarget>("directory", store_.get(), keyring_.get(), &clock_);
+    target_ = std::make_unique<LocalKeyTarget>("directory", store_.get(), keyring_.get(), &clock_,
+                                               ManualRewrap());
     AdminDeps deps{{target_.get()},  directory_.get(),       &audit_, &clock_, "budstikke-drift",
                    "budstikke.test", {"admin", "directory"}, "0.1.0"};
     admin_ = *Admin::Create(deps);
@@ -109,6 +123,193 @@ TEST_F(AdminTest, ShredRefusesAVersionThatStillProtectsRecords) {
           .status(),
       StatusIs(absl::StatusCode::kFailedPrecondition,
                HasSubstr("key version 2 of 'bup-oslo' still protects 1 record in the directory")));
+}
+
+// Seals `n` records "r-0000".. for BUP (every third also for PPT), half of
+// them framed as common::SealedRecords stores them.
+void SealRecords(storage::Store* store, storage::Keyring* keyring, int n) {
+  ASSERT_TRUE(keyring->EnsureAgencyKey("ppt-oslo").ok());
+  auto envelope = *storage::Envelope::Create(keyring);
+  auto sealed = *common::SealedRecords::Create(keyring);
+  for (int i = 0; i < n; ++i) {
+    const std::string key = absl::StrFormat("r-%04d", i);
+    std::vector<std::string> readers = {"bup-oslo"};
+    if (i % 3 == 0) readers.push_back("ppt-oslo");
+    const std::string content = absl::StrCat("content ", i);
+    auto value = i % 2 == 0 ? envelope->Seal("records", key, content, readers)
+                            : sealed->Seal("records", key, "pseudonym", content, readers);
+    ASSERT_TRUE(value.ok()) << value.status();
+    ASSERT_TRUE(store->Put("records", key, *value).ok());
+  }
+}
+
+// What record `i` holds for BUP, and the key version of BUP's entry.
+std::pair<std::string, uint32_t> ReadRecord(const storage::Store& store,
+                                            const storage::Keyring* keyring, int i) {
+  auto envelope = *storage::Envelope::Create(keyring);
+  auto sealed = *common::SealedRecords::Create(keyring);
+  const std::string key = absl::StrFormat("r-%04d", i);
+  const std::string value = *store.Get("records", key);
+  uint32_t version = 0;
+  for (const auto& r : SealedReaders(value)) {
+    if (r.agency == "bup-oslo") version = r.key_version;
+  }
+  if (i % 2 == 0) {
+    auto opened = envelope->Open("records", key, value, "bup-oslo");
+    return {opened.ok() ? *opened : opened.status().ToString(), version};
+  }
+  auto opened = sealed->Open("records", key, value, "bup-oslo");
+  return {opened.ok() ? opened->plaintext : opened.status().ToString(), version};
+}
+
+// Runs the rewrap to the end; the number of batches it took.
+int RunRewrap(LocalKeyTarget* target) {
+  for (int batches = 1; batches < 1000; ++batches) {
+    absl::StatusOr<bool> more = target->rewrapper().RunBatch();
+    EXPECT_TRUE(more.ok()) << more.status();
+    if (!more.ok() || !*more) return batches;
+  }
+  ADD_FAILURE() << "the rewrap does not end";
+  return 0;
+}
+
+// Issue 20, defect 4: the rotation starts a rewrap that moves every record
+// to the new version (in batches, with progress); then the old version
+// shreds without force and every record stays readable.
+TEST_F(AdminTest, RewrapMovesEveryRecordThenTheOldVersionShredsWithoutForce) {
+  SealRecords(store_.get(), keyring_.get(), 600);
+  auto idle = admin_->GetRewrapProgress(Admin_("budstikke-drift"), "bup-oslo");
+  ASSERT_TRUE(idle.ok()) << idle.status();
+  EXPECT_EQ(idle->state(), v1::REWRAP_STATE_IDLE);
+  EXPECT_EQ(idle->target_version(), 1u);
+
+  ASSERT_TRUE(admin_->RotateAgencyKey(Admin_("bup-oslo"), "bup-oslo", "rot-1").ok());
+  auto running = admin_->GetRewrapProgress(Admin_("bup-oslo"), "bup-oslo");
+  ASSERT_TRUE(running.ok()) << running.status();
+  EXPECT_EQ(running->state(), v1::REWRAP_STATE_RUNNING);
+  EXPECT_EQ(running->target_version(), 2u);
+  EXPECT_EQ(running->start_time().seconds(), 1795000000);
+  // One batch counts, three move 256 + 256 + 88 records.
+  EXPECT_EQ(RunRewrap(target_.get()), 4);
+  auto done = admin_->GetRewrapProgress(Admin_("bup-oslo"), "bup-oslo");
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->state(), v1::REWRAP_STATE_DONE);
+  EXPECT_EQ(done->records_total(), 600u);
+  EXPECT_EQ(done->records_done(), 600u);
+  EXPECT_EQ(done->error(), "");
+  EXPECT_EQ(target_->rewrapper().records_rewrapped(), 600u);
+  EXPECT_EQ(target_->rewrapper().records_remaining(), 0u);
+
+  auto shredded = admin_->ShredAgencyKeyVersion(Admin_("bup-oslo"), "bup-oslo", 1, "bup-oslo/1");
+  ASSERT_TRUE(shredded.ok()) << shredded.status();
+  EXPECT_EQ(shredded->versions(0).state(), v1::KEY_VERSION_STATE_SHREDDED);
+  for (int i = 0; i < 600; ++i) {
+    EXPECT_EQ(ReadRecord(*store_, keyring_.get(), i),
+              std::make_pair(absl::StrCat("content ", i), 2u))
+        << i;
+  }
+  // PPT's entries were not touched: still its version 1, still readable.
+  auto envelope = *storage::Envelope::Create(keyring_.get());
+  EXPECT_EQ(*envelope->Open("records", "r-0000", *store_->Get("records", "r-0000"), "ppt-oslo"),
+            "content 0");
+}
+
+// Stopped after one batch (a restart), the rewrap continues where it stood.
+TEST_F(AdminTest, RewrapResumesAfterARestart) {
+  SealRecords(store_.get(), keyring_.get(), 600);
+  ASSERT_TRUE(admin_->RotateAgencyKey(Admin_("bup-oslo"), "bup-oslo", "rot-1").ok());
+  ASSERT_TRUE(*target_->rewrapper().RunBatch());  // counts
+  ASSERT_TRUE(*target_->rewrapper().RunBatch());  // moves 256
+  auto part = target_->RewrapProgress("bup-oslo");
+  ASSERT_TRUE(part.ok()) << part.status();
+  EXPECT_EQ(part->state(), v1::REWRAP_STATE_RUNNING);
+  EXPECT_EQ(part->records_total(), 600u);
+  EXPECT_EQ(part->records_done(), 256u);
+
+  // The process stops and starts again.
+  admin_.reset();
+  target_.reset();
+  directory_.reset();
+  keyring_.reset();
+  store_.reset();
+  store_ = *storage::Store::Open(dir_.Sub("db"), ServiceStoreOptions());
+  keyring_ = *storage::Keyring::Create(storage::SecretBytes(std::string(32, 'm')), store_.get());
+  target_ = std::make_unique<LocalKeyTarget>("directory", store_.get(), keyring_.get(), &clock_,
+                                             ManualRewrap());
+  auto resumed = target_->RewrapProgress("bup-oslo");
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->state(), v1::REWRAP_STATE_RUNNING);
+  EXPECT_EQ(resumed->records_done(), 256u);
+  EXPECT_EQ(RunRewrap(target_.get()), 2);  // 256 + 88
+  auto done = target_->RewrapProgress("bup-oslo");
+  EXPECT_EQ(done->state(), v1::REWRAP_STATE_DONE);
+  EXPECT_EQ(done->records_total(), 600u);
+  EXPECT_EQ(done->records_done(), 600u);
+  EXPECT_EQ(target_->rewrapper().records_rewrapped(), 344u);  // nothing moved twice
+  EXPECT_TRUE(target_->CheckUnused("bup-oslo", 1).ok());
+  for (int i = 0; i < 600; ++i) {
+    EXPECT_EQ(ReadRecord(*store_, keyring_.get(), i).second, 2u) << i;
+  }
+}
+
+// A batch that fills up exactly at the end of a column family resumes at
+// the start of the next one (and moves each record once).
+TEST_F(AdminTest, RewrapBatchesCrossColumnFamilies) {
+  auto envelope = *storage::Envelope::Create(keyring_.get());
+  for (const char* cf : {"more-records", "records"}) {
+    for (const char* key : {"a-1", "a-2", "a-3"}) {
+      ASSERT_TRUE(store_->Put(cf, key, *envelope->Seal(cf, key, key, {"bup-oslo"})).ok());
+    }
+  }
+  target_ = std::make_unique<LocalKeyTarget>("directory", store_.get(), keyring_.get(), &clock_,
+                                             ManualRewrap(/*batch_size=*/3));
+  ASSERT_TRUE(target_->Rotate("bup-oslo", "rot-1").ok());
+  EXPECT_EQ(RunRewrap(target_.get()), 3);  // count, more-records, records
+  auto done = target_->RewrapProgress("bup-oslo");
+  EXPECT_EQ(done->state(), v1::REWRAP_STATE_DONE);
+  EXPECT_EQ(done->records_done(), 6u);
+  EXPECT_EQ(target_->rewrapper().records_rewrapped(), 6u);
+  for (const char* cf : {"more-records", "records"}) {
+    for (const char* key : {"a-1", "a-2", "a-3"}) {
+      auto opened = envelope->Open(cf, key, *store_->Get(cf, key), "bup-oslo");
+      EXPECT_EQ(opened.ok() ? *opened : opened.status().ToString(), key);
+    }
+  }
+}
+
+// A record a service rewrites between the rewrap's read and its write keeps
+// the service's new content (the stale replacement is dropped).
+TEST_F(AdminTest, RecordRewrittenDuringTheRewrapKeepsItsNewContent) {
+  SealRecords(store_.get(), keyring_.get(), 10);
+  int calls = 0;
+  Rewrapper::Options options = ManualRewrap();
+  options.before_write = [&] {
+    if (calls++ != 0) return;
+    auto envelope = *storage::Envelope::Create(keyring_.get());
+    ASSERT_TRUE(store_
+                    ->Put("records", "r-0004",
+                          *envelope->Seal("records", "r-0004", "rewritten", {"bup-oslo"}))
+                    .ok());
+  };
+  target_ =
+      std::make_unique<LocalKeyTarget>("directory", store_.get(), keyring_.get(), &clock_, options);
+  AdminDeps deps{{target_.get()},  directory_.get(),       &audit_, &clock_, "budstikke-drift",
+                 "budstikke.test", {"admin", "directory"}, "0.1.0"};
+  admin_ = *Admin::Create(deps);
+  ASSERT_TRUE(admin_->RotateAgencyKey(Admin_("bup-oslo"), "bup-oslo", "rot-1").ok());
+  EXPECT_EQ(RunRewrap(target_.get()), 2);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(ReadRecord(*store_, keyring_.get(), 4), std::make_pair(std::string("rewritten"), 2u));
+  for (int i : {0, 1, 2, 3, 5, 6, 7, 8, 9}) {
+    EXPECT_EQ(ReadRecord(*store_, keyring_.get(), i),
+              std::make_pair(absl::StrCat("content ", i), 2u))
+        << i;
+  }
+  auto done = admin_->GetRewrapProgress(Admin_("bup-oslo"), "bup-oslo");
+  EXPECT_EQ(done->state(), v1::REWRAP_STATE_DONE);
+  EXPECT_EQ(done->records_done(), 9u);
+  EXPECT_EQ(done->records_total(), 9u);
+  EXPECT_TRUE(admin_->ShredAgencyKeyVersion(Admin_("bup-oslo"), "bup-oslo", 1, "bup-oslo/1").ok());
 }
 
 TEST_F(AdminTest, RotateThenShredOldVersion) {
@@ -261,7 +462,8 @@ class AdminFanOutTest : public ::testing::Test {
       s.store = *storage::Store::Open(dir_.Sub(name), options);
       s.keyring =
           *storage::Keyring::Create(storage::SecretBytes(std::string(32, 'm')), s.store.get());
-      s.target = std::make_unique<LocalKeyTarget>(name, s.store.get(), s.keyring.get(), &clock_);
+      s.target = std::make_unique<LocalKeyTarget>(name, s.store.get(), s.keyring.get(), &clock_,
+                                                  ManualRewrap());
       deps.key_targets.push_back(s.target.get());
     }
     directory_ = *directory::Directory::Create(services_["directory"].store.get(), &clock_, &audit_,

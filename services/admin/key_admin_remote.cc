@@ -10,6 +10,7 @@ constexpr char kGetKeyStatus[] = "budstikke.internal.v1.KeyAdmin/GetKeyStatus";
 constexpr char kRotateAgencyKey[] = "budstikke.internal.v1.KeyAdmin/RotateAgencyKey";
 constexpr char kShredAgencyKeyVersion[] = "budstikke.internal.v1.KeyAdmin/ShredAgencyKeyVersion";
 constexpr char kCreateBackup[] = "budstikke.internal.v1.KeyAdmin/CreateBackup";
+constexpr char kGetRewrapProgress[] = "budstikke.internal.v1.KeyAdmin/GetRewrapProgress";
 
 // A backup copies the whole store: longer than a lookup.
 constexpr absl::Duration kBackupTimeout = absl::Minutes(1);
@@ -63,6 +64,14 @@ absl::Status RemoteKeyTarget::CheckUnused(absl::string_view agency, uint32_t ver
   return common::PeerAnswer(peer_, s, std::move(resp)).status();
 }
 
+absl::StatusOr<v1::RewrapProgress> RemoteKeyTarget::RewrapProgress(absl::string_view agency) {
+  v1::GetRewrapProgressRequest req;
+  req.set_agency(std::string(agency));
+  v1::RewrapProgress resp;
+  grpc::Status s = stub_->GetRewrapProgress(common::PeerContext(peer_).get(), req, &resp);
+  return common::PeerAnswer(peer_, s, std::move(resp));
+}
+
 absl::StatusOr<v1::Backup> RemoteKeyTarget::Backup(absl::string_view dest_dir,
                                                    absl::string_view request_id) {
   v1::CreateBackupRequest req;
@@ -105,6 +114,14 @@ grpc::Status KeyAdminService::CreateBackup(grpc::ServerContext* ctx,
   return common::Unary(
       ctx, *auth_, kCreateBackup, resp, common::kInline,
       [&](const common::Caller&) { return target_->Backup(req->dest_dir(), req->request_id()); });
+}
+
+grpc::Status KeyAdminService::GetRewrapProgress(grpc::ServerContext* ctx,
+                                                const v1::GetRewrapProgressRequest* req,
+                                                v1::RewrapProgress* resp) {
+  return common::Unary(
+      ctx, *auth_, kGetRewrapProgress, resp, common::kInline,
+      [&](const common::Caller&) { return target_->RewrapProgress(req->agency()); });
 }
 
 }  // namespace budstikke::admin

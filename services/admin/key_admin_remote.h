@@ -28,6 +28,7 @@ class RemoteKeyTarget final : public KeyTarget {
                                              absl::string_view request_key) override;
   absl::StatusOr<v1::AgencyKeyStatus> Shred(absl::string_view agency, uint32_t version) override;
   absl::Status CheckUnused(absl::string_view agency, uint32_t version) override;
+  absl::StatusOr<v1::RewrapProgress> RewrapProgress(absl::string_view agency) override;
   absl::StatusOr<v1::Backup> Backup(absl::string_view dest_dir,
                                     absl::string_view request_id) override;
 
@@ -50,6 +51,8 @@ class KeyAdminService final : public internal::v1::KeyAdmin::Service {
                                      v1::AgencyKeyStatus* resp) override;
   grpc::Status CreateBackup(grpc::ServerContext* ctx, const v1::CreateBackupRequest* req,
                             v1::Backup* resp) override;
+  grpc::Status GetRewrapProgress(grpc::ServerContext* ctx, const v1::GetRewrapProgressRequest* req,
+                                 v1::RewrapProgress* resp) override;
 
  private:
   KeyTarget* target_;

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/record_codec.h"
 #include "services/common/time_util.h"
 #include "storage/envelope.h"
 #include "storage/keyring.h"
@@ -27,30 +26,11 @@ uint64_t SizeOfTree(const std::filesystem::path& dir) {
   return size;
 }
 
-// The readers named by a stored value that is an envelope (attachments,
-// consultation content) or a framed one (common::SealedRecords: consents,
-// referrals, messages); none for any other value. Unauthenticated: for
-// counting only.
-std::vector<storage::Envelope::Reader> SealedReaders(std::string_view value) {
-  absl::StatusOr<std::vector<storage::Envelope::Reader>> raw = storage::Envelope::Readers(value);
-  if (raw.ok()) return *std::move(raw);
-  std::string pseudonym, sealed;
-  if (common::Unframe(absl::string_view(value.data(), value.size()), &pseudonym, &sealed)) {
-    absl::StatusOr<std::vector<storage::Envelope::Reader>> framed =
-        storage::Envelope::Readers(sealed);
-    if (framed.ok()) return *std::move(framed);
-  }
-  return {};
-}
-
 }  // namespace
 
 absl::Status LocalKeyTarget::CheckUnused(absl::string_view agency, uint32_t version) {
-  std::vector<std::string> skip = storage::Keyring::ColumnFamilies();
-  skip.push_back(kAdminColumnFamily);
   uint64_t protected_records = 0;
-  for (const std::string& cf : store_->ColumnFamilies()) {
-    if (std::find(skip.begin(), skip.end(), cf) != skip.end()) continue;
+  for (const std::string& cf : DataColumnFamilies(*store_)) {
     std::unique_ptr<storage::Iterator> it = store_->Scan(cf, "");
     for (; it->Valid(); it->Next()) {
       for (const storage::Envelope::Reader& r : SealedReaders(it->value())) {
@@ -94,7 +74,22 @@ absl::StatusOr<v1::AgencyKeyStatus> LocalKeyTarget::Rotate(absl::string_view age
   if (!absl::IsNotFound(seen.status())) return seen.status();
   BUDSTIKKE_ASSIGN_OR_RETURN(uint32_t version, keyring_->Rotate(Sv(agency)));
   BUDSTIKKE_RETURN_IF_ERROR(store_->Put(kAdminColumnFamily, key, absl::StrCat(version)));
+  // The rotation is done; a rewrap that fails to start is reported by
+  // GetRewrapProgress (IDLE) and starts with the next rotation.
+  BUDSTIKKE_RETURN_IF_ERROR(rewrapper_.Start(agency));
   return Status(agency);
+}
+
+LocalKeyTarget::LocalKeyTarget(std::string name, storage::Store* store, storage::Keyring* keyring,
+                               const common::Clock* clock, Rewrapper::Options rewrap)
+    : name_(std::move(name)),
+      store_(store),
+      keyring_(keyring),
+      clock_(clock),
+      rewrapper_(store, keyring, clock, rewrap) {}
+
+absl::StatusOr<v1::RewrapProgress> LocalKeyTarget::RewrapProgress(absl::string_view agency) {
+  return rewrapper_.Progress(agency);
 }
 
 absl::StatusOr<v1::AgencyKeyStatus> LocalKeyTarget::Shred(absl::string_view agency,

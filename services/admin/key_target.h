@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "budstikke/v1/admin.pb.h"
+#include "services/admin/rewrapper.h"
 #include "services/common/clock.h"
 #include "storage/keyring.h"
 #include "storage/store.h"
@@ -46,6 +47,8 @@ class KeyTarget {
   // "key version V of 'A' still protects N record(s) in the S service".
   // Reads the whole store (every column family holding sealed values).
   virtual absl::Status CheckUnused(absl::string_view agency, uint32_t version) = 0;
+  // The background rewrap of `agency` here (started by Rotate; see Rewrapper).
+  virtual absl::StatusOr<v1::RewrapProgress> RewrapProgress(absl::string_view agency) = 0;
   // An online backup into `dest_dir` (absolute; created; ALREADY_EXISTS if
   // not empty). A second call with the same `request_id` returns the first.
   virtual absl::StatusOr<v1::Backup> Backup(absl::string_view dest_dir,
@@ -56,9 +59,10 @@ class KeyTarget {
 class LocalKeyTarget final : public KeyTarget {
  public:
   // `store` must have kAdminColumnFamily and the keyring's; all outlive this.
+  // Rotate starts the rewrap; with `rewrap.background` (the default) a
+  // thread runs it and resumes the rewraps a restart interrupted.
   LocalKeyTarget(std::string name, storage::Store* store, storage::Keyring* keyring,
-                 const common::Clock* clock)
-      : name_(std::move(name)), store_(store), keyring_(keyring), clock_(clock) {}
+                 const common::Clock* clock, Rewrapper::Options rewrap = {});
 
   const std::string& name() const override { return name_; }
   absl::StatusOr<v1::AgencyKeyStatus> Status(absl::string_view agency) override;
@@ -66,15 +70,19 @@ class LocalKeyTarget final : public KeyTarget {
                                              absl::string_view request_key) override;
   absl::StatusOr<v1::AgencyKeyStatus> Shred(absl::string_view agency, uint32_t version) override;
   absl::Status CheckUnused(absl::string_view agency, uint32_t version) override;
+  absl::StatusOr<v1::RewrapProgress> RewrapProgress(absl::string_view agency) override;
   absl::StatusOr<v1::Backup> Backup(absl::string_view dest_dir,
                                     absl::string_view request_id) override;
+
+  Rewrapper& rewrapper() { return rewrapper_; }
 
  private:
   const std::string name_;
   storage::Store* store_;
   storage::Keyring* keyring_;
   const common::Clock* clock_;
-  absl::Mutex mu_;  // serializes rotations and backups (idempotency bookkeeping)
+  absl::Mutex mu_;       // serializes rotations and backups (idempotency bookkeeping)
+  Rewrapper rewrapper_;  // last: its thread stops first
 };
 
 }  // namespace budstikke::admin

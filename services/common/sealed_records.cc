@@ -69,4 +69,20 @@ absl::StatusOr<SealedRecords::Opened> SealedRecords::Open(std::string_view cf, s
   return opened;
 }
 
+absl::StatusOr<std::string> SealedRecords::Rewrap(const storage::Keyring& keyring,
+                                                  std::string_view cf, std::string_view key,
+                                                  std::string_view value, std::string_view agency) {
+  std::string pseudonym, sealed;
+  if (!Unframe(absl::string_view(value.data(), value.size()), &pseudonym, &sealed)) {
+    return absl::DataLossError("record is malformed (frame)");
+  }
+  auto rewrapped = storage::Envelope::Rewrap(keyring, cf, BoundKey(key, pseudonym), sealed, agency);
+  // Sealed before the pseudonym was bound (as in Open).
+  if (absl::IsDataLoss(rewrapped.status())) {
+    rewrapped = storage::Envelope::Rewrap(keyring, cf, key, sealed, agency);
+  }
+  if (!rewrapped.ok()) return rewrapped.status();
+  return Frame(pseudonym, *rewrapped);
+}
+
 }  // namespace budstikke::common

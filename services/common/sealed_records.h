@@ -58,6 +58,12 @@ class SealedRecords {
     std::vector<std::string> readers;
   };
   static absl::StatusOr<Clear> Peek(std::string_view value);
+  // A value written by Seal with `agency`'s wrapped data key moved to its
+  // current key version (storage::Envelope::Rewrap; the key rotation's
+  // rewrap). Errors as Envelope::Rewrap; DATA_LOSS for a malformed frame.
+  static absl::StatusOr<std::string> Rewrap(const storage::Keyring& keyring, std::string_view cf,
+                                            std::string_view key, std::string_view value,
+                                            std::string_view agency);
   // HMAC-SHA256 of the national id under the server's pseudonym secret.
   absl::StatusOr<std::string> Pseudonymize(std::string_view national_id_digits) const {
     return pseudonymizer_->Pseudonymize(national_id_digits);

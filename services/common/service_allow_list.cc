@@ -32,6 +32,7 @@ const Entry kTable[] = {
     {"budstikke.internal.v1.KeyAdmin/RotateAgencyKey", {"admin"}},
     {"budstikke.internal.v1.KeyAdmin/ShredAgencyKeyVersion", {"admin"}},
     {"budstikke.internal.v1.KeyAdmin/CreateBackup", {"admin"}},
+    {"budstikke.internal.v1.KeyAdmin/GetRewrapProgress", {"admin"}},
 };
 
 // May assert a person on the public API: the client-facing gateway and the

@@ -61,10 +61,46 @@ class OutboxGauges final : public prometheus::Collectable {
   std::vector<Outbox> outboxes_;
 };
 
+// The key rewrap's counter and gauge, computed when Prometheus scrapes.
+class RewrapMetrics final : public prometheus::Collectable {
+ public:
+  void Set(std::function<double()> records, std::function<double()> remaining) {
+    std::lock_guard<std::mutex> lock(mu_);
+    records_ = std::move(records);
+    remaining_ = std::move(remaining);
+  }
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!records_) return {};
+    prometheus::MetricFamily records{
+        "budstikke_rewrap_records_total",
+        "Wrapped content keys moved to an agency's current key version since the start",
+        prometheus::MetricType::Counter,
+        {}};
+    prometheus::ClientMetric r;
+    r.counter.value = records_();
+    records.metric.push_back(r);
+    prometheus::MetricFamily remaining{"budstikke_rewrap_remaining",
+                                       "Wrapped content keys still under an older key version "
+                                       "that a running rewrap will move",
+                                       prometheus::MetricType::Gauge,
+                                       {}};
+    prometheus::ClientMetric g;
+    g.gauge.value = remaining_();
+    remaining.metric.push_back(g);
+    return {records, remaining};
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::function<double()> records_, remaining_;
+};
+
 }  // namespace
 
 struct Metrics::Impl {
   std::shared_ptr<OutboxGauges> outboxes = std::make_shared<OutboxGauges>();
+  std::shared_ptr<RewrapMetrics> rewrap = std::make_shared<RewrapMetrics>();
   std::unique_ptr<prometheus::Exposer> exposer;
   std::shared_ptr<prometheus::Registry> registry;
   prometheus::Family<prometheus::Counter>* requests = nullptr;
@@ -147,6 +183,7 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::string& list
   impl->escalations->Add({});  // exported as 0 from the start
   impl->exposer->RegisterCollectable(impl->registry);
   impl->exposer->RegisterCollectable(impl->outboxes);
+  impl->exposer->RegisterCollectable(impl->rewrap);
   return std::unique_ptr<Metrics>(new Metrics(std::move(impl)));
 }
 
@@ -165,6 +202,10 @@ void Metrics::Observe(const std::string& method, int code, double seconds) {
 void Metrics::AddOutbox(const std::string& outbox, std::function<double()> backlog,
                         std::function<double()> oldest_age_seconds) {
   impl_->outboxes->Add({outbox, std::move(backlog), std::move(oldest_age_seconds)});
+}
+
+void Metrics::SetRewrap(std::function<double()> records, std::function<double()> remaining) {
+  impl_->rewrap->Set(std::move(records), std::move(remaining));
 }
 
 void Metrics::CountEscalation() { impl_->escalations->Add({}).Increment(); }

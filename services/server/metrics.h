@@ -1,7 +1,8 @@
 // Prometheus metrics for budstikke-server, served on --metrics-listen at
 // /metrics: budstikke_grpc_requests_total{method,code} and
 // budstikke_grpc_request_duration_seconds{method}. Labels never hold content,
-// ids or national ids. Counting happens in a gRPC server interceptor.
+// ids or national ids. Counting happens in a gRPC server interceptor. Also
+// outbox gauges, referral escalations and the key rewrap (SetRewrap).
 #ifndef BUDSTIKKE_SERVICES_SERVER_METRICS_H_
 #define BUDSTIKKE_SERVICES_SERVER_METRICS_H_
 
@@ -37,6 +38,12 @@ class Metrics {
   // a second (they must stay valid until the Metrics is destroyed).
   void AddOutbox(const std::string& outbox, std::function<double()> backlog,
                  std::function<double()> oldest_age_seconds);
+
+  // budstikke_rewrap_records_total (wrapped keys moved to a new key version
+  // since the process started) and budstikke_rewrap_remaining (still to
+  // move), read from the callbacks when Prometheus scrapes (they must stay
+  // valid until the Metrics is destroyed). Once per process.
+  void SetRewrap(std::function<double()> records, std::function<double()> remaining);
 
  private:
   struct Impl;

@@ -696,6 +696,11 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
           d->column_family(), [d] { return static_cast<double>(d->backlog()); },
           [d] { return absl::ToDoubleSeconds(d->oldest_age()); });
     }
+    if (impl->key_target) {
+      admin::Rewrapper* r = &impl->key_target->rewrapper();
+      impl->metrics->SetRewrap([r] { return static_cast<double>(r->records_rewrapped()); },
+                               [r] { return static_cast<double>(r->records_remaining()); });
+    }
   }
   return std::unique_ptr<BudstikkeServer>(new BudstikkeServer(std::move(impl)));
 }
