@@ -86,11 +86,33 @@ def echo_args(certs, extra):
             "--key", f"{certs}/server.key", "--ca", f"{certs}/ca.pem"] + extra
 
 
-def loadgen(address, certs, scenario, clients, seconds):
+def cpu_seconds(pids):
+    """User + system CPU seconds the processes have used so far."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def children_cpu_seconds():
+    import resource
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def loadgen(address, certs, scenario, clients, seconds, server_pids):
+    """One loadgen run; adds the server's and the client's CPU per call (us)."""
     argv = [os.path.join(BIN, "budstikke-loadgen"), "--server", address, "--certs-dir", certs,
             "--scenario", scenario, "--clients", str(clients), "--duration", str(seconds),
             "--output", "json"]
+    server0, client0 = cpu_seconds(server_pids), children_cpu_seconds()
     run = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120)
+    server_cpu, client_cpu = cpu_seconds(server_pids) - server0, children_cpu_seconds() - client0
     try:
         result = json.loads(run.stdout)
     except json.JSONDecodeError:
@@ -99,6 +121,9 @@ def loadgen(address, certs, scenario, clients, seconds):
     if result["errors"] or run.returncode != 0:
         raise Failure(f"loadgen {scenario} on {address}: {result['errors']} errors: "
                       f"{run.stderr.strip()[-400:]}")
+    calls = max(1, result["requests"])
+    result["server_cpu_us"] = server_cpu * 1e6 / calls
+    result["client_cpu_us"] = client_cpu * 1e6 / calls
     return result
 
 
@@ -188,7 +213,7 @@ def main():
         certs = os.path.join(work, "certs")
         subprocess.run(["bash", os.path.join(ROOT, "certs", "dev-certs.sh"), certs],
                        check=True, capture_output=True)
-        addr = {}
+        addr, pids = {}, {}
         for name, argv in [
                 ("echo", echo_args(certs, [])),
                 ("echo-ps", echo_args(certs, ["--product-settings"])),
@@ -198,6 +223,7 @@ def main():
             proc, port = start_process(argv, work, name)
             procs.append(proc)
             addr[name] = (f"127.0.0.1:{port}", certs)
+            pids[name] = [proc.pid]
         if not args.no_cluster:
             cluster_env = dict(os.environ, CLUSTER_DIR=os.path.join(work, "cluster"),
                                CLUSTER_SERVER_FLAGS="--rate-limit 0 --no-sync-writes")
@@ -206,6 +232,11 @@ def main():
             with open(os.path.join(work, "cluster", "gateway.port")) as f:
                 addr["gateway"] = (f"127.0.0.1:{f.read().strip()}",
                                    os.path.join(work, "cluster", "certs"))
+            pids["gateway"] = []
+            for name in os.listdir(os.path.join(work, "cluster")):
+                if name.endswith(".pid"):
+                    with open(os.path.join(work, "cluster", name)) as f:
+                        pids["gateway"].append(int(f.read().strip()))
 
         rows = rows_for(args, "gateway" in addr)
         load = os.getloadavg()
@@ -214,19 +245,23 @@ def main():
         for r in range(rounds):
             for row in rows:
                 address, row_certs = addr[row.target]
-                row.runs.append(loadgen(address, row_certs, row.scenario, row.clients, seconds))
+                row.runs.append(loadgen(address, row_certs, row.scenario, row.clients, seconds,
+                                        pids[row.target]))
             print(f"run_loadgen: round {r + 1}/{rounds} done")
         load = os.getloadavg()
         print(f"run_loadgen: load after {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
         print(f"\n{'row':<44} {'clients':>7} {'rps':>9} {'p50_us':>8} {'p90_us':>8} "
-              f"{'p99_us':>8} {'p99.9_us':>9}")
+              f"{'p99_us':>8} {'p99.9_us':>9} {'server_cpu':>10} {'client_cpu':>10}")
         for row in rows:
             print(f"{row.label:<44} {row.clients:>7} {row.median('rps'):>9.0f} "
                   f"{row.median('p50_us'):>8.0f} {row.median('p90_us'):>8.0f} "
-                  f"{row.median('p99_us'):>8.0f} {row.median('p999_us'):>9.0f}")
-        print("(inbox: events delivered per second, latency from the start of the Send to the "
-              "watcher's receipt)")
+                  f"{row.median('p99_us'):>8.0f} {row.median('p999_us'):>9.0f} "
+                  f"{row.median('server_cpu_us'):>10.0f} {row.median('client_cpu_us'):>10.0f}")
+        print("(server_cpu, client_cpu: user + system CPU microseconds per call of the server "
+              "process(es) under test -- every process of the cluster for the gateway rows -- "
+              "and of budstikke-loadgen; inbox: events delivered per second, latency from the "
+              "start of the Send to the watcher's receipt)")
 
         by_key = {row.key: row for row in rows}
         print(f"\nIssue 23 targets measured in this run (median of {rounds} paired round(s)):")
