@@ -380,13 +380,23 @@ class InboxScenario final : public SendReferralScenario {
     v1::SubscribeRequest req;
     req.set_consumer(absl::StrCat("loadgen-", c_.run_id()).substr(0, 64));
     reader_ = stub_->Subscribe(context_.get(), req);
+    last_event_ = Clock::now();
     watcher_ = std::thread([this] {
       v1::InboxEvent event;
       while (reader_->Read(&event)) {
         std::lock_guard<std::mutex> lock(mu_);
         arrived_.emplace(event.resource().id(), Clock::now());
+        last_event_ = Clock::now();
       }
     });
+    // A new consumer first gets every stored event of the agency: let that
+    // replay end (the stream quiet for 300 ms, at most 60 s) before the clock.
+    const Clock::time_point give_up = Clock::now() + std::chrono::seconds(60);
+    while (Clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::lock_guard<std::mutex> lock(mu_);
+      if (Clock::now() - last_event_ > std::chrono::milliseconds(300)) break;
+    }
     return absl::OkStatus();
   }
 
@@ -440,6 +450,7 @@ class InboxScenario final : public SendReferralScenario {
   std::mutex mu_;
   std::map<std::string, Clock::time_point> sent_;
   std::map<std::string, Clock::time_point> arrived_;
+  Clock::time_point last_event_;
 };
 
 // A realistic day: mostly reads, some consultations and referrals, a few
