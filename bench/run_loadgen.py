@@ -271,7 +271,7 @@ def main():
         print(f"\nIssue 23 targets measured in this run (median of {rounds} paired round(s)):")
         print(f"{'target':<46} {'measured':>9} {'goal':>8}  met")
         for text, value, goal, met in targets(by_key):
-            print(f"{text:<46} {value:>9.2f} {goal:>8}  {'yes' if met else 'NO'}")
+            print(f"{text:<46} {value:>9.3f} {goal:>8}  {'yes' if met else 'NO'}")
         print("(not measured here: 3 flat curve, bench/scale; 4 storage, storage_bench; "
               "6 the summary in docs/PERFORMANCE.md)")
         return 0
