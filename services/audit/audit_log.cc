@@ -191,8 +191,11 @@ absl::StatusOr<int> AuditLog::DrainBatch() {
   std::vector<std::string> keys;
   std::vector<v1::AuditEvent> events;
   {
-    std::unique_ptr<storage::Iterator> it = store_->Scan(common::kAuditOutboxColumnFamily, "");
-    if (!cursor_.empty()) it->Seek(cursor_);
+    // Positioned at the cursor directly: Scan(cf, "") would first step over
+    // the tombstone of every event already delivered (a third of an Ask's
+    // server CPU under load, docs/PERFORMANCE.md).
+    std::unique_ptr<storage::Iterator> it =
+        store_->ScanFrom(common::kAuditOutboxColumnFamily, cursor_);
     for (; it->Valid() && static_cast<int>(keys.size()) < options_.max_batch; it->Next()) {
       if (it->key().size() != 8) continue;  // not an event (e.g. the outbox's source id)
       keys.emplace_back(it->key());
