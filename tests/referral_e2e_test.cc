@@ -435,6 +435,68 @@ TEST_F(ReferralE2eTest, PurposeMismatchIsRefusedWithTheRule) {
   EXPECT_THAT(cli_out, HasSubstr("\"purpose\":\"henvisning til BUP\""));
 }
 
+// Issue 20, defect 7: an upload that sends nothing kept its slot (and a gRPC
+// thread) for as long as the client kept the connection, so two idle uploads
+// blocked every further upload of that caller. With --stream-idle-seconds 3
+// the idle ones are cancelled and the caller uploads again.
+TEST(ReferralE2eIdleTest, IdleUploadsAreCancelledAndGiveTheirSlotsBack) {
+  TestServer server({"--stream-idle-seconds", "3"});
+  auto stub = v1::ReferralService::NewStub(server.Channel("gp-physician"));
+  struct Idle {
+    grpc::ClientContext ctx;
+    v1::AttachmentInfo info;
+    std::unique_ptr<grpc::ClientWriter<v1::UploadAttachmentRequest>> writer;
+  };
+  auto metadata = [](const std::string& rid, const std::string& data) {
+    v1::UploadAttachmentRequest m;
+    auto* meta = m.mutable_metadata();
+    meta->set_request_id(rid);
+    meta->set_filename("epikrise.pdf");
+    meta->set_content_type("application/pdf");
+    meta->set_kind(v1::ATTACHMENT_KIND_OTHER);
+    meta->set_size(data.size());
+    meta->set_sha256(Sha256(data));
+    return m;
+  };
+  const std::string data = "%PDF-1.4 liten fil";
+  auto upload = [&](const std::string& rid) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::AttachmentInfo info;
+    auto writer = stub->UploadAttachment(&ctx, &info);
+    writer->Write(metadata(rid, data));
+    v1::UploadAttachmentRequest c;
+    c.set_chunk(data);
+    writer->Write(c);
+    writer->WritesDone();
+    return writer->Finish();
+  };
+  std::vector<std::unique_ptr<Idle>> idle;
+  for (int i = 0; i < 2; ++i) {
+    idle.push_back(std::make_unique<Idle>());
+    Idle& u = *idle.back();
+    u.ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    u.writer = stub->UploadAttachment(&u.ctx, &u.info);
+    ASSERT_TRUE(u.writer->Write(metadata("idle-" + std::to_string(i), data)));
+  }
+  // Both slots of the caller are held once the server has read the two
+  // metadata messages (waited for, not timed: no other upload meanwhile).
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  grpc::Status held = upload("while-held");
+  EXPECT_EQ(held.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(held.error_message(), "at most 2 uploads at once per caller; retry in 1 s");
+  // The idle uploads end (cancelled: the client sees CANCELLED) within the
+  // limit and a tick of the watchdog, and the caller may upload again.
+  const absl::Time start = absl::Now();
+  for (auto& u : idle) {
+    grpc::Status st = u->writer->Finish();
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::CANCELLED) << st.error_message();
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  grpc::Status again = upload("after-idle");
+  EXPECT_TRUE(again.ok()) << again.error_message();
+}
+
 // A second server, run as in production: synthetic ids are refused.
 TEST(ReferralE2eSyntheticTest, ServerWithRefuseSyntheticIdsRefusesThemByRule) {
   TestServer strict({"--refuse-synthetic-ids"});

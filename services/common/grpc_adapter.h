@@ -43,6 +43,7 @@
 #include "services/common/grpc_auth.h"
 #include "services/common/grpc_status.h"
 #include "services/common/identity.h"
+#include "services/common/stream_watchdog.h"
 
 namespace budstikke::common {
 
@@ -75,6 +76,18 @@ grpc::Status Unary(const grpc::ServerContext* ctx, const Authenticator& auth,
   absl::StatusOr<Caller> caller = auth.Authenticate(ctx, method);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   return RunAndReply(*caller, executor, resp, std::forward<Call>(call));
+}
+
+// One blocking read or write of a stream (`step` returns its bool), watched by
+// StreamWatchdog::Default(): still waiting after StreamStepLimit(), the call is
+// cancelled and `step` returns false. Sets *expired when that happened.
+template <typename Step>
+bool WatchedStep(grpc::ServerContext* ctx, Step&& step, bool* expired = nullptr) {
+  StreamWatchdog::Step watched(StreamWatchdog::Default(), StreamStepLimit(),
+                               [ctx] { ctx->TryCancel(); });
+  const bool ok = std::forward<Step>(step)();
+  if (expired != nullptr) *expired = watched.expired();
+  return ok;
 }
 
 }  // namespace budstikke::common

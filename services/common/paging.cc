@@ -30,12 +30,14 @@ absl::StatusOr<std::string> ScanPage(
   auto it = store.Scan(sv(column_family), sv(prefix));
   if (!page_token.empty()) it->Seek(absl::StrCat(prefix, page_token));
   int added = 0;
+  int examined = 0;
   for (; it->Valid(); it->Next()) {
     const std::string_view key = it->key();
     const absl::string_view rest(key.data() + prefix.size(), key.size() - prefix.size());
-    if (added >= page_size) return std::string(rest);
+    if (added >= page_size || examined >= kMaxRowsExamined) return std::string(rest);
     BUDSTIKKE_ASSIGN_OR_RETURN(bool row_added, visit(rest));
     added += row_added ? 1 : 0;
+    ++examined;
   }
   BUDSTIKKE_RETURN_IF_ERROR(it->status());
   return std::string();

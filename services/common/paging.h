@@ -25,6 +25,10 @@ namespace budstikke::common {
 
 inline constexpr int kDefaultPageSize = 50;
 inline constexpr int kMaxPageSize = 500;
+// Rows one page call examines at most: a filter that matches nothing ends the
+// call after this many (a short or empty page with a next_page_token) instead
+// of walking an agency's whole history on the domain thread.
+inline constexpr int kMaxRowsExamined = 2000;
 
 // 0 -> kDefaultPageSize; above kMaxPageSize -> kMaxPageSize; negative ->
 // INVALID_ARGUMENT "page_size must not be negative".
@@ -33,10 +37,10 @@ absl::StatusOr<int> PageSize(int requested);
 // Visits the rows under `prefix` in `column_family` from `page_token` on,
 // passing each key's remainder after the prefix to `visit`, which returns
 // whether it added the row to the page (false: filtered out) or an error that
-// ends the walk. Stops once `page_size` rows were added and another row
-// exists; returns that row's remainder as the next page token, or "" when the
-// index is exhausted. A token that no key remainder could be (bad characters,
-// over 256 bytes) is INVALID_ARGUMENT.
+// ends the walk. Stops once `page_size` rows were added, or kMaxRowsExamined
+// rows were visited, and another row exists; returns that row's remainder as
+// the next page token, or "" when the index is exhausted. A token that no key remainder could be
+// (bad characters, over 256 bytes) is INVALID_ARGUMENT.
 absl::StatusOr<std::string> ScanPage(
     storage::Store& store, absl::string_view column_family, absl::string_view prefix,
     absl::string_view page_token, int page_size,

@@ -25,7 +25,10 @@ grpc::Status InboxServiceImpl::Subscribe(grpc::ServerContext* ctx, const v1::Sub
   if (!slot.ok()) return common::ToGrpcStatus(slot.status());
   return common::ToGrpcStatus(inbox_->Follow(
       caller->agency(), ConsumerOf(*caller, req->consumer()), req->from_cursor(), poll_,
-      [writer](const v1::InboxEvent& e) { return writer->Write(e); },
+      [ctx, writer](const v1::InboxEvent& e) {
+        // A subscriber that stops reading is cancelled after StreamStepLimit().
+        return common::WatchedStep(ctx, [&] { return writer->Write(e); });
+      },
       [ctx] { return ctx->IsCancelled(); }));
 }
 

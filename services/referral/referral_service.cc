@@ -1,5 +1,6 @@
 #include "services/referral/referral_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "services/common/grpc_adapter.h"
 
 namespace budstikke::referral {
@@ -35,12 +36,20 @@ absl::StatusOr<v1::AttachmentInfo> ReceiveUpload(
   absl::StatusOr<std::unique_ptr<AttachmentUpload>> upload =
       desk->BeginUpload(caller, msg.metadata());
   if (!upload.ok()) return upload.status();
-  while (reader->Read(&msg)) {
+  bool idle = false;
+  while (common::WatchedStep(
+      ctx, [&] { return reader->Read(&msg); }, &idle)) {
     if (msg.part_case() != v1::UploadAttachmentRequest::kChunk) {
       return absl::InvalidArgumentError("metadata must come only once");
     }
     absl::Status s = (*upload)->AddChunk(msg.chunk());
     if (!s.ok()) return s;
+  }
+  // An upload idle for StreamStepLimit() gives its slot back.
+  if (idle) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("upload idle for ", absl::ToInt64Seconds(common::StreamStepLimit()),
+                     " s; send the next chunk sooner or upload again"));
   }
   // The client half-closed; a broken stream is cancelled and stores nothing.
   if (ctx->IsCancelled()) return absl::CancelledError("upload cancelled");
@@ -148,9 +157,11 @@ grpc::Status ReferralServiceImpl::DownloadAttachment(
     grpc::ServerWriter<v1::DownloadAttachmentResponse>* writer) {
   absl::StatusOr<Caller> caller = auth_->Authenticate(ctx, kDownloadAttachment);
   if (!caller.ok()) return common::ToGrpcStatus(caller.status());
-  return common::ToGrpcStatus(desk_->Download(
-      *caller, req->referral_id(), req->attachment_id(),
-      [writer](const v1::DownloadAttachmentResponse& part) { return writer->Write(part); }));
+  return common::ToGrpcStatus(
+      desk_->Download(*caller, req->referral_id(), req->attachment_id(),
+                      [ctx, writer](const v1::DownloadAttachmentResponse& part) {
+                        return common::WatchedStep(ctx, [&] { return writer->Write(part); });
+                      }));
 }
 
 }  // namespace budstikke::referral

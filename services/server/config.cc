@@ -41,6 +41,10 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
   app.add_option("--tls-refresh-seconds", c.tls_refresh_seconds,
                  "how often the TLS files are read again (renewed certificates, new CA bundles)")
       ->capture_default_str();
+  app.add_option("--stream-idle-seconds", c.stream_idle_seconds,
+                 "how long one read or write of a stream may wait (an upload's next chunk, a "
+                 "subscriber taking an event) before the call is cancelled")
+      ->capture_default_str();
   app.add_option("--trust-domain", c.trust_domain, "SPIFFE trust domain of callers")
       ->capture_default_str();
   app.add_option("--master-key-file", c.master_key_file,
@@ -193,6 +197,9 @@ absl::Status Validate(ServerConfig* config) {
   }
   if (c.tls_refresh_seconds < 1 || c.tls_refresh_seconds > 86400) {
     return absl::InvalidArgumentError("--tls-refresh-seconds must be 1 to 86400");
+  }
+  if (c.stream_idle_seconds < 1 || c.stream_idle_seconds > 86400) {
+    return absl::InvalidArgumentError("--stream-idle-seconds must be 1 to 86400");
   }
   BUDSTIKKE_RETURN_IF_ERROR(common::CheckTlsFiles({c.tls_cert, c.tls_key, c.tls_ca}));
   if (KeepsData(targets)) {

@@ -29,6 +29,9 @@ struct ServerConfig {
   // How often the TLS files are read again (renewed certificates and CA
   // bundles are used for new handshakes without a restart).
   int tls_refresh_seconds = 60;
+  // How long one read or write of a stream may wait before the call is
+  // cancelled (common::StreamWatchdog).
+  int stream_idle_seconds = 60;
   std::string trust_domain = "budstikke.test";
   std::string master_key_file;
   std::string audit_signing_key_file;

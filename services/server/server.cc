@@ -54,6 +54,7 @@
 #include "services/common/remote/remote.h"
 #include "services/common/server_threads.h"
 #include "services/common/store_audit_outbox.h"
+#include "services/common/stream_watchdog.h"
 #include "services/common/tls.h"
 #include "services/consent/consent.h"
 #include "services/consent/consent_service.h"
@@ -732,6 +733,7 @@ absl::StatusOr<int> BudstikkeServer::Start() {
   // certificate of the CA (and plaintext on --health-listen).
   builder.SetOption(AuthenticatedReflection(impl_->auth.get()));
   common::ApplyServerThreadOptions(builder);
+  common::SetStreamStepLimit(absl::Seconds(c.stream_idle_seconds));
   int port = 0;
   builder.AddListeningPort(
       c.listen,
