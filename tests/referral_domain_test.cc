@@ -948,6 +948,91 @@ TEST_F(ReferralDomainTest, PptNeedsParentConversationAndActionLog) {
   EXPECT_THAT(desk_->Send(kLeader, again), StatusIs(absl::StatusCode::kNotFound, ::testing::_));
 }
 
+// Issue 20, defect 7: Send re-encrypted every chunk of every attachment for
+// the new readers (up to 20 x 25 MiB in one batch, under the desk's mutex).
+// Now the content is encrypted once under a content key of its own, and Send
+// reseals only that key: the chunks stay byte for byte.
+TEST_F(ReferralDomainTest, SendGivesTheContentKeyNotANewCopyOfTheContent) {
+  std::string data(3u << 20, 'y');
+  std::memcpy(data.data(), "%PDF-1.7\n", 9);
+  data[(1u << 20) + 5] = 'z';  // chunks differ
+  auto info = Upload(kGp, data, "application/pdf");
+  ASSERT_THAT(info, IsOk());
+  const std::string cf = referral::kAttachmentColumnFamily;
+  auto chunks = [&] {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (auto it = store_->Scan(cf, absl::StrCat("d/", info->id(), "/")); it->Valid(); it->Next()) {
+      out.emplace_back(it->key(), it->value());
+    }
+    return out;
+  };
+  const auto before = chunks();
+  ASSERT_EQ(before.size(), 3u);
+  EXPECT_EQ(before[0].second[0], '\xc1');
+  const std::string key_record = absl::StrCat("c/", info->id());
+  const std::string sealed_key = *store_->Get(cf, key_record);
+
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  v1::SendReferralRequest req = SendRequest("bup-oslo", child, c.id());
+  req.add_attachment_ids(info->id());
+  auto sent = desk_->Send(kGp, req);
+  ASSERT_THAT(sent, IsOk());
+  EXPECT_EQ(chunks(), before);
+  EXPECT_NE(*store_->Get(cf, key_record), sealed_key);
+  auto readers = storage::Envelope::Readers(*store_->Get(cf, key_record));
+  ASSERT_THAT(readers, IsOk());
+  ASSERT_EQ(readers->size(), 2u);
+  EXPECT_EQ((*readers)[0].agency, "legekontor-sentrum");
+  EXPECT_EQ((*readers)[1].agency, "bup-oslo");
+  std::string got;
+  ASSERT_THAT(desk_->Download(kBup, sent->id(), info->id(),
+                              [&](const v1::DownloadAttachmentResponse& p) {
+                                got += p.chunk();
+                                return true;
+                              }),
+              IsOk());
+  EXPECT_EQ(got, data);
+  // A chunk moved to another index of the attachment does not open.
+  ASSERT_THAT(store_->Put(cf, before[1].first, before[0].second), IsOk());
+  EXPECT_THAT(desk_->Download(kBup, sent->id(), info->id(),
+                              [](const v1::DownloadAttachmentResponse&) { return true; }),
+              StatusIs(absl::StatusCode::kDataLoss, "attachment chunk does not authenticate"));
+}
+
+// Attachments stored before content keys (each chunk an envelope of its own,
+// no "c/" record) are still sent and read: their chunks are resealed.
+TEST_F(ReferralDomainTest, AttachmentStoredBeforeContentKeysIsStillSentAndRead) {
+  const std::string data = "%PDF-1.4 gammel fil";
+  auto info = Upload(kGp, data, "application/pdf");
+  ASSERT_THAT(info, IsOk());
+  const std::string cf = referral::kAttachmentColumnFamily;
+  auto envelope = *storage::Envelope::Create(keyring_.get());
+  const std::string chunk_key = absl::StrCat("d/", info->id(), "/000000");
+  ASSERT_THAT(
+      store_->Put(cf, chunk_key, *envelope->Seal(cf, chunk_key, data, {"legekontor-sentrum"})),
+      IsOk());
+  ASSERT_THAT(store_->Delete(cf, absl::StrCat("c/", info->id())), IsOk());
+
+  const std::string child = Child(10);
+  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+  v1::SendReferralRequest req = SendRequest("bup-oslo", child, c.id());
+  req.add_attachment_ids(info->id());
+  auto sent = desk_->Send(kGp, req);
+  ASSERT_THAT(sent, IsOk());
+  std::string got;
+  ASSERT_THAT(desk_->Download(kBup, sent->id(), info->id(),
+                              [&](const v1::DownloadAttachmentResponse& p) {
+                                got += p.chunk();
+                                return true;
+                              }),
+              IsOk());
+  EXPECT_EQ(got, data);
+  auto readers = storage::Envelope::Readers(*store_->Get(cf, chunk_key));
+  ASSERT_THAT(readers, IsOk());
+  EXPECT_EQ(readers->size(), 2u);
+}
+
 TEST_F(ReferralDomainTest, AttachmentLimitsAndRoundTrip) {
   std::string big(25u << 20, 'x');
   std::memcpy(big.data(), "%PDF-1.7\n", 9);

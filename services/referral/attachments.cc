@@ -2,12 +2,15 @@
 // for the uploading agency, and download through a referral's consent gate.
 #include <openssl/sha.h>
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/audit_event.h"
 #include "services/common/idempotency.h"
 #include "services/common/record_codec.h"
 #include "services/common/time_util.h"
+#include "services/referral/attachment_content.h"
 #include "services/referral/internal/records.h"
 #include "services/referral/referral.h"
 #include "storage/status_macros.h"
@@ -224,13 +227,19 @@ absl::StatusOr<v1::AttachmentInfo> ReferralDesk::StoreUpload(AttachmentUpload* u
   *info.mutable_create_time() = common::ToProtoTime(now);
   storage::WriteBatch batch;
   const std::vector<std::string> readers = {caller.agency()};
+  BUDSTIKKE_ASSIGN_OR_RETURN(
+      attachment_content::NewContentKey content,
+      attachment_content::Create(deps_.records->envelope(), kAttachmentColumnFamily, info.id(),
+                                 readers));
+  batch.Put(kAttachmentColumnFamily, attachment_content::ContentKeyRecord(info.id()),
+            content.sealed);
   const size_t chunk = options_.max_chunk_bytes;
   for (size_t off = 0, i = 0; off < up->data_.size(); off += chunk, ++i) {
     const std::string key = ChunkKey(info.id(), i);
     BUDSTIKKE_ASSIGN_OR_RETURN(
         std::string sealed,
-        deps_.records->envelope().Seal(kAttachmentColumnFamily, key,
-                                       std::string_view(up->data_).substr(off, chunk), readers));
+        attachment_content::SealChunk(*content.aead, kAttachmentColumnFamily, key,
+                                      absl::string_view(up->data_).substr(off, chunk)));
     batch.Put(kAttachmentColumnFamily, key, sealed);
   }
   const std::string akey = AttachmentKey(info.id());
@@ -299,6 +308,7 @@ absl::StatusOr<bool> ReferralDesk::PurgeOne(const std::string& id, const std::st
   storage::WriteBatch batch;
   batch.Delete(kAttachmentColumnFamily, UnsentKey(id));
   batch.Delete(kAttachmentColumnFamily, AttachmentKey(id));
+  batch.Delete(kAttachmentColumnFamily, attachment_content::ContentKeyRecord(id));
   if (!request_key.empty()) batch.Delete(kAttachmentColumnFamily, request_key);
   auto it = deps_.store->Scan(kAttachmentColumnFamily, ChunkPrefix(id));
   for (; it->Valid(); it->Next()) batch.Delete(kAttachmentColumnFamily, it->key());
@@ -322,6 +332,21 @@ absl::Status ReferralDesk::ResealAttachment(const StoredAttachment& a,
                                                             a.info.SerializeAsString(), readers));
   batch->Put(kAttachmentColumnFamily, akey, Frame(a.owner, Frame(referral_id, sealed_info)));
   batch->Delete(kAttachmentColumnFamily, UnsentKey(a.info.id()));  // used now: kept
+  // The content key only, when the attachment has one: the content stays.
+  const std::string ckey_record = attachment_content::ContentKeyRecord(a.info.id());
+  auto sealed_key = deps_.store->Get(kAttachmentColumnFamily, ckey_record);
+  if (sealed_key.ok()) {
+    const storage::Envelope& envelope = deps_.records->envelope();
+    BUDSTIKKE_ASSIGN_OR_RETURN(
+        std::string key, envelope.Open(kAttachmentColumnFamily, ckey_record, *sealed_key, a.owner));
+    auto resealed_key = envelope.Seal(kAttachmentColumnFamily, ckey_record, key, readers);
+    std::fill(key.begin(), key.end(), '\0');
+    if (!resealed_key.ok()) return resealed_key.status();
+    batch->Put(kAttachmentColumnFamily, ckey_record, *resealed_key);
+    return absl::OkStatus();
+  }
+  if (!absl::IsNotFound(sealed_key.status())) return sealed_key.status();
+  // Stored before content keys: every chunk is an envelope of its own.
   for (size_t i = 0; i < ChunkCount(a.info.size(), options_.max_chunk_bytes); ++i) {
     const std::string ckey = ChunkKey(a.info.id(), i);
     BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed, deps_.store->Get(kAttachmentColumnFamily, ckey));
@@ -372,12 +397,17 @@ absl::Status ReferralDesk::Download(
   v1::DownloadAttachmentResponse first;
   *first.mutable_info() = *info;
   if (!sink(first)) return absl::CancelledError("download cancelled");
+  auto content_key = attachment_content::Open(*deps_.store, deps_.records->envelope(),
+                                              kAttachmentColumnFamily, info->id(), caller.agency());
+  if (!content_key.ok() && !absl::IsNotFound(content_key.status())) return content_key.status();
+  const storage::AesGcmAead* key_or_null = content_key.ok() ? content_key->get() : nullptr;
   for (size_t i = 0; i < ChunkCount(info->size(), options_.max_chunk_bytes); ++i) {
     const std::string key = ChunkKey(info->id(), i);
     BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed, deps_.store->Get(kAttachmentColumnFamily, key));
     BUDSTIKKE_ASSIGN_OR_RETURN(
         std::string plain,
-        deps_.records->envelope().Open(kAttachmentColumnFamily, key, sealed, caller.agency()));
+        attachment_content::OpenChunk(key_or_null, deps_.records->envelope(),
+                                      kAttachmentColumnFamily, key, sealed, caller.agency()));
     v1::DownloadAttachmentResponse part;
     part.set_chunk(std::move(plain));
     if (!sink(part)) return absl::CancelledError("download cancelled");
