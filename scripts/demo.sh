@@ -78,7 +78,9 @@ as() {
 }
 # expect TEXT: the last output contains TEXT.
 expect() {
-  if printf '%s' "$LAST" | grep -q -- "$1"; then passed=$((passed + 1))
+  # A here-string, not a pipe: grep -q stops reading at the first match, and
+  # under pipefail the writer's SIGPIPE would fail the check.
+  if grep -q -- "$1" <<<"$LAST"; then passed=$((passed + 1))
   else failed=$((failed + 1)); printf '  \033[31mUNEXPECTED\033[0m output lacks %s\n' "$1"; fi
 }
 

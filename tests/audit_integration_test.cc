@@ -362,13 +362,20 @@ TEST(AuditIntegrationTest, RepeatedRefusalsAreOneEventAndOneAggregate) {
   server.Stop();
   server.Restart();
 
+  // The restarted server drains the outbox and signs a checkpoint first:
+  // wait (not timed) until the log holds four refusals.
   std::vector<std::string> denied;
   std::vector<v1::AuditEvent> aggregates;
-  for (const auto& e : AllEvents(server)) {
-    if (e.outcome() != v1::AUDIT_OUTCOME_DENIED) continue;
-    denied.push_back(absl::StrCat(e.action(), " ", e.resource().id(), " ", e.rule(), " ",
-                                  e.actor().agency(), " count=", e.count()));
-    if (e.count() > 0) aggregates.push_back(e);
+  for (int attempt = 0; attempt < 40 && denied.size() < 4; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    denied.clear();
+    aggregates.clear();
+    for (const auto& e : AllEvents(server)) {
+      if (e.outcome() != v1::AUDIT_OUTCOME_DENIED) continue;
+      denied.push_back(absl::StrCat(e.action(), " ", e.resource().id(), " ", e.rule(), " ",
+                                    e.actor().agency(), " count=", e.count()));
+      if (e.count() > 0) aggregates.push_back(e);
+    }
   }
   EXPECT_THAT(denied, ::testing::UnorderedElementsAre(
                           "referral.read  authz.role budstikke-drift count=0",

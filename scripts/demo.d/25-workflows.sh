@@ -65,7 +65,7 @@ need "$URGENT" "urgent referral id"
 expect '"priority":"URGENT"'
 expect '"recipient_agency":"bup-oslo-akutt"'
 expect '"routed_reason":"urgent.not_a_patient"'
-escalated() { quiet gp-physician referral show "$URGENT" --output json && printf '%s' "$LAST" | grep -q "escalated: not acknowledged"; }
+escalated() { quiet gp-physician referral show "$URGENT" --output json && grep -q "escalated: not acknowledged" <<<"$LAST"; }
 poll 100 escalated
 as gp-physician 0 referral show "$URGENT" --output json
 expect "escalated: not acknowledged within 3s"

@@ -4,7 +4,7 @@ say "17. The auditor sees who accessed the child's data, in plain words"
 # for the last one of the story, the report to child welfare.
 duty_logged() {
   quiet auditor audit query --subject "$CHILD" --action referral.send --output json &&
-    printf '%s' "$LAST" | grep -q '"legal_basis":"STATUTORY_DUTY"'
+    grep -q '"legal_basis":"STATUTORY_DUTY"' <<<"$LAST"
 }
 ok_if "the report to child welfare is in the audit log" poll 50 duty_logged
 DUTY_INDEX=$(printf '%s' "$LAST" | python3 -c 'import json,sys; print(max(i["index"] for i in json.load(sys.stdin)["items"] if i["legal_basis"] == "STATUTORY_DUTY"))')
@@ -15,7 +15,7 @@ as auditor 0 audit report --subject "$CHILD"
 expect "BUP Oslo"
 as auditor 0 audit query --subject "$CHILD" --output json
 expect '"legal_basis":"STATUTORY_DUTY"'
-if printf '%s' "$LAST" | grep -q "$CHILD"; then
+if grep -q "$CHILD" <<<"$LAST"; then
   failed=$((failed + 1)); echo "  UNEXPECTED: audit output holds the national id"
 else passed=$((passed + 1)); fi
 

@@ -78,7 +78,9 @@ int Process::Stop() {
   if (!started()) return -1;
   if (exited_) return status_;
   kill(pid_, SIGTERM);
-  int code = Wait(5000);
+  // The server's own grace for calls in flight is 5 s; what it does after
+  // (flushing refusal aggregates, closing RocksDB) must not be cut short.
+  int code = Wait(15000);
   if (code == -1) {
     kill(pid_, SIGKILL);
     code = Wait(5000);

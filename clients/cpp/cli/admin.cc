@@ -34,6 +34,17 @@ void AddAdminCommands(CLI::App& app, CliContext& ctx) {
     RunAdminCall(ctx, [&](const Client& c) { return c.GetKeyStatus(req); });
   });
 
+  auto* rewrap = admin->add_subcommand(
+      "rewrap-progress",
+      "show the background rewrap the last rotation started (state IDLE, RUNNING, DONE or "
+      "FAILED)\n  example: budstikke admin rewrap-progress bup-oslo");
+  rewrap->add_option("agency", *agency, "agency id")->required();
+  rewrap->callback([&ctx, agency] {
+    v1::GetRewrapProgressRequest req;
+    req.set_agency(*agency);
+    RunAdminCall(ctx, [&](const Client& c) { return c.GetRewrapProgress(req); });
+  });
+
   struct RotateArgs {
     std::string agency, request_id;
   };
