@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "storage/status_macros.h"
@@ -17,7 +18,15 @@ absl::StatusOr<std::vector<KeyVersionRef>> ShreddedKeyVersions(const std::string
   }
   Store::Options options;
   options.read_only = true;
-  BUDSTIKKE_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(live_data_dir, options));
+  // A running server may delete a file (compaction) while it is being
+  // opened: RocksDB then reports an I/O error, and a second try sees the new
+  // set of files.
+  absl::StatusOr<std::unique_ptr<Store>> opened;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    opened = Store::Open(live_data_dir, options);
+    if (!absl::IsUnavailable(opened.status())) break;
+  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, std::move(opened));
   const std::vector<std::string> cfs = store->ColumnFamilies();
   if (!std::binary_search(cfs.begin(), cfs.end(), std::string(Keyring::kKeysColumnFamily))) {
     return std::vector<KeyVersionRef>{};  // a data dir without keys
