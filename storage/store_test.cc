@@ -358,6 +358,25 @@ TEST_F(StoreTest, RewriteBackupsDropsWhatTheEditRemovedFromEveryFile) {
   EXPECT_THAT(Store::RewriteBackups(dir_.Sub("backup"), dir_.Sub("scratch"), Families({"records"}),
                                     {}, [](Store&) { return absl::OkStatus(); }),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("exists")));
+  ASSERT_EQ(::rmdir(dir_.Sub("scratch").c_str()), 0);
+
+  // A damaged backup is refused before anything changes.
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.Sub("backup"))) {
+    if (e.path().extension() == ".sst") {
+      std::filesystem::remove(e.path());
+      break;
+    }
+  }
+  int calls = 0;
+  EXPECT_THAT(
+      Store::RewriteBackups(dir_.Sub("backup"), dir_.Sub("scratch"), Families({"records"}), {},
+                            [&](Store&) {
+                              ++calls;
+                              return absl::OkStatus();
+                            }),
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("is damaged")));
+  EXPECT_EQ(calls, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("scratch")));
 }
 
 TEST_F(StoreTest, FlushWritesSstFiles) {
