@@ -344,6 +344,48 @@ absl::StatusOr<uint32_t> Keyring::Rotate(std::string_view agency) {
   return AddVersionLocked(agency);
 }
 
+absl::StatusOr<std::vector<KeyVersionRef>> Keyring::ShreddedVersions(const Store& store,
+                                                                     std::string_view agency) {
+  if (!agency.empty()) BUDSTIKKE_RETURN_IF_ERROR(ValidateAgencyId(agency));
+  const std::string prefix = agency.empty() ? std::string("agency/") : VersionPrefix(agency);
+  std::vector<KeyVersionRef> out;
+  auto it = store.Scan(kKeysColumnFamily, prefix);
+  for (; it->Valid(); it->Next()) {
+    // "agency/<id>/v/<8 digits>"; an agency id holds no '/'.
+    const std::string_view key = it->key().substr(std::string_view("agency/").size());
+    const size_t slash = key.find('/');
+    uint32_t version = 0;
+    if (slash == std::string_view::npos || key.substr(slash).size() != 11 ||
+        key.substr(slash, 3) != "/v/" || !absl::SimpleAtoi(Sv(key.substr(slash + 3)), &version) ||
+        version == 0) {
+      return absl::DataLossError("malformed key record in the keyring");
+    }
+    if (it->value().size() == 1 && it->value()[0] == kRecordShredded) {
+      out.push_back(KeyVersionRef{std::string(key.substr(0, slash)), version});
+    }
+  }
+  BUDSTIKKE_RETURN_IF_ERROR(it->status());
+  return out;
+}
+
+absl::StatusOr<std::vector<KeyVersionRef>> Keyring::MarkShredded(
+    Store* store, const std::vector<KeyVersionRef>& versions) {
+  WriteBatch batch;
+  std::vector<KeyVersionRef> replaced;
+  for (const KeyVersionRef& v : versions) {
+    BUDSTIKKE_RETURN_IF_ERROR(ValidateAgencyId(v.agency));
+    const std::string key = VersionKey(v.agency, v.version);
+    absl::StatusOr<std::string> record = store->Get(kKeysColumnFamily, key);
+    if (absl::IsNotFound(record.status())) continue;
+    if (!record.ok()) return record.status();
+    if (record->size() == 1 && (*record)[0] == kRecordShredded) continue;
+    batch.Put(kKeysColumnFamily, key, std::string_view(&kRecordShredded, 1));
+    replaced.push_back(v);
+  }
+  if (batch.Count() > 0) BUDSTIKKE_RETURN_IF_ERROR(store->Write(std::move(batch)));
+  return replaced;
+}
+
 absl::Status Keyring::Shred(std::string_view agency, uint32_t version) {
   BUDSTIKKE_RETURN_IF_ERROR(ValidateAgencyId(agency));
   absl::MutexLock lock(&write_mu_);

@@ -62,6 +62,15 @@ struct KeyVersionInfo {
   }
 };
 
+// One key version of one agency.
+struct KeyVersionRef {
+  std::string agency;
+  uint32_t version = 0;
+  bool operator==(const KeyVersionRef& o) const {
+    return agency == o.agency && version == o.version;
+  }
+};
+
 class Keyring {
  public:
   static constexpr size_t kMasterKeySize = 32;
@@ -119,6 +128,21 @@ class Keyring {
   // for RemoveChangeListener, which waits for a running call to finish.
   uint64_t AddChangeListener(std::function<void()> listener) const;
   void RemoveChangeListener(uint64_t id) const;
+
+  // Offline tools (no master key needed; the purge of shredded keys from
+  // backups, storage/backup_purge.h):
+  // Every shredded version that `store` records, in key order (agency, then
+  // version); only those of `agency` unless it is empty. DATA_LOSS for a
+  // malformed key record.
+  static absl::StatusOr<std::vector<KeyVersionRef>> ShreddedVersions(const Store& store,
+                                                                     std::string_view agency);
+  // Replaces the wrapped key of each of `versions` that `store` still holds
+  // by the shredded marker, in one write. Versions absent or already shredded
+  // are left alone. Returns the versions replaced. Does not compact: the
+  // wrapped bytes stay in the files until kKeysColumnFamily is compacted.
+  // Must not run while a Keyring uses `store`.
+  static absl::StatusOr<std::vector<KeyVersionRef>> MarkShredded(
+      Store* store, const std::vector<KeyVersionRef>& versions);
 
   // Secret for Pseudonymizer (HKDF of the master key, info "budstikke pseudonym v1").
   const SecretBytes& pseudonym_secret() const { return pseudonym_secret_; }

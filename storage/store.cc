@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
@@ -68,6 +69,16 @@ absl::Status MakeDirs(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return absl::FailedPreconditionError(absl::StrCat(path, " is not a directory"));
+  }
+  return absl::OkStatus();
+}
+
+// Removes `path` and everything below it.
+absl::Status RemoveTree(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot remove ", path, ": ", ec.message()));
   }
   return absl::OkStatus();
 }
@@ -235,6 +246,7 @@ int WriteBatch::Count() const { return count_; }
 
 struct Store::Impl {
   std::shared_ptr<FaultInjector> faults;  // test hook, may be null
+  bool read_only = false;
   // Set with Options::file_system (test hook); outlives `db`.
   std::unique_ptr<rocksdb::Env> env;
   // Set after a failed write; the next write calls DB::Resume() first.
@@ -250,6 +262,10 @@ struct Store::Impl {
 
   // Resumes after an earlier write error (RocksDB refuses writes until then).
   absl::Status BeforeWrite() {
+    if (read_only) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("write: database ", path, " is open read-only"));
+    }
     if (faults && faults->fail_writes()) {
       return absl::UnavailableError("write: injected write fault (test hook)");
     }
@@ -288,13 +304,19 @@ Store::~Store() = default;
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
                                                    const Options& options) {
-  if (options.create_if_missing) {
+  if (options.read_only) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return absl::NotFoundError(absl::StrCat("database ", path, " does not exist"));
+    }
+  }
+  if (options.create_if_missing && !options.read_only) {
     absl::Status s = MakeDirs(path);
     if (!s.ok()) return s;
   }
   auto impl = std::make_unique<Impl>();
   rocksdb::Options db_options = internal::StoreRocksDbOptions(options.block_cache_bytes);
-  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_if_missing = options.create_if_missing && !options.read_only;
   db_options.create_missing_column_families = true;
   if (options.file_system != nullptr) {
     impl->env = rocksdb::NewCompositeEnv(options.file_system);
@@ -316,10 +338,22 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
   }
 
   impl->faults = options.fault_injector;
+  impl->read_only = options.read_only;
   impl->path = path;
   impl->write_options.sync = options.sync_writes;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &impl->handles, &raw);
+  if (options.read_only) {
+    // Only the column families that exist; a missing requested one is absent.
+    descriptors.clear();
+    for (const auto& n : existing) {
+      descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions(db_options));
+    }
+    if (!ls.ok()) return FromRocks(ls, absl::StrCat("open database ", path));
+  }
+  rocksdb::Status s =
+      options.read_only
+          ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &impl->handles, &raw)
+          : rocksdb::DB::Open(db_options, path, descriptors, &impl->handles, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open database ", path));
   impl->db.reset(raw);
   for (auto* h : impl->handles) impl->by_name.emplace(h->GetName(), h);
@@ -518,6 +552,141 @@ absl::Status Store::Restore(const std::string& backup_dir, const std::string& db
   if (!io.ok()) return FromRocks(io, absl::StrCat("open backup engine ", backup_dir));
   std::unique_ptr<rocksdb::BackupEngineReadOnly> engine(raw);
   return FromRocks(engine->RestoreDBFromLatestBackup(db_dir, db_dir), "restore backup");
+}
+
+namespace {
+
+absl::Status NoBackupDir(const std::string& backup_dir) {
+  struct stat st;
+  if (::stat(backup_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::NotFoundError(absl::StrCat("backup dir ", backup_dir, " does not exist"));
+  }
+  return absl::OkStatus();
+}
+
+// RocksDB's message on one line (an operator's command prints it).
+std::string OneLine(const rocksdb::Status& s) {
+  std::string m = s.ToString();
+  for (char& c : m) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return m;
+}
+
+// The backups of `engine`, oldest first. NOT_FOUND if none; DATA_LOSS if
+// RocksDB found a backup whose metadata does not read.
+absl::StatusOr<std::vector<rocksdb::BackupInfo>> ListBackups(
+    const rocksdb::BackupEngineReadOnlyBase& engine, const std::string& backup_dir) {
+  std::vector<rocksdb::BackupID> corrupt;
+  engine.GetCorruptedBackups(&corrupt);
+  if (!corrupt.empty()) {
+    rocksdb::BackupInfo info;
+    rocksdb::Status why = engine.GetBackupInfo(corrupt.front(), &info);
+    return absl::DataLossError(absl::StrCat("backup ", corrupt.front(), " in ", backup_dir,
+                                            " is damaged: ", OneLine(why)));
+  }
+  std::vector<rocksdb::BackupInfo> infos;
+  engine.GetBackupInfo(&infos);
+  if (infos.empty()) {
+    return absl::NotFoundError(absl::StrCat("backup dir ", backup_dir, " holds no backup"));
+  }
+  return infos;
+}
+
+Store::BackupSummary Summary(const rocksdb::BackupInfo& info) {
+  Store::BackupSummary out;
+  out.id = info.backup_id;
+  out.unix_seconds = info.timestamp;
+  out.size_bytes = info.size;
+  out.files = info.number_files;
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Store::BackupSummary>> Store::VerifyBackups(
+    const std::string& backup_dir) {
+  absl::Status exists = NoBackupDir(backup_dir);
+  if (!exists.ok()) return exists;
+  rocksdb::BackupEngineReadOnly* raw = nullptr;
+  rocksdb::IOStatus io = rocksdb::BackupEngineReadOnly::Open(
+      rocksdb::Env::Default(), rocksdb::BackupEngineOptions(backup_dir), &raw);
+  if (io.IsNotFound()) {  // no "meta" directory: nothing was ever backed up here
+    return absl::NotFoundError(absl::StrCat("backup dir ", backup_dir, " holds no backup"));
+  }
+  if (!io.ok()) return FromRocks(io, absl::StrCat("open backup engine ", backup_dir));
+  std::unique_ptr<rocksdb::BackupEngineReadOnly> engine(raw);
+  absl::StatusOr<std::vector<rocksdb::BackupInfo>> infos = ListBackups(*engine, backup_dir);
+  if (!infos.ok()) return infos.status();
+  std::vector<BackupSummary> out;
+  for (const rocksdb::BackupInfo& info : *infos) {
+    io = engine->VerifyBackup(info.backup_id, /*verify_with_checksum=*/true);
+    if (!io.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("backup ", info.backup_id, " in ", backup_dir, ": ", OneLine(io)));
+    }
+    out.push_back(Summary(info));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Store::BackupSummary>> Store::RewriteBackups(
+    const std::string& backup_dir, const std::string& scratch_dir, const Options& options,
+    const std::vector<std::string>& compact,
+    const std::function<absl::Status(Store& restored)>& edit) {
+  // Refuse a damaged backup before changing anything.
+  absl::StatusOr<std::vector<BackupSummary>> before = VerifyBackups(backup_dir);
+  if (!before.ok()) return before.status();
+  struct stat st;
+  if (::lstat(scratch_dir.c_str(), &st) == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("scratch dir ", scratch_dir,
+                     " exists (left by an interrupted run? it may hold restored data: remove "
+                     "it, then run again)"));
+  }
+  absl::Status s = MakeDirs(scratch_dir);
+  if (!s.ok()) return s;
+  rocksdb::BackupEngine* raw = nullptr;
+  rocksdb::IOStatus io = rocksdb::BackupEngine::Open(
+      rocksdb::Env::Default(), rocksdb::BackupEngineOptions(backup_dir), &raw);
+  if (!io.ok()) return FromRocks(io, absl::StrCat("open backup engine ", backup_dir));
+  std::unique_ptr<rocksdb::BackupEngine> engine(raw);
+  absl::StatusOr<std::vector<rocksdb::BackupInfo>> old = ListBackups(*engine, backup_dir);
+  if (!old.ok()) return old.status();
+
+  for (const rocksdb::BackupInfo& info : *old) {
+    const std::string dir = absl::StrCat(scratch_dir, "/", info.backup_id);
+    io = engine->RestoreDBFromBackup(rocksdb::RestoreOptions(), info.backup_id, dir, dir);
+    if (!io.ok()) return FromRocks(io, absl::StrCat("restore backup ", info.backup_id));
+    Options open = options;
+    open.create_if_missing = false;
+    open.read_only = false;
+    absl::StatusOr<std::unique_ptr<Store>> store = Open(dir, open);
+    if (!store.ok()) return store.status();
+    s = edit(**store);
+    if (!s.ok()) return s;
+    for (const std::string& cf : compact) {
+      s = (*store)->CompactColumnFamily(cf);
+      if (!s.ok()) return s;
+    }
+    rocksdb::CreateBackupOptions opts;
+    opts.flush_before_backup = true;
+    io = engine->CreateNewBackupWithMetadata(opts, (*store)->impl_->db.get(), info.app_metadata);
+    if (!io.ok()) return FromRocks(io, "create backup");
+    store->reset();
+    s = RemoveTree(dir);
+    if (!s.ok()) return s;
+  }
+  for (const rocksdb::BackupInfo& info : *old) {
+    io = engine->DeleteBackup(info.backup_id);
+    if (!io.ok()) return FromRocks(io, absl::StrCat("delete backup ", info.backup_id));
+  }
+  io = engine->GarbageCollect();
+  if (!io.ok()) return FromRocks(io, "remove unused backup files");
+  engine.reset();
+  s = RemoveTree(scratch_dir);
+  if (!s.ok()) return s;
+  return VerifyBackups(backup_dir);
 }
 
 const std::string& Store::path() const { return impl_->path; }

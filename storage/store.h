@@ -120,6 +120,18 @@ class Store {
     // Test hook: the file system RocksDB works through (null: the default,
     // POSIX). storage/testing/power_loss_fs.h simulates a power loss with it.
     std::shared_ptr<rocksdb::FileSystem> file_system;
+    // Opens without taking the database's lock, also while another process
+    // writes to it (RocksDB's read-only mode: the view of the moment of
+    // opening). Every write fails with FAILED_PRECONDITION. Never creates.
+    bool read_only = false;
+  };
+
+  // One backup in a backup directory (RocksDB BackupEngine).
+  struct BackupSummary {
+    uint32_t id = 0;
+    int64_t unix_seconds = 0;  // when it was made
+    uint64_t size_bytes = 0;   // of its files
+    uint32_t files = 0;
   };
 
   // Opens (or creates) the database in `path`, a directory created with mode
@@ -177,6 +189,28 @@ class Store {
   absl::Status Backup(const std::string& backup_dir);
   // Restores the latest backup in `backup_dir` into `db_dir` (must not be open).
   static absl::Status Restore(const std::string& backup_dir, const std::string& db_dir);
+  // Checks every backup in `backup_dir`: each of its files is present, has
+  // the recorded size and the recorded checksum (crc32c over every byte).
+  // Returns the backups, oldest first. NOT_FOUND if the directory holds no
+  // backup; DATA_LOSS naming the backup (and RocksDB's reason: the file) if
+  // one is damaged or missing a file.
+  static absl::StatusOr<std::vector<BackupSummary>> VerifyBackups(const std::string& backup_dir);
+  // Rewrites every backup in `backup_dir` through `edit` (backups are
+  // immutable): oldest first, each is restored into a new directory under
+  // `scratch_dir` (created 0700, must not exist: FAILED_PRECONDITION; removed
+  // at the end), opened with `options`, handed to `edit`, the column families
+  // in `compact` compacted to the bottommost level (so values that `edit`
+  // overwrote or deleted are gone from the files), and backed up again (same
+  // application metadata, so the order of the backups stays). Then the old
+  // backups are deleted, files no backup uses any more removed, and the new
+  // backups verified (VerifyBackups). Interrupted, the directory holds the old
+  // backups, or old and new ones (run again), never none. Returns the new
+  // backups. NOT_FOUND if the directory holds no backup; DATA_LOSS if one is
+  // damaged (nothing is changed then).
+  static absl::StatusOr<std::vector<BackupSummary>> RewriteBackups(
+      const std::string& backup_dir, const std::string& scratch_dir, const Options& options,
+      const std::vector<std::string>& compact,
+      const std::function<absl::Status(Store& restored)>& edit);
 
   const std::string& path() const;
 

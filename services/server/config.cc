@@ -114,9 +114,31 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
       "  budstikke-server restore --backup-dir /var/backups/b1 --data-dir /var/lib/budstikke");
   restore->add_option("--backup-dir", c.backup_dir, "directory written by a backup")->required();
   restore->add_option("--data-dir", c.data_dir, "new data directory (must not exist)")->required();
+  CLI::App* verify = app.add_subcommand(
+      "verify-backup",
+      "check every backup in --backup-dir (each file present, with its recorded size and "
+      "checksum) and exit 0, or 1 with the reason:\n"
+      "  budstikke-server verify-backup --backup-dir /var/backups/b1");
+  verify->add_option("--backup-dir", c.backup_dir, "directory written by a backup")->required();
+  CLI::App* purge = app.add_subcommand(
+      "purge-shredded-keys",
+      "remove the wrapped keys of every key version shredded in the live --data-dir (only "
+      "--agency's if given) from each --backup-dir, rewriting and verifying the backups:\n"
+      "  budstikke-server purge-shredded-keys --data-dir /var/lib/budstikke "
+      "--backup-dir /var/backups/b1 --backup-dir /var/backups/b2");
+  purge
+      ->add_option("--data-dir", c.data_dir,
+                   "the live data dir, read-only (the server may run): which versions are "
+                   "shredded")
+      ->required();
+  purge->add_option("--backup-dir", c.purge_backup_dirs, "a backup directory to purge; repeat")
+      ->required();
+  purge->add_option("--agency", c.purge_agency, "only this agency's shredded versions");
   try {
     app.parse(argc, argv);
     c.restore = restore->parsed();
+    c.verify_backup = verify->parsed();
+    c.purge_shredded_keys = purge->parsed();
     c.sync_writes = !no_sync_writes;
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();

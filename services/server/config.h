@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -79,6 +80,15 @@ struct ServerConfig {
   // latest backup into a new data dir and exit (no TLS or keys needed).
   bool restore = false;
   std::string backup_dir;
+  // `budstikke-server verify-backup --backup-dir DIR`: check every backup in
+  // DIR (files present, sizes and checksums) and exit.
+  bool verify_backup = false;
+  // `budstikke-server purge-shredded-keys --data-dir LIVE --backup-dir DIR
+  // [--backup-dir DIR ...] [--agency A]`: remove from the named backups the
+  // wrapped keys of every version shredded in LIVE (only A's with --agency).
+  bool purge_shredded_keys = false;
+  std::vector<std::string> purge_backup_dirs;
+  std::string purge_agency;
 
   // The services this process hosts ("all" expanded).
   std::set<std::string> Targets() const;

@@ -1,4 +1,4 @@
-// ParseFlags: the durability flags (the rest of the command line is tested
+// ParseFlags: the durability flags and the backup commands (the rest of the command line is tested
 // against the binary in tests/server_config_test.cc).
 #include "services/server/config.h"
 
@@ -42,6 +42,29 @@ TEST(ServerFlagsTest, RateLimitDefaultsToAHundredAndZeroTurnsItOff) {
   c = Parse({"--rate-limit", "0"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->rate_limit, 0);
+}
+
+TEST(ServerFlagsTest, BackupCommands) {
+  absl::StatusOr<ServerConfig> c = Parse({"verify-backup", "--backup-dir", "/b/1"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->verify_backup);
+  EXPECT_FALSE(c->restore);
+  EXPECT_EQ(c->backup_dir, "/b/1");
+
+  c = Parse({"purge-shredded-keys", "--data-dir", "/live", "--backup-dir", "/b/1", "--backup-dir",
+             "/b/2", "--agency", "bup-oslo"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->purge_shredded_keys);
+  EXPECT_EQ(c->data_dir, "/live");
+  EXPECT_EQ(c->purge_backup_dirs, (std::vector<std::string>{"/b/1", "/b/2"}));
+  EXPECT_EQ(c->purge_agency, "bup-oslo");
+
+  c = Parse({"purge-shredded-keys", "--data-dir", "/live"});
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.status().message(), "--backup-dir is required");
+  c = Parse({"verify-backup"});
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.status().message(), "--backup-dir is required");
 }
 
 }  // namespace

@@ -3,14 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
+#include "services/server/backup_commands.h"
 #include "services/server/config.h"
 #include "services/server/server.h"
-#include "storage/store.h"
 
 int main(int argc, char** argv) {
   // Debian's Abseil checks every lock for deadlock cycles; that costs on every
@@ -23,23 +22,9 @@ int main(int argc, char** argv) {
     std::cerr << "budstikke-server: " << config.status().message() << " (see --help)" << std::endl;
     return 2;
   }
-  if (config->restore) {
-    std::error_code ec;
-    if (std::filesystem::exists(config->data_dir, ec) &&
-        !std::filesystem::is_empty(config->data_dir, ec)) {
-      std::cerr << "budstikke-server: restore refuses to overwrite " << config->data_dir
-                << ": it is not empty; restore into a new directory" << std::endl;
-      return 1;
-    }
-    absl::Status restored =
-        budstikke::storage::Store::Restore(config->backup_dir, config->data_dir);
-    if (!restored.ok()) {
-      std::cerr << "budstikke-server: restore failed: " << restored.message() << std::endl;
-      return 1;
-    }
-    std::printf("restored %s into %s\n", config->backup_dir.c_str(), config->data_dir.c_str());
-    return 0;
-  }
+  if (config->restore) return budstikke::server::RunRestore(*config);
+  if (config->verify_backup) return budstikke::server::RunVerifyBackup(*config);
+  if (config->purge_shredded_keys) return budstikke::server::RunPurgeShreddedKeys(*config);
   spdlog::set_level(spdlog::level::from_str(config->log_level));
   spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%v"})",
                       spdlog::pattern_time_type::utc);
