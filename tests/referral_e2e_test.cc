@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 #include <openssl/sha.h>
 
+#include <chrono>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -433,6 +434,59 @@ TEST_F(ReferralE2eTest, PurposeMismatchIsRefusedWithTheRule) {
                  &cli_out, &cli_err, server_->CliEnv("gp-physician"));
   EXPECT_EQ(rc, 0) << cli_err;
   EXPECT_THAT(cli_out, HasSubstr("\"purpose\":\"henvisning til BUP\""));
+}
+
+// Uploads that stall (abuse, issue 20): a stream takes its slot when it opens,
+// so one beyond the caller's 2 is refused at once, before any message; a
+// stream that sends nothing, or its metadata and then nothing, is cancelled
+// after --upload-idle-seconds and its slot serves the next upload.
+TEST(ReferralE2eUploadIdleTest, StalledUploadsAreCancelledAndFreeTheirSlots) {
+  TestServer server({"--upload-idle-seconds", "1"});
+  auto stub = v1::ReferralService::NewStub(server.Channel("gp-physician"));
+  const std::string data = "%PDF-1.4 liten fil";
+  v1::UploadAttachmentRequest meta;
+  meta.mutable_metadata()->set_request_id("e2e-idle-1");
+  meta.mutable_metadata()->set_filename("notat.pdf");
+  meta.mutable_metadata()->set_content_type("application/pdf");
+  meta.mutable_metadata()->set_kind(v1::ATTACHMENT_KIND_OTHER);
+  meta.mutable_metadata()->set_size(data.size());
+  meta.mutable_metadata()->set_sha256(Sha256(data));
+
+  const auto start = std::chrono::steady_clock::now();
+  v1::AttachmentInfo ignored[3];
+  auto silent_ctx = Ctx(20);
+  auto silent = stub->UploadAttachment(silent_ctx.get(), &ignored[0]);  // sends nothing
+  auto stalled_ctx = Ctx(20);
+  auto stalled = stub->UploadAttachment(stalled_ctx.get(), &ignored[1]);
+  ASSERT_TRUE(stalled->Write(meta));        // metadata, then nothing
+  absl::SleepFor(absl::Milliseconds(300));  // both streams have their slots
+
+  auto third_ctx = Ctx(20);
+  auto third = stub->UploadAttachment(third_ctx.get(), &ignored[2]);
+  third->WritesDone();
+  grpc::Status s = third->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(s.error_message(), "at most 2 uploads at once per caller; retry in 1 s");
+  EXPECT_THAT(RuleIds(s), ElementsAre("attachment.uploads"));
+
+  s = silent->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED) << s.error_message();
+  s = stalled->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED) << s.error_message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+
+  // Their slots are free again: a whole upload goes through.
+  v1::AttachmentInfo info;
+  auto ctx = Ctx(20);
+  auto writer = stub->UploadAttachment(ctx.get(), &info);
+  ASSERT_TRUE(writer->Write(meta));
+  v1::UploadAttachmentRequest chunk;
+  chunk.set_chunk(data);
+  ASSERT_TRUE(writer->Write(chunk));
+  writer->WritesDone();
+  s = writer->Finish();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(info.size(), data.size());
 }
 
 // A second server, run as in production: synthetic ids are refused.

@@ -1,6 +1,15 @@
 #include "services/referral/referral_service.h"
 
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "services/common/grpc_adapter.h"
+#include "storage/status_macros.h"
 
 namespace budstikke::referral {
 namespace {
@@ -23,25 +32,88 @@ constexpr char kWithdraw[] = "budstikke.v1.ReferralService/Withdraw";
 constexpr char kUploadAttachment[] = "budstikke.v1.ReferralService/UploadAttachment";
 constexpr char kDownloadAttachment[] = "budstikke.v1.ReferralService/DownloadAttachment";
 
-// The body of UploadAttachment after authentication: metadata first, then
-// chunks into the domain's AttachmentUpload, stored only on a clean half-close.
+// Cancels the call when no message arrived for `idle`: an upload that stalls
+// gives its slot back (a client that never sends would otherwise hold it, and
+// a gRPC thread, for ever). One thread per upload in progress (capped).
+class IdleWatch {
+ public:
+  IdleWatch(grpc::ServerContext* ctx, absl::Duration idle)
+      : ctx_(ctx), idle_(idle), last_(absl::Now()), thread_([this] { Run(); }) {}
+  IdleWatch(const IdleWatch&) = delete;
+  IdleWatch& operator=(const IdleWatch&) = delete;
+  ~IdleWatch() {
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+    }
+    thread_.join();
+  }
+  void Touch() {
+    absl::MutexLock lock(&mu_);
+    last_ = absl::Now();
+  }
+  // The call was cancelled for idleness.
+  bool fired() const {
+    absl::MutexLock lock(&mu_);
+    return fired_;
+  }
+
+ private:
+  void Run() {
+    absl::MutexLock lock(&mu_);
+    while (!done_) {
+      const absl::Time deadline = last_ + idle_;
+      if (absl::Now() >= deadline) {
+        fired_ = true;
+        ctx_->TryCancel();
+        return;
+      }
+      mu_.AwaitWithDeadline(absl::Condition(&done_), deadline);
+    }
+  }
+
+  grpc::ServerContext* const ctx_;
+  const absl::Duration idle_;
+  mutable absl::Mutex mu_;
+  absl::Time last_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool fired_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: starts once the fields above exist
+};
+
+// The body of UploadAttachment after authentication: an upload slot first
+// (before any message: a stream that never sends is refused beyond the caps),
+// then metadata, then chunks into the domain's AttachmentUpload, stored only
+// on a clean half-close. Idle for `idle` between messages: cancelled.
 absl::StatusOr<v1::AttachmentInfo> ReceiveUpload(
     ReferralDesk* desk, const Caller& caller, grpc::ServerContext* ctx,
-    grpc::ServerReader<v1::UploadAttachmentRequest>* reader) {
+    grpc::ServerReader<v1::UploadAttachmentRequest>* reader, absl::Duration idle) {
+  BUDSTIKKE_ASSIGN_OR_RETURN(common::StreamSlots::Slot slot, desk->ReserveUpload(caller));
+  std::optional<IdleWatch> watch;
+  watch.emplace(ctx, idle);
+  auto idle_error = [&] {
+    return absl::DeadlineExceededError(
+        absl::StrCat("upload cancelled: nothing received for ", absl::FormatDuration(idle)));
+  };
   v1::UploadAttachmentRequest msg;
   if (!reader->Read(&msg) || !msg.has_metadata()) {
+    if (watch->fired()) return idle_error();
     return absl::InvalidArgumentError("metadata must come first");
   }
+  watch->Touch();
   absl::StatusOr<std::unique_ptr<AttachmentUpload>> upload =
-      desk->BeginUpload(caller, msg.metadata());
+      desk->BeginUpload(caller, msg.metadata(), std::move(slot));
   if (!upload.ok()) return upload.status();
   while (reader->Read(&msg)) {
+    watch->Touch();
     if (msg.part_case() != v1::UploadAttachmentRequest::kChunk) {
       return absl::InvalidArgumentError("metadata must come only once");
     }
     absl::Status s = (*upload)->AddChunk(msg.chunk());
     if (!s.ok()) return s;
   }
+  if (watch->fired()) return idle_error();
+  watch.reset();
   // The client half-closed; a broken stream is cancelled and stores nothing.
   if (ctx->IsCancelled()) return absl::CancelledError("upload cancelled");
   return (*upload)->Finish();
@@ -140,7 +212,7 @@ grpc::Status ReferralServiceImpl::UploadAttachment(
   // Streaming: runs on gRPC's thread for the whole stream (never the executor).
   absl::StatusOr<Caller> caller = auth_->Authenticate(ctx, kUploadAttachment);
   if (!caller.ok()) return common::ToGrpcStatus(caller.status());
-  return common::ReplyWith(ReceiveUpload(desk_, *caller, ctx, reader), resp);
+  return common::ReplyWith(ReceiveUpload(desk_, *caller, ctx, reader, upload_idle_), resp);
 }
 
 grpc::Status ReferralServiceImpl::DownloadAttachment(

@@ -5,9 +5,12 @@
 // streaming ones run on gRPC's thread. Uploads are
 // handed to the domain chunk by chunk; a stream that ends early (client
 // disconnect) never reaches AttachmentUpload::Finish, so nothing is stored.
+// An upload takes its slot (ReferralDesk::ReserveUpload) when the stream
+// opens and is cancelled when it stays idle for `upload_idle`.
 #ifndef BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_SERVICE_H_
 #define BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_SERVICE_H_
 
+#include "absl/time/time.h"
 #include "budstikke/v1/referral.grpc.pb.h"
 #include "services/common/domain_executor.h"
 #include "services/common/grpc_auth.h"
@@ -18,9 +21,12 @@ namespace budstikke::referral {
 class ReferralServiceImpl final : public v1::ReferralService::Service {
  public:
   // All must outlive the service. A null executor runs domain calls inline.
+  // An upload stream that sends nothing for `upload_idle` is cancelled
+  // (`--upload-idle-seconds`).
   ReferralServiceImpl(ReferralDesk* desk, const common::Authenticator* auth,
-                      common::DomainExecutor* executor = nullptr)
-      : desk_(desk), auth_(auth), executor_(executor) {}
+                      common::DomainExecutor* executor = nullptr,
+                      absl::Duration upload_idle = absl::Seconds(30))
+      : desk_(desk), auth_(auth), executor_(executor), upload_idle_(upload_idle) {}
 
   grpc::Status Send(grpc::ServerContext* ctx, const v1::SendReferralRequest* req,
                     v1::Referral* resp) override;
@@ -59,6 +65,7 @@ class ReferralServiceImpl final : public v1::ReferralService::Service {
   ReferralDesk* desk_;
   const common::Authenticator* auth_;
   common::DomainExecutor* executor_;
+  absl::Duration upload_idle_;
 };
 
 }  // namespace budstikke::referral

@@ -84,6 +84,9 @@ absl::StatusOr<ServerConfig> ParseFlags(int argc, char** argv) {
                  "calls per second per caller (bursts of two seconds' worth); over it: "
                  "RESOURCE_EXHAUSTED with the wait; 0 = off")
       ->capture_default_str();
+  app.add_option("--upload-idle-seconds", c.upload_idle_seconds,
+                 "cancel an attachment upload that sends nothing for N seconds")
+      ->capture_default_str();
   app.add_option("--urgent-ack-minutes", c.urgent_ack_minutes,
                  "escalate urgent referrals not acknowledged in N minutes (0 = off)")
       ->capture_default_str();
@@ -187,6 +190,9 @@ absl::Status Validate(ServerConfig* config) {
   BUDSTIKKE_RETURN_IF_ERROR(CheckPeers(targets, c.peers));
   if (c.trust_domain.empty() || c.trust_domain.find('/') != std::string::npos) {
     return absl::InvalidArgumentError("--trust-domain must be a host name, e.g. budstikke.test");
+  }
+  if (c.upload_idle_seconds < 1 || c.upload_idle_seconds > 3600) {
+    return absl::InvalidArgumentError("--upload-idle-seconds must be 1 to 3600");
   }
   if (c.max_message_bytes < 1024) {
     return absl::InvalidArgumentError("--max-message-bytes must be at least 1024");

@@ -68,6 +68,9 @@ struct ServerConfig {
   // Calls per second per caller on the public API, bursts of two seconds'
   // worth; 0 = off (benchmarks).
   int rate_limit = 100;
+  // An upload stream that sends nothing for this long is cancelled (its slot
+  // freed).
+  int upload_idle_seconds = 30;
   // TEST ONLY (hidden flag): while this file exists, the store's file writes
   // fail (storage::FaultInjector), so audit writes fail closed.
   std::string test_fail_store_writes_file;

@@ -44,5 +44,14 @@ TEST(ServerFlagsTest, RateLimitDefaultsToAHundredAndZeroTurnsItOff) {
   EXPECT_EQ(c->rate_limit, 0);
 }
 
+TEST(ServerFlagsTest, UploadIdleDefaultsToThirtySeconds) {
+  absl::StatusOr<ServerConfig> c = Parse({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->upload_idle_seconds, 30);
+  c = Parse({"--upload-idle-seconds", "5"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->upload_idle_seconds, 5);
+}
+
 }  // namespace
 }  // namespace budstikke::server

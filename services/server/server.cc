@@ -496,7 +496,8 @@ absl::Status WireConsentAndReferral(Impl* impl, const policy::PolicyRules& rules
                              impl->inbox_writer, impl->agencies, checker, &impl->clock, options));
     impl->referrals->StartEscalationJob(absl::Seconds(1));
     impl->services.push_back(std::make_unique<referral::ReferralServiceImpl>(
-        impl->referrals.get(), impl->auth.get(), impl->executor.get()));
+        impl->referrals.get(), impl->auth.get(), impl->executor.get(),
+        absl::Seconds(impl->config.upload_idle_seconds)));
     if (!consent_here) {
       impl->services.push_back(std::make_unique<common::ConsentHooksService>(
           impl->referrals.get(), impl->auth.get(), impl->remote_consents.get()));
