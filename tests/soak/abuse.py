@@ -388,7 +388,12 @@ def good_clients(address, certs, seconds, rate):
     def client(i):
         name = GOOD[i][0]
         ch = grpc.secure_channel(address, credentials(certs, name))
-        grpc.channel_ready_future(ch).result(timeout=10)
+        try:
+            grpc.channel_ready_future(ch).result(timeout=10)
+        except grpc.FutureTimeoutError:
+            with lock:
+                errors.append("%s: no connection within 10 s" % name)
+            return
         cons = consultation_pb2_grpc.ConsultationServiceStub(ch)
         dirs = directory_pb2_grpc.DirectoryServiceStub(ch)
         ops = [("ask", lambda: cons.Ask(ask_request(), timeout=10)),
