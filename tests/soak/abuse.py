@@ -31,9 +31,10 @@ does not count against the server) misbehave:
 
 The server's RSS (VmRSS of /proc/PID/status) and thread count are sampled every 100 ms.
 Per phase: the good clients' p50/p99 and the p99's ratio to the baseline's, their errors,
-the server's peak RSS and threads, and the abusers' outcome counts. A baseline is measured
-before each abuse phase (the machine is shared: its load drifts), and each phase's p99 is
-compared with the baselines just before and just after it, taken together. Exit status 1 when a good client saw an error,
+the server's peak RSS and threads, and the abusers' outcome counts. A baseline window runs
+before the first phase and after every phase (the machine is shared: its load drifts), and
+each phase's p99 is compared with the two baselines around it, taken together. Exit status 1
+when a good client saw an error,
 a p99 ratio exceeds --max-ratio (3), the peak RSS exceeds --rss-bound-mib (512), the
 server ran more threads than the caps explain (baseline + 512 streams + 16 uploads + 100),
 the server died, or an abuse got through (an oversized call or a bad certificate answered
