@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 #include <openssl/sha.h>
 
+#include <chrono>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -435,66 +436,59 @@ TEST_F(ReferralE2eTest, PurposeMismatchIsRefusedWithTheRule) {
   EXPECT_THAT(cli_out, HasSubstr("\"purpose\":\"henvisning til BUP\""));
 }
 
-// Issue 20, defect 7: an upload that sends nothing kept its slot (and a gRPC
-// thread) for as long as the client kept the connection, so two idle uploads
-// blocked every further upload of that caller. With --stream-idle-seconds 3
-// the idle ones are cancelled and the caller uploads again.
-TEST(ReferralE2eIdleTest, IdleUploadsAreCancelledAndGiveTheirSlotsBack) {
+// Uploads that stall (issue 20, defect 7 and the abuse suite): before, two
+// idle uploads held the caller's both slots (and two gRPC threads) for as long
+// as the client kept the connection. A stream takes its slot when it opens, so
+// one beyond the caller's 2 is refused at once, before any message; a stream
+// that sends nothing, or its metadata and then nothing, is cancelled after
+// --stream-idle-seconds and its slot serves the next upload.
+TEST(ReferralE2eUploadIdleTest, StalledUploadsAreCancelledAndFreeTheirSlots) {
   TestServer server({"--stream-idle-seconds", "3"});
   auto stub = v1::ReferralService::NewStub(server.Channel("gp-physician"));
-  struct Idle {
-    grpc::ClientContext ctx;
-    v1::AttachmentInfo info;
-    std::unique_ptr<grpc::ClientWriter<v1::UploadAttachmentRequest>> writer;
-  };
-  auto metadata = [](const std::string& rid, const std::string& data) {
-    v1::UploadAttachmentRequest m;
-    auto* meta = m.mutable_metadata();
-    meta->set_request_id(rid);
-    meta->set_filename("epikrise.pdf");
-    meta->set_content_type("application/pdf");
-    meta->set_kind(v1::ATTACHMENT_KIND_OTHER);
-    meta->set_size(data.size());
-    meta->set_sha256(Sha256(data));
-    return m;
-  };
   const std::string data = "%PDF-1.4 liten fil";
-  auto upload = [&](const std::string& rid) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    v1::AttachmentInfo info;
-    auto writer = stub->UploadAttachment(&ctx, &info);
-    writer->Write(metadata(rid, data));
-    v1::UploadAttachmentRequest c;
-    c.set_chunk(data);
-    writer->Write(c);
-    writer->WritesDone();
-    return writer->Finish();
-  };
-  std::vector<std::unique_ptr<Idle>> idle;
-  for (int i = 0; i < 2; ++i) {
-    idle.push_back(std::make_unique<Idle>());
-    Idle& u = *idle.back();
-    u.ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    u.writer = stub->UploadAttachment(&u.ctx, &u.info);
-    ASSERT_TRUE(u.writer->Write(metadata("idle-" + std::to_string(i), data)));
-  }
-  // Both slots of the caller are held once the server has read the two
-  // metadata messages (waited for, not timed: no other upload meanwhile).
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  grpc::Status held = upload("while-held");
-  EXPECT_EQ(held.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(held.error_message(), "at most 2 uploads at once per caller; retry in 1 s");
-  // The idle uploads end (cancelled: the client sees CANCELLED) within the
-  // limit and a tick of the watchdog, and the caller may upload again.
-  const absl::Time start = absl::Now();
-  for (auto& u : idle) {
-    grpc::Status st = u->writer->Finish();
-    EXPECT_EQ(st.error_code(), grpc::StatusCode::CANCELLED) << st.error_message();
-  }
-  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
-  grpc::Status again = upload("after-idle");
-  EXPECT_TRUE(again.ok()) << again.error_message();
+  v1::UploadAttachmentRequest meta;
+  meta.mutable_metadata()->set_request_id("e2e-idle-1");
+  meta.mutable_metadata()->set_filename("notat.pdf");
+  meta.mutable_metadata()->set_content_type("application/pdf");
+  meta.mutable_metadata()->set_kind(v1::ATTACHMENT_KIND_OTHER);
+  meta.mutable_metadata()->set_size(data.size());
+  meta.mutable_metadata()->set_sha256(Sha256(data));
+
+  const auto start = std::chrono::steady_clock::now();
+  v1::AttachmentInfo ignored[3];
+  auto silent_ctx = Ctx(20);
+  auto silent = stub->UploadAttachment(silent_ctx.get(), &ignored[0]);  // sends nothing
+  auto stalled_ctx = Ctx(20);
+  auto stalled = stub->UploadAttachment(stalled_ctx.get(), &ignored[1]);
+  ASSERT_TRUE(stalled->Write(meta));        // metadata, then nothing
+  absl::SleepFor(absl::Seconds(1));  // both streams have their slots (waited, not timed)
+
+  auto third_ctx = Ctx(20);
+  auto third = stub->UploadAttachment(third_ctx.get(), &ignored[2]);
+  third->WritesDone();
+  grpc::Status s = third->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(s.error_message(), "at most 2 uploads at once per caller; retry in 1 s");
+  EXPECT_THAT(RuleIds(s), ElementsAre("attachment.uploads"));
+
+  s = silent->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED) << s.error_message();
+  s = stalled->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED) << s.error_message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+
+  // Their slots are free again: a whole upload goes through.
+  v1::AttachmentInfo info;
+  auto ctx = Ctx(20);
+  auto writer = stub->UploadAttachment(ctx.get(), &info);
+  ASSERT_TRUE(writer->Write(meta));
+  v1::UploadAttachmentRequest chunk;
+  chunk.set_chunk(data);
+  ASSERT_TRUE(writer->Write(chunk));
+  writer->WritesDone();
+  s = writer->Finish();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(info.size(), data.size());
 }
 
 // A second server, run as in production: synthetic ids are refused.

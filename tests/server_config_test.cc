@@ -244,6 +244,12 @@ TEST_F(ServerConfigTest, BadSeedDirectory) {
   ExpectRefused(f, "seed directory entry 1");
 }
 
+TEST_F(ServerConfigTest, StreamIdleSecondsOutOfRange) {
+  auto f = Flags();
+  f["--stream-idle-seconds"] = "0";
+  ExpectRefused(f, "--stream-idle-seconds must be 1 to 86400");
+}
+
 TEST_F(ServerConfigTest, HelpListsFlagsAndExitsZero) {
   std::string out, err;
   int rc = RunCommand({BinDir() + "/budstikke-server", "--help"}, &out, &err);
@@ -252,7 +258,7 @@ TEST_F(ServerConfigTest, HelpListsFlagsAndExitsZero) {
        {"--listen", "--data-dir", "--tls-cert", "--tls-key", "--tls-ca", "--trust-domain",
         "--master-key-file", "--audit-signing-key-file", "--target", "--sync-writes",
         "--seed-directory", "--metrics-listen", "--refuse-synthetic-ids", "--operator-agency",
-        "--attachment-max-age-hours"}) {
+        "--attachment-max-age-hours", "--stream-idle-seconds"}) {
     EXPECT_THAT(out, HasSubstr(flag));
   }
 }

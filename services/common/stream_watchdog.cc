@@ -6,7 +6,7 @@
 namespace budstikke::common {
 namespace {
 
-std::atomic<int64_t> step_limit_ms{60'000};
+std::atomic<int64_t> step_limit_ms{30'000};
 
 }  // namespace
 

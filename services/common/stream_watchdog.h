@@ -31,7 +31,7 @@
 namespace budstikke::common {
 
 // How long one read or write of a stream may wait (an upload's next chunk, a
-// subscriber taking an event): 60 s unless the server's --stream-idle-seconds
+// subscriber taking an event): 30 s unless the server's --stream-idle-seconds
 // set another.
 absl::Duration StreamStepLimit();
 void SetStreamStepLimit(absl::Duration limit);

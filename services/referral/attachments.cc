@@ -130,8 +130,13 @@ absl::Status ReferralDesk::RecordAttachmentRead(const Caller& caller,
   return deps_.audit->Record(caller, AttachmentEvent("attachment.read", info.id(), request_id));
 }
 
+absl::StatusOr<common::StreamSlots::Slot> ReferralDesk::ReserveUpload(const Caller& caller) {
+  return upload_slots_.Acquire(caller);
+}
+
 absl::StatusOr<std::unique_ptr<AttachmentUpload>> ReferralDesk::BeginUpload(
-    const Caller& caller, const v1::AttachmentMetadata& m) {
+    const Caller& caller, const v1::AttachmentMetadata& m,
+    std::optional<common::StreamSlots::Slot> reserved) {
   BUDSTIKKE_RETURN_IF_ERROR(ValidateMetadata(m, options_.max_attachment_bytes));
   auto existing =
       deps_.store->Get(kAttachmentColumnFamily, UploadRequestKey(caller.agency(), m.request_id()));
@@ -150,9 +155,12 @@ absl::StatusOr<std::unique_ptr<AttachmentUpload>> ReferralDesk::BeginUpload(
   if (!absl::IsNotFound(existing.status())) return existing.status();
   // Buffers grow as chunks arrive (no reserve from the declared size), and
   // the slots bound how many exist at once (in all, per agency, per caller).
-  BUDSTIKKE_ASSIGN_OR_RETURN(common::StreamSlots::Slot slot, upload_slots_.Acquire(caller));
+  if (!reserved) {
+    BUDSTIKKE_ASSIGN_OR_RETURN(common::StreamSlots::Slot slot, ReserveUpload(caller));
+    reserved.emplace(std::move(slot));
+  }
   auto upload = std::unique_ptr<AttachmentUpload>(new AttachmentUpload(this, caller, m));
-  upload->slot_.emplace(std::move(slot));
+  upload->slot_.emplace(std::move(*reserved));
   return upload;
 }
 

@@ -216,9 +216,15 @@ class ReferralDesk final : public common::ConsentObserver {
   absl::StatusOr<v1::Referral> Withdraw(const common::Caller& caller,
                                         const v1::WithdrawReferralRequest& request);
 
-  // Validates the metadata (INVALID_ARGUMENT naming the field).
+  // One of the upload slots (ReferralOptions' caps) for `caller`, taken when
+  // an upload stream opens, before its metadata arrives, so that streams
+  // which never send hold no server thread beyond the caps.
+  absl::StatusOr<common::StreamSlots::Slot> ReserveUpload(const common::Caller& caller);
+  // Validates the metadata (INVALID_ARGUMENT naming the field). Uses
+  // `reserved` (ReserveUpload) as the upload's slot, or takes one.
   absl::StatusOr<std::unique_ptr<AttachmentUpload>> BeginUpload(
-      const common::Caller& caller, const v1::AttachmentMetadata& metadata);
+      const common::Caller& caller, const v1::AttachmentMetadata& metadata,
+      std::optional<common::StreamSlots::Slot> reserved = std::nullopt);
   // Streams `info` then the chunks to `sink` (which returns false to stop).
   absl::Status Download(const common::Caller& caller, absl::string_view referral_id,
                         absl::string_view attachment_id,

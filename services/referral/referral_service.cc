@@ -1,7 +1,10 @@
 #include "services/referral/referral_service.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "services/common/grpc_adapter.h"
+#include "storage/status_macros.h"
 
 namespace budstikke::referral {
 namespace {
@@ -24,19 +27,31 @@ constexpr char kWithdraw[] = "budstikke.v1.ReferralService/Withdraw";
 constexpr char kUploadAttachment[] = "budstikke.v1.ReferralService/UploadAttachment";
 constexpr char kDownloadAttachment[] = "budstikke.v1.ReferralService/DownloadAttachment";
 
-// The body of UploadAttachment after authentication: metadata first, then
-// chunks into the domain's AttachmentUpload, stored only on a clean half-close.
+// The body of UploadAttachment after authentication: an upload slot first
+// (before any message: a stream that never sends is refused beyond the caps),
+// then metadata, then chunks into the domain's AttachmentUpload, stored only
+// on a clean half-close. A read that waits longer than StreamStepLimit()
+// (--stream-idle-seconds) cancels the call: the slot is given back.
 absl::StatusOr<v1::AttachmentInfo> ReceiveUpload(
     ReferralDesk* desk, const Caller& caller, grpc::ServerContext* ctx,
     grpc::ServerReader<v1::UploadAttachmentRequest>* reader) {
+  BUDSTIKKE_ASSIGN_OR_RETURN(common::StreamSlots::Slot slot, desk->ReserveUpload(caller));
+  auto idle_error = [] {
+    return absl::DeadlineExceededError(
+        absl::StrCat("upload idle for ", absl::ToInt64Seconds(common::StreamStepLimit()),
+                     " s; send the next message sooner or upload again"));
+  };
+  bool idle = false;
   v1::UploadAttachmentRequest msg;
-  if (!reader->Read(&msg) || !msg.has_metadata()) {
+  if (!common::WatchedStep(
+          ctx, [&] { return reader->Read(&msg); }, &idle) ||
+      !msg.has_metadata()) {
+    if (idle) return idle_error();
     return absl::InvalidArgumentError("metadata must come first");
   }
   absl::StatusOr<std::unique_ptr<AttachmentUpload>> upload =
-      desk->BeginUpload(caller, msg.metadata());
+      desk->BeginUpload(caller, msg.metadata(), std::move(slot));
   if (!upload.ok()) return upload.status();
-  bool idle = false;
   while (common::WatchedStep(
       ctx, [&] { return reader->Read(&msg); }, &idle)) {
     if (msg.part_case() != v1::UploadAttachmentRequest::kChunk) {
@@ -45,12 +60,7 @@ absl::StatusOr<v1::AttachmentInfo> ReceiveUpload(
     absl::Status s = (*upload)->AddChunk(msg.chunk());
     if (!s.ok()) return s;
   }
-  // An upload idle for StreamStepLimit() gives its slot back.
-  if (idle) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("upload idle for ", absl::ToInt64Seconds(common::StreamStepLimit()),
-                     " s; send the next chunk sooner or upload again"));
-  }
+  if (idle) return idle_error();
   // The client half-closed; a broken stream is cancelled and stores nothing.
   if (ctx->IsCancelled()) return absl::CancelledError("upload cancelled");
   return (*upload)->Finish();

@@ -5,9 +5,13 @@
 // streaming ones run on gRPC's thread. Uploads are
 // handed to the domain chunk by chunk; a stream that ends early (client
 // disconnect) never reaches AttachmentUpload::Finish, so nothing is stored.
+// An upload takes its slot (ReferralDesk::ReserveUpload) when the stream
+// opens; a read or write of a stream that waits longer than
+// common::StreamStepLimit() (--stream-idle-seconds) cancels the call.
 #ifndef BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_SERVICE_H_
 #define BUDSTIKKE_SERVICES_REFERRAL_REFERRAL_SERVICE_H_
 
+#include "absl/time/time.h"
 #include "budstikke/v1/referral.grpc.pb.h"
 #include "services/common/domain_executor.h"
 #include "services/common/grpc_auth.h"

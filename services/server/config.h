@@ -32,7 +32,7 @@ struct ServerConfig {
   int tls_refresh_seconds = 60;
   // How long one read or write of a stream may wait before the call is
   // cancelled (common::StreamWatchdog).
-  int stream_idle_seconds = 60;
+  int stream_idle_seconds = 30;
   std::string trust_domain = "budstikke.test";
   std::string master_key_file;
   std::string audit_signing_key_file;

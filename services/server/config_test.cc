@@ -67,5 +67,14 @@ TEST(ServerFlagsTest, BackupCommands) {
   EXPECT_EQ(c.status().message(), "--backup-dir is required");
 }
 
+TEST(ServerFlagsTest, StreamIdleDefaultsToThirtySeconds) {
+  absl::StatusOr<ServerConfig> c = Parse({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->stream_idle_seconds, 30);
+  c = Parse({"--stream-idle-seconds", "5"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->stream_idle_seconds, 5);
+}
+
 }  // namespace
 }  // namespace budstikke::server
