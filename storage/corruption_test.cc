@@ -154,8 +154,15 @@ TEST_F(SstCorruptionTest, FlipInTheFooterRefusesToOpenNamingTheFile) {
   // blocks, read when the table is opened.
   FlipByte(sst_, FileSize(sst_) - 1);
   auto s = Store::Open(dir_.path(), StoreOptions());
-  EXPECT_THAT(s, StatusIs(absl::StatusCode::kDataLoss,
-                          AllOf(HasSubstr(sst_), HasSubstr("restore the data dir from a backup"))));
+  EXPECT_THAT(
+      s,
+      StatusIs(absl::StatusCode::kDataLoss,
+               AllOf(::testing::StartsWith(
+                         absl::StrCat("open database ", dir_.path(),
+                                      ": Corruption: Bad table magic number: expected ")),
+                     HasSubstr(absl::StrCat(" in ", sst_, " in file ")),
+                     ::testing::EndsWith("; the data dir is damaged: restore the data dir from a "
+                                         "backup (docs/OPERATIONS.md, \"Corruption\")"))));
 }
 
 TEST_F(SstCorruptionTest, EveryFlipIsDetectedOrHarmless) {
@@ -223,9 +230,14 @@ TEST_F(WalCorruptionTest, FlipInTheMiddleRefusesToOpenNamingTheFile) {
   FlipByte(wal_, FileSize(wal_) / 2);
   auto s = Store::Open(dir_.path(), StoreOptions());
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kDataLoss,
-                          AllOf(HasSubstr(wal_), HasSubstr("checksum mismatch"),
-                                HasSubstr("restore the data dir from a backup"))));
+                          absl::StrCat("open database ", dir_.path(), ": write-ahead log ", wal_,
+                                       ": Corruption: checksum mismatch; the data dir is damaged: "
+                                       "restore the data dir from a backup (docs/OPERATIONS.md, "
+                                       "\"Corruption\")")));
   if (s.ok()) CheckNothingWrongIsServed(**s);
+  // It stays refused: the failed open changed nothing.
+  EXPECT_THAT(Store::Open(dir_.path(), StoreOptions()),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr(wal_)));
 }
 
 TEST_F(WalCorruptionTest, FlipInTheLastRecordRefusesToOpen) {
@@ -345,15 +357,15 @@ TEST_F(TreeCorruptionTest, FlippedLeafHashIsDataLoss) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("leaf 5 does not match")));
   // The proofs that carry it no longer lead to the root.
   EXPECT_THAT(log_->InclusionProof(4, 8),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not lead to the root")));
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("do not lead to the root")));
   EXPECT_THAT(log_->InclusionProofs({4}, 8),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not lead to the root")));
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("do not lead to the root")));
 }
 
 TEST_F(TreeCorruptionTest, FlippedInnerNodeIsDataLossInTheProofsThatCarryIt) {
   FlipStored("audit_tree", MerkleLog::NodeKey(1, 0));  // hash of leaves 0 and 1
   EXPECT_THAT(log_->InclusionProof(2, 8),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not lead to the root")));
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("do not lead to the root")));
   EXPECT_THAT(log_->InclusionProof(5, 8), IsOk());  // does not carry it
 }
 
