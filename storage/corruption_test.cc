@@ -35,9 +35,11 @@ namespace {
 using ::budstikke::testing::IsOk;
 using ::budstikke::testing::StatusIs;
 using ::testing::AllOf;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using testing::PowerLossFileSystem;
 using testing::ReadWholeFile;
+using ::testing::StartsWith;
 using testing::TempDir;
 
 constexpr char kCf[] = "records";
@@ -135,6 +137,11 @@ TEST_F(SstCorruptionTest, FlipInADataBlockIsDataLossNamingTheFile) {
   EXPECT_THAT((*s)->Get(kCf, Key(0)),
               StatusIs(absl::StatusCode::kDataLoss,
                        AllOf(HasSubstr("block checksum mismatch"), HasSubstr(sst_))));
+  // What the server prints when such a read stops its start.
+  EXPECT_THAT(WithCorruptionAdvice((*s)->Get(kCf, Key(0)).status()),
+              AllOf(StartsWith("get: Corruption: block checksum mismatch: "),
+                    EndsWith("; the data dir is damaged: restore the data dir from a backup "
+                             "(docs/OPERATIONS.md, \"Corruption\")")));
   auto multi = (*s)->MultiGet(kCf, {Key(0), Key(1)});
   for (const auto& m : multi)
     EXPECT_THAT(m, StatusIs(absl::StatusCode::kDataLoss, HasSubstr(sst_)));
@@ -149,20 +156,29 @@ TEST_F(SstCorruptionTest, FlipInADataBlockIsDataLossNamingTheFile) {
   EXPECT_LT(lost, kRecords);
 }
 
+TEST(CorruptionAdviceTest, OnlyDamagedFilesGetIt) {
+  EXPECT_EQ(WithCorruptionAdvice(absl::DataLossError("get: Corruption: bad block")),
+            "get: Corruption: bad block; the data dir is damaged: restore the data dir from a "
+            "backup (docs/OPERATIONS.md, \"Corruption\")");
+  const std::string once = WithCorruptionAdvice(absl::DataLossError("x: Corruption: y"));
+  EXPECT_EQ(WithCorruptionAdvice(absl::DataLossError(once)), once);
+  EXPECT_EQ(WithCorruptionAdvice(absl::DataLossError("stored audit checkpoint does not verify")),
+            "stored audit checkpoint does not verify");
+  EXPECT_EQ(WithCorruptionAdvice(absl::UnavailableError("x: Corruption: y")), "x: Corruption: y");
+}
+
 TEST_F(SstCorruptionTest, FlipInTheFooterRefusesToOpenNamingTheFile) {
   // The last bytes are the footer (magic number); then the index and filter
   // blocks, read when the table is opened.
   FlipByte(sst_, FileSize(sst_) - 1);
   auto s = Store::Open(dir_.path(), StoreOptions());
   EXPECT_THAT(
-      s,
-      StatusIs(absl::StatusCode::kDataLoss,
-               AllOf(::testing::StartsWith(
-                         absl::StrCat("open database ", dir_.path(),
-                                      ": Corruption: Bad table magic number: expected ")),
-                     HasSubstr(absl::StrCat(" in ", sst_, " in file ")),
-                     ::testing::EndsWith("; the data dir is damaged: restore the data dir from a "
-                                         "backup (docs/OPERATIONS.md, \"Corruption\")"))));
+      s, StatusIs(absl::StatusCode::kDataLoss,
+                  AllOf(StartsWith(absl::StrCat("open database ", dir_.path(),
+                                                ": Corruption: Bad table magic number: expected ")),
+                        HasSubstr(absl::StrCat(" in ", sst_, " in file ")),
+                        EndsWith("; the data dir is damaged: restore the data dir from a "
+                                 "backup (docs/OPERATIONS.md, \"Corruption\")"))));
 }
 
 TEST_F(SstCorruptionTest, EveryFlipIsDetectedOrHarmless) {
@@ -200,25 +216,26 @@ class WalCorruptionTest : public ::testing::Test {
     Store::Options o = StoreOptions();
     o.file_system = plfs.file_system();
     {
-      auto s = Store::Open(dir_.path(), o);
+      auto s = Store::Open(path_, o);
       ASSERT_THAT(s, IsOk());
       WriteRecords(s->get());
       plfs.CutPower();  // the close (and its flush) never reaches the disk
     }
     ASSERT_THAT(plfs.SimulatePowerLoss(), IsOk());
-    ASSERT_TRUE(FilesEndingWith(dir_.path(), ".sst").empty());
-    std::vector<std::string> wals = FilesEndingWith(dir_.path(), ".log");
+    ASSERT_TRUE(FilesEndingWith(path_, ".sst").empty());
+    std::vector<std::string> wals = FilesEndingWith(path_, ".log");
     ASSERT_EQ(wals.size(), 1u);
     wal_ = wals[0];
     ASSERT_GT(FileSize(wal_), 200u * kRecords);
   }
 
   TempDir dir_;
+  const std::string path_ = dir_.Sub("data dir");  // a space: the message names it whole
   std::string wal_;
 };
 
 TEST_F(WalCorruptionTest, IntactWalRecoversEveryRecord) {
-  auto s = Store::Open(dir_.path(), StoreOptions());
+  auto s = Store::Open(path_, StoreOptions());
   ASSERT_THAT(s, IsOk());
   EXPECT_EQ(CheckNothingWrongIsServed(**s), 0);
 }
@@ -228,21 +245,21 @@ TEST_F(WalCorruptionTest, FlipInTheMiddleRefusesToOpenNamingTheFile) {
   // damaged record and open without it and everything after it: acknowledged
   // writes gone without a word.
   FlipByte(wal_, FileSize(wal_) / 2);
-  auto s = Store::Open(dir_.path(), StoreOptions());
+  auto s = Store::Open(path_, StoreOptions());
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kDataLoss,
-                          absl::StrCat("open database ", dir_.path(), ": write-ahead log ", wal_,
+                          absl::StrCat("open database ", path_, ": write-ahead log ", wal_,
                                        ": Corruption: checksum mismatch; the data dir is damaged: "
                                        "restore the data dir from a backup (docs/OPERATIONS.md, "
                                        "\"Corruption\")")));
   if (s.ok()) CheckNothingWrongIsServed(**s);
   // It stays refused: the failed open changed nothing.
-  EXPECT_THAT(Store::Open(dir_.path(), StoreOptions()),
+  EXPECT_THAT(Store::Open(path_, StoreOptions()),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr(wal_)));
 }
 
 TEST_F(WalCorruptionTest, FlipInTheLastRecordRefusesToOpen) {
   FlipByte(wal_, FileSize(wal_) - 20);
-  auto s = Store::Open(dir_.path(), StoreOptions());
+  auto s = Store::Open(path_, StoreOptions());
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kDataLoss, HasSubstr(wal_)));
 }
 
@@ -251,7 +268,7 @@ TEST_F(WalCorruptionTest, TornTailIsTolerated) {
   // completed (power lost mid-append; it was not acknowledged): recovery
   // keeps everything before it.
   std::filesystem::resize_file(wal_, FileSize(wal_) - 30);
-  auto s = Store::Open(dir_.path(), StoreOptions());
+  auto s = Store::Open(path_, StoreOptions());
   ASSERT_THAT(s, IsOk());
   EXPECT_EQ(CheckNothingWrongIsServed(**s, kRecords - 1), 0);
   EXPECT_THAT((*s)->Get(kCf, Key(kRecords - 1)),
@@ -264,7 +281,7 @@ TEST_F(WalCorruptionTest, ZeroedTailIsTolerated) {
     std::ofstream out(wal_, std::ios::binary | std::ios::app);
     out << std::string(4096, '\0');
   }
-  auto s = Store::Open(dir_.path(), StoreOptions());
+  auto s = Store::Open(path_, StoreOptions());
   ASSERT_THAT(s, IsOk());
   EXPECT_EQ(CheckNothingWrongIsServed(**s), 0);
   EXPECT_THAT((*s)->Get(kCf, Key(kRecords - 1)), IsOk());

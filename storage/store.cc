@@ -128,9 +128,12 @@ class CorruptWalNotingLogger final : public rocksdb::Logger {
     const std::string_view text(line);
     const size_t at = text.find(".log: dropping ");
     if (at == std::string_view::npos) return;
+    // "[db/db_impl/db_impl_open.cc:<line>] " then the path (spaces allowed).
     std::string_view file = text.substr(0, at + 4);
-    const size_t start = file.rfind(' ');  // "(ignoring error) " prefix
-    if (start != std::string_view::npos) file.remove_prefix(start + 1);
+    if (!file.empty() && file.front() == '[') {
+      const size_t end = file.find("] ");
+      if (end != std::string_view::npos) file.remove_prefix(end + 2);
+    }
     std::lock_guard<std::mutex> lock(mu_);
     if (corrupt_wal_.empty()) corrupt_wal_ = std::string(file);
   }
@@ -140,6 +143,10 @@ class CorruptWalNotingLogger final : public rocksdb::Logger {
   std::string corrupt_wal_;
 };
 
+constexpr char kCorruptionAdvice[] =
+    "; the data dir is damaged: restore the data dir from a backup (docs/OPERATIONS.md, "
+    "\"Corruption\")";
+
 // The refusal to open a damaged database: names the file and what to do.
 absl::Status OpenCorruption(const rocksdb::Status& s, const std::string& path,
                             const std::string& corrupt_wal) {
@@ -147,10 +154,7 @@ absl::Status OpenCorruption(const rocksdb::Status& s, const std::string& path,
   if (!corrupt_wal.empty() && detail.find(corrupt_wal) == std::string::npos) {
     detail = absl::StrCat("write-ahead log ", corrupt_wal, ": ", detail);
   }
-  return absl::DataLossError(absl::StrCat(
-      "open database ", path, ": ", detail,
-      "; the data dir is damaged: restore the data dir from a backup (docs/OPERATIONS.md, "
-      "\"Corruption\")"));
+  return absl::DataLossError(absl::StrCat("open database ", path, ": ", detail, kCorruptionAdvice));
 }
 
 class SnapshotImpl final : public Snapshot {
@@ -226,6 +230,16 @@ class PrefixIterator final : public Iterator {
 };
 
 }  // namespace
+
+std::string WithCorruptionAdvice(const absl::Status& s) {
+  std::string message(s.message());
+  if (s.code() == absl::StatusCode::kDataLoss &&
+      message.find("Corruption: ") != std::string::npos &&
+      message.find(kCorruptionAdvice) == std::string::npos) {
+    message += kCorruptionAdvice;
+  }
+  return message;
+}
 
 // ---- WriteBatch ----
 
