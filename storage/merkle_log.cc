@@ -28,6 +28,22 @@ tlog::Error ToError(const absl::Status& s) {
   return tlog::MakeError(static_cast<tlog::ErrorCode>(s.code()), std::string(s.message()));
 }
 
+constexpr char kRestore[] = " (corrupt data dir: restore it from a backup)";
+
+// A proof built from the stored hashes must lead to the root they give:
+// otherwise a stored hash on its path changed after it was written.
+absl::Status CheckLeadsToRoot(uint64_t index, uint64_t tree_size, const tlog::Hash& leaf_hash,
+                              const std::vector<tlog::Hash>& path, const tlog::Hash& root) {
+  if (tlog::VerifyInclusion(index, tree_size, leaf_hash, path, root).ok()) {
+    return absl::OkStatus();
+  }
+  // Worded as the clients' verifier words it (`budstikke audit verify`).
+  return absl::DataLossError(absl::StrCat("audit event ", index,
+                                          ": inclusion proof does not lead to the checkpoint root",
+                                          " (a stored hash of tree size ", tree_size,
+                                          " changed; corrupt data dir: restore it from a backup)"));
+}
+
 // Reads committed hashes, overlaid with an append's pending ones.
 class OverlayReader final : public tlog::HashReader {
  public:
@@ -232,7 +248,9 @@ absl::StatusOr<std::string> MerkleLog::LeafData(uint64_t index) const {
   if (index >= size()) {
     return absl::NotFoundError(absl::StrCat("no leaf ", index, " (log size ", size(), ")"));
   }
-  return store_->Get(leaves_cf_, LeafKey(index));
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<std::string> leaves,
+                             LeafData(std::vector<uint64_t>{index}));
+  return std::move(leaves[0]);
 }
 
 absl::StatusOr<std::vector<std::string>> MerkleLog::LeafData(
@@ -247,11 +265,23 @@ absl::StatusOr<std::vector<std::string>> MerkleLog::LeafData(
     keys.push_back(LeafKey(index));
   }
   std::vector<absl::StatusOr<std::string>> values = store_->MultiGet(leaves_cf_, keys);
+  // Each leaf is checked against its stored leaf hash (level 0, never
+  // cached), so leaf data that changed after it was appended is DATA_LOSS
+  // rather than an event served as recorded.
+  std::vector<tlog::HashIndex> at;
+  at.reserve(indexes.size());
+  for (uint64_t index : indexes) at.push_back(tlog::HashIndex{0, index});
+  auto hashes = ReadHashes(at);
+  if (!hashes.ok()) return FromResult(hashes.error());
   std::vector<std::string> out;
   out.reserve(values.size());
-  for (auto& v : values) {
-    if (!v.ok()) return v.status();
-    out.push_back(*std::move(v));
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!values[i].ok()) return values[i].status();
+    if (tlog::LeafHash(*values[i]) != (*hashes)[i]) {
+      return absl::DataLossError(absl::StrCat("audit event ", indexes[i],
+                                              ": does not match its stored leaf hash", kRestore));
+    }
+    out.push_back(*std::move(values[i]));
   }
   return out;
 }
@@ -304,9 +334,12 @@ absl::StatusOr<std::vector<std::vector<tlog::Hash>>> MerkleLog::InclusionProofs(
   BUDSTIKKE_RETURN_IF_ERROR(CheckSize(tree_size));
   std::vector<tlog::HashIndex> wanted;
   CollectingReader collect(&wanted);
+  std::vector<tlog::HashIndex> leaf_at;
+  leaf_at.reserve(indexes.size());
   for (uint64_t index : indexes) {
     auto r = tlog::ProveInclusion(index, tree_size, collect);
     if (!r.ok()) return FromResult(r.error());
+    leaf_at.push_back(tlog::HashIndex{0, index});
   }
   std::sort(wanted.begin(), wanted.end(), [](const tlog::HashIndex& a, const tlog::HashIndex& b) {
     return std::tie(a.level, a.index) < std::tie(b.level, b.index);
@@ -324,11 +357,16 @@ absl::StatusOr<std::vector<std::vector<tlog::Hash>>> MerkleLog::InclusionProofs(
     hashes.emplace(std::make_pair(wanted[i].level, wanted[i].index), (*read)[i]);
   }
   MapReader from_map(&hashes);
+  BUDSTIKKE_ASSIGN_OR_RETURN(tlog::Hash root, Root(tree_size));
+  auto leaf_hashes = ReadHashes(leaf_at);
+  if (!leaf_hashes.ok()) return FromResult(leaf_hashes.error());
   std::vector<std::vector<tlog::Hash>> out;
   out.reserve(indexes.size());
-  for (uint64_t index : indexes) {
-    auto r = tlog::ProveInclusion(index, tree_size, from_map);
+  for (size_t i = 0; i < indexes.size(); ++i) {
+    auto r = tlog::ProveInclusion(indexes[i], tree_size, from_map);
     if (!r.ok()) return FromResult(r.error());
+    BUDSTIKKE_RETURN_IF_ERROR(
+        CheckLeadsToRoot(indexes[i], tree_size, (*leaf_hashes)[i], r.value(), root));
     out.push_back(std::move(r).value());
   }
   return out;
@@ -346,6 +384,10 @@ absl::StatusOr<std::vector<tlog::Hash>> MerkleLog::InclusionProof(uint64_t index
   BUDSTIKKE_RETURN_IF_ERROR(CheckSize(tree_size));
   auto r = tlog::ProveInclusion(index, tree_size, *this);
   if (!r.ok()) return FromResult(r.error());
+  BUDSTIKKE_ASSIGN_OR_RETURN(tlog::Hash root, Root(tree_size));
+  auto leaf_hash = ReadHashes({tlog::HashIndex{0, index}});
+  if (!leaf_hash.ok()) return FromResult(leaf_hash.error());
+  BUDSTIKKE_RETURN_IF_ERROR(CheckLeadsToRoot(index, tree_size, (*leaf_hash)[0], r.value(), root));
   return std::move(r).value();
 }
 

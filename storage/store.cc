@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -98,6 +100,74 @@ std::string PrefixSuccessor(std::string_view prefix) {
   return s;
 }
 
+// RocksDB's info log, passed through, noting the WAL file that recovery
+// found damaged: the Corruption status DB::Open returns does not name it,
+// only its "<file>: dropping <n> bytes; <reason>" log line does.
+class CorruptWalNotingLogger final : public rocksdb::Logger {
+ public:
+  explicit CorruptWalNotingLogger(std::shared_ptr<rocksdb::Logger> target)
+      : rocksdb::Logger(target->GetInfoLogLevel()), target_(std::move(target)) {}
+
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level >= rocksdb::InfoLogLevel::WARN_LEVEL) Note(format, ap);
+    target_->Logv(level, format, ap);
+  }
+  void LogHeader(const char* format, va_list ap) override { target_->LogHeader(format, ap); }
+  size_t GetLogFileSize() const override { return target_->GetLogFileSize(); }
+  void Flush() override { target_->Flush(); }
+  void SetInfoLogLevel(const rocksdb::InfoLogLevel level) override {
+    rocksdb::Logger::SetInfoLogLevel(level);
+    target_->SetInfoLogLevel(level);
+  }
+
+  // The first WAL file recovery reported damaged ("" if none).
+  std::string corrupt_wal() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return corrupt_wal_;
+  }
+
+ private:
+  void Note(const char* format, va_list ap) {
+    va_list copy;
+    va_copy(copy, ap);
+    char line[1024];
+    std::vsnprintf(line, sizeof line, format, copy);
+    va_end(copy);
+    const std::string_view text(line);
+    const size_t at = text.find(".log: dropping ");
+    if (at == std::string_view::npos) return;
+    // "[db/db_impl/db_impl_open.cc:<line>] " then the path (spaces allowed).
+    std::string_view file = text.substr(0, at + 4);
+    if (!file.empty() && file.front() == '[') {
+      const size_t end = file.find("] ");
+      if (end != std::string_view::npos) file.remove_prefix(end + 2);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (corrupt_wal_.empty()) corrupt_wal_ = std::string(file);
+  }
+
+  std::shared_ptr<rocksdb::Logger> target_;
+  mutable std::mutex mu_;
+  std::string corrupt_wal_;
+};
+
+constexpr char kCorruptionAdvice[] =
+    "; the data dir is damaged: restore the data dir from a backup (docs/OPERATIONS.md, "
+    "\"Corruption\")";
+
+// The refusal to open a damaged database: names the file and what to do.
+absl::Status OpenCorruption(const rocksdb::Status& s, const std::string& path,
+                            const std::string& corrupt_wal) {
+  std::string detail = s.ToString();
+  if (!corrupt_wal.empty() && detail.find(corrupt_wal) == std::string::npos) {
+    detail = absl::StrCat("write-ahead log ", corrupt_wal, ": ", detail);
+  }
+  return absl::DataLossError(absl::StrCat("open database ", path, ": ", detail, kCorruptionAdvice));
+}
+
 class SnapshotImpl final : public Snapshot {
  public:
   SnapshotImpl(rocksdb::DB* db, const rocksdb::Snapshot* snap) : db_(db), snap_(snap) {}
@@ -171,6 +241,16 @@ class PrefixIterator final : public Iterator {
 };
 
 }  // namespace
+
+std::string WithCorruptionAdvice(const absl::Status& s) {
+  std::string message(s.message());
+  if (s.code() == absl::StatusCode::kDataLoss &&
+      message.find("Corruption: ") != std::string::npos &&
+      message.find(kCorruptionAdvice) == std::string::npos) {
+    message += kCorruptionAdvice;
+  }
+  return message;
+}
 
 // ---- WriteBatch ----
 
@@ -322,6 +402,16 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
     impl->env = rocksdb::NewCompositeEnv(options.file_system);
     db_options.env = impl->env.get();
   }
+  // RocksDB's own LOG file, through a logger that notes a damaged WAL.
+  std::shared_ptr<CorruptWalNotingLogger> logger;
+  if (!options.read_only) {  // a read-only open must not rotate a live server's LOG
+    std::shared_ptr<rocksdb::Logger> base;
+    rocksdb::Status ls = rocksdb::CreateLoggerFromOptions(path, db_options, &base);
+    if (ls.ok()) {
+      logger = std::make_shared<CorruptWalNotingLogger>(std::move(base));
+      db_options.info_log = logger;
+    }
+  }
 
   // Open every existing column family (RocksDB requires it) plus the requested ones.
   std::set<std::string> names = {rocksdb::kDefaultColumnFamilyName};
@@ -354,6 +444,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
       options.read_only
           ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &impl->handles, &raw)
           : rocksdb::DB::Open(db_options, path, descriptors, &impl->handles, &raw);
+  if (s.IsCorruption()) {
+    return OpenCorruption(s, path, logger != nullptr ? logger->corrupt_wal() : std::string());
+  }
   if (!s.ok()) return FromRocks(s, absl::StrCat("open database ", path));
   impl->db.reset(raw);
   for (auto* h : impl->handles) impl->by_name.emplace(h->GetName(), h);

@@ -34,6 +34,13 @@ namespace budstikke::storage {
 
 class Store;
 
+// For the operator, after DATA_LOSS from a damaged file (RocksDB's checksums
+// or table checks: the message holds "Corruption: "): `s`'s message with
+// "; the data dir is damaged: restore the data dir from a backup
+// (docs/OPERATIONS.md, "Corruption")" added once. Other statuses' messages
+// unchanged. Store::Open's refusals already carry it.
+std::string WithCorruptionAdvice(const absl::Status& s);
+
 // Test hook (fault injection): while SetFailWrites(true), every Put, Delete
 // and Write of a Store opened with it fails with UNAVAILABLE ("injected write
 // fault") before reaching RocksDB; reads keep working; writes go through again

@@ -5,11 +5,13 @@
 //    recover when the fault clears;
 //  - kill -9 during heavy audited writing loses no acknowledged event, leaves
 //    no gap in the indexes, and `budstikke audit verify` passes after restart;
-//  - `budstikke audit verify` names the first altered event, and with --state
-//    detects a log rolled back to an older copy;
+//  - `budstikke audit verify` names the first altered event (the server
+//    refuses to serve it: DATA_LOSS), and with --state detects a log rolled
+//    back to an older copy;
 //  - a call the authorization table refuses is logged as DENIED (authz.role);
 //  - an altered stored inner node (a stored hash) makes `audit verify` name
-//    the first index whose proof uses it;
+//    the first index whose proof uses it (the server checks the proofs it
+//    builds against its root and answers DATA_LOSS);
 //  - an altered stored checkpoint, or a stored tree that no longer matches
 //    the stored checkpoint, makes the server refuse to start with one line;
 //    with the checkpoint deleted as well, the checkpoint re-signed over the
@@ -511,8 +513,9 @@ TEST(AuditIntegrationTest, CliVerifyNamesFirstIndexBehindAlteredInnerNode) {
   auto j = nlohmann::json::parse(out, nullptr, false);
   ASSERT_TRUE(j.is_object()) << out;
   EXPECT_EQ(j["error"]["code"], "DATA_LOSS");
-  EXPECT_THAT(j["error"]["message"].get<std::string>(),
-              ::testing::StartsWith("audit event 8: inclusion proof does not lead"));
+  EXPECT_THAT(
+      j["error"]["message"].get<std::string>(),
+      ::testing::StartsWith("audit event 8: inclusion proof does not lead"));
 }
 
 TEST(AuditIntegrationTest, AlteredCheckpointIsRefusedAndAForkIsCaughtByState) {
@@ -604,7 +607,8 @@ TEST(AuditIntegrationTest, AlteredCheckpointIsRefusedAndAForkIsCaughtByState) {
                                0),
             0u)
       << err;
-  // Without the saved state the events' proofs do not reach the forked root.
+  // Without the saved state the events' proofs do not reach the forked root
+  // (the server finds it first and refuses to serve them).
   out.clear();
   err.clear();
   EXPECT_EQ(Cli(server, {"audit", "verify"}, &out, &err), 1);

@@ -1,7 +1,10 @@
 // Tamper evidence: altering a stored event, a stored tree node or the stored
 // checkpoint, or serving an older tree after a newer checkpoint was seen, is
-// detected by the SDK's offline verification (what `budstikke audit verify`
-// runs), which names the first bad index.
+// detected and names the first bad index: an event or tree node that no
+// longer matches the rest of the stored tree already by the server, which
+// answers DATA_LOSS rather than serve it (issue 20, corruption); a consistent
+// rewrite and a fork by the SDK's offline verification (what `budstikke
+// audit verify` runs).
 #include <cstring>
 #include <string>
 
@@ -88,7 +91,10 @@ TEST_F(AuditTamperTest, AlteredEventNamesItsIndex) {
   std::string leaf = *store_->Get("audit_leaves", key);
   leaf.replace(leaf.find("ref-17"), 6, "ref-99");
   ASSERT_THAT(store_->Put("audit_leaves", key, leaf), IsOk());
-  EXPECT_THAT(Verify(), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("audit event 17: ")));
+  EXPECT_THAT(Verify(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "audit event 17: does not match its stored leaf hash (corrupt data dir: "
+                       "restore it from a backup)"));
 }
 
 TEST_F(AuditTamperTest, ReplacedEventWithConsistentLeafHashIsCaughtByTheProof) {
@@ -101,7 +107,8 @@ TEST_F(AuditTamperTest, ReplacedEventWithConsistentLeafHashIsCaughtByTheProof) {
   ASSERT_THAT(store_->Put("audit_tree", storage::MerkleLog::NodeKey(0, 5),
                           std::string(reinterpret_cast<const char*>(h.data()), 32)),
               IsOk());
-  // Events 4 and 5 share the altered node; 4 is the first whose proof fails.
+  // Events 4 and 5 share the altered node; 4 is the first whose proof fails
+  // (the server checks the proofs it builds against its root).
   EXPECT_THAT(Verify(), StatusIs(absl::StatusCode::kDataLoss,
                                  HasSubstr("audit event 4: inclusion proof does not lead")));
 }
@@ -110,7 +117,8 @@ TEST_F(AuditTamperTest, AlteredInnerNodeNamesFirstAffectedIndex) {
   // Level-2 node 3 covers leaves 12..15; its sibling subtree 8..11 uses it.
   ASSERT_THAT(store_->Put("audit_tree", storage::MerkleLog::NodeKey(2, 3), std::string(32, 'x')),
               IsOk());
-  EXPECT_THAT(Verify(), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("audit event 8:")));
+  EXPECT_THAT(Verify(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("audit event 8: inclusion proof does not lead")));
 }
 
 TEST_F(AuditTamperTest, AlteredCheckpointFailsItsSignature) {

@@ -38,12 +38,14 @@ int main(int argc, char** argv) {
 
   auto server = BudstikkeServer::Create(*config);
   if (!server.ok()) {
-    std::cerr << "budstikke-server: " << server.status().message() << std::endl;
+    std::cerr << "budstikke-server: " << budstikke::storage::WithCorruptionAdvice(server.status())
+              << std::endl;
     return 1;
   }
   auto port = (*server)->Start();
   if (!port.ok()) {
-    std::cerr << "budstikke-server: " << port.status().message() << std::endl;
+    std::cerr << "budstikke-server: " << budstikke::storage::WithCorruptionAdvice(port.status())
+              << std::endl;
     return 1;
   }
   std::string host = config->listen.substr(0, config->listen.rfind(':'));

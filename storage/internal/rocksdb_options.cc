@@ -12,6 +12,17 @@ namespace budstikke::storage::internal {
 rocksdb::Options StoreRocksDbOptions(size_t block_cache_bytes) {
   rocksdb::Options o;
   o.max_background_jobs = 2;
+  // A damaged WAL record refuses the open (Store::Open names the file)
+  // instead of RocksDB's default kPointInTimeRecovery, which stops replaying
+  // at the damaged record and opens without it and every record after it:
+  // acknowledged writes gone without a word. A record cut short at the end
+  // of the last WAL (power lost mid-append: never acknowledged) and zeroed
+  // trailing bytes are still tolerated. storage/corruption_test.cc
+  // (WalCorruptionTest) measures both; tests/power_loss_test.cc still passes.
+  // paranoid_checks, force_consistency_checks and ReadOptions::
+  // verify_checksums stay at their defaults (on): every SST block read is
+  // checked against its CRC32c, a damaged block is DATA_LOSS naming the file.
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   // No background auto-resume after a write error: the next write attempt
   // resumes (Store::Impl::BeforeWrite), so recovery follows the caller's
   // retries. Caveat (RocksDB 7.8): after a failed *WAL* append, Resume() does
