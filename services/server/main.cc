@@ -10,6 +10,7 @@
 #include "services/server/backup_commands.h"
 #include "services/server/config.h"
 #include "services/server/server.h"
+#include "storage/store.h"
 
 int main(int argc, char** argv) {
   // Debian's Abseil checks every lock for deadlock cycles; that costs on every
