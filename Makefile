@@ -39,7 +39,7 @@ test-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --preset asan -j $(JOBS) --timeout 900 --no-tests=error
 
-# libFuzzer targets (tests/fuzz, docs/TESTING.md "Fuzzing"): clang-14 with
+# libFuzzer targets (tests/fuzz, README.md "Fuzzing"): clang-14 with
 # ASan + UBSan in $(FUZZ_DIR), only the libraries the fuzzers need.
 $(FUZZ_DIR)/build.ninja:
 	cmake --preset fuzz $(CMAKE_FLAGS)
@@ -47,7 +47,8 @@ $(FUZZ_DIR)/build.ninja:
 fuzz-build: $(FUZZ_DIR)/build.ninja
 	cmake --build --preset fuzz -j $(JOBS) --target fuzzers
 
-# Every target min(30 s, 280 s / targets) from its committed corpus (CI).
+# Every target min(30 s, 280 s / targets) from its committed corpus (CI; the
+# runs take at most 5 minutes in all, the build comes before them).
 fuzz-smoke: fuzz-build
 	bash tests/fuzz/run.sh --smoke
 

@@ -1,6 +1,6 @@
-// Shared helpers of the libFuzzer targets (tests/fuzz/README in docs/TESTING.md
-// "Fuzzing"): an invariant check that aborts (so libFuzzer reports a crash and
-// saves the input), a throw-away RocksDB store, and the seed writer.
+// Shared helpers of the libFuzzer targets (README.md "Fuzzing"): an invariant
+// check that aborts (so libFuzzer reports a crash and saves the input), a
+// throw-away RocksDB store, and the seed writer.
 //
 // Seeds: every target knows how to make a few valid inputs of its own format.
 // Run a target with BUDSTIKKE_FUZZ_WRITE_SEEDS=<dir> and it writes them there

@@ -6,7 +6,8 @@
 # each target; fails, naming the target and the saved input, on any crash,
 # leak, timeout or out-of-memory.
 #
-#   run.sh --smoke   each target min(30, 280 / number of targets) seconds (CI)
+#   run.sh --smoke   each target min(30, 280 / number of targets) seconds (CI:
+#                    the runs take at most 5 minutes in all)
 #   run.sh           each target FUZZ_SECONDS seconds (default 600)
 # FUZZ_TARGETS="a b" runs only those; FUZZ_BUILD_DIR (default build-fuzz);
 # FUZZ_KEEP_CORPUS=DIR keeps each grown corpus in DIR/<target> (to merge good
