@@ -129,6 +129,30 @@ TEST(EventCodecTest, RoundTripAndStrict) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("unknown version")));
 }
 
+// Found by tests/fuzz (audit_event): a time after 2262 (beyond int64
+// nanoseconds) or a fraction of a second before 1970 did not decode to the
+// time it was encoded from, so such a leaf was DATA_LOSS or read back wrong.
+TEST(EventCodecTest, TimesFromYear1To9999RoundTrip) {
+  const std::vector<std::pair<int64_t, int32_t>> times = {
+      {-62135596800, 0},          // 0001-01-01T00:00:00Z
+      {-1, 500000000},            // 1969-12-31T23:59:59.5Z
+      {-86400 * 365, 1},          // 1969-01-01T00:00:00.000000001Z
+      {16737459539, 0},           // 2500-05-23T22:18:59Z
+      {253402300799, 999999999},  // 9999-12-31T23:59:59.999999999Z
+  };
+  for (const auto& [seconds, nanos] : times) {
+    v1::AuditEvent e;
+    e.mutable_time()->set_seconds(seconds);
+    e.mutable_time()->set_nanos(nanos);
+    e.mutable_actor();
+    e.mutable_resource();
+    auto back = DecodeLeaf(EncodeLeaf(e));
+    ASSERT_THAT(back.status(), IsOk()) << seconds;
+    EXPECT_EQ(back->time().seconds(), seconds);
+    EXPECT_EQ(back->time().nanos(), nanos) << seconds;
+  }
+}
+
 // The table: every RPC that reads or changes data and the events it must
 // emit. Other services add their rows in their own tests with the same shape.
 struct Row {
