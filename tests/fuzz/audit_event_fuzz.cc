@@ -53,7 +53,9 @@ void Event(std::string_view bytes) {
   e.mutable_time();
   const std::string leaf = audit::EncodeLeaf(e);
   auto back = audit::DecodeLeaf(leaf);
-  if (!back.ok()) std::fprintf(stderr, "%s\n", back.status().ToString().c_str());
+  if (!back.ok()) {
+    std::fprintf(stderr, "%s\nleaf: %s\n", back.status().ToString().c_str(), leaf.c_str());
+  }
   FUZZ_CHECK(back.ok());
   std::string diff;
   MessageDifferencer differencer;
