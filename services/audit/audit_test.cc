@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/audit/event_codec.h"
@@ -151,6 +152,38 @@ TEST(EventCodecTest, TimesFromYear1To9999RoundTrip) {
     EXPECT_EQ(back->time().seconds(), seconds);
     EXPECT_EQ(back->time().nanos(), nanos) << seconds;
   }
+}
+
+TEST(EventCodecTest, CheckEncodableNamesWhatNoLeafCanHold) {
+  v1::AuditEvent e;
+  e.mutable_time()->set_seconds(1714564800);
+  EXPECT_THAT(CheckEncodable(e), IsOk());
+  auto with = [&](auto change) {
+    v1::AuditEvent bad = e;
+    change(&bad);
+    return CheckEncodable(bad);
+  };
+  constexpr char kWhy[] = "an audit leaf cannot hold this event: ";
+  EXPECT_THAT(with([](v1::AuditEvent* b) { b->mutable_actor()->set_role(v1::Role(99)); }),
+              StatusIs(absl::StatusCode::kInvalidArgument, absl::StrCat(kWhy, "unknown role 99")));
+  EXPECT_THAT(
+      with([](v1::AuditEvent* b) { b->mutable_resource()->set_kind(v1::ResourceKind(-1)); }),
+      StatusIs(absl::StatusCode::kInvalidArgument, absl::StrCat(kWhy, "unknown resource kind -1")));
+  EXPECT_THAT(
+      with([](v1::AuditEvent* b) { b->set_outcome(v1::AuditOutcome(7)); }),
+      StatusIs(absl::StatusCode::kInvalidArgument, absl::StrCat(kWhy, "unknown outcome 7")));
+  EXPECT_THAT(
+      with([](v1::AuditEvent* b) { b->set_legal_basis(v1::LegalBasis(42)); }),
+      StatusIs(absl::StatusCode::kInvalidArgument, absl::StrCat(kWhy, "unknown legal basis 42")));
+  EXPECT_THAT(with([](v1::AuditEvent* b) { b->mutable_time()->set_seconds(253402300800); }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       absl::StrCat(kWhy, "time outside the years 1 to 9999")));
+  EXPECT_THAT(with([](v1::AuditEvent* b) { b->mutable_time()->set_nanos(-1); }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       absl::StrCat(kWhy, "time outside the years 1 to 9999")));
+  EXPECT_THAT(with([](v1::AuditEvent* b) { b->set_action("referral.\xff"); }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       absl::StrCat(kWhy, "its leaf does not read back")));
 }
 
 // The table: every RPC that reads or changes data and the events it must

@@ -116,4 +116,36 @@ absl::StatusOr<v1::AuditEvent> DecodeLeaf(absl::string_view leaf) {
   return e;
 }
 
+absl::Status CheckEncodable(const v1::AuditEvent& e) {
+  auto refuse = [](auto... why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("an audit leaf cannot hold this event: ", why...));
+  };
+  constexpr int64_t kYear1 = -62135596800;      // 0001-01-01T00:00:00Z
+  constexpr int64_t kYear10000 = 253402300800;  // 10000-01-01T00:00:00Z
+  if (!v1::Role_IsValid(e.actor().role())) return refuse("unknown role ", e.actor().role());
+  if (!v1::ResourceKind_IsValid(e.resource().kind())) {
+    return refuse("unknown resource kind ", e.resource().kind());
+  }
+  if (!v1::AuditOutcome_IsValid(e.outcome())) return refuse("unknown outcome ", e.outcome());
+  if (!v1::LegalBasis_IsValid(e.legal_basis())) {
+    return refuse("unknown legal basis ", e.legal_basis());
+  }
+  if (e.time().seconds() < kYear1 || e.time().seconds() >= kYear10000 || e.time().nanos() < 0 ||
+      e.time().nanos() > 999999999) {
+    return refuse("time outside the years 1 to 9999");
+  }
+  // Every field is in a leaf, and unknown fields are not.
+  v1::AuditEvent full = e;
+  full.mutable_actor();
+  full.mutable_resource();
+  full.mutable_time();
+  full.DiscardUnknownFields();
+  absl::StatusOr<v1::AuditEvent> back = DecodeLeaf(EncodeLeaf(full));
+  if (!back.ok() || back->SerializeAsString() != full.SerializeAsString()) {
+    return refuse("its leaf does not read back");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace budstikke::audit

@@ -19,6 +19,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "budstikke/v1/audit.pb.h"
@@ -29,6 +30,14 @@ inline constexpr int kLeafVersion = 1;
 
 std::string EncodeLeaf(const v1::AuditEvent& event);
 absl::StatusOr<v1::AuditEvent> DecodeLeaf(absl::string_view leaf);
+
+// Whether a leaf can hold `event` so that DecodeLeaf reads it back: enum
+// values the proto knows, a time from year 1 to 9999 with 0..999999999
+// nanoseconds, and nothing EncodeLeaf would have to replace (invalid UTF-8).
+// INVALID_ARGUMENT "an audit leaf cannot hold this event: <why>" otherwise.
+// Events that come from outside the process (AuditIngest/Append) pass it
+// before they are stored.
+absl::Status CheckEncodable(const v1::AuditEvent& event);
 
 }  // namespace budstikke::audit
 
