@@ -14,9 +14,11 @@
 // Invariants: no crash or leak; no INTERNAL, UNKNOWN or DATA_LOSS (a request
 // must never make the service store what it cannot read back), also from
 // draining and signing; no error message holds a national id.
-// Not covered: WhoAmI (echoes the certificate), Subscribe's stream (its
-// consumer check runs, Follow does not), CreateBackup with an absolute
-// dest_dir (it would write a backup; every other dest_dir is validated).
+// Not covered: WhoAmI, GetPublicKey and GetServerInfo (they ignore their
+// empty requests), Subscribe's stream (its consumer check runs, Follow does
+// not), CreateBackup with an absolute dest_dir (it would write a backup; every
+// other dest_dir is validated), the internal lookups and hooks the services
+// call on each other (their requests are ids the domain classes look up).
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -39,6 +41,7 @@
 #include "services/admin/key_target.h"
 #include "services/audit/audit.h"
 #include "services/audit/audit_log.h"
+#include "services/audit/event_codec.h"
 #include "services/common/authz.h"
 #include "services/common/caller_testing.h"
 #include "services/common/fake_clock.h"
@@ -551,6 +554,10 @@ const std::vector<Rpc>& Rpcs() {
       Internal(Make<internal::v1::AppendRequest>(
           "budstikke.internal.v1.AuditIngest/Append",
           [](World& w, const Caller&, const internal::v1::AppendRequest& r) {
+            for (int i = 0; i < r.entries_size(); ++i) {
+              absl::Status encodable = audit::CheckEncodable(r.entries(i).event());
+              if (!encodable.ok()) return encodable;
+            }
             return St(common::ApplyDelivery(*w.ledger, r.source(), r.entries(),
                                             [&](uint64_t first_new, storage::WriteBatch batch) {
                                               for (const internal::v1::AuditEntry& e :
