@@ -154,6 +154,19 @@ TEST(EventCodecTest, TimesFromYear1To9999RoundTrip) {
   }
 }
 
+// Found by tests/fuzz (audit_event): a leaf with the year 20246 decoded,
+// although a leaf's time is RFC 3339 (years 1 to 9999) and CheckEncodable
+// refuses such an event.
+TEST(EventCodecTest, LeafTimeAfterYear9999IsDataLoss) {
+  v1::AuditEvent e;
+  e.mutable_time()->set_seconds(1714564800);
+  std::string leaf = EncodeLeaf(e);
+  ASSERT_THAT(DecodeLeaf(leaf).status(), IsOk());
+  leaf.replace(leaf.find("\"2024-"), 6, "\"20246-");
+  EXPECT_THAT(DecodeLeaf(leaf).status(),
+              StatusIs(absl::StatusCode::kDataLoss, "audit leaf is not canonical: time"));
+}
+
 TEST(EventCodecTest, CheckEncodableNamesWhatNoLeafCanHold) {
   v1::AuditEvent e;
   e.mutable_time()->set_seconds(1714564800);
