@@ -30,6 +30,14 @@ std::string BasisText(v1::LegalBasis b) {
   return Short<v1::LegalBasis>(v1::LegalBasis_Name(b), "LEGAL_BASIS_");
 }
 
+// RFC 3339 times: the years 1 to 9999, 0..999999999 nanoseconds.
+bool TimeInRange(const google::protobuf::Timestamp& t) {
+  constexpr int64_t kYear1 = -62135596800;      // 0001-01-01T00:00:00Z
+  constexpr int64_t kYear10000 = 253402300800;  // 10000-01-01T00:00:00Z
+  return t.seconds() >= kYear1 && t.seconds() < kYear10000 && t.nanos() >= 0 &&
+         t.nanos() <= 999999999;
+}
+
 absl::Status Bad(absl::string_view what) {
   return absl::DataLossError(absl::StrCat("audit leaf is not canonical: ", what));
 }
@@ -81,6 +89,7 @@ absl::StatusOr<v1::AuditEvent> DecodeLeaf(absl::string_view leaf) {
   std::string err;
   if (!absl::ParseTime(kTimeFormat, time->get<std::string>(), &t, &err)) return Bad("time");
   *e.mutable_time() = common::ToProtoTime(t);
+  if (!TimeInRange(e.time())) return Bad("time");
   auto str = [](const Json& o, const char* name, std::string* out) {
     const Json* f = Field(o, name, T::string);
     if (f == nullptr) return false;
@@ -121,8 +130,6 @@ absl::Status CheckEncodable(const v1::AuditEvent& e) {
     return absl::InvalidArgumentError(
         absl::StrCat("an audit leaf cannot hold this event: ", why...));
   };
-  constexpr int64_t kYear1 = -62135596800;      // 0001-01-01T00:00:00Z
-  constexpr int64_t kYear10000 = 253402300800;  // 10000-01-01T00:00:00Z
   if (!v1::Role_IsValid(e.actor().role())) return refuse("unknown role ", e.actor().role());
   if (!v1::ResourceKind_IsValid(e.resource().kind())) {
     return refuse("unknown resource kind ", e.resource().kind());
@@ -131,10 +138,7 @@ absl::Status CheckEncodable(const v1::AuditEvent& e) {
   if (!v1::LegalBasis_IsValid(e.legal_basis())) {
     return refuse("unknown legal basis ", e.legal_basis());
   }
-  if (e.time().seconds() < kYear1 || e.time().seconds() >= kYear10000 || e.time().nanos() < 0 ||
-      e.time().nanos() > 999999999) {
-    return refuse("time outside the years 1 to 9999");
-  }
+  if (!TimeInRange(e.time())) return refuse("time outside the years 1 to 9999");
   // Every field is in a leaf, and unknown fields are not.
   v1::AuditEvent full = e;
   full.mutable_actor();

@@ -12,7 +12,8 @@
 // UTC with nanoseconds (trailing zeros removed). Never content.
 //
 // DecodeLeaf is strict: it accepts exactly the bytes EncodeLeaf produces for
-// some event (re-encoding must give the same bytes), else DATA_LOSS.
+// some event with a time in the years 1 to 9999 (re-encoding must give the
+// same bytes), else DATA_LOSS.
 // Thread-safe (pure functions).
 #ifndef BUDSTIKKE_SERVICES_AUDIT_EVENT_CODEC_H_
 #define BUDSTIKKE_SERVICES_AUDIT_EVENT_CODEC_H_
