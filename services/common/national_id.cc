@@ -148,4 +148,15 @@ int NationalId::AgeOn(int year, int month, int day) const {
   return age;
 }
 
+std::string MaskNationalIds(std::string_view text) {
+  std::string out(text);
+  for (size_t i = 0; i + 11 <= out.size(); ++i) {
+    if (IsValidNationalIdDigits(out.data() + i)) {
+      out.replace(i, 11, 11, '*');
+      i += 10;
+    }
+  }
+  return out;
+}
+
 }  // namespace budstikke::common

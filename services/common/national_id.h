@@ -93,6 +93,11 @@ class NationalId {
 // `allow_synthetic`.
 bool IsValidNationalIdDigits(const char* digits, bool allow_synthetic = true);
 
+// `text` with every 11 digits that IsValidNationalIdDigits accepts (synthetic
+// ones too) replaced by 11 '*': for error messages that echo what a caller
+// sent (an id field may hold a national id by mistake; errors reach logs).
+std::string MaskNationalIds(std::string_view text);
+
 // True when y-m-d is a real Gregorian calendar date.
 bool IsRealDate(int year, int month, int day);
 

@@ -16,6 +16,7 @@
 #include "services/common/audit_event.h"
 #include "services/common/errors.h"
 #include "services/common/idempotency.h"
+#include "services/common/national_id.h"
 #include "services/common/time_util.h"
 #include "storage/status_macros.h"
 
@@ -251,7 +252,9 @@ absl::StatusOr<v1::Agency> Directory::ReadAgency(absl::string_view id) const {
   auto value = store_->Get(kColumnFamily, AgencyKey(id));
   if (!value.ok()) {
     if (value.status().code() == absl::StatusCode::kNotFound) {
-      return absl::NotFoundError(absl::StrCat("agency '", id, "' not found"));
+      return absl::NotFoundError(
+          absl::StrCat("agency '", common::MaskNationalIds(std::string_view(id.data(), id.size())),
+                       "' not found"));
     }
     return value.status();
   }

@@ -54,8 +54,9 @@ for t in "${targets[@]}"; do
   # take at most 10 s; -rss_limit_mb: out-of-memory is a finding too.
   nice -n 5 "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$artifacts/$t/" "$work/$t" >"$log" 2>&1 || rc=$?
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | sed 's/cov: //')
+  # (|| true: a target that dies before its first line must still be reported.)
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1 || true)
+  cov=$({ grep -o 'cov: [0-9]*' "$log" || true; } | tail -n 1 | sed 's/cov: //')
   if [ "$rc" -ne 0 ]; then
     echo "fuzz: $t FAILED (exit $rc); last lines of its log:" >&2
     tail -n 60 "$log" >&2
