@@ -1,11 +1,14 @@
 # Budstikke developer entry points. See README.md.
 BUILD_DIR ?= build
-# The asan preset's binaryDir (CMakePresets.json).
+# The asan and fuzz presets' binaryDirs (CMakePresets.json).
 ASAN_DIR := build-asan
+FUZZ_DIR := build-fuzz
+# make fuzz: seconds per fuzz target.
+FUZZ_SECONDS ?= 600
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-asan lint demo demo-cluster cluster cluster-stop bench bench-smoke soak-bins soak soak-short abuse fmt clean
+.PHONY: all deps configure build test test-asan lint demo demo-cluster cluster cluster-stop bench bench-smoke soak-bins soak soak-short abuse fuzz-build fuzz-smoke fuzz fmt clean
 
 all: build
 
@@ -35,6 +38,24 @@ test-asan:
 	cmake --build --preset asan -j $(JOBS) --target unit_tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --preset asan -j $(JOBS) --timeout 900 --no-tests=error
+
+# libFuzzer targets (tests/fuzz, README.md "Fuzzing"): clang-14 with
+# ASan + UBSan in $(FUZZ_DIR), only the libraries the fuzzers need.
+$(FUZZ_DIR)/build.ninja:
+	cmake --preset fuzz $(CMAKE_FLAGS)
+
+fuzz-build: $(FUZZ_DIR)/build.ninja
+	cmake --build --preset fuzz -j $(JOBS) --target fuzzers
+
+# Every target min(30 s, 280 s / targets) from its committed corpus (CI; the
+# runs take at most 5 minutes in all, the build comes before them).
+fuzz-smoke: fuzz-build
+	bash tests/fuzz/run.sh --smoke
+
+# Longer runs outside CI: FUZZ_SECONDS per target (default 600),
+# FUZZ_TARGETS="national_id envelope" for some only.
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
 # clang-format check, clang-tidy (naming, use-after-move) on first-party code,
 # and the dependency direction of #includes (scripts/check_includes.sh).
@@ -103,4 +124,4 @@ fmt:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) var
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR) var

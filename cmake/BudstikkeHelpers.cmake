@@ -37,6 +37,14 @@ if(BUDSTIKKE_ASAN)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 endif()
+# Fuzzing (tests/fuzz): every first-party object gets libFuzzer's coverage
+# instrumentation and ASan + UBSan (any UBSan finding aborts, so the fuzzer
+# reports it as a crash); only the fuzz targets link libFuzzer's main.
+if(BUDSTIKKE_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+                      -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
 
 # budstikke_cc_library(NAME n SRCS a.cc HDRS a.h DEPS x y [PUBLIC_DEFINES ...])
 function(budstikke_cc_library)

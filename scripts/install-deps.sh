@@ -12,6 +12,7 @@ PACKAGES=(
   python3 python3-grpcio python3-protobuf python3-pytest python3-venv python3-pip python3-cryptography
   python3-yaml python3-flask python3-jwt python3-prometheus-client python3-selenium python3-reportlab chromium chromium-driver fonts-liberation fonts-dejavu-core
   clang-format clang-tidy
+  clang-14 libfuzzer-14-dev
   nodejs unzip systemd
 )
 

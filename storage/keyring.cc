@@ -4,12 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <shared_mutex>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -189,7 +191,10 @@ absl::StatusOr<std::vector<KeyVersionInfo>> Keyring::ListVersions(std::string_vi
   for (; it->Valid(); it->Next()) {
     std::string_view suffix = it->key().substr(prefix.size());
     uint32_t version = 0;
-    if (suffix.size() != 8 || !absl::SimpleAtoi(Sv(suffix), &version) || version == 0) {
+    // Exactly the 8 digits VersionKey writes (SimpleAtoi alone also takes
+    // " 0000003" or "+0000003", which sort out of version order).
+    if (suffix.size() != 8 || !std::all_of(suffix.begin(), suffix.end(), absl::ascii_isdigit) ||
+        !absl::SimpleAtoi(Sv(suffix), &version) || version == 0) {
       return absl::DataLossError(absl::StrCat("malformed key record for agency ", Sv(agency)));
     }
     bool shredded = !it->value().empty() && it->value()[0] == kRecordShredded;

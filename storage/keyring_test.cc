@@ -193,6 +193,27 @@ TEST_F(KeyringTest, WrappedKeyCopiedToAnotherAgencyDoesNotUnwrap) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not unwrap")));
 }
 
+// Found by tests/fuzz (keyring): a version key " 0000003" or "+0000003" was
+// read as version 3 and sorted before "00000001", so the keyring took version
+// 1 for the current one. Only the 8 digits it writes are a version.
+TEST_F(KeyringTest, VersionKeyOtherThanEightDigitsIsDataLoss) {
+  ASSERT_THAT(keyring_->EnsureAgencyKey("agency-a"), IsOk());
+  for (const std::string suffix : {" 0000003", "+0000003", "0000003 ", "0x000003"}) {
+    const std::string key = "agency/agency-a/v/" + suffix;
+    ASSERT_THAT(store_->Put("keys", key, "\x01"), IsOk());
+    auto fresh = Keyring::Create(SecretBytes(std::string(32, '\x07')), store_.get());
+    ASSERT_THAT(fresh, IsOk());
+    EXPECT_THAT((*fresh)->ListVersions("agency-a"),
+                StatusIs(absl::StatusCode::kDataLoss,
+                         HasSubstr("malformed key record for agency agency-a")))
+        << suffix;
+    EXPECT_THAT((*fresh)->CurrentVersion("agency-a"),
+                StatusIs(absl::StatusCode::kDataLoss, HasSubstr("malformed")))
+        << suffix;
+    ASSERT_THAT(store_->Delete("keys", key), IsOk());
+  }
+}
+
 TEST_F(KeyringTest, ShredDestroysOneVersionEverywhere) {
   ASSERT_THAT(keyring_->EnsureAgencyKey(kAgency), IsOk());
   ASSERT_THAT(keyring_->Rotate(kAgency), IsOk());

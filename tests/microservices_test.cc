@@ -261,6 +261,29 @@ TEST_F(MicroservicesTest, AdminFansKeysAndBackupsOutToEveryService) {
 }
 
 // Last: stops the consent service.
+// Found by tests/fuzz (rpc_requests): an event with an enum value the proto
+// does not know (here role 99) was appended, and its leaf never decoded, so
+// GetEvent answered DATA_LOSS for that index for ever. Only an event a leaf
+// can hold is accepted.
+TEST_F(MicroservicesTest, AuditIngestRefusesAnEventNoLeafCanHold) {
+  auto ingest = internal::v1::AuditIngest::NewStub(cluster_->ChannelTo("audit", "svc-referral"));
+  internal::v1::AppendRequest req;
+  req.set_source("referral-unknown-enum");
+  internal::v1::AuditEntry* entry = req.add_entries();
+  entry->set_sequence(1);
+  v1::AuditEvent* e = entry->mutable_event();
+  e->mutable_time()->set_seconds(1767225600);
+  e->mutable_actor()->set_agency("bup-oslo");
+  e->mutable_actor()->set_user("per");
+  e->mutable_actor()->set_role(static_cast<v1::Role>(99));
+  e->set_action("referral.read");
+  e->set_outcome(v1::AUDIT_OUTCOME_ALLOWED);
+  internal::v1::AppendResponse resp;
+  grpc::Status s = ingest->Append(Ctx().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "entry 0: an audit leaf cannot hold this event: unknown role 99");
+}
+
 TEST_F(MicroservicesTest, ZzWithoutTheConsentServiceReferralsFailClosed) {
   // A referral BUP has not yet acknowledged, made while consent is up.
   v1::RecordConsentRequest rec =

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/audit/event_codec.h"
@@ -166,6 +167,75 @@ TEST(EventCodecTest, AnAggregatedRefusalIsVersion2WithItsCountAndTimes) {
   zero.replace(zero.find("\"count\":12"), 10, "\"count\":0");
   EXPECT_THAT(DecodeLeaf(zero).status(),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("canonical")));
+}
+
+// Found by tests/fuzz (audit_event): a time after 2262 (beyond int64
+// nanoseconds) or a fraction of a second before 1970 did not decode to the
+// time it was encoded from, so such a leaf was DATA_LOSS or read back wrong.
+TEST(EventCodecTest, TimesFromYear1To9999RoundTrip) {
+  const std::vector<std::pair<int64_t, int32_t>> times = {
+      {-62135596800, 0},          // 0001-01-01T00:00:00Z
+      {-1, 500000000},            // 1969-12-31T23:59:59.5Z
+      {-86400 * 365, 1},          // 1969-01-01T00:00:00.000000001Z
+      {16737459539, 0},           // 2500-05-23T22:18:59Z
+      {253402300799, 999999999},  // 9999-12-31T23:59:59.999999999Z
+  };
+  for (const auto& [seconds, nanos] : times) {
+    v1::AuditEvent e;
+    e.mutable_time()->set_seconds(seconds);
+    e.mutable_time()->set_nanos(nanos);
+    e.mutable_actor();
+    e.mutable_resource();
+    auto back = DecodeLeaf(EncodeLeaf(e));
+    ASSERT_THAT(back.status(), IsOk()) << seconds;
+    EXPECT_EQ(back->time().seconds(), seconds);
+    EXPECT_EQ(back->time().nanos(), nanos) << seconds;
+  }
+}
+
+// Found by tests/fuzz (audit_event): a leaf with the year 20246 decoded,
+// although a leaf's time is RFC 3339 (years 1 to 9999) and CheckEncodable
+// refuses such an event.
+TEST(EventCodecTest, LeafTimeAfterYear9999IsDataLoss) {
+  v1::AuditEvent e;
+  e.mutable_time()->set_seconds(1714564800);
+  std::string leaf = EncodeLeaf(e);
+  ASSERT_THAT(DecodeLeaf(leaf).status(), IsOk());
+  leaf.replace(leaf.find("\"2024-"), 6, "\"20246-");
+  EXPECT_THAT(DecodeLeaf(leaf).status(),
+              StatusIs(absl::StatusCode::kDataLoss, "audit leaf is not canonical: time"));
+}
+
+TEST(EventCodecTest, CheckEncodableNamesWhatNoLeafCanHold) {
+  v1::AuditEvent e;
+  e.mutable_time()->set_seconds(1714564800);
+  EXPECT_THAT(CheckEncodable(e), IsOk());
+  auto with = [&](auto change) {
+    v1::AuditEvent bad = e;
+    change(&bad);
+    return CheckEncodable(bad);
+  };
+  constexpr char kWhy[] = "an audit leaf cannot hold this event: ";
+  EXPECT_THAT(with([](v1::AuditEvent* b) { b->mutable_actor()->set_role(v1::Role(99)); }),
+              StatusIs(absl::StatusCode::kInvalidArgument, absl::StrCat(kWhy, "unknown role 99")));
+  EXPECT_THAT(
+      with([](v1::AuditEvent* b) { b->mutable_resource()->set_kind(v1::ResourceKind(-1)); }),
+      StatusIs(absl::StatusCode::kInvalidArgument, absl::StrCat(kWhy, "unknown resource kind -1")));
+  EXPECT_THAT(
+      with([](v1::AuditEvent* b) { b->set_outcome(v1::AuditOutcome(7)); }),
+      StatusIs(absl::StatusCode::kInvalidArgument, absl::StrCat(kWhy, "unknown outcome 7")));
+  EXPECT_THAT(
+      with([](v1::AuditEvent* b) { b->set_legal_basis(v1::LegalBasis(42)); }),
+      StatusIs(absl::StatusCode::kInvalidArgument, absl::StrCat(kWhy, "unknown legal basis 42")));
+  EXPECT_THAT(with([](v1::AuditEvent* b) { b->mutable_time()->set_seconds(253402300800); }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       absl::StrCat(kWhy, "time outside the years 1 to 9999")));
+  EXPECT_THAT(with([](v1::AuditEvent* b) { b->mutable_time()->set_nanos(-1); }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       absl::StrCat(kWhy, "time outside the years 1 to 9999")));
+  EXPECT_THAT(with([](v1::AuditEvent* b) { b->set_action("referral.\xff"); }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       absl::StrCat(kWhy, "its leaf does not read back")));
 }
 
 // The table: every RPC that reads or changes data and the events it must

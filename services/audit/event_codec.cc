@@ -32,6 +32,14 @@ std::string BasisText(v1::LegalBasis b) {
   return Short<v1::LegalBasis>(v1::LegalBasis_Name(b), "LEGAL_BASIS_");
 }
 
+// RFC 3339 times: the years 1 to 9999, 0..999999999 nanoseconds.
+bool TimeInRange(const google::protobuf::Timestamp& t) {
+  constexpr int64_t kYear1 = -62135596800;      // 0001-01-01T00:00:00Z
+  constexpr int64_t kYear10000 = 253402300800;  // 10000-01-01T00:00:00Z
+  return t.seconds() >= kYear1 && t.seconds() < kYear10000 && t.nanos() >= 0 &&
+         t.nanos() <= 999999999;
+}
+
 absl::Status Bad(absl::string_view what) {
   return absl::DataLossError(absl::StrCat("audit leaf is not canonical: ", what));
 }
@@ -53,7 +61,7 @@ bool ParseLeafTime(const Json* field, google::protobuf::Timestamp* out) {
     return false;
   }
   *out = common::ToProtoTime(t);
-  return true;
+  return TimeInRange(*out);
 }
 
 // Version 2's fields: the aggregation of repeated refusals.
@@ -148,6 +156,33 @@ absl::StatusOr<v1::AuditEvent> DecodeLeaf(absl::string_view leaf) {
   e.set_legal_basis(b);
   if (EncodeLeaf(e) != leaf) return Bad("bytes differ from the canonical encoding");
   return e;
+}
+
+absl::Status CheckEncodable(const v1::AuditEvent& e) {
+  auto refuse = [](auto... why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("an audit leaf cannot hold this event: ", why...));
+  };
+  if (!v1::Role_IsValid(e.actor().role())) return refuse("unknown role ", e.actor().role());
+  if (!v1::ResourceKind_IsValid(e.resource().kind())) {
+    return refuse("unknown resource kind ", e.resource().kind());
+  }
+  if (!v1::AuditOutcome_IsValid(e.outcome())) return refuse("unknown outcome ", e.outcome());
+  if (!v1::LegalBasis_IsValid(e.legal_basis())) {
+    return refuse("unknown legal basis ", e.legal_basis());
+  }
+  if (!TimeInRange(e.time())) return refuse("time outside the years 1 to 9999");
+  // Every field is in a leaf, and unknown fields are not.
+  v1::AuditEvent full = e;
+  full.mutable_actor();
+  full.mutable_resource();
+  full.mutable_time();
+  full.DiscardUnknownFields();
+  absl::StatusOr<v1::AuditEvent> back = DecodeLeaf(EncodeLeaf(full));
+  if (!back.ok() || back->SerializeAsString() != full.SerializeAsString()) {
+    return refuse("its leaf does not read back");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace budstikke::audit

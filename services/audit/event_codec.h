@@ -17,13 +17,15 @@
 // so every event that is not an aggregate keeps version 1's exact bytes.
 //
 // DecodeLeaf is strict: it accepts exactly the bytes EncodeLeaf produces for
-// some event (re-encoding must give the same bytes), else DATA_LOSS.
+// some event with a time in the years 1 to 9999 (re-encoding must give the
+// same bytes), else DATA_LOSS.
 // Thread-safe (pure functions).
 #ifndef BUDSTIKKE_SERVICES_AUDIT_EVENT_CODEC_H_
 #define BUDSTIKKE_SERVICES_AUDIT_EVENT_CODEC_H_
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "budstikke/v1/audit.pb.h"
@@ -35,6 +37,14 @@ inline constexpr int kAggregatedLeafVersion = 2;
 
 std::string EncodeLeaf(const v1::AuditEvent& event);
 absl::StatusOr<v1::AuditEvent> DecodeLeaf(absl::string_view leaf);
+
+// Whether a leaf can hold `event` so that DecodeLeaf reads it back: enum
+// values the proto knows, a time from year 1 to 9999 with 0..999999999
+// nanoseconds, and nothing EncodeLeaf would have to replace (invalid UTF-8).
+// INVALID_ARGUMENT "an audit leaf cannot hold this event: <why>" otherwise.
+// Events that come from outside the process (AuditIngest/Append) pass it
+// before they are stored.
+absl::Status CheckEncodable(const v1::AuditEvent& event);
 
 }  // namespace budstikke::audit
 

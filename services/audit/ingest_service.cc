@@ -1,5 +1,7 @@
 #include "services/audit/ingest_service.h"
 
+#include "absl/strings/str_cat.h"
+#include "services/audit/event_codec.h"
 #include "services/common/grpc_adapter.h"
 #include "services/common/remote/ingest.h"
 #include "storage/status_macros.h"
@@ -16,6 +18,13 @@ grpc::Status AuditIngestService::Append(grpc::ServerContext* ctx,
   return common::Unary(
       ctx, *auth_, kAppend, resp, common::kInline,
       [&](const common::Caller&) -> absl::StatusOr<internal::v1::AppendResponse> {
+        // Only what a leaf can hold and read back: a bad leaf stays for ever.
+        for (int i = 0; i < req->entries_size(); ++i) {
+          absl::Status encodable = CheckEncodable(req->entries(i).event());
+          if (!encodable.ok()) {
+            return absl::InvalidArgumentError(absl::StrCat("entry ", i, ": ", encodable.message()));
+          }
+        }
         BUDSTIKKE_ASSIGN_OR_RETURN(
             uint64_t mark,
             common::ApplyDelivery(*ledger_, req->source(), req->entries(),

@@ -7,11 +7,14 @@
 
 namespace budstikke::common {
 
+// Whole seconds rounded down and the nanoseconds after them (0..999999999),
+// for any time from year 1 to 9999 (int64 nanoseconds since 1970 would
+// saturate before 1677 and after 2262).
 inline google::protobuf::Timestamp ToProtoTime(absl::Time t) {
   google::protobuf::Timestamp ts;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  ts.set_seconds(nanos / 1000000000);
-  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  ts.set_seconds(seconds);
+  ts.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
   return ts;
 }
 
