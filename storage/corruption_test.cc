@@ -374,15 +374,18 @@ TEST_F(TreeCorruptionTest, FlippedLeafHashIsDataLoss) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("leaf 5 does not match")));
   // The proofs that carry it no longer lead to the root.
   EXPECT_THAT(log_->InclusionProof(4, 8),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("inclusion proof does not lead to the checkpoint root")));
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("inclusion proof does not lead to the checkpoint root")));
   EXPECT_THAT(log_->InclusionProofs({4}, 8),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("inclusion proof does not lead to the checkpoint root")));
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("inclusion proof does not lead to the checkpoint root")));
 }
 
 TEST_F(TreeCorruptionTest, FlippedInnerNodeIsDataLossInTheProofsThatCarryIt) {
   FlipStored("audit_tree", MerkleLog::NodeKey(1, 0));  // hash of leaves 0 and 1
   EXPECT_THAT(log_->InclusionProof(2, 8),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("inclusion proof does not lead to the checkpoint root")));
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("inclusion proof does not lead to the checkpoint root")));
   EXPECT_THAT(log_->InclusionProof(5, 8), IsOk());  // does not carry it
 }
 

@@ -513,9 +513,8 @@ TEST(AuditIntegrationTest, CliVerifyNamesFirstIndexBehindAlteredInnerNode) {
   auto j = nlohmann::json::parse(out, nullptr, false);
   ASSERT_TRUE(j.is_object()) << out;
   EXPECT_EQ(j["error"]["code"], "DATA_LOSS");
-  EXPECT_THAT(
-      j["error"]["message"].get<std::string>(),
-      ::testing::StartsWith("audit event 8: inclusion proof does not lead"));
+  EXPECT_THAT(j["error"]["message"].get<std::string>(),
+              ::testing::StartsWith("audit event 8: inclusion proof does not lead"));
 }
 
 TEST(AuditIntegrationTest, AlteredCheckpointIsRefusedAndAForkIsCaughtByState) {

@@ -117,8 +117,8 @@ TEST_F(AuditTamperTest, AlteredInnerNodeNamesFirstAffectedIndex) {
   // Level-2 node 3 covers leaves 12..15; its sibling subtree 8..11 uses it.
   ASSERT_THAT(store_->Put("audit_tree", storage::MerkleLog::NodeKey(2, 3), std::string(32, 'x')),
               IsOk());
-  EXPECT_THAT(Verify(),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("audit event 8: inclusion proof does not lead")));
+  EXPECT_THAT(Verify(), StatusIs(absl::StatusCode::kDataLoss,
+                                 HasSubstr("audit event 8: inclusion proof does not lead")));
 }
 
 TEST_F(AuditTamperTest, AlteredCheckpointFailsItsSignature) {

@@ -460,8 +460,8 @@ TEST(ReferralE2eUploadIdleTest, StalledUploadsAreCancelledAndFreeTheirSlots) {
   auto silent = stub->UploadAttachment(silent_ctx.get(), &ignored[0]);  // sends nothing
   auto stalled_ctx = Ctx(20);
   auto stalled = stub->UploadAttachment(stalled_ctx.get(), &ignored[1]);
-  ASSERT_TRUE(stalled->Write(meta));        // metadata, then nothing
-  absl::SleepFor(absl::Seconds(1));  // both streams have their slots (waited, not timed)
+  ASSERT_TRUE(stalled->Write(meta));  // metadata, then nothing
+  absl::SleepFor(absl::Seconds(1));   // both streams have their slots (waited, not timed)
 
   auto third_ctx = Ctx(20);
   auto third = stub->UploadAttachment(third_ctx.get(), &ignored[2]);
