@@ -371,7 +371,7 @@ TEST_F(TreeCorruptionTest, FlippedLeafDataIsDataLoss) {
 TEST_F(TreeCorruptionTest, FlippedLeafHashIsDataLoss) {
   FlipStored("audit_tree", MerkleLog::NodeKey(0, 5));
   EXPECT_THAT(log_->LeafData(5),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("leaf 5 does not match")));
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("audit event 5: does not match")));
   // The proofs that carry it no longer lead to the root.
   EXPECT_THAT(log_->InclusionProof(4, 8),
               StatusIs(absl::StatusCode::kDataLoss,

@@ -17,7 +17,7 @@ _budstikke() {
     attachment) subs="put get" ;;
     inbox) subs="watch" ;;
     audit) subs="public-key checkpoint get prove consistency query report verify" ;;
-    admin) subs="key-status rotate-key shred-key backup server-info" ;;
+    admin) subs="key-status rewrap-progress rotate-key shred-key backup server-info" ;;
   esac
   case "${COMP_WORDS[COMP_CWORD-1]}" in
     --output) COMPREPLY=($(compgen -W "table json" -- "$cur")); return ;;
