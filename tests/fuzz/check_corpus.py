@@ -7,7 +7,6 @@ import pathlib
 import re
 import sys
 
-W1 = [3, 7, 6, 1, 8, 9, 4, 5, 2]
 W2 = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2]
 
 
@@ -18,9 +17,9 @@ def check_digit(digits, weights):
 
 def real_looking(s):
     d = [int(c) for c in s]
-    k1 = check_digit(d[:9], W1)
-    if k1 == 10 or k1 != d[9]:
-        return False
+    # Only the second control digit: ids issued from 2032 may carry any of
+    # several first control digits, so a valid second one is enough to look
+    # real (the first one is not checked).
     k2 = check_digit(d[:10], W2)
     if k2 == 10 or k2 != d[10]:
         return False
