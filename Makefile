@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 600
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-asan lint demo demo-cluster cluster cluster-stop bench bench-smoke soak-bins soak soak-short abuse fuzz-build fuzz-smoke fuzz fmt clean
+.PHONY: all deps configure build test test-asan lint demo demo-cluster cluster cluster-stop bench bench-smoke bench-scale soak-bins soak soak-short abuse fuzz-build fuzz-smoke fuzz fmt clean
 
 all: build
 
@@ -88,6 +88,14 @@ bench: build
 bench-smoke: build
 	bash scripts/bench.sh --smoke
 	BUILD_DIR=$(BUILD_DIR) python3 bench/run_loadgen.py --smoke
+
+# How latency, memory and disk grow with the data (bench/scale.py): fills
+# 10k -> 100k -> 1M records over gRPC in both write modes, audit logs of 10k ->
+# 10M events in process; writes docs/scale.csv and docs/scale.png. About an
+# hour on 2 cores; not in CI. SCALE_FLAGS e.g. --steps 10000,100000.
+SCALE_FLAGS ?=
+bench-scale: build
+	BUILD_DIR=$(BUILD_DIR) python3 bench/scale.py $(SCALE_FLAGS)
 
 # Crash loop (tests/soak/crash_loop.py): rounds of kill -9 under mixed load, then
 # every acknowledged write is checked (present, decryptable, indexed, audited

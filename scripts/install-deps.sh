@@ -14,6 +14,7 @@ PACKAGES=(
   clang-format clang-tidy
   clang-14 libfuzzer-14-dev
   nodejs unzip systemd
+  gnuplot-nox
 )
 
 missing=()

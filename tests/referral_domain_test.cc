@@ -295,6 +295,19 @@ class ReferralDomainTest : public ::testing::Test {
     return (*up)->Finish();
   }
 
+  // An attachment's content as `who` downloads it from the referral, or the refusal.
+  absl::StatusOr<std::string> DownloadAll(const common::Caller& who, const std::string& referral_id,
+                                          const std::string& attachment_id) {
+    std::string got;
+    absl::Status s = desk_->Download(who, referral_id, attachment_id,
+                                     [&](const v1::DownloadAttachmentResponse& p) {
+                                       got += p.chunk();
+                                       return true;
+                                     });
+    if (!s.ok()) return s;
+    return got;
+  }
+
   testing::TempDir dir_;
   common::FakeClock clock_{
       absl::FromCivil(absl::CivilSecond(2025, 6, 1, 12, 0, 0), policy::NorwegianTimeZone())};
@@ -830,14 +843,9 @@ TEST_F(ReferralDomainTest, UnsentAttachmentsArePurgedAfterTheMaxAge) {
   // The sent one stays, readable by the recipient.
   EXPECT_TRUE(stored(sent->id()));
   ASSERT_THAT(desk_->Acknowledge(kBup, referral->id()), IsOk());
-  std::string downloaded;
-  ASSERT_THAT(desk_->Download(kBup, referral->id(), sent->id(),
-                              [&](const v1::DownloadAttachmentResponse& part) {
-                                downloaded += part.chunk();
-                                return true;
-                              }),
-              IsOk());
-  EXPECT_EQ(downloaded, "%PDF-1.4 vedlegg som sendes");
+  auto downloaded = DownloadAll(kBup, referral->id(), sent->id());
+  ASSERT_THAT(downloaded, IsOk());
+  EXPECT_EQ(*downloaded, "%PDF-1.4 vedlegg som sendes");
   std::vector<std::string> purged;
   for (const v1::AuditEvent& e : AuditEvents("attachment.purge")) {
     purged.push_back(absl::StrCat(e.resource().id(), " ", e.actor().service(), " ",
@@ -985,14 +993,9 @@ TEST_F(ReferralDomainTest, SendGivesTheContentKeyNotANewCopyOfTheContent) {
   ASSERT_EQ(readers->size(), 2u);
   EXPECT_EQ((*readers)[0].agency, "legekontor-sentrum");
   EXPECT_EQ((*readers)[1].agency, "bup-oslo");
-  std::string got;
-  ASSERT_THAT(desk_->Download(kBup, sent->id(), info->id(),
-                              [&](const v1::DownloadAttachmentResponse& p) {
-                                got += p.chunk();
-                                return true;
-                              }),
-              IsOk());
-  EXPECT_EQ(got, data);
+  auto got = DownloadAll(kBup, sent->id(), info->id());
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(*got, data);
   // A chunk moved to another index of the attachment does not open.
   ASSERT_THAT(store_->Put(cf, before[1].first, before[0].second), IsOk());
   EXPECT_THAT(desk_->Download(kBup, sent->id(), info->id(),
@@ -1020,14 +1023,9 @@ TEST_F(ReferralDomainTest, AttachmentStoredBeforeContentKeysIsStillSentAndRead) 
   req.add_attachment_ids(info->id());
   auto sent = desk_->Send(kGp, req);
   ASSERT_THAT(sent, IsOk());
-  std::string got;
-  ASSERT_THAT(desk_->Download(kBup, sent->id(), info->id(),
-                              [&](const v1::DownloadAttachmentResponse& p) {
-                                got += p.chunk();
-                                return true;
-                              }),
-              IsOk());
-  EXPECT_EQ(got, data);
+  auto got = DownloadAll(kBup, sent->id(), info->id());
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(*got, data);
   auto readers = storage::Envelope::Readers(*store_->Get(cf, chunk_key));
   ASSERT_THAT(readers, IsOk());
   EXPECT_EQ(readers->size(), 2u);
@@ -1047,15 +1045,10 @@ TEST_F(ReferralDomainTest, AttachmentLimitsAndRoundTrip) {
   req.add_attachment_ids(info->id());
   auto sent = desk_->Send(kGp, req);
   ASSERT_THAT(sent, IsOk());
-  std::string got;
-  ASSERT_THAT(desk_->Download(kBup, sent->id(), info->id(),
-                              [&](const v1::DownloadAttachmentResponse& p) {
-                                got += p.chunk();
-                                return true;
-                              }),
-              IsOk());
-  EXPECT_EQ(got.size(), big.size());
-  EXPECT_EQ(Sha256(got), Sha256(big));
+  auto got = DownloadAll(kBup, sent->id(), info->id());
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->size(), big.size());
+  EXPECT_EQ(Sha256(*got), Sha256(big));
   EXPECT_THAT(desk_->Download(kPpt, sent->id(), info->id(),
                               [](const v1::DownloadAttachmentResponse&) { return true; }),
               StatusIs(absl::StatusCode::kNotFound, ::testing::_));
@@ -1954,13 +1947,8 @@ TEST_F(ReferralDraftTest, ThreadAttachmentsReachTheInvitedAgencyOnly) {
   ASSERT_THAT(posted, IsOk());
   ASSERT_THAT(posted->attachments(), SizeIs(1));
   auto download = [&](const common::Caller& who, const std::string& att) {
-    std::string got;
-    absl::Status s =
-        desk_->Download(who, sent->id(), att, [&](const v1::DownloadAttachmentResponse& p) {
-          got += p.chunk();
-          return true;
-        });
-    return s.ok() ? got : std::string(s.message());
+    auto got = DownloadAll(who, sent->id(), att);
+    return got.ok() ? *got : std::string(got.status().message());
   };
   EXPECT_EQ(download(kStaff, skjema->id()), "Kartleggingsskjema for barnehagen");
   EXPECT_EQ(download(kGp, skjema->id()), "Kartleggingsskjema for barnehagen");

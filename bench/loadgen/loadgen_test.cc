@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "budstikke/v1/audit.grpc.pb.h"
+#include "budstikke/v1/referral.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -107,6 +109,60 @@ TEST_F(LoadgenTest, AskAgainstTheServer) {
       Loadgen(server_->address(), *server_,
               {"--scenario", "ask", "--clients", "2", "--requests", "50", "--output", "json"}),
       "ask");
+}
+
+TEST_F(LoadgenTest, SendReferralSendsTheTextSizeAndOneAttachmentInTen) {
+  ASSERT_FALSE(server_->address().empty());
+  ExpectFiftyCalls(
+      Loadgen(server_->address(), *server_,
+              {"--scenario", "send-referral", "--clients", "2", "--requests", "50", "--output",
+               "json", "--text-bytes", "4096", "--attach-every", "10", "--attach-bytes", "70000"}),
+      "send-referral");
+  // Every referral the GP office sent (the only sender in this suite), read back.
+  auto stub = v1::ReferralService::NewStub(server_->Channel("gp-physician"));
+  int referrals = 0, with_attachment = 0;
+  v1::ListReferralsRequest list;
+  list.set_mailbox(v1::MAILBOX_SENT);
+  list.set_page_size(100);
+  v1::ListReferralsResponse page;
+  grpc::ClientContext list_ctx;
+  ASSERT_TRUE(stub->List(&list_ctx, list, &page).ok());
+  for (const v1::Referral& listed : page.referrals()) {
+    v1::GetReferralRequest get;
+    get.set_id(listed.id());
+    v1::Referral r;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->Get(&ctx, get, &r).ok());
+    ++referrals;
+    EXPECT_EQ(r.reason().size(), 4096u);
+    if (r.attachments_size() == 0) continue;
+    ++with_attachment;
+    EXPECT_EQ(r.attachments(0).size(), 70000u);
+    EXPECT_EQ(r.attachments(0).content_type(), "application/pdf");
+  }
+  EXPECT_EQ(referrals, 50);
+  EXPECT_EQ(with_attachment, 5);
+}
+
+TEST_F(LoadgenTest, AuditProofAsksForProofsOfStoredLeaves) {
+  ASSERT_FALSE(server_->address().empty());
+  // A log to prove against: a few consultations, then their checkpoint.
+  ASSERT_EQ(
+      Loadgen(server_->address(), *server_, {"--scenario", "ask", "--requests", "5"}).exit_code, 0);
+  auto audit = v1::AuditService::NewStub(server_->Channel("auditor"));
+  uint64_t size = 0;
+  for (int i = 0; i < 100 && size < 5; ++i) {
+    v1::Checkpoint checkpoint;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(audit->GetCheckpoint(&ctx, v1::GetCheckpointRequest(), &checkpoint).ok());
+    size = checkpoint.tree_size();
+    if (size < 5) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GE(size, 5u);
+  ExpectFiftyCalls(Loadgen(server_->address(), *server_,
+                           {"--scenario", "audit-proof", "--clients", "2", "--requests", "50",
+                            "--output", "json"}),
+                   "audit-proof");
 }
 
 TEST_F(LoadgenTest, EchoAgainstTheProductCountsEveryCallAsAnError) {

@@ -6,6 +6,7 @@
 //   budstikke-loadgen --server ADDR --ca F --cert F --key F --scenario NAME
 //                     --clients N --duration SECONDS [--requests N]
 //                     [--certs-dir DIR] [--output json]
+//                     [--text-bytes N] [--attach-every N] [--attach-bytes N]
 //
 // The server under test runs with --rate-limit 0. Exit codes: 0 when every
 // call succeeded, 1 when some failed (the figures are still printed) or the
@@ -39,6 +40,7 @@ struct Options {
   int clients = 4;
   double duration = 10;
   int64_t requests = 0;  // 0 = run for `duration`
+  Payload payload;
   std::string output = "table";
 };
 
@@ -166,6 +168,16 @@ int Main(int argc, char** argv) {
                  "stop after this many calls of all clients together (instead of --duration)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app.add_option("--output", o.output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  app.add_option("--text-bytes", o.payload.text_bytes,
+                 "ask: consultation text, send-referral: reason, in bytes (default 1024)")
+      ->check(CLI::Range(1, 5000));
+  app.add_option("--attach-every", o.payload.attach_every,
+                 "send-referral: every Nth Send uploads and carries one attachment (default 0: "
+                 "none)")
+      ->check(CLI::Range(0, 1000000));
+  app.add_option("--attach-bytes", o.payload.attach_bytes,
+                 "its size in bytes: a PDF header, then random bytes (default 131072)")
+      ->check(CLI::Range(16, 25 * 1024 * 1024));
   CLI11_PARSE(app, argc, argv);
 
   if (o.target.cert.empty() != o.target.key.empty()) {
@@ -187,7 +199,7 @@ int Main(int argc, char** argv) {
                                  std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count());
-  auto scenario = MakeScenario(o.scenario, o.target);
+  auto scenario = MakeScenario(o.scenario, o.target, o.payload);
   if (!scenario.ok()) {
     std::fprintf(stderr, "budstikke-loadgen: %s\n",
                  std::string(scenario.status().message()).c_str());

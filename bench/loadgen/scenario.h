@@ -36,6 +36,14 @@ struct Target {
   std::string run_id;     // unique per run: prefixes request ids
 };
 
+// What the creating scenarios send. Defaults: the 1 KiB of the ratios'
+// rows; bench/scale sends 4 KiB texts and one attachment in ten referrals.
+struct Payload {
+  int text_bytes = 1024;          // ask's text, send-referral's reason
+  int attach_every = 0;           // send-referral: every Nth Send carries one attachment (0: none)
+  int attach_bytes = 128 * 1024;  // its size: random, incompressible bytes
+};
+
 // The outcome of one measured run.
 struct RunResult {
   std::string scenario;
@@ -65,12 +73,13 @@ class Scenario {
 };
 
 // "echo", "check-text", "ask", "send-referral", "draft-cosign", "audit-query",
-// "inbox", "mixed", "whoami".
+// "audit-proof", "inbox", "mixed", "whoami".
 const std::vector<std::string>& ScenarioNames();
 
 // INVALID_ARGUMENT for an unknown name or missing identities.
 absl::StatusOr<std::unique_ptr<Scenario>> MakeScenario(const std::string& name,
-                                                       const Target& target);
+                                                       const Target& target,
+                                                       const Payload& payload = {});
 
 }  // namespace budstikke::loadgen
 

@@ -1,5 +1,7 @@
 #include <grpcpp/grpcpp.h>
+#include <openssl/evp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <iterator>
@@ -56,13 +58,23 @@ const std::string& Child() {
   return child;
 }
 
-// 1 KiB of consultation text without personal data.
-std::string KibText() {
+// Exactly `bytes` of `sentence` repeated, cut back to a whole UTF-8 character
+// and padded with full stops.
+std::string Repeat(const std::string& sentence, size_t bytes) {
   std::string text;
-  while (text.size() < 1024) text += "Gutten er urolig i samling og sover d\xc3\xa5rlig. ";
-  text.resize(1024);
+  while (text.size() < bytes) text += sentence;
+  text.resize(bytes);
+  size_t end = bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end - 1]) & 0x80) != 0) --end;
+  std::fill(text.begin() + static_cast<std::ptrdiff_t>(end), text.end(), '.');
   return text;
 }
+
+// Consultation text without personal data.
+std::string WorryText(size_t bytes) {
+  return Repeat("Gutten er urolig i samling og sover d\xc3\xa5rlig. ", bytes);
+}
+std::string KibText() { return WorryText(1024); }
 
 // Connections as named callers.
 class Connector {
@@ -120,25 +132,69 @@ class RequestIds {
   std::atomic<int64_t> next_{0};
 };
 
-v1::SendReferralRequest ReferralRequest(const std::string& consent_id) {
+v1::SendReferralRequest ReferralRequest(const std::string& consent_id, size_t reason_bytes = 1024) {
   v1::SendReferralRequest r;
   r.set_recipient_agency(kRecipient);
   r.set_subject_national_id(Child());
   r.set_consent_id(consent_id);
-  std::string reason;
-  while (reason.size() < 1024) reason += "Vedvarende angst, s\xc3\xb8vnvansker og skolevegring. ";
-  reason.resize(1024);
-  r.set_reason(reason);
+  r.set_reason(Repeat("Vedvarende angst, s\xc3\xb8vnvansker og skolevegring. ", reason_bytes));
   return r;
 }
 
-v1::AskConsultationRequest AskRequest() {
+v1::AskConsultationRequest AskRequest(size_t text_bytes = 1024) {
   v1::AskConsultationRequest a;
   a.mutable_recipient()->set_agency(kRecipient);
   a.set_age_band(v1::AGE_BAND_3_5);
   a.add_concerns(v1::CONCERN_BEHAVIOUR);
-  a.set_text(KibText());
+  a.set_text(WorryText(text_bytes));
   return a;
+}
+
+// A PDF of `bytes` (a scanned letter: after its header, random and so
+// incompressible) and its SHA-256.
+struct Blob {
+  std::string content;
+  std::string sha256;
+};
+Blob RandomBlob(size_t bytes, uint32_t seed) {
+  static constexpr char kHeader[] = "%PDF-1.7\n";
+  Blob b;
+  std::mt19937 random(seed);
+  b.content.resize(bytes);
+  for (char& c : b.content) c = static_cast<char>(random());
+  b.content.replace(0, std::min(bytes, sizeof kHeader - 1), kHeader,
+                    std::min(bytes, sizeof kHeader - 1));
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(b.content.data(), b.content.size(), digest, &len, EVP_sha256(), nullptr);
+  b.sha256.assign(reinterpret_cast<const char*>(digest), len);
+  return b;
+}
+
+// Uploads `blob` as a PDF; its attachment id.
+absl::StatusOr<std::string> Upload(v1::ReferralService::Stub& stub, const std::string& request_id,
+                                   const Blob& blob) {
+  constexpr size_t kChunk = 1 << 20;
+  auto ctx = Ctx();
+  v1::AttachmentInfo info;
+  auto writer = stub.UploadAttachment(ctx.get(), &info);
+  v1::UploadAttachmentRequest part;
+  v1::AttachmentMetadata* m = part.mutable_metadata();
+  m->set_request_id(request_id);
+  m->set_filename("epikrise.pdf");
+  m->set_content_type("application/pdf");
+  m->set_kind(v1::ATTACHMENT_KIND_OTHER);
+  m->set_size(blob.content.size());
+  m->set_sha256(blob.sha256);
+  bool open = writer->Write(part);
+  for (size_t off = 0; open && off < blob.content.size(); off += kChunk) {
+    part.set_chunk(blob.content.substr(off, kChunk));
+    open = writer->Write(part);
+  }
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  if (!s.ok()) return ToAbsl(s, "uploading an attachment");
+  return info.id();
 }
 
 // A guardian consent recorded by `caller` for the child, for `recipients`.
@@ -230,11 +286,12 @@ class CheckTextScenario final : public Scenario {
 
 class AskScenario final : public Scenario {
  public:
-  explicit AskScenario(Connector c) : c_(std::move(c)), ids_(c_.run_id() + "-ask") {}
+  AskScenario(Connector c, Payload payload)
+      : c_(std::move(c)), payload_(payload), ids_(c_.run_id() + "-ask") {}
   absl::StatusOr<Call> NewClient(int) override {
     auto stub = MainStub<v1::ConsultationService>(c_, "kindergarten-staff");
     if (!stub.ok()) return stub.status();
-    auto req = std::make_shared<v1::AskConsultationRequest>(AskRequest());
+    auto req = std::make_shared<v1::AskConsultationRequest>(AskRequest(payload_.text_bytes));
     return Call([this, stub = *stub, req] {
       req->set_request_id(ids_.Next());
       v1::Consultation out;
@@ -244,26 +301,45 @@ class AskScenario final : public Scenario {
 
  private:
   Connector c_;
+  const Payload payload_;
   RequestIds ids_;
 };
 
 // Sends as the GP office (gp-physician) to BUP under one guardian consent.
+// With Payload::attach_every N, every Nth Send (counted over all clients)
+// first uploads one attachment and carries it.
 class SendReferralScenario : public Scenario {
  public:
-  explicit SendReferralScenario(Connector c) : c_(std::move(c)), ids_(c_.run_id() + "-send") {}
+  SendReferralScenario(Connector c, Payload payload)
+      : c_(std::move(c)), payload_(payload), ids_(c_.run_id() + "-send") {}
   absl::Status Setup() override {
     auto consent = RecordConsent(c_, "gp-physician", /*main_caller=*/true, {kRecipient});
     if (!consent.ok()) return consent.status();
     consent_id_ = *consent;
     return absl::OkStatus();
   }
-  absl::StatusOr<Call> NewClient(int) override {
+  absl::StatusOr<Call> NewClient(int index) override {
     auto stub = MainStub<v1::ReferralService>(c_, "gp-physician");
     if (!stub.ok()) return stub.status();
-    auto req = std::make_shared<v1::SendReferralRequest>(ReferralRequest(consent_id_));
-    return Call([this, stub = *stub, req] {
+    auto req = std::make_shared<v1::SendReferralRequest>(
+        ReferralRequest(consent_id_, payload_.text_bytes));
+    std::shared_ptr<const Blob> blob;
+    if (payload_.attach_every > 0) {
+      blob = std::make_shared<Blob>(RandomBlob(payload_.attach_bytes, index + 1));
+    }
+    return Call([this, stub = *stub, req, blob] {
+      const int64_t n = sent_.fetch_add(1);
       req->set_request_id(ids_.Next());
+      req->clear_attachment_ids();
       const Clock::time_point start = Clock::now();
+      if (blob != nullptr && n % payload_.attach_every == 0) {
+        auto id = Upload(*stub, req->request_id() + "-a", *blob);
+        if (!id.ok()) {
+          return grpc::Status(static_cast<grpc::StatusCode>(id.status().code()),
+                              std::string(id.status().message()));
+        }
+        req->add_attachment_ids(*id);
+      }
       v1::Referral out;
       grpc::Status s = stub->Send(Ctx().get(), *req, &out);
       if (s.ok()) OnSent(out.id(), start);
@@ -277,7 +353,9 @@ class SendReferralScenario : public Scenario {
   Connector c_;
 
  private:
+  const Payload payload_;
   RequestIds ids_;
+  std::atomic<int64_t> sent_{0};
   std::string consent_id_;
 };
 
@@ -364,12 +442,45 @@ class AuditQueryScenario final : public Scenario {
   const bool seed_;
 };
 
+// The auditor asks for inclusion proofs of random leaves against the latest
+// checkpoint (read once before the clock).
+class AuditProofScenario final : public Scenario {
+ public:
+  explicit AuditProofScenario(Connector c) : c_(std::move(c)) {}
+  absl::Status Setup() override {
+    auto stub = MainStub<v1::AuditService>(c_, "auditor");
+    if (!stub.ok()) return stub.status();
+    v1::Checkpoint checkpoint;
+    grpc::Status s = (*stub)->GetCheckpoint(Ctx().get(), v1::GetCheckpointRequest(), &checkpoint);
+    if (!s.ok()) return ToAbsl(s, "reading the checkpoint");
+    if (checkpoint.tree_size() == 0) return absl::FailedPreconditionError("the audit log is empty");
+    tree_size_ = checkpoint.tree_size();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<Call> NewClient(int index) override {
+    auto stub = MainStub<v1::AuditService>(c_, "auditor");
+    if (!stub.ok()) return stub.status();
+    auto random = std::make_shared<std::mt19937_64>(index + 1);
+    return Call([this, stub = *stub, random] {
+      v1::GetInclusionProofRequest req;
+      req.set_index((*random)() % tree_size_);
+      req.set_tree_size(tree_size_);
+      v1::InclusionProof out;
+      return stub->GetInclusionProof(Ctx().get(), req, &out);
+    });
+  }
+
+ private:
+  Connector c_;
+  uint64_t tree_size_ = 0;
+};
+
 // Senders as in send-referral; one watcher (bup-clinician, its own consumer
 // name) subscribes to BUP's inbox. Measures events delivered per second and
 // the time from the start of a Send to the watcher receiving its event.
 class InboxScenario final : public SendReferralScenario {
  public:
-  explicit InboxScenario(Connector c) : SendReferralScenario(std::move(c)) {}
+  explicit InboxScenario(Connector c) : SendReferralScenario(std::move(c), Payload()) {}
   ~InboxScenario() override { StopWatcher(); }
 
   absl::Status Start() override {
@@ -563,20 +674,24 @@ class MixedScenario final : public Scenario {
 }  // namespace
 
 const std::vector<std::string>& ScenarioNames() {
-  static const std::vector<std::string> names = {"echo",          "check-text",   "ask",
-                                                 "send-referral", "draft-cosign", "audit-query",
-                                                 "inbox",         "mixed",        "whoami"};
+  static const std::vector<std::string> names = {
+      "echo",        "check-text",  "ask",   "send-referral", "draft-cosign",
+      "audit-query", "audit-proof", "inbox", "mixed",         "whoami"};
   return names;
 }
 
 absl::StatusOr<std::unique_ptr<Scenario>> MakeScenario(const std::string& name,
-                                                       const Target& target) {
+                                                       const Target& target,
+                                                       const Payload& payload) {
   Connector c(target);
   if (name == "echo") return std::make_unique<EchoScenario>(std::move(c));
   if (name == "whoami") return std::make_unique<WhoAmIScenario>(std::move(c));
   if (name == "check-text") return std::make_unique<CheckTextScenario>(std::move(c));
-  if (name == "ask") return std::make_unique<AskScenario>(std::move(c));
-  if (name == "send-referral") return std::make_unique<SendReferralScenario>(std::move(c));
+  if (name == "ask") return std::make_unique<AskScenario>(std::move(c), payload);
+  if (name == "send-referral") {
+    return std::make_unique<SendReferralScenario>(std::move(c), payload);
+  }
+  if (name == "audit-proof") return std::make_unique<AuditProofScenario>(std::move(c));
   if (name == "draft-cosign") return std::make_unique<DraftCosignScenario>(std::move(c));
   if (name == "audit-query") {
     const bool can_seed = !target.certs_dir.empty();
