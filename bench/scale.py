@@ -5,7 +5,8 @@ Part 1, records, over gRPC against a real budstikke-server (all-in-one,
 --rate-limit 0), once per mode (--no-sync-writes and the durable default), on a
 fresh data dir each: budstikke-loadgen fills consultations and referrals half
 and half (4 KiB texts; one referral in ten carries a 128 KiB attachment of
-random bytes) up to each step, then measures at 4 clients for --seconds each:
+random bytes) up to each step, waits until the server is idle (the fill's
+flushes and compactions done), then measures at 4 clients for --seconds each:
 Ask and Send (4 KiB, no attachment) p50/p99, the auditor's query by subject
 with proofs (every referral is about the same child, so the trail grows with
 the step), and inclusion proofs of random leaves. Beside them: disk bytes of
@@ -126,6 +127,19 @@ def write_amplification(data_dir):
     return (flushed + compacted) / flushed if flushed else None
 
 
+def settle(pid, limit_s=180):
+    """Waits until the server is idle (under 5% of a core for 2 s in a row, at
+    most `limit_s`): the flushes and compactions a fill leaves behind finish
+    before the clock, so each step is measured at rest. Returns the wait."""
+    t0, quiet, last = time.monotonic(), 0, lg.cpu_seconds([pid])
+    while time.monotonic() - t0 < limit_s and quiet < 2:
+        time.sleep(1)
+        now = lg.cpu_seconds([pid])
+        quiet = quiet + 1 if now - last < 0.05 else 0
+        last = now
+    return time.monotonic() - t0
+
+
 def audit_size(address, certs):
     env = dict(os.environ, BUDSTIKKE_SERVER=address, BUDSTIKKE_CA=f"{certs}/ca.pem",
                BUDSTIKKE_CERT=f"{certs}/auditor.pem", BUDSTIKKE_KEY=f"{certs}/auditor.key")
@@ -186,7 +200,7 @@ def run_mode(mode, steps, seconds, work, certs):
             t0 = time.monotonic()
             filler.fill_to(step)
             fill_s = time.monotonic() - t0
-            time.sleep(2)  # let the audit drain and the last checkpoint catch up
+            settle_s = settle(proc.pid)
             row = {"part": "records", "mode": mode,
                    "records": filler.consultations + filler.referrals,
                    "consultations": filler.consultations, "referrals": filler.referrals,
@@ -203,7 +217,8 @@ def run_mode(mode, steps, seconds, work, certs):
             row.update(filler.measure(4, seconds))
             row["peak_rss_mib"] = round(proc_field(proc.pid, "status", "VmHWM:") / 1024)
             rows.append(row)
-            print(f"scale: {mode} {row['records']:,} records (filled in {fill_s:.0f} s): "
+            print(f"scale: {mode} {row['records']:,} records (filled in {fill_s:.0f} s, idle "
+                  f"after {settle_s:.0f} s): "
                   f"Ask p99 {row['ask_p99_us']} us, Send p99 {row['send_p99_us']} us, "
                   f"query p99 {row['query_p99_us']} us, proof p99 {row['proof_p99_us']} us, "
                   f"disk {row['disk_per_plaintext']}x plaintext, RSS {row['rss_mib']} MiB",
@@ -289,7 +304,12 @@ def main():
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--out", default=os.path.join(lg.ROOT, "docs", "scale"))
     p.add_argument("--work", help="parent of the scratch dir (default: the system's temp dir)")
+    p.add_argument("--plot-only", action="store_true",
+                   help="only draw <out>.png from an existing <out>.csv")
     args = p.parse_args()
+    if args.plot_only:
+        plot(args.out + ".csv", args.out + ".png")
+        return 0
     for b in ("budstikke-server", "budstikke-loadgen", "budstikke", "audit_bench"):
         if not os.access(os.path.join(lg.BIN, b), os.X_OK):
             print(f"scale: no {b} in {lg.BIN} (run make build)", file=sys.stderr)

@@ -172,8 +172,8 @@ Blob RandomBlob(size_t bytes, uint32_t seed) {
 }
 
 // Uploads `blob` as a PDF; its attachment id.
-absl::StatusOr<std::string> Upload(v1::ReferralService::Stub& stub, const std::string& request_id,
-                                   const Blob& blob) {
+absl::StatusOr<std::string> UploadOnce(v1::ReferralService::Stub& stub,
+                                       const std::string& request_id, const Blob& blob) {
   constexpr size_t kChunk = 1 << 20;
   auto ctx = Ctx();
   v1::AttachmentInfo info;
@@ -195,6 +195,18 @@ absl::StatusOr<std::string> Upload(v1::ReferralService::Stub& stub, const std::s
   grpc::Status s = writer->Finish();
   if (!s.ok()) return ToAbsl(s, "uploading an attachment");
   return info.id();
+}
+
+// As a case system does: the server takes a few uploads at once per caller
+// and answers RESOURCE_EXHAUSTED beyond that; wait and retry (the same
+// request id, so a retry never stores twice), for at most 10 s.
+absl::StatusOr<std::string> Upload(v1::ReferralService::Stub& stub, const std::string& request_id,
+                                   const Blob& blob) {
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<std::string> id = UploadOnce(stub, request_id, blob);
+    if (id.status().code() != absl::StatusCode::kResourceExhausted || attempt == 200) return id;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 // A guardian consent recorded by `caller` for the child, for `recipients`.

@@ -38,6 +38,19 @@ rocksdb::Options StoreRocksDbOptions(size_t block_cache_bytes) {
   // yield stays on: without it a follower blocks at once, and two-thread puts
   // fell to 118-144k/s.
   o.enable_pipelined_write = true;
+  // Memory and WAL bounded whatever the number of column families (a server
+  // opens 15). RocksDB's defaults give every family its own 64 MiB memtable
+  // (two while one flushes) and keep WAL files until every family with data
+  // in them has flushed, up to 4x the sum of all memtables: the families
+  // written rarely (keys, directory, consents) pinned the first WAL file for
+  // the life of the process. bench/scale.py, --no-sync-writes, before this:
+  // server RSS 182 MiB at 10k records and 360 MiB at 100k, data dir 1.7x and
+  // 2.4x the plaintext, 30+ WAL files. Now all memtables share one 64 MiB
+  // budget (the oldest is flushed when it is exceeded) and WAL beyond 256 MiB
+  // flushes the families that hold the oldest file (docs/PERFORMANCE.md, At
+  // scale).
+  o.db_write_buffer_size = 64u << 20;
+  o.max_total_wal_size = 256u << 20;
 
   // One block cache for every column family, and bloom filters so point
   // reads of absent keys (idempotency checks) and of scattered keys (audit
@@ -45,6 +58,13 @@ rocksdb::Options StoreRocksDbOptions(size_t block_cache_bytes) {
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // Index and filter blocks stay in each table reader's memory, outside the
+  // cache: they grow with the data (one index entry per 4 KiB sealed record;
+  // moving them into the cache took 66 MiB off the RSS at 1M records), but in
+  // the 64 MiB cache they were evicted by data blocks and reread:
+  // bench/scale.py at 1M records, --no-sync-writes,
+  // RSS 285 -> 219 MiB but Ask p99 4.7 -> 7.8 ms, audit query p99 3.9 -> 18
+  // ms, inclusion proof p99 1.0 -> 11 ms (docs/PERFORMANCE.md, At scale).
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // The memtable keeps an insert hint per first two bytes of the key. Most
   // record keys start with a one-letter kind and '/' ("m/<id>", "s/<agency>/
