@@ -91,8 +91,8 @@ bench-smoke: build
 
 # How latency, memory and disk grow with the data (bench/scale.py): fills
 # 10k -> 100k -> 1M records over gRPC in both write modes, audit logs of 10k ->
-# 10M events in process; writes docs/scale.csv and docs/scale.png. About an
-# hour on 2 cores; not in CI. SCALE_FLAGS e.g. --steps 10000,100000.
+# 10M events in process; writes docs/scale.csv and docs/scale.png. About half
+# an hour on 2 cores; not in CI. SCALE_FLAGS e.g. --steps 10000,100000.
 SCALE_FLAGS ?=
 bench-scale: build
 	BUILD_DIR=$(BUILD_DIR) python3 bench/scale.py $(SCALE_FLAGS)

@@ -27,7 +27,7 @@ docs/scale.png (gnuplot, when installed) and prints a table.
                  [--audit-steps 10000,100000,1000000,10000000] [--seconds 10]
                  [--out docs/scale] [--work DIR]
 
-`make bench-scale` runs the defaults (about an hour on 2 cores); not in CI.
+`make bench-scale` runs the defaults (23 minutes on a quiet 2-core VM); not in CI.
 BUILD_DIR (default build) holds bin/.
 """
 

@@ -164,11 +164,10 @@ void BM_RawRocksDbPut(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * kValueSize);
 }
 
-// Each put's value differs in its first 8 bytes, so RocksDB cannot share
-// anything between them either.
-void BM_RawRocksDbPutIncompressible(benchmark::State& state) {
+// Raw puts of random values: each differs in its first 8 bytes too, so
+// RocksDB cannot share anything between them.
+void PutIncompressible(benchmark::State& state, const rocksdb::WriteOptions& wo) {
   Quiesce(state);
-  rocksdb::WriteOptions wo;
   std::string value = g_env->random_value;
   for (auto _ : state) {
     const uint64_t seq = g_seq.fetch_add(1, std::memory_order_relaxed);
@@ -180,22 +179,17 @@ void BM_RawRocksDbPutIncompressible(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * kValueSize);
 }
 
+void BM_RawRocksDbPutIncompressible(benchmark::State& state) {
+  PutIncompressible(state, rocksdb::WriteOptions());
+}
+
 // Durable puts (fsync of the WAL per write group) from 16 threads: the
 // reference beside issue 23's target 2, what group commit can reach on this
 // disk with RocksDB alone.
 void BM_RawRocksDbPutSync(benchmark::State& state) {
-  Quiesce(state);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  std::string value = g_env->random_value;
-  for (auto _ : state) {
-    const uint64_t seq = g_seq.fetch_add(1, std::memory_order_relaxed);
-    std::memcpy(value.data(), &seq, sizeof seq);
-    rocksdb::Status s = g_env->raw->Put(wo, g_env->raw_handles[1], Key("put", seq), value);
-    if (!s.ok()) state.SkipWithError("put failed");
-  }
-  state.SetItemsProcessed(state.iterations());
-  state.SetBytesProcessed(state.iterations() * kValueSize);
+  PutIncompressible(state, wo);
 }
 
 void BM_StorePlainPut(benchmark::State& state) {
