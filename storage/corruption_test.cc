@@ -36,6 +36,8 @@ using ::budstikke::testing::IsOk;
 using ::budstikke::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::EndsWith;
+using testing::FileSize;
+using testing::FlipByte;
 using ::testing::HasSubstr;
 using testing::PowerLossFileSystem;
 using testing::ReadWholeFile;
@@ -63,23 +65,6 @@ std::vector<std::string> FilesEndingWith(const std::string& dir, const std::stri
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-uint64_t FileSize(const std::string& path) { return std::filesystem::file_size(path); }
-
-// Flips the lowest bit of the byte at `offset` (a single-bit error: the
-// smallest corruption there is).
-void FlipByte(const std::string& path, uint64_t offset) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  ASSERT_TRUE(f.good()) << path;
-  f.seekg(static_cast<std::streamoff>(offset));
-  char c = 0;
-  f.read(&c, 1);
-  ASSERT_TRUE(f.good()) << path << " offset " << offset;
-  c = static_cast<char>(c ^ 0x01);
-  f.seekp(static_cast<std::streamoff>(offset));
-  f.write(&c, 1);
-  ASSERT_TRUE(f.good());
 }
 
 Store::Options StoreOptions() {

@@ -2,6 +2,7 @@
 #ifndef BUDSTIKKE_STORAGE_TEST_UTIL_H_
 #define BUDSTIKKE_STORAGE_TEST_UTIL_H_
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -9,6 +10,8 @@
 #include <iterator>
 #include <string>
 #include <vector>
+
+#include "gtest/gtest.h"
 
 namespace budstikke::storage::testing {
 
@@ -57,6 +60,24 @@ inline std::vector<std::string> FileNames(const std::string& dir) {
     if (e.is_regular_file()) names.push_back(e.path().filename().string());
   }
   return names;
+}
+
+inline uint64_t FileSize(const std::string& path) { return std::filesystem::file_size(path); }
+
+// Flips the lowest bit of the byte at `offset` (a single-bit error: the
+// smallest corruption there is). The corruption tests of storage/ and of the
+// server (tests/corruption_integration_test.cc) damage files with it.
+inline void FlipByte(const std::string& path, uint64_t offset) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(f.good()) << path;
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.read(&c, 1);
+  ASSERT_TRUE(f.good()) << path << " offset " << offset;
+  c = static_cast<char>(c ^ 0x01);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(&c, 1);
+  ASSERT_TRUE(f.good());
 }
 
 }  // namespace budstikke::storage::testing

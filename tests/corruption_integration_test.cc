@@ -31,6 +31,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/store.h"
+#include "storage/test_util.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_server.h"
@@ -38,6 +39,8 @@
 namespace budstikke {
 namespace {
 
+using ::budstikke::storage::testing::FileSize;
+using ::budstikke::storage::testing::FlipByte;
 using ::budstikke::testing::BinDir;
 using ::budstikke::testing::RunCommand;
 using ::budstikke::testing::TestServer;
@@ -110,21 +113,6 @@ int Verify(TestServer& server, std::string* err) {
   std::string out;
   err->clear();
   return Cli(server, {"audit", "verify"}, &out, err);
-}
-
-uint64_t FileSize(const std::string& path) { return std::filesystem::file_size(path); }
-
-void FlipByte(const std::string& path, uint64_t offset) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  ASSERT_TRUE(f.good()) << path;
-  f.seekg(static_cast<std::streamoff>(offset));
-  char c = 0;
-  f.read(&c, 1);
-  ASSERT_TRUE(f.good()) << path << " offset " << offset;
-  c = static_cast<char>(c ^ 0x01);
-  f.seekp(static_cast<std::streamoff>(offset));
-  f.write(&c, 1);
-  ASSERT_TRUE(f.good());
 }
 
 std::string ReadFile(const std::string& path) {
