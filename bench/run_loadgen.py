@@ -235,11 +235,16 @@ def storage_targets(smoke):
         v = ips[("BM_EncryptedPut", threads)] / ips[("BM_RawRocksDbPutIncompressible", threads)]
         out.append((f"4. encrypted put / raw incompressible, {threads} thr", v, None,
                     ">= 0.85", v >= 0.85))
-    v = ips[("BM_OpenSslAes256Gcm", 1)] / ips[("BM_EnvelopeSealOnly", 1)]
-    out.append(("4. seal / OpenSSL AES-256-GCM time, 1 KiB", v, None, "<= 1.30", v <= 1.30))
+    seal_us = 1e6 / ips[("BM_EnvelopeSealOnly", 1)]
     speed = subprocess.run(["openssl", "speed", "-evp", "aes-256-gcm", "-bytes", "1024",
                             "-seconds", "1" if smoke else "3"], capture_output=True, text=True)
     m = re.search(r"^AES-256-GCM\s+([\d.]+)k", speed.stdout, re.M)
+    if m:  # the reference: `openssl speed` in the same run
+        v = seal_us / (1024 / float(m.group(1)) * 1e3)
+        out.append(("4. seal / openssl speed AES-256-GCM, 1 KiB", v, None, "<= 1.30", v <= 1.30))
+    # Stricter: our own EVP loop (no AAD, no output allocation) in the same binary.
+    v = ips[("BM_OpenSslAes256Gcm", 1)] / ips[("BM_EnvelopeSealOnly", 1)]
+    out.append(("4. seal / EVP AES-256-GCM loop, 1 KiB", v, None, "<= 1.30", v <= 1.30))
     note = (f"openssl speed -evp aes-256-gcm -bytes 1024: {float(m.group(1)) / 1e3:.0f} MB/s = "
             f"{1024 / float(m.group(1)) * 1e3:.2f} us per 1 KiB value" if m else
             "openssl speed: no figure")

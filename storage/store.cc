@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -278,9 +280,13 @@ void WriteBatch::OnSettled(std::function<void(bool written)> hook) {
 }
 
 void WriteBatch::Settle(bool written) {
+  for (auto& hook : TakeHooks()) hook(written);
+}
+
+std::vector<std::function<void(bool)>> WriteBatch::TakeHooks() {
   std::vector<std::function<void(bool)>> hooks;
   hooks.swap(hooks_);
-  for (auto& hook : hooks) hook(written);
+  return hooks;
 }
 
 namespace {
@@ -339,6 +345,38 @@ struct Store::Impl {
   std::unique_ptr<rocksdb::DB> db;
   // Shared by every write, exclusive for ReplaceIfUnchanged's check-and-set.
   std::shared_mutex write_gate;
+  // Group sync (SyncWal): one fsync at a time; the callers that arrive while
+  // it runs wait and share the next one.
+  std::mutex sync_mu;
+  std::condition_variable sync_cv;
+  bool syncing = false;     // guarded by sync_mu
+  uint64_t synced_seq = 0;  // guarded by sync_mu: every write up to it is durable
+  // Hooks of batches written with Sync::kDeferred, run once a sync covers the
+  // sequence number (guarded by sync_mu).
+  std::vector<std::pair<uint64_t, std::function<void(bool)>>> unsynced_hooks;
+
+  // Settles `batch` after a write that returned `written`: at once, or for a
+  // deferred write in a syncing store, when SyncWal covers it.
+  void SettleWritten(WriteBatch& batch, const absl::Status& written, bool deferred) {
+    if (!written.ok() || !deferred || !write_options.sync) {
+      batch.Settle(written.ok());
+      return;
+    }
+    const uint64_t seq = db->GetLatestSequenceNumber();  // at least this write's
+    std::lock_guard<std::mutex> lock(sync_mu);
+    for (auto& hook : batch.TakeHooks()) unsynced_hooks.emplace_back(seq, std::move(hook));
+  }
+  // Removes and returns the hooks of the writes up to synced_seq.
+  std::vector<std::function<void(bool)>> TakeSyncedHooksLocked() {
+    std::vector<std::function<void(bool)>> ready;
+    auto synced = [&](const auto& h) { return h.first <= synced_seq; };
+    for (auto& h : unsynced_hooks) {
+      if (synced(h)) ready.push_back(std::move(h.second));
+    }
+    unsynced_hooks.erase(std::remove_if(unsynced_hooks.begin(), unsynced_hooks.end(), synced),
+                         unsynced_hooks.end());
+    return ready;
+  }
 
   // Resumes after an earlier write error (RocksDB refuses writes until then).
   absl::Status BeforeWrite() {
@@ -530,7 +568,7 @@ absl::Status Store::Impl::AddToRocksBatch(const WriteBatch& batch, rocksdb::Writ
   return absl::OkStatus();
 }
 
-absl::Status Store::Write(WriteBatch batch) {
+absl::Status Store::Write(WriteBatch batch, Sync sync) {
   // RocksDB's batch needs about as many bytes as ours: reserved at once.
   rocksdb::WriteBatch wb(batch.data_.size());
   absl::Status r = impl_->AddToRocksBatch(batch, &wb);
@@ -538,10 +576,14 @@ absl::Status Store::Write(WriteBatch batch) {
   std::shared_lock<std::shared_mutex> gate(impl_->write_gate);
   r = impl_->BeforeWrite();
   if (!r.ok()) return r;  // the batch settles unwritten as it goes
-  r = impl_->AfterWrite(impl_->db->Write(impl_->write_options, &wb), "write");
-  batch.Settle(r.ok());
+  rocksdb::WriteOptions options = impl_->write_options;
+  if (sync == Sync::kDeferred) options.sync = false;
+  r = impl_->AfterWrite(impl_->db->Write(options, &wb), "write");
+  impl_->SettleWritten(batch, r, sync == Sync::kDeferred);
   return r;
 }
+
+bool Store::sync_writes() const { return impl_->write_options.sync; }
 
 absl::StatusOr<std::vector<bool>> Store::ReplaceIfUnchanged(
     const std::vector<Replacement>& replacements, WriteBatch batch) {
@@ -569,7 +611,7 @@ absl::StatusOr<std::vector<bool>> Store::ReplaceIfUnchanged(
     unsynced.sync = false;
     r = impl_->AfterWrite(impl_->db->Write(unsynced, &wb), "write");
   }
-  batch.Settle(r.ok());
+  impl_->SettleWritten(batch, r, /*deferred=*/true);
   if (!r.ok()) return r;
   r = SyncWal();
   if (!r.ok()) return r;
@@ -602,7 +644,26 @@ absl::Status Store::Flush() {
 absl::Status Store::SyncWal() {
   absl::Status r = impl_->BeforeWrite();
   if (!r.ok()) return r;
-  return FromRocks(impl_->db->FlushWAL(/*sync=*/true), "sync WAL");
+  // A write's sequence number is published after its WAL record reached the
+  // file, so a sync that starts after `mine` was read covers every write
+  // acknowledged before this call.
+  const uint64_t mine = impl_->db->GetLatestSequenceNumber();
+  std::unique_lock<std::mutex> lock(impl_->sync_mu);
+  impl_->sync_cv.wait(lock, [&] { return !impl_->syncing || impl_->synced_seq >= mine; });
+  if (impl_->synced_seq < mine) {  // else a sync that started after our writes covered them
+    impl_->syncing = true;
+    const uint64_t covers = impl_->db->GetLatestSequenceNumber();
+    lock.unlock();
+    r = impl_->AfterWrite(impl_->db->FlushWAL(/*sync=*/true), "sync WAL");
+    lock.lock();
+    impl_->syncing = false;
+    if (r.ok()) impl_->synced_seq = std::max(impl_->synced_seq, covers);
+    impl_->sync_cv.notify_all();
+  }
+  std::vector<std::function<void(bool)>> durable = impl_->TakeSyncedHooksLocked();
+  lock.unlock();
+  for (auto& hook : durable) hook(true);
+  return r;
 }
 
 absl::Status Store::CompactColumnFamily(std::string_view cf) {

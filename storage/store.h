@@ -72,15 +72,17 @@ class WriteBatch {
   int Count() const;
 
   // Runs `hook` exactly once when the batch is settled: with true after
-  // Store::Write wrote it, with false when the write failed or the batch was
-  // destroyed unwritten. (A transactional outbox uses it to know which of its
-  // sequence numbers can still appear; services/common/outbox_sequence.h.)
-  // Moved with the batch.
+  // Store::Write wrote it (with Store::Sync::kDeferred in a store opened with
+  // sync_writes: after the SyncWal() that made it durable), with false when
+  // the write failed or the batch was destroyed unwritten. (A transactional outbox uses it to know
+  // which of its sequence numbers can still appear; services/common/outbox_sequence.h.) Moved with
+  // the batch.
   void OnSettled(std::function<void(bool written)> hook);
 
  private:
   friend class Store;
   void Settle(bool written);
+  std::vector<std::function<void(bool)>> TakeHooks();
   // The operations one after another in one buffer, so adding one allocates
   // nothing most of the time: u8 kind (0 put, 1 delete), then column family,
   // key and value (empty for a delete), each as u32 size and bytes.
@@ -157,7 +159,16 @@ class Store {
                                                     const Snapshot* snapshot = nullptr) const;
   absl::Status Put(std::string_view cf, std::string_view key, std::string_view value);
   absl::Status Delete(std::string_view cf, std::string_view key);
-  absl::Status Write(WriteBatch batch);
+  // How a write reaches the disk. kDeferred: written without an fsync also
+  // with Options::sync_writes; the caller must then call SyncWal() and
+  // acknowledge the write only after it returns OK (the batch's OnSettled
+  // hooks run then). For a writer that holds a lock around the write (to
+  // keep an order) but must not hold it across the fsync: concurrent
+  // SyncWal() calls share one fsync.
+  enum class Sync { kAsOpened, kDeferred };
+  absl::Status Write(WriteBatch batch, Sync sync = Sync::kAsOpened);
+  // Options::sync_writes as opened.
+  bool sync_writes() const;
 
   // Check-and-set for background rewriters (the key rewrap): puts each
   // replacement whose key still holds `expected`, together with `batch`, in
@@ -184,7 +195,9 @@ class Store {
   absl::Status Flush();
   // Makes every write acknowledged so far durable (fsync of the WAL), also
   // when the store was opened without sync_writes. The audit log calls it
-  // before it signs a checkpoint.
+  // before it signs a checkpoint. Group sync: callers that arrive while an
+  // fsync runs wait for it and then share one more (or none, if one that
+  // started after their writes already covered them).
   absl::Status SyncWal();
   // Flushes `cf` and compacts all of it down to the bottommost level, so that
   // deleted and overwritten values are dropped from the files (key shredding

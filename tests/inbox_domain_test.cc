@@ -3,6 +3,7 @@
 #include "services/inbox/inbox.h"
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <set>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "services/common/fake_clock.h"
 #include "storage/status_matchers.h"
 #include "storage/test_util.h"
+#include "storage/testing/power_loss_fs.h"
 
 namespace budstikke::inbox {
 namespace {
@@ -35,6 +37,8 @@ class InboxDomainTest : public ::testing::Test {
     storage::Store::Options o;
     o.column_families = {kColumnFamily, "other"};
     o.fault_injector = faults_;
+    o.sync_writes = sync_writes_;
+    if (sync_writes_) o.file_system = plfs_.file_system();
     store_ = *storage::Store::Open(dir_.Sub("db"), o);
     inbox_ = *Inbox::Create(store_.get(), &clock_, options_);
   }
@@ -44,6 +48,13 @@ class InboxDomainTest : public ::testing::Test {
     return inbox_->Commit(std::move(batch), {Delivery(agency, id)});
   }
 
+  // Commit returns once its event and every event below it are visible: when
+  // `completed` commits have returned, at least that many cursors are latest,
+  // and a Read then returns cursors 1..latest without a gap.
+  void ExpectEveryCommitReadableWhenItReturns(int thread_count, int per_thread);
+
+  bool sync_writes_ = false;
+  storage::testing::PowerLossFileSystem plfs_;
   storage::testing::TempDir dir_;
   std::shared_ptr<storage::FaultInjector> faults_ = std::make_shared<storage::FaultInjector>();
   common::FakeClock clock_{absl::FromUnixSeconds(1717200000)};
@@ -188,18 +199,13 @@ TEST_F(InboxDomainTest, CursorsAndPositionsSurviveReopen) {
   EXPECT_EQ((*events)[0].cursor(), (1717200001000ull * 1000) + 1);
 }
 
-TEST_F(InboxDomainTest, EveryCommitIsReadableWhenItReturns) {
-  // Commit returns once its event and every event below it are visible: when
-  // `completed` commits have returned, at least that many cursors are latest,
-  // and a Read then returns cursors 1..latest without a gap.
-  constexpr int kThreads = 4;
-  constexpr int kPerThread = 500;
+void InboxDomainTest::ExpectEveryCommitReadableWhenItReturns(int thread_count, int per_thread) {
   std::atomic<uint64_t> completed{0};
   std::atomic<int> violations{0}, failures{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kPerThread; ++i) {
+  std::vector<std::thread> workers;
+  for (int t = 0; t < thread_count; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
         if (!Commit("bup-oslo", absl::StrCat("t", t, "-", i)).ok()) ++failures;
         const uint64_t done = completed.fetch_add(1) + 1;
         auto latest = inbox_->Latest("bup-oslo");
@@ -216,12 +222,70 @@ TEST_F(InboxDomainTest, EveryCommitIsReadableWhenItReturns) {
       }
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : workers) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(violations.load(), 0);
   auto events = inbox_->Read("bup-oslo", "desk", 0, 10000);
   ASSERT_THAT(events.status(), IsOk());
-  ASSERT_THAT(*events, SizeIs(kThreads * kPerThread));
+  ASSERT_THAT(*events, SizeIs(thread_count * per_thread));
+  for (size_t i = 0; i < events->size(); ++i) EXPECT_EQ((*events)[i].cursor(), i + 1);
+}
+
+TEST_F(InboxDomainTest, EveryCommitIsReadableWhenItReturns) {
+  ExpectEveryCommitReadableWhenItReturns(4, 500);
+}
+
+// With sync_writes: the WAL is fsynced before a commit returns.
+class InboxDurableTest : public InboxDomainTest {
+ protected:
+  void SetUp() override {
+    sync_writes_ = true;
+    Open();
+  }
+};
+
+TEST_F(InboxDurableTest, EveryCommitIsReadableWhenItReturns) {
+  ExpectEveryCommitReadableWhenItReturns(8, 100);
+}
+
+TEST_F(InboxDurableTest, WritersToOneAgencyShareAnFsyncAndPublishOnlyWhatIsDurable) {
+  // While the first commit's fsync is held, eight more commits to the same
+  // agency write their batches (the agency's lock is not held across the
+  // fsync) but publish nothing; then one fsync serves all eight.
+  auto wait_until = [](const std::function<bool()>& done) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (!done() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+    return done();
+  };
+  constexpr int kWriters = 8;
+  const uint64_t syncs_before = plfs_.file_syncs();
+  plfs_.HoldSyncs(true);
+  absl::Status first_status;
+  std::thread first([&] { first_status = Commit("bup-oslo", "first"); });
+  ASSERT_TRUE(wait_until([&] { return plfs_.syncs_held() == 1; }));
+  std::vector<absl::Status> statuses(kWriters);
+  std::vector<std::thread> writers;
+  for (int i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&, i] { statuses[i] = Commit("bup-oslo", absl::StrCat("w", i)); });
+  }
+  ASSERT_TRUE(wait_until([&] {
+    for (int i = 0; i < kWriters; ++i) {
+      if (!store_->Get("other", absl::StrCat("w", i)).ok()) return false;
+    }
+    return true;
+  })) << "the other commits did not write while the first one's fsync was in flight";
+  EXPECT_EQ(*inbox_->Latest("bup-oslo"), 0u);
+  EXPECT_THAT(*inbox_->Read("bup-oslo", "desk", 0, 100), SizeIs(0));
+  EXPECT_FALSE(inbox_->WaitForNewer("bup-oslo", 0, absl::Milliseconds(20)));
+  plfs_.HoldSyncs(false);
+  first.join();
+  for (auto& w : writers) w.join();
+  EXPECT_THAT(first_status, IsOk());
+  for (const absl::Status& s : statuses) EXPECT_THAT(s, IsOk());
+  EXPECT_EQ(plfs_.file_syncs() - syncs_before, 2u);
+  auto events = inbox_->Read("bup-oslo", "desk", 0, 100);
+  ASSERT_THAT(*events, SizeIs(kWriters + 1));
+  EXPECT_EQ((*events)[0].resource().id(), "first");
   for (size_t i = 0; i < events->size(); ++i) EXPECT_EQ((*events)[i].cursor(), i + 1);
 }
 

@@ -123,6 +123,7 @@ absl::StatusOr<Inbox::AgencyState*> Inbox::State(absl::string_view agency) const
   }
   {
     absl::MutexLock l(&state->mu);
+    state->written = latest;
     state->latest = latest;
     state->removed = removed;
     state->positions = std::move(positions);
@@ -151,7 +152,7 @@ absl::Status Inbox::Commit(storage::WriteBatch batch,
   }
   for (auto& [a, s] : states) s->mu.Lock();
   std::map<std::string, uint64_t> next;
-  for (auto& [a, s] : states) next[a] = s->latest;
+  for (auto& [a, s] : states) next[a] = s->written;
   const google::protobuf::Timestamp now = common::ToProtoTime(clock_->Now());
   for (const auto& e : events) {
     uint64_t cursor = ++next[e.agency];
@@ -163,13 +164,20 @@ absl::Status Inbox::Commit(storage::WriteBatch batch,
     *event.mutable_time() = now;
     batch.Put(kColumnFamily, EventKey(e.agency, cursor), event.SerializeAsString());
   }
-  absl::Status status = store_->Write(std::move(batch));
+  absl::Status status = store_->Write(std::move(batch), storage::Store::Sync::kDeferred);
   if (status.ok()) {
-    for (auto& [a, s] : states) s->latest = next[a];
+    for (auto& [a, s] : states) s->written = next[a];
   }
-  // Unlocking wakes waiters whose Await condition now holds.
   for (auto it = states.rbegin(); it != states.rend(); ++it) it->second->mu.Unlock();
-  return status;
+  if (status.ok() && store_->sync_writes()) status = store_->SyncWal();
+  if (!status.ok()) return status;
+  // Every cursor up to next[a] is written (under the lock, before ours) and
+  // as durable as ours (the WAL is synced in order).
+  for (auto& [a, s] : states) {
+    absl::MutexLock lock(&s->mu);  // unlocking wakes waiters whose condition now holds
+    s->latest = std::max(s->latest, next[a]);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<v1::InboxEvent>> Inbox::Read(absl::string_view agency,

@@ -26,10 +26,18 @@
 // with them (it means the same as no position: from the oldest kept event).
 //
 // Ordering: Commit() (common::InboxWriter) takes the per-agency mutex of every
-// agency it writes to (in sorted order), assigns the next cursors, writes the
-// caller's batch with the events, and only then releases the mutexes and
-// wakes waiters. So a reader that sees cursor N also sees every cursor below
-// N. A failed write consumes no cursor.
+// agency it writes to (in sorted order), assigns the next cursors and writes
+// the caller's batch with the events without an fsync
+// (storage::Store::Sync::kDeferred), so cursors reach the store in order.
+// Then it releases the mutexes and, in a store with sync_writes, waits for
+// the WAL's fsync (Store::SyncWal, which concurrent commits share: this is
+// the group commit of writes that notify one agency), and only then
+// publishes the cursors to readers (`latest`) and wakes waiters. So a reader
+// that sees cursor N also sees every cursor below N (with sync_writes: every
+// one of them durable), and every commit is readable when it returns. A failed write consumes no
+// cursor. If the fsync fails, Commit() fails and its cursors stay unpublished
+// until a later commit succeeds (the events are written; whether they
+// survive a power loss is unknown, as for any write whose fsync failed).
 //
 // Thread-safe. The Store and Clock must outlive the Inbox.
 #ifndef BUDSTIKKE_SERVICES_INBOX_INBOX_H_
@@ -139,7 +147,8 @@ class Inbox final : public common::InboxWriter {
  private:
   struct AgencyState {
     mutable absl::Mutex mu;
-    uint64_t latest = 0;   // guarded by mu; at least floor_
+    uint64_t written = 0;  // guarded by mu; the highest cursor written (>= latest)
+    uint64_t latest = 0;   // guarded by mu; at least floor_; the highest published
     uint64_t removed = 0;  // guarded by mu; highest cursor removed
     std::map<std::string, uint64_t, std::less<>> positions;  // guarded by mu
   };

@@ -244,6 +244,21 @@ class PowerLossFileSystem::Fs final : public rocksdb::FileSystemWrapper {
     absl::MutexLock lock(&mu_);
     return file_syncs_;
   }
+  void HoldSyncs(bool hold) {
+    absl::MutexLock lock(&mu_);
+    hold_syncs_ = hold;
+  }
+  int syncs_held() const {
+    absl::MutexLock lock(&mu_);
+    return syncs_held_;
+  }
+  // Called before every file Sync/Fsync: waits while HoldSyncs(true).
+  void WaitWhileSyncsHeld() {
+    absl::MutexLock lock(&mu_);
+    ++syncs_held_;
+    mu_.Await(absl::Condition(this, &Fs::SyncsReleased));
+    --syncs_held_;
+  }
 
  private:
   IOStatus OpenForWrite(const std::string& f, bool truncates, std::unique_ptr<FSWritableFile>* r,
@@ -299,6 +314,8 @@ class PowerLossFileSystem::Fs final : public rocksdb::FileSystemWrapper {
     return op.replaced ? WriteWhole(op.to, *op.replaced) : absl::OkStatus();
   }
 
+  bool SyncsReleased() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !hold_syncs_; }
+
   class File;
   class Dir;
 
@@ -311,6 +328,8 @@ class PowerLossFileSystem::Fs final : public rocksdb::FileSystemWrapper {
   LossReport last_loss_ ABSL_GUARDED_BY(mu_);
   uint64_t file_syncs_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  bool hold_syncs_ ABSL_GUARDED_BY(mu_) = false;
+  int syncs_held_ ABSL_GUARDED_BY(mu_) = 0;  // file syncs waiting in WaitWhileSyncsHeld
 };
 
 // A file opened for writing: counts what is written and synced.
@@ -350,12 +369,14 @@ class PowerLossFileSystem::Fs::File final : public rocksdb::FSWritableFileOwnerW
     return s;
   }
   IOStatus Sync(const IOOptions& io, IODebugContext* dbg) override {
+    fs_->WaitWhileSyncsHeld();
     const uint64_t upto = fs_->SizeNow(state_.get());
     IOStatus s = target()->Sync(io, dbg);
     if (s.ok()) fs_->Synced(state_.get(), upto);
     return s;
   }
   IOStatus Fsync(const IOOptions& io, IODebugContext* dbg) override {
+    fs_->WaitWhileSyncsHeld();
     const uint64_t upto = fs_->SizeNow(state_.get());
     IOStatus s = target()->Fsync(io, dbg);
     if (s.ok()) fs_->Synced(state_.get(), upto);
@@ -436,5 +457,7 @@ bool PowerLossFileSystem::powered() const { return fs_->powered(); }
 absl::Status PowerLossFileSystem::SimulatePowerLoss() { return fs_->SimulatePowerLoss(); }
 PowerLossFileSystem::LossReport PowerLossFileSystem::last_loss() const { return fs_->last_loss(); }
 uint64_t PowerLossFileSystem::file_syncs() const { return fs_->file_syncs(); }
+void PowerLossFileSystem::HoldSyncs(bool hold) { fs_->HoldSyncs(hold); }
+int PowerLossFileSystem::syncs_held() const { return fs_->syncs_held(); }
 
 }  // namespace budstikke::storage::testing

@@ -80,6 +80,11 @@ class PowerLossFileSystem {
   // File Syncs and Fsyncs so far (while powered): with concurrent writers
   // fewer than their acknowledged writes (group commit).
   uint64_t file_syncs() const;
+  // While held, every file Sync and Fsync waits before it starts (so a test
+  // can keep an fsync in flight and see what other writers do meanwhile);
+  // syncs_held() is how many wait now.
+  void HoldSyncs(bool hold);
+  int syncs_held() const;
 
  private:
   class Fs;

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -211,6 +212,75 @@ TEST(PowerLossStoreTest, ConcurrentSyncWritesAcknowledgedBeforeTheCutAllSurvive)
   }
   EXPECT_GT(checked, 0);
   EXPECT_EQ(lost, 0) << "of " << checked;
+}
+
+// Blocks until `done()` or 20 s pass; returns done().
+bool WaitUntil(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return done();
+}
+
+TEST(PowerLossStoreTest, DeferredWritesShareOneSyncAndSettleOnlyWhenDurable) {
+  TempDir dir;
+  PowerLossFileSystem plfs;
+  constexpr int kWriters = 8;
+  std::atomic<int> settled_true{0};
+  {
+    auto store = Store::Open(dir.Sub("db"), StoreOptions(plfs, /*sync_writes=*/true));
+    ASSERT_THAT(store, IsOk());
+    auto write_and_sync = [&](const std::string& key) {
+      WriteBatch batch;
+      batch.Put("records", key, "v");
+      batch.OnSettled([&](bool written) { settled_true += written ? 1 : 0; });
+      absl::Status s = (*store)->Write(std::move(batch), Store::Sync::kDeferred);
+      return s.ok() ? (*store)->SyncWal() : s;
+    };
+    const uint64_t syncs_before = plfs.file_syncs();
+    plfs.HoldSyncs(true);
+    absl::Status first_status;
+    std::thread first([&] { first_status = write_and_sync("first"); });
+    ASSERT_TRUE(WaitUntil([&] { return plfs.syncs_held() == 1; }));
+    std::vector<absl::Status> statuses(kWriters);
+    std::vector<std::thread> writers;
+    for (int i = 0; i < kWriters; ++i) {
+      writers.emplace_back([&, i] { statuses[i] = write_and_sync(absl::StrCat("k", i)); });
+    }
+    // Written while the first fsync is in flight, not acknowledged, not settled.
+    ASSERT_TRUE(WaitUntil([&] { return CountPresent(**store, 0, kWriters) == kWriters; }));
+    EXPECT_EQ(plfs.syncs_held(), 1);
+    EXPECT_EQ(settled_true.load(), 0);
+    plfs.HoldSyncs(false);
+    first.join();
+    for (auto& w : writers) w.join();
+    EXPECT_THAT(first_status, IsOk());
+    for (const absl::Status& s : statuses) EXPECT_THAT(s, IsOk());
+    EXPECT_EQ(settled_true.load(), kWriters + 1);
+    // The first write's fsync, then one shared by the eight that waited.
+    EXPECT_EQ(plfs.file_syncs() - syncs_before, 2u);
+    plfs.CutPower();
+  }
+  ASSERT_THAT(plfs.SimulatePowerLoss(), IsOk());
+  auto store = Store::Open(dir.Sub("db"), StoreOptions(plfs, true));
+  ASSERT_THAT(store, IsOk());
+  EXPECT_EQ(CountPresent(**store, 0, kWriters), kWriters);
+  EXPECT_THAT((*store)->Get("records", "first"), IsOk());
+}
+
+TEST(PowerLossStoreTest, ADeferredWriteInAStoreWithoutSyncWritesSettlesAtOnce) {
+  TempDir dir;
+  PowerLossFileSystem plfs;
+  auto store = Store::Open(dir.Sub("db"), StoreOptions(plfs, /*sync_writes=*/false));
+  ASSERT_THAT(store, IsOk());
+  int settled = 0;
+  WriteBatch batch;
+  batch.Put("records", "k", "v");
+  batch.OnSettled([&](bool written) { settled += written ? 1 : 100; });
+  ASSERT_THAT((*store)->Write(std::move(batch), Store::Sync::kDeferred), IsOk());
+  EXPECT_EQ(settled, 1);
+  EXPECT_FALSE((*store)->sync_writes());
 }
 
 TEST(PowerLossStoreTest, RecreatingAnExistingFileAfterTheCutIsRefused) {
