@@ -654,7 +654,11 @@ absl::Status Store::SyncWal() {
     impl_->syncing = true;
     const uint64_t covers = impl_->db->GetLatestSequenceNumber();
     lock.unlock();
-    r = impl_->AfterWrite(impl_->db->FlushWAL(/*sync=*/true), "sync WAL");
+    // Again: the fsync we waited for may have failed. After a failed fsync
+    // the next one can succeed although the pages were dropped, so never
+    // sync past a failure without RocksDB's recovery (Resume) first.
+    r = impl_->BeforeWrite();
+    if (r.ok()) r = impl_->AfterWrite(impl_->db->FlushWAL(/*sync=*/true), "sync WAL");
     lock.lock();
     impl_->syncing = false;
     if (r.ok()) impl_->synced_seq = std::max(impl_->synced_seq, covers);

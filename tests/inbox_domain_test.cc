@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -261,10 +262,16 @@ TEST_F(InboxDurableTest, WritersToOneAgencyShareAnFsyncAndPublishOnlyWhatIsDurab
   const uint64_t syncs_before = plfs_.file_syncs();
   plfs_.HoldSyncs(true);
   absl::Status first_status;
-  std::thread first([&] { first_status = Commit("bup-oslo", "first"); });
-  ASSERT_TRUE(wait_until([&] { return plfs_.syncs_held() == 1; }));
   std::vector<absl::Status> statuses(kWriters);
+  std::thread first;
   std::vector<std::thread> writers;
+  absl::Cleanup release = [&] {  // also when an ASSERT below returns early
+    plfs_.HoldSyncs(false);
+    if (first.joinable()) first.join();
+    for (auto& w : writers) w.join();
+  };
+  first = std::thread([&] { first_status = Commit("bup-oslo", "first"); });
+  ASSERT_TRUE(wait_until([&] { return plfs_.syncs_held() == 1; }));
   for (int i = 0; i < kWriters; ++i) {
     writers.emplace_back([&, i] { statuses[i] = Commit("bup-oslo", absl::StrCat("w", i)); });
   }
@@ -277,9 +284,7 @@ TEST_F(InboxDurableTest, WritersToOneAgencyShareAnFsyncAndPublishOnlyWhatIsDurab
   EXPECT_EQ(*inbox_->Latest("bup-oslo"), 0u);
   EXPECT_THAT(*inbox_->Read("bup-oslo", "desk", 0, 100), SizeIs(0));
   EXPECT_FALSE(inbox_->WaitForNewer("bup-oslo", 0, absl::Milliseconds(20)));
-  plfs_.HoldSyncs(false);
-  first.join();
-  for (auto& w : writers) w.join();
+  std::move(release).Invoke();
   EXPECT_THAT(first_status, IsOk());
   for (const absl::Status& s : statuses) EXPECT_THAT(s, IsOk());
   EXPECT_EQ(plfs_.file_syncs() - syncs_before, 2u);

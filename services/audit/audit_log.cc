@@ -235,12 +235,7 @@ absl::StatusOr<int> AuditLog::DrainBatch() {
     batch.Delete(common::kAuditOutboxColumnFamily, keys[i]);
   }
   BUDSTIKKE_RETURN_IF_ERROR(tree_->PrepareAppend(leaves, &batch).status());
-  // Without an fsync of its own: the entries it moves were in the store
-  // first, and the move is one batch, so a power loss can only undo the move
-  // (the WAL keeps a prefix); they are drained again, in the same order.
-  // SignCheckpoint syncs before it signs, so no checkpoint covers a leaf
-  // that a power loss could take.
-  absl::Status s = store_->Write(std::move(batch), storage::Store::Sync::kDeferred);
+  absl::Status s = store_->Write(std::move(batch));
   if (!s.ok()) {
     tree_->Abort();
     ReportHealth(false);

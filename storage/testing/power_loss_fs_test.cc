@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -241,10 +242,16 @@ TEST(PowerLossStoreTest, DeferredWritesShareOneSyncAndSettleOnlyWhenDurable) {
     const uint64_t syncs_before = plfs.file_syncs();
     plfs.HoldSyncs(true);
     absl::Status first_status;
-    std::thread first([&] { first_status = write_and_sync("first"); });
-    ASSERT_TRUE(WaitUntil([&] { return plfs.syncs_held() == 1; }));
     std::vector<absl::Status> statuses(kWriters);
+    std::thread first;
     std::vector<std::thread> writers;
+    absl::Cleanup release = [&] {  // also when an ASSERT below returns early
+      plfs.HoldSyncs(false);
+      if (first.joinable()) first.join();
+      for (auto& w : writers) w.join();
+    };
+    first = std::thread([&] { first_status = write_and_sync("first"); });
+    ASSERT_TRUE(WaitUntil([&] { return plfs.syncs_held() == 1; }));
     for (int i = 0; i < kWriters; ++i) {
       writers.emplace_back([&, i] { statuses[i] = write_and_sync(absl::StrCat("k", i)); });
     }
@@ -252,9 +259,7 @@ TEST(PowerLossStoreTest, DeferredWritesShareOneSyncAndSettleOnlyWhenDurable) {
     ASSERT_TRUE(WaitUntil([&] { return CountPresent(**store, 0, kWriters) == kWriters; }));
     EXPECT_EQ(plfs.syncs_held(), 1);
     EXPECT_EQ(settled_true.load(), 0);
-    plfs.HoldSyncs(false);
-    first.join();
-    for (auto& w : writers) w.join();
+    std::move(release).Invoke();
     EXPECT_THAT(first_status, IsOk());
     for (const absl::Status& s : statuses) EXPECT_THAT(s, IsOk());
     EXPECT_EQ(settled_true.load(), kWriters + 1);

@@ -39,7 +39,13 @@ absl::StatusOr<uint64_t> IngestLedger::Apply(absl::string_view source, uint64_t 
   storage::WriteBatch batch;
   batch.Put(kIngestColumnFamily, std::string_view(source.data(), source.size()),
             storage::BigEndian64(last_sequence + 1));
-  BUDSTIKKE_RETURN_IF_ERROR(write(state->next, std::move(batch)));
+  if (absl::Status written = write(state->next, std::move(batch)); !written.ok()) {
+    // The write may have been applied although it failed (a durable write
+    // whose fsync failed: storage::Store::Sync::kDeferred), mark included:
+    // read the mark again before the retry, so it is not applied twice.
+    state->loaded = false;
+    return written;
+  }
   state->next = last_sequence + 1;
   return state->next;
 }

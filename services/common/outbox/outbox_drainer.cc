@@ -132,6 +132,12 @@ void OutboxDrainer::Run() {
         if (sequence_->AwaitSettledBeyond(seen, options_.idle_wait) > seen) {
           // Let concurrent writes join this delivery: one call for many.
           absl::SleepFor(options_.batch_window);
+        } else if (sequence_->next() > seen) {
+          // A number stayed in flight for a whole idle wait: a write made
+          // with storage::Store::Sync::kDeferred settles only when a sync
+          // covers it, and its own SyncWal may have failed. Sync now (it
+          // retries RocksDB's recovery first) rather than stall the outbox.
+          (void)store_->SyncWal();
         }
         continue;
       }

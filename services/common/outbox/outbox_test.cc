@@ -136,6 +136,29 @@ TEST_F(OutboxTest, RedeliveryAfterALostAnswerHasNoSecondEffect) {
   EXPECT_THAT(received_, ElementsAre("a", "b"));
 }
 
+TEST_F(OutboxTest, AWriteAppliedButReportedFailedIsNotAppliedAgainOnTheRetry) {
+  // A durable write whose fsync failed is in the store, mark included, yet
+  // returns an error (storage::Store::Sync::kDeferred): the retry must see
+  // the mark it wrote.
+  ledger_ = std::make_unique<IngestLedger>(store_.get());
+  int applied = 0;
+  auto apply = [&](bool report_failure) {
+    return ledger_
+        ->Apply("src", 1,
+                [&](uint64_t next, storage::WriteBatch batch) -> absl::Status {
+                  applied += next <= 1 ? 2 - static_cast<int>(next) : 0;
+                  absl::Status s = store_->Write(std::move(batch));
+                  if (!s.ok()) return s;
+                  return report_failure ? absl::UnavailableError("sync WAL: injected") : s;
+                })
+        .status();
+  };
+  EXPECT_THAT(apply(true), StatusIs(absl::StatusCode::kUnavailable, "sync WAL: injected"));
+  EXPECT_EQ(applied, 2);
+  EXPECT_THAT(apply(false), IsOk());
+  EXPECT_EQ(applied, 2);
+}
+
 TEST_F(OutboxTest, AnEntryInFlightHoldsBackLaterOnes) {
   ledger_ = std::make_unique<IngestLedger>(store_.get());
   storage::WriteBatch slow;  // reserved 0, not yet written
