@@ -29,6 +29,12 @@ does not count against the server) misbehave:
   bad-certs    clients with expired and not-yet-valid certificates of the CA and one of
                an untrusted CA (handshake refused: UNAVAILABLE)
 
+CPUs (--abuser-cpus): the abusers stand for clients on other machines, so by default
+(auto, with at least 2 CPUs) they run on the last CPU of this process's affinity mask and
+the server, the good clients and the driver on the others, in the baselines too; so the
+ratio measures the server's work for the abuse, not the abusers' own. `--abuser-cpus none`
+shares every CPU (the abusers only niced), as before 2026-12.
+
 The server's RSS (VmRSS of /proc/PID/status) and thread count are sampled every 100 ms.
 Per phase: the good clients' p50/p99 and the p99's ratio to the baseline's, their errors,
 the server's peak RSS and threads, and the abusers' outcome counts. A baseline window runs
@@ -671,13 +677,37 @@ def run_abuser(phase, address, certs, ctl, part):
 # -----------------------------------------------------------------------------------------
 
 ABUSER_NICE = 5  # relative to the driver and the server
+# CPU sets (None: every CPU): set by split_cpus() in the driver before anything starts.
+CPUS = {"abuser": None, "rest": None}
+
+
+def split_cpus(spec):
+    """--abuser-cpus: "auto" (the last CPU for the abusers if there are 2 or more), "none",
+    or a comma-separated list. Pins the driver (and so the server and good clients it starts)
+    to the rest."""
+    mine = sorted(os.sched_getaffinity(0))
+    if spec == "none" or (spec == "auto" and len(mine) < 2):
+        return
+    abuser = mine[-1:] if spec == "auto" else [int(c) for c in spec.split(",")]
+    rest = [c for c in mine if c not in abuser]
+    if not rest or not set(abuser) <= set(mine):
+        raise SystemExit("--abuser-cpus %s: must be a strict subset of CPUs %s" % (spec, mine))
+    CPUS.update(abuser=set(abuser), rest=set(rest))
+    os.sched_setaffinity(0, CPUS["rest"])  # inherited by the server and the good clients
 
 
 def child(role, base, extra=(), nice=0):
     argv = [sys.executable, os.path.abspath(__file__), "--role", role, "--address",
             base["address"], "--certs", base["certs"], *extra]
+    cpus = CPUS["abuser"] if role == "abuser" else None
+
+    def setup():
+        if nice:
+            os.nice(nice)
+        if cpus:
+            os.sched_setaffinity(0, cpus)
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=(lambda: os.nice(nice)) if nice else None)
+                            preexec_fn=setup if (nice or cpus) else None)
 
 
 def collect(proc, what, timeout):
@@ -849,6 +879,8 @@ def main():
     ap.add_argument("--phases", default=",".join(PHASES))
     ap.add_argument("--max-ratio", type=float, default=3.0)
     ap.add_argument("--rss-bound-mib", type=int, default=512)
+    ap.add_argument("--abuser-cpus", default="auto",
+                    help="auto (the last CPU, if 2 or more), none (share all), or a list")
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
     # Child processes.
@@ -875,6 +907,10 @@ def main():
     if unknown:
         ap.error("unknown phases: %s (known: %s)" % (", ".join(sorted(unknown)),
                                                      ", ".join(PHASES)))
+    split_cpus(args.abuser_cpus)
+    print("CPUs: server, good clients and driver %s; abusers %s" % (
+        sorted(CPUS["rest"]) if CPUS["rest"] else "all",
+        sorted(CPUS["abuser"]) if CPUS["abuser"] else "all (niced)"), flush=True)
     work = tempfile.mkdtemp(prefix="budstikke-abuse-")
     server = None
     t0 = time.monotonic()
