@@ -3,12 +3,10 @@
 #include "services/inbox/inbox.h"
 
 #include <atomic>
-#include <functional>
 #include <map>
 #include <set>
 #include <thread>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -253,29 +251,17 @@ TEST_F(InboxDurableTest, WritersToOneAgencyShareAnFsyncAndPublishOnlyWhatIsDurab
   // While the first commit's fsync is held, eight more commits to the same
   // agency write their batches (the agency's lock is not held across the
   // fsync) but publish nothing; then one fsync serves all eight.
-  auto wait_until = [](const std::function<bool()>& done) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(20);
-    while (!done() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
-    return done();
-  };
   constexpr int kWriters = 8;
   const uint64_t syncs_before = plfs_.file_syncs();
-  plfs_.HoldSyncs(true);
   absl::Status first_status;
   std::vector<absl::Status> statuses(kWriters);
-  std::thread first;
-  std::vector<std::thread> writers;
-  absl::Cleanup release = [&] {  // also when an ASSERT below returns early
-    plfs_.HoldSyncs(false);
-    if (first.joinable()) first.join();
-    for (auto& w : writers) w.join();
-  };
-  first = std::thread([&] { first_status = Commit("bup-oslo", "first"); });
-  ASSERT_TRUE(wait_until([&] { return plfs_.syncs_held() == 1; }));
+  storage::testing::SyncHold hold(&plfs_);
+  hold.Spawn([&] { first_status = Commit("bup-oslo", "first"); });
+  ASSERT_TRUE(hold.AwaitHeld(1));
   for (int i = 0; i < kWriters; ++i) {
-    writers.emplace_back([&, i] { statuses[i] = Commit("bup-oslo", absl::StrCat("w", i)); });
+    hold.Spawn([&, i] { statuses[i] = Commit("bup-oslo", absl::StrCat("w", i)); });
   }
-  ASSERT_TRUE(wait_until([&] {
+  ASSERT_TRUE(storage::testing::WaitUntil([&] {
     for (int i = 0; i < kWriters; ++i) {
       if (!store_->Get("other", absl::StrCat("w", i)).ok()) return false;
     }
@@ -284,7 +270,7 @@ TEST_F(InboxDurableTest, WritersToOneAgencyShareAnFsyncAndPublishOnlyWhatIsDurab
   EXPECT_EQ(*inbox_->Latest("bup-oslo"), 0u);
   EXPECT_THAT(*inbox_->Read("bup-oslo", "desk", 0, 100), SizeIs(0));
   EXPECT_FALSE(inbox_->WaitForNewer("bup-oslo", 0, absl::Milliseconds(20)));
-  std::move(release).Invoke();
+  hold.Release();
   EXPECT_THAT(first_status, IsOk());
   for (const absl::Status& s : statuses) EXPECT_THAT(s, IsOk());
   EXPECT_EQ(plfs_.file_syncs() - syncs_before, 2u);

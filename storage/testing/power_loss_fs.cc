@@ -19,6 +19,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "rocksdb/file_system.h"
 
 namespace budstikke::storage::testing {
@@ -459,5 +461,27 @@ PowerLossFileSystem::LossReport PowerLossFileSystem::last_loss() const { return 
 uint64_t PowerLossFileSystem::file_syncs() const { return fs_->file_syncs(); }
 void PowerLossFileSystem::HoldSyncs(bool hold) { fs_->HoldSyncs(hold); }
 int PowerLossFileSystem::syncs_held() const { return fs_->syncs_held(); }
+
+SyncHold::SyncHold(PowerLossFileSystem* fs) : fs_(fs) { fs_->HoldSyncs(true); }
+
+SyncHold::~SyncHold() { Release(); }
+
+void SyncHold::Spawn(std::function<void()> fn) { threads_.emplace_back(std::move(fn)); }
+
+bool SyncHold::AwaitHeld(int n) const {
+  return WaitUntil([&] { return fs_->syncs_held() == n; });
+}
+
+void SyncHold::Release() {
+  fs_->HoldSyncs(false);
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+bool WaitUntil(const std::function<bool()>& done) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!done() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  return done();
+}
 
 }  // namespace budstikke::storage::testing

@@ -39,7 +39,10 @@
 #define BUDSTIKKE_STORAGE_TESTING_POWER_LOSS_FS_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -90,6 +93,39 @@ class PowerLossFileSystem {
   class Fs;
   std::shared_ptr<Fs> fs_;
 };
+
+// Holds the file syncs of a PowerLossFileSystem while a test starts writers
+// (one thread each), then releases them: the way to keep one fsync in flight
+// and see what the other writers do meanwhile.
+//
+//   SyncHold hold(&plfs);
+//   hold.Spawn([&] { first = WriteAndSync("a"); });
+//   ASSERT_TRUE(hold.AwaitHeld(1));  // the first fsync waits
+//   for (...) hold.Spawn(...);       // they write meanwhile
+//   hold.Release();                  // syncs go on, every thread joined
+//
+// The destructor releases too, so an ASSERT that returns early neither
+// leaves a joinable thread nor a held sync.
+class SyncHold {
+ public:
+  explicit SyncHold(PowerLossFileSystem* fs);
+  ~SyncHold();
+  SyncHold(const SyncHold&) = delete;
+  SyncHold& operator=(const SyncHold&) = delete;
+
+  void Spawn(std::function<void()> fn);
+  // True once `n` syncs wait (within 20 s).
+  bool AwaitHeld(int n) const;
+  // Lets the syncs go on and joins every spawned thread. Idempotent.
+  void Release();
+
+ private:
+  PowerLossFileSystem* fs_;
+  std::vector<std::thread> threads_;
+};
+
+// Polls `done` every millisecond for up to 20 s; returns its last answer.
+bool WaitUntil(const std::function<bool()>& done);
 
 }  // namespace budstikke::storage::testing
 

@@ -6,13 +6,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -215,15 +213,6 @@ TEST(PowerLossStoreTest, ConcurrentSyncWritesAcknowledgedBeforeTheCutAllSurvive)
   EXPECT_EQ(lost, 0) << "of " << checked;
 }
 
-// Blocks until `done()` or 20 s pass; returns done().
-bool WaitUntil(const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!done() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return done();
-}
-
 TEST(PowerLossStoreTest, DeferredWritesShareOneSyncAndSettleOnlyWhenDurable) {
   TempDir dir;
   PowerLossFileSystem plfs;
@@ -240,26 +229,19 @@ TEST(PowerLossStoreTest, DeferredWritesShareOneSyncAndSettleOnlyWhenDurable) {
       return s.ok() ? (*store)->SyncWal() : s;
     };
     const uint64_t syncs_before = plfs.file_syncs();
-    plfs.HoldSyncs(true);
     absl::Status first_status;
     std::vector<absl::Status> statuses(kWriters);
-    std::thread first;
-    std::vector<std::thread> writers;
-    absl::Cleanup release = [&] {  // also when an ASSERT below returns early
-      plfs.HoldSyncs(false);
-      if (first.joinable()) first.join();
-      for (auto& w : writers) w.join();
-    };
-    first = std::thread([&] { first_status = write_and_sync("first"); });
-    ASSERT_TRUE(WaitUntil([&] { return plfs.syncs_held() == 1; }));
+    testing::SyncHold hold(&plfs);
+    hold.Spawn([&] { first_status = write_and_sync("first"); });
+    ASSERT_TRUE(hold.AwaitHeld(1));
     for (int i = 0; i < kWriters; ++i) {
-      writers.emplace_back([&, i] { statuses[i] = write_and_sync(absl::StrCat("k", i)); });
+      hold.Spawn([&, i] { statuses[i] = write_and_sync(absl::StrCat("k", i)); });
     }
     // Written while the first fsync is in flight, not acknowledged, not settled.
-    ASSERT_TRUE(WaitUntil([&] { return CountPresent(**store, 0, kWriters) == kWriters; }));
+    ASSERT_TRUE(testing::WaitUntil([&] { return CountPresent(**store, 0, kWriters) == kWriters; }));
     EXPECT_EQ(plfs.syncs_held(), 1);
     EXPECT_EQ(settled_true.load(), 0);
-    std::move(release).Invoke();
+    hold.Release();
     EXPECT_THAT(first_status, IsOk());
     for (const absl::Status& s : statuses) EXPECT_THAT(s, IsOk());
     EXPECT_EQ(settled_true.load(), kWriters + 1);
