@@ -295,6 +295,30 @@ class ReferralDomainTest : public ::testing::Test {
     return (*up)->Finish();
   }
 
+  // Upload metadata declaring `data`'s size and SHA-256.
+  static v1::AttachmentMetadata Metadata(const std::string& request_id, const std::string& filename,
+                                         const std::string& type, const std::string& data,
+                                         v1::AttachmentKind kind = v1::ATTACHMENT_KIND_OTHER) {
+    v1::AttachmentMetadata m;
+    m.set_request_id(request_id);
+    m.set_filename(filename);
+    m.set_content_type(type);
+    m.set_kind(kind);
+    m.set_size(data.size());
+    m.set_sha256(Sha256(data));
+    return m;
+  }
+
+  // A referral from kGp to bup-oslo about a 10-year-old, under a fresh
+  // consent, carrying `attachment_id`.
+  absl::StatusOr<v1::Referral> SendToBupWith(const std::string& attachment_id) {
+    const std::string child = Child(10);
+    v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
+    v1::SendReferralRequest req = SendRequest("bup-oslo", child, c.id());
+    req.add_attachment_ids(attachment_id);
+    return desk_->Send(kGp, req);
+  }
+
   // An attachment's content as `who` downloads it from the referral, or the refusal.
   absl::StatusOr<std::string> DownloadAll(const common::Caller& who, const std::string& referral_id,
                                           const std::string& attachment_id) {
@@ -770,13 +794,7 @@ TEST_F(ReferralDomainTest, UploadRequestIdReusedForAnotherFileIsAlreadyExists) {
   const std::string a = "%PDF-1.7 henvisning for barn A";
   const std::string b = "%PDF-1.7 henvisning for barn B";
   auto upload = [&](const std::string& data) -> absl::StatusOr<v1::AttachmentInfo> {
-    v1::AttachmentMetadata m;
-    m.set_request_id("up-same");
-    m.set_filename("barn.pdf");
-    m.set_content_type("application/pdf");
-    m.set_kind(v1::ATTACHMENT_KIND_OTHER);
-    m.set_size(data.size());
-    m.set_sha256(Sha256(data));
+    const v1::AttachmentMetadata m = Metadata("up-same", "barn.pdf", "application/pdf", data);
     auto up = desk_->BeginUpload(kGp, m);
     if (!up.ok()) return up.status();
     absl::Status s = (*up)->AddChunk(data);
@@ -980,11 +998,7 @@ TEST_F(ReferralDomainTest, SendGivesTheContentKeyNotANewCopyOfTheContent) {
   const std::string key_record = absl::StrCat("c/", info->id());
   const std::string sealed_key = *store_->Get(cf, key_record);
 
-  const std::string child = Child(10);
-  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
-  v1::SendReferralRequest req = SendRequest("bup-oslo", child, c.id());
-  req.add_attachment_ids(info->id());
-  auto sent = desk_->Send(kGp, req);
+  auto sent = SendToBupWith(info->id());
   ASSERT_THAT(sent, IsOk());
   EXPECT_EQ(chunks(), before);
   EXPECT_NE(*store_->Get(cf, key_record), sealed_key);
@@ -1017,11 +1031,7 @@ TEST_F(ReferralDomainTest, AttachmentStoredBeforeContentKeysIsStillSentAndRead) 
       IsOk());
   ASSERT_THAT(store_->Delete(cf, absl::StrCat("c/", info->id())), IsOk());
 
-  const std::string child = Child(10);
-  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
-  v1::SendReferralRequest req = SendRequest("bup-oslo", child, c.id());
-  req.add_attachment_ids(info->id());
-  auto sent = desk_->Send(kGp, req);
+  auto sent = SendToBupWith(info->id());
   ASSERT_THAT(sent, IsOk());
   auto got = DownloadAll(kBup, sent->id(), info->id());
   ASSERT_THAT(got, IsOk());
@@ -1039,11 +1049,7 @@ TEST_F(ReferralDomainTest, AttachmentLimitsAndRoundTrip) {
   EXPECT_EQ(info->size(), 25u << 20);
   EXPECT_EQ(info->sha256(), Sha256(big));
 
-  const std::string child = Child(10);
-  v1::Consent c = RecordConsent(kGp, child, "bup-oslo");
-  v1::SendReferralRequest req = SendRequest("bup-oslo", child, c.id());
-  req.add_attachment_ids(info->id());
-  auto sent = desk_->Send(kGp, req);
+  auto sent = SendToBupWith(info->id());
   ASSERT_THAT(sent, IsOk());
   auto got = DownloadAll(kBup, sent->id(), info->id());
   ASSERT_THAT(got, IsOk());
@@ -1082,6 +1088,90 @@ TEST_F(ReferralDomainTest, AttachmentLimitsAndRoundTrip) {
   }
   EXPECT_EQ(RawBytes(referral::kAttachmentColumnFamily), before);
   EXPECT_THAT(AuditEvents("attachment.upload"), SizeIs(1));
+}
+
+// An upload is stored as it arrives: each full chunk is sealed and written
+// at once, so it never holds a whole attachment in memory (issue 20: 16
+// uploads of 25 MiB were 400 MiB).
+TEST_F(ReferralDomainTest, AnUploadIsStoredAsItArrivesHoldingLessThanOneChunk) {
+  std::string data((5u << 20) + 12345, 'z');
+  std::memcpy(data.data(), "%PDF-1.7\n", 9);
+  const v1::AttachmentMetadata m = Metadata("streamed", "stor.pdf", "application/pdf", data);
+  auto chunk_rows = [this] {
+    int n = 0;
+    for (auto it = store_->Scan(referral::kAttachmentColumnFamily, "d/"); it->Valid(); it->Next()) {
+      ++n;
+    }
+    return n;
+  };
+  auto up = desk_->BeginUpload(kGp, m);
+  ASSERT_THAT(up, IsOk());
+  size_t most = 0;
+  for (size_t off = 0; off < data.size(); off += 64 << 10) {
+    ASSERT_THAT((*up)->AddChunk(absl::string_view(data).substr(off, 64 << 10)), IsOk());
+    most = std::max(most, (*up)->buffered_bytes());
+  }
+  EXPECT_EQ(most, (1u << 20) - (64u << 10));
+  EXPECT_EQ(chunk_rows(), 5);  // staged; the last 12,345 bytes go with the record
+  EXPECT_THAT(AuditEvents("attachment.upload"), SizeIs(0));
+  auto info = (*up)->Finish();
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(chunk_rows(), 6);
+  auto sent = SendToBupWith(info->id());
+  ASSERT_THAT(sent, IsOk());
+  auto got = DownloadAll(kBup, sent->id(), info->id());
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(*got, data);
+}
+
+TEST_F(ReferralDomainTest, TextUploadsAreCheckedAcrossChunkBoundaries) {
+  auto text_upload = [&](const std::string& id, const std::vector<std::string>& pieces) {
+    std::string all;
+    for (const auto& p : pieces) all += p;
+    const v1::AttachmentMetadata m =
+        Metadata(id, "logg.txt", "text/plain", all, v1::ATTACHMENT_KIND_ACTION_LOG);
+    auto up = desk_->BeginUpload(kStaff, m);
+    if (!up.ok()) return up.status();
+    for (const auto& p : pieces) {
+      if (absl::Status s = (*up)->AddChunk(p); !s.ok()) return s;
+    }
+    return (*up)->Finish().status();
+  };
+  // "ø" is two bytes, split between two chunks: valid text.
+  EXPECT_THAT(text_upload("split", {"Tiltakslogg: m\xc3", "\xb8te i barnehagen"}), IsOk());
+  EXPECT_THAT(
+      text_upload("nul", {"Tiltakslogg: uke 1, alt vel", std::string("\0", 1)}),
+      StatusIs(absl::StatusCode::kInvalidArgument, "text/plain attachment is not UTF-8 text"));
+  EXPECT_THAT(
+      text_upload("cut", {"Tiltakslogg: m\xc3"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, "text/plain attachment is not UTF-8 text"));
+}
+
+TEST_F(ReferralDomainTest, StagedChunksOfAnUploadOlderThanThePurgeAgeAreRemoved) {
+  // An upload that outlives unsent_attachment_max_age (or whose process died)
+  // leaves staged chunks with an empty p/ row: the purge removes them, and
+  // the upload, if it still runs, cannot finish on missing chunks.
+  v1::AttachmentMetadata m;
+  m.set_request_id("very-slow");
+  m.set_filename("treg.pdf");
+  m.set_content_type("application/pdf");
+  m.set_kind(v1::ATTACHMENT_KIND_OTHER);
+  const std::string data = "%PDF-1.4" + std::string((1 << 20) + 100, 'q');
+  m.set_size(data.size());
+  m.set_sha256(Sha256(data));
+  const std::string before = RawBytes(referral::kAttachmentColumnFamily);
+  auto up = desk_->BeginUpload(kGp, m);
+  ASSERT_THAT(up, IsOk());
+  ASSERT_THAT((*up)->AddChunk(absl::string_view(data).substr(0, 1 << 20)), IsOk());
+  EXPECT_NE(RawBytes(referral::kAttachmentColumnFamily), before);
+  clock_.Advance(absl::Hours(24) + absl::Seconds(1));
+  auto purged = desk_->PurgeUnsentAttachments();
+  ASSERT_THAT(purged.status(), IsOk());
+  EXPECT_EQ(*purged, 1);
+  EXPECT_EQ(RawBytes(referral::kAttachmentColumnFamily), before);
+  ASSERT_THAT((*up)->AddChunk(absl::string_view(data).substr(1 << 20)), IsOk());
+  EXPECT_THAT((*up)->Finish(), StatusIs(absl::StatusCode::kAborted,
+                                        "the upload was purged before it finished; upload again"));
 }
 
 // Retries and no-ops that return the referral are reads: audited first,

@@ -1,6 +1,6 @@
 // Attachments: upload (content sniffing, size and checksum), storage sealed
 // for the uploading agency, and download through a referral's consent gate.
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 
@@ -49,24 +49,39 @@ v1::AuditEvent AttachmentEvent(const char* action, const std::string& attachment
   return e;
 }
 
-bool ValidUtf8NoNul(absl::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == 0) return false;
-    const int extra = c < 0x80         ? 0
-                      : (c >> 5) == 6  ? 1
-                      : (c >> 4) == 14 ? 2
-                      : (c >> 3) == 30 ? 3
-                                       : -1;
-    if (extra < 0 || i + extra >= s.size() + (extra == 0 ? 1 : 0)) return false;
-    for (int k = 1; k <= extra; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+// UTF-8 without NUL, fed in pieces (a sequence may span two).
+class Utf8NoNul {
+ public:
+  void Feed(absl::string_view s) {
+    for (const char ch : s) {
+      if (!ok_) return;
+      const unsigned char c = static_cast<unsigned char>(ch);
+      if (need_ > 0) {
+        ok_ = (c & 0xC0) == 0x80;
+        --need_;
+        continue;
+      }
+      const int extra = c == 0           ? -1
+                        : c < 0x80       ? 0
+                        : (c >> 5) == 6  ? 1
+                        : (c >> 4) == 14 ? 2
+                        : (c >> 3) == 30 ? 3
+                                         : -1;
+      ok_ = extra >= 0;
+      need_ = std::max(extra, 0);
     }
-    i += extra + 1;
   }
-  return true;
-}
+  bool ok_so_far() const { return ok_; }
+  bool valid() const { return ok_ && need_ == 0; }
+
+ private:
+  bool ok_ = true;
+  int need_ = 0;  // continuation bytes still expected
+};
+
+struct EvpMdCtxFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
 
 absl::Status ValidateMetadata(const v1::AttachmentMetadata& m, uint64_t max_bytes) {
   BUDSTIKKE_RETURN_IF_ERROR(common::ValidateRequestId(m.request_id(), "metadata.request_id"));
@@ -134,6 +149,27 @@ absl::StatusOr<common::StreamSlots::Slot> ReferralDesk::ReserveUpload(const Call
   return upload_slots_.Acquire(caller);
 }
 
+struct AttachmentUpload::Staging {
+  std::string id;
+  std::unique_ptr<storage::AesGcmAead> content_key;
+  std::string sealed_content_key;  // the value of ContentKeyRecord(id)
+  std::string pending;             // received, not staged yet (< one chunk)
+  std::string head;                // the first 16 bytes, for content sniffing
+  uint64_t received = 0;
+  size_t staged = 0;   // chunks written
+  bool wrote = false;  // a staging write was attempted
+  Utf8NoNul utf8;      // text/plain only
+  std::unique_ptr<EVP_MD_CTX, EvpMdCtxFree> sha256{EVP_MD_CTX_new()};
+};
+
+AttachmentUpload::AttachmentUpload(ReferralDesk* desk, common::Caller caller,
+                                   v1::AttachmentMetadata meta)
+    : desk_(desk), caller_(std::move(caller)), meta_(std::move(meta)) {}
+
+size_t AttachmentUpload::buffered_bytes() const {
+  return staging_ == nullptr ? 0 : staging_->pending.size();
+}
+
 absl::StatusOr<std::unique_ptr<AttachmentUpload>> ReferralDesk::BeginUpload(
     const Caller& caller, const v1::AttachmentMetadata& m,
     std::optional<common::StreamSlots::Slot> reserved) {
@@ -153,102 +189,172 @@ absl::StatusOr<std::unique_ptr<AttachmentUpload>> ReferralDesk::BeginUpload(
     return upload;
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
-  // Buffers grow as chunks arrive (no reserve from the declared size), and
-  // the slots bound how many exist at once (in all, per agency, per caller).
+  // The slots bound how many uploads run at once (in all, per agency, per
+  // caller); each holds at most about two chunks in memory.
   if (!reserved) {
     BUDSTIKKE_ASSIGN_OR_RETURN(common::StreamSlots::Slot slot, ReserveUpload(caller));
     reserved.emplace(std::move(slot));
   }
+  BUDSTIKKE_RETURN_IF_ERROR(deps_.keyring->EnsureAgencyKey(caller.agency()).status());
+  auto staging = std::make_unique<AttachmentUpload::Staging>();
+  staging->id = common::TimeOrderedId(kAttachmentIdPrefix, deps_.clock->Now());
+  BUDSTIKKE_ASSIGN_OR_RETURN(
+      attachment_content::NewContentKey content,
+      attachment_content::Create(deps_.records->envelope(), kAttachmentColumnFamily, staging->id,
+                                 {caller.agency()}));
+  staging->content_key = std::move(content.aead);
+  staging->sealed_content_key = std::move(content.sealed);
+  if (staging->sha256 == nullptr ||
+      EVP_DigestInit_ex(staging->sha256.get(), EVP_sha256(), nullptr) != 1) {
+    return absl::InternalError("cannot start SHA-256");
+  }
   auto upload = std::unique_ptr<AttachmentUpload>(new AttachmentUpload(this, caller, m));
   upload->slot_.emplace(std::move(*reserved));
+  upload->staging_ = std::move(staging);
   return upload;
 }
 
-AttachmentUpload::~AttachmentUpload() { ReleaseSlot(); }
+AttachmentUpload::~AttachmentUpload() {
+  if (!done_ && staging_ != nullptr && staging_->wrote) desk_->DiscardStaged(*this);
+  ReleaseSlot();
+}
 
 void AttachmentUpload::ReleaseSlot() { slot_.reset(); }
 
 absl::Status AttachmentUpload::AddChunk(absl::string_view chunk) {
   if (done_) return absl::OkStatus();
-  if (chunk.size() > desk_->options_.max_chunk_bytes) {
+  const size_t max_chunk = desk_->options_.max_chunk_bytes;
+  if (chunk.size() > max_chunk) {
     return absl::InvalidArgumentError("chunk too large (at most 1 MiB)");
   }
-  if (data_.size() + chunk.size() > meta_.size()) {
+  Staging& st = *staging_;
+  if (st.received + chunk.size() > meta_.size()) {
     return absl::InvalidArgumentError("more bytes than metadata.size");
   }
-  data_.append(chunk.data(), chunk.size());
-  if (!sniffed_ && data_.size() >= 16) {
-    sniffed_ = true;
-    BUDSTIKKE_RETURN_IF_ERROR(CheckContentPrefix(meta_.content_type(), data_));
+  st.received += chunk.size();
+  if (EVP_DigestUpdate(st.sha256.get(), chunk.data(), chunk.size()) != 1) {
+    return absl::InternalError("SHA-256 failed");
   }
+  if (st.head.size() < 16) {
+    const absl::string_view more = chunk.substr(0, 16 - st.head.size());
+    st.head.append(more.data(), more.size());
+    if (st.head.size() == 16) {
+      BUDSTIKKE_RETURN_IF_ERROR(CheckContentPrefix(meta_.content_type(), st.head));
+    }
+  }
+  if (meta_.content_type() == "text/plain") {
+    st.utf8.Feed(chunk);
+    if (!st.utf8.ok_so_far()) {
+      return absl::InvalidArgumentError("text/plain attachment is not UTF-8 text");
+    }
+  }
+  st.pending.append(chunk.data(), chunk.size());
+  size_t off = 0;
+  for (; st.pending.size() - off >= max_chunk; off += max_chunk, ++st.staged) {
+    st.wrote = true;
+    BUDSTIKKE_RETURN_IF_ERROR(desk_->StageChunk(
+        *this, st.staged, absl::string_view(st.pending).substr(off, max_chunk), nullptr));
+  }
+  st.pending.erase(0, off);
   return absl::OkStatus();
 }
 
 absl::StatusOr<v1::AttachmentInfo> AttachmentUpload::Finish() {
   if (done_) return first_;
-  if (data_.size() != meta_.size()) {
+  Staging& st = *staging_;
+  if (st.received != meta_.size()) {
     return absl::InvalidArgumentError("fewer bytes than metadata.size");
   }
-  BUDSTIKKE_RETURN_IF_ERROR(CheckContentPrefix(meta_.content_type(), data_));
-  if (meta_.content_type() == "text/plain" && !ValidUtf8NoNul(data_)) {
+  BUDSTIKKE_RETURN_IF_ERROR(CheckContentPrefix(meta_.content_type(), st.head));
+  if (meta_.content_type() == "text/plain" && !st.utf8.valid()) {
     return absl::InvalidArgumentError("text/plain attachment is not UTF-8 text");
   }
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data_.data()), data_.size(), digest);
-  if (meta_.sha256() != std::string(reinterpret_cast<const char*>(digest), sizeof digest)) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_size = 0;
+  if (EVP_DigestFinal_ex(st.sha256.get(), digest, &digest_size) != 1) {
+    return absl::InternalError("SHA-256 failed");
+  }
+  if (meta_.sha256() != std::string(reinterpret_cast<const char*>(digest), digest_size)) {
     return absl::InvalidArgumentError("sha256 does not match the content");
   }
   auto info = desk_->StoreUpload(this);
   if (info.ok()) {
     done_ = true;
     first_ = *info;
-    std::string().swap(data_);
+    std::string().swap(st.pending);
     ReleaseSlot();
   }
   return info;
 }
 
+absl::Status ReferralDesk::StageChunk(const AttachmentUpload& up, size_t index,
+                                      absl::string_view bytes, storage::WriteBatch* batch) {
+  const AttachmentUpload::Staging& st = *up.staging_;
+  const std::string key = ChunkKey(st.id, index);
+  BUDSTIKKE_ASSIGN_OR_RETURN(
+      std::string sealed,
+      attachment_content::SealChunk(*st.content_key, kAttachmentColumnFamily, key, bytes));
+  if (batch != nullptr) {
+    batch->Put(kAttachmentColumnFamily, key, sealed);
+    return absl::OkStatus();
+  }
+  storage::WriteBatch own;
+  own.Put(kAttachmentColumnFamily, key, sealed);
+  // An empty p/ row: PurgeUnsentAttachments removes the chunks of an upload
+  // the process did not live to finish or discard.
+  if (index == 0) own.Put(kAttachmentColumnFamily, UnsentKey(st.id), "");
+  return deps_.store->Write(std::move(own));
+}
+
+void ReferralDesk::DiscardStaged(const AttachmentUpload& up) {
+  const AttachmentUpload::Staging& st = *up.staging_;
+  storage::WriteBatch batch;
+  // Up to and including the chunk whose write failed: it may have landed.
+  for (size_t i = 0; i <= st.staged; ++i) {
+    batch.Delete(kAttachmentColumnFamily, ChunkKey(st.id, i));
+  }
+  batch.Delete(kAttachmentColumnFamily, UnsentKey(st.id));
+  (void)deps_.store->Write(std::move(batch));  // else the purge removes them later
+}
+
 absl::StatusOr<v1::AttachmentInfo> ReferralDesk::StoreUpload(AttachmentUpload* up) {
   const Caller& caller = up->caller_;
   const v1::AttachmentMetadata& m = up->meta_;
+  const AttachmentUpload::Staging& st = *up->staging_;
   const std::string fingerprint = common::RequestFingerprint(kUploadKind, m);
   absl::MutexLock lock(&mu_);
   const std::string req_key = UploadRequestKey(caller.agency(), m.request_id());
   auto existing = deps_.store->Get(kAttachmentColumnFamily, req_key);
-  if (existing.ok()) {
+  if (existing.ok()) {  // a concurrent upload with this request id finished first
     BUDSTIKKE_ASSIGN_OR_RETURN(std::string id,
                                common::ReplayedId(*existing, fingerprint, m.request_id()));
     BUDSTIKKE_ASSIGN_OR_RETURN(StoredAttachment a, LoadAttachment(id, caller.agency()));
     BUDSTIKKE_RETURN_IF_ERROR(RecordAttachmentRead(caller, a.info, m.request_id()));
+    if (st.wrote) DiscardStaged(*up);
     return a.info;
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
-  BUDSTIKKE_RETURN_IF_ERROR(deps_.keyring->EnsureAgencyKey(caller.agency()).status());
-  const absl::Time now = deps_.clock->Now();
+  if (st.wrote) {  // purged meanwhile (an upload older than the purge age)?
+    auto row = deps_.store->Get(kAttachmentColumnFamily, UnsentKey(st.id));
+    if (absl::IsNotFound(row.status())) {
+      return absl::AbortedError("the upload was purged before it finished; upload again");
+    }
+    if (!row.ok()) return row.status();
+  }
   v1::AttachmentInfo info;
-  info.set_id(common::TimeOrderedId(kAttachmentIdPrefix, now));
+  info.set_id(st.id);
   info.set_filename(m.filename());
   info.set_content_type(m.content_type());
   info.set_kind(m.kind());
-  info.set_size(up->data_.size());
+  info.set_size(st.received);
   info.set_sha256(m.sha256());
-  *info.mutable_create_time() = common::ToProtoTime(now);
+  *info.mutable_create_time() = common::ToProtoTime(deps_.clock->Now());
   storage::WriteBatch batch;
   const std::vector<std::string> readers = {caller.agency()};
-  BUDSTIKKE_ASSIGN_OR_RETURN(
-      attachment_content::NewContentKey content,
-      attachment_content::Create(deps_.records->envelope(), kAttachmentColumnFamily, info.id(),
-                                 readers));
   batch.Put(kAttachmentColumnFamily, attachment_content::ContentKeyRecord(info.id()),
-            content.sealed);
-  const size_t chunk = options_.max_chunk_bytes;
-  for (size_t off = 0, i = 0; off < up->data_.size(); off += chunk, ++i) {
-    const std::string key = ChunkKey(info.id(), i);
-    BUDSTIKKE_ASSIGN_OR_RETURN(
-        std::string sealed,
-        attachment_content::SealChunk(*content.aead, kAttachmentColumnFamily, key,
-                                      absl::string_view(up->data_).substr(off, chunk)));
-    batch.Put(kAttachmentColumnFamily, key, sealed);
+            st.sealed_content_key);
+  if (!st.pending.empty()) {
+    BUDSTIKKE_RETURN_IF_ERROR(StageChunk(*up, st.staged, st.pending, &batch));
   }
   const std::string akey = AttachmentKey(info.id());
   BUDSTIKKE_ASSIGN_OR_RETURN(std::string sealed_info,

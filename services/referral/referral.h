@@ -23,7 +23,8 @@
 //   d/<att id>/<6-digit index>    envelope of one chunk (<= 1 MiB)
 //   u/<agency>/<request id>       id of the attachment an upload created
 //   p/<att id>                    not used by a Send or message yet (value: the
-//                                 u/ key); ids begin with the creation time
+//                                 u/ key, empty while the upload is staged);
+//                                 ids begin with the creation time
 //   m/unsent-indexed              the p/ rows of older uploads were added
 // Attachments are sealed for the uploading agency; Send re-seals them (and the
 // info) for sender + recipient in the same WriteBatch as the referral. One
@@ -109,7 +110,7 @@ struct ReferralOptions {
   uint64_t max_attachment_bytes = 25ull << 20;
   size_t max_chunk_bytes = 1u << 20;
   int max_attachments = 20;
-  // Uploads buffered in memory at once, in all, per agency and per caller
+  // Uploads in progress at once, in all, per agency and per caller
   // (BeginUpload beyond one: RESOURCE_EXHAUSTED, rule attachment.uploads,
   // e.g. "at most 2 uploads at once per caller; retry in 1 s").
   int max_uploads_in_progress = 16;
@@ -127,31 +128,42 @@ struct ReferralOptions {
 
 class ReferralDesk;
 
-// One upload in progress. Nothing is stored until Finish() succeeds, so an
-// abandoned upload leaves nothing behind. Not thread-safe (one stream).
+// One upload in progress, streamed to the store: the bytes are cut into
+// chunks of ReferralOptions::max_chunk_bytes as they arrive, each sealed under
+// the attachment's content key and written at once (staged: no attachment
+// record, no request id, only a p/ row with an empty value), so an upload
+// holds at most about two chunks in memory whatever its size. Finish() checks
+// size, SHA-256 and content and writes the last chunk with the attachment's
+// record, request id and audit event in one batch. An upload destroyed
+// without a successful Finish() deletes its staged chunks; if the process
+// dies first, PurgeUnsentAttachments removes them after
+// unsent_attachment_max_age (their p/ row). Not thread-safe (one stream).
 class AttachmentUpload {
  public:
-  // Frees its in-progress slot; the desk must outlive the upload.
+  // Deletes what it staged unless Finish() succeeded; frees its slot. The
+  // desk must outlive the upload.
   ~AttachmentUpload();
   // True when the request id was seen before: Finish() returns the first
   // result without reading chunks.
   bool done() const { return done_; }
   // INVALID_ARGUMENT if the chunk is too large, exceeds the declared size, or
-  // its first bytes do not match the declared type.
+  // its first bytes do not match the declared type; a write error (e.g.
+  // UNAVAILABLE) if a full chunk could not be staged.
   absl::Status AddChunk(absl::string_view chunk);
   // INVALID_ARGUMENT on size or sha256 mismatch or a disallowed content.
   absl::StatusOr<v1::AttachmentInfo> Finish();
+  // Bytes received and not yet staged (at most max_chunk_bytes after AddChunk).
+  size_t buffered_bytes() const;
 
  private:
   friend class ReferralDesk;
-  AttachmentUpload(ReferralDesk* desk, common::Caller caller, v1::AttachmentMetadata meta)
-      : desk_(desk), caller_(std::move(caller)), meta_(std::move(meta)) {}
+  struct Staging;  // attachments.cc
+  AttachmentUpload(ReferralDesk* desk, common::Caller caller, v1::AttachmentMetadata meta);
   void ReleaseSlot();
   ReferralDesk* desk_;
   common::Caller caller_;
   v1::AttachmentMetadata meta_;
-  std::string data_;
-  bool sniffed_ = false;
+  std::unique_ptr<Staging> staging_;  // null for a replayed request id
   bool done_ = false;
   std::optional<common::StreamSlots::Slot> slot_;  // of ReferralDesk::upload_slots_
   v1::AttachmentInfo first_;
@@ -376,6 +388,12 @@ class ReferralDesk final : public common::ConsentObserver {
                                           absl::string_view fingerprint,
                                           const std::string& request_id);
   absl::StatusOr<v1::AttachmentInfo> StoreUpload(AttachmentUpload* upload);
+  // Seals and writes chunk `index` of a staged upload (with its p/ row when
+  // `first`), or adds it to `batch` if non-null.
+  absl::Status StageChunk(const AttachmentUpload& upload, size_t index, absl::string_view bytes,
+                          storage::WriteBatch* batch);
+  // Deletes the staged chunks and the p/ row of an upload that did not finish.
+  void DiscardStaged(const AttachmentUpload& upload);
   // Deletes one unsent attachment (its u/ key `request_key`) with its event;
   // false if it was used meanwhile (kept). Callers hold mu_.
   absl::StatusOr<bool> PurgeOne(const std::string& id, const std::string& request_key);

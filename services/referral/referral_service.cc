@@ -29,8 +29,9 @@ constexpr char kDownloadAttachment[] = "budstikke.v1.ReferralService/DownloadAtt
 
 // The body of UploadAttachment after authentication: an upload slot first
 // (before any message: a stream that never sends is refused beyond the caps),
-// then metadata, then chunks into the domain's AttachmentUpload, stored only
-// on a clean half-close. A read that waits longer than StreamStepLimit()
+// then metadata, then chunks into the domain's AttachmentUpload, which stages
+// them as they come and stores the attachment only on a clean half-close. A read that waits longer
+// than StreamStepLimit()
 // (--stream-idle-seconds) cancels the call: the slot is given back.
 absl::StatusOr<v1::AttachmentInfo> ReceiveUpload(
     ReferralDesk* desk, const Caller& caller, grpc::ServerContext* ctx,

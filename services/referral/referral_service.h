@@ -3,8 +3,9 @@
 // domain and converts the status once (common::ToGrpcStatus). Unary methods
 // are common::Unary on the domain executor (common/grpc_adapter.h); the two
 // streaming ones run on gRPC's thread. Uploads are
-// handed to the domain chunk by chunk; a stream that ends early (client
-// disconnect) never reaches AttachmentUpload::Finish, so nothing is stored.
+// handed to the domain chunk by chunk (which stages them in the store as they
+// arrive); a stream that ends early (client disconnect) never reaches
+// AttachmentUpload::Finish, and the upload deletes what it staged.
 // An upload takes its slot (ReferralDesk::ReserveUpload) when the stream
 // opens; a read or write of a stream that waits longer than
 // common::StreamStepLimit() (--stream-idle-seconds) cancels the call.
