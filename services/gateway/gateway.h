@@ -34,6 +34,11 @@
 //    backend that cannot be reached gives the channel's UNAVAILABLE.
 //  - A cancelled incoming call (client gone, deadline) cancels the backend
 //    call.
+//  - A unary method (by the descriptors compiled into the binary) takes a
+//    shorter path with the same rules: the client's one message, one backend
+//    call that sends and receives in one batch (GenericStub::UnaryCall), then
+//    the response with the status in one operation. A unary call that ends
+//    without its request message is INTERNAL "no request message".
 //
 // Audit: Authenticator::IdentifyForForwarding records every PERMISSION_DENIED
 // refusal of a certificate that names someone as a DENIED event (the method's
@@ -58,6 +63,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "services/common/audit_outbox.h"
 #include "services/common/grpc_auth.h"
 
@@ -83,6 +89,10 @@ class Gateway {
 
   // Register with builder.RegisterCallbackGenericService(gateway->service()).
   grpc::CallbackGenericService* service();
+
+  // Whether calls of `method` ("/pkg.Service/Method") take the unary path:
+  // routed, and unary in the descriptors compiled into this binary.
+  bool ForwardsAsUnary(absl::string_view method) const;
 
  private:
   class Service;

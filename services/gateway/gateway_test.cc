@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <grpc/grpc_security_constants.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <netinet/in.h>
@@ -169,6 +170,12 @@ class TestDirectory final : public v1::DirectoryService::Service {
   grpc::Status GetAgency(grpc::ServerContext* ctx, const v1::GetAgencyRequest* req,
                          v1::Agency* resp) override {
     recorder_->Record("GetAgency", *ctx);
+    if (req->id() == "wait") {  // until cancelled (at most 20 s)
+      const absl::Time give_up = absl::Now() + absl::Seconds(20);
+      while (!ctx->IsCancelled() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(2));
+      recorder_->StreamEnded(ctx->IsCancelled(), std::chrono::steady_clock::now(), 0);
+      return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+    }
     if (req->id() == "refuse") {
       ctx->AddTrailingMetadata("x-backend-trailing", "refused");
       return TestRefusal();
@@ -613,6 +620,64 @@ TEST_F(GatewayTest, ClientCancelCancelsTheBackendWithinOneSecond) {
   ASSERT_TRUE(recorder_.WaitStreamEnd(absl::Seconds(5), &cancelled, &ended));
   EXPECT_TRUE(cancelled);
   EXPECT_LT(ended - cancel_time, std::chrono::seconds(1));
+}
+
+TEST_F(GatewayTest, UnaryMethodsTakeTheUnaryPath) {
+  EXPECT_TRUE(gateway_->ForwardsAsUnary("/budstikke.v1.DirectoryService/WhoAmI"));
+  EXPECT_TRUE(gateway_->ForwardsAsUnary("/budstikke.v1.ReferralService/Send"));
+  EXPECT_FALSE(gateway_->ForwardsAsUnary("/budstikke.v1.InboxService/Subscribe"));
+  EXPECT_FALSE(gateway_->ForwardsAsUnary("/budstikke.v1.ReferralService/UploadAttachment"));
+  EXPECT_FALSE(gateway_->ForwardsAsUnary("/budstikke.v1.ConsentService/Record"));  // no route
+}
+
+TEST_F(GatewayTest, ClientCancelOfAUnaryCallCancelsTheBackendWithinOneSecond) {
+  auto stub = v1::DirectoryService::NewStub(Client("kindergarten-staff"));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, 30);
+  v1::GetAgencyRequest req;
+  req.set_id("wait");
+  std::chrono::steady_clock::time_point cancel_time;
+  std::thread canceller([&] {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (recorder_.calls().empty() && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    cancel_time = std::chrono::steady_clock::now();
+    ctx.TryCancel();
+  });
+  v1::Agency resp;
+  const grpc::Status status = stub->GetAgency(&ctx, req, &resp);
+  canceller.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  bool cancelled = false;
+  std::chrono::steady_clock::time_point ended;
+  ASSERT_TRUE(recorder_.WaitStreamEnd(absl::Seconds(5), &cancelled, &ended));
+  EXPECT_TRUE(cancelled);
+  EXPECT_LT(ended - cancel_time, std::chrono::seconds(1));
+}
+
+TEST_F(GatewayTest, AUnaryCallWithoutItsRequestIsInternalAndNotForwarded) {
+  grpc::GenericStub generic(Client("kindergarten-staff"));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  grpc::CompletionQueue cq;
+  auto next = [&cq] {
+    void* tag = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    return ok;
+  };
+  auto call = generic.PrepareCall(&ctx, "/budstikke.v1.DirectoryService/WhoAmI", &cq);
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(next());
+  call->WritesDone(reinterpret_cast<void*>(2));  // no message, only the half-close
+  ASSERT_TRUE(next());
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(3));
+  ASSERT_TRUE(next());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(status.error_message(), "no request message");
+  EXPECT_THAT(recorder_.calls(), IsEmpty());
 }
 
 TEST_F(GatewayTest, ClientDeadlineMidStreamEndsTheBackendAndTheGatewayGoesOn) {
