@@ -11,7 +11,9 @@ Ask and Send (4 KiB, no attachment) p50/p99, the auditor's query by subject
 with proofs (every referral is about the same child, so the trail grows with
 the step), and inclusion proofs of random leaves. Beside them: disk bytes of
 the data dir by kind (SST, WAL, other) against the plaintext bytes sent,
-server RSS, the audit log's size, RocksDB's write amplification (flush +
+server RSS and what RocksDB holds of it (memtables, table readers: index and
+filter blocks, block cache, and what tcmalloc holds free; the server's
+budstikke_storage_memory_bytes and budstikke_heap_bytes gauges), the audit log's size, RocksDB's write amplification (flush +
 compaction bytes written / flush bytes, from the EVENT_LOG lines of the LOG
 files) and the bytes the server wrote to disk (/proc/PID/io) per plaintext
 byte.
@@ -37,10 +39,12 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 import run_loadgen as lg
 
@@ -53,7 +57,8 @@ FIELDS = ["part", "mode", "records", "consultations", "referrals", "audit_events
           "query_p50_us", "query_p99_us", "proof_p50_us", "proof_p99_us",
           "plaintext_bytes", "sst_bytes", "wal_bytes", "other_bytes", "disk_per_plaintext",
           "rss_mib", "peak_rss_mib", "write_amp", "disk_writes_per_plaintext",
-          "query_rps", "proof_rps"]
+          "query_rps", "proof_rps", "memtables_mib", "table_readers_mib", "block_cache_mib",
+          "heap_in_use_mib", "heap_free_mib", "heap_cached_mib"]
 
 
 def run_loadgen(address, certs, scenario, clients, extra):
@@ -100,6 +105,26 @@ def proc_field(pid, path, key):
             if line.startswith(key):
                 return int(line.split()[1])
     return 0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def memory_gauges(metrics_port):
+    """From the server's /metrics, in MiB: budstikke_storage_memory_bytes by
+    kind (memtables_mib, ...) and budstikke_heap_bytes (heap_in_use_mib,
+    heap_free_mib and heap_cached_mib: what tcmalloc holds free)."""
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as r:
+        text = r.read().decode()
+    out = {}
+    for family, prefix in [("budstikke_storage_memory_bytes", ""), ("budstikke_heap_bytes", "heap_")]:
+        for kind, v in re.findall(rf'^{family}\{{kind="(\w+)"\}} (\S+)$', text, re.M):
+            out[f"{prefix}{kind}_mib"] = round(float(v) / (1 << 20), 1)
+    return out
 
 
 def write_amplification(data_dir):
@@ -191,7 +216,9 @@ class Filler:
 
 def run_mode(mode, steps, seconds, work, certs):
     data_dir = os.path.join(work, mode)
-    extra = ["--no-sync-writes"] if mode == "nosync" else []
+    metrics_port = free_port()
+    extra = ["--metrics-listen", f"127.0.0.1:{metrics_port}"]
+    extra += ["--no-sync-writes"] if mode == "nosync" else []
     proc, port = lg.start_process(lg.product_args(certs, data_dir, extra), work, mode)
     rows = []
     try:
@@ -210,6 +237,7 @@ def run_mode(mode, steps, seconds, work, certs):
                        disk_per_plaintext=round((sst + wal + other) / filler.plaintext, 3),
                        rss_mib=round(proc_field(proc.pid, "status", "VmRSS:") / 1024),
                        audit_events=audit_size(filler.address, certs))
+            row.update(memory_gauges(metrics_port))
             wa = write_amplification(data_dir)
             row["write_amp"] = round(wa, 2) if wa is not None else ""
             row["disk_writes_per_plaintext"] = round(
@@ -221,7 +249,10 @@ def run_mode(mode, steps, seconds, work, certs):
                   f"after {settle_s:.0f} s): "
                   f"Ask p99 {row['ask_p99_us']} us, Send p99 {row['send_p99_us']} us, "
                   f"query p99 {row['query_p99_us']} us, proof p99 {row['proof_p99_us']} us, "
-                  f"disk {row['disk_per_plaintext']}x plaintext, RSS {row['rss_mib']} MiB",
+                  f"disk {row['disk_per_plaintext']}x plaintext, RSS {row['rss_mib']} MiB "
+                  f"(memtables {row.get('memtables_mib')}, table readers "
+                  f"{row.get('table_readers_mib')}, block cache {row.get('block_cache_mib')}, "
+                  f"heap free {row.get('heap_free_mib')}, cached {row.get('heap_cached_mib')})",
                   flush=True)
     finally:
         lg.stop_process(proc)
@@ -277,10 +308,12 @@ set title "disk bytes per plaintext byte"
 set ylabel "x plaintext"
 plot for [m in "nosync durable"] "{csv_path}" using \\
   (strcol(1) eq "records" && strcol(2) eq m ? col(3) : 1/0):(col(21)) with linespoints title m
-set title "server RSS"
+set title "server RSS: at rest after the fill, and peak"
 set ylabel "MiB"
 plot for [m in "nosync durable"] "{csv_path}" using \\
-  (strcol(1) eq "records" && strcol(2) eq m ? col(3) : 1/0):(col(22)) with linespoints title m
+  (strcol(1) eq "records" && strcol(2) eq m ? col(3) : 1/0):(col(22)) with linespoints title m." at rest", \\
+  for [m in "nosync durable"] "{csv_path}" using \\
+  (strcol(1) eq "records" && strcol(2) eq m ? col(3) : 1/0):(col(23)) with linespoints title m." peak"
 set title "audit log (in process): p99"
 set xlabel "audit events"
 set ylabel "p99 ms (log scale)"
@@ -289,7 +322,12 @@ plot "{csv_path}" using (strcol(1) eq "audit" ? col(6) : 1/0):(col(14)/1000) wit
   "{csv_path}" using (strcol(1) eq "audit" ? col(6) : 1/0):(col(16)/1000) with linespoints title "inclusion proof"
 unset multiplot
 """
-    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+    run = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
+    if run.returncode != 0:  # e.g. a run without the audit part: that panel has no points
+        print(f"scale: gnuplot failed, no plot: {run.stderr.strip().splitlines()[-1:]}",
+              file=sys.stderr)
+        if os.path.exists(png_path):
+            os.remove(png_path)
 
 
 def steps_arg(text):

@@ -13,9 +13,13 @@
 #include <mutex>
 #include <set>
 #include <shared_mutex>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "rocksdb/convenience.h"
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
@@ -161,11 +165,32 @@ constexpr char kCorruptionAdvice[] =
     "\"Corruption\")";
 
 // The refusal to open a damaged database: names the file and what to do.
+// The first SST file of `path` whose blocks do not verify, or "". For a
+// damage RocksDB reports against the MANIFEST it was replaying (a flipped
+// byte in a table's properties block: "properties unsorted in file
+// .../MANIFEST-000135"), so that the refusal names the damaged file.
+std::string FirstDamagedTable(const rocksdb::Options& options, const std::string& path) {
+  std::vector<std::string> names;
+  if (!options.env->GetChildren(path, &names).ok()) return "";
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    if (!absl::EndsWith(name, ".sst")) continue;
+    const std::string file = absl::StrCat(path, "/", name);
+    if (!rocksdb::VerifySstFileChecksum(options, rocksdb::EnvOptions(options), file).ok()) {
+      return file;
+    }
+  }
+  return "";
+}
+
 absl::Status OpenCorruption(const rocksdb::Status& s, const std::string& path,
-                            const std::string& corrupt_wal) {
+                            const std::string& corrupt_wal, const rocksdb::Options& options) {
   std::string detail = s.ToString();
   if (!corrupt_wal.empty() && detail.find(corrupt_wal) == std::string::npos) {
     detail = absl::StrCat("write-ahead log ", corrupt_wal, ": ", detail);
+  } else if (corrupt_wal.empty() && detail.find(".sst") == std::string::npos) {
+    const std::string table = FirstDamagedTable(options, path);
+    if (!table.empty()) detail = absl::StrCat("table ", table, ": ", detail);
   }
   return absl::DataLossError(absl::StrCat("open database ", path, ": ", detail, kCorruptionAdvice));
 }
@@ -368,13 +393,16 @@ struct Store::Impl {
   }
   // Removes and returns the hooks of the writes up to synced_seq.
   std::vector<std::function<void(bool)>> TakeSyncedHooksLocked() {
+    // The synced hooks move to the back, in order; they leave in one pass.
+    const auto first_synced =
+        std::stable_partition(unsynced_hooks.begin(), unsynced_hooks.end(),
+                              [&](const auto& h) { return h.first > synced_seq; });
     std::vector<std::function<void(bool)>> ready;
-    auto synced = [&](const auto& h) { return h.first <= synced_seq; };
-    for (auto& h : unsynced_hooks) {
-      if (synced(h)) ready.push_back(std::move(h.second));
+    ready.reserve(unsynced_hooks.end() - first_synced);
+    for (auto it = first_synced; it != unsynced_hooks.end(); ++it) {
+      ready.push_back(std::move(it->second));
     }
-    unsynced_hooks.erase(std::remove_if(unsynced_hooks.begin(), unsynced_hooks.end(), synced),
-                         unsynced_hooks.end());
+    unsynced_hooks.erase(first_synced, unsynced_hooks.end());
     return ready;
   }
 
@@ -483,7 +511,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
           ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &impl->handles, &raw)
           : rocksdb::DB::Open(db_options, path, descriptors, &impl->handles, &raw);
   if (s.IsCorruption()) {
-    return OpenCorruption(s, path, logger != nullptr ? logger->corrupt_wal() : std::string());
+    return OpenCorruption(s, path, logger != nullptr ? logger->corrupt_wal() : std::string(),
+                          db_options);
   }
   if (!s.ok()) return FromRocks(s, absl::StrCat("open database ", path));
   impl->db.reset(raw);
@@ -633,6 +662,21 @@ std::unique_ptr<Iterator> Store::Scan(std::string_view cf, std::string_view pref
 
 std::unique_ptr<Snapshot> Store::GetSnapshot() const {
   return std::make_unique<SnapshotImpl>(impl_->db.get(), impl_->db->GetSnapshot());
+}
+
+Store::MemoryUsage Store::Memory() const {
+  MemoryUsage m;
+  rocksdb::DB& db = *impl_->db;
+  uint64_t v = 0;
+  if (db.GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &v)) {
+    m.memtables = v;
+  }
+  if (db.GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &v)) {
+    m.table_readers = v;
+  }
+  // The cache is shared: any one family reports all of it.
+  if (db.GetIntProperty(rocksdb::DB::Properties::kBlockCacheUsage, &v)) m.block_cache = v;
+  return m;
 }
 
 absl::Status Store::Flush() {

@@ -191,6 +191,18 @@ class Store {
   std::unique_ptr<Iterator> ScanFrom(std::string_view cf, std::string_view start) const;
   std::unique_ptr<Snapshot> GetSnapshot() const;
 
+  // Memory RocksDB holds for this store, in bytes (RocksDB's own estimates,
+  // read when called): memtables (all column families, under one budget),
+  // table readers (the index and filter blocks each open SST file keeps
+  // outside the block cache: they grow with the data) and the shared block
+  // cache's use.
+  struct MemoryUsage {
+    uint64_t memtables = 0;
+    uint64_t table_readers = 0;
+    uint64_t block_cache = 0;
+  };
+  MemoryUsage Memory() const;
+
   // Flushes memtables to SST files (tests and backups use it).
   absl::Status Flush();
   // Makes every write acknowledged so far durable (fsync of the WAL), also

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/status_matchers.h"
@@ -61,6 +62,25 @@ TEST_F(StoreTest, PutGetDelete) {
   ASSERT_THAT(store_->Delete("records", "k1"), IsOk());
   EXPECT_THAT(store_->Get("records", "k1"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no such key")));
+}
+
+TEST_F(StoreTest, MemoryNamesWhereRocksDbHoldsTheData) {
+  const Store::MemoryUsage empty = store_->Memory();
+  EXPECT_EQ(empty.table_readers, 0u);
+  EXPECT_LT(empty.block_cache, 4096u);  // no data block yet (RocksDB keeps a few bytes)
+  const std::string value(1024, 'v');
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_THAT(store_->Put("records", absl::StrCat("k", 1000 + i), value), IsOk());
+  }
+  const Store::MemoryUsage written = store_->Memory();
+  EXPECT_GE(written.memtables, 1000u * 1024);  // in memtables only
+  EXPECT_EQ(written.table_readers, 0u);
+  ASSERT_THAT(store_->Flush(), IsOk());
+  ASSERT_THAT(store_->Get("records", "k1500"), IsOk());
+  const Store::MemoryUsage flushed = store_->Memory();
+  EXPECT_LT(flushed.memtables, 1000u * 1024);
+  EXPECT_GT(flushed.table_readers, 0u);   // the SST's index and filter
+  EXPECT_GE(flushed.block_cache, 4096u);  // the block that held k1500
 }
 
 TEST_F(StoreTest, MultiGetReturnsOneResultPerKeyInOrder) {

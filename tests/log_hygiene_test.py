@@ -13,6 +13,7 @@ legal basis). Then none of the three may appear in:
 - any file under the data dirs (content is encrypted, indexes use pseudonyms):
   WAL, SST, MANIFEST, RocksDB's LOG, anchors;
 - what a process prints when it crashes (SIGSEGV sent to the server at the end).
+Also: /metrics exports the store's memory gauges (budstikke_storage_memory_bytes).
 Output that legitimately shows the child's id (`referral show` to the sender and
 the recipient, `consent show` to its agency) is not checked.
 
@@ -21,6 +22,7 @@ the recipient, `consent show` to its agency) is not checked.
 import argparse
 import glob
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -68,6 +70,16 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def storage_gauge_problems(text):
+    """The store's memory gauges are exported: the story's writes sit in memtables."""
+    values = dict(re.findall(r'^budstikke_storage_memory_bytes\{kind="(\w+)"\} (\S+)$', text, re.M))
+    if sorted(values) != ["block_cache", "memtables", "table_readers"]:
+        return [f"/metrics: budstikke_storage_memory_bytes kinds {sorted(values)}"]
+    if float(values["memtables"]) <= 0:
+        return [f"/metrics: memtables {values['memtables']} bytes after the story's writes"]
+    return []
 
 
 class AllInOneWithMetrics(e2e.AllInOne):
@@ -183,7 +195,9 @@ def run(mode):
         check("error message", [(f"stderr of `{c}`", canaries.found_in(e)) for c, e in s.stderr], problems)
         check("audit log", [("the auditor's query", canaries.found_in(audit_log(s)))], problems)
         if mode == "all":
-            check("metrics", [("/metrics", canaries.found_in(d.metrics()))], problems)
+            text = d.metrics()
+            check("metrics", [("/metrics", canaries.found_in(text))], problems)
+            problems += storage_gauge_problems(text)
         for pid in d.pids():  # crash output
             try:
                 os.kill(pid, signal.SIGSEGV)

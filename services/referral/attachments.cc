@@ -56,13 +56,17 @@ class Utf8NoNul {
     for (const char ch : s) {
       if (!ok_) return;
       const unsigned char c = static_cast<unsigned char>(ch);
+      if (c == 0) {
+        ok_ = false;
+        nul_ = true;
+        return;
+      }
       if (need_ > 0) {
         ok_ = (c & 0xC0) == 0x80;
         --need_;
         continue;
       }
-      const int extra = c == 0           ? -1
-                        : c < 0x80       ? 0
+      const int extra = c < 0x80         ? 0
                         : (c >> 5) == 6  ? 1
                         : (c >> 4) == 14 ? 2
                         : (c >> 3) == 30 ? 3
@@ -73,9 +77,18 @@ class Utf8NoNul {
   }
   bool ok_so_far() const { return ok_; }
   bool valid() const { return ok_ && need_ == 0; }
+  // Why the text was refused: a NUL byte (not text at all) or bad UTF-8.
+  absl::Status Error(absl::string_view content_type) const {
+    if (nul_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("attachment content does not match content_type ", content_type));
+    }
+    return absl::InvalidArgumentError("text/plain attachment is not UTF-8 text");
+  }
 
  private:
   bool ok_ = true;
+  bool nul_ = false;
   int need_ = 0;  // continuation bytes still expected
 };
 
@@ -244,9 +257,7 @@ absl::Status AttachmentUpload::AddChunk(absl::string_view chunk) {
   }
   if (meta_.content_type() == "text/plain") {
     st.utf8.Feed(chunk);
-    if (!st.utf8.ok_so_far()) {
-      return absl::InvalidArgumentError("text/plain attachment is not UTF-8 text");
-    }
+    if (!st.utf8.ok_so_far()) return st.utf8.Error(meta_.content_type());
   }
   st.pending.append(chunk.data(), chunk.size());
   size_t off = 0;
@@ -267,7 +278,7 @@ absl::StatusOr<v1::AttachmentInfo> AttachmentUpload::Finish() {
   }
   BUDSTIKKE_RETURN_IF_ERROR(CheckContentPrefix(meta_.content_type(), st.head));
   if (meta_.content_type() == "text/plain" && !st.utf8.valid()) {
-    return absl::InvalidArgumentError("text/plain attachment is not UTF-8 text");
+    return st.utf8.Error(meta_.content_type());
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_size = 0;

@@ -8,14 +8,20 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <initializer_list>
 #include <mutex>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "services/server/heap.h"
+#include "storage/store.h"
 
 namespace budstikke::server {
 
@@ -96,11 +102,60 @@ class RewrapMetrics final : public prometheus::Collectable {
   std::function<double()> records_, remaining_;
 };
 
+// One gauge family with a `kind` label.
+prometheus::MetricFamily KindGauges(const char* name, const char* help,
+                                    std::initializer_list<std::pair<const char*, double>> kinds) {
+  prometheus::MetricFamily f{name, help, prometheus::MetricType::Gauge, {}};
+  for (const auto& [kind, value] : kinds) {
+    prometheus::ClientMetric g;
+    g.label.push_back({"kind", kind});
+    g.gauge.value = value;
+    f.metric.push_back(std::move(g));
+  }
+  return f;
+}
+
+// The store's memory by kind, read when Prometheus scrapes.
+class StorageMemory final : public prometheus::Collectable {
+ public:
+  void Set(const storage::Store* store) { store_.store(store, std::memory_order_release); }
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    const storage::Store* store = store_.load(std::memory_order_acquire);
+    if (store == nullptr) return {};
+    const storage::Store::MemoryUsage m = store->Memory();
+    return {KindGauges("budstikke_storage_memory_bytes",
+                       "Memory RocksDB holds: memtables, table readers (index and filter blocks "
+                       "outside the cache) and the block cache",
+                       {{"memtables", static_cast<double>(m.memtables)},
+                        {"table_readers", static_cast<double>(m.table_readers)},
+                        {"block_cache", static_cast<double>(m.block_cache)}})};
+  }
+
+ private:
+  std::atomic<const storage::Store*> store_{nullptr};
+};
+
+// The allocator's heap by kind (heap.h), when the process runs on tcmalloc.
+class HeapMemory final : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    const std::optional<HeapUsage> heap = ReadHeap();
+    if (!heap.has_value()) return {};
+    return {KindGauges("budstikke_heap_bytes",
+                       "The allocator's heap: in use, free pages held, free objects cached",
+                       {{"in_use", static_cast<double>(heap->in_use)},
+                        {"free", static_cast<double>(heap->free)},
+                        {"cached", static_cast<double>(heap->cached)}})};
+  }
+};
+
 }  // namespace
 
 struct Metrics::Impl {
   std::shared_ptr<OutboxGauges> outboxes = std::make_shared<OutboxGauges>();
   std::shared_ptr<RewrapMetrics> rewrap = std::make_shared<RewrapMetrics>();
+  std::shared_ptr<StorageMemory> storage = std::make_shared<StorageMemory>();
+  std::shared_ptr<HeapMemory> heap = std::make_shared<HeapMemory>();
   std::unique_ptr<prometheus::Exposer> exposer;
   std::shared_ptr<prometheus::Registry> registry;
   prometheus::Family<prometheus::Counter>* requests = nullptr;
@@ -184,6 +239,8 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::string& list
   impl->exposer->RegisterCollectable(impl->registry);
   impl->exposer->RegisterCollectable(impl->outboxes);
   impl->exposer->RegisterCollectable(impl->rewrap);
+  impl->exposer->RegisterCollectable(impl->storage);
+  impl->exposer->RegisterCollectable(impl->heap);
   return std::unique_ptr<Metrics>(new Metrics(std::move(impl)));
 }
 
@@ -207,6 +264,8 @@ void Metrics::AddOutbox(const std::string& outbox, std::function<double()> backl
 void Metrics::SetRewrap(std::function<double()> records, std::function<double()> remaining) {
   impl_->rewrap->Set(std::move(records), std::move(remaining));
 }
+
+void Metrics::SetStore(const storage::Store* store) { impl_->storage->Set(store); }
 
 void Metrics::CountEscalation() { impl_->escalations->Add({}).Increment(); }
 

@@ -2,7 +2,8 @@
 // /metrics: budstikke_grpc_requests_total{method,code} and
 // budstikke_grpc_request_duration_seconds{method}. Labels never hold content,
 // ids or national ids. Counting happens in a gRPC server interceptor. Also
-// outbox gauges, referral escalations and the key rewrap (SetRewrap).
+// outbox gauges, referral escalations, the key rewrap (SetRewrap) and the
+// store's memory (SetStore).
 #ifndef BUDSTIKKE_SERVICES_SERVER_METRICS_H_
 #define BUDSTIKKE_SERVICES_SERVER_METRICS_H_
 
@@ -18,6 +19,10 @@ namespace prometheus {
 class Exposer;
 class Registry;
 }  // namespace prometheus
+
+namespace budstikke::storage {
+class Store;
+}
 
 namespace budstikke::server {
 
@@ -44,6 +49,11 @@ class Metrics {
   // move), read from the callbacks when Prometheus scrapes (they must stay
   // valid until the Metrics is destroyed). Once per process.
   void SetRewrap(std::function<double()> records, std::function<double()> remaining);
+
+  // budstikke_storage_memory_bytes{kind="memtables"|"table_readers"|
+  // "block_cache"}: what RocksDB holds of `store` (Store::Memory), read when
+  // Prometheus scrapes; `store` must outlive the Metrics. Once per process.
+  void SetStore(const storage::Store* store);
 
  private:
   struct Impl;

@@ -68,6 +68,7 @@
 #include "services/inbox/ingest_service.h"
 #include "services/referral/referral.h"
 #include "services/referral/referral_service.h"
+#include "services/server/heap.h"
 #include "services/server/metrics.h"
 #include "services/server/reflection.h"
 #include "services/server/topology.h"
@@ -83,6 +84,15 @@ namespace budstikke::server {
 // Readiness: the gRPC health service name that reports whether this process
 // can do its work (outboxes delivering, audit writes succeeding).
 constexpr char kReadyService[] = "budstikke.ready";
+
+// How often the allocator's free pages go back to the OS (ReleaseFreeHeap):
+// what a burst freed is out of the RSS within this time.
+constexpr absl::Duration kHeapReleaseInterval = absl::Seconds(10);
+// What the allocator's thread caches may hold together (LimitThreadCaches):
+// tcmalloc's default, 32 MiB, was full at rest after a fill (bench/scale.py);
+// half of it keeps 16 MiB out of the RSS. (A quarter cost Ask and Send 2-4%
+// of their rate in a paired run; docs/PERFORMANCE.md, At scale.)
+constexpr size_t kThreadCacheBytes = 16u << 20;
 
 // TEST ONLY (--test-fail-store-writes-file): polls a file and makes the
 // store's writes fail while it exists.
@@ -241,6 +251,8 @@ struct BudstikkeServer::Impl {
   // Records the aggregated refusals of ended windows every second (destroyed
   // first: it uses audit_sink).
   common::PeriodicJob refusal_flush;
+  // Gives the allocator's free pages back to the OS every 10 s (heap.h).
+  common::PeriodicJob heap_release;
 
   bool Hosts(const char* target) const { return targets.count(target) > 0; }
   // Part of a deployment of several processes (microservices mode): serves
@@ -660,6 +672,8 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   impl->refusal_flush.Start(absl::Seconds(1), [sink = impl->audit_sink] {
     (void)sink->FlushRefusals(/*all=*/false);  // lost counts: their first refusal is logged
   });
+  LimitThreadCaches(kThreadCacheBytes);
+  impl->heap_release.Start(kHeapReleaseInterval, ReleaseFreeHeap);
   impl->auth = std::make_unique<common::Authenticator>(impl->config.trust_domain);
   // Refusals by the authorization table are audited (DENIED, authz.role).
   impl->auth->SetAuditOutbox(impl->audit_sink);
@@ -691,6 +705,7 @@ absl::StatusOr<std::unique_ptr<BudstikkeServer>> BudstikkeServer::Create(
   BUDSTIKKE_RETURN_IF_ERROR(StartDelivery(impl.get()));
   if (!impl->config.metrics_listen.empty()) {
     BUDSTIKKE_ASSIGN_OR_RETURN(impl->metrics, Metrics::Create(impl->config.metrics_listen));
+    impl->metrics->SetStore(impl->store.get());
     for (const auto& drainer : impl->drainers) {
       common::OutboxDrainer* d = drainer.get();
       impl->metrics->AddOutbox(

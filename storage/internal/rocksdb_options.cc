@@ -65,6 +65,13 @@ rocksdb::Options StoreRocksDbOptions(size_t block_cache_bytes) {
   // bench/scale.py at 1M records, --no-sync-writes,
   // RSS 285 -> 219 MiB but Ask p99 4.7 -> 7.8 ms, audit query p99 3.9 -> 18
   // ms, inclusion proof p99 1.0 -> 11 ms (docs/PERFORMANCE.md, At scale).
+  // Index entries share their key prefixes within runs of 16 (the default
+  // stores every separator key whole): a lookup binary-searches the restart
+  // points, then steps through at most 16 entries. bench/scale.py at 1M
+  // records: table readers 54.6 -> 24.9 MiB; audit_bench's query at 10M
+  // events unchanged within its noise (docs/PERFORMANCE.md, At scale, second
+  // run).
+  table.index_block_restart_interval = 16;
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // The memtable keeps an insert hint per first two bytes of the key. Most
   // record keys start with a one-letter kind and '/' ("m/<id>", "s/<agency>/
