@@ -288,7 +288,7 @@ def run_audit(sizes):
 def plot(csv_path, png_path):
     if shutil.which("gnuplot") is None:
         print("scale: gnuplot not installed (apt install gnuplot-nox): no plot", file=sys.stderr)
-        return
+        return True
     script = f"""
 set terminal pngcairo size 1200,800 font ",10"
 set output "{png_path}"
@@ -328,6 +328,8 @@ unset multiplot
               file=sys.stderr)
         if os.path.exists(png_path):
             os.remove(png_path)
+        return False
+    return True
 
 
 def steps_arg(text):
@@ -346,8 +348,7 @@ def main():
                    help="only draw <out>.png from an existing <out>.csv")
     args = p.parse_args()
     if args.plot_only:
-        plot(args.out + ".csv", args.out + ".png")
-        return 0
+        return 0 if plot(args.out + ".csv", args.out + ".png") else 1
     for b in ("budstikke-server", "budstikke-loadgen", "budstikke", "audit_bench"):
         if not os.access(os.path.join(lg.BIN, b), os.X_OK):
             print(f"scale: no {b} in {lg.BIN} (run make build)", file=sys.stderr)
@@ -379,7 +380,8 @@ def main():
         w.writeheader()
         for row in rows:
             w.writerow(row)
-    plot(csv_path, png_path)
+    if not plot(csv_path, png_path) and args.audit_steps and args.steps:
+        return 1  # every panel had points: the plot itself is wrong
     print(f"\nscale: wrote {csv_path}" + (f" and {png_path}" if os.path.exists(png_path) else ""))
     print(",".join(FIELDS))
     for row in rows:

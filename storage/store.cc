@@ -19,11 +19,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "rocksdb/convenience.h"
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
 #include "rocksdb/options.h"
+#include "rocksdb/sst_file_reader.h"
 #include "rocksdb/utilities/backup_engine.h"
 #include "rocksdb/write_batch.h"
 #include "storage/internal/rocksdb_options.h"
@@ -164,33 +164,36 @@ constexpr char kCorruptionAdvice[] =
     "; the data dir is damaged: restore the data dir from a backup (docs/OPERATIONS.md, "
     "\"Corruption\")";
 
-// The refusal to open a damaged database: names the file and what to do.
-// The first SST file of `path` whose blocks do not verify, or "". For a
-// damage RocksDB reports against the MANIFEST it was replaying (a flipped
-// byte in a table's properties block: "properties unsorted in file
-// .../MANIFEST-000135"), so that the refusal names the damaged file.
-std::string FirstDamagedTable(const rocksdb::Options& options, const std::string& path) {
+// The first SST file of `path` that does not open (footer, properties,
+// index and filter: what RocksDB reads when it opens a table, not the data
+// blocks), or "". For damage RocksDB reports against the MANIFEST it was
+// replaying (a flipped byte in a table's properties block: "properties
+// unsorted in file .../MANIFEST-000135"), so that the refusal names the
+// damaged file. A table left half-written by a crash would also fail here;
+// RocksDB deletes such files when an open succeeds.
+std::string FirstTableThatDoesNotOpen(const rocksdb::Options& options, const std::string& path) {
   std::vector<std::string> names;
   if (!options.env->GetChildren(path, &names).ok()) return "";
   std::sort(names.begin(), names.end());
   for (const std::string& name : names) {
     if (!absl::EndsWith(name, ".sst")) continue;
     const std::string file = absl::StrCat(path, "/", name);
-    if (!rocksdb::VerifySstFileChecksum(options, rocksdb::EnvOptions(options), file).ok()) {
-      return file;
-    }
+    rocksdb::SstFileReader reader(options);
+    if (!reader.Open(file).ok()) return file;
   }
   return "";
 }
 
+// The refusal to open a damaged database: names the file and what to do.
 absl::Status OpenCorruption(const rocksdb::Status& s, const std::string& path,
                             const std::string& corrupt_wal, const rocksdb::Options& options) {
   std::string detail = s.ToString();
   if (!corrupt_wal.empty() && detail.find(corrupt_wal) == std::string::npos) {
     detail = absl::StrCat("write-ahead log ", corrupt_wal, ": ", detail);
-  } else if (corrupt_wal.empty() && detail.find(".sst") == std::string::npos) {
-    const std::string table = FirstDamagedTable(options, path);
-    if (!table.empty()) detail = absl::StrCat("table ", table, ": ", detail);
+  } else if (corrupt_wal.empty() && detail.find(".sst") == std::string::npos &&
+             detail.find("MANIFEST") != std::string::npos) {
+    const std::string table = FirstTableThatDoesNotOpen(options, path);
+    if (!table.empty()) detail = absl::StrCat("table ", table, " does not open: ", detail);
   }
   return absl::DataLossError(absl::StrCat("open database ", path, ": ", detail, kCorruptionAdvice));
 }

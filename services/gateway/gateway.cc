@@ -318,7 +318,9 @@ class ForwardUnary final : public grpc::ServerGenericBidiReactor {
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client is gone, or half-closed without its message
-      Finish(grpc::Status(grpc::StatusCode::INTERNAL, "no request message"));
+      Finish(server_ctx_->IsCancelled()
+                 ? grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client")
+                 : grpc::Status(grpc::StatusCode::INTERNAL, "no request message"));
       return;
     }
     refs_.fetch_add(1, std::memory_order_relaxed);
@@ -334,7 +336,9 @@ class ForwardUnary final : public grpc::ServerGenericBidiReactor {
   void BackendDone(const grpc::Status& status) {
     ForwardInitialMetadata(backend_ctx_, server_ctx_);
     ForwardTrailingMetadata(backend_ctx_, server_ctx_);
-    if (status.ok()) {
+    // UnaryCall allows an OK without a message (a backend that is not a
+    // real unary server); then the status alone, as the streaming path does.
+    if (status.ok() && response_.Valid()) {
       StartWriteAndFinish(&response_, grpc::WriteOptions(), status);
     } else {
       Finish(status);

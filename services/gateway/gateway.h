@@ -38,7 +38,9 @@
 //    shorter path with the same rules: the client's one message, one backend
 //    call that sends and receives in one batch (GenericStub::UnaryCall), then
 //    the response with the status in one operation. A unary call that ends
-//    without its request message is INTERNAL "no request message".
+//    without its request message is INTERNAL "no request message" (CANCELLED
+//    if the client cancelled it); a backend's OK without a message is passed
+//    on as the status alone, as on the streaming path.
 //
 // Audit: Authenticator::IdentifyForForwarding records every PERMISSION_DENIED
 // refusal of a certificate that names someone as a DENIED event (the method's

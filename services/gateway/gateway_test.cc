@@ -27,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "budstikke/v1/audit.grpc.pb.h"
+#include "budstikke/v1/consent.grpc.pb.h"
 #include "budstikke/v1/consultation.grpc.pb.h"
 #include "budstikke/v1/directory.grpc.pb.h"
 #include "budstikke/v1/inbox.grpc.pb.h"
@@ -327,6 +328,19 @@ class TcpRelay {
   std::thread thread_;
 };
 
+// Answers every call it gets (here: ConsentService's methods) with OK and
+// no message: what no real unary server does.
+class SilentBackend final : public grpc::CallbackGenericService {
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
+    class Reactor final : public grpc::ServerGenericBidiReactor {
+     public:
+      Reactor() { Finish(grpc::Status::OK); }
+      void OnDone() override { delete this; }
+    };
+    return new Reactor();
+  }
+};
+
 std::unique_ptr<grpc::Server> StartServer(const common::TlsFiles& files,
                                           const std::vector<grpc::Service*>& services,
                                           grpc::CallbackGenericService* generic, int* port) {
@@ -357,6 +371,12 @@ class GatewayTest : public ::testing::Test {
     options.routes["budstikke.v1.DirectoryService"] = to_backend;
     options.routes["budstikke.v1.InboxService"] = to_backend;
     options.routes["budstikke.v1.ReferralService"] = to_backend;
+    int silent_port = 0;
+    silent_server_ = StartServer(FilesOf("svc-referral"), {}, &silent_, &silent_port);
+    ASSERT_NE(silent_server_, nullptr);
+    options.routes["budstikke.v1.ConsentService"] =
+        grpc::CreateChannel("ipv4:127.0.0.1:" + std::to_string(silent_port),
+                            common::MakeChannelCredentials(FilesOf("svc-gateway")));
     options.routes["budstikke.v1.AuditService"] = to_nowhere;
     auth_.SetAuditOutbox(&audit_);
     options.auth = &auth_;
@@ -377,6 +397,7 @@ class GatewayTest : public ::testing::Test {
     const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
     if (gateway_server_) gateway_server_->Shutdown(deadline);
     if (backend_) backend_->Shutdown(deadline);
+    if (silent_server_) silent_server_->Shutdown(deadline);
   }
 
   // A client channel to the gateway as the development identity `name`.
@@ -400,9 +421,11 @@ class GatewayTest : public ::testing::Test {
   TestDirectory directory_{&recorder_};
   TestInbox inbox_{&recorder_};
   TestReferral referral_{&recorder_};
+  SilentBackend silent_;
   common::Authenticator auth_{kTrustDomain};
   common::FakeAuditOutbox audit_;
   std::unique_ptr<grpc::Server> backend_;
+  std::unique_ptr<grpc::Server> silent_server_;
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<grpc::Server> gateway_server_;
   int gateway_port_ = 0;
@@ -627,10 +650,11 @@ TEST_F(GatewayTest, UnaryMethodsTakeTheUnaryPath) {
   EXPECT_TRUE(gateway_->ForwardsAsUnary("/budstikke.v1.ReferralService/Send"));
   EXPECT_FALSE(gateway_->ForwardsAsUnary("/budstikke.v1.InboxService/Subscribe"));
   EXPECT_FALSE(gateway_->ForwardsAsUnary("/budstikke.v1.ReferralService/UploadAttachment"));
-  EXPECT_FALSE(gateway_->ForwardsAsUnary("/budstikke.v1.ConsentService/Record"));  // no route
+  EXPECT_FALSE(gateway_->ForwardsAsUnary("/budstikke.v1.ConsultationService/Ask"));  // no route
 }
 
 TEST_F(GatewayTest, ClientCancelOfAUnaryCallCancelsTheBackendWithinOneSecond) {
+  ASSERT_TRUE(gateway_->ForwardsAsUnary("/budstikke.v1.DirectoryService/GetAgency"));
   auto stub = v1::DirectoryService::NewStub(Client("kindergarten-staff"));
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 30);
@@ -677,6 +701,46 @@ TEST_F(GatewayTest, AUnaryCallWithoutItsRequestIsInternalAndNotForwarded) {
   ASSERT_TRUE(next());
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_EQ(status.error_message(), "no request message");
+  EXPECT_THAT(recorder_.calls(), IsEmpty());
+}
+
+TEST_F(GatewayTest, AnOkWithoutAMessageFromTheBackendIsPassedOnAsTheStreamingPathDoes) {
+  ASSERT_TRUE(gateway_->ForwardsAsUnary("/budstikke.v1.ConsentService/Get"));
+  auto stub = v1::ConsentService::NewStub(Client("kindergarten-staff"));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  v1::Consent resp;
+  const grpc::Status status = stub->Get(&ctx, v1::GetConsentRequest(), &resp);
+  // The client's gRPC refuses a unary OK without a message (as it would from
+  // the backend directly); the gateway lives on.
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << status.error_message();
+  EXPECT_EQ(status.error_message(), "No message returned for unary request");
+  auto directory = v1::DirectoryService::NewStub(Client("kindergarten-staff"));
+  grpc::ClientContext again;
+  SetDeadline(&again);
+  v1::WhoAmIResponse who;
+  EXPECT_TRUE(directory->WhoAmI(&again, v1::WhoAmIRequest(), &who).ok());
+}
+
+TEST_F(GatewayTest, AUnaryCallCancelledBeforeItsMessageNeverReachesTheBackend) {
+  grpc::GenericStub generic(Client("kindergarten-staff"));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  grpc::CompletionQueue cq;
+  auto next = [&cq] {
+    void* tag = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    return ok;
+  };
+  auto call = generic.PrepareCall(&ctx, "/budstikke.v1.DirectoryService/WhoAmI", &cq);
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(next());
+  ctx.TryCancel();
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(2));
+  ASSERT_TRUE(next());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
   EXPECT_THAT(recorder_.calls(), IsEmpty());
 }
 

@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
+
 namespace budstikke::server {
 namespace {
 
@@ -39,6 +41,8 @@ void ReleaseFreeHeap() {
 }
 
 void LimitThreadCaches(size_t total_bytes) {
+  // An operator's TCMALLOC_MAX_TOTAL_THREAD_CACHE_BYTES wins.
+  if (std::getenv("TCMALLOC_MAX_TOTAL_THREAD_CACHE_BYTES") != nullptr) return;
   static const SetProperty set = Lookup<SetProperty>("MallocExtension_SetNumericProperty");
   if (set != nullptr) set("tcmalloc.max_total_thread_cache_bytes", total_bytes);
 }

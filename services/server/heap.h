@@ -33,7 +33,8 @@ void ReleaseFreeHeap();
 
 // Bounds the free objects all threads' caches may hold together (tcmalloc's
 // default: 32 MiB, which a server with dozens of threads fills). Smaller
-// means more trips to the central free lists.
+// means more trips to the central free lists. Does nothing when the
+// environment sets TCMALLOC_MAX_TOTAL_THREAD_CACHE_BYTES (the operator's).
 void LimitThreadCaches(size_t total_bytes);
 
 }  // namespace budstikke::server
