@@ -77,8 +77,11 @@ std::chrono::milliseconds TimeoutRounding(std::chrono::milliseconds remaining) {
 // The backend's deadline: the incoming one less what the grpc-timeout
 // encoding may have added on the way in and may add on the way out, and
 // kClockAllowance for gRPC's millisecond clocks (each hop converts and caches
-// "now" at millisecond precision), so that the backend gives up no later than
-// the client. No deadline stays none.
+// "now" at millisecond precision) and the time on the wire, so that the
+// backend gives up no later than the client. (grpc-timeout is relative: a
+// request that spends longer than kClockAllowance between client and gateway
+// reaches the backend with a deadline later than the client's by the
+// difference.) No deadline stays none.
 constexpr std::chrono::milliseconds kClockAllowance(10);
 
 std::chrono::system_clock::time_point BackendDeadline(std::chrono::system_clock::time_point in) {
