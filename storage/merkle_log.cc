@@ -104,8 +104,11 @@ MerkleLog::MerkleLog(Store* store, Options options)
       meta_cf_(options_.prefix + "_meta") {}
 
 absl::StatusOr<std::unique_ptr<MerkleLog>> MerkleLog::Open(Store* store, Options options) {
-  if (options.cache_min_level < 0 || options.cache_min_level > 63) {
-    return absl::InvalidArgumentError("cache_min_level must be in [0, 63]");
+  // Proofs read the levels below the cache as tiles of 2^cache_min_level
+  // leaf hashes (InclusionProofs), so the tiles stay small.
+  if (options.cache_min_level < 0 || options.cache_min_level > kMaxCacheMinLevel) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cache_min_level must be in [0, ", kMaxCacheMinLevel, "]"));
   }
   std::unique_ptr<MerkleLog> log(new MerkleLog(store, std::move(options)));
   uint64_t size = 0;
@@ -177,7 +180,7 @@ tlog::Result<std::vector<tlog::Hash>> MerkleLog::ReadHashes(
       return tlog::MakeError(tlog::ErrorCode::kDataLoss,
                              "merkle log: stored hash of wrong length at level " +
                                  std::to_string(indexes[i].level) + " index " +
-                                 std::to_string(indexes[i].index));
+                                 std::to_string(indexes[i].index) + kRestore);
     }
     std::memcpy(out[i].data(), v->data(), tlog::kHashSize);
   }
@@ -288,6 +291,8 @@ absl::StatusOr<std::vector<std::string>> MerkleLog::LeafData(
 
 namespace {
 
+using HashMap = absl::flat_hash_map<std::pair<int, uint64_t>, tlog::Hash>;
+
 // Pass 1 of InclusionProofs: records which stored hashes a proof needs
 // (tlog reads them in one ReadHashes call per proof) and answers with zeros.
 class CollectingReader final : public tlog::HashReader {
@@ -306,8 +311,7 @@ class CollectingReader final : public tlog::HashReader {
 // Pass 2: answers from the hashes read in one batch.
 class MapReader final : public tlog::HashReader {
  public:
-  explicit MapReader(const absl::flat_hash_map<std::pair<int, uint64_t>, tlog::Hash>* hashes)
-      : hashes_(hashes) {}
+  explicit MapReader(const HashMap* hashes) : hashes_(hashes) {}
   tlog::Result<std::vector<tlog::Hash>> ReadHashes(
       const std::vector<tlog::HashIndex>& indexes) const override {
     std::vector<tlog::Hash> out;
@@ -324,8 +328,105 @@ class MapReader final : public tlog::HashReader {
   }
 
  private:
-  const absl::flat_hash_map<std::pair<int, uint64_t>, tlog::Hash>* hashes_;
+  const HashMap* hashes_;
 };
+
+// A tile: the 2^h leaves from tile·2^h (fewer at the tree's end) and the
+// subtrees inside them, levels[L][j] = the hash of subtree (L, tile·2^(h-L) + j).
+struct Tile {
+  uint64_t number = ~uint64_t{0};
+  std::vector<std::vector<tlog::Hash>> levels;
+};
+
+// Reads tile `number`'s leaf hashes (one range read from `it`, positioned at
+// or before them) and recomputes the subtrees above them, below level h.
+absl::Status LoadTile(Iterator* it, int h, uint64_t number, uint64_t tree_size, Tile* tile) {
+  const uint64_t first = number << h;
+  const uint64_t end = std::min(first + (uint64_t{1} << h), tree_size);
+  tile->number = number;
+  tile->levels.resize(h);
+  std::vector<tlog::Hash>& leaves = tile->levels[0];
+  leaves.clear();
+  const std::string first_key = MerkleLog::NodeKey(0, first);
+  if (!it->Valid() || it->key() != first_key) it->Seek(first_key);
+  for (uint64_t i = first; i < end; ++i) {
+    if (i > first) it->Next();
+    BUDSTIKKE_RETURN_IF_ERROR(it->status());
+    if (!it->Valid() || it->key() != MerkleLog::NodeKey(0, i)) {
+      return absl::DataLossError(
+          absl::StrCat("merkle log: no stored hash at level 0 index ", i, kRestore));
+    }
+    if (it->value().size() != tlog::kHashSize) {
+      return absl::DataLossError(
+          absl::StrCat("merkle log: stored hash of wrong length at level 0 index ", i, kRestore));
+    }
+    std::memcpy(leaves.emplace_back().data(), it->value().data(), tlog::kHashSize);
+  }
+  if (end > first) it->Next();  // on the next tile's first leaf, if it follows
+  for (int level = 1; level < h; ++level) {
+    const std::vector<tlog::Hash>& below = tile->levels[level - 1];
+    std::vector<tlog::Hash>& above = tile->levels[level];
+    above.clear();
+    for (size_t j = 0; 2 * j + 1 < below.size(); ++j) {
+      above.push_back(tlog::NodeHash(below[2 * j], below[2 * j + 1]));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Adds the stored hashes `wanted` (all below level h, the first cached one)
+// to `out`, from the tiles that hold them: one range read of each tile's leaf
+// hashes from `tree_cf`, the inner hashes recomputed.
+absl::Status ReadFromTiles(const Store& store, const std::string& tree_cf, int h,
+                           std::vector<tlog::HashIndex> wanted, uint64_t tree_size, HashMap* out) {
+  if (wanted.empty()) return absl::OkStatus();
+  auto tile_of = [h](const tlog::HashIndex& at) { return (at.index << at.level) >> h; };
+  std::sort(wanted.begin(), wanted.end(), [&](const tlog::HashIndex& a, const tlog::HashIndex& b) {
+    return tile_of(a) < tile_of(b);
+  });
+  std::unique_ptr<Iterator> it =
+      store.ScanFrom(tree_cf, MerkleLog::NodeKey(0, tile_of(wanted[0]) << h));
+  Tile tile;
+  for (const tlog::HashIndex& at : wanted) {
+    if (tile_of(at) != tile.number) {
+      BUDSTIKKE_RETURN_IF_ERROR(LoadTile(it.get(), h, tile_of(at), tree_size, &tile));
+    }
+    const std::vector<tlog::Hash>& level = tile.levels[at.level];
+    const uint64_t j = at.index - (tile.number << (h - at.level));
+    if (j >= level.size()) {
+      return absl::InternalError(absl::StrCat("merkle log: no hash at level ", at.level, " index ",
+                                              at.index, " in a tree of size ", tree_size));
+    }
+    out->emplace(std::make_pair(at.level, at.index), level[j]);
+  }
+  return absl::OkStatus();
+}
+
+// The stored hashes `wanted` (any order, repeats allowed) for proofs in the
+// tree of `tree_size`: those at levels >= h from `log`'s memory, those below
+// from their tiles in `store`.
+absl::StatusOr<HashMap> ReadForProofs(const MerkleLog& log, const Store& store, int h,
+                                      std::vector<tlog::HashIndex> wanted, uint64_t tree_size) {
+  std::sort(wanted.begin(), wanted.end(), [](const tlog::HashIndex& a, const tlog::HashIndex& b) {
+    return std::tie(a.level, a.index) < std::tie(b.level, b.index);
+  });
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  // Sorted by level: the cached levels are the tail.
+  const auto cached = std::partition_point(wanted.begin(), wanted.end(),
+                                           [h](const tlog::HashIndex& at) { return at.level < h; });
+  HashMap hashes;
+  hashes.reserve(wanted.size());
+  BUDSTIKKE_RETURN_IF_ERROR(ReadFromTiles(store, log.tree_cf(), h,
+                                          std::vector<tlog::HashIndex>(wanted.begin(), cached),
+                                          tree_size, &hashes));
+  const std::vector<tlog::HashIndex> from_cache(cached, wanted.end());
+  auto read = log.ReadHashes(from_cache);
+  if (!read.ok()) return FromResult(read.error());
+  for (size_t i = 0; i < from_cache.size(); ++i) {
+    hashes.emplace(std::make_pair(from_cache[i].level, from_cache[i].index), (*read)[i]);
+  }
+  return hashes;
+}
 
 }  // namespace
 
@@ -334,39 +435,22 @@ absl::StatusOr<std::vector<std::vector<tlog::Hash>>> MerkleLog::InclusionProofs(
   BUDSTIKKE_RETURN_IF_ERROR(CheckSize(tree_size));
   std::vector<tlog::HashIndex> wanted;
   CollectingReader collect(&wanted);
-  std::vector<tlog::HashIndex> leaf_at;
-  leaf_at.reserve(indexes.size());
   for (uint64_t index : indexes) {
     auto r = tlog::ProveInclusion(index, tree_size, collect);
     if (!r.ok()) return FromResult(r.error());
-    leaf_at.push_back(tlog::HashIndex{0, index});
+    wanted.push_back(tlog::HashIndex{0, index});  // the leaf's own hash
   }
-  std::sort(wanted.begin(), wanted.end(), [](const tlog::HashIndex& a, const tlog::HashIndex& b) {
-    return std::tie(a.level, a.index) < std::tie(b.level, b.index);
-  });
-  wanted.erase(std::unique(wanted.begin(), wanted.end(),
-                           [](const tlog::HashIndex& a, const tlog::HashIndex& b) {
-                             return a.level == b.level && a.index == b.index;
-                           }),
-               wanted.end());
-  auto read = ReadHashes(wanted);
-  if (!read.ok()) return FromResult(read.error());
-  absl::flat_hash_map<std::pair<int, uint64_t>, tlog::Hash> hashes;
-  hashes.reserve(wanted.size());
-  for (size_t i = 0; i < wanted.size(); ++i) {
-    hashes.emplace(std::make_pair(wanted[i].level, wanted[i].index), (*read)[i]);
-  }
+  BUDSTIKKE_ASSIGN_OR_RETURN(HashMap hashes, ReadForProofs(*this, *store_, options_.cache_min_level,
+                                                           std::move(wanted), tree_size));
   MapReader from_map(&hashes);
   BUDSTIKKE_ASSIGN_OR_RETURN(tlog::Hash root, Root(tree_size));
-  auto leaf_hashes = ReadHashes(leaf_at);
-  if (!leaf_hashes.ok()) return FromResult(leaf_hashes.error());
   std::vector<std::vector<tlog::Hash>> out;
   out.reserve(indexes.size());
-  for (size_t i = 0; i < indexes.size(); ++i) {
-    auto r = tlog::ProveInclusion(indexes[i], tree_size, from_map);
+  for (uint64_t index : indexes) {
+    auto r = tlog::ProveInclusion(index, tree_size, from_map);
     if (!r.ok()) return FromResult(r.error());
-    BUDSTIKKE_RETURN_IF_ERROR(
-        CheckLeadsToRoot(indexes[i], tree_size, (*leaf_hashes)[i], r.value(), root));
+    const tlog::Hash& leaf_hash = hashes.at(std::make_pair(0, index));
+    BUDSTIKKE_RETURN_IF_ERROR(CheckLeadsToRoot(index, tree_size, leaf_hash, r.value(), root));
     out.push_back(std::move(r).value());
   }
   return out;
@@ -381,21 +465,34 @@ absl::StatusOr<tlog::Hash> MerkleLog::Root(uint64_t tree_size) const {
 
 absl::StatusOr<std::vector<tlog::Hash>> MerkleLog::InclusionProof(uint64_t index,
                                                                   uint64_t tree_size) const {
-  BUDSTIKKE_RETURN_IF_ERROR(CheckSize(tree_size));
-  auto r = tlog::ProveInclusion(index, tree_size, *this);
-  if (!r.ok()) return FromResult(r.error());
-  BUDSTIKKE_ASSIGN_OR_RETURN(tlog::Hash root, Root(tree_size));
-  auto leaf_hash = ReadHashes({tlog::HashIndex{0, index}});
-  if (!leaf_hash.ok()) return FromResult(leaf_hash.error());
-  BUDSTIKKE_RETURN_IF_ERROR(CheckLeadsToRoot(index, tree_size, (*leaf_hash)[0], r.value(), root));
-  return std::move(r).value();
+  // The same reads as a page of proofs, so that every proof served is built
+  // from the same stored hashes.
+  BUDSTIKKE_ASSIGN_OR_RETURN(std::vector<std::vector<tlog::Hash>> proofs,
+                             InclusionProofs({index}, tree_size));
+  return std::move(proofs[0]);
 }
 
 absl::StatusOr<std::vector<tlog::Hash>> MerkleLog::ConsistencyProof(uint64_t first,
                                                                     uint64_t second) const {
   BUDSTIKKE_RETURN_IF_ERROR(CheckSize(second));
-  auto r = tlog::ProveConsistency(first, second, *this);
+  // Built from the same reads as the inclusion proofs, and checked the same
+  // way: a changed stored hash is DATA_LOSS here, not a proof that makes an
+  // auditor's client report a rewritten history.
+  std::vector<tlog::HashIndex> wanted;
+  auto planned = tlog::ProveConsistency(first, second, CollectingReader(&wanted));
+  if (!planned.ok()) return FromResult(planned.error());
+  BUDSTIKKE_ASSIGN_OR_RETURN(HashMap hashes, ReadForProofs(*this, *store_, options_.cache_min_level,
+                                                           std::move(wanted), second));
+  auto r = tlog::ProveConsistency(first, second, MapReader(&hashes));
   if (!r.ok()) return FromResult(r.error());
+  BUDSTIKKE_ASSIGN_OR_RETURN(tlog::Hash first_root, Root(first));
+  BUDSTIKKE_ASSIGN_OR_RETURN(tlog::Hash second_root, Root(second));
+  if (!tlog::VerifyConsistency(first, second, first_root, second_root, r.value()).ok()) {
+    return absl::DataLossError(
+        absl::StrCat("consistency proof from tree size ", first, " to ", second,
+                     " does not lead to their roots (a stored hash",
+                     " changed; corrupt data dir: restore it from a backup)"));
+  }
   return std::move(r).value();
 }
 

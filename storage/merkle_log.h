@@ -15,7 +15,12 @@
 //
 // Reads (ReadHashes, TreeHash, proofs, LeafData) serve any size up to the
 // committed size. Stored hashes at levels >= Options::cache_min_level are
-// also kept in memory, so a proof needs at most cache_min_level store reads.
+// also kept in memory. Below them, proofs (inclusion and consistency) are
+// built from tiles of 2^cache_min_level leaves: one range read of a tile's
+// leaf hashes, the inner hashes of the tile recomputed from them; the stored
+// inner hashes below the cache serve appends and the roots of sizes that end
+// inside a tile. Every proof is checked against the roots before it is
+// returned.
 //
 // Thread safety: reads are safe concurrently with each other and with one
 // appender; PrepareAppend/Commit/Abort must be serialized by the caller (one
@@ -23,7 +28,9 @@
 //
 // Errors: INVALID_ARGUMENT for indexes/sizes beyond the committed size;
 // NOT_FOUND / DATA_LOSS / UNAVAILABLE from the store (a stored hash of the
-// wrong length is DATA_LOSS).
+// wrong length is DATA_LOSS, and so is a leaf hash missing from a tile a
+// proof reads, or a proof that does not lead to the root it is checked
+// against).
 #ifndef BUDSTIKKE_STORAGE_MERKLE_LOG_H_
 #define BUDSTIKKE_STORAGE_MERKLE_LOG_H_
 
@@ -43,9 +50,14 @@ namespace budstikke::storage {
 
 class MerkleLog final : public tlog::HashReader {
  public:
+  // Proofs read the levels below the cache as tiles of 2^cache_min_level
+  // leaf hashes and recompute the rest: at most 64 hashes read and 62
+  // computed per tile.
+  static constexpr int kMaxCacheMinLevel = 6;
   struct Options {
     std::string prefix = "audit";
-    // Levels at or above this are cached in memory (2^-level of the leaves).
+    // Levels at or above this are cached in memory (2^-level of the leaves);
+    // at most kMaxCacheMinLevel.
     int cache_min_level = 4;
   };
 
@@ -76,8 +88,10 @@ class MerkleLog final : public tlog::HashReader {
   absl::StatusOr<std::vector<std::string>> LeafData(const std::vector<uint64_t>& indexes) const;
   absl::StatusOr<tlog::Hash> Root(uint64_t tree_size) const;
   absl::StatusOr<std::vector<tlog::Hash>> InclusionProof(uint64_t index, uint64_t tree_size) const;
-  // Inclusion proofs of many leaves in the same tree: every stored hash they
-  // need is read in one batch (a query page's proofs share most upper nodes).
+  // Inclusion proofs of many leaves in the same tree, each checked against
+  // the root (DATA_LOSS if a stored hash on its path changed). Every tile
+  // they need is read once (a point read per hash is what makes a large
+  // tree slow: docs/PERFORMANCE.md, At scale).
   absl::StatusOr<std::vector<std::vector<tlog::Hash>>> InclusionProofs(
       const std::vector<uint64_t>& indexes, uint64_t tree_size) const;
   absl::StatusOr<std::vector<tlog::Hash>> ConsistencyProof(uint64_t first, uint64_t second) const;

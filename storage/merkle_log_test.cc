@@ -181,8 +181,94 @@ TEST_F(MerkleLogTest, InclusionAllLeavesSizes1To70) {
   }
 }
 
+TEST_F(MerkleLogTest, ProofsFromTilesOfEveryHeight) {
+  AppendUpTo(70);
+  for (int h : {0, 1, 3, 6}) {
+    OpenStore(h);
+    for (uint64_t n = 1; n <= 70; ++n) {
+      std::vector<uint64_t> all(n);
+      for (uint64_t i = 0; i < n; ++i) all[i] = i;
+      auto proofs = log_->InclusionProofs(all, n);
+      ASSERT_THAT(proofs.status(), IsOk()) << "tiles of 2^" << h << ", size " << n;
+      const H want_root = Mth(leaf_hashes_, 0, n);
+      for (uint64_t i = 0; i < n; ++i) {
+        EXPECT_TRUE(RfcVerifyInclusion(i, n, leaf_hashes_[i], ToH((*proofs)[i]), want_root))
+            << "tiles of 2^" << h << ", leaf " << i << ", size " << n;
+      }
+    }
+  }
+}
+
+TEST_F(MerkleLogTest, TilesLargerThan64LeavesAreRefused) {
+  log_.reset();
+  MerkleLog::Options lo;
+  lo.cache_min_level = 7;
+  EXPECT_THAT(MerkleLog::Open(store_.get(), lo).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "cache_min_level must be in [0, 6]"));
+}
+
+TEST_F(MerkleLogTest, InnerHashBelowTheCacheIsNeverInAProof) {
+  AppendUpTo(40);
+  std::vector<uint64_t> all(40);
+  for (uint64_t i = 0; i < 40; ++i) all[i] = i;
+  auto before = log_->InclusionProofs(all, 40);
+  ASSERT_THAT(before.status(), IsOk());
+  // (2, 3) is the hash of leaves 12..15: the tile 0..15 is rebuilt from its
+  // leaf hashes for every proof, so a changed copy of it changes nothing.
+  ASSERT_THAT(store_->Put(log_->tree_cf(), MerkleLog::NodeKey(2, 3), std::string(32, 'x')), IsOk());
+  auto after = log_->InclusionProofs(all, 40);
+  ASSERT_THAT(after.status(), IsOk());
+  EXPECT_EQ(*after, *before);
+  auto single = log_->InclusionProof(8, 40);
+  ASSERT_THAT(single.status(), IsOk());
+  EXPECT_EQ(*single, (*before)[8]);
+  // Consistency proofs are built from the tiles too ((2, 3) is in the one
+  // from 12 to 40 when it is read from the store).
+  auto consistency = log_->ConsistencyProof(12, 40);
+  ASSERT_THAT(consistency.status(), IsOk());
+  EXPECT_TRUE(RfcVerifyConsistency(12, 40, Mth(leaf_hashes_, 0, 12), Mth(leaf_hashes_, 0, 40),
+                                   ToH(*consistency)));
+}
+
+TEST_F(MerkleLogTest, ChangedHashUnderARootMakesProofsAtThatSizeDataLoss) {
+  AppendUpTo(40);
+  // (3, 4) is the hash of leaves 32..39, the last tile's first half: the
+  // root of 40 is built from it, the proofs from the leaf hashes.
+  ASSERT_THAT(store_->Put(log_->tree_cf(), MerkleLog::NodeKey(3, 4), std::string(32, 'x')), IsOk());
+  EXPECT_THAT(log_->InclusionProof(3, 40).status(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "audit event 3: inclusion proof does not lead to the checkpoint root (a "
+                       "stored hash of tree size 40 changed; corrupt data dir: restore it from a "
+                       "backup)"));
+  EXPECT_THAT(log_->ConsistencyProof(12, 40).status(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "consistency proof from tree size 12 to 40 does not lead to their roots (a "
+                       "stored hash changed; corrupt data dir: restore it from a backup)"));
+  EXPECT_THAT(log_->InclusionProof(3, 32), IsOk());  // the root of 32 does not use it
+  EXPECT_THAT(log_->ConsistencyProof(12, 32), IsOk());
+}
+
+TEST_F(MerkleLogTest, MissingLeafHashInATileIsDataLoss) {
+  AppendUpTo(20);
+  ASSERT_THAT(store_->Delete(log_->tree_cf(), MerkleLog::NodeKey(0, 5)), IsOk());
+  const std::string want =
+      "merkle log: no stored hash at level 0 index 5 (corrupt data dir: restore it from a backup)";
+  EXPECT_THAT(log_->InclusionProof(2, 20).status(), StatusIs(absl::StatusCode::kDataLoss, want));
+  EXPECT_THAT(log_->InclusionProofs({17, 2}, 20).status(),
+              StatusIs(absl::StatusCode::kDataLoss, want));
+  EXPECT_THAT(log_->InclusionProof(17, 20), IsOk());  // tile 16..19 is whole
+  // The last leaf hash of the tree: the tile's range read runs off the end.
+  ASSERT_THAT(store_->Delete(log_->tree_cf(), MerkleLog::NodeKey(0, 19)), IsOk());
+  EXPECT_THAT(log_->InclusionProof(17, 20).status(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "merkle log: no stored hash at level 0 index 19 (corrupt data dir: restore "
+                       "it from a backup)"));
+  EXPECT_THAT(log_->InclusionProof(17, 19), IsOk());  // a tree that ends before it
+}
+
 TEST_F(MerkleLogTest, BatchedProofsAndLeavesEqualSingleReads) {
-  // Levels 0-1 from the store, the rest cached: both read paths are used.
+  // Levels 0-1 from tiles, the rest cached; against proofs built from a
+  // point read of every stored hash (tlog over the log's ReadHashes).
   OpenStore(/*cache_min_level=*/2);
   AppendUpTo(300);
   const uint64_t n = 297;
@@ -195,6 +281,9 @@ TEST_F(MerkleLogTest, BatchedProofsAndLeavesEqualSingleReads) {
     auto single = log_->InclusionProof(indexes[i], n);
     ASSERT_THAT(single.status(), IsOk());
     EXPECT_EQ((*proofs)[i], *single) << "leaf " << indexes[i];
+    auto from_stored = tlog::ProveInclusion(indexes[i], n, *log_);
+    ASSERT_TRUE(from_stored.ok());
+    EXPECT_EQ((*proofs)[i], *from_stored) << "leaf " << indexes[i];
     EXPECT_TRUE(
         RfcVerifyInclusion(indexes[i], n, leaf_hashes_[indexes[i]], ToH((*proofs)[i]), want_root));
   }
@@ -303,7 +392,9 @@ TEST_F(MerkleLogTest, MalformedStoredHashIsDataLoss) {
   AppendUpTo(8);
   ASSERT_THAT(store_->Put(log_->tree_cf(), MerkleLog::NodeKey(0, 3), "short"), IsOk());
   EXPECT_THAT(log_->InclusionProof(2, 8).status(),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("wrong length")));
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "merkle log: stored hash of wrong length at level 0 index 3 (corrupt data "
+                       "dir: restore it from a backup)"));
 }
 
 }  // namespace

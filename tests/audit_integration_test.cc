@@ -487,15 +487,15 @@ TEST(AuditIntegrationTest, CliVerifyNamesFirstIndexBehindAlteredInnerNode) {
   std::string out, err;
   ASSERT_EQ(Cli(server, {"audit", "verify"}, &out, &err), 0) << err;
 
-  // Stored hash (2, 3) covers leaves 12..15. With >= 32 leaves it is not on
+  // Stored hash (4, 0) covers leaves 0..15. With >= 32 leaves it is not on
   // the path to any root (subtree (5, 0) is stored above it), so checkpoints
-  // stay right; it is the sibling in the proofs of leaves 8..11: 8 is first.
+  // stay right; it is the sibling in the proofs of leaves 16..31: 16 is first.
   server.Stop();
   {
     auto store = OpenStopped(server);
     ASSERT_NE(store, nullptr);
     ASSERT_GE(NoteSize(*store->Get("audit_meta", "checkpoint")), 40u);
-    AlterStoredHash(store.get(), 2, 3);
+    AlterStoredHash(store.get(), 4, 0);
   }
   server.Restart();
   ASSERT_FALSE(server.address().empty());
@@ -503,8 +503,8 @@ TEST(AuditIntegrationTest, CliVerifyNamesFirstIndexBehindAlteredInnerNode) {
   err.clear();
   EXPECT_EQ(Cli(server, {"audit", "verify"}, &out, &err), 1);
   EXPECT_THAT(OneLine(err),
-              ::testing::StartsWith("budstikke: DATA_LOSS: audit event 8: inclusion proof does not "
-                                    "lead to the checkpoint root ("));
+              ::testing::StartsWith("budstikke: DATA_LOSS: audit event 16: inclusion proof does "
+                                    "not lead to the checkpoint root ("));
   EXPECT_EQ(out, "");
   // The same in JSON, and again on a second run: nothing launders it.
   out.clear();
@@ -514,7 +514,7 @@ TEST(AuditIntegrationTest, CliVerifyNamesFirstIndexBehindAlteredInnerNode) {
   ASSERT_TRUE(j.is_object()) << out;
   EXPECT_EQ(j["error"]["code"], "DATA_LOSS");
   EXPECT_THAT(j["error"]["message"].get<std::string>(),
-              ::testing::StartsWith("audit event 8: inclusion proof does not lead"));
+              ::testing::StartsWith("audit event 16: inclusion proof does not lead"));
 }
 
 TEST(AuditIntegrationTest, AlteredCheckpointIsRefusedAndAForkIsCaughtByState) {

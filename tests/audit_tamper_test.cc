@@ -107,18 +107,37 @@ TEST_F(AuditTamperTest, ReplacedEventWithConsistentLeafHashIsCaughtByTheProof) {
   ASSERT_THAT(store_->Put("audit_tree", storage::MerkleLog::NodeKey(0, 5),
                           std::string(reinterpret_cast<const char*>(h.data()), 32)),
               IsOk());
-  // Events 4 and 5 share the altered node; 4 is the first whose proof fails
-  // (the server checks the proofs it builds against its root).
+  // Every proof of the events 0..15 is built from the leaf hashes of that
+  // tile, the altered one among them; 0 is the first whose proof fails (the
+  // server checks the proofs it builds against its root).
   EXPECT_THAT(Verify(), StatusIs(absl::StatusCode::kDataLoss,
-                                 HasSubstr("audit event 4: inclusion proof does not lead")));
+                                 HasSubstr("audit event 0: inclusion proof does not lead")));
 }
 
 TEST_F(AuditTamperTest, AlteredInnerNodeNamesFirstAffectedIndex) {
-  // Level-2 node 3 covers leaves 12..15; its sibling subtree 8..11 uses it.
+  // Level-4 node 0 covers events 0..15 (kept in memory from the open: the
+  // server is reopened); it is the sibling in the proofs of 16..31, and not
+  // on the path to the root of 40 ((5, 0) is stored above it).
+  ASSERT_THAT(store_->Put("audit_tree", storage::MerkleLog::NodeKey(4, 0), std::string(32, 'x')),
+              IsOk());
+  Open();
+  ASSERT_THAT(open_status_, IsOk());
+  EXPECT_THAT(Verify(), StatusIs(absl::StatusCode::kDataLoss,
+                                 HasSubstr("audit event 16: inclusion proof does not lead")));
+}
+
+TEST_F(AuditTamperTest, AlteredInnerNodeBelowTheCacheIsNotServed) {
+  // Level-2 node 3 covers events 12..15: proofs rebuild their tile of 16 from
+  // its leaf hashes, so the altered copy is in no proof and every one verifies
+  // (the consistency proof from 12 to 40 would carry it if read from the store).
+  auto before = log_->ConsistencyProof(12, 40);
+  ASSERT_THAT(before.status(), IsOk());
   ASSERT_THAT(store_->Put("audit_tree", storage::MerkleLog::NodeKey(2, 3), std::string(32, 'x')),
               IsOk());
-  EXPECT_THAT(Verify(), StatusIs(absl::StatusCode::kDataLoss,
-                                 HasSubstr("audit event 8: inclusion proof does not lead")));
+  EXPECT_THAT(Verify(), IsOk());
+  auto after = log_->ConsistencyProof(12, 40);
+  ASSERT_THAT(after.status(), IsOk());
+  EXPECT_EQ(after->SerializeAsString(), before->SerializeAsString());
 }
 
 TEST_F(AuditTamperTest, AlteredCheckpointFailsItsSignature) {
