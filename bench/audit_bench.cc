@@ -11,7 +11,10 @@
 //                               signed checkpoint covering it, under load
 //   BM_InclusionProof/<leaves>  MerkleLog::InclusionProof at that tree size
 //   BM_QueryBySubject           AuditLog::Query by subject, 1,000 hits with
-//                               inclusion proofs, over the query log
+//                               inclusion proofs, over the query log (built,
+//                               then compacted once, then queried: first_ms
+//                               is the first query after the open, p50/p99
+//                               the repeats)
 //   BM_VerifyQueryProofs        SDK VerifyRecords of those 1,000 records
 // Percentile counters (p50_ms, p99_ms) come from per-operation timings.
 //
@@ -365,6 +368,7 @@ AuditEnv& QueryEnv() {
     const std::string path = kCacheRoot + "/query-" + std::to_string(n);
     std::filesystem::create_directories(kCacheRoot);
     auto e = AuditEnv::Open(path);
+    const std::string settled = path + "/settled";  // written once it is compacted
     if (e->log->size() != n) {
       e.reset();
       std::filesystem::remove_all(path);
@@ -390,6 +394,17 @@ AuditEnv& QueryEnv() {
                    static_cast<unsigned long long>(n), MsSince(t0) / 1000,
                    n / (MsSince(t0) / 1000));
     }
+    if (!std::filesystem::exists(settled)) {
+      // A log loaded in minutes leaves the compactions of months behind it;
+      // queried at once, it measures those compactions on the other core.
+      // Settle it first, as years of slow appends would have.
+      const auto t1 = Clock::now();
+      for (const std::string& cf : AuditLog::ColumnFamilies()) {
+        MustOk(e->store->CompactColumnFamily(cf));
+      }
+      std::fprintf(stderr, "audit_bench: compacted it in %.1f s\n", MsSince(t1) / 1000);
+      std::ofstream(settled) << "compacted\n";
+    }
     Must(e->log->SignCheckpoint());
     return e.release();
   }();
@@ -408,6 +423,11 @@ v1::QueryAuditResponse QueryOnce(AuditEnv& env) {
 
 void BM_QueryBySubject(benchmark::State& state) {
   AuditEnv& env = QueryEnv();
+  // The first query after the open reads its blocks from the files (the block
+  // cache starts empty): reported on its own, not as the p99 of the repeats.
+  const auto first = Clock::now();
+  QueryOnce(env);
+  state.counters["first_ms"] = MsSince(first);
   std::vector<double> ms;
   int hits = 0;
   for (auto _ : state) {
